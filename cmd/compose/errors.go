@@ -1,0 +1,55 @@
+package main
+
+import (
+	"errors"
+)
+
+// Exit codes. README.md documents the same table; a test keeps them in step.
+const (
+	exitOK          = 0   // success
+	exitFailure     = 1   // any failure without a more specific code
+	exitUsage       = 2   // bad command line: unknown verb or flag, wrong arguments
+	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
+)
+
+// usageError marks errors in how compose was called, as opposed to what it
+// was asked to do.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// interrupted marks an error that happened because the user stopped compose.
+type interrupted struct{ error }
+
+func (e interrupted) Unwrap() error { return e.error }
+
+// exitCode is the one place where errors become exit codes.
+func exitCode(err error) int {
+	var (
+		u usageError
+		i interrupted
+	)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &i):
+		return exitInterrupted
+	case errors.As(err, &u):
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// hintFor suggests the next step for errors where one is known.
+func hintFor(err error) string {
+	var u usageError
+	if errors.As(err, &u) {
+		return "run 'compose help' for usage"
+	}
+	return ""
+}
+
+// diagnosticsOf extracts positioned problems for --json output.
+func diagnosticsOf(err error) []diagnostic {
+	return nil
+}

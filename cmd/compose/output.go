@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Output rules, followed by every verb:
+//
+//   - Results go to stdout; everything else (errors, hints, warnings,
+//     progress) goes to stderr.
+//   - Diagnostics read "compose: error: …", "compose: warning: …" and
+//     "compose: hint: …": lowercase, no trailing period.
+//   - With --json, stdout carries machine-readable JSON only: one object per
+//     result, and on failure an object {"error": {...}} in place of the
+//     result; stderr stays silent.
+//   - -q/--quiet drops hints, warnings and progress; errors always print.
+//   - Progress bars appear only when stderr is a terminal; NO_COLOR turns off
+//     colour wherever colour is used.
+//   - Only `compose apply --device` ever prompts, and only on a terminal.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	file    string // -f/--file
+	json    bool   // --json
+	quiet   bool   // -q/--quiet
+	verbose bool   // -v/--verbose
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{stdin: stdin, stdout: stdout, stderr: stderr}
+}
+
+// noColor reports whether colour is off: NO_COLOR set to anything non-empty
+// (https://no-color.org), or output that is not for a person.
+func (a *app) noColor() bool { return os.Getenv("NO_COLOR") != "" || a.json }
+
+// result prints a verb's result: v as JSON with --json, else text(stdout).
+func (a *app) result(v any, text func(w io.Writer) error) error {
+	if a.json {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	return text(a.stdout)
+}
+
+func (a *app) hint(format string, args ...any) {
+	a.diag("hint", format, args...)
+}
+
+func (a *app) warn(format string, args ...any) {
+	a.diag("warning", format, args...)
+}
+
+// info prints a progress note on stderr unless quiet or JSON.
+func (a *app) info(format string, args ...any) {
+	if a.quiet || a.json {
+		return
+	}
+	fmt.Fprintf(a.stderr, "compose: "+format+"\n", args...)
+}
+
+func (a *app) diag(kind, format string, args ...any) {
+	if a.quiet || a.json {
+		return
+	}
+	fmt.Fprintf(a.stderr, "compose: %s: %s\n", kind, fmt.Sprintf(format, args...))
+}
+
+// jsonError is the shape of an error under --json.
+type jsonError struct {
+	Error struct {
+		Message     string       `json:"message"`
+		ExitCode    int          `json:"exit_code"`
+		Diagnostics []diagnostic `json:"diagnostics,omitempty"`
+	} `json:"error"`
+}
+
+// diagnostic is one positioned problem in an input file.
+type diagnostic struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Message string `json:"message"`
+}
+
+// fail prints err the way the output rules say. Multi-line errors (a list of
+// positioned diagnostics) print one "compose: error:" line per problem.
+func (a *app) fail(err error) {
+	if a.json {
+		var je jsonError
+		je.Error.Message = err.Error()
+		je.Error.ExitCode = exitCode(err)
+		je.Error.Diagnostics = diagnosticsOf(err)
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(je)
+		return
+	}
+	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
+		fmt.Fprintf(a.stderr, "compose: error: %s\n", line)
+	}
+	if h := hintFor(err); h != "" && !a.quiet {
+		fmt.Fprintf(a.stderr, "compose: hint: %s\n", h)
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "compose",
+		Short: "Build multi-boot USB sticks from a declarative manifest",
+		Long: `compose reads multiboot.yaml, a list of OS ISOs named by URL and checksum,
+and builds a bootable multi-boot USB image or stick from it.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// Arbitrary args reach RunE, so an unknown verb becomes a usage error
+		// instead of cobra's untyped one.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+			}
+			cmd.SetOut(a.stderr)
+			_ = cmd.Usage()
+			return usageError{errors.New("no command given")}
+		},
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.CompletionOptions.DisableDefaultCmd = true
+
+	pf := root.PersistentFlags()
+	pf.StringVarP(&a.file, "file", "f", "multiboot.yaml", "manifest `path` (- reads standard input)")
+	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON on stdout")
+	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only results and errors")
+	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print more detail")
+
+	root.AddCommand(
+		newVersionCmd(a),
+	)
+	for _, c := range root.Commands() {
+		c.Args = wrapArgs(c.Args)
+	}
+	return root
+}
+
+// wrapArgs marks argument-count errors as usage errors.
+func wrapArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	if check == nil {
+		check = cobra.NoArgs
+	}
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
