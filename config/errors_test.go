@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -196,5 +197,37 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
+	}
+}
+
+// An alias bomb must not expand: the loader walks the node tree, which
+// shares aliased nodes, and only descends where the manifest has structure.
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\nx0: &a0 [" + strings.Repeat("x,", 9) + "x]\n")
+	for i := 1; i < 30; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [%s*a%d]\n", i, i, strings.Repeat(fmt.Sprintf("*a%d,", i-1), 9), i-1)
+	}
+	b.WriteString("isos: *a29\n")
+	_, err := Parse("m.yaml", []byte(b.String()), "")
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("want ErrInvalid, got %v", err)
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n > 100 {
+		t.Errorf("%d diagnostics: the aliases were expanded", n)
+	}
+}
+
+// Anchors and aliases used sensibly (a shared signature key) work.
+func TestAliasesResolve(t *testing.T) {
+	src := head + "isos:\n" +
+		"  - name: a\n    url: https://h/a\n    checksum: file:https://h/SUMS\n    signature: &sig\n      url: https://h/SUMS.sign\n      key: {fingerprint: " + strings.Repeat("A", 40) + ", url: 'https://h/k'}\n" +
+		"  - name: b\n    url: https://h/b\n    checksum: file:https://h/SUMS\n    signature: *sig\n"
+	m, err := Parse("m.yaml", []byte(src), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ISOs[1].Signature == nil || m.ISOs[1].Signature.Key.URL != "https://h/k" {
+		t.Errorf("alias not resolved: %+v", m.ISOs[1].Signature)
 	}
 }
