@@ -21,14 +21,14 @@ const maxFileSize = 4 << 20
 // directory). An invalid manifest gives Diagnostics (errors.Is ErrInvalid);
 // a file that cannot be read gives an ordinary wrapped error.
 func Load(path string) (*Manifest, error) {
-	data, name, dir, err := readInput(path)
+	data, name, dir, err := readInput(path, "manifest")
 	if err != nil {
 		return nil, err
 	}
 	return Parse(name, data, dir)
 }
 
-func readInput(path string) (data []byte, name, dir string, err error) {
+func readInput(path, what string) (data []byte, name, dir string, err error) {
 	if path == "-" {
 		data, err = readLimited(os.Stdin)
 		if err != nil {
@@ -39,7 +39,7 @@ func readInput(path string) (data []byte, name, dir string, err error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("reading manifest: %w", err)
+		return nil, "", "", fmt.Errorf("reading %s: %w", what, err)
 	}
 	defer f.Close()
 	if data, err = readLimited(f); err != nil {
@@ -58,7 +58,7 @@ func readLimited(r io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("larger than %d MiB, not a manifest", maxFileSize>>20)
+		return nil, fmt.Errorf("larger than %d MiB, too large to be a manifest or lock", maxFileSize>>20)
 	}
 	return data, nil
 }

@@ -61,7 +61,7 @@ func (l *Lock) ISO(name string) *LockedISO {
 // gives Diagnostics (errors.Is ErrInvalid); a missing one an error that
 // errors.Is(err, fs.ErrNotExist).
 func LoadLock(path string) (*Lock, error) {
-	data, name, _, err := readInput(path)
+	data, name, _, err := readInput(path, "lock file")
 	if err != nil {
 		return nil, err
 	}
@@ -269,9 +269,9 @@ func (l *Lock) Check(m *Manifest) error {
 		case e == nil:
 			ds = append(ds, m.Diag(p, "%s: %q is not in the lock file", p, iso.Name))
 		case e.URL != iso.URL || e.Path != iso.Path:
-			ds = append(ds, m.Diag(p+".url", "%s: %q changed its source since it was locked (locked: %s)", p, iso.Name, e.URL+e.Path))
+			ds = append(ds, m.Diag(m.firstSet(p, "url", "path"), "%s: %q changed its source since it was locked (locked: %s)", p, iso.Name, e.URL+e.Path))
 		case e.Source != iso.Checksum.Spec():
-			ds = append(ds, m.Diag(p, "%s: %q changed its checksum since it was locked (locked: %s)", p, iso.Name, e.Source))
+			ds = append(ds, m.Diag(m.firstSet(p, "sha256", "sha512", "checksum"), "%s: %q changed its checksum since it was locked (locked: %s)", p, iso.Name, e.Source))
 		}
 	}
 	for i, e := range l.ISOs {
@@ -284,4 +284,14 @@ func (l *Lock) Check(m *Manifest) error {
 		return &StaleLockError{Problems: ds.sorted()}
 	}
 	return nil
+}
+
+// firstSet returns the path of the first of fields that entry p has, or p.
+func (m *Manifest) firstSet(p string, fields ...string) string {
+	for _, f := range fields {
+		if _, ok := m.Positions[p+"."+f]; ok {
+			return p + "." + f
+		}
+	}
+	return p
 }

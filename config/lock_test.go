@@ -134,6 +134,9 @@ func TestWriteLock(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Error("a refused write changed the existing lock")
 	}
+	if _, err := LoadLock(filepath.Join(dir, "nope.lock")); !errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrInvalid) {
+		t.Errorf("missing lock: got %v", err)
+	}
 	if err := WriteLock(filepath.Join(dir, "missing-dir", LockName), sampleLock()); err == nil {
 		t.Error("write into a missing directory succeeded")
 	}
@@ -192,7 +195,7 @@ isos:
 	want := []string{
 		"multiboot.lock:5:5: isos[0]: \"gone\" is locked but no longer in multiboot.yaml",
 		"multiboot.yaml:7:10: isos[1]: \"moved\" changed its source since it was locked (locked: https://h/old.iso)",
-		"multiboot.yaml:9:5: isos[2]: \"rehashed\" changed its checksum since it was locked (locked: sha256:" + strings.Repeat("3c", 32) + ")",
+		"multiboot.yaml:11:13: isos[2]: \"rehashed\" changed its checksum since it was locked (locked: sha256:" + strings.Repeat("3c", 32) + ")",
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
