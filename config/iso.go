@@ -137,10 +137,6 @@ func (d *decoder) bootRules(p string, iso *ISO) {
 				d.errPath(p+"."+f.name, "%s: %s conflicts with boot: %s (that entry does not start a kernel itself)", p, f.name, iso.Boot)
 			}
 		}
-	case BootAuto:
-		if hasKernel && hasInitrd {
-			d.errPath(p+".kernel", "%s: kernel and initrd need boot: set to linux or a family (casper, live, dracut, archiso) so compose knows the kernel arguments", p)
-		}
 	}
 }
 

@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net/url"
+	"path"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -217,4 +220,17 @@ func parentPath(p string) string {
 		return ""
 	}
 	return p[:i]
+}
+
+// FileName is the ISO's file name as published: the last element of the
+// URL's path, or of Path. It is the name looked up in a checksum list.
+func (iso *ISO) FileName() string {
+	if iso.Path != "" {
+		return filepath.Base(iso.Path)
+	}
+	u, err := url.Parse(iso.URL)
+	if err != nil {
+		return ""
+	}
+	return path.Base(u.Path)
 }
