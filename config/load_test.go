@@ -38,6 +38,9 @@ func TestExamplesLoad(t *testing.T) {
 				if iso.Checksum.ListURL == "" || !strings.HasPrefix(iso.Checksum.ListURL, "https://") {
 					t.Errorf("%s: want checksum: file:https://…, got %q", iso.Name, iso.Checksum.Spec())
 				}
+				if s := iso.Signature; s != nil && (len(s.Key.Fingerprint) != 40 || !strings.HasPrefix(s.Key.URL, "https://")) {
+					t.Errorf("%s: signature key must be pinned by fingerprint and fetched over https: %+v", iso.Name, s.Key)
+				}
 				if iso.URL != "" && !strings.HasPrefix(iso.URL, "https://") {
 					t.Errorf("%s: want an https URL, got %q", iso.Name, iso.URL)
 				}
