@@ -1,0 +1,297 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// LockName is the lock file's conventional name, next to multiboot.yaml.
+const LockName = "multiboot.lock"
+
+// Lock pins what every ISO of a manifest resolved to, so a kit rebuilds
+// bit for bit and `git diff` of an update is readable.
+type Lock struct {
+	Version int         `yaml:"version"`
+	ISOs    []LockedISO `yaml:"isos"`
+
+	// File is the name used in messages; Positions maps field paths
+	// ("isos[1].digest") to where they start, as Manifest.Positions.
+	File      string         `yaml:"-"`
+	Positions map[string]Pos `yaml:"-"`
+}
+
+// LockedISO is one pinned ISO.
+type LockedISO struct {
+	Name string `yaml:"name"`
+	// URL or Path as written in the manifest; exactly one is set.
+	URL  string `yaml:"url,omitempty"`
+	Path string `yaml:"path,omitempty"`
+	// Source is the manifest's checksum as Checksum.Spec gives it
+	// ("file:https://…/SHA256SUMS", "sha256:…"), to notice edits.
+	Source    string `yaml:"source"`
+	Algorithm string `yaml:"algorithm"` // sha256 or sha512
+	Digest    string `yaml:"digest"`    // lower-case hex
+	Size      int64  `yaml:"size"`      // bytes
+
+	Pos Pos `yaml:"-"`
+}
+
+// Lock builds a lock entry for iso with the digest and size found for it.
+func (iso *ISO) Lock(algorithm, digest string, size int64) LockedISO {
+	return LockedISO{Name: iso.Name, URL: iso.URL, Path: iso.Path, Source: iso.Checksum.Spec(),
+		Algorithm: algorithm, Digest: digest, Size: size}
+}
+
+// ISO returns the entry called name, or nil.
+func (l *Lock) ISO(name string) *LockedISO {
+	for i := range l.ISOs {
+		if l.ISOs[i].Name == name {
+			return &l.ISOs[i]
+		}
+	}
+	return nil
+}
+
+// LoadLock reads and validates a lock file. Like Load, an invalid file
+// gives Diagnostics (errors.Is ErrInvalid); a missing one an error that
+// errors.Is(err, fs.ErrNotExist).
+func LoadLock(path string) (*Lock, error) {
+	data, name, _, err := readInput(path, "lock file")
+	if err != nil {
+		return nil, err
+	}
+	return ParseLock(name, data)
+}
+
+// ParseLock validates lock file data; name is used in messages.
+func ParseLock(name string, data []byte) (*Lock, error) {
+	d := newDecoder(name)
+	l := &Lock{File: name, Positions: d.pos}
+	if root := d.parseDocument(data, "lock file"); root != nil {
+		d.lock(root, l)
+		if len(d.diags) == 0 {
+			d.diags = append(d.diags, l.problems()...)
+		}
+	}
+	if len(d.diags) > 0 {
+		return nil, d.diags.sorted()
+	}
+	return l, nil
+}
+
+var (
+	lockFields    = []string{"version", "isos"}
+	lockISOFields = []string{"name", "url", "path", "source", "algorithm", "digest", "size"}
+)
+
+func (d *decoder) lock(root *yaml.Node, l *Lock) {
+	d.fields(root, "", lockFields, func(key string, v *yaml.Node) {
+		switch key {
+		case "version":
+			d.version(v, &l.Version)
+		case "isos":
+			d.list(v, "isos", func(i int, item *yaml.Node, p string) {
+				e := LockedISO{Pos: Pos{item.Line, item.Column}}
+				d.lockedISO(item, p, &e)
+				l.ISOs = append(l.ISOs, e)
+			})
+		}
+	})
+	if _, ok := d.pos["version"]; !ok {
+		d.errAt(root, "missing field version")
+	}
+}
+
+func (d *decoder) lockedISO(n *yaml.Node, p string, e *LockedISO) {
+	d.fields(n, p, lockISOFields, func(key string, v *yaml.Node) {
+		fp := p + "." + key
+		if key == "size" {
+			e.Size, _ = d.integer(v, fp)
+			return
+		}
+		s, _ := d.str(v, fp)
+		switch key {
+		case "name":
+			e.Name = s
+		case "url":
+			e.URL = s
+		case "path":
+			e.Path = s
+		case "source":
+			e.Source = s
+		case "algorithm":
+			e.Algorithm = s
+		case "digest":
+			e.Digest = s
+		}
+	})
+}
+
+// Validate checks a lock built in memory (by `compose lock`) by the rules
+// LoadLock applies; WriteLock calls it so no invalid lock reaches the disk.
+func (l *Lock) Validate() error {
+	if ds := l.problems(); len(ds) > 0 {
+		return ds.sorted()
+	}
+	return nil
+}
+
+func (l *Lock) problems() Diagnostics {
+	file := l.File
+	if file == "" {
+		file = LockName
+	}
+	var ds Diagnostics
+	bad := func(path, format string, args ...any) {
+		ds = append(ds, diagAt(file, l.Positions, path, fmt.Sprintf(format, args...)))
+	}
+	if l.Version != Version {
+		bad("version", "version: unsupported lock version %d (this compose reads version %d)", l.Version, Version)
+	}
+	seen := map[string]int{}
+	for i, e := range l.ISOs {
+		p := fmt.Sprintf("isos[%d]", i)
+		if j, dup := seen[e.Name]; dup {
+			bad(p+".name", "%s.name: %q is locked twice (also isos[%d])", p, e.Name, j)
+		}
+		seen[e.Name] = i
+		e.check(p, bad)
+	}
+	return ds
+}
+
+func (e *LockedISO) check(p string, bad func(path, format string, args ...any)) {
+	if !isoNameRE.MatchString(e.Name) || len(e.Name) > 63 {
+		bad(p+".name", "%s.name: %q is not a valid ISO name", p, e.Name)
+	}
+	switch {
+	case (e.URL == "") == (e.Path == ""):
+		bad(p, "%s: want exactly one of url and path", p)
+	case e.URL != "":
+		if msg := checkURL(e.URL); msg != "" {
+			bad(p+".url", "%s.url: %s", p, msg)
+		}
+	}
+	src, msg := parseChecksumSpec(e.Source)
+	if msg != "" {
+		bad(p+".source", "%s.source: %s", p, msg)
+	}
+	if _, ok := digestLen[e.Algorithm]; !ok {
+		bad(p+".algorithm", "%s.algorithm: %q is not sha256 or sha512", p, e.Algorithm)
+	} else if msg := checkDigest(e.Algorithm, e.Digest); msg != "" {
+		bad(p+".digest", "%s.digest: %s", p, msg)
+	} else if src.Digest != "" && (src.Algorithm != e.Algorithm || src.Digest != e.Digest) {
+		bad(p+".digest", "%s.digest: does not match its source %s", p, e.Source)
+	}
+	if e.Size <= 0 {
+		bad(p+".size", "%s.size: want the ISO's size in bytes, got %d", p, e.Size)
+	}
+}
+
+const lockHeader = `# multiboot.lock: generated by compose from multiboot.yaml; do not edit.
+# It pins the digest and size every ISO resolved to. Commit it with the manifest.
+`
+
+// Marshal serialises the lock deterministically: a header comment, then the
+// ISOs sorted by name, fields in a fixed order, one per line.
+func (l *Lock) Marshal() []byte {
+	out := struct {
+		Version int         `yaml:"version"`
+		ISOs    []LockedISO `yaml:"isos"`
+	}{l.Version, append([]LockedISO{}, l.ISOs...)}
+	sort.SliceStable(out.ISOs, func(i, j int) bool { return out.ISOs[i].Name < out.ISOs[j].Name })
+	if out.ISOs == nil {
+		out.ISOs = []LockedISO{}
+	}
+	var buf bytes.Buffer
+	buf.WriteString(lockHeader)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(out); err != nil {
+		panic(fmt.Sprintf("config: encoding lock: %v", err)) // plain strings and ints cannot fail
+	}
+	enc.Close()
+	return buf.Bytes()
+}
+
+// WriteLock validates l and writes it to path atomically: a temporary file
+// in the same directory, synced, then renamed over path. On error nothing
+// is left behind and an existing lock is untouched.
+func WriteLock(path string, l *Lock) error {
+	if err := l.Validate(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	if _, err := tmp.Write(l.Marshal()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Check reports, all at once, every way the lock no longer matches m: an
+// ISO missing from the lock, a locked ISO the manifest dropped, or a url,
+// path or checksum that changed since locking. It returns nil or a
+// *StaleLockError (errors.Is ErrStaleLock); the fix is `compose lock`.
+func (l *Lock) Check(m *Manifest) error {
+	file := l.File
+	if file == "" {
+		file = LockName
+	}
+	var ds Diagnostics
+	for i, iso := range m.ISOs {
+		p := fmt.Sprintf("isos[%d]", i)
+		e := l.ISO(iso.Name)
+		switch {
+		case e == nil:
+			ds = append(ds, m.Diag(p, "%s: %q is not in the lock file", p, iso.Name))
+		case e.URL != iso.URL || e.Path != iso.Path:
+			ds = append(ds, m.Diag(m.firstSet(p, "url", "path"), "%s: %q changed its source since it was locked (locked: %s)", p, iso.Name, e.URL+e.Path))
+		case e.Source != iso.Checksum.Spec():
+			ds = append(ds, m.Diag(m.firstSet(p, "sha256", "sha512", "checksum"), "%s: %q changed its checksum since it was locked (locked: %s)", p, iso.Name, e.Source))
+		}
+	}
+	for i, e := range l.ISOs {
+		if m.ISO(e.Name) == nil {
+			p := fmt.Sprintf("isos[%d]", i)
+			ds = append(ds, diagAt(file, l.Positions, p, fmt.Sprintf("%s: %q is locked but no longer in %s", p, e.Name, m.File)))
+		}
+	}
+	if len(ds) > 0 {
+		return &StaleLockError{Problems: ds.sorted()}
+	}
+	return nil
+}
+
+// firstSet returns the path of the first of fields that entry p has, or p.
+func (m *Manifest) firstSet(p string, fields ...string) string {
+	for _, f := range fields {
+		if _, ok := m.Positions[p+"."+f]; ok {
+			return p + "." + f
+		}
+	}
+	return p
+}
