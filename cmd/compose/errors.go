@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+
+	"github.com/usbkit/compose/config"
 )
 
 // Exit codes. README.md documents the same table; a test keeps them in step.
@@ -9,6 +11,7 @@ const (
 	exitOK          = 0   // success
 	exitFailure     = 1   // any failure without a more specific code
 	exitUsage       = 2   // bad command line: unknown verb or flag, wrong arguments
+	exitInvalid     = 3   // the manifest or lock file is invalid
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
 
@@ -36,6 +39,8 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &u):
 		return exitUsage
+	case errors.Is(err, config.ErrInvalid):
+		return exitInvalid
 	}
 	return exitFailure
 }
@@ -51,5 +56,13 @@ func hintFor(err error) string {
 
 // diagnosticsOf extracts positioned problems for --json output.
 func diagnosticsOf(err error) []diagnostic {
-	return nil
+	var ds config.Diagnostics
+	if !errors.As(err, &ds) {
+		return nil
+	}
+	out := make([]diagnostic, len(ds))
+	for i, d := range ds {
+		out[i] = diagnostic{File: d.File, Line: d.Line, Column: d.Col, Message: d.Msg}
+	}
+	return out
 }

@@ -40,6 +40,9 @@ and builds a bootable multi-boot USB image or stick from it.`,
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print more detail")
 
 	root.AddCommand(
+		newInitCmd(a),
+		newValidateCmd(a),
+		newSchemaCmd(a),
 		newVersionCmd(a),
 	)
 	for _, c := range root.Commands() {

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/usbkit/compose/config"
+)
+
+func newInitCmd(a *app) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write a commented starter multiboot.yaml",
+		Long: `init writes a commented starter manifest to the --file path (default
+./multiboot.yaml). It refuses to overwrite an existing file unless --force.`,
+		RunE: func(*cobra.Command, []string) error {
+			if a.file == "-" {
+				return usageError{errors.New("init needs a file name, not -")}
+			}
+			if err := writeNew(a.file, config.Starter(), force); err != nil {
+				return err
+			}
+			return a.result(map[string]string{"file": a.file}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "wrote %s\n", a.file)
+				a.hint("edit it, then run 'compose validate'")
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	return cmd
+}
+
+// errExists is returned when init would overwrite a file.
+var errExists = errors.New("already exists")
+
+// writeNew writes data to path through a temporary file in the same
+// directory, so a crash leaves either nothing or the whole file.
+func writeNew(path string, data []byte, force bool) error {
+	if _, err := os.Lstat(path); err == nil && !force {
+		return fmt.Errorf("%s %w (use --force to overwrite)", path, errExists)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".compose-init-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
