@@ -70,18 +70,13 @@ linux linux16 chain normal configfile search search_fs_file search_fs_uuid searc
 regexp probe serial terminal echo test true sleep ls cat minicmd gzio xzio lzopio zstd halt
 reboot keystatus"
 BIOS_MODULES=$(echo $BIOS_MODULES)
-# The BIOS reports the disk it loaded us from as $root (hdN). Look for this stick's ESP on
-# that disk only (another disk carrying a compose stick can never answer) and load its menu.
+# The embedded config runs under GRUB's rescue parser (simple commands only, no if/for).
+# The BIOS reports the disk it loaded us from as $root (hdN); the hint "hdN," makes search
+# try that disk's partitions first, so this stick's own ESP answers before any other disk.
 cat > "$W/early-bios.cfg" <<'CFG'
-set stick=$root
-for part in gpt2 gpt1 gpt3 gpt4 gpt5 gpt6 gpt7 gpt8; do
-  if [ -f ($stick,$part)/boot/grub/compose.stick ]; then
-    set root=$stick,$part
-    set prefix=($root)/boot/grub
-    configfile ($root)/boot/grub/grub.cfg
-  fi
-done
-echo "compose: no /boot/grub/compose.stick on the boot disk ($stick)"
+search --no-floppy --set=root --file /boot/grub/compose.stick --hint=${root},
+set prefix=($root)/boot/grub
+configfile ($root)/boot/grub/grub.cfg
 CFG
 "$X/usr/bin/grub-mkimage" -O i386-pc -d "$X/usr/lib/grub/i386-pc" -o "$HERE/core.img" \
   -p /boot/grub -c "$W/early-bios.cfg" $BIOS_MODULES
