@@ -171,7 +171,7 @@ func archisoBase(kernel string) string {
 
 func (t *tree) noLayoutError() error {
 	hint := ""
-	if t.files["/sources/install.wim"] || t.files["/sources/install.esd"] || t.files["/bootmgr"] {
+	if t.isWindows() {
 		hint = "; this looks like a Windows installer, which cannot boot from a loop device"
 	}
 	return fmt.Errorf("%w: top level has %s; kernels: %s; EFI loaders: %s%s; set boot: (%s), and kernel: and initrd: paths inside the iso",

@@ -153,6 +153,9 @@ func (t *tree) hasDir(d string) bool {
 
 // detectFamily returns "" when nothing matches.
 func (t *tree) detectFamily() Family {
+	if t.isWindows() {
+		return "" // its EFI loader would start, then fail to find its install media
+	}
 	if t.files[loopbackCfgPath] {
 		return LoopbackCfg
 	}
@@ -327,6 +330,10 @@ func kernelArch(fsys fs.FS, p string) Arch {
 		}
 	}
 	return ""
+}
+
+func (t *tree) isWindows() bool {
+	return t.files["/sources/install.wim"] || t.files["/sources/install.esd"] || t.files["/bootmgr"]
 }
 
 func (t *tree) topLevel() string {
