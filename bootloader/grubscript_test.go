@@ -18,19 +18,19 @@ const (
 	tSep
 )
 
-type token struct {
+type grubToken struct {
 	kind   tokKind
 	val    string // the word after quote removal
 	quoted bool   // any part was quoted (a quoted "{" is a word, not a brace)
 }
 
-func lexGRUB(src string) ([]token, error) {
-	var toks []token
+func lexGRUB(src string) ([]grubToken, error) {
+	var toks []grubToken
 	var cur strings.Builder
 	inWord, quoted := false, false
 	flush := func() {
 		if inWord {
-			toks = append(toks, token{tWord, cur.String(), quoted})
+			toks = append(toks, grubToken{tWord, cur.String(), quoted})
 		}
 		cur.Reset()
 		inWord, quoted = false, false
@@ -42,7 +42,7 @@ func lexGRUB(src string) ([]token, error) {
 			flush()
 		case c == '\n' || c == ';':
 			flush()
-			toks = append(toks, token{kind: tSep})
+			toks = append(toks, grubToken{kind: tSep})
 		case c == '#' && !inWord:
 			for i < len(src) && src[i] != '\n' {
 				i++

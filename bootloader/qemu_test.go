@@ -85,13 +85,14 @@ func stickImage(t *testing.T, dir string, targets []Target, m Menu, entries []En
 var bootFailure = regexp.MustCompile(`error: |Access Denied|bad shim signature|Kernel panic|No bootable|grub rescue>`)
 
 // bootQEMU boots img headless and returns the serial log once the guest powers off, or
-// fails at the first boot error line or at the deadline.
-func bootQEMU(t *testing.T, dir, mode, img string, want ...string) string {
+// fails at the first boot error line or at the deadline. When pressEnterOn (a regexp) shows
+// up on the console, Enter is sent once (a nested menu, like an ISO's loopback.cfg, waits).
+func bootQEMU(t *testing.T, dir, mode, img, pressEnterOn string, want ...string) string {
 	t.Helper()
 	needTool(t, "qemu-system-x86_64")
 	log := filepath.Join(dir, mode+".log")
 	args := []string{"-m", "512", "-display", "none", "-monitor", "none", "-no-reboot", "-net", "none",
-		"-serial", "file:" + log, "-drive", "file=" + img + ",format=raw,if=none,id=d0,snapshot=on"}
+		"-serial", "stdio", "-drive", "file=" + img + ",format=raw,if=none,id=d0,snapshot=on"}
 	if _, err := os.Stat("/dev/kvm"); err == nil {
 		args = append(args, "-accel", "kvm")
 	} else {
@@ -119,8 +120,18 @@ func bootQEMU(t *testing.T, dir, mode, img string, want ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
+	logf, err := os.Create(log)
+	must(t, err)
+	defer logf.Close()
+	cmd.Stdout = logf
+	keys, err := cmd.StdinPipe()
+	must(t, err)
 	start := time.Now()
 	must(t, cmd.Start())
+	var enterRe *regexp.Regexp
+	if pressEnterOn != "" {
+		enterRe = regexp.MustCompile(pressEnterOn)
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	tick := time.NewTicker(500 * time.Millisecond)
@@ -139,6 +150,10 @@ func bootQEMU(t *testing.T, dir, mode, img string, want ...string) string {
 			return s
 		case <-tick.C:
 			out, _ := os.ReadFile(log)
+			if enterRe != nil && enterRe.Match(out) {
+				keys.Write([]byte("\r"))
+				enterRe = nil
+			}
 			if m := bootFailure.Find(out); m != nil {
 				cmd.Process.Kill()
 				<-done
@@ -179,17 +194,17 @@ func TestQEMUBoot(t *testing.T) {
 	entries[1].Args = ""
 	isos := map[string]string{"/isos/tinylive.iso": live, "/isos/tinycfg.iso": cfgISO}
 	targets := []Target{BIOS, UEFIX64}
-	for _, tc := range []struct{ mode, def, want string }{
-		{"bios", "tinylive", "findiso=/isos/tinylive.iso"},
-		{"uefi-sb", "tinylive", "findiso=/isos/tinylive.iso"},
-		{"uefi", "tinycfg", "from=loopbackcfg findiso=/isos/tinycfg.iso"},
+	for _, tc := range []struct{ mode, def, want, enter string }{
+		{"bios", "tinylive", "findiso=/isos/tinylive.iso", ""},
+		{"uefi-sb", "tinylive", "findiso=/isos/tinylive.iso", ""},
+		{"uefi", "tinycfg", "from=loopbackcfg findiso=/isos/tinycfg.iso", `tinycfg \(loopback\.cfg\)`},
 	} {
 		t.Run(tc.mode+"-"+tc.def, func(t *testing.T) {
 			sub := filepath.Join(dir, tc.mode)
 			must(t, os.MkdirAll(sub, 0o755))
 			m := Menu{Title: "COMPOSE-MENU-OK", Timeout: time.Second, Default: tc.def, Console: ConsoleSerial, SecureBoot: true}
 			img := stickImage(t, sub, targets, m, entries, isos)
-			bootQEMU(t, sub, tc.mode, img, "COMPOSE-MENU-OK", "ISOBOOT-OK name="+tc.def, tc.want, "console=ttyS0,115200")
+			bootQEMU(t, sub, tc.mode, img, tc.enter, "COMPOSE-MENU-OK", "ISOBOOT-OK name="+tc.def, tc.want, "console=ttyS0,115200")
 		})
 	}
 }

@@ -4,7 +4,7 @@ import "strings"
 
 // quote makes s one literal word of GRUB script: single quotes keep everything literal
 // ($, ;, {, }, #, newlines), and a single quote inside is closed, escaped and reopened as in
-// sh ('it'\''s'). Control characters are replaced by spaces first: GRUB reads its config
+// sh ('it'\”s'). Control characters are replaced by spaces first: GRUB reads its config
 // line by line, and no title, path or argument needs them.
 func quote(s string) string {
 	s = strings.Map(func(r rune) rune {
