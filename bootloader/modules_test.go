@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -112,8 +111,12 @@ func TestRenderedCommandsAreBuiltIntoEveryGRUB(t *testing.T) {
 	if len(lists[assets.GrubX64]) < 100 || !slices.Contains(lists[assets.GrubX64], "loopback") {
 		t.Fatalf("signed grubx64 modules look wrong: %v", lists[assets.GrubX64])
 	}
-	core, _ := assets.Read(assets.CoreMods)
-	lists[assets.CoreImg] = strings.Fields(string(core))
+	core, _ := assets.Read(assets.CoreImg)
+	coreMods, err := coreModules(core)
+	if err != nil {
+		t.Fatalf("core.img: %v", err)
+	}
+	lists[assets.CoreImg] = coreMods
 	seen := map[string]bool{}
 	for _, src := range everyRender(t) {
 		s, err := parseGRUB(src)
