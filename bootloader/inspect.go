@@ -184,3 +184,44 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// Lines renders a Detection as "key: value" lines for `compose inspect` without --json.
+func (d Detection) Lines() []string {
+	var out []string
+	add := func(k, v string) {
+		if v != "" {
+			out = append(out, k+": "+v)
+		}
+	}
+	add("family", string(d.Family))
+	add("label", d.Label)
+	add("kernel", d.Kernel)
+	add("initrd", strings.Join(d.Initrd, " "))
+	add("arguments", strings.Join(d.Args, " "))
+	var arches []string
+	for _, a := range d.Arches {
+		arches = append(arches, string(a))
+	}
+	add("architectures", orUnknown(strings.Join(arches, " ")))
+	own := "no"
+	if d.OwnEFILoader {
+		own = "yes"
+	}
+	add("own EFI loader", own)
+	for _, a := range []Arch{X86_64, ARM64, IA32} {
+		add("EFI loader "+string(a), d.EFILoaders[a])
+	}
+	add("EFI image", d.EFIImage)
+	add("BIOS kernel", d.BIOSKernel)
+	add("loopback.cfg", d.LoopbackCfg)
+	add("archisobasedir", d.ArchisoBaseDir)
+	add("archisolabel", d.ArchisoLabel)
+	return out
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

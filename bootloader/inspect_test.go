@@ -169,3 +169,19 @@ func TestDetectionJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestDetectionLines(t *testing.T) {
+	d, err := Inspect(fixtureByName(t, "systemrescue-11.00").fs(), "RESCUE1100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(d.Lines(), "\n")
+	for _, want := range []string{"family: archiso", "label: RESCUE1100", "kernel: /sysresccd/boot/x86_64/vmlinuz",
+		"initrd: /sysresccd/boot/amd_ucode.img /sysresccd/boot/intel_ucode.img /sysresccd/boot/x86_64/sysresccd.img",
+		"arguments: img_dev=/dev/disk/by-uuid/${espuuid} img_loop=${iso} earlymodules=loop archisobasedir=sysresccd archisolabel=RESCUE1100",
+		"architectures: x86_64", "own EFI loader: yes", "EFI loader x86_64: /EFI/boot/bootx64.efi"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}

@@ -212,9 +212,10 @@ func (t *tree) pick(f Family) (kernelPair, bool) {
 	return kernelPair{}, false
 }
 
-func isSUSELoader(p string) bool {
-	return regexp.MustCompile(`^/boot/[^/]+/loader/`).MatchString(p)
-}
+var suseLoaderRe = regexp.MustCompile(`^/boot/[^/]+/loader/`)
+
+// isSUSELoader: kiwi-built live ISOs keep the kernel in /boot/<arch>/loader/.
+func isSUSELoader(p string) bool { return suseLoaderRe.MatchString(p) }
 
 // isArchisoKernel: /<base>/boot/<arch>/vmlinuz* with /<base>/<arch>/airootfs.{sfs,erofs}.
 func (t *tree) isArchisoKernel(p string) bool {

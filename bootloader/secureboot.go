@@ -38,12 +38,16 @@ type SecureBootReport struct {
 func CheckSecureBoot(fsys fs.FS, d Detection) (SecureBootReport, error) {
 	payload := d.Kernel
 	if d.Family == EFI || payload == "" {
-		payload = d.EFILoaders[X86_64]
+		for _, a := range []Arch{X86_64, ARM64, IA32} {
+			if payload = d.EFILoaders[a]; payload != "" {
+				break
+			}
+		}
 	}
 	if payload == "" {
-		what := "the iso's own loopback.cfg decides what it boots"
+		what := "no kernel found; the iso's own loopback.cfg decides what it boots"
 		if d.EFIImage != "" {
-			what = "its EFI application is inside " + d.EFIImage
+			what = "its EFI application is inside " + d.EFIImage + ", not read here"
 		}
 		return SecureBootReport{Payload: d.EFIImage, Trust: TrustUnknown,
 			Remedy: what + "; if it fails with \"bad shim signature\", enroll its vendor key with MokManager or disable Secure Boot"}, nil
