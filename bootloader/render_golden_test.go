@@ -1,0 +1,53 @@
+package bootloader
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/golden/*.cfg")
+
+func goldenMenu() Menu {
+	return Menu{Title: "Lab boot kit", Timeout: 10 * time.Second, Console: ConsoleSerial, SecureBoot: true}
+}
+
+func TestRenderGoldenPerFixture(t *testing.T) {
+	for _, f := range fixtures() {
+		t.Run(f.name, func(t *testing.T) {
+			d, err := Inspect(f.fs(), f.label)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := goldenMenu()
+			m.Default = f.name
+			e := Entry{ID: f.name, Title: f.label, ISOPath: "/isos/" + f.name + ".iso", Boot: d}
+			if d.Family != LoopbackCfg {
+				e.Args = "quiet"
+			}
+			got, err := Render(m, []Entry{e})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, filepath.Join("testdata", "golden", f.name+".cfg"), got)
+		})
+	}
+}
+
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update once to create it, then review it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from the rendered config:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}

@@ -1,0 +1,375 @@
+package bootloader
+
+import (
+	"bytes"
+	"debug/pe"
+	"encoding/binary"
+	"io"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/usbkit/compose/bootloader/authenticode"
+)
+
+const (
+	loopbackCfgPath = "/boot/grub/loopback.cfg"
+	maxScanDepth    = 5
+)
+
+// Directories that hold packages or firmware, never a kernel: skipping them keeps a scan of
+// a full DVD short.
+var skipDirs = map[string]bool{"pool": true, "dists": true, "firmware": true, "packages": true, "Packages": true, "repodata": true}
+
+var (
+	kernelRe = regexp.MustCompile(`(?i)^(vmlinuz.*|vmlinux|linux|linux64|bzimage|kernel)$`)
+	initrdRe = regexp.MustCompile(`(?i)^(initrd.*|initramfs.*|[a-z0-9_-]+\.img)$`)
+	ucodeRe  = regexp.MustCompile(`(?i)^(intel|amd)[-_]ucode\.img$`)
+	loaderRe = regexp.MustCompile(`(?i)^/efi/boot/boot(x64|aa64|ia32)\.efi$`)
+	// .img files that are not initrds: El Torito and EFI images, live root images, floppies.
+	notInitrdRe = regexp.MustCompile(`(?i)^(efiboot|efi|boot|eltorito|floppy|install|squashfs|rootfs|splash|memtest.*|macboot|.*-fallback)\.img$`)
+	skipSuffix  = regexp.MustCompile(`(?i)\.(sig|hmac|md5|sha256|asc|cfg|txt|c32|bin)$`)
+)
+
+// tree is what a scan of the ISO found.
+type tree struct {
+	fsys       fs.FS
+	files      map[string]bool
+	dirs       map[string][]string // dir -> file names
+	kernels    []kernelPair
+	efiLoaders map[Arch]string
+	efiImage   string
+	biosKernel string
+}
+
+type kernelPair struct {
+	path    string
+	initrds []string
+}
+
+func scanTree(fsys fs.FS) (*tree, error) {
+	t := &tree{fsys: fsys, files: map[string]bool{}, dirs: map[string][]string{}, efiLoaders: map[Arch]string{}}
+	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if p == "." {
+				return err
+			}
+			return nil // an unreadable corner of an ISO is not fatal to inspection
+		}
+		abs := "/" + strings.TrimPrefix(p, ".")
+		abs = path.Clean(abs)
+		if e.IsDir() {
+			if p != "." && (skipDirs[e.Name()] || strings.Count(abs, "/") > maxScanDepth) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		t.files[abs] = true
+		t.dirs[path.Dir(abs)] = append(t.dirs[path.Dir(abs)], e.Name())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.classify()
+	return t, nil
+}
+
+func (t *tree) classify() {
+	for f := range t.files {
+		if m := loaderRe.FindStringSubmatch(f); m != nil {
+			t.efiLoaders[map[string]Arch{"x64": X86_64, "aa64": ARM64, "ia32": IA32}[strings.ToLower(m[1])]] = f
+		}
+		switch strings.ToLower(f) {
+		case "/efi.img":
+			t.efiImage = f
+		case "/ipxe.krn":
+			t.biosKernel = f
+		}
+	}
+	for dir, names := range t.dirs {
+		slices.Sort(names)
+		for _, n := range names {
+			if kernelRe.MatchString(n) && !skipSuffix.MatchString(n) && !strings.HasPrefix(n, ".") {
+				k := path.Join(dir, n)
+				t.kernels = append(t.kernels, kernelPair{k, t.initrdsFor(dir, n)})
+			}
+		}
+	}
+	slices.SortFunc(t.kernels, func(a, b kernelPair) int { return strings.Compare(a.path, b.path) })
+}
+
+// initrdsFor pairs a kernel with the initrd beside it (the name sharing the kernel's suffix
+// wins: vmlinuz-linux ↔ initramfs-linux.img, vmlinuz-6.1.0-18-amd64 ↔ initrd.img-6.1.0-18-amd64),
+// preceded by any CPU microcode found beside it or one level up.
+func (t *tree) initrdsFor(dir, kernel string) []string {
+	suffix := strings.TrimPrefix(strings.ToLower(kernel), "vmlinuz")
+	suffix = strings.TrimSuffix(suffix, ".efi")
+	var best string
+	score := -1
+	for _, n := range t.dirs[dir] {
+		if !initrdRe.MatchString(n) || notInitrdRe.MatchString(n) || ucodeRe.MatchString(n) || skipSuffix.MatchString(n) || n == kernel {
+			continue
+		}
+		s := 1
+		if suffix != "" && strings.Contains(strings.ToLower(n), suffix) {
+			s += 4
+		}
+		if strings.HasPrefix(strings.ToLower(n), "initrd") || strings.HasPrefix(strings.ToLower(n), "initramfs") {
+			s += 2
+		}
+		if s > score || (s == score && len(n) < len(best)) {
+			best, score = n, s
+		}
+	}
+	var out []string
+	for _, d := range []string{dir, path.Dir(dir)} {
+		for _, n := range t.dirs[d] {
+			if ucodeRe.MatchString(n) {
+				out = append(out, path.Join(d, n))
+			}
+		}
+		if d == "/" {
+			break
+		}
+	}
+	slices.Sort(out) // amd before intel; order between them does not matter to the kernel
+	if best != "" {
+		out = append(out, path.Join(dir, best))
+	}
+	return out
+}
+
+func (t *tree) hasDir(d string) bool {
+	for f := range t.files {
+		if strings.HasPrefix(strings.ToLower(f), strings.ToLower(d)+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// detectFamily returns "" when nothing matches.
+func (t *tree) detectFamily() Family {
+	if t.isWindows() {
+		return "" // its EFI loader would start, then fail to find its install media
+	}
+	if t.files[loopbackCfgPath] {
+		return LoopbackCfg
+	}
+	for _, f := range []Family{Casper, Live, Dracut, Archiso} {
+		if k, ok := t.pick(f); ok && len(k.initrds) > 0 {
+			return f
+		}
+	}
+	if t.efiImage != "" || len(t.efiLoaders) > 0 {
+		if _, ok := t.pick(Linux); !ok {
+			return EFI
+		}
+	}
+	if _, ok := t.pick(Linux); ok {
+		return Linux
+	}
+	return ""
+}
+
+// pick chooses the kernel a family boots, by where that family keeps it.
+func (t *tree) pick(f Family) (kernelPair, bool) {
+	var prefer []func(string) bool
+	under := func(d string) func(string) bool {
+		return func(p string) bool { return strings.HasPrefix(strings.ToLower(p), d) }
+	}
+	switch f {
+	case Casper:
+		prefer = []func(string) bool{under("/casper/")}
+	case Live:
+		prefer = []func(string) bool{under("/live/")}
+	case Dracut:
+		if !t.hasDir("/LiveOS") {
+			return kernelPair{}, false
+		}
+		prefer = []func(string) bool{under("/images/pxeboot/"), under("/isolinux/"), isSUSELoader, under("/boot/")}
+	case Archiso:
+		prefer = []func(string) bool{t.isArchisoKernel}
+	case EFI:
+		return kernelPair{}, false
+	default: // Linux, and loopback-cfg for information
+		prefer = []func(string) bool{func(string) bool { return true }}
+	}
+	for _, ok := range prefer {
+		var cands []kernelPair
+		for _, k := range t.kernels {
+			if ok(k.path) {
+				cands = append(cands, k)
+			}
+		}
+		if len(cands) > 0 {
+			return bestKernel(cands), true
+		}
+	}
+	return kernelPair{}, false
+}
+
+var suseLoaderRe = regexp.MustCompile(`^/boot/[^/]+/loader/`)
+
+// isSUSELoader: kiwi-built live ISOs keep the kernel in /boot/<arch>/loader/.
+func isSUSELoader(p string) bool { return suseLoaderRe.MatchString(p) }
+
+// isArchisoKernel: /<base>/boot/<arch>/vmlinuz* with /<base>/<arch>/airootfs.{sfs,erofs}.
+func (t *tree) isArchisoKernel(p string) bool {
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if len(parts) != 4 || parts[1] != "boot" {
+		return false
+	}
+	base, arch := "/"+parts[0], parts[2]
+	return t.files[base+"/"+arch+"/airootfs.sfs"] || t.files[base+"/"+arch+"/airootfs.erofs"]
+}
+
+// bestKernel prefers a kernel with an initrd, then x86_64 over other arches, then the shallowest
+// and shortest name (vmlinuz over vmlinuz-hwe).
+func bestKernel(c []kernelPair) kernelPair {
+	rank := func(k kernelPair) []int {
+		r := []int{0, 0, strings.Count(k.path, "/"), len(path.Base(k.path))}
+		if len(k.initrds) == 0 {
+			r[0] = 1
+		}
+		if a := archFromPath(k.path); a != "" && a != X86_64 {
+			r[1] = 1
+		}
+		return r
+	}
+	return slices.MinFunc(c, func(a, b kernelPair) int { return slices.Compare(rank(a), rank(b)) })
+}
+
+func (t *tree) pairFor(kernel string) (kernelPair, bool) {
+	for _, k := range t.kernels {
+		if k.path == kernel {
+			return k, true
+		}
+	}
+	return kernelPair{}, false
+}
+
+var archDirs = map[string]Arch{"x86_64": X86_64, "amd64": X86_64, "install.amd": X86_64, "x64": X86_64,
+	"arm64": ARM64, "aarch64": ARM64, "install.a64": ARM64, "i686": IA32, "i386": IA32, "install.386": IA32}
+
+func archFromPath(p string) Arch {
+	for _, c := range strings.Split(strings.ToLower(p), "/") {
+		if a, ok := archDirs[c]; ok {
+			return a
+		}
+	}
+	if strings.HasSuffix(strings.ToLower(p), "-amd64") {
+		return X86_64
+	}
+	if strings.HasSuffix(strings.ToLower(p), "-arm64") {
+		return ARM64
+	}
+	return ""
+}
+
+// arches: the kernel's own header when it says, else its directory names, else the EFI
+// loaders the ISO ships. Empty means unknown (the entry is then shown everywhere).
+func (t *tree) arches(d Detection) []Arch {
+	if d.Family == EFI {
+		var out []Arch
+		for a := range d.EFILoaders {
+			out = append(out, a)
+		}
+		if d.EFIImage != "" && !slices.Contains(out, X86_64) {
+			out = append(out, X86_64)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if d.Kernel != "" {
+		if a := kernelArch(t.fsys, d.Kernel); a != "" {
+			return []Arch{a}
+		}
+		if a := archFromPath(d.Kernel); a != "" {
+			return []Arch{a}
+		}
+	}
+	var out []Arch
+	for a := range d.EFILoaders {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// kernelArch reads the kernel's header: PE machine of an EFI-stub kernel, the x86 boot
+// protocol's "HdrS" (64-bit if xloadflags says so), or the arm64 Image magic.
+func kernelArch(fsys fs.FS, p string) Arch {
+	f, err := fsys.Open(strings.TrimPrefix(p, "/"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	hdr := make([]byte, 4096)
+	n, _ := io.ReadFull(f, hdr)
+	hdr = hdr[:n]
+	if len(hdr) >= 0x240 && string(hdr[0x202:0x206]) == "HdrS" {
+		if binary.LittleEndian.Uint16(hdr[0x236:])&1 != 0 {
+			return X86_64
+		}
+		return IA32
+	}
+	if len(hdr) >= 0x40 && string(hdr[0x38:0x3C]) == "ARM\x64" {
+		return ARM64
+	}
+	if m, err := authenticode.Machine(bytes.NewReader(hdr)); err == nil {
+		switch m {
+		case pe.IMAGE_FILE_MACHINE_AMD64:
+			return X86_64
+		case pe.IMAGE_FILE_MACHINE_ARM64:
+			return ARM64
+		case pe.IMAGE_FILE_MACHINE_I386:
+			return IA32
+		}
+	}
+	return ""
+}
+
+func (t *tree) isWindows() bool {
+	return t.files["/sources/install.wim"] || t.files["/sources/install.esd"] || t.files["/bootmgr"]
+}
+
+func (t *tree) topLevel() string {
+	var s []string
+	seen := map[string]bool{}
+	for f := range t.files {
+		top := "/" + strings.SplitN(strings.TrimPrefix(f, "/"), "/", 2)[0]
+		if !seen[top] {
+			seen[top] = true
+			s = append(s, top)
+		}
+	}
+	slices.Sort(s)
+	if len(s) > 12 {
+		s = append(s[:12], "…")
+	}
+	return strings.Join(s, " ")
+}
+
+func (t *tree) kernelList() string {
+	var s []string
+	for _, k := range t.kernels {
+		s = append(s, k.path)
+	}
+	return strings.Join(s, " ")
+}
+
+func (t *tree) loaderList() string {
+	var s []string
+	for _, l := range t.efiLoaders {
+		s = append(s, l)
+	}
+	if t.efiImage != "" {
+		s = append(s, t.efiImage)
+	}
+	slices.Sort(s)
+	return strings.Join(s, " ")
+}

@@ -1,0 +1,109 @@
+package bootloader
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/usbkit/compose/bootloader/authenticode"
+)
+
+// Trust says whether Debian's shim (the one compose installs) will start a payload.
+type Trust string
+
+// Trust levels.
+const (
+	TrustDebian    Trust = "debian"    // signed under Debian's CA, built into Debian's shim: boots
+	TrustMicrosoft Trust = "microsoft" // signed under Microsoft's UEFI CA, in the firmware db: boots
+	TrustOther     Trust = "other"     // another vendor (Canonical, Red Hat, SUSE…): needs its key enrolled
+	TrustUnsigned  Trust = "unsigned"  // no Authenticode signature: needs Secure Boot off
+	TrustUnknown   Trust = "unknown"   // payload not readable as PE here (e.g. inside efi.img, compressed)
+)
+
+// SecureBootReport is the Secure Boot verdict for one ISO's boot payload.
+type SecureBootReport struct {
+	Payload string `json:"payload"`          // path inside the ISO that GRUB hands to shim
+	Signer  string `json:"signer,omitempty"` // subject CN of the signing certificate
+	Issuer  string `json:"issuer,omitempty"`
+	Trust   Trust  `json:"trust"`
+	Boots   bool   `json:"boots"`            // expected to boot with Secure Boot on
+	Remedy  string `json:"remedy,omitempty"` // what the user can do when it does not
+}
+
+// CheckSecureBoot reads the Authenticode signature of the payload GRUB will start for d (its
+// kernel, or its EFI application) and says whether Debian's shim will accept it. It names
+// the signer from the certificate; it does not verify the signature cryptographically.
+func CheckSecureBoot(fsys fs.FS, d Detection) (SecureBootReport, error) {
+	payload := d.Kernel
+	if d.Family == EFI || payload == "" {
+		for _, a := range []Arch{X86_64, ARM64, IA32} {
+			if payload = d.EFILoaders[a]; payload != "" {
+				break
+			}
+		}
+	}
+	if payload == "" {
+		what := "no kernel found; the iso's own loopback.cfg decides what it boots"
+		if d.EFIImage != "" {
+			what = "its EFI application is inside " + d.EFIImage + ", not read here"
+		}
+		return SecureBootReport{Payload: d.EFIImage, Trust: TrustUnknown,
+			Remedy: what + "; if it fails with \"bad shim signature\", enroll its vendor key with MokManager or disable Secure Boot"}, nil
+	}
+	f, err := fsys.Open(strings.TrimPrefix(payload, "/"))
+	if err != nil {
+		return SecureBootReport{}, fmt.Errorf("reading %s: %w", payload, err)
+	}
+	defer f.Close()
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		b, err := io.ReadAll(f)
+		if err != nil {
+			return SecureBootReport{}, fmt.Errorf("reading %s: %w", payload, err)
+		}
+		ra = strings.NewReader(string(b))
+	}
+	r := SecureBootReport{Payload: payload}
+	signers, err := authenticode.Signers(ra)
+	switch {
+	case errors.Is(err, authenticode.ErrUnsigned):
+		r.Trust = TrustUnsigned
+	case errors.Is(err, authenticode.ErrNotPE):
+		r.Trust = TrustUnknown
+	case err != nil:
+		return SecureBootReport{}, fmt.Errorf("signature of %s: %w", payload, err)
+	default:
+		r.Signer, r.Issuer, r.Trust = signers[0].Subject, signers[0].Issuer, classify(signers)
+	}
+	r.Boots = r.Trust == TrustDebian || r.Trust == TrustMicrosoft
+	r.Remedy = remedy(r)
+	return r, nil
+}
+
+// classify trusts the image if any of its signatures chains to a CA Debian's shim accepts.
+func classify(signers []authenticode.Signer) Trust {
+	t := TrustOther
+	for _, s := range signers {
+		switch {
+		case strings.HasPrefix(s.Issuer, "Debian Secure Boot CA"):
+			return TrustDebian
+		case strings.HasPrefix(s.Issuer, "Microsoft Corporation UEFI CA"), strings.HasPrefix(s.Issuer, "Microsoft UEFI CA"):
+			t = TrustMicrosoft
+		}
+	}
+	return t
+}
+
+func remedy(r SecureBootReport) string {
+	switch r.Trust {
+	case TrustOther:
+		return fmt.Sprintf("signed by %q (issuer %q), which Debian's shim does not trust: enroll that vendor's certificate with MokManager (menu entry %q), or disable Secure Boot", r.Signer, r.Issuer, IDMokManager)
+	case TrustUnsigned:
+		return "not signed: it boots only with Secure Boot disabled in the firmware setup"
+	case TrustUnknown:
+		return "signature not readable (not a PE image); if it fails with \"bad shim signature\", enroll its vendor key with MokManager or disable Secure Boot"
+	}
+	return ""
+}

@@ -1,0 +1,180 @@
+package image
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"time"
+)
+
+// fixExt4 makes an ext4 volume go-diskfs v1.9.4 created reproducible: it
+// stamps time.Now() into every superblock copy and inode and draws a random
+// directory hash seed. The volume must have no metadata_csum (Build turns it
+// off). go-diskfs still writes, and on reading insists on, an inode checksum
+// seeded from s_checksum_seed, so patched inodes get that checksum again.
+func fixExt4(f *os.File, off int64, t time.Time, hashSeed []byte) error {
+	le := binary.LittleEndian
+	sb := make([]byte, 1024)
+	if _, err := f.ReadAt(sb, off+1024); err != nil {
+		return fmt.Errorf("reading ext4 superblock: %w", err)
+	}
+	if le.Uint16(sb[0x38:]) != 0xef53 {
+		return fmt.Errorf("ext4 volume at %d: bad superblock magic", off)
+	}
+	if le.Uint32(sb[0x64:])&0x400 != 0 {
+		return fmt.Errorf("ext4 volume at %d: metadata_csum is on; cannot patch", off)
+	}
+	g := ext4Geom{
+		bs:         int64(1024) << le.Uint32(sb[0x18:]),
+		first:      int64(le.Uint32(sb[0x14:])),
+		perGroup:   int64(le.Uint32(sb[0x20:])),
+		inodes:     int64(le.Uint32(sb[0x28:])),
+		inodeSize:  int64(le.Uint16(sb[0x58:])),
+		is64:       le.Uint32(sb[0x60:])&0x80 != 0,
+		descSize:   32,
+		blockCount: int64(le.Uint32(sb[0x04:])),
+	}
+	if g.is64 {
+		g.descSize = int64(le.Uint16(sb[0xfe:]))
+		g.blockCount |= int64(le.Uint32(sb[0x150:])) << 32
+	}
+	g.groups = ceilDiv(g.blockCount-g.first, g.perGroup)
+	g.csumSeed = le.Uint32(sb[0x270:])
+	ts := uint32(t.Unix())
+	if err := g.patchSuperblocks(f, off, ts, hashSeed, le.Uint32(sb[0x64:])&1 != 0); err != nil {
+		return err
+	}
+	return g.patchInodes(f, off, ts)
+}
+
+type ext4Geom struct {
+	bs, first, perGroup, inodes, inodeSize, descSize, blockCount, groups int64
+	is64                                                                 bool
+	csumSeed                                                             uint32
+}
+
+func hasSuperBackup(g int64, sparse bool) bool {
+	if !sparse || g <= 1 {
+		return true
+	}
+	for _, p := range []int64{3, 5, 7} {
+		n := p
+		for n < g {
+			n *= p
+		}
+		if n == g {
+			return true
+		}
+	}
+	return false
+}
+
+func (g ext4Geom) patchSuperblocks(f *os.File, off int64, ts uint32, hashSeed []byte, sparse bool) error {
+	le := binary.LittleEndian
+	for grp := int64(0); grp < g.groups; grp++ {
+		if !hasSuperBackup(grp, sparse) {
+			continue
+		}
+		at := off + (grp*g.perGroup+g.first)*g.bs
+		if grp == 0 {
+			at = off + 1024
+		}
+		sb := make([]byte, 1024)
+		if _, err := f.ReadAt(sb, at); err != nil {
+			return fmt.Errorf("reading ext4 superblock copy %d: %w", grp, err)
+		}
+		if le.Uint16(sb[0x38:]) != 0xef53 {
+			continue // go-diskfs wrote no copy here
+		}
+		le.PutUint32(sb[0x2c:], 0) // last mount: never
+		le.PutUint32(sb[0x30:], ts)
+		le.PutUint32(sb[0x40:], ts)
+		le.PutUint32(sb[0x108:], ts)
+		copy(sb[0x274:0x278], []byte{0, 0, 0, 0})
+		copy(sb[0xec:0xfc], hashSeed[:16])
+		if _, err := f.WriteAt(sb, at); err != nil {
+			return fmt.Errorf("writing ext4 superblock copy %d: %w", grp, err)
+		}
+	}
+	return nil
+}
+
+// patchInodes stamps every in-use inode that carries a time.
+func (g ext4Geom) patchInodes(f *os.File, off int64, ts uint32) error {
+	le := binary.LittleEndian
+	gdt := make([]byte, g.groups*g.descSize)
+	if _, err := f.ReadAt(gdt, off+(g.first+1)*g.bs); err != nil {
+		return fmt.Errorf("reading ext4 group descriptors: %w", err)
+	}
+	for grp := int64(0); grp < g.groups; grp++ {
+		d := gdt[grp*g.descSize:]
+		bitmap, table := int64(le.Uint32(d[4:])), int64(le.Uint32(d[8:]))
+		if g.is64 && g.descSize >= 64 {
+			bitmap |= int64(le.Uint32(d[0x24:])) << 32
+			table |= int64(le.Uint32(d[0x28:])) << 32
+		}
+		if err := g.patchGroup(f, off, grp, bitmap, table, ts); err != nil {
+			return fmt.Errorf("ext4 group %d: %w", grp, err)
+		}
+	}
+	return nil
+}
+
+func (g ext4Geom) patchGroup(f *os.File, off, grpIndex, bitmap, table int64, ts uint32) error {
+	le := binary.LittleEndian
+	bm := make([]byte, g.bs)
+	if _, err := f.ReadAt(bm, off+bitmap*g.bs); err != nil {
+		return err
+	}
+	ino := make([]byte, g.inodeSize)
+	for i := int64(0); i < g.inodes; i++ {
+		if bm[i/8]&(1<<(i%8)) == 0 {
+			continue
+		}
+		at := off + table*g.bs + i*g.inodeSize
+		if _, err := f.ReadAt(ino, at); err != nil {
+			return err
+		}
+		if le.Uint32(ino[0x08:])|le.Uint32(ino[0x0c:])|le.Uint32(ino[0x10:]) == 0 {
+			continue // reserved inode go-diskfs left blank
+		}
+		for _, o := range []int{0x08, 0x0c, 0x10} {
+			le.PutUint32(ino[o:], ts)
+		}
+		le.PutUint16(ino[0x7c:], 0)
+		extra := g.inodeSize > 128 && 128+int64(le.Uint16(ino[0x80:])) >= 0x98
+		if extra {
+			le.PutUint16(ino[0x82:], 0)
+			for _, o := range []int{0x84, 0x88, 0x8c, 0x94} {
+				le.PutUint32(ino[o:], 0) // extra epoch bits and nanoseconds
+			}
+			le.PutUint32(ino[0x90:], ts) // creation time
+		}
+		sum := g.inodeChecksum(ino, uint32(i+1+grpIndex*g.inodes))
+		le.PutUint16(ino[0x7c:], uint16(sum))
+		if extra {
+			le.PutUint16(ino[0x82:], uint16(sum>>16))
+		}
+		if _, err := f.WriteAt(ino, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crc32cRaw is CRC32C without the pre- and post-inversion, as ext4 (and
+// go-diskfs) chain it.
+func crc32cRaw(crc uint32, b []byte) uint32 { return ^crc32.Update(^crc, castagnoli, b) }
+
+// inodeChecksum is ext4's inode checksum: CRC32C over the inode number, its
+// generation and the inode with its checksum fields zero.
+func (g ext4Geom) inodeChecksum(ino []byte, number uint32) uint32 {
+	var n [4]byte
+	binary.LittleEndian.PutUint32(n[:], number)
+	c := crc32cRaw(g.csumSeed, n[:])
+	c = crc32cRaw(c, ino[0x64:0x68])
+	return crc32cRaw(c, ino)
+}

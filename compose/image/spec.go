@@ -1,0 +1,128 @@
+package image
+
+import (
+	"os"
+	"strconv"
+	"time"
+)
+
+// File is one file to place on a volume.
+type File struct {
+	// Path on the volume, absolute, slash-separated: "/isos/debian.iso".
+	Path string
+	// Source is a host file to copy. Exactly one of Source and Data is used;
+	// Source wins when both are set.
+	Source string
+	// Data is the content when there is no Source.
+	Data []byte
+	// Size is the declared size in bytes. With Data it may be 0 (len(Data)
+	// is used). With Source it is what Layout plans with; Build fails if the
+	// host file's size differs.
+	Size int64
+}
+
+func (f File) size() int64 {
+	if f.Source == "" && f.Size == 0 {
+		return int64(len(f.Data))
+	}
+	return f.Size
+}
+
+// Placement chooses where Spec.ISOs go.
+type Placement int
+
+const (
+	// PlaceAuto puts ISOs under 4 GiB on the ESP and larger ones on the data
+	// partition, which exists only when something goes there.
+	PlaceAuto Placement = iota
+	// PlaceAllOnData puts every ISO on the data partition.
+	PlaceAllOnData
+	// PlaceAllOnESP puts every ISO on the ESP; an ISO of 4 GiB or more is
+	// then an error.
+	PlaceAllOnESP
+)
+
+// ESP describes the FAT32 EFI System Partition.
+type ESP struct {
+	Name  string // GPT partition name; default "EFI System"
+	Label string // FAT volume label, at most 11 characters; default "NO NAME"
+	Files []File // always on the ESP (bootloader files)
+}
+
+// Data describes the optional ext4 data partition.
+type Data struct {
+	Name  string // GPT partition name; default "data"
+	Label string // ext4 volume label, at most 16 bytes; default "data"
+	Files []File // always on the data partition; forces it to exist
+}
+
+// Spec is everything Build needs.
+type Spec struct {
+	// Size of the image in bytes, a multiple of 512; 0 sizes it from the
+	// contents plus headroom (see Layout).
+	Size int64
+	// Seed determines the disk and partition GUIDs, the FAT volume ID and the
+	// ext4 UUID and hash seed. Use something derived from the content (e.g.
+	// the lock file's digest) so that equal inputs give equal images.
+	Seed []byte
+	// Time stamps every file and directory. Zero means DefaultTime().
+	Time time.Time
+	// BIOSBoot, when non-nil, creates a 1 MiB BIOS boot partition holding
+	// these bytes (GRUB's core.img) at its start.
+	BIOSBoot []byte
+	// BootCode, when non-nil, is written at LBA 0 bytes 0..len-1 (at most
+	// 440); the protective MBR's bytes 440..511 are kept.
+	BootCode []byte
+	ESP      ESP
+	Data     Data
+	// ISOs are placed under Placement's rule.
+	ISOs      []File
+	Placement Placement
+	// Verify makes Build read everything back (Verify) before renaming.
+	Verify bool
+}
+
+// DefaultEpoch is the timestamp used when neither Spec.Time nor
+// SOURCE_DATE_EPOCH is set: 2020-01-01 00:00:00 UTC.
+var DefaultEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// DefaultTime returns SOURCE_DATE_EPOCH when it is set and valid, else
+// DefaultEpoch.
+func DefaultTime() time.Time {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.Unix(n, 0).UTC()
+		}
+	}
+	return DefaultEpoch
+}
+
+// EventKind says what an Event reports.
+type EventKind int
+
+const (
+	// EventPlace reports bytes of a file written into the image.
+	EventPlace EventKind = iota + 1
+	// EventVerify reports bytes of a file read back and hashed.
+	EventVerify
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventPlace:
+		return "place"
+	case EventVerify:
+		return "verify"
+	}
+	return "unknown"
+}
+
+// Event is a progress report. Done and Total count bytes of the file at Path;
+// AllDone and AllTotal count bytes of all files in this phase.
+type Event struct {
+	Kind              EventKind
+	Path              string
+	Partition         int // GPT partition index holding Path
+	Done, Total       int64
+	AllDone, AllTotal int64
+}
