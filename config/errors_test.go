@@ -35,8 +35,8 @@ func TestParseErrors(t *testing.T) {
 		{"missing version and isos", "label: X\n", []string{
 			"m.yaml:1:1: missing field version (write `version: 1` first)",
 			"m.yaml:1:1: missing field isos: list at least one ISO"}},
-		{"bad version", "version: 2\nisos:\n" + okISO, []string{
-			"m.yaml:1:10: version: unsupported version 2 (this compose reads version 1)"}},
+		{"bad version", "version: 0\nisos:\n" + okISO, []string{
+			"m.yaml:1:10: version: unsupported version 0 (this compose reads version 1)"}},
 		{"version as string", "version: '1'\nisos:\n" + okISO, []string{
 			"m.yaml:1:10: version: want an integer, got a string"}},
 		{"unknown top-level field with suggestion", head + "lable: X\nisos:\n" + okISO, []string{
@@ -228,5 +228,13 @@ func TestAliasesResolve(t *testing.T) {
 	}
 	if m.ISOs[1].Signature == nil || m.ISOs[1].Signature.Key.URL != "https://h/k" {
 		t.Errorf("alias not resolved: %+v", m.ISOs[1].Signature)
+	}
+}
+
+func TestFutureVersionAlone(t *testing.T) {
+	_, err := Parse("m.yaml", []byte("version: 2\nnew_field: x\nisos: {changed: true}\n"), "")
+	want := "m.yaml:1:10: version: unsupported version 2 (this compose reads version 1); upgrade compose"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want only %q", err, want)
 	}
 }

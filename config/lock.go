@@ -72,7 +72,7 @@ func LoadLock(path string) (*Lock, error) {
 func ParseLock(name string, data []byte) (*Lock, error) {
 	d := newDecoder(name)
 	l := &Lock{File: name, Positions: d.pos}
-	if root := d.parseDocument(data, "lock file"); root != nil {
+	if root := d.parseDocument(data, "lock file"); root != nil && !d.futureVersion(root) {
 		d.lock(root, l)
 		if len(d.diags) == 0 {
 			d.diags = append(d.diags, l.problems()...)
