@@ -66,7 +66,8 @@ func readLimited(r io.Reader) ([]byte, error) {
 
 // Parse validates manifest data. name is used in messages; dir is the
 // directory that relative `path:` and `key.file:` values are resolved
-// against. It returns Diagnostics listing every problem when data is invalid.
+// against ("" leaves them relative). It returns Diagnostics listing every
+// problem when data is invalid.
 func Parse(name string, data []byte, dir string) (*Manifest, error) {
 	d := newDecoder(name)
 	m := &Manifest{File: name, Dir: dir, Positions: d.pos}
