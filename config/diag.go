@@ -21,11 +21,13 @@ type Pos struct {
 	Line, Col int
 }
 
-// Diagnostic is one problem found in a file.
+// Diagnostic is one problem found in a file. The JSON names are what
+// `--json` output uses.
 type Diagnostic struct {
-	File      string
-	Line, Col int
-	Msg       string
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	Col  int    `json:"col,omitempty"`
+	Msg  string `json:"message"`
 }
 
 // String formats d as "file:line:col: msg", the form editors and CI problem

@@ -35,8 +35,8 @@ func TestParseErrors(t *testing.T) {
 		{"missing version and isos", "label: X\n", []string{
 			"m.yaml:1:1: missing field version (write `version: 1` first)",
 			"m.yaml:1:1: missing field isos: list at least one ISO"}},
-		{"bad version", "version: 2\nisos:\n" + okISO, []string{
-			"m.yaml:1:10: version: unsupported version 2 (this compose reads version 1)"}},
+		{"bad version", "version: 0\nisos:\n" + okISO, []string{
+			"m.yaml:1:10: version: unsupported version 0 (this compose reads version 1)"}},
 		{"version as string", "version: '1'\nisos:\n" + okISO, []string{
 			"m.yaml:1:10: version: want an integer, got a string"}},
 		{"unknown top-level field with suggestion", head + "lable: X\nisos:\n" + okISO, []string{
@@ -120,8 +120,10 @@ func TestParseErrors(t *testing.T) {
 			`m.yaml:8:20: isos[5].url: query parameter "checksum" is not allowed: write checksums and names as manifest fields`,
 			`m.yaml:9:20: isos[6].url: "s3://bucket" names no object: write s3://bucket/key`,
 			`m.yaml:10:20: isos[7].url: "https:///h.iso" has no host`}},
-		{"path that is a URL", head + "isos:\n  - {name: a, path: 'https://h/a.iso', sha256: " + hex64 + "}\n", []string{
-			`m.yaml:3:21: isos[0].path: "https://h/a.iso" looks like a URL; use url: for downloads`}},
+		{"local paths", head + "isos:\n  - {name: a, path: 'https://h/a.iso', sha256: " + hex64 + "}\n  - {name: b, path: ~/b.iso, sha256: " + hex64 + "}\n  - {name: c, path: '', sha256: " + hex64 + "}\n", []string{
+			`m.yaml:3:21: isos[0].path: "https://h/a.iso" looks like a URL; use url: for downloads`,
+			`m.yaml:4:21: isos[1].path: "~/b.iso": ~ is not expanded; write a path relative to the manifest or an absolute one`,
+			`m.yaml:5:21: isos[2].path: empty path`}},
 		{"digests", head + "isos:\n" +
 			"  - {name: a, url: 'https://h/a', sha256: " + hex64[1:] + "}\n" +
 			"  - {name: b, url: 'https://h/b', sha512: " + hex64 + "}\n" +
@@ -228,5 +230,13 @@ func TestAliasesResolve(t *testing.T) {
 	}
 	if m.ISOs[1].Signature == nil || m.ISOs[1].Signature.Key.URL != "https://h/k" {
 		t.Errorf("alias not resolved: %+v", m.ISOs[1].Signature)
+	}
+}
+
+func TestFutureVersionAlone(t *testing.T) {
+	_, err := Parse("m.yaml", []byte("version: 2\nnew_field: x\nisos: {changed: true}\n"), "")
+	want := "m.yaml:1:10: version: unsupported version 2 (this compose reads version 1); upgrade compose"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want only %q", err, want)
 	}
 }

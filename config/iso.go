@@ -223,6 +223,8 @@ func (d *decoder) localPath(v *yaml.Node, p, s string) bool {
 		d.errAt(v, "%s: NUL in path", p)
 	case strings.Contains(s, "://"):
 		d.errAt(v, "%s: %q looks like a URL; use url: for downloads", p, s)
+	case strings.HasPrefix(s, "~"):
+		d.errAt(v, "%s: %q: ~ is not expanded; write a path relative to the manifest or an absolute one", p, s)
 	default:
 		return true
 	}

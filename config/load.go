@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -65,7 +66,8 @@ func readLimited(r io.Reader) ([]byte, error) {
 
 // Parse validates manifest data. name is used in messages; dir is the
 // directory that relative `path:` and `key.file:` values are resolved
-// against. It returns Diagnostics listing every problem when data is invalid.
+// against ("" leaves them relative). It returns Diagnostics listing every
+// problem when data is invalid.
 func Parse(name string, data []byte, dir string) (*Manifest, error) {
 	d := newDecoder(name)
 	m := &Manifest{File: name, Dir: dir, Positions: d.pos}
@@ -81,6 +83,9 @@ func Parse(name string, data []byte, dir string) (*Manifest, error) {
 var topFields = []string{"version", "label", "size", "firmware", "secure_boot", "storage", "menu", "isos"}
 
 func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
+	if d.futureVersion(root) {
+		return
+	}
 	m.Label, m.Size = DefaultLabel, Size{Auto: true}
 	m.Firmware = []Firmware{FirmwareBIOS, FirmwareUEFIX64}
 	m.Storage = StorageAuto
@@ -109,13 +114,29 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 			d.isos(v, m)
 		}
 	})
-	if m.Version == 0 && d.pos["version"] == (Pos{}) {
+	if _, ok := d.pos["version"]; !ok {
 		d.errAt(root, "missing field version (write `version: 1` first)")
 	}
 	if !haveISOs {
 		d.errAt(root, "missing field isos: list at least one ISO")
 	}
 	d.crossChecks(m)
+}
+
+// futureVersion reports a version this compose cannot read, alone: the rest
+// of a newer manifest would only produce noise about fields it does not know.
+func (d *decoder) futureVersion(root *yaml.Node) bool {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], resolve(root.Content[i+1])
+		if k.Value != "version" || v.Kind != yaml.ScalarNode || v.Tag != "!!int" {
+			continue
+		}
+		if n, err := strconv.ParseInt(v.Value, 0, 64); err == nil && n > Version {
+			d.errAt(v, "version: unsupported version %d (this compose reads version %d); upgrade compose", n, Version)
+			return true
+		}
+	}
+	return false
 }
 
 func (d *decoder) version(v *yaml.Node, out *int) {

@@ -160,7 +160,7 @@ func TestLoadStdinAndMissingFile(t *testing.T) {
 		w.Close()
 	}()
 	_, err = Load("-")
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "\n<stdin>:1:10: version: unsupported version 2 (") {
+	if !errors.Is(err, ErrInvalid) || err.Error() != "<stdin>:1:10: version: unsupported version 2 (this compose reads version 1); upgrade compose" {
 		t.Errorf("stdin: got %v", err)
 	}
 	_, err = Load(filepath.Join(t.TempDir(), "nope.yaml"))

@@ -72,7 +72,7 @@ func LoadLock(path string) (*Lock, error) {
 func ParseLock(name string, data []byte) (*Lock, error) {
 	d := newDecoder(name)
 	l := &Lock{File: name, Positions: d.pos}
-	if root := d.parseDocument(data, "lock file"); root != nil {
+	if root := d.parseDocument(data, "lock file"); root != nil && !d.futureVersion(root) {
 		d.lock(root, l)
 		if len(d.diags) == 0 {
 			d.diags = append(d.diags, l.problems()...)
@@ -248,6 +248,19 @@ func WriteLock(path string, l *Lock) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes the rename itself durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
 	}
 	return nil
 }

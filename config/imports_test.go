@@ -1,0 +1,37 @@
+package config
+
+import (
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestImports keeps config at the bottom of the dependency graph: the
+// standard library and the YAML parser only, never fetch, bootloader or
+// compose (the JSON Schema validator is for tests).
+func TestImports(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		ast, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range ast.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			first, _, _ := strings.Cut(p, "/")
+			if p != "go.yaml.in/yaml/v3" && strings.Contains(first, ".") {
+				t.Errorf("%s imports %s; config may use only the standard library and go.yaml.in/yaml/v3", f, p)
+			}
+		}
+	}
+}
