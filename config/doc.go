@@ -36,5 +36,5 @@
 // The JSON Schema is for editors; the loader is the authority (the schema
 // cannot check unique names, menu.default or secure_boot with uefi-ia32).
 // A test keeps the Go types, the loader's field tables and the schema in
-// step. The field reference is in reference.md beside this file.
+// step. The field reference is in README.md ("The manifest").
 package config
