@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	"github.com/usbkit/compose/compose"
+)
+
+func newInspectCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect FILE.iso",
+		Short: "Explain how compose would boot an ISO: family, label, kernel, initrd, arguments",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			r, err := compose.InspectISO(args[0])
+			if err != nil {
+				return err
+			}
+			return a.result(r, func(w io.Writer) error {
+				fmt.Fprintf(w, "%s\n", args[0])
+				for _, line := range r.Boot.Lines() {
+					fmt.Fprintf(w, "  %s\n", line)
+				}
+				if sb := r.SecureBoot; sb != nil {
+					fmt.Fprintf(w, "  secure boot: %s\n", secureBootLine(sb.Boots, sb.Signer, sb.Remedy))
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func secureBootLine(boots bool, signer, remedy string) string {
+	if signer == "" {
+		signer = "unsigned"
+	} else {
+		signer = "signed by " + signer
+	}
+	if boots {
+		return signer + ", boots with Debian's shim"
+	}
+	return signer + ", will not boot with Secure Boot on: " + remedy
+}

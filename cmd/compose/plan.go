@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/usbkit/compose/compose"
+)
+
+func newPlanCmd(a *app) *cobra.Command {
+	var (
+		ff  fetchFlags
+		img string
+	)
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would do: downloads, partitions, files, menu entries, warnings",
+		Long: `plan computes what 'compose apply' would do and changes nothing: the ISOs still
+to download, the partitions with their sizes, the files on each, the menu
+entries and how each ISO boots (for ISOs already in the cache), and warnings.
+It reads sizes and digests from multiboot.lock ('compose lock' writes it).`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, l, err := a.needLock()
+			if err != nil {
+				return err
+			}
+			ff.offline = true // plan never downloads
+			f, err := a.fetcher(&ff, nil)
+			if err != nil {
+				return err
+			}
+			p, err := compose.MakePlan(cmd.Context(), m, l, f, img)
+			if err != nil {
+				return err
+			}
+			return a.result(p, func(w io.Writer) error { return printPlan(w, p) })
+		},
+	}
+	ff.register(cmd)
+	cmd.Flags().Lookup("offline").Hidden = true
+	cmd.Flags().Lookup("jobs").Hidden = true
+	cmd.Flags().StringVar(&img, "image", "", "the image `file` apply would write")
+	return cmd
+}
+
+func printPlan(w io.Writer, p *compose.Plan) error {
+	target := p.Image
+	if target == "" {
+		target = "an image"
+	}
+	sb := "off"
+	if p.SecureBoot {
+		sb = "on"
+	}
+	fmt.Fprintf(w, "%s → %s, %s\n", p.Manifest, target, humanSize(p.Size))
+	fmt.Fprintf(w, "firmware: %s; Secure Boot %s\n", strings.Join(p.Firmware, ", "), sb)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(p.Downloads) > 0 {
+		fmt.Fprintf(tw, "\ndownloads:\n")
+		for _, d := range p.Downloads {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Name, humanSize(d.Size), d.URL)
+		}
+	}
+	fmt.Fprintf(tw, "\npartitions:\n")
+	for _, pt := range p.Partitions {
+		fmt.Fprintf(tw, "  %d %s\t%s\t%s\tat %s\t%s\n", pt.Index, pt.Name, pt.FS, humanSize(pt.Size), humanSize(pt.Offset), pt.Label)
+		for _, f := range pt.Files {
+			fmt.Fprintf(tw, "      %s\t\t%s\n", f.Path, humanSize(f.Size))
+		}
+	}
+	fmt.Fprintf(tw, "\nmenu entries:\n")
+	for _, e := range p.Entries {
+		fmt.Fprintf(tw, "  %s\t%q\t%s\n", e.Name, e.Title, entryBoot(e))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	return nil
+}
+
+func entryBoot(e compose.EntryPlan) string {
+	if e.Boot == nil {
+		return "(detected once downloaded)"
+	}
+	s := string(e.Boot.Family)
+	if e.Boot.Kernel != "" {
+		s += " " + e.Boot.Kernel
+	}
+	if e.Args != "" {
+		s += " + " + e.Args
+	}
+	return s
+}

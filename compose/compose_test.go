@@ -1,0 +1,281 @@
+package compose
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/fetch"
+)
+
+// need skips when a tool is missing, but fails under CI, which installs them.
+func need(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not found; .ci/run installs it", tool)
+			}
+			t.Skipf("%s not found (Debian packages: xorriso dosfstools mtools gdisk)", tool)
+		}
+	}
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// liveISO builds a small ISO with a Debian-live layout; marker varies its
+// content so two ISOs differ.
+func liveISO(t *testing.T, dir, name, marker string) string {
+	t.Helper()
+	tree := filepath.Join(dir, name+"-tree")
+	for p, data := range map[string]string{
+		"live/vmlinuz":             "kernel " + marker + strings.Repeat("k", 300<<10),
+		"live/initrd.img":          "initrd " + marker,
+		"live/filesystem.squashfs": "squashfs " + marker,
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tree, p), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iso := filepath.Join(dir, name+".iso")
+	run(t, "xorriso", "-as", "mkisofs", "-quiet", "-V", "LIVE_"+strings.ToUpper(marker), "-R", "-J",
+		"--modification-date=2020010100000000", "-o", iso, tree)
+	return iso
+}
+
+func sha256File(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// kit writes a manifest naming the given local ISOs and loads it.
+func kit(t *testing.T, dir string, firmware string, isos ...string) *config.Manifest {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "version: 1\nlabel: testkit\nfirmware: [%s]\nmenu:\n  console: serial\nisos:\n", firmware)
+	for _, iso := range isos {
+		name := strings.TrimSuffix(filepath.Base(iso), ".iso")
+		fmt.Fprintf(&b, "  - name: %s\n    path: %s\n    sha256: %q\n", name, iso, sha256File(t, iso))
+	}
+	path := filepath.Join(dir, "multiboot.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func newFetcher(t *testing.T, cache string) *fetch.Fetcher {
+	t.Helper()
+	f, err := fetch.New(fetch.Options{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// build locks, plans and applies m into img.
+func build(t *testing.T, m *config.Manifest, cache, img string) *Plan {
+	t.Helper()
+	ctx := context.Background()
+	f := newFetcher(t, cache)
+	l, err := ResolveLock(ctx, m, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := MakePlan(ctx, m, l, f, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Ready {
+		t.Fatalf("plan not ready after fetching: downloads %v", p.Downloads)
+	}
+	if _, err := Apply(ctx, p, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestApplyBuildsCheckedImage(t *testing.T) {
+	need(t, "xorriso", "fsck.fat", "sgdisk", "mcopy")
+	dir := t.TempDir()
+	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
+	m := kit(t, dir, "bios, uefi-x64", a, b)
+	img := filepath.Join(dir, "kit.img")
+	p := build(t, m, filepath.Join(dir, "cache"), img)
+
+	if len(p.Entries) != 2 || p.Entries[0].Boot == nil || p.Entries[0].Boot.Family != "live" {
+		t.Fatalf("entries: %+v", p.Entries)
+	}
+	if out := run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
+		t.Fatalf("sgdisk -v: %s", out)
+	}
+	esp := partitionOf(t, p, "fat32")
+	espImg := filepath.Join(dir, "esp.img")
+	extract(t, img, espImg, esp.Offset, esp.Size)
+	run(t, "fsck.fat", "-n", espImg)
+	for _, iso := range []string{a, b} {
+		got := filepath.Join(dir, "back.iso")
+		os.Remove(got)
+		run(t, "mcopy", "-i", espImg, "::/isos/"+filepath.Base(iso), got)
+		if sha256File(t, got) != sha256File(t, iso) {
+			t.Fatalf("%s read back by mtools differs", iso)
+		}
+	}
+	cfg := filepath.Join(dir, "grub.cfg")
+	run(t, "mcopy", "-i", espImg, "::/boot/grub/grub.cfg", cfg)
+	text, _ := os.ReadFile(cfg)
+	for _, want := range []string{"findiso=/isos/alpha.iso", "findiso=/isos/beta.iso", "--id 'alpha'"} {
+		if !bytes.Contains(text, []byte(want)) {
+			t.Errorf("grub.cfg lacks %q:\n%s", want, text)
+		}
+	}
+	mbr := make([]byte, 512)
+	fh, _ := os.Open(img)
+	fh.ReadAt(mbr, 0)
+	fh.Close()
+	if mbr[0x1FE] != 0x55 || mbr[0x1FF] != 0xAA || mbr[0x1C2] != 0xEE || bytes.Equal(mbr[:440], make([]byte, 440)) {
+		t.Fatalf("LBA 0 lacks GRUB boot code or the protective MBR")
+	}
+}
+
+func partitionOf(t *testing.T, p *Plan, fs string) PartitionPlan {
+	t.Helper()
+	for _, pt := range p.Partitions {
+		if pt.FS == fs {
+			return pt
+		}
+	}
+	t.Fatalf("no %s partition in %+v", fs, p.Partitions)
+	return PartitionPlan{}
+}
+
+func extract(t *testing.T, img, out string, off, size int64) {
+	t.Helper()
+	src, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, err := io.Copy(dst, io.NewSectionReader(src, off, size)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestApplyIsReproducible builds the same kit twice, in different
+// directories and caches, and compares bytes; then changes one ISO.
+func TestApplyIsReproducible(t *testing.T) {
+	need(t, "xorriso")
+	dir := t.TempDir()
+	a := liveISO(t, dir, "alpha", "a")
+	one, two := filepath.Join(dir, "one.img"), filepath.Join(dir, "two.img")
+	build(t, kit(t, dir, "bios, uefi-x64", a), filepath.Join(dir, "c1"), one)
+	build(t, kit(t, dir, "bios, uefi-x64", a), filepath.Join(dir, "c2"), two)
+	if sha256File(t, one) != sha256File(t, two) {
+		t.Fatal("two builds of the same kit differ")
+	}
+	os.Remove(a)
+	a = liveISO(t, dir, "alpha", "z")
+	three := filepath.Join(dir, "three.img")
+	build(t, kit(t, dir, "bios, uefi-x64", a), filepath.Join(dir, "c3"), three)
+	if sha256File(t, one) == sha256File(t, three) {
+		t.Fatal("changing an ISO did not change the image")
+	}
+}
+
+// TestPlanWritesNothing: a plan over an empty cache lists the downloads,
+// is not ready, and Apply refuses it without creating the image.
+func TestPlanWritesNothing(t *testing.T) {
+	need(t, "xorriso")
+	dir := t.TempDir()
+	a := liveISO(t, dir, "alpha", "a")
+	m := kit(t, dir, "uefi-x64", a)
+	ctx := context.Background()
+	l, err := ResolveLock(ctx, m, newFetcher(t, filepath.Join(dir, "c1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "kit.img")
+	p, err := MakePlan(ctx, m, l, newFetcher(t, filepath.Join(dir, "empty")), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Ready || len(p.Downloads) != 1 || p.Downloads[0].Name != "alpha" || p.Entries[0].Boot != nil {
+		t.Fatalf("plan over an empty cache: %+v", p)
+	}
+	if _, err := Apply(ctx, p, ApplyOptions{}); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("Apply of an unready plan: %v", err)
+	}
+	if _, err := os.Stat(img); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("plan or refused apply created %s", img)
+	}
+}
+
+// TestApplyCancelledLeavesNothing: a cancelled apply leaves no image and
+// keeps an existing one as it was.
+func TestApplyCancelledLeavesNothing(t *testing.T) {
+	need(t, "xorriso")
+	dir := t.TempDir()
+	m := kit(t, dir, "uefi-x64", liveISO(t, dir, "alpha", "a"))
+	f := newFetcher(t, filepath.Join(dir, "c"))
+	l, err := ResolveLock(context.Background(), m, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "kit.img")
+	os.WriteFile(img, []byte("old image"), 0o644)
+	p, err := MakePlan(context.Background(), m, l, f, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Apply(ctx, p, ApplyOptions{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled apply: %v", err)
+	}
+	if got, _ := os.ReadFile(img); string(got) != "old image" {
+		t.Fatal("cancelled apply changed the existing image")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*kit.img*")); len(left) != 1 {
+		t.Fatalf("left behind: %v", left)
+	}
+}

@@ -1,0 +1,13 @@
+// Package compose turns a validated manifest into a plan and executes it.
+//
+// A Plan is data: the downloads a kit needs, the partitions and files of the
+// image, the menu entries with the way each ISO boots, and warnings. MakePlan
+// computes it without writing anything; Apply executes it. The same Plan value
+// that `compose plan` prints is the one `compose apply` runs.
+//
+// This is the only package that joins config (what the user asked for),
+// fetch (verified ISOs in a cache), bootloader (GRUB files, BIOS boot code,
+// ISO inspection, grub.cfg) and compose/image (the GPT/FAT32/ext4 writer).
+// Those packages know nothing of each other; the translation between their
+// types lives here. It prints nothing: progress leaves through callbacks.
+package compose

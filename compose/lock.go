@@ -1,0 +1,87 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/fetch"
+)
+
+// location is where an ISO comes from: its URL, or its resolved local path.
+func location(iso *config.ISO) string {
+	if iso.URL != "" {
+		return iso.URL
+	}
+	return iso.LocalPath
+}
+
+// Sources lists what to fetch for m as pinned by l, in manifest order. l must
+// match m (see config.Lock.Check).
+func Sources(m *config.Manifest, l *config.Lock) ([]fetch.Source, error) {
+	out := make([]fetch.Source, 0, len(m.ISOs))
+	for i := range m.ISOs {
+		iso := &m.ISOs[i]
+		e := l.ISO(iso.Name)
+		if e == nil {
+			return nil, fmt.Errorf("%s: %s is not in the lock file", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), iso.Name)
+		}
+		out = append(out, fetch.Source{Name: iso.Name, URL: location(iso),
+			Algorithm: e.Algorithm, Digest: e.Digest, Size: e.Size})
+	}
+	return out, nil
+}
+
+// ResolveLock pins every ISO of m: it reads vendors' checksum lists (with
+// their signatures) for `checksum: file:` entries, then fetches each ISO into
+// the cache, verifying it, to learn its size. The lock is true of real bytes,
+// never of a listing alone.
+func ResolveLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher) (*config.Lock, error) {
+	srcs := make([]fetch.Source, len(m.ISOs))
+	var errs []error
+	for i := range m.ISOs {
+		iso := &m.ISOs[i]
+		alg, digest, err := pinDigest(ctx, iso, f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", iso.Name, err))
+			continue
+		}
+		srcs[i] = fetch.Source{Name: iso.Name, URL: location(iso), Algorithm: alg, Digest: digest}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	res, err := f.FetchAll(ctx, srcs)
+	if err != nil {
+		return nil, err
+	}
+	l := &config.Lock{Version: config.Version}
+	for i, r := range res {
+		st, err := os.Stat(r.Path)
+		if err != nil {
+			return nil, err
+		}
+		l.ISOs = append(l.ISOs, m.ISOs[i].Lock(r.Source.Algorithm, r.Source.Digest, st.Size()))
+	}
+	return l, nil
+}
+
+// pinDigest gives the algorithm and digest of iso: inline, or looked up in
+// the checksum list it names.
+func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, string, error) {
+	c := iso.Checksum
+	if c.ListURL == "" {
+		return c.Algorithm, c.Digest, nil
+	}
+	var sig *fetch.Signature
+	if s := iso.Signature; s != nil {
+		sig = &fetch.Signature{URL: s.URL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
+	}
+	alg, digest, err := f.ResolveList(ctx, c.ListURL, iso.FileName(), sig)
+	if err != nil {
+		return "", "", fmt.Errorf("resolving checksum from %s: %w", c.ListURL, err)
+	}
+	return alg, digest, nil
+}

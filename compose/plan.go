@@ -1,0 +1,166 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"path"
+
+	"github.com/usbkit/compose/bootloader"
+	"github.com/usbkit/compose/compose/image"
+	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/fetch"
+)
+
+// Plan is what apply would do. It is printed by `compose plan` (as text or
+// JSON) and executed by Apply.
+type Plan struct {
+	Manifest   string          `json:"manifest"`
+	Image      string          `json:"image,omitempty"`
+	Size       int64           `json:"size"`
+	Firmware   []string        `json:"firmware"`
+	SecureBoot bool            `json:"secure_boot"`
+	Downloads  []Download      `json:"downloads"`
+	Partitions []PartitionPlan `json:"partitions"`
+	Entries    []EntryPlan     `json:"entries"`
+	Warnings   []string        `json:"warnings,omitempty"`
+	Notes      []string        `json:"notes,omitempty"`
+	// Ready is true when every ISO is in the cache, so Apply can run without
+	// fetching.
+	Ready bool `json:"ready"`
+
+	spec image.Spec
+}
+
+// Download is one ISO apply must fetch first.
+type Download struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	Size int64  `json:"size"`
+}
+
+// PartitionPlan is one partition of the image and the files it will hold.
+type PartitionPlan struct {
+	Index  int        `json:"index"`
+	Name   string     `json:"name"`
+	FS     string     `json:"fs"`
+	Label  string     `json:"label,omitempty"`
+	Offset int64      `json:"offset"`
+	Size   int64      `json:"size"`
+	Files  []FilePlan `json:"files,omitempty"`
+}
+
+// FilePlan is one file placed on a partition.
+type FilePlan struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+}
+
+// EntryPlan is one ISO's menu entry. Boot is nil until the ISO is in the
+// cache and could be inspected.
+type EntryPlan struct {
+	Name       string                       `json:"name"`
+	Title      string                       `json:"title"`
+	ISOPath    string                       `json:"iso_path"`
+	Boot       *bootloader.Detection        `json:"boot,omitempty"`
+	Args       string                       `json:"args,omitempty"`
+	SecureBoot *bootloader.SecureBootReport `json:"secure_boot,omitempty"`
+}
+
+// MakePlan computes the plan for building m, pinned by l, into imagePath. It
+// reads the cache and inspects cached ISOs; it downloads and writes nothing.
+func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher, imagePath string) (*Plan, error) {
+	srcs, err := Sources(m, l)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Manifest: m.File, Image: imagePath, SecureBoot: m.SecureBoot, Ready: true}
+	for _, fw := range m.Firmware {
+		p.Firmware = append(p.Firmware, string(fw))
+	}
+	isos := make([]image.File, len(srcs))
+	for i, s := range srcs {
+		iso := &m.ISOs[i]
+		// Until the ISO is cached its location stands in for the source: the
+		// layout needs only the size, and an unready plan is never built.
+		isos[i] = image.File{Path: isoPath(iso.Name), Source: s.URL, Size: s.Size}
+		e := EntryPlan{Name: iso.Name, Title: iso.Title, ISOPath: isoPath(iso.Name), Args: iso.Args}
+		if cached, ok := f.Lookup(s.Algorithm, s.Digest); ok {
+			isos[i].Source = cached
+			if err := p.inspect(m, i, cached, &e); err != nil {
+				return nil, err
+			}
+		} else {
+			p.Ready = false
+			p.Downloads = append(p.Downloads, Download{Name: s.Name, URL: s.URL, Size: s.Size})
+		}
+		p.Entries = append(p.Entries, e)
+	}
+	if err := p.layout(m, l, isos); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// isoPath is where an ISO lands on the stick. Names are [a-z0-9-], which
+// every initramfs script handles.
+func isoPath(name string) string { return path.Join("/isos", name+".iso") }
+
+// inspect decides how the ISO at file boots and records Secure Boot warnings.
+func (p *Plan) inspect(m *config.Manifest, i int, file string, e *EntryPlan) error {
+	iso := &m.ISOs[i]
+	fsys, label, closeISO, err := openISO(file)
+	if err != nil {
+		return fmt.Errorf("%s: %w", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), err)
+	}
+	defer closeISO()
+	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd}
+	d, err := bootloader.Resolve(fsys, label, ov)
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), iso.Name, err)
+	}
+	e.Boot = &d
+	p.warnArch(m, iso.Name, d)
+	if !m.SecureBoot {
+		return nil
+	}
+	r, err := bootloader.CheckSecureBoot(fsys, d)
+	if err != nil {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: cannot tell who signed its boot payload: %v", iso.Name, err))
+		return nil
+	}
+	e.SecureBoot = &r
+	if !r.Boots {
+		p.Warnings = append(p.Warnings, secureBootWarning(iso.Name, r))
+	}
+	return nil
+}
+
+func secureBootWarning(name string, r bootloader.SecureBootReport) string {
+	who := "is unsigned"
+	if r.Signer != "" {
+		who = "is signed by " + r.Signer
+	}
+	return fmt.Sprintf("%s: %s %s and will not boot with Secure Boot on; %s", name, r.Payload, who, r.Remedy)
+}
+
+// warnArch warns when an ISO boots on none of the kit's firmware targets.
+func (p *Plan) warnArch(m *config.Manifest, name string, d bootloader.Detection) {
+	if len(d.Arches) == 0 {
+		return
+	}
+	for _, fw := range m.Firmware {
+		for _, a := range d.Arches {
+			if firmwareArch[fw] == a {
+				return
+			}
+		}
+	}
+	p.Warnings = append(p.Warnings, fmt.Sprintf("%s: built for %v, which none of the firmware targets %v runs", name, d.Arches, m.Firmware))
+}
+
+var firmwareArch = map[config.Firmware]bootloader.Arch{
+	config.FirmwareBIOS:      bootloader.X86_64,
+	config.FirmwareUEFIX64:   bootloader.X86_64,
+	config.FirmwareUEFIARM64: bootloader.ARM64,
+	config.FirmwareUEFIIA32:  bootloader.IA32,
+}
