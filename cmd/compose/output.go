@@ -16,7 +16,7 @@ import (
 //     "compose: hint: …": lowercase, no trailing period.
 //   - With --json, stdout carries machine-readable JSON only: one object per
 //     result, and on failure an object {"error": {...}} in place of the
-//     result; stderr stays silent.
+//     result; stderr carries only progress, as JSON lines.
 //   - -q/--quiet drops hints, warnings and progress; errors always print.
 //   - Progress bars appear only when stderr is a terminal; NO_COLOR turns off
 //     colour wherever colour is used.

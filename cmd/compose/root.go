@@ -42,6 +42,11 @@ and builds a bootable multi-boot USB image or stick from it.`,
 	root.AddCommand(
 		newInitCmd(a),
 		newValidateCmd(a),
+		newLockCmd(a),
+		newFetchCmd(a),
+		newPlanCmd(a),
+		newApplyCmd(a),
+		newInspectCmd(a),
 		newSchemaCmd(a),
 		newVersionCmd(a),
 	)

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"os"
+
+	"github.com/usbkit/compose/cmd/compose/internal/progress"
+	"github.com/usbkit/compose/compose/image"
+	"github.com/usbkit/compose/fetch"
+	"golang.org/x/term"
+)
+
+// display adapts the libraries' progress events to the progress display.
+type display struct {
+	phase string
+	d     *progress.Display
+}
+
+// display picks the mode from the output rules: nothing when quiet, JSON
+// lines under --json, bars when stderr is a terminal, plain lines otherwise.
+// Progress always goes to stderr, so stdout keeps only the result.
+func (a *app) display(phase string) *display {
+	mode := progress.Lines
+	switch {
+	case a.quiet:
+		mode = progress.Off
+	case a.json:
+		mode = progress.JSON
+	case isTerminal(a.stderr) && !a.noColor():
+		mode = progress.Bars
+	}
+	return &display{phase: phase, d: progress.New(a.stderr, mode)}
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func (d *display) close() { d.d.Close() }
+
+var fetchStates = map[fetch.EventKind]progress.State{
+	fetch.Start: progress.Running, fetch.Progress: progress.Running, fetch.Retry: progress.Retrying,
+	fetch.Done: progress.Done, fetch.Cached: progress.Done, fetch.Failed: progress.Failed,
+}
+
+func (d *display) fetchEvent(e fetch.Event) {
+	u := progress.Update{Phase: d.phase, ID: e.Name, Done: e.Bytes, Total: e.Total, State: fetchStates[e.Kind]}
+	switch {
+	case e.Kind == fetch.Cached:
+		u.Msg = "already in the cache"
+	case e.Err != nil:
+		u.Msg = e.Err.Error()
+	}
+	d.d.Update(u)
+}
+
+func (d *display) imageEvent(e image.Event) {
+	u := progress.Update{Phase: e.Kind.String(), ID: e.Path, Done: e.Done, Total: e.Total, State: progress.Running}
+	if e.Total > 0 && e.Done >= e.Total {
+		u.State = progress.Done
+	}
+	d.d.Update(u)
+}
+
+func humanSize(n int64) string { return progress.Size(n) }

@@ -1,0 +1,134 @@
+// Package progress shows the progress of long work (downloads, placing files,
+// verifying, writing devices) the way the CLI's output rules say: bars on a
+// terminal, plain periodic lines elsewhere, JSON lines for machines, nothing
+// when quiet. It knows nothing of what the work is: callers send Updates.
+package progress
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Mode is how updates are shown.
+type Mode int
+
+// Modes.
+const (
+	Off   Mode = iota // show nothing
+	Lines             // a line when a task starts or ends, and every Interval while it runs
+	JSON              // one JSON object a line, progress at most every Interval per task
+	Bars              // live bars with speed and ETA (a terminal)
+)
+
+// State of a task.
+type State string
+
+// States.
+const (
+	Running  State = "running"
+	Retrying State = "retrying"
+	Done     State = "done"
+	Failed   State = "failed"
+)
+
+// Update reports one task: Done of Total bytes (Total 0 when unknown).
+type Update struct {
+	Phase string `json:"phase"` // e.g. fetch, place, verify
+	ID    string `json:"id"`
+	Done  int64  `json:"done"`
+	Total int64  `json:"total,omitempty"`
+	State State  `json:"state"`
+	Msg   string `json:"message,omitempty"`
+}
+
+// Interval is how often Lines and JSON report a running task.
+const Interval = 5 * time.Second
+
+// Display renders updates. It is safe for concurrent use.
+type Display struct {
+	mu   sync.Mutex
+	w    io.Writer
+	mode Mode
+	now  func() time.Time
+	last map[string]time.Time // per task: when it was last shown
+	bars *bars
+}
+
+// New returns a display writing to w in mode.
+func New(w io.Writer, mode Mode) *Display {
+	d := &Display{w: w, mode: mode, now: time.Now, last: map[string]time.Time{}}
+	if mode == Bars {
+		d.bars = newBars(w)
+	}
+	return d
+}
+
+// Update shows u as the mode says.
+func (d *Display) Update(u Update) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch d.mode {
+	case Bars:
+		d.bars.update(u)
+	case Lines, JSON:
+		if !d.due(u) {
+			return
+		}
+		if d.mode == JSON {
+			b, _ := json.Marshal(u) // plain data: cannot fail
+			fmt.Fprintf(d.w, "%s\n", b)
+		} else {
+			fmt.Fprintf(d.w, "compose: %s\n", line(u))
+		}
+	}
+}
+
+// due says whether u is worth showing now: every change of state, and a
+// running task at most every Interval.
+func (d *Display) due(u Update) bool {
+	key := u.Phase + "\x00" + u.ID
+	last, seen := d.last[key]
+	if seen && u.State == Running && d.now().Sub(last) < Interval {
+		return false
+	}
+	d.last[key] = d.now()
+	return true
+}
+
+// Close finishes the display; bars are drawn one last time.
+func (d *Display) Close() {
+	if d.bars != nil {
+		d.bars.close()
+	}
+}
+
+func line(u Update) string {
+	s := fmt.Sprintf("%s %s: %s", u.Phase, u.ID, u.State)
+	switch {
+	case u.Total > 0:
+		s += fmt.Sprintf(" %s of %s (%d%%)", Size(u.Done), Size(u.Total), u.Done*100/u.Total)
+	case u.Done > 0:
+		s += " " + Size(u.Done)
+	}
+	if u.Msg != "" {
+		s += ": " + u.Msg
+	}
+	return s
+}
+
+// Size formats a byte count in binary units: 512 B, 1.5 MiB, 4.0 GiB.
+func Size(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
