@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 
+	"github.com/usbkit/compose/compose/image"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/fetch"
 )
 
 // Exit codes. README.md documents the same table; a test keeps them in step.
@@ -11,7 +13,8 @@ const (
 	exitOK          = 0   // success
 	exitFailure     = 1   // any failure without a more specific code
 	exitUsage       = 2   // bad command line: unknown verb or flag, wrong arguments
-	exitInvalid     = 3   // the manifest or lock file is invalid
+	exitInvalid     = 3   // the manifest or lock file is invalid, or they disagree
+	exitMismatch    = 4   // a download or the built image does not match its digest
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
 
@@ -39,8 +42,10 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &u):
 		return exitUsage
-	case errors.Is(err, config.ErrInvalid):
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock):
 		return exitInvalid
+	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, image.ErrMismatch):
+		return exitMismatch
 	}
 	return exitFailure
 }
@@ -48,8 +53,15 @@ func exitCode(err error) int {
 // hintFor suggests the next step for errors where one is known.
 func hintFor(err error) string {
 	var u usageError
-	if errors.As(err, &u) {
+	switch {
+	case errors.As(err, &u):
 		return "run 'compose help' for usage"
+	case errors.Is(err, errNoLock), errors.Is(err, config.ErrStaleLock):
+		return "run 'compose lock' to pin the manifest's ISOs in multiboot.lock"
+	case errors.Is(err, fetch.ErrNotCached):
+		return "run without --offline, or 'compose fetch' while online"
+	case errors.Is(err, fetch.ErrChecksumMismatch):
+		return "the file is not what the checksum says: a changed upload, a bad mirror or tampering; nothing was cached"
 	}
 	return ""
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 
@@ -20,7 +24,51 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "")
 			env.Setenv("COMPOSE_CACHE_DIR", env.WorkDir+"/.cache")
+			env.Setenv("CI", os.Getenv("CI"))
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"serve":  cmdServe,
+			"mkiso":  cmdMkiso,
+			"sha256": cmdSHA256,
+			"expand": cmdExpand,
+		},
 	})
+}
+
+// serve DIR: serve DIR over HTTP on 127.0.0.1; $SERVER is its URL.
+func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: serve DIR")
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(ts.MkAbs(args[0]))))
+	ts.Defer(srv.Close)
+	ts.Setenv("SERVER", srv.URL)
+}
+
+// mkiso DIR OUT LABEL: build an ISO 9660 image of DIR with xorriso.
+func cmdMkiso(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: mkiso DIR OUT LABEL")
+	}
+	ts.Check(ts.Exec("xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-V", args[2],
+		"--modification-date=2020010100000000", "-o", ts.MkAbs(args[1]), ts.MkAbs(args[0])))
+}
+
+// sha256 FILE VAR: set $VAR to FILE's SHA-256.
+func cmdSHA256(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sha256 FILE VAR")
+	}
+	sum := sha256.Sum256([]byte(ts.ReadFile(args[0])))
+	ts.Setenv(args[1], hex.EncodeToString(sum[:]))
+}
+
+// expand FILE: replace $VAR and ${VAR} in FILE with the script's variables.
+func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: expand FILE")
+	}
+	text := os.Expand(ts.ReadFile(args[0]), ts.Getenv)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(text), 0o644))
 }
