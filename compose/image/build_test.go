@@ -34,6 +34,16 @@ func TestBuildESPNames(t *testing.T) {
 		File{Path: "/a/b/c/d/e/deep.bin", Data: pattern(4096, 6)},
 		File{Path: "/UPPER.TXT", Data: []byte("8.3 as is")},
 	)
+	// long-name slot boundaries, the 255-character limit, an 8.3 name at its
+	// limits, and enough aliases of one stem for two-digit ~N tails (the
+	// directory also grows past one 512-byte cluster)
+	for _, n := range []string{strings.Repeat("b", 13), strings.Repeat("c", 26), strings.Repeat("d", 254), "ABCDEFGH.ISO", "abcdefghi.iso"} {
+		spec.ESP.Files = append(spec.ESP.Files, File{Path: "/" + n, Data: []byte(n)})
+	}
+	for i := range 12 {
+		n := fmt.Sprintf("/names/debian-live-%d.iso", i)
+		spec.ESP.Files = append(spec.ESP.Files, File{Path: n, Data: []byte(n)})
+	}
 	spec.BIOSBoot = pattern(30000, 7)
 	spec.BootCode = pattern(440, 8)
 	img, r := build(t, spec)

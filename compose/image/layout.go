@@ -78,7 +78,7 @@ const (
 	ext4Min     = 16 * mib
 )
 
-// Layout computes partitions, FAT geometry and file placement from spec,
+// ComputeLayout computes partitions, FAT geometry and file placement from spec,
 // without touching any file. Every input error is reported here.
 func ComputeLayout(spec Spec) (Layout, error) {
 	l := Layout{Time: spec.Time, seed: spec.Seed, bootCode: spec.BootCode, biosBoot: spec.BIOSBoot}
