@@ -26,7 +26,9 @@ type Placed struct {
 	Path      string
 	Partition int // GPT index
 	Size      int64
-	SHA256    string // hex
+	// SHA256 (hex) was computed while copying, or is File.SHA256 when the
+	// caller declared it (then Build did not hash; Verify checks it).
+	SHA256 string
 	// Extents are the file's byte ranges in the image (FAT32 only; ext4
 	// data goes through go-diskfs).
 	Extents []Extent

@@ -34,6 +34,16 @@ func TestBuildESPNames(t *testing.T) {
 		File{Path: "/a/b/c/d/e/deep.bin", Data: pattern(4096, 6)},
 		File{Path: "/UPPER.TXT", Data: []byte("8.3 as is")},
 	)
+	// long-name slot boundaries, the 255-character limit, an 8.3 name at its
+	// limits, and enough aliases of one stem for two-digit ~N tails (the
+	// directory also grows past one 512-byte cluster)
+	for _, n := range []string{strings.Repeat("b", 13), strings.Repeat("c", 26), strings.Repeat("d", 254), "ABCDEFGH.ISO", "abcdefghi.iso"} {
+		spec.ESP.Files = append(spec.ESP.Files, File{Path: "/" + n, Data: []byte(n)})
+	}
+	for i := range 12 {
+		n := fmt.Sprintf("/names/debian-live-%d.iso", i)
+		spec.ESP.Files = append(spec.ESP.Files, File{Path: n, Data: []byte(n)})
+	}
 	spec.BIOSBoot = pattern(30000, 7)
 	spec.BootCode = pattern(440, 8)
 	img, r := build(t, spec)
@@ -255,5 +265,38 @@ func assertOnly(t *testing.T, dir, path, content string) {
 	}
 	if b, _ := os.ReadFile(path); string(b) != content {
 		t.Fatalf("%s was modified", path)
+	}
+}
+
+// TestDeclaredDigestKernelCopy places a sparse source with a declared
+// digest (copied in the kernel, holes skipped), and shows that a wrong
+// declared digest makes Build's verification fail.
+func TestDeclaredDigestKernelCopy(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "s.iso")
+	f, _ := os.Create(src)
+	size := int64(70<<20 + 123)
+	for _, at := range []int64{0, 9<<20 + 1, 64<<20 - 10, size - 5000} {
+		f.WriteAt(pattern(5000, byte(at>>20)), at)
+	}
+	f.Truncate(size)
+	f.Close()
+	sum := fileDigest(t, src)
+	spec := espSpec()
+	spec.ISOs = []File{{Path: "/isos/s.iso", Source: src, Size: size, SHA256: sum}}
+	spec.Verify = true
+	img, r := build(t, spec)
+	if r.Files[0].SHA256 != sum {
+		t.Fatalf("recorded digest %s", r.Files[0].SHA256)
+	}
+	checkImage(t, img, r.Layout)
+
+	spec.ISOs[0].SHA256 = strings.Repeat("0", 64)
+	out := filepath.Join(t.TempDir(), "bad.img")
+	if _, err := Build(context.Background(), out, spec, nil); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("want ErrMismatch for a wrong declared digest, got %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatal("unverified image left behind")
 	}
 }

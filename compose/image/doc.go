@@ -4,7 +4,7 @@
 // for files FAT32 cannot hold (4 GiB or more) or for every ISO when asked.
 //
 // Contract:
-//   - Layout is pure: it sizes and places everything from the Spec's declared
+//   - ComputeLayout is pure: it sizes and places everything from the Spec's declared
 //     sizes and returns every error it can (file too big for FAT32, image too
 //     small, bad label or name) before a byte is written.
 //   - Build writes a temporary file beside the target and renames it into
@@ -32,8 +32,23 @@
 // fat32 File.Write rewrites both FATs, so writing a file piecewise costs
 // O(size × FAT size). Instead each file gets its whole cluster chain in one
 // go-diskfs write (of its last byte), the chain's disk ranges come from
-// go-diskfs (GetDiskRanges), and the contents are copied there with large
-// positioned writes, pipelined with reading and hashing. Chunks that are all
-// zero are skipped (the image starts sparse). ext4 contents go through
-// go-diskfs File.Write in 8 MiB chunks, which is fast there.
+// go-diskfs (GetDiskRanges), and the contents are copied there directly:
+//   - a host file with a declared File.SHA256 (the fetch step has verified
+//     it) is copied by the kernel (copy_file_range through io.CopyN between
+//     two *os.File), skipping the source's holes; nothing is hashed, and
+//     Verify compares the read-back bytes with the declared digest;
+//   - anything else streams through 8 MiB buffers (4 in flight, whatever the
+//     file size) with reading, SHA-256 and positioned writes overlapped;
+//     all-zero chunks are not written (the image starts sparse).
+//
+// ext4 contents go through go-diskfs File.Write in 8 MiB chunks (fast
+// there; an all-zero chunk writes only its last byte, which allocates it).
+//
+// Names: ComputeLayout plays go-diskfs's 8.3 alias generation forward and
+// refuses names that would collide (go-diskfs matches long and short names,
+// so a collision would open the wrong file); names are printable ASCII
+// without "*:<>?\| and without leading/trailing spaces or trailing dots.
+//
+// Progress: the callback gets EventPlace and EventVerify events, one call at
+// a time, from Build's goroutines.
 package image

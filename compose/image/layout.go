@@ -78,7 +78,7 @@ const (
 	ext4Min     = 16 * mib
 )
 
-// Layout computes partitions, FAT geometry and file placement from spec,
+// ComputeLayout computes partitions, FAT geometry and file placement from spec,
 // without touching any file. Every input error is reported here.
 func ComputeLayout(spec Spec) (Layout, error) {
 	l := Layout{Time: spec.Time, seed: spec.Seed, bootCode: spec.BootCode, biosBoot: spec.BIOSBoot}
@@ -168,6 +168,9 @@ func checkTree(files []File, label string, fat bool) error {
 		if f.Source == "" && f.Size != 0 && f.Size != int64(len(f.Data)) {
 			return fmt.Errorf("%s: Size %d but %d bytes of Data", f.Path, f.Size, len(f.Data))
 		}
+		if f.SHA256 != "" && !isHex64(f.SHA256) {
+			return fmt.Errorf("%s: SHA256 %q is not 64 hex digits", f.Path, f.SHA256)
+		}
 		if f.Size < 0 {
 			return fmt.Errorf("%s: negative size", f.Path)
 		}
@@ -209,4 +212,16 @@ func addPath(p string, dirs map[string]*fatDir, kind map[string]string, key func
 		cur = next
 	}
 	return nil
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range strings.ToLower(s) {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }

@@ -19,6 +19,10 @@ type File struct {
 	// is used). With Source it is what Layout plans with; Build fails if the
 	// host file's size differs.
 	Size int64
+	// SHA256 (hex), when known (the fetch step verified it), lets Build
+	// copy a Source file in the kernel without hashing it, and is what
+	// Verify compares the read-back bytes with.
+	SHA256 string
 }
 
 func (f File) size() int64 {

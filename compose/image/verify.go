@@ -170,6 +170,9 @@ func (v *verifier) expected(p *Partition, f File) (string, error) {
 	if d, ok := v.opt.Digests[fmt.Sprintf("%d:%s", p.Index, f.Path)]; ok {
 		return d, nil
 	}
+	if f.SHA256 != "" {
+		return strings.ToLower(f.SHA256), nil
+	}
 	r, err := open(f)
 	if err != nil {
 		return "", err
