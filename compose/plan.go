@@ -86,6 +86,11 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		e := EntryPlan{Name: iso.Name, Title: iso.Title, ISOPath: isoPath(iso.Name), Args: iso.Args}
 		if cached, ok := f.Lookup(s.Algorithm, s.Digest); ok {
 			isos[i].Source = cached
+			if s.Algorithm == "sha256" {
+				// The cache holds only verified files: the image builder
+				// can copy in the kernel and verify against this digest.
+				isos[i].SHA256 = s.Digest
+			}
 			if err := p.inspect(m, i, cached, &e); err != nil {
 				return nil, err
 			}
