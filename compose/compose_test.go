@@ -279,3 +279,32 @@ func TestApplyCancelledLeavesNothing(t *testing.T) {
 		t.Fatalf("left behind: %v", left)
 	}
 }
+
+// TestOfflineExampleBuilds builds examples/offline/debian-tools.yaml, the
+// README's main job, from the ISOs Debian's memtest86+ and ipxe packages
+// install (CI installs both).
+func TestOfflineExampleBuilds(t *testing.T) {
+	need(t, "fsck.fat")
+	for _, iso := range []string{"/usr/lib/memtest86+/memtest86+x64.iso", "/usr/lib/ipxe/ipxe.iso"} {
+		if _, err := os.Stat(iso); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s missing; .ci/run installs memtest86+ and ipxe", iso)
+			}
+			t.Skipf("%s missing (Debian packages memtest86+ and ipxe)", iso)
+		}
+	}
+	m, err := config.Load("../examples/offline/debian-tools.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := build(t, m, filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img"))
+	for _, e := range p.Entries {
+		if e.Boot == nil || e.Boot.Family != "efi" {
+			t.Errorf("%s: want family efi, got %+v", e.Name, e.Boot)
+		}
+	}
+	esp := partitionOf(t, p, "fat32")
+	extract(t, filepath.Join(dir, "kit.img"), filepath.Join(dir, "esp.img"), esp.Offset, esp.Size)
+	run(t, "fsck.fat", "-n", filepath.Join(dir, "esp.img"))
+}
