@@ -146,6 +146,7 @@ func bootQEMU(t *testing.T, dir, img string, b boot) string {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var enterRe *regexp.Regexp
+	var lastEnter time.Time
 	if b.pressEnterOn != "" {
 		enterRe = regexp.MustCompile(b.pressEnterOn)
 	}
@@ -183,9 +184,13 @@ func bootQEMU(t *testing.T, dir, img string, b boot) string {
 		if exited {
 			t.Fatalf("%s: %q not on the serial console (qemu: %v, %s)\n%s", b.mode, b.want, qerr, time.Since(start), tail(out))
 		}
-		if enterRe != nil && enterRe.MatchString(out) {
-			keys.Write([]byte("\r"))
-			enterRe = nil
+		// Keys sent while GRUB is still drawing a menu can be lost: repeat Enter every few
+		// seconds while the menu is the last thing on the console.
+		if enterRe != nil && time.Since(lastEnter) > 3*time.Second {
+			if loc := enterRe.FindAllStringIndex(out, -1); loc != nil && len(out)-loc[len(loc)-1][1] < 2048 {
+				keys.Write([]byte("\r"))
+				lastEnter = time.Now()
+			}
 		}
 	}
 }
