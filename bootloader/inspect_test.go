@@ -33,11 +33,12 @@ var expectations = map[string]want{
 				t.Errorf("archiso base %q label %q", d.ArchisoBaseDir, d.ArchisoLabel)
 			}
 		}},
-	"systemrescue-11.00": {Archiso, "/sysresccd/boot/x86_64/vmlinuz",
+	// SystemRescue ships its own loopback.cfg (it sets img_dev/img_loop itself): preferred.
+	"systemrescue-11.00": {LoopbackCfg, "/sysresccd/boot/x86_64/vmlinuz",
 		[]string{"/sysresccd/boot/amd_ucode.img", "/sysresccd/boot/intel_ucode.img", "/sysresccd/boot/x86_64/sysresccd.img"}, []Arch{X86_64},
 		func(t *testing.T, d Detection) {
-			if d.ArchisoBaseDir != "sysresccd" || d.ArchisoLabel != "RESCUE1100" {
-				t.Errorf("archiso base %q label %q", d.ArchisoBaseDir, d.ArchisoLabel)
+			if d.LoopbackCfg == "" || d.ArchisoBaseDir != "" {
+				t.Errorf("loopback cfg %q, archiso base %q", d.LoopbackCfg, d.ArchisoBaseDir)
 			}
 		}},
 	"grml64-full-2024.02": {LoopbackCfg, "/boot/grml64full/vmlinuz", []string{"/boot/grml64full/initrd.img"}, []Arch{X86_64},
@@ -171,7 +172,7 @@ func TestDetectionJSON(t *testing.T) {
 }
 
 func TestDetectionLines(t *testing.T) {
-	d, err := Inspect(fixtureByName(t, "systemrescue-11.00").fs(), "RESCUE1100")
+	d, err := Resolve(fixtureByName(t, "systemrescue-11.00").fs(), "RESCUE1100", Overrides{Family: Archiso})
 	if err != nil {
 		t.Fatal(err)
 	}
