@@ -3,9 +3,11 @@ package bootloader
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 type want struct {
@@ -185,4 +187,36 @@ func TestDetectionLines(t *testing.T) {
 			t.Errorf("missing %q in\n%s", want, got)
 		}
 	}
+}
+
+// FuzzInspect: any file tree either fails with ErrNoBootLayout or yields paths that exist.
+func FuzzInspect(f *testing.F) {
+	f.Add("casper/vmlinuz\ncasper/initrd\nEFI/BOOT/BOOTX64.EFI")
+	f.Add("arch/boot/x86_64/vmlinuz-linux\narch/boot/x86_64/initramfs-linux.img\narch/x86_64/airootfs.sfs")
+	f.Add("LiveOS/squashfs.img\nboot/x86_64/loader/linux\nboot/x86_64/loader/initrd\nefi.img")
+	f.Fuzz(func(t *testing.T, list string) {
+		m := fstest.MapFS{}
+		for _, p := range strings.Split(list, "\n") {
+			p = strings.Trim(p, "/")
+			if !fs.ValidPath(p) || p == "." {
+				continue
+			}
+			m[p] = &fstest.MapFile{Data: []byte("x")}
+		}
+		if fstest.TestFS(m) != nil {
+			return // a file and a directory of one name: not a tree an ISO can have
+		}
+		d, err := Inspect(m, "L")
+		if err != nil {
+			if !errors.Is(err, ErrNoBootLayout) {
+				t.Fatalf("error is not ErrNoBootLayout: %v", err)
+			}
+			return
+		}
+		for _, p := range append(append([]string{d.Kernel, d.EFIImage, d.BIOSKernel, d.LoopbackCfg}, d.Initrd...), d.EFILoaders[X86_64]) {
+			if p != "" && m[strings.TrimPrefix(p, "/")] == nil {
+				t.Fatalf("%s reported but not in the tree", p)
+			}
+		}
+	})
 }
