@@ -257,7 +257,7 @@ func TestQEMUBoot(t *testing.T) {
 		b   boot
 	}{
 		{"tinylive", boot{mode: "bios", want: liveOK}},
-		{"tinylive", boot{mode: "uefi-sb", want: liveOK}},
+		{"tinylive", boot{mode: "uefi-sb", want: append(liveOK, "secureboot: Secure boot enabled")}},
 		{"tinylive", boot{mode: "ia32", want: liveOK}},
 		{"tinycfg", boot{mode: "uefi", pressEnterOn: `tinycfg \(loopback\.cfg\)`,
 			want: []string{"COMPOSE-MENU-OK", "ISOBOOT-OK name=tinycfg", "from=loopbackcfg findiso=/isos/tinycfg.iso"}}},
@@ -265,7 +265,7 @@ func TestQEMUBoot(t *testing.T) {
 		// CheckSecureBoot predicts this: memtest86+ is unsigned, Debian's shim refuses it.
 		{"memtest", boot{mode: "uefi-sb", want: []string{"COMPOSE-MENU-OK"}, wantFailure: "bad shim signature"}},
 		{"tinyarm", boot{mode: "aa64", want: armOK}},
-		{"tinyarm", boot{mode: "aa64-sb", want: armOK}},
+		{"tinyarm", boot{mode: "aa64-sb", want: append(armOK, "secureboot: Secure boot enabled")}},
 	} {
 		t.Run(tc.b.mode+"-"+tc.def, func(t *testing.T) {
 			if _, ok := isos["/isos/"+tc.def+".iso"]; !ok {
