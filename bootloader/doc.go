@@ -11,7 +11,8 @@
 //     bytes 440..511 of its protective MBR) and core.img to write at firstLBA of the BIOS boot
 //     partition.
 //   - Inspect(fsys, volumeLabel) → Detection for an ISO opened read-only as an fs.FS;
-//     Resolve applies manifest Overrides on top.
+//     Resolve applies the manifest's Overrides (boot:, kernel:, initrd:) on top. Detection has
+//     json tags and Lines() for `compose inspect`; ErrNoBootLayout says what was found.
 //   - CheckSecureBoot(fsys, Detection) → who signed the payload and whether Debian's shim
 //     will run it.
 //   - Render(Menu, []Entry) → grub.cfg. Every string from a manifest or an ISO is quoted for

@@ -83,7 +83,7 @@ func fixtures() []fixture {
 			"/sysresccd/boot/x86_64/vmlinuz": k, "/sysresccd/boot/x86_64/sysresccd.img": nil,
 			"/sysresccd/boot/intel_ucode.img": nil, "/sysresccd/boot/amd_ucode.img": nil,
 			"/sysresccd/x86_64/airootfs.sfs": nil, "/sysresccd/VERSION": nil, "/EFI/boot/bootx64.efi": nil,
-			"/boot/grub/grubsrcd.cfg": nil, "/sysresccd/boot/syslinux/sysresccd_sys.cfg": nil}},
+			"/boot/grub/grubsrcd.cfg": nil, "/boot/grub/loopback.cfg": nil, "/sysresccd/boot/syslinux/sysresccd_sys.cfg": nil}},
 		{"grml64-full-2024.02", "grml64-full 2024.02", map[string][]byte{
 			"/boot/grub/loopback.cfg": nil, "/boot/grub/grub.cfg": nil, "/boot/grml64full/vmlinuz": k,
 			"/boot/grml64full/initrd.img": nil, "/live/grml64-full/grml64-full.squashfs": nil, "/EFI/BOOT/bootx64.efi": nil}},

@@ -3,9 +3,11 @@ package bootloader
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 type want struct {
@@ -33,11 +35,12 @@ var expectations = map[string]want{
 				t.Errorf("archiso base %q label %q", d.ArchisoBaseDir, d.ArchisoLabel)
 			}
 		}},
-	"systemrescue-11.00": {Archiso, "/sysresccd/boot/x86_64/vmlinuz",
+	// SystemRescue ships its own loopback.cfg (it sets img_dev/img_loop itself): preferred.
+	"systemrescue-11.00": {LoopbackCfg, "/sysresccd/boot/x86_64/vmlinuz",
 		[]string{"/sysresccd/boot/amd_ucode.img", "/sysresccd/boot/intel_ucode.img", "/sysresccd/boot/x86_64/sysresccd.img"}, []Arch{X86_64},
 		func(t *testing.T, d Detection) {
-			if d.ArchisoBaseDir != "sysresccd" || d.ArchisoLabel != "RESCUE1100" {
-				t.Errorf("archiso base %q label %q", d.ArchisoBaseDir, d.ArchisoLabel)
+			if d.LoopbackCfg == "" || d.ArchisoBaseDir != "" {
+				t.Errorf("loopback cfg %q, archiso base %q", d.LoopbackCfg, d.ArchisoBaseDir)
 			}
 		}},
 	"grml64-full-2024.02": {LoopbackCfg, "/boot/grml64full/vmlinuz", []string{"/boot/grml64full/initrd.img"}, []Arch{X86_64},
@@ -171,7 +174,7 @@ func TestDetectionJSON(t *testing.T) {
 }
 
 func TestDetectionLines(t *testing.T) {
-	d, err := Inspect(fixtureByName(t, "systemrescue-11.00").fs(), "RESCUE1100")
+	d, err := Resolve(fixtureByName(t, "systemrescue-11.00").fs(), "RESCUE1100", Overrides{Family: Archiso})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,4 +187,36 @@ func TestDetectionLines(t *testing.T) {
 			t.Errorf("missing %q in\n%s", want, got)
 		}
 	}
+}
+
+// FuzzInspect: any file tree either fails with ErrNoBootLayout or yields paths that exist.
+func FuzzInspect(f *testing.F) {
+	f.Add("casper/vmlinuz\ncasper/initrd\nEFI/BOOT/BOOTX64.EFI")
+	f.Add("arch/boot/x86_64/vmlinuz-linux\narch/boot/x86_64/initramfs-linux.img\narch/x86_64/airootfs.sfs")
+	f.Add("LiveOS/squashfs.img\nboot/x86_64/loader/linux\nboot/x86_64/loader/initrd\nefi.img")
+	f.Fuzz(func(t *testing.T, list string) {
+		m := fstest.MapFS{}
+		for _, p := range strings.Split(list, "\n") {
+			p = strings.Trim(p, "/")
+			if !fs.ValidPath(p) || p == "." {
+				continue
+			}
+			m[p] = &fstest.MapFile{Data: []byte("x")}
+		}
+		if fstest.TestFS(m) != nil {
+			return // a file and a directory of one name: not a tree an ISO can have
+		}
+		d, err := Inspect(m, "L")
+		if err != nil {
+			if !errors.Is(err, ErrNoBootLayout) {
+				t.Fatalf("error is not ErrNoBootLayout: %v", err)
+			}
+			return
+		}
+		for _, p := range append(append([]string{d.Kernel, d.EFIImage, d.BIOSKernel, d.LoopbackCfg}, d.Initrd...), d.EFILoaders[X86_64]) {
+			if p != "" && m[strings.TrimPrefix(p, "/")] == nil {
+				t.Fatalf("%s reported but not in the tree", p)
+			}
+		}
+	})
 }

@@ -98,11 +98,15 @@ type boot struct {
 // first unexpected boot error line or at the deadline.
 func bootQEMU(t *testing.T, dir, img string, b boot) string {
 	t.Helper()
-	needTool(t, "qemu-system-x86_64")
+	qemu := "qemu-system-x86_64"
+	if strings.HasPrefix(b.mode, "aa64") {
+		qemu = "qemu-system-aarch64"
+	}
+	needTool(t, qemu)
 	log := filepath.Join(dir, b.mode+".log")
 	args := []string{"-m", "512", "-display", "none", "-monitor", "none", "-no-reboot", "-net", "none",
 		"-serial", "stdio", "-drive", "file=" + img + ",format=raw,if=none,id=d0,snapshot=on"}
-	if _, err := os.Stat("/dev/kvm"); err == nil {
+	if _, err := os.Stat("/dev/kvm"); err == nil && qemu == "qemu-system-x86_64" {
 		args = append(args, "-accel", "kvm")
 	} else {
 		args = append(args, "-accel", "tcg")
@@ -129,12 +133,18 @@ func bootQEMU(t *testing.T, dir, img string, b boot) string {
 	case "ia32":
 		args = append(args, secure...)
 		pflash("/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF32_VARS_4M.fd")
+	case "aa64":
+		args = append(args, "-machine", "virt", "-cpu", "cortex-a57")
+		pflash("/usr/share/AAVMF/AAVMF_CODE.fd", "/usr/share/AAVMF/AAVMF_VARS.fd")
+	case "aa64-sb":
+		args = append(args, "-machine", "virt", "-cpu", "cortex-a57")
+		pflash("/usr/share/AAVMF/AAVMF_CODE.ms.fd", "/usr/share/AAVMF/AAVMF_VARS.ms.fd")
 	default:
 		t.Fatalf("unknown boot mode %s", b.mode)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
+	cmd := exec.CommandContext(ctx, qemu, args...)
 	logf, err := os.Create(log)
 	must(t, err)
 	defer logf.Close()
@@ -146,6 +156,7 @@ func bootQEMU(t *testing.T, dir, img string, b boot) string {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var enterRe *regexp.Regexp
+	var lastEnter time.Time
 	if b.pressEnterOn != "" {
 		enterRe = regexp.MustCompile(b.pressEnterOn)
 	}
@@ -183,9 +194,13 @@ func bootQEMU(t *testing.T, dir, img string, b boot) string {
 		if exited {
 			t.Fatalf("%s: %q not on the serial console (qemu: %v, %s)\n%s", b.mode, b.want, qerr, time.Since(start), tail(out))
 		}
-		if enterRe != nil && enterRe.MatchString(out) {
-			keys.Write([]byte("\r"))
-			enterRe = nil
+		// Keys sent while GRUB is still drawing a menu can be lost: repeat Enter every few
+		// seconds while the menu is the last thing on the console.
+		if enterRe != nil && time.Since(lastEnter) > 3*time.Second {
+			if loc := enterRe.FindAllStringIndex(out, -1); loc != nil && len(out)-loc[len(loc)-1][1] < 2048 {
+				keys.Write([]byte("\r"))
+				lastEnter = time.Now()
+			}
 		}
 	}
 }
@@ -206,13 +221,22 @@ func TestQEMUBoot(t *testing.T) {
 		t.Skip("set COMPOSE_QEMU=1 to boot images in QEMU")
 	}
 	dir := t.TempDir()
-	live := tinyISO(t, dir, "tinylive", false)
-	cfgISO := tinyISO(t, dir, "tinycfg", true)
+	kernel := testKernel(t)
+	live := tinyISO(t, dir, "tinylive", false, kernel, "/bin/busybox")
+	cfgISO := tinyISO(t, dir, "tinycfg", true, kernel, "/bin/busybox")
 	memtest := "/usr/lib/memtest86+/memtest86+x64.iso"
 	needFile(t, memtest, "memtest86+")
 	isos := map[string]string{"/isos/tinylive.iso": live, "/isos/tinycfg.iso": cfgISO, "/isos/memtest.iso": memtest}
+	ids := []string{"tinylive", "tinycfg", "memtest"}
+	// arm64 needs an arm64 kernel and busybox (from linux-image-*-cloud-arm64:arm64 and
+	// busybox-static:arm64, unpacked with dpkg -x); without them the arm64 cases skip.
+	armKernel, armBusybox := os.Getenv("COMPOSE_TEST_KERNEL_ARM64"), os.Getenv("COMPOSE_TEST_BUSYBOX_ARM64")
+	if armKernel != "" && armBusybox != "" {
+		isos["/isos/tinyarm.iso"] = tinyISO(t, dir, "tinyarm", false, armKernel, armBusybox)
+		ids = append(ids, "tinyarm")
+	}
 	var entries []Entry
-	for _, id := range []string{"tinylive", "tinycfg", "memtest"} {
+	for _, id := range ids {
 		fsys, label := openISO(t, isos["/isos/"+id+".iso"])
 		d, err := Inspect(fsys, label)
 		must(t, err)
@@ -225,22 +249,28 @@ func TestQEMUBoot(t *testing.T) {
 	if entries[0].Boot.Family != Live || entries[1].Boot.Family != LoopbackCfg || entries[2].Boot.Family != EFI {
 		t.Fatalf("families %s %s %s", entries[0].Boot.Family, entries[1].Boot.Family, entries[2].Boot.Family)
 	}
-	targets := []Target{BIOS, UEFIX64, UEFIIA32}
+	targets := []Target{BIOS, UEFIX64, UEFIIA32, UEFIARM64}
+	armOK := []string{"COMPOSE-MENU-OK", "ISOBOOT-OK name=tinyarm", "findiso=/isos/tinyarm.iso", "console=ttyAMA0 panic=-1"}
 	liveOK := []string{"COMPOSE-MENU-OK", "ISOBOOT-OK name=tinylive", "findiso=/isos/tinylive.iso", "console=ttyS0,115200 panic=-1"}
 	for _, tc := range []struct {
 		def string
 		b   boot
 	}{
 		{"tinylive", boot{mode: "bios", want: liveOK}},
-		{"tinylive", boot{mode: "uefi-sb", want: liveOK}},
+		{"tinylive", boot{mode: "uefi-sb", want: append(liveOK, "secureboot: Secure boot enabled")}},
 		{"tinylive", boot{mode: "ia32", want: liveOK}},
 		{"tinycfg", boot{mode: "uefi", pressEnterOn: `tinycfg \(loopback\.cfg\)`,
 			want: []string{"COMPOSE-MENU-OK", "ISOBOOT-OK name=tinycfg", "from=loopbackcfg findiso=/isos/tinycfg.iso"}}},
 		{"memtest", boot{mode: "uefi", want: []string{"COMPOSE-MENU-OK", "Memtest86+"}}},
 		// CheckSecureBoot predicts this: memtest86+ is unsigned, Debian's shim refuses it.
 		{"memtest", boot{mode: "uefi-sb", want: []string{"COMPOSE-MENU-OK"}, wantFailure: "bad shim signature"}},
+		{"tinyarm", boot{mode: "aa64", want: armOK}},
+		{"tinyarm", boot{mode: "aa64-sb", want: append(armOK, "secureboot: Secure boot enabled")}},
 	} {
 		t.Run(tc.b.mode+"-"+tc.def, func(t *testing.T) {
+			if _, ok := isos["/isos/"+tc.def+".iso"]; !ok {
+				t.Skip("set COMPOSE_TEST_KERNEL_ARM64 and COMPOSE_TEST_BUSYBOX_ARM64 to boot arm64")
+			}
 			sub := filepath.Join(dir, tc.b.mode+"-"+tc.def)
 			must(t, os.MkdirAll(sub, 0o755))
 			m := Menu{Title: "COMPOSE-MENU-OK", Timeout: time.Second, Default: tc.def, Console: ConsoleSerial, SecureBoot: true}

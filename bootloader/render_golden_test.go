@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,5 +50,25 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	}
 	if string(got) != string(want) {
 		t.Errorf("%s differs from the rendered config:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// One menu with every fixture, console on both, Secure Boot off (no MokManager entry).
+func TestRenderGoldenWholeKit(t *testing.T) {
+	var entries []Entry
+	for _, f := range fixtures() {
+		d, err := Inspect(f.fs(), f.label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, Entry{ID: f.name, Title: f.label, ISOPath: "/isos/" + f.name + ".iso", Boot: d})
+	}
+	got, err := Render(Menu{Title: "Whole kit", Timeout: -1, Default: IDPowerOff, Console: ConsoleBoth}, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, filepath.Join("testdata", "golden", "whole-kit.cfg"), got)
+	if strings.Contains(string(got), "mokmanager") {
+		t.Error("MokManager entry without secure_boot")
 	}
 }

@@ -94,11 +94,11 @@ func (c *cpioW) pad() {
 }
 
 // busyboxInitramfs: /init prints a marker and the kernel command line, then powers off.
-func busyboxInitramfs(t *testing.T, name string) []byte {
+func busyboxInitramfs(t *testing.T, name, busybox string) []byte {
 	t.Helper()
-	bb, err := os.ReadFile("/bin/busybox")
+	bb, err := os.ReadFile(busybox)
 	if err != nil {
-		missing(t, "/bin/busybox missing (Debian package busybox-static)")
+		missing(t, "%s missing (Debian package busybox-static)", busybox)
 	}
 	var c cpioW
 	for _, d := range []string{"bin", "dev", "proc", "sys"} {
@@ -135,15 +135,15 @@ func testKernel(t *testing.T) string {
 
 // tinyISO builds a live-boot style ISO: /live/vmlinuz + /live/initrd.img, and with
 // withLoopbackCfg also the /boot/grub/loopback.cfg convention.
-func tinyISO(t *testing.T, dir, name string, withLoopbackCfg bool) string {
+func tinyISO(t *testing.T, dir, name string, withLoopbackCfg bool, kernel, busybox string) string {
 	t.Helper()
 	needTool(t, "xorriso")
 	root := filepath.Join(dir, name+"-tree")
 	must(t, os.MkdirAll(filepath.Join(root, "live"), 0o755))
-	k, err := os.ReadFile(testKernel(t))
+	k, err := os.ReadFile(kernel)
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(root, "live", "vmlinuz"), k, 0o644))
-	must(t, os.WriteFile(filepath.Join(root, "live", "initrd.img"), busyboxInitramfs(t, name), 0o644))
+	must(t, os.WriteFile(filepath.Join(root, "live", "initrd.img"), busyboxInitramfs(t, name, busybox), 0o644))
 	if withLoopbackCfg {
 		must(t, os.MkdirAll(filepath.Join(root, "boot", "grub"), 0o755))
 		cfg := "menuentry '" + name + " (loopback.cfg)' {\n  linux /live/vmlinuz console=ttyS0,115200 panic=-1 from=loopbackcfg findiso=${iso_path}\n  initrd /live/initrd.img\n}\n"
