@@ -32,7 +32,13 @@ type Menu struct {
 type Entry struct {
 	ID      string    // unique; the manifest name
 	Title   string    // shown in the menu
-	ISOPath string    // absolute path of the ISO on the ESP, [A-Za-z0-9._/-] only (initramfs scripts split on spaces)
+	ISOPath string    // absolute path of the ISO on its volume, [A-Za-z0-9._/-] only (initramfs scripts split on spaces)
+	// Volume, when set, is the absolute path of a marker file on the
+	// partition that holds the ISO (the ext4 data partition); GRUB searches
+	// for it. Empty means the ISO is on the ESP GRUB booted from. The
+	// initramfs side needs nothing: findiso and iso-scan search every
+	// partition, and archiso gets the UUID of the partition found.
+	Volume string
 	Boot    Detection // from Resolve
 	Args    string    // extra kernel arguments, split on whitespace
 }
@@ -81,6 +87,9 @@ func validate(m Menu, entries []Entry) error {
 		ids = append(ids, e.ID)
 		if !isoPathRe.MatchString(e.ISOPath) {
 			return fmt.Errorf("menu entry %q: iso path %q: want an absolute path of [A-Za-z0-9._/-]", e.ID, e.ISOPath)
+		}
+		if e.Volume != "" && !isoPathRe.MatchString(e.Volume) {
+			return fmt.Errorf("menu entry %q: volume marker %q: want an absolute path of [A-Za-z0-9._/-]", e.ID, e.Volume)
 		}
 	}
 	if m.Default != "" && !slices.Contains(ids, m.Default) {
@@ -225,6 +234,9 @@ func cpuCondition(d Detection) string {
 func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 	d := e.Boot
 	iso := quote(e.ISOPath)
+	if e.Volume != "" {
+		w.line(depth, "search --no-floppy --set=root --file", quote(e.Volume))
+	}
 	switch d.Family {
 	case LoopbackCfg:
 		w.line(depth, "set iso_path="+iso)

@@ -72,3 +72,31 @@ func TestRenderGoldenWholeKit(t *testing.T) {
 		t.Error("MokManager entry without secure_boot")
 	}
 }
+
+// ISOs on the ext4 data partition: GRUB first finds that partition by its
+// marker, so loopback, and archiso's UUID probe, see the right volume.
+func TestRenderGoldenDataVolume(t *testing.T) {
+	var entries []Entry
+	for _, f := range fixtures() {
+		if f.name != "archlinux-2024.01.01" && f.name != "debian-live-12" {
+			continue
+		}
+		d, err := Inspect(f.fs(), f.label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, Entry{ID: f.name, Title: f.label, ISOPath: "/isos/" + f.name + ".iso",
+			Volume: "/.compose/0123456789abcdef.data", Boot: d})
+	}
+	if len(entries) != 2 {
+		t.Fatalf("fixtures archlinux-2024.01.01 and debian-live-12 not found")
+	}
+	got, err := Render(goldenMenu(), entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, filepath.Join("testdata", "golden", "data-volume.cfg"), got)
+	if _, err := Render(goldenMenu(), []Entry{{ID: "x", ISOPath: "/isos/x.iso", Volume: "/a b", Boot: entries[0].Boot}}); err == nil {
+		t.Error("a volume marker with a blank was accepted")
+	}
+}

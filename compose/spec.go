@@ -15,6 +15,10 @@ import (
 // layout builds the image spec and computes its layout: the ESP gets the
 // boot files and grub.cfg, ISOs go where the manifest's storage rule puts
 // them, and the BIOS boot code is patched for where its partition lands.
+//
+// It takes two passes. The first, without grub.cfg, learns where each ISO
+// lands and where the BIOS boot partition starts (neither depends on
+// grub.cfg); the menu is then rendered for that placement.
 func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []image.File) error {
 	seed := kitSeed(m, l)
 	stickID := hex.EncodeToString(seed[:8])
@@ -22,27 +26,27 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []image.File) err
 	if err != nil {
 		return err
 	}
-	cfg, err := p.grubConfig(m)
+	p.spec = image.Spec{Size: sizeOf(m), Seed: seed[:], ESP: image.ESP{Label: m.Label},
+		ISOs: isos, Placement: placement[m.Storage]}
+	for _, b := range boot {
+		p.spec.ESP.Files = append(p.spec.ESP.Files, image.File{Path: b.Path, Data: b.Data})
+	}
+	if slices.Contains(m.Firmware, config.FirmwareBIOS) {
+		p.spec.BIOSBoot = []byte{0} // a stand-in: the partition's place does not depend on it
+	}
+	first, err := image.ComputeLayout(p.spec)
+	if err != nil {
+		return fmt.Errorf("%s: %w", m.File, err)
+	}
+	if err := p.installBIOS(first); err != nil {
+		return err
+	}
+	volume := p.markDataVolume(first, stickID)
+	cfg, err := p.grubConfig(m, volume)
 	if err != nil {
 		return err
 	}
-	esp := []image.File{{Path: bootloader.ConfigPath, Data: cfg}}
-	for _, b := range boot {
-		esp = append(esp, image.File{Path: b.Path, Data: b.Data})
-	}
-	p.spec = image.Spec{
-		Size:      sizeOf(m),
-		Seed:      seed[:],
-		ESP:       image.ESP{Label: m.Label},
-		ISOs:      isos,
-		Placement: placement[m.Storage],
-	}
-	p.spec.ESP.Files = esp
-	if slices.Contains(m.Firmware, config.FirmwareBIOS) {
-		if err := p.installBIOS(); err != nil {
-			return err
-		}
-	}
+	p.spec.ESP.Files = append(p.spec.ESP.Files, image.File{Path: bootloader.ConfigPath, Data: cfg})
 	lay, err := image.ComputeLayout(p.spec)
 	if err != nil {
 		return fmt.Errorf("%s: %w", m.File, err)
@@ -51,15 +55,9 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []image.File) err
 	return nil
 }
 
-// installBIOS computes the layout once to learn where the BIOS boot
-// partition starts, then patches GRUB's boot code and core.img for it. The
-// partition's place does not depend on its content.
-func (p *Plan) installBIOS() error {
-	p.spec.BIOSBoot = []byte{0}
-	lay, err := image.ComputeLayout(p.spec)
-	if err != nil {
-		return err
-	}
+// installBIOS patches GRUB's boot code and core.img for where the BIOS boot
+// partition starts in lay, if there is one.
+func (p *Plan) installBIOS(lay image.Layout) error {
 	for _, part := range lay.Partitions {
 		if part.Type != image.TypeBIOSBoot {
 			continue
@@ -69,9 +67,25 @@ func (p *Plan) installBIOS() error {
 			return err
 		}
 		p.spec.BIOSBoot, p.spec.BootCode = bi.Core, bi.BootCode
+	}
+	return nil
+}
+
+// markDataVolume puts a marker file unique to this stick on the ext4 data
+// partition, if lay has one, so GRUB can find the ISOs there. It returns
+// the ISO paths on that partition mapped to the marker.
+func (p *Plan) markDataVolume(lay image.Layout, stickID string) map[string]string {
+	data := lay.Partition(image.FSExt4)
+	if data == nil {
 		return nil
 	}
-	return fmt.Errorf("layout has no BIOS boot partition")
+	marker := "/.compose/" + stickID + ".data"
+	p.spec.Data.Files = append(p.spec.Data.Files, image.File{Path: marker, Data: []byte(stickID + "\n")})
+	on := map[string]string{}
+	for _, f := range data.Files {
+		on[f.Path] = marker
+	}
+	return on
 }
 
 func (p *Plan) describe(lay image.Layout) {
@@ -93,7 +107,7 @@ func (p *Plan) describe(lay image.Layout) {
 // grubConfig renders the menu from the inspected entries. Entries not yet
 // inspected (ISOs still to download) are left out; apply plans again once
 // every ISO is in the cache.
-func (p *Plan) grubConfig(m *config.Manifest) ([]byte, error) {
+func (p *Plan) grubConfig(m *config.Manifest, volume map[string]string) ([]byte, error) {
 	menu := bootloader.Menu{Title: m.Menu.Title, Timeout: m.Menu.Timeout, Default: m.Menu.Default,
 		Console: bootloader.Console(m.Menu.Console), SecureBoot: m.SecureBoot}
 	var entries []bootloader.Entry
@@ -104,7 +118,8 @@ func (p *Plan) grubConfig(m *config.Manifest) ([]byte, error) {
 			}
 			continue
 		}
-		entries = append(entries, bootloader.Entry{ID: e.Name, Title: e.Title, ISOPath: e.ISOPath, Boot: *e.Boot, Args: e.Args})
+		entries = append(entries, bootloader.Entry{ID: e.Name, Title: e.Title, ISOPath: e.ISOPath,
+			Volume: volume[e.ISOPath], Boot: *e.Boot, Args: e.Args})
 	}
 	cfg, err := bootloader.Render(menu, entries)
 	if err != nil {
