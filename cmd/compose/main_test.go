@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -51,6 +52,7 @@ func cmdMkiso(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: mkiso DIR OUT LABEL")
 	}
+	ts.Check(os.MkdirAll(filepath.Dir(ts.MkAbs(args[1])), 0o755))
 	ts.Check(ts.Exec("xorriso", "-as", "mkisofs", "-quiet", "-R", "-J", "-V", args[2],
 		"--modification-date=2020010100000000", "-o", ts.MkAbs(args[1]), ts.MkAbs(args[0])))
 }
