@@ -54,9 +54,12 @@ func (d *display) fetchEvent(e fetch.Event) {
 	d.d.Update(u)
 }
 
+// imageEvent reports placing and verifying as one task per phase: an image
+// has a dozen small boot files and a few large ISOs, and only the bytes of
+// the whole phase tell the user how long is left.
 func (d *display) imageEvent(e image.Event) {
-	u := progress.Update{Phase: e.Kind.String(), ID: e.Path, Done: e.Done, Total: e.Total, State: progress.Running}
-	if e.Total > 0 && e.Done >= e.Total {
+	u := progress.Update{Phase: e.Kind.String(), ID: "files", Done: e.AllDone, Total: e.AllTotal, State: progress.Running}
+	if e.AllTotal > 0 && e.AllDone >= e.AllTotal {
 		u.State = progress.Done
 	}
 	d.d.Update(u)

@@ -66,9 +66,14 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 	}
 	fmt.Fprintf(tw, "\npartitions:\n")
 	for _, pt := range p.Partitions {
-		fmt.Fprintf(tw, "  %d %s\t%s\t%s\tat %s\t%s\n", pt.Index, pt.Name, pt.FS, humanSize(pt.Size), humanSize(pt.Offset), pt.Label)
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\tat %s\t%s\n", pt.Index, pt.Name, pt.FS, humanSize(pt.Size), humanSize(pt.Offset), pt.Label)
+	}
+	for _, pt := range p.Partitions {
+		if len(pt.Files) > 0 {
+			fmt.Fprintf(tw, "\nfiles on partition %d (%s):\n", pt.Index, pt.Name)
+		}
 		for _, f := range pt.Files {
-			fmt.Fprintf(tw, "      %s\t\t%s\n", f.Path, humanSize(f.Size))
+			fmt.Fprintf(tw, "  %s\t%s\n", f.Path, humanSize(f.Size))
 		}
 	}
 	fmt.Fprintf(tw, "\nmenu entries:\n")

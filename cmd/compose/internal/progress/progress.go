@@ -49,17 +49,18 @@ const Interval = 5 * time.Second
 
 // Display renders updates. It is safe for concurrent use.
 type Display struct {
-	mu   sync.Mutex
-	w    io.Writer
-	mode Mode
-	now  func() time.Time
-	last map[string]time.Time // per task: when it was last shown
-	bars *bars
+	mu    sync.Mutex
+	w     io.Writer
+	mode  Mode
+	now   func() time.Time
+	last  map[string]time.Time // per task: when it was last shown
+	state map[string]State     // per task: the state last shown
+	bars  *bars
 }
 
 // New returns a display writing to w in mode.
 func New(w io.Writer, mode Mode) *Display {
-	d := &Display{w: w, mode: mode, now: time.Now, last: map[string]time.Time{}}
+	d := &Display{w: w, mode: mode, now: time.Now, last: map[string]time.Time{}, state: map[string]State{}}
 	if mode == Bars {
 		d.bars = newBars(w)
 	}
@@ -91,10 +92,13 @@ func (d *Display) Update(u Update) {
 func (d *Display) due(u Update) bool {
 	key := u.Phase + "\x00" + u.ID
 	last, seen := d.last[key]
-	if seen && u.State == Running && d.now().Sub(last) < Interval {
+	switch {
+	case seen && u.State == Running && d.now().Sub(last) < Interval:
 		return false
+	case seen && u.State != Running && u.State == d.state[key]:
+		return false // a repeated done or failed
 	}
-	d.last[key] = d.now()
+	d.last[key], d.state[key] = d.now(), u.State
 	return true
 }
 

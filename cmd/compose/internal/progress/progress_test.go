@@ -25,6 +25,7 @@ func TestLinesThrottleRunningButNotStateChanges(t *testing.T) {
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Running, Done: 2 << 20, Total: 4 << 20})
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Retrying, Done: 2 << 20, Total: 4 << 20, Msg: "connection reset"})
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Done, Done: 4 << 20, Total: 4 << 20})
+	d.Update(Update{Phase: "fetch", ID: "debian", State: Done, Done: 4 << 20, Total: 4 << 20})
 	want := "compose: fetch debian: running 0 B of 4.0 MiB (0%)\n" +
 		"compose: fetch debian: running 2.0 MiB of 4.0 MiB (50%)\n" +
 		"compose: fetch debian: retrying 2.0 MiB of 4.0 MiB (50%): connection reset\n" +
