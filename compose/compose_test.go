@@ -81,9 +81,14 @@ func sha256File(t *testing.T, path string) string {
 
 // kit writes a manifest naming the given local ISOs and loads it.
 func kit(t *testing.T, dir string, firmware string, isos ...string) *config.Manifest {
+	return kitWith(t, dir, "firmware: ["+firmware+"]", isos...)
+}
+
+// kitWith is kit with top-level manifest lines of the caller's choosing.
+func kitWith(t *testing.T, dir string, top string, isos ...string) *config.Manifest {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\nlabel: testkit\nfirmware: [%s]\nmenu:\n  console: serial\nisos:\n", firmware)
+	fmt.Fprintf(&b, "version: 1\nlabel: testkit\n%s\nmenu:\n  console: serial\nisos:\n", top)
 	for _, iso := range isos {
 		name := strings.TrimSuffix(filepath.Base(iso), ".iso")
 		fmt.Fprintf(&b, "  - name: %s\n    path: %s\n    sha256: %q\n", name, iso, sha256File(t, iso))
@@ -307,4 +312,47 @@ func TestOfflineExampleBuilds(t *testing.T) {
 	esp := partitionOf(t, p, "fat32")
 	extract(t, filepath.Join(dir, "kit.img"), filepath.Join(dir, "esp.img"), esp.Offset, esp.Size)
 	run(t, "fsck.fat", "-n", filepath.Join(dir, "esp.img"))
+}
+
+// TestApplyDataPartition: with storage: data every ISO lands on ext4, which
+// e2fsck accepts, debugfs reads back, and GRUB finds by the stick's marker.
+func TestApplyDataPartition(t *testing.T) {
+	need(t, "xorriso", "e2fsck", "debugfs", "fsck.fat", "mcopy")
+	dir := t.TempDir()
+	a := liveISO(t, dir, "alpha", "a")
+	m := kitWith(t, dir, "firmware: [bios, uefi-x64]\nstorage: data", a)
+	img := filepath.Join(dir, "kit.img")
+	p := build(t, m, filepath.Join(dir, "cache"), img)
+	data := partitionOf(t, p, "ext4")
+	dataImg := filepath.Join(dir, "data.img")
+	extract(t, img, dataImg, data.Offset, data.Size)
+	run(t, "e2fsck", "-fn", dataImg)
+	back := filepath.Join(dir, "back.iso")
+	run(t, "debugfs", "-R", "dump /isos/alpha.iso "+back, dataImg)
+	if sha256File(t, back) != sha256File(t, a) {
+		t.Fatal("ISO read back from ext4 by debugfs differs")
+	}
+	var marker string
+	for _, f := range data.Files {
+		if strings.HasPrefix(f.Path, "/.compose/") {
+			marker = f.Path
+		}
+	}
+	if marker == "" {
+		t.Fatalf("no marker on the data partition: %+v", data.Files)
+	}
+	esp := partitionOf(t, p, "fat32")
+	espImg := filepath.Join(dir, "esp.img")
+	extract(t, img, espImg, esp.Offset, esp.Size)
+	cfg := filepath.Join(dir, "grub.cfg")
+	run(t, "mcopy", "-i", espImg, "::/boot/grub/grub.cfg", cfg)
+	text, _ := os.ReadFile(cfg)
+	if !strings.Contains(string(text), "search --no-floppy --set=root --file '"+marker+"'") {
+		t.Fatalf("grub.cfg does not search the data partition's marker %s:\n%s", marker, text)
+	}
+	for _, f := range esp.Files {
+		if strings.HasPrefix(f.Path, "/isos/") {
+			t.Fatalf("%s on the ESP with storage: data", f.Path)
+		}
+	}
 }
