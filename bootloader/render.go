@@ -190,6 +190,21 @@ func entryGuards(d Detection) []string {
 	return g
 }
 
+// Shown reports whether the menu shows d's entry when GRUB runs with
+// $grub_platform and $grub_cpu set to platform ("efi" or "pc") and cpu
+// ("x86_64", "i386", "arm64"): the guards entryGuards writes, evaluated.
+// A boot test uses it to know each entry's position in the menu it sees.
+func Shown(d Detection, platform, cpu string) bool {
+	if d.Family == EFI && d.BIOSKernel == "" && platform != "efi" {
+		return false
+	}
+	cpus := grubCPUs(d)
+	if len(cpus) == 0 || (d.Family != EFI && len(cpus) == 3) {
+		return true
+	}
+	return slices.Contains(cpus, cpu)
+}
+
 // grubCPU maps an architecture to the $grub_cpu values GRUB runs as when it can boot it:
 // an x86_64 kernel boots from BIOS and ia32 UEFI GRUB (both i386) as well.
 func grubCPUs(d Detection) []string {
