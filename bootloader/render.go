@@ -30,17 +30,17 @@ type Menu struct {
 
 // Entry is one ISO's menu entry.
 type Entry struct {
-	ID      string    // unique; the manifest name
-	Title   string    // shown in the menu
-	ISOPath string    // absolute path of the ISO on its volume, [A-Za-z0-9._/-] only (initramfs scripts split on spaces)
+	ID      string // unique; the manifest name
+	Title   string // shown in the menu
+	ISOPath string // absolute path of the ISO on its volume, [A-Za-z0-9._/-] only (initramfs scripts split on spaces)
 	// Volume, when set, is the absolute path of a marker file on the
 	// partition that holds the ISO (the ext4 data partition); GRUB searches
 	// for it. Empty means the ISO is on the ESP GRUB booted from. The
 	// initramfs side needs nothing: findiso and iso-scan search every
 	// partition, and archiso gets the UUID of the partition found.
 	Volume string
-	Boot    Detection // from Resolve
-	Args    string    // extra kernel arguments, split on whitespace
+	Boot   Detection // from Resolve
+	Args   string    // extra kernel arguments, split on whitespace
 }
 
 // Menu entry ids of the fixed entries, usable as Menu.Default.
