@@ -58,6 +58,10 @@ func testMenu() []menuEntry {
   loopback efiimg (loop)/efi.img
   chainloader (efiimg)/EFI/BOOT/BOOTX64.EFI`, `iPXE initialising`},
 		{"tinyarm", "Tiny (arm64)", tiny("tiny-arm64.iso", "arm64", "ttyAMA0"), `ISOBOOT-OK name=tiny arch=arm64`},
+		{"liveboot", "Debian live-boot (findiso)", `  set iso=/isos/liveboot.iso
+  loopback loop $iso
+  linux (loop)/live/vmlinuz boot=live findiso=$iso console=ttyS0,115200 panic=-1
+  initrd (loop)/live/initrd.img`, fixture.LiveMarker},
 	}
 }
 
@@ -84,10 +88,10 @@ var matrix = []struct {
 	entries []string
 	expect  map[string]boottest.Reason
 }{
-	{boottest.UEFI, []string{"tiny", "tinycfg", "memtest", "ipxe"}, nil},
-	{boottest.UEFISB, []string{"tiny", "tinycfg", "memtest", "ipxe"}, map[string]boottest.Reason{
+	{boottest.UEFI, []string{"tiny", "tinycfg", "memtest", "ipxe", "liveboot"}, nil},
+	{boottest.UEFISB, []string{"tiny", "tinycfg", "memtest", "ipxe", "liveboot"}, map[string]boottest.Reason{
 		"memtest": boottest.ReasonPayloadNotSigned, "ipxe": boottest.ReasonPayloadNotSigned}},
-	{boottest.BIOS, []string{"tiny", "tinycfg"}, nil},
+	{boottest.BIOS, []string{"tiny", "tinycfg", "liveboot"}, nil},
 	{boottest.UEFIARM64, []string{"tinyarm"}, nil},
 	{boottest.UEFIIA32, []string{"tiny"}, nil},
 }
@@ -162,6 +166,7 @@ func buildFixtures(t *testing.T, cache *fixture.Cache) map[string]string {
 			return cache.DebianISO("memtest86+", "usr/lib/memtest86+/memtest86+x64.iso")
 		}},
 		{"ipxe.iso", func() (string, error) { return cache.DebianISO("ipxe", "usr/lib/ipxe/ipxe.iso") }},
+		{"liveboot.iso", cache.LiveBootISO},
 	}
 	isos := map[string]string{}
 	for _, b := range builds {

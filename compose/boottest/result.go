@@ -42,6 +42,7 @@ const (
 	ReasonSecureBootPolicy    Reason = "secure boot policy"       // GRUB refused a command under Secure Boot
 	ReasonGRUBError           Reason = "grub error"               // GRUB printed "error: "
 	ReasonKernelPanic         Reason = "kernel panic"             // Linux panicked
+	ReasonInitramfs           Reason = "root not found"           // the initramfs gave up finding its root
 	ReasonNoBootDevice        Reason = "no bootable device"       // firmware found nothing to boot
 	ReasonWrongEntry          Reason = "wrong entry"              // GRUB booted another entry than asked
 	ReasonNoMenu              Reason = "menu not shown"           // cannot select an entry: no menu on serial
@@ -58,6 +59,7 @@ var explanations = map[Reason]string{
 	ReasonSecureBootPolicy:    "GRUB refused a command that Secure Boot forbids (e.g. insmod from disk); the menu may use only modules built into the signed GRUB",
 	ReasonGRUBError:           "GRUB reported an error running the entry (missing file, bad path or unknown command); see the line quoted",
 	ReasonKernelPanic:         "the kernel started but panicked (often: its initramfs could not find or mount the ISO's root filesystem)",
+	ReasonInitramfs:           "the kernel started but its initramfs did not find or mount the live root: check the ISO path argument (findiso=, iso-scan/filename=, img_loop=) and the label/UUID arguments",
 	ReasonNoBootDevice:        "the firmware found nothing bootable on the disk: the bootloader is missing for this firmware",
 	ReasonWrongEntry:          "GRUB booted an entry other than the one selected; the menu order differs from what the test expected",
 	ReasonNoMenu:              "the GRUB menu never appeared on serial; the kit needs console serial|both and a menu timeout above 0",

@@ -88,11 +88,17 @@ type fatal struct {
 	until  Milestone // the pattern is fatal while Reached < until
 }
 
+// reBenign are GRUB errors after which GRUB goes on booting: the linux
+// loader on UEFI without a video driver warns and continues in text mode.
+var reBenign = regexp.MustCompile(`error: no suitable video mode found`)
+
 var fatals = []fatal{
 	{regexp.MustCompile(`bad shim signature`), ReasonPayloadNotSigned, MilestoneKernel},
 	{regexp.MustCompile(`Access Denied|Security Violation`), ReasonBootloaderNotSigned, MilestoneMenu},
 	{regexp.MustCompile(`prohibited by secure boot policy`), ReasonSecureBootPolicy, MilestoneKernel},
 	{regexp.MustCompile(`Kernel panic`), ReasonKernelPanic, MilestonePayload},
+	{regexp.MustCompile(`Unable to find a medium containing a live file system|Gave up waiting for|ALERT! .* does not exist|Rebooting automatically due to panic=|Dropping to a shell|dracut Warning: Could not boot|Entering emergency mode`),
+		ReasonInitramfs, MilestonePayload},
 	{regexp.MustCompile(`No bootable device|No bootable option`), ReasonNoBootDevice, MilestoneMenu},
 	{regexp.MustCompile(`error: `), ReasonGRUBError, MilestoneKernel},
 }

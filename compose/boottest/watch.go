@@ -155,6 +155,9 @@ func (w *watcher) booting(title string) {
 }
 
 func (w *watcher) checkFatal(s string) {
+	if reBenign.MatchString(s) {
+		return
+	}
 	for _, f := range fatals {
 		if w.reached < f.until && f.re.MatchString(s) {
 			w.finish(false, f.reason, excerpt(s, f.re))
