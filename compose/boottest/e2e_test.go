@@ -61,7 +61,7 @@ func testMenu() []menuEntry {
 		{"liveboot", "Debian live-boot (findiso)", `  set iso=/isos/liveboot.iso
   loopback loop $iso
   linux (loop)/live/vmlinuz boot=live findiso=$iso console=ttyS0,115200 panic=-1
-  initrd (loop)/live/initrd.img`, fixture.LiveMarker},
+  initrd (loop)/live/initrd.img`, fixture.LiveMarker + ` medium=/dev/loop[0-9]+ findiso=/dev/[sv]da2`},
 	}
 }
 
