@@ -62,6 +62,11 @@ func testMenu() []menuEntry {
   loopback loop $iso
   linux (loop)/live/vmlinuz boot=live findiso=$iso console=ttyS0,115200 panic=-1
   initrd (loop)/live/initrd.img`, fixture.LiveMarker + ` medium=/dev/loop[0-9]+ findiso=/dev/[sv]da2`},
+		{"dracut", "dracut dmsquash-live (iso-scan)", `  set iso=/isos/dracut.iso
+  loopback loop $iso
+  probe --set isolabel --label (loop)
+  linux (loop)/images/pxeboot/vmlinuz root=live:CDLABEL=$isolabel rd.live.image iso-scan/filename=$iso rd.live.overlay.overlayfs=1 console=ttyS0,115200 panic=-1
+  initrd (loop)/images/pxeboot/initrd.img`, fixture.DracutMarker + ` live=/dev/loop[0-9]+ isoscan=/dev/[sv]da2`},
 	}
 }
 
@@ -88,10 +93,10 @@ var matrix = []struct {
 	entries []string
 	expect  map[string]boottest.Reason
 }{
-	{boottest.UEFI, []string{"tiny", "tinycfg", "memtest", "ipxe", "liveboot"}, nil},
-	{boottest.UEFISB, []string{"tiny", "tinycfg", "memtest", "ipxe", "liveboot"}, map[string]boottest.Reason{
+	{boottest.UEFI, []string{"tiny", "tinycfg", "memtest", "ipxe", "liveboot", "dracut"}, nil},
+	{boottest.UEFISB, []string{"tiny", "tinycfg", "memtest", "ipxe", "liveboot", "dracut"}, map[string]boottest.Reason{
 		"memtest": boottest.ReasonPayloadNotSigned, "ipxe": boottest.ReasonPayloadNotSigned}},
-	{boottest.BIOS, []string{"tiny", "tinycfg", "liveboot"}, nil},
+	{boottest.BIOS, []string{"tiny", "tinycfg", "liveboot", "dracut"}, nil},
 	{boottest.UEFIARM64, []string{"tinyarm"}, nil},
 	{boottest.UEFIIA32, []string{"tiny"}, nil},
 }
@@ -167,6 +172,7 @@ func buildFixtures(t *testing.T, cache *fixture.Cache) map[string]string {
 		}},
 		{"ipxe.iso", func() (string, error) { return cache.DebianISO("ipxe", "usr/lib/ipxe/ipxe.iso") }},
 		{"liveboot.iso", cache.LiveBootISO},
+		{"dracut.iso", cache.DracutLiveISO},
 	}
 	isos := map[string]string{}
 	for _, b := range builds {
