@@ -2,11 +2,11 @@ package boottest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -72,7 +72,7 @@ func (r *Runner) Boot(ctx context.Context, c Case) (Result, error) {
 	if err := os.MkdirAll(r.LogDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("log directory: %w", err)
 	}
-	base := filepath.Join(r.LogDir, string(c.Firmware)+"-"+c.Entry.Name)
+	base := filepath.Join(r.LogDir, string(c.Firmware)+"-"+reUnsafe.ReplaceAllString(c.Entry.Name, "_"))
 	res := Result{Entry: c.Entry.Name, Firmware: c.Firmware, Log: base + ".log"}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
@@ -82,10 +82,16 @@ func (r *Runner) Boot(ctx context.Context, c Case) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := ctx.Err(); err != nil { // the caller gave up: not the guest's fault
+		return Result{}, fmt.Errorf("booting %s on %s: %w", c.Entry.Name, c.Firmware, err)
+	}
 	w.verdict(&res)
 	r.emit(Event{Kind: EventDone, Case: c, Result: &res})
 	return res, nil
 }
+
+// reUnsafe matches what may not appear in a log file name.
+var reUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // run starts QEMU, follows the serial console until the watcher decides,
 // the deadline passes or QEMU exits, then stops QEMU.
@@ -208,11 +214,7 @@ func follow(ctx context.Context, conn net.Conn, logf *os.File, w *watcher, r *Ru
 			lf.push(st.strip(b), w.line)
 		case <-tick.C:
 		case <-ctx.Done():
-			reason := ReasonTimeout
-			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				reason = ReasonQEMU
-			}
-			w.finish(false, reason, fmt.Sprintf("after %s, last milestone: %s", w.c.Timeout, w.reached))
+			w.finish(false, ReasonTimeout, fmt.Sprintf("after %s, last milestone: %s", w.c.Timeout, w.reached))
 			return
 		}
 	}

@@ -98,6 +98,7 @@ var matrix = []struct {
 		"memtest": boottest.ReasonPayloadNotSigned, "ipxe": boottest.ReasonPayloadNotSigned}},
 	{boottest.BIOS, []string{"tiny", "tinycfg", "liveboot", "dracut"}, nil},
 	{boottest.UEFIARM64, []string{"tinyarm"}, nil},
+	{boottest.UEFIARM64SB, []string{"tinyarm"}, nil},
 	{boottest.UEFIIA32, []string{"tiny"}, nil},
 }
 

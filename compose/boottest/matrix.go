@@ -38,7 +38,7 @@ func (r *Runner) RunAll(ctx context.Context, cases []Case) ([]Result, error) {
 		}
 		res, err := r.Boot(ctx, c)
 		if err != nil {
-			return results, fmt.Errorf("booting %s on %s: %w", c.Entry.Name, c.Firmware, err)
+			return results, err
 		}
 		results = append(results, res)
 	}
