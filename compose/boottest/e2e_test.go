@@ -159,10 +159,32 @@ func TestBootMatrix(t *testing.T) {
 	boottest.WriteTable(&table, results)
 	t.Log("\n" + table.String())
 	for _, res := range results {
+		checkSecureBootState(t, res)
 		if !res.Pass {
 			t.Errorf("%s on %s: %s (%s), reached %s; log %s:\n%s", res.Entry, res.Firmware, res.Reason,
 				res.Detail, res.Milestone, res.Log, logTail(res.Log, 25))
 		}
+	}
+}
+
+// checkSecureBootState makes sure a Secure Boot pass was really under
+// enforcement (and a plain UEFI pass was not): Linux says which on serial.
+func checkSecureBootState(t *testing.T, res boottest.Result) {
+	t.Helper()
+	if !res.Pass || res.Expected || res.Milestone < boottest.MilestoneKernel || !res.Firmware.EFI() {
+		return
+	}
+	b, err := os.ReadFile(res.Log)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	want := "secureboot: Secure boot disabled"
+	if res.Firmware.SecureBoot() {
+		want = "secureboot: Secure boot enabled"
+	}
+	if strings.Contains(string(b), "Linux version") && !strings.Contains(string(b), want) {
+		t.Errorf("%s on %s passed but the kernel did not log %q", res.Entry, res.Firmware, want)
 	}
 }
 
