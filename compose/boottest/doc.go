@@ -1,0 +1,52 @@
+// Package boottest boots a compose disk image in QEMU: interactively for
+// `compose boot`, and headless for `compose test`, where each menu entry is
+// booted on each firmware target, one at a time, and judged from the serial
+// console.
+//
+// Firmware targets (Firmware): bios (SeaBIOS), uefi, uefi-sb (OVMF with the
+// Microsoft + Debian keys, Secure Boot enforced), uefi-ia32, uefi-arm64,
+// uefi-arm64-sb (AAVMF). Locate finds QEMU and the firmware files in the
+// Debian locations; when something is missing the error is a *MissingError
+// (errors.Is(err, ErrNotInstalled)) naming the Debian packages to install.
+// The image is always attached with snapshot=on, so it is never modified;
+// KVM is used when /dev/kvm is usable for the guest's architecture, else TCG.
+//
+// Interactive: InteractiveCmd(ctx, Machine, Display) returns the *exec.Cmd
+// for the CLI to run on the user's terminal (a window, or serial on stdio
+// with DisplaySerial) and a cleanup func.
+//
+// Headless: Runner{Image, LogDir, OnEvent}.Boot(ctx, Case) returns a
+// Result; RunAll runs cases in order, Matrix crosses entries with
+// firmware, WriteTable renders results as plain text (Result marshals to
+// JSON as is). Boot's error is only for what stops every boot (QEMU or
+// firmware missing, log directory unwritable); a guest that fails is a
+// Result with Pass false, a Reason, the serial line behind it (Detail) and
+// an Explanation with the remedy. A Case with ExpectFail passes only when
+// it fails for that reason ("xfail": failed as expected).
+//
+// How an entry is selected without touching the image: the kit's grub.cfg
+// puts GRUB's terminal on serial (serial --unit=0 --speed=115200;
+// terminal_input serial console; terminal_output serial console) and has a
+// menu timeout. When the menu footer appears on serial, the runner types
+// '^' (GRUB's "up") 40 times, then 'v' ("down") Entry.Index times, then
+// Enter, each group once the console has gone quiet. These single-byte keys
+// are GRUB menu bindings; arrow keys are escape sequences that the UEFI
+// console and GRUB's serial driver, both reading the same UART, can split.
+// Before Enter the runner reads the entry GRUB drew as selected ("*title")
+// and refuses to boot another one than Entry.Title (retyping twice first).
+// GRUB's hotkeys were not used: they need the generated menu to declare
+// them. A nested menu (an ISO's loopback.cfg) gets Enter for its default.
+//
+// Milestones, in order: firmware (OVMF/AAVMF "BdsDxe"; SeaBIOS is silent on
+// serial), grub menu, booting entry (Enter typed, or GRUB's "Booting `…'"
+// on autoboot), kernel started ("Linux version"), payload marker
+// (Case.Marker, matched only after the entry started, never in menu
+// titles). Without a marker "kernel started" is the bar. Fail-fast lines:
+// "bad shim signature" (kernel not signed by a trusted key), "Access
+// Denied" (bootloader not signed), "Kernel panic", live-boot/dracut giving
+// up on the root, "No bootable device", and GRUB's "error: " until the
+// kernel starts. Each boot's serial output is kept in
+// LogDir/<firmware>-<entry>.log, QEMU's own output in .qemu.log.
+//
+// Library: prints nothing; progress goes to Runner.OnEvent.
+package boottest

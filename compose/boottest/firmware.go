@@ -1,0 +1,142 @@
+package boottest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// Firmware names the machine a boot runs on: a QEMU system, its firmware and
+// whether Secure Boot is enforced.
+type Firmware string
+
+// The firmware targets a kit can be tried on.
+const (
+	BIOS        Firmware = "bios"          // SeaBIOS, legacy boot from the MBR
+	UEFI        Firmware = "uefi"          // OVMF x86_64, Secure Boot off
+	UEFISB      Firmware = "uefi-sb"       // OVMF x86_64, Secure Boot on with Microsoft + Debian keys
+	UEFIIA32    Firmware = "uefi-ia32"     // OVMF ia32 (32-bit UEFI on x86_64 CPU), no keys enrolled
+	UEFIARM64   Firmware = "uefi-arm64"    // AAVMF on qemu-system-aarch64 virt, Secure Boot off
+	UEFIARM64SB Firmware = "uefi-arm64-sb" // AAVMF with Microsoft keys, Secure Boot on
+)
+
+// AllFirmware lists every Firmware value in a stable order.
+var AllFirmware = []Firmware{BIOS, UEFI, UEFISB, UEFIIA32, UEFIARM64, UEFIARM64SB}
+
+// ParseFirmware turns a user's word (as in --firmware) into a Firmware.
+func ParseFirmware(s string) (Firmware, error) {
+	for _, f := range AllFirmware {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	names := make([]string, len(AllFirmware))
+	for i, f := range AllFirmware {
+		names[i] = string(f)
+	}
+	return "", fmt.Errorf("unknown firmware %q (want one of %s)", s, strings.Join(names, ", "))
+}
+
+// SecureBoot reports whether the firmware enforces Secure Boot.
+func (f Firmware) SecureBoot() bool { return f == UEFISB || f == UEFIARM64SB }
+
+// EFI reports whether the firmware is UEFI (GRUB lines then appear twice on serial).
+func (f Firmware) EFI() bool { return f != BIOS }
+
+// ARM64 reports whether the guest is an arm64 machine.
+func (f Firmware) ARM64() bool { return f == UEFIARM64 || f == UEFIARM64SB }
+
+// ErrNotInstalled is wrapped by every MissingError: QEMU or a firmware file is
+// not on this machine. The CLI maps it to an exit code and a hint.
+var ErrNotInstalled = errors.New("not installed")
+
+// MissingError says which program or file is missing and which Debian
+// packages provide it.
+type MissingError struct {
+	What     string   // "qemu-system-x86_64", "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	Firmware Firmware // the target that needed it
+	Packages []string // Debian packages to install
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("%s needs %s, which is not installed (install the Debian packages: %s)",
+		e.Firmware, e.What, strings.Join(e.Packages, " "))
+}
+
+// Unwrap lets errors.Is(err, ErrNotInstalled) hold.
+func (e *MissingError) Unwrap() error { return ErrNotInstalled }
+
+// Files are the host programs and firmware images one Firmware needs.
+type Files struct {
+	Firmware Firmware
+	QEMU     string // absolute path of the qemu-system binary
+	Code     string // read-only firmware code (pflash 0); empty for BIOS (QEMU's SeaBIOS)
+	Vars     string // variable store template, copied per boot; empty for BIOS
+	VarsSize int64  // size the per-boot copy must have (AAVMF wants 64 MiB); 0 = as is
+}
+
+type fwSpec struct {
+	qemu, qemuPkg   string
+	code, vars      string // relative to the share dir
+	fwPkg           string
+	varsSize        int64
+	seabiosSentinel string
+}
+
+var specs = map[Firmware]fwSpec{
+	BIOS:        {qemu: "qemu-system-x86_64", qemuPkg: "qemu-system-x86", seabiosSentinel: "seabios/bios-256k.bin", fwPkg: "seabios"},
+	UEFI:        {qemu: "qemu-system-x86_64", qemuPkg: "qemu-system-x86", code: "OVMF/OVMF_CODE_4M.fd", vars: "OVMF/OVMF_VARS_4M.fd", fwPkg: "ovmf"},
+	UEFISB:      {qemu: "qemu-system-x86_64", qemuPkg: "qemu-system-x86", code: "OVMF/OVMF_CODE_4M.secboot.fd", vars: "OVMF/OVMF_VARS_4M.ms.fd", fwPkg: "ovmf"},
+	UEFIIA32:    {qemu: "qemu-system-x86_64", qemuPkg: "qemu-system-x86", code: "OVMF/OVMF32_CODE_4M.secboot.fd", vars: "OVMF/OVMF32_VARS_4M.fd", fwPkg: "ovmf-ia32"},
+	UEFIARM64:   {qemu: "qemu-system-aarch64", qemuPkg: "qemu-system-arm", code: "AAVMF/AAVMF_CODE.fd", vars: "AAVMF/AAVMF_VARS.fd", fwPkg: "qemu-efi-aarch64", varsSize: 64 << 20},
+	UEFIARM64SB: {qemu: "qemu-system-aarch64", qemuPkg: "qemu-system-arm", code: "AAVMF/AAVMF_CODE.ms.fd", vars: "AAVMF/AAVMF_VARS.ms.fd", fwPkg: "qemu-efi-aarch64", varsSize: 64 << 20},
+}
+
+// Locate finds QEMU and the firmware files for f in the standard Debian
+// places (/usr/share/OVMF, /usr/share/AAVMF, /usr/share/seabios).
+func Locate(f Firmware) (Files, error) { return LocateIn(f, "/usr/share", exec.LookPath) }
+
+// LocateIn is Locate with the share directory and the PATH lookup given, so
+// that tests and unusual installs can point elsewhere.
+func LocateIn(f Firmware, share string, lookPath func(string) (string, error)) (Files, error) {
+	s, ok := specs[f]
+	if !ok {
+		return Files{}, fmt.Errorf("unknown firmware %q", f)
+	}
+	q, err := lookPath(s.qemu)
+	if err != nil {
+		return Files{}, &MissingError{What: s.qemu, Firmware: f, Packages: []string{s.qemuPkg}}
+	}
+	files := Files{Firmware: f, QEMU: q, VarsSize: s.varsSize}
+	need := []string{s.seabiosSentinel}
+	if s.code != "" {
+		files.Code = filepath.Join(share, s.code)
+		files.Vars = filepath.Join(share, s.vars)
+		need = []string{s.code, s.vars}
+	}
+	for _, rel := range need {
+		p := filepath.Join(share, rel)
+		if _, err := os.Stat(p); err != nil {
+			return Files{}, &MissingError{What: p, Firmware: f, Packages: []string{s.fwPkg}}
+		}
+	}
+	return files, nil
+}
+
+// kvmUsable reports whether the guest can run under KVM here: same CPU
+// family as the host and /dev/kvm opens read-write.
+func kvmUsable(f Firmware) bool {
+	if f.ARM64() != (runtime.GOARCH == "arm64") || (!f.ARM64() && runtime.GOARCH != "amd64") {
+		return false
+	}
+	fd, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	fd.Close()
+	return true
+}

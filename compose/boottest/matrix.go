@@ -1,0 +1,99 @@
+package boottest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Matrix crosses entries with firmware targets, in the order given:
+// for each firmware, every entry. expect, when not nil, gives the failure a
+// pair is expected to end with (ReasonNone for "must boot").
+func Matrix(entries []Case, firmware []Firmware, expect func(Case) Reason) []Case {
+	var out []Case
+	for _, f := range firmware {
+		for _, e := range entries {
+			c := e
+			c.Firmware = f
+			if expect != nil {
+				c.ExpectFail = expect(c)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// RunAll boots the cases one at a time (two TCG guests on two cores slow
+// each other past their deadlines) and returns one Result per case. It stops
+// at the first setup error (QEMU or firmware missing) or when ctx ends.
+func (r *Runner) RunAll(ctx context.Context, cases []Case) ([]Result, error) {
+	results := make([]Result, 0, len(cases))
+	for _, c := range cases {
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
+		res, err := r.Boot(ctx, c)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// AllPassed reports whether every result passed (expected failures count as passes).
+func AllPassed(results []Result) bool {
+	for _, r := range results {
+		if !r.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// Status is the word a table shows for a result.
+func (r Result) Status() string {
+	switch {
+	case r.Expected:
+		return "xfail"
+	case r.Pass:
+		return "pass"
+	}
+	return "FAIL"
+}
+
+// WriteTable writes results as an aligned plain-text table: entry, firmware,
+// status, milestone reached (and the bar when it was "kernel started"
+// because no marker was configured), time, and the reason with its
+// explanation for failures.
+func WriteTable(w io.Writer, results []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENTRY\tFIRMWARE\tRESULT\tREACHED\tTIME\tNOTE")
+	for _, r := range results {
+		reached := r.Milestone.String()
+		if r.Pass && !r.Expected && r.Bar == MilestoneKernel {
+			reached += " (bar: no marker)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Entry, r.Firmware, r.Status(), reached,
+			r.Duration.Round(100*time.Millisecond), note(r))
+	}
+	return tw.Flush()
+}
+
+func note(r Result) string {
+	if r.Reason == ReasonNone {
+		return ""
+	}
+	parts := []string{string(r.Reason)}
+	if r.Detail != "" {
+		parts = append(parts, fmt.Sprintf("%q", r.Detail))
+	}
+	if r.Explanation != "" {
+		parts = append(parts, r.Explanation)
+	}
+	return strings.Join(parts, ": ")
+}

@@ -1,0 +1,166 @@
+package boottest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+)
+
+// Machine describes one QEMU run of a disk image.
+type Machine struct {
+	Image    string   // raw disk image; QEMU opens it with snapshot=on, so it is never modified
+	Firmware Firmware // target to boot on
+	Memory   int      // guest RAM in MiB; 0 means DefaultMemory
+	Files    *Files   // QEMU and firmware paths; nil means Locate(Firmware)
+}
+
+// DefaultMemory is the guest RAM when Machine.Memory is 0: enough for a live
+// system that copies nothing to RAM.
+const DefaultMemory = 1024
+
+// Display chooses how an interactive boot shows the guest.
+type Display int
+
+const (
+	// DisplayAuto opens a window when $DISPLAY or $WAYLAND_DISPLAY is set,
+	// else behaves as DisplaySerial.
+	DisplayAuto Display = iota
+	// DisplayWindow opens QEMU's window (VGA); serial is in its menu.
+	DisplayWindow
+	// DisplaySerial puts the guest's serial console on the terminal (QEMU's
+	// stdin/stdout); Ctrl-A X quits. The kit must use console=serial|both.
+	DisplaySerial
+)
+
+// files returns m.Files or locates them.
+func (m Machine) files() (Files, error) {
+	if m.Files != nil {
+		return *m.Files, nil
+	}
+	return Locate(m.Firmware)
+}
+
+// baseArgs is the command line shared by headless and interactive runs,
+// minus display and serial. dir receives the per-run copy of the firmware
+// variable store.
+func (m Machine) baseArgs(f Files, dir string) ([]string, error) {
+	if _, err := os.Stat(m.Image); err != nil {
+		return nil, fmt.Errorf("disk image: %w", err)
+	}
+	mem := m.Memory
+	if mem == 0 {
+		mem = DefaultMemory
+	}
+	args := []string{"-m", strconv.Itoa(mem), "-net", "none"}
+	kvm := kvmUsable(m.Firmware)
+	switch {
+	case kvm:
+		args = append(args, "-accel", "kvm", "-cpu", "host")
+	case m.Firmware.ARM64():
+		args = append(args, "-accel", "tcg", "-cpu", "cortex-a57")
+	default:
+		args = append(args, "-accel", "tcg")
+	}
+	switch {
+	case m.Firmware.ARM64():
+		args = append(args, "-machine", "virt")
+	case m.Firmware == BIOS:
+		args = append(args, "-machine", "pc")
+	case m.Firmware == UEFI:
+		args = append(args, "-machine", "q35")
+	default: // the secboot builds of OVMF need SMM and a secure flash
+		args = append(args, "-machine", "q35,smm=on",
+			"-global", "driver=cfi.pflash01,property=secure,value=on")
+	}
+	if f.Code != "" {
+		vars := filepath.Join(dir, "vars.fd")
+		if err := copyVars(f.Vars, vars, f.VarsSize); err != nil {
+			return nil, err
+		}
+		args = append(args,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+f.Code,
+			"-drive", "if=pflash,format=raw,unit=1,file="+vars)
+	}
+	args = append(args, "-drive", "file="+m.Image+",format=raw,if=none,id=d0,snapshot=on")
+	if m.Firmware == BIOS {
+		args = append(args, "-device", "ide-hd,drive=d0,bootindex=0")
+	} else {
+		args = append(args, "-device", "virtio-blk-pci,drive=d0,bootindex=0")
+	}
+	return args, nil
+}
+
+// copyVars gives each boot a fresh, writable variable store, so no run
+// sees NVRAM entries another run wrote.
+func copyVars(src, dst string, size int64) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("firmware variables: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("firmware variables: %w", err)
+	}
+	n, err := io.Copy(out, in)
+	if err == nil && size > n {
+		err = out.Truncate(size)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("copying firmware variables %s: %w", src, err)
+	}
+	return nil
+}
+
+// InteractiveCmd builds the QEMU command for `compose boot`: the user sees
+// the guest in a window or on the terminal and drives the menu. The caller
+// runs the command (with Stdin/Stdout/Stderr set to the terminal) and then
+// calls cleanup, which removes the per-run variable store.
+func InteractiveCmd(ctx context.Context, m Machine, d Display) (cmd *exec.Cmd, cleanup func() error, err error) {
+	f, err := m.files()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "compose-boot-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("boot: %w", err)
+	}
+	cleanup = func() error { return os.RemoveAll(dir) }
+	args, err := m.baseArgs(f, dir)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	if d == DisplayAuto {
+		d = DisplaySerial
+		if os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != "" {
+			d = DisplayWindow
+		}
+	}
+	if d == DisplaySerial {
+		args = append(args, "-display", "none", "-serial", "mon:stdio")
+	} else if m.Firmware.ARM64() { // virt has no screen or keyboard by default
+		args = append(args, "-device", "virtio-gpu-pci", "-device", "qemu-xhci", "-device", "usb-kbd")
+	}
+	return exec.CommandContext(ctx, f.QEMU, args...), cleanup, nil
+}
+
+// headlessCmd builds the QEMU command for a test boot: no display, no
+// monitor, no reboot, serial on a unix socket QEMU waits on before starting.
+func headlessCmd(ctx context.Context, m Machine, f Files, dir string) (*exec.Cmd, string, error) {
+	args, err := m.baseArgs(f, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	sock := filepath.Join(dir, "serial.sock")
+	args = append(args, "-display", "none", "-monitor", "none", "-no-reboot",
+		"-chardev", "socket,id=s0,path="+sock+",server=on,wait=on", "-serial", "chardev:s0")
+	return exec.CommandContext(ctx, f.QEMU, args...), sock, nil
+}

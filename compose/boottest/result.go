@@ -1,0 +1,117 @@
+package boottest
+
+import (
+	"regexp"
+	"time"
+)
+
+// Milestone is how far a boot got; later milestones imply earlier ones.
+type Milestone int
+
+const (
+	MilestoneNone     Milestone = iota // nothing recognisable on serial
+	MilestoneFirmware                  // UEFI firmware printed on serial (SeaBIOS is silent: implied by the menu)
+	MilestoneMenu                      // GRUB menu drawn
+	MilestoneBooting                   // GRUB started the chosen entry
+	MilestoneKernel                    // Linux printed its version banner
+	MilestonePayload                   // the entry's own marker appeared
+)
+
+var milestoneNames = [...]string{"none", "firmware", "grub menu", "booting entry", "kernel started", "payload marker"}
+
+func (m Milestone) String() string {
+	if m < 0 || int(m) >= len(milestoneNames) {
+		return "unknown"
+	}
+	return milestoneNames[m]
+}
+
+// MarshalText makes JSON carry the name, not the number.
+func (m Milestone) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// Reason classifies why a boot failed.
+type Reason string
+
+const (
+	ReasonNone                Reason = ""
+	ReasonTimeout             Reason = "timeout"
+	ReasonExited              Reason = "stopped early"            // the VM powered off or QEMU exited before the bar
+	ReasonQEMU                Reason = "qemu failed"              // QEMU would not start or run
+	ReasonBootloaderNotSigned Reason = "bootloader not signed"    // firmware: Access Denied
+	ReasonPayloadNotSigned    Reason = "kernel not signed"        // shim: bad shim signature
+	ReasonSecureBootPolicy    Reason = "secure boot policy"       // GRUB refused a command under Secure Boot
+	ReasonGRUBError           Reason = "grub error"               // GRUB printed "error: "
+	ReasonKernelPanic         Reason = "kernel panic"             // Linux panicked
+	ReasonInitramfs           Reason = "root not found"           // the initramfs gave up finding its root
+	ReasonNoBootDevice        Reason = "no bootable device"       // firmware found nothing to boot
+	ReasonWrongEntry          Reason = "wrong entry"              // GRUB booted another entry than asked
+	ReasonNoMenu              Reason = "menu not shown"           // cannot select an entry: no menu on serial
+	ReasonUnexpectedPass      Reason = "booted, failure expected" // an entry expected to fail booted
+)
+
+// explanations say what a reason means to a user and what to do about it.
+var explanations = map[Reason]string{
+	ReasonTimeout:             "nothing decisive appeared on the serial console before the deadline; the log shows how far it got",
+	ReasonExited:              "the machine stopped before reaching the bar (powered off, rebooted or crashed)",
+	ReasonQEMU:                "QEMU did not run; its error output is in the log directory",
+	ReasonBootloaderNotSigned: "the firmware refused the bootloader: it is not signed by a key in the firmware's db; use shim + a signed GRUB, or turn Secure Boot off",
+	ReasonPayloadNotSigned:    "kernel not signed by a trusted key: shim trusts Debian's and Microsoft's keys only; enroll the vendor's key with MokManager (mmx64.efi on the stick), or turn Secure Boot off",
+	ReasonSecureBootPolicy:    "GRUB refused a command that Secure Boot forbids (e.g. insmod from disk); the menu may use only modules built into the signed GRUB",
+	ReasonGRUBError:           "GRUB reported an error running the entry (missing file, bad path or unknown command); see the line quoted",
+	ReasonKernelPanic:         "the kernel started but panicked (often: its initramfs could not find or mount the ISO's root filesystem)",
+	ReasonInitramfs:           "the kernel started but its initramfs did not find or mount the live root: check the ISO path argument (findiso=, iso-scan/filename=, img_loop=) and the label/UUID arguments",
+	ReasonNoBootDevice:        "the firmware found nothing bootable on the disk: the bootloader is missing for this firmware",
+	ReasonWrongEntry:          "GRUB booted an entry other than the one selected; the menu order differs from what the test expected",
+	ReasonNoMenu:              "the GRUB menu never appeared on serial; the kit needs console serial|both and a menu timeout above 0",
+	ReasonUnexpectedPass:      "the entry was expected to fail here but booted; update the expectation",
+}
+
+// Explain returns the user-facing explanation of a reason.
+func Explain(r Reason) string { return explanations[r] }
+
+// Entry is one GRUB menu entry as the test selects it.
+type Entry struct {
+	Name  string // short name for tables and log files ([a-z0-9._-])
+	Index int    // 0-based position among the top-level menu entries
+	Title string // menu title; when set, the test checks GRUB booted this entry
+}
+
+// Case is one boot: an entry on a firmware, what proves success and what
+// failure, if any, is the expected outcome.
+type Case struct {
+	Entry    Entry
+	Firmware Firmware
+	// Marker proves the payload ran (e.g. a login prompt); nil means
+	// "kernel started" is the bar. It is matched only after GRUB started
+	// the entry, so menu titles never match it.
+	Marker *regexp.Regexp
+	// ExpectFail, when set, makes the case pass only if the boot fails with
+	// this reason (unsigned memtest86+ under Secure Boot: ReasonPayloadNotSigned).
+	ExpectFail Reason
+	Timeout    time.Duration // 0 means DefaultTimeout
+}
+
+// DefaultTimeout bounds one boot. Under TCG a live system takes minutes.
+const DefaultTimeout = 5 * time.Minute
+
+// MilestoneTime records when a milestone was first seen, from QEMU's start.
+type MilestoneTime struct {
+	Milestone Milestone     `json:"milestone"`
+	At        time.Duration `json:"at_ns"`
+}
+
+// Result is the outcome of one Case.
+type Result struct {
+	Entry       string          `json:"entry"`
+	Firmware    Firmware        `json:"firmware"`
+	Pass        bool            `json:"pass"`
+	Expected    bool            `json:"expected_failure,omitempty"` // failed, as the case expected
+	Milestone   Milestone       `json:"milestone"`                  // furthest milestone reached
+	Bar         Milestone       `json:"bar"`                        // milestone that counts as success
+	Duration    time.Duration   `json:"duration_ns"`
+	Reason      Reason          `json:"reason,omitempty"`
+	Detail      string          `json:"detail,omitempty"` // the serial line or error behind Reason
+	Explanation string          `json:"explanation,omitempty"`
+	Log         string          `json:"log,omitempty"` // full serial log
+	Times       []MilestoneTime `json:"milestones,omitempty"`
+}

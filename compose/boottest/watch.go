@@ -1,0 +1,200 @@
+package boottest
+
+import (
+	"regexp"
+	"strings"
+	"time"
+)
+
+// watcher follows one boot's serial lines and decides pass or fail.
+type watcher struct {
+	c          Case
+	start      time.Time
+	reached    Milestone
+	times      []MilestoneTime
+	keysSent   bool
+	selectKeys func(Entry) []string
+	queue      []string // key groups still to type
+	selecting  bool     // the queue is the entry selection (its last group is Enter)
+	typedAny   bool
+	retries    int
+
+	// A chosen entry may open another menu (configfile of an ISO's
+	// loopback.cfg): Enter boots its default entry.
+	lastEnter time.Time
+	highlight string // the entry GRUB last drew as selected ("*title")
+
+	done   bool
+	pass   bool
+	reason Reason
+	detail string
+}
+
+// bar is the milestone that counts as success.
+func (w *watcher) bar() Milestone {
+	if w.c.Marker != nil {
+		return MilestonePayload
+	}
+	return MilestoneKernel
+}
+
+func (w *watcher) mark(m Milestone) {
+	if m <= w.reached {
+		return
+	}
+	w.reached = m
+	w.times = append(w.times, MilestoneTime{Milestone: m, At: time.Since(w.start)})
+	if m >= w.bar() {
+		w.finish(true, ReasonNone, "")
+	}
+}
+
+func (w *watcher) finish(pass bool, r Reason, detail string) {
+	if !w.done {
+		w.done, w.pass, w.reason, w.detail = true, pass, r, strings.TrimSpace(detail)
+	}
+}
+
+// line takes one stripped serial line; partial lines (no newline yet) may
+// come again, longer.
+func (w *watcher) line(s string, partial bool) {
+	if w.done {
+		return
+	}
+	if w.reached < MilestoneFirmware && reFirmware.MatchString(s) {
+		w.mark(MilestoneFirmware)
+	}
+	if reMenu.MatchString(s) {
+		w.menu()
+	}
+	if w.keysSent && w.reached == MilestoneMenu {
+		if all := reHighlight.FindAllStringSubmatch(s, -1); all != nil {
+			w.highlight = strings.TrimSpace(all[len(all)-1][1])
+		}
+	}
+	if m := reBooting.FindStringSubmatch(s); m != nil {
+		w.booting(m[1])
+		return // GRUB echoes the title: never match the payload marker in it
+	}
+	if w.reached >= MilestoneBooting && !reMenu.MatchString(s) {
+		if reKernel.MatchString(s) {
+			w.mark(MilestoneKernel)
+		}
+		if w.c.Marker != nil && w.c.Marker.MatchString(s) {
+			w.mark(MilestonePayload)
+		}
+	}
+	if !partial {
+		w.checkFatal(s)
+	}
+}
+
+func (w *watcher) menu() {
+	switch {
+	case w.reached < MilestoneMenu:
+		w.mark(MilestoneMenu)
+		if !w.keysSent && w.selectKeys != nil {
+			w.keysSent, w.selecting = true, true
+			w.queue = w.selectKeys(w.c.Entry)
+		}
+	case w.reached == MilestoneBooting && time.Since(w.lastEnter) > 3*time.Second:
+		w.lastEnter = time.Now()
+		w.queue = append(w.queue, "\r")
+	}
+}
+
+// keyQuiet is how long the console must be silent before the next key
+// group goes out: GRUB has then drawn the effect of the previous one.
+const keyQuiet = 800 * time.Millisecond
+
+// nextKeys returns the next key group to type, once the console has been
+// quiet for keyQuiet. Before the final Enter of the selection it checks
+// the highlighted entry, so a wrong entry is never booted; GRUB prints
+// "Booting" only when it autoboots, so the Enter marks MilestoneBooting.
+func (w *watcher) nextKeys(quiet time.Duration) string {
+	// The first group goes at once: it stops the menu's countdown, whose
+	// once-a-second redraw would otherwise never leave the console quiet.
+	first := w.selecting && !w.typedAny
+	if w.done || len(w.queue) == 0 || (quiet < keyQuiet && !first) {
+		return ""
+	}
+	w.typedAny = true
+	k := w.queue[0]
+	w.queue = w.queue[1:]
+	if w.selecting && len(w.queue) == 0 {
+		w.selecting = false
+		if want := w.c.Entry.Title; want != "" && w.highlight != want {
+			// Keys typed while GRUB was still drawing can be lost: type
+			// the selection again before calling it the wrong entry.
+			if w.retries < 2 {
+				w.retries++
+				w.selecting, w.queue = true, w.selectKeys(w.c.Entry)
+				return ""
+			}
+			w.finish(false, ReasonWrongEntry, "highlighted `"+w.highlight+"', want `"+want+"'")
+			return ""
+		}
+		w.booting(w.highlight)
+	}
+	return k
+}
+
+func (w *watcher) booting(title string) {
+	if w.reached >= MilestoneBooting {
+		return // the EFI console's copy of the same line
+	}
+	want := w.c.Entry.Title
+	switch {
+	case want != "" && title != want:
+		w.finish(false, ReasonWrongEntry, "booted `"+title+"', want `"+want+"'")
+	case !w.keysSent && want == "" || w.selecting:
+		w.finish(false, ReasonNoMenu, "GRUB autobooted `"+title+"' before the selection was typed")
+	default:
+		w.mark(MilestoneBooting)
+	}
+}
+
+func (w *watcher) checkFatal(s string) {
+	if reBenign.MatchString(s) {
+		return
+	}
+	for _, f := range fatals {
+		if w.reached < f.until && f.re.MatchString(s) {
+			w.finish(false, f.reason, excerpt(s, f.re))
+			return
+		}
+	}
+}
+
+// verdict turns the watcher's state into a Result, applying ExpectFail.
+func (w *watcher) verdict(res *Result) {
+	res.Milestone, res.Bar, res.Times = w.reached, w.bar(), w.times
+	res.Pass, res.Reason, res.Detail = w.pass, w.reason, w.detail
+	if exp := w.c.ExpectFail; exp != ReasonNone {
+		switch {
+		case res.Pass:
+			res.Pass, res.Reason, res.Detail = false, ReasonUnexpectedPass, "expected: "+string(exp)
+		case res.Reason == exp:
+			res.Pass, res.Expected = true, true
+		}
+	}
+	res.Explanation = Explain(res.Reason)
+	if res.Expected {
+		res.Explanation = "failed as expected: " + res.Explanation
+	}
+}
+
+// excerpt cuts the part of a long stripped line (menus join into one) that
+// explains a failure: from a preceding "error:" or the match, 160 bytes.
+func excerpt(s string, re *regexp.Regexp) string {
+	loc := re.FindStringIndex(s)
+	start := loc[0]
+	if i := strings.LastIndex(s[:start], "error:"); i >= 0 && start-i < 40 {
+		start = i
+	}
+	s = s[start:]
+	if len(s) > 160 {
+		s = s[:160]
+	}
+	return strings.TrimSpace(s)
+}
