@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/image"
@@ -99,6 +100,9 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 			p.Downloads = append(p.Downloads, Download{Name: s.Name, URL: s.URL, Size: s.Size})
 		}
 		p.Entries = append(p.Entries, e)
+	}
+	if m.SecureBoot && slices.Contains(m.Firmware, config.FirmwareUEFIIA32) {
+		p.Warnings = append(p.Warnings, "uefi-ia32: there is no signed shim for 32-bit UEFI; the stick boots there only with Secure Boot off")
 	}
 	if err := p.layout(m, l, isos); err != nil {
 		return nil, err

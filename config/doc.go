@@ -34,7 +34,7 @@
 //	ParseSize(s)                           "auto", 16GiB, 512MiB, 8GB …
 //
 // The JSON Schema is for editors; the loader is the authority (the schema
-// cannot check unique names, menu.default or secure_boot with uefi-ia32).
+// cannot check unique names, menu.default or secure_boot needing uefi-x64 or uefi-arm64).
 // A test keeps the Go types, the loader's field tables and the schema in
 // step. The field reference is in README.md ("The manifest").
 package config

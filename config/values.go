@@ -117,9 +117,6 @@ func (d *decoder) secureBoot(m *Manifest) {
 	if !m.SecureBoot {
 		return
 	}
-	if contains(m.Firmware, FirmwareUEFIIA32) {
-		d.errPath("firmware", "secure_boot: uefi-ia32 has no signed shim; drop uefi-ia32 or set secure_boot: false")
-	}
 	if !contains(m.Firmware, FirmwareUEFIX64) && !contains(m.Firmware, FirmwareUEFIARM64) {
 		d.errPath("secure_boot", "secure_boot: needs a UEFI target that supports it (uefi-x64 or uefi-arm64)")
 	}

@@ -31,7 +31,14 @@ file and an existing FILE untouched.`,
 			if img == "" {
 				return usageError{errors.New("apply needs --image FILE")}
 			}
-			return a.apply(cmd.Context(), &ff, img, noVerify)
+			res, p, err := a.build(cmd.Context(), &ff, img, noVerify)
+			if err != nil {
+				return err
+			}
+			return a.result(res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "wrote %s (%s, %d entries)\n", res.Image, humanSize(res.Size), len(p.Entries))
+				return err
+			})
 		},
 	}
 	ff.register(cmd)
@@ -40,19 +47,20 @@ file and an existing FILE untouched.`,
 	return cmd
 }
 
-func (a *app) apply(ctx context.Context, ff *fetchFlags, img string, noVerify bool) error {
+// build runs apply's pipeline: pin, fetch, plan, build, verify.
+func (a *app) build(ctx context.Context, ff *fetchFlags, img string, noVerify bool) (*compose.Result, *compose.Plan, error) {
 	m, l, err := a.loadKit()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	disp := a.display("fetch")
 	f, err := a.fetcher(ff, disp.fetchEvent)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if l, err = a.pin(ctx, m, l, f); err != nil {
 		disp.close()
-		return err
+		return nil, nil, err
 	}
 	srcs, err := compose.Sources(m, l)
 	if err == nil {
@@ -60,11 +68,11 @@ func (a *app) apply(ctx context.Context, ff *fetchFlags, img string, noVerify bo
 	}
 	disp.close()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	p, err := compose.MakePlan(ctx, m, l, f, img)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	for _, w := range p.Warnings {
 		a.warn("%s", w)
@@ -72,13 +80,7 @@ func (a *app) apply(ctx context.Context, ff *fetchFlags, img string, noVerify bo
 	disp = a.display("build")
 	res, err := compose.Apply(ctx, p, compose.ApplyOptions{NoVerify: noVerify, Progress: disp.imageEvent})
 	disp.close()
-	if err != nil {
-		return err
-	}
-	return a.result(res, func(w io.Writer) error {
-		_, err := fmt.Fprintf(w, "wrote %s (%s, %d entries)\n", res.Image, humanSize(res.Size), len(p.Entries))
-		return err
-	})
+	return res, p, err
 }
 
 // pin returns l, or when there is no lock resolves one and writes it, as

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/usbkit/compose/compose/boottest"
 	"github.com/usbkit/compose/compose/image"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
@@ -15,6 +16,7 @@ const (
 	exitUsage       = 2   // bad command line: unknown verb or flag, wrong arguments
 	exitInvalid     = 3   // the manifest or lock file is invalid, or they disagree
 	exitMismatch    = 4   // a download or the built image does not match its digest
+	exitBootFailed  = 6   // compose test: a boot did not pass
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
 
@@ -46,6 +48,8 @@ func exitCode(err error) int {
 		return exitInvalid
 	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, image.ErrMismatch):
 		return exitMismatch
+	case errors.Is(err, errBootFailed):
+		return exitBootFailed
 	}
 	return exitFailure
 }
@@ -58,6 +62,8 @@ func hintFor(err error) string {
 		return "run 'compose help' for usage"
 	case errors.Is(err, errNoLock), errors.Is(err, config.ErrStaleLock):
 		return "run 'compose lock' to pin the manifest's ISOs in multiboot.lock"
+	case errors.Is(err, boottest.ErrNotInstalled):
+		return "compose boot and compose test need QEMU and firmware from Debian's packages (see the error)"
 	case errors.Is(err, fetch.ErrNotCached):
 		return "run without --offline, or 'compose fetch' while online"
 	case errors.Is(err, fetch.ErrChecksumMismatch):

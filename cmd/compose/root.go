@@ -47,6 +47,8 @@ and builds a bootable multi-boot USB image or stick from it.`,
 		newPlanCmd(a),
 		newApplyCmd(a),
 		newInspectCmd(a),
+		newBootCmd(a),
+		newTestCmd(a),
 		newSchemaCmd(a),
 		newVersionCmd(a),
 	)

@@ -1,0 +1,246 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/compose/boottest/fixture"
+	"github.com/usbkit/compose/config"
+)
+
+// The end-to-end suite: real distro initramfs in ISOs built from Debian
+// packages, one kit composed by compose itself, booted in QEMU on every
+// firmware. It skips without QEMU (and fails so under CI=true, which installs
+// it); it needs -timeout 90m.
+
+// e2eKit is the manifest: every family the fixtures cover, Secure Boot on.
+const e2eKit = `version: 1
+label: E2EKIT
+firmware: [bios, uefi-x64, uefi-arm64, uefi-ia32]
+secure_boot: true
+storage: %s
+menu:
+  title: compose end-to-end kit
+  timeout: 10s
+  console: serial
+isos:
+  - {name: tiny, title: "Tiny (amd64)", path: %s, sha256: %q, boot: live,
+     expect: 'ISOBOOT-OK name=tiny arch=amd64'}
+  - {name: tinycfg, title: "Tiny via its loopback.cfg", path: %[2]s, sha256: %[3]q,
+     expect: 'ISOBOOT-CMDLINE .*via=loopback.cfg findiso=/isos/tinycfg.iso'}
+  - {name: memtest, title: memtest86+, path: %s, sha256: %q, expect: 'Memtest86\+ *v?[0-9]'}
+  - {name: ipxe, title: iPXE, path: %s, sha256: %q, expect: 'iPXE initialising'}
+  - {name: tinyarm, title: "Tiny (arm64)", path: %s, sha256: %q, boot: live,
+     expect: 'ISOBOOT-OK name=tiny arch=arm64'}
+  - {name: liveboot, title: "Debian live-boot (findiso)", path: %s, sha256: %q,
+     expect: '%s medium=/dev/loop[0-9]+ findiso=/dev/[sv]da[23]'}
+  - {name: dracut, title: "dracut dmsquash-live (iso-scan)", path: %s, sha256: %q,
+     expect: '%s live=/dev/loop[0-9]+ isoscan=/dev/[sv]da[23]'}
+`
+
+// e2eMatrix is what is booted: firmware → entries. memtest86+ and iPXE are
+// unsigned, so under Secure Boot they must fail exactly that way.
+var e2eMatrix = map[boottest.Firmware][]string{
+	boottest.UEFI:        {"tiny", "tinycfg", "memtest", "ipxe", "liveboot", "dracut"},
+	boottest.UEFISB:      {"tiny", "tinycfg", "memtest", "ipxe", "liveboot", "dracut"},
+	boottest.BIOS:        {"tiny", "tinycfg", "liveboot", "dracut"},
+	boottest.UEFIARM64:   {"tinyarm"},
+	boottest.UEFIARM64SB: {"tinyarm"},
+	boottest.UEFIIA32:    {"tiny"},
+}
+
+// e2eData is the second image: the ISOs on the ext4 data partition.
+var e2eData = map[boottest.Firmware][]string{
+	boottest.UEFI: {"tiny", "liveboot"},
+	boottest.BIOS: {"tiny", "liveboot"},
+}
+
+func TestBootMatrix(t *testing.T) {
+	isos := e2eSetup(t)
+	cases := e2eRun(t, isos, "auto", e2eMatrix)
+	e2eCheckExpectations(t, cases)
+}
+
+func TestBootDataPartition(t *testing.T) {
+	isos := e2eSetup(t)
+	e2eRun(t, isos, "data", e2eData)
+}
+
+func e2eSetup(t *testing.T) map[string]string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boot tests: minutes under TCG; skipped with -short")
+	}
+	if d, ok := t.Deadline(); ok && time.Until(d) < 30*time.Minute {
+		msg := fmt.Sprintf("boot tests need up to 30 min under TCG but go test's deadline is in %s: run with -timeout 90m", time.Until(d).Round(time.Second))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	need(t, "qemu-system-x86_64", "qemu-system-aarch64", "xorriso", "apt-get", "dpkg", "mkinitramfs")
+	dir, err := fixture.DefaultDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := &fixture.Cache{Dir: dir, Log: func(s string) { t.Log(s) }}
+	builds := []struct {
+		name  string
+		build func() (string, error)
+	}{
+		{"tiny", func() (string, error) { return cache.MinimalISO(fixture.AMD64, "tiny") }},
+		{"tinyarm", func() (string, error) { return cache.MinimalISO(fixture.ARM64, "tiny") }},
+		{"memtest", func() (string, error) { return cache.DebianISO("memtest86+", "usr/lib/memtest86+/memtest86+x64.iso") }},
+		{"ipxe", func() (string, error) { return cache.DebianISO("ipxe", "usr/lib/ipxe/ipxe.iso") }},
+		{"liveboot", cache.LiveBootISO},
+		{"dracut", cache.DracutLiveISO},
+	}
+	isos := map[string]string{}
+	for _, b := range builds {
+		start := time.Now()
+		p, err := b.build()
+		if err != nil {
+			t.Fatalf("fixture %s: %v", b.name, err)
+		}
+		t.Logf("fixture %s: %s", b.name, time.Since(start).Round(time.Millisecond))
+		isos[b.name] = p
+	}
+	return isos
+}
+
+// e2eRun composes the kit with compose's own pipeline (lock, plan, apply),
+// then boots the cases of matrix from it, one at a time.
+func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boottest.Firmware][]string) []boottest.Case {
+	t.Helper()
+	dir := t.TempDir()
+	arg := func(name string) []any { return []any{isos[name], sha256File(t, isos[name])} }
+	args := []any{storage}
+	for _, n := range []string{"tiny", "memtest", "ipxe", "tinyarm"} {
+		args = append(args, arg(n)...)
+	}
+	args = append(args, append(arg("liveboot"), fixture.LiveMarker)...)
+	args = append(args, append(arg("dracut"), fixture.DracutMarker)...)
+	path := filepath.Join(dir, "multiboot.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(e2eKit, args...)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "kit.img")
+	start := time.Now()
+	p := build(t, m, filepath.Join(dir, "cache"), img)
+	t.Logf("kit composed in %s: %s", time.Since(start).Round(time.Millisecond), humanPlan(p))
+	all, err := p.BootCases(m, BootFirmware(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := selectCases(t, all, matrix)
+	r := &boottest.Runner{Image: img, LogDir: logDir(t), OnEvent: func(e boottest.Event) {
+		if e.Kind == boottest.EventMilestone {
+			t.Logf("  %s/%s: %s at %s", e.Case.Firmware, e.Case.Entry.Name, e.Milestone, e.At.Round(100*time.Millisecond))
+		}
+	}}
+	results, err := r.RunAll(context.Background(), cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	boottest.WriteTable(&table, results)
+	t.Log("\n" + table.String())
+	for _, res := range results {
+		checkSecureBootState(t, res)
+		if !res.Pass {
+			t.Errorf("%s on %s: %s (%s), reached %s; log %s", res.Entry, res.Firmware, res.Reason, res.Detail, res.Milestone, res.Log)
+		}
+	}
+	return cases
+}
+
+// selectCases keeps the cases matrix names, and fails when the plan does
+// not offer one of them (an entry the menu hides where it should show).
+// COMPOSE_BOOT_CASES, a regexp on "firmware/entry", narrows it further.
+func selectCases(t *testing.T, all []boottest.Case, matrix map[boottest.Firmware][]string) []boottest.Case {
+	t.Helper()
+	var filter *regexp.Regexp
+	if f := os.Getenv("COMPOSE_BOOT_CASES"); f != "" {
+		filter = regexp.MustCompile(f)
+	}
+	var out []boottest.Case
+	for _, fw := range boottest.AllFirmware {
+		for _, name := range matrix[fw] {
+			found := false
+			for _, c := range all {
+				if c.Firmware == fw && c.Entry.Name == name {
+					found = true
+					c.Timeout = 4 * time.Minute
+					if filter == nil || filter.MatchString(string(fw)+"/"+name) {
+						out = append(out, c)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("the kit's menu on %s has no entry %s", fw, name)
+			}
+		}
+	}
+	return out
+}
+
+// e2eCheckExpectations: the plan predicted exactly the Secure Boot failures.
+func e2eCheckExpectations(t *testing.T, cases []boottest.Case) {
+	for _, c := range cases {
+		unsigned := c.Entry.Name == "memtest" || c.Entry.Name == "ipxe"
+		want := boottest.ReasonNone
+		if unsigned && c.Firmware.SecureBoot() {
+			want = boottest.ReasonPayloadNotSigned
+		}
+		if c.ExpectFail != want {
+			t.Errorf("%s on %s: plan expects failure %q, want %q", c.Entry.Name, c.Firmware, c.ExpectFail, want)
+		}
+	}
+}
+
+// checkSecureBootState makes sure a Secure Boot pass was really under
+// enforcement (and a plain UEFI pass was not): Linux says which on serial.
+func checkSecureBootState(t *testing.T, res boottest.Result) {
+	t.Helper()
+	if !res.Pass || res.Expected || res.Milestone < boottest.MilestoneKernel || !res.Firmware.EFI() {
+		return
+	}
+	b, err := os.ReadFile(res.Log)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	want := "secureboot: Secure boot disabled"
+	if res.Firmware.SecureBoot() {
+		want = "secureboot: Secure boot enabled"
+	}
+	if strings.Contains(string(b), "Linux version") && !strings.Contains(string(b), want) {
+		t.Errorf("%s on %s passed but the kernel did not log %q", res.Entry, res.Firmware, want)
+	}
+}
+
+func logDir(t *testing.T) string {
+	if d := os.Getenv("COMPOSE_BOOT_LOGS"); d != "" {
+		return d
+	}
+	return t.TempDir()
+}
+
+func humanPlan(p *Plan) string {
+	var parts []string
+	for _, pt := range p.Partitions {
+		parts = append(parts, fmt.Sprintf("%d:%s %d MiB", pt.Index, pt.FS, pt.Size>>20))
+	}
+	return strings.Join(parts, ", ")
+}
