@@ -53,8 +53,19 @@ func (r *Runner) emit(e Event) {
 // Enter. Plain ASCII, never escape sequences: on UEFI both GRUB's serial
 // driver and the firmware console read the same UART, so a multi-byte arrow
 // key could be split between them; a single byte cannot.
+//
+// Keys go out in small groups, each once the console is quiet: a burst
+// longer than the emulated UART's 16-byte FIFO loses bytes when the guest
+// is slow to drain it (seen under Secure Boot on a loaded host).
 func MenuKeys(e Entry) []string {
-	return []string{strings.Repeat("^", 40), strings.Repeat("v", e.Index), "\r"}
+	keys := []string{}
+	for range 5 {
+		keys = append(keys, strings.Repeat("^", 8))
+	}
+	for range e.Index {
+		keys = append(keys, "v")
+	}
+	return append(keys, "\r")
 }
 
 // Boot runs one case and returns its Result. The error is for problems that
