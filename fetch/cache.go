@@ -1,0 +1,153 @@
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+const partialSuffix = ".partial"
+
+func (f *Fetcher) finalPath(alg, digest string) string {
+	return filepath.Join(f.opts.CacheDir, alg, digest)
+}
+
+// partial is a locked, unverified download and the hash of its bytes so far.
+type partial struct {
+	f       *os.File
+	path    string
+	h       hash.Hash
+	n       int64 // bytes written and hashed
+	resumed bool  // the bytes include a prefix from an earlier attempt or run
+}
+
+func newHash(alg string) hash.Hash {
+	if alg == "sha512" {
+		return sha512.New()
+	}
+	return sha256.New()
+}
+
+// openPartial opens and locks <final>.partial. It waits (polling, so ctx
+// can end the wait) while another process or goroutine holds the lock, and
+// makes sure the locked file is still the one at that name: the holder may
+// have renamed it into place meanwhile.
+func openPartial(ctx context.Context, final, alg string) (*partial, error) {
+	path := final + partialSuffix
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	for {
+		fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := lockFile(ctx, fh); err != nil {
+			fh.Close()
+			return nil, err
+		}
+		if sameFile(fh, path) {
+			return &partial{f: fh, path: path, h: newHash(alg)}, nil
+		}
+		fh.Close()
+	}
+}
+
+func lockFile(ctx context.Context, fh *os.File) error {
+	for {
+		err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("locking %s: %w", fh.Name(), err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func sameFile(fh *os.File, path string) bool {
+	a, err1 := fh.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+// hashPrefix hashes what an earlier run left, so the download can go on
+// from there with a single pass over every byte.
+func (p *partial) hashPrefix(size int64) error {
+	fi, err := p.f.Stat()
+	if err != nil {
+		return err
+	}
+	n := fi.Size()
+	if n == 0 || (size > 0 && n > size) {
+		return p.reset()
+	}
+	buf := make([]byte, copyBufSize)
+	if _, err := io.CopyBuffer(p.h, io.NewSectionReader(p.f, 0, n), buf); err != nil {
+		return fmt.Errorf("hashing the partial download: %w", err)
+	}
+	p.n, p.resumed = n, true
+	return nil
+}
+
+// write appends b at the current end and hashes it.
+func (p *partial) write(b []byte) error {
+	if _, err := p.f.WriteAt(b, p.n); err != nil {
+		return err
+	}
+	p.h.Write(b)
+	p.n += int64(len(b))
+	return nil
+}
+
+// reset throws the bytes away: the next byte written is byte 0 again.
+func (p *partial) reset() error {
+	if err := p.f.Truncate(0); err != nil {
+		return fmt.Errorf("truncating the partial download: %w", err)
+	}
+	p.h.Reset()
+	p.n, p.resumed = 0, false
+	return nil
+}
+
+func (p *partial) sum() string { return hex.EncodeToString(p.h.Sum(nil)) }
+
+// commit syncs the data and renames it into place read-only; before the
+// rename the file only ever exists under its .partial name.
+func (p *partial) commit(final string) error {
+	if err := p.f.Sync(); err != nil {
+		return err
+	}
+	if err := p.f.Chmod(0o444); err != nil {
+		return err
+	}
+	if err := os.Rename(p.path, final); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(final)); err == nil {
+		d.Sync() // best effort: without it a crash may only bring the .partial name back
+		d.Close()
+	}
+	return nil
+}
+
+// discard deletes the partial download; the lock goes with the last close.
+func (p *partial) discard() {
+	os.Remove(p.path)
+}
+
+func (p *partial) close() { p.f.Close() }

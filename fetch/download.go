@@ -1,0 +1,233 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type locKind int
+
+const (
+	locHTTP locKind = iota
+	locFile
+	locS3
+)
+
+// parseLocation sorts a source URL into one of the three ways to read it.
+// For s3 the target is go-getter's forced form "s3::https://…".
+func parseLocation(raw string) (locKind, string, error) {
+	if filepath.IsAbs(raw) {
+		return locFile, filepath.Clean(raw), nil
+	}
+	if rest, ok := strings.CutPrefix(raw, "s3::"); ok {
+		u, err := url.Parse(rest)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return 0, "", fmt.Errorf("bad s3 endpoint URL %q (want s3::https://host/bucket/key)", raw)
+		}
+		return locS3, raw, checkS3Query(u)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return 0, "", fmt.Errorf("bad URL: %w", err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if u.Host == "" {
+			return 0, "", fmt.Errorf("URL %q has no host", raw)
+		}
+		return locHTTP, raw, nil
+	case "file":
+		if !filepath.IsAbs(u.Path) || (u.Host != "" && u.Host != "localhost") {
+			return 0, "", fmt.Errorf("file URL %q must name an absolute local path", raw)
+		}
+		return locFile, filepath.Clean(u.Path), nil
+	case "s3":
+		t, err := s3Target(u)
+		return locS3, t, err
+	}
+	return 0, "", fmt.Errorf("unsupported URL %q (want http, https, s3, file or an absolute path)", raw)
+}
+
+// redact hides passwords and s3 secrets before a URL goes into an error.
+func redact(raw string) string {
+	prefix, rest, forced := strings.Cut(raw, "::")
+	if !forced {
+		rest, prefix = raw, ""
+	} else {
+		prefix += "::"
+	}
+	u, err := url.Parse(rest)
+	if err != nil || filepath.IsAbs(raw) {
+		return raw
+	}
+	q := u.Query()
+	for _, k := range []string{"aws_access_key_secret", "aws_access_token"} {
+		if q.Has(k) {
+			q.Set(k, "redacted")
+		}
+	}
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	return prefix + u.Redacted()
+}
+
+type attemptFunc func(ctx context.Context, src Source, target string, p *partial) error
+
+// download fills <final>.partial and renames it into place. cached is true
+// when another fetch finished the same digest while this one waited.
+func (f *Fetcher) download(ctx context.Context, src Source) (cached bool, err error) {
+	kind, target, err := parseLocation(src.URL)
+	if err != nil {
+		return false, err
+	}
+	final := f.finalPath(src.Algorithm, src.Digest)
+	p, err := openPartial(ctx, final, src.Algorithm)
+	if err != nil {
+		return false, err
+	}
+	defer p.close()
+	if _, err := os.Stat(final); err == nil {
+		p.discard()
+		return true, nil
+	}
+	attempt := map[locKind]attemptFunc{locHTTP: f.httpAttempt, locFile: f.fileAttempt, locS3: f.s3Attempt}[kind]
+	if kind == locHTTP {
+		err = p.hashPrefix(src.Size)
+	} else {
+		err = p.reset()
+	}
+	if err == nil {
+		f.emit(Event{Name: src.Name, Kind: Start, Bytes: p.n, Total: src.Size})
+		err = f.transfer(ctx, src, target, p, attempt, final)
+	}
+	if err != nil && p.n == 0 {
+		p.discard() // nothing worth resuming
+	}
+	return false, err
+}
+
+// errRestart asks for an immediate new attempt from byte 0.
+var errRestart = errors.New("restart from zero")
+
+// transfer runs attempts until the file verifies, a permanent error occurs,
+// ctx ends, or Retries attempts in a row failed without progress.
+func (f *Fetcher) transfer(ctx context.Context, src Source, target string, p *partial, attempt attemptFunc, final string) error {
+	failures, restarted := 0, false
+	for n := 1; ; n++ {
+		before := p.n
+		err := attempt(ctx, src, target, p)
+		if err == nil {
+			err = f.verify(src, p, final)
+			if err == nil {
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if errors.Is(err, errRestart) && !restarted {
+			restarted = true
+			f.emit(Event{Name: src.Name, Kind: Retry, Attempt: n, Err: err, Total: src.Size})
+			continue
+		}
+		if !isTransient(err) {
+			return err
+		}
+		if p.n > before {
+			failures = 0
+		}
+		failures++
+		if failures > f.opts.Retries {
+			return fmt.Errorf("giving up after %d attempts: %w", n, err)
+		}
+		f.emit(Event{Name: src.Name, Kind: Retry, Attempt: n, Err: err, Bytes: p.n, Total: src.Size})
+		if err := sleep(ctx, f.backoff(failures)); err != nil {
+			return err
+		}
+	}
+}
+
+// verify compares the digest of what arrived and commits or deletes it. A
+// mismatch after resuming may come from a stale prefix, so it restarts once.
+func (f *Fetcher) verify(src Source, p *partial, final string) error {
+	got := p.sum()
+	if got == src.Digest {
+		return p.commit(final)
+	}
+	resumed := p.resumed
+	if err := p.reset(); err != nil {
+		return err
+	}
+	if resumed {
+		return fmt.Errorf("%w: resumed download does not verify", errRestart)
+	}
+	return fmt.Errorf("%w: %s want %s, got %s", ErrChecksumMismatch, src.Algorithm, src.Digest, got)
+}
+
+func (f *Fetcher) backoff(failures int) time.Duration {
+	d := f.opts.Backoff << min(failures-1, 10)
+	d = min(d, maxBackoff)
+	return d/2 + rand.N(d/2+1) // jitter keeps parallel jobs from retrying in step
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryableError marks a failure that another attempt may not see.
+type retryableError struct{ err error }
+
+func (e *retryableError) Error() string { return e.err.Error() }
+func (e *retryableError) Unwrap() error { return e.err }
+
+func retryable(format string, a ...any) error {
+	return &retryableError{fmt.Errorf(format, a...)}
+}
+
+// StatusError is an HTTP answer other than 200/206.
+type StatusError struct {
+	Code   int
+	Status string
+}
+
+func (e *StatusError) Error() string { return "server answered " + e.Status }
+
+func isTransient(err error) bool {
+	var re *retryableError
+	var se *StatusError
+	var ne net.Error
+	var sc interface{ HTTPStatusCode() int } // s3 (smithy) response errors
+	switch {
+	case errors.As(err, &re):
+		return true
+	case errors.As(err, &se):
+		return se.Code >= 500 || se.Code == 408 || se.Code == 429
+	case errors.As(err, &sc):
+		c := sc.HTTPStatusCode()
+		return c >= 500 || c == 408 || c == 429
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
+		return true
+	case errors.As(err, &ne):
+		return true
+	}
+	return false
+}

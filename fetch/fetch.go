@@ -1,0 +1,233 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrChecksumMismatch means the bytes arrived but hash to another digest
+// than the one pinned; the download was deleted.
+var ErrChecksumMismatch = errors.New("checksum mismatch")
+
+// ErrNotCached means Offline was set and the file is not in the cache.
+var ErrNotCached = errors.New("not in the cache")
+
+// NoRetries as Options.Retries disables retrying.
+const NoRetries = -1
+
+// Defaults applied by New to zero option values.
+const (
+	DefaultJobs        = 3
+	DefaultIdleTimeout = 60 * time.Second
+	DefaultRetries     = 5
+	DefaultBackoff     = time.Second
+	maxBackoff         = 30 * time.Second
+)
+
+// Source is one file to fetch, already resolved to a pinned digest.
+type Source struct {
+	Name      string // shown in events and errors, e.g. "debian"
+	URL       string // http(s)://, s3://bucket/key, s3::http(s)://endpoint/bucket/key, file:// or an absolute path
+	Algorithm string // "sha256" or "sha512"
+	Digest    string // lowercase hex
+	Size      int64  // bytes; 0 = unknown
+}
+
+// Options configure a Fetcher. Zero values take the defaults above.
+type Options struct {
+	CacheDir    string        // default DefaultCacheDir()
+	Jobs        int           // parallel fetches in FetchAll
+	IdleTimeout time.Duration // fail an attempt after this long without a byte
+	Retries     int           // retries after a failed attempt; NoRetries for none
+	Backoff     time.Duration // first retry delay; doubles up to 30s
+	Offline     bool          // use the cache only
+	// Events receives progress; calls are serialized and must return quickly.
+	Events     func(Event)
+	HTTPClient *http.Client // default: own transport, proxy from the environment
+	Netrc      bool         // add basic auth from $NETRC or ~/.netrc for http(s)
+}
+
+// Result is the outcome of one source in FetchAll.
+type Result struct {
+	Source Source
+	Path   string // set when Err is nil
+	Cached bool   // true when no transfer was needed
+	Err    error
+}
+
+// Fetcher downloads Sources into the cache. It is safe for concurrent use.
+type Fetcher struct {
+	opts   Options
+	client *http.Client
+	evMu   sync.Mutex
+}
+
+// DefaultCacheDir is $COMPOSE_CACHE_DIR when set, else the user cache
+// directory ($XDG_CACHE_HOME or ~/.cache) plus "compose".
+func DefaultCacheDir() (string, error) {
+	if d := os.Getenv("COMPOSE_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the cache directory: %w", err)
+	}
+	return filepath.Join(d, "compose"), nil
+}
+
+// New applies defaults and creates the cache directory.
+func New(opts Options) (*Fetcher, error) {
+	if opts.CacheDir == "" {
+		d, err := DefaultCacheDir()
+		if err != nil {
+			return nil, err
+		}
+		opts.CacheDir = d
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = DefaultJobs
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.Retries == 0 {
+		opts.Retries = DefaultRetries
+	} else if opts.Retries < 0 {
+		opts.Retries = 0
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = DefaultBackoff
+	}
+	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the cache directory: %w", err)
+	}
+	client := opts.HTTPClient
+	if client == nil {
+		client = newHTTPClient(opts.Jobs)
+	}
+	return &Fetcher{opts: opts, client: client}, nil
+}
+
+// CacheDir is the directory the Fetcher stores files in.
+func (f *Fetcher) CacheDir() string { return f.opts.CacheDir }
+
+// Lookup returns the cached file for a digest, if there is one.
+func (f *Fetcher) Lookup(alg, digest string) (string, bool) {
+	if checkDigest(alg, digest) != nil {
+		return "", false
+	}
+	p := f.finalPath(alg, digest)
+	fi, err := os.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	return p, true
+}
+
+// Fetch returns the path of the verified file for src, downloading it first
+// unless it is cached.
+func (f *Fetcher) Fetch(ctx context.Context, src Source) (string, error) {
+	r := f.fetch(ctx, src)
+	return r.Path, r.Err
+}
+
+// FetchAll fetches every source, Jobs at a time. Results follow the order of
+// srcs; the error joins every failure (nil when all succeeded).
+func (f *Fetcher) FetchAll(ctx context.Context, srcs []Source) ([]Result, error) {
+	results := make([]Result, len(srcs))
+	sem := make(chan struct{}, f.opts.Jobs)
+	var wg sync.WaitGroup
+	for i, s := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = f.fetch(ctx, s)
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+func (f *Fetcher) fetch(ctx context.Context, src Source) Result {
+	res := Result{Source: src}
+	src.Algorithm = strings.ToLower(src.Algorithm)
+	src.Digest = strings.ToLower(src.Digest)
+	if err := src.validate(); err != nil {
+		res.Err = fmt.Errorf("fetching %s: %w", src.Name, err)
+		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
+		return res
+	}
+	if p, ok := f.Lookup(src.Algorithm, src.Digest); ok {
+		f.emitCached(src, p)
+		return Result{Source: src, Path: p, Cached: true}
+	}
+	if f.opts.Offline {
+		res.Err = fmt.Errorf("fetching %s: %s:%s is %w %s (offline)",
+			src.Name, src.Algorithm, src.Digest, ErrNotCached, f.opts.CacheDir)
+		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
+		return res
+	}
+	cached, err := f.download(ctx, src)
+	if err != nil {
+		res.Err = fmt.Errorf("fetching %s from %s: %w", src.Name, redact(src.URL), err)
+		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
+		return res
+	}
+	p := f.finalPath(src.Algorithm, src.Digest)
+	if cached {
+		f.emitCached(src, p)
+	} else {
+		f.emit(Event{Name: src.Name, Kind: Done, Bytes: src.Size, Total: src.Size})
+	}
+	return Result{Source: src, Path: p, Cached: cached}
+}
+
+func (f *Fetcher) emitCached(src Source, p string) {
+	n := src.Size
+	if fi, err := os.Stat(p); err == nil {
+		n = fi.Size()
+	}
+	f.emit(Event{Name: src.Name, Kind: Cached, Bytes: n, Total: n})
+}
+
+func (s Source) validate() error {
+	if s.Name == "" {
+		return errors.New("source has no name")
+	}
+	if s.URL == "" {
+		return errors.New("source has no URL")
+	}
+	if s.Size < 0 {
+		return fmt.Errorf("negative size %d", s.Size)
+	}
+	if _, _, err := parseLocation(s.URL); err != nil {
+		return err
+	}
+	return checkDigest(s.Algorithm, s.Digest)
+}
+
+func checkDigest(alg, digest string) error {
+	want := map[string]int{"sha256": 64, "sha512": 128}[alg]
+	if want == 0 {
+		return fmt.Errorf("unsupported checksum algorithm %q (want sha256 or sha512)", alg)
+	}
+	if len(digest) != want || strings.Trim(digest, "0123456789abcdef") != "" {
+		return fmt.Errorf("%s digest %q is not %d lowercase hex digits", alg, digest, want)
+	}
+	return nil
+}

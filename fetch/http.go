@@ -1,0 +1,254 @@
+package fetch
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bgentry/go-netrc/netrc"
+)
+
+const copyBufSize = 1 << 20
+
+// newHTTPClient builds a client that shares nothing with http.DefaultClient.
+// It has no overall timeout (the idle watchdog replaces it), never asks for
+// compression (a gzip-decoded body would not hash to the published digest
+// and cannot be resumed by byte offset), and refuses https→http redirects.
+func newHTTPClient(jobs int) *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   30 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   max(jobs, 2),
+		DisableCompression:    true,
+	}
+	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}
+}
+
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("refusing redirect from https to %s", req.URL.Redacted())
+	}
+	return nil
+}
+
+// stallError is the cause given to an attempt's context when no byte came
+// for the idle timeout.
+type stallError struct{ d time.Duration }
+
+func (e stallError) Error() string { return fmt.Sprintf("no data received for %s", e.d) }
+
+// watchdog cancels an attempt that sees no byte for d; kick restarts the clock.
+type watchdog struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	t      *time.Timer
+	d      time.Duration
+}
+
+func newWatchdog(parent context.Context, d time.Duration) *watchdog {
+	ctx, cancel := context.WithCancelCause(parent)
+	w := &watchdog{ctx: ctx, cancel: cancel, d: d}
+	w.t = time.AfterFunc(d, func() { cancel(&retryableError{stallError{d}}) })
+	return w
+}
+
+func (w *watchdog) kick() { w.t.Reset(w.d) }
+
+func (w *watchdog) stop() {
+	w.t.Stop()
+	w.cancel(nil)
+}
+
+// cause turns the "context canceled" a stalled read reports into the stall.
+func (w *watchdog) cause(err error) error {
+	if c := context.Cause(w.ctx); c != nil && w.ctx.Err() != nil {
+		var re *retryableError
+		if errors.As(c, &re) {
+			return c
+		}
+	}
+	return err
+}
+
+func (f *Fetcher) httpAttempt(ctx context.Context, src Source, target string, p *partial) error {
+	if src.Size > 0 && p.n == src.Size {
+		return nil // every byte is here from an earlier run; verify decides
+	}
+	w := newWatchdog(ctx, f.opts.IdleTimeout)
+	defer w.stop()
+	req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	if p.n > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", p.n))
+	}
+	if f.opts.Netrc {
+		addNetrcAuth(req)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return w.cause(err)
+	}
+	defer resp.Body.Close()
+	if err := acceptResponse(resp, src, p); err != nil || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return err
+	}
+	return f.copyBody(w.ctx, resp.Body, src, p, w)
+}
+
+// acceptResponse checks the status and range of an answer against what the
+// partial file holds, starting over where the server would have the bytes
+// land at the wrong offset.
+func acceptResponse(resp *http.Response, src Source, p *partial) error {
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if p.n > 0 {
+			if err := p.reset(); err != nil { // Range ignored: the body starts at byte 0
+				return err
+			}
+		}
+	case http.StatusPartialContent:
+		cr := resp.Header.Get("Content-Range")
+		start, total, ok := parseContentRange(cr)
+		if !ok || start != p.n || (src.Size > 0 && total >= 0 && total != src.Size) {
+			asked := p.n
+			if err := p.reset(); err != nil {
+				return err
+			}
+			return retryable("asked for bytes from %d, server answered Content-Range %q; starting over", asked, cr)
+		}
+	case http.StatusRequestedRangeNotSatisfiable:
+		_, total, _ := parseContentRange(resp.Header.Get("Content-Range"))
+		if total == p.n && p.n > 0 {
+			return nil // the earlier run had every byte
+		}
+		if err := p.reset(); err != nil {
+			return err
+		}
+		return retryable("server refused the range from %d; starting over", p.n)
+	default:
+		return &StatusError{Code: resp.StatusCode, Status: resp.Status}
+	}
+	if src.Size > 0 && resp.ContentLength >= 0 && p.n+resp.ContentLength != src.Size {
+		n := p.n + resp.ContentLength
+		p.reset()
+		return fmt.Errorf("server announces %d bytes, expected %d", n, src.Size)
+	}
+	return nil
+}
+
+// parseContentRange reads "bytes START-END/TOTAL" or "bytes */TOTAL";
+// total is -1 when given as "*".
+func parseContentRange(s string) (start, total int64, ok bool) {
+	rest, found := strings.CutPrefix(s, "bytes ")
+	if !found {
+		return 0, -1, false
+	}
+	rng, tot, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, -1, false
+	}
+	total = -1
+	if tot != "*" {
+		t, err := strconv.ParseInt(tot, 10, 64)
+		if err != nil {
+			return 0, -1, false
+		}
+		total = t
+	}
+	if rng == "*" {
+		return -1, total, true
+	}
+	a, _, found := strings.Cut(rng, "-")
+	start, err := strconv.ParseInt(a, 10, 64)
+	if !found || err != nil {
+		return 0, total, false
+	}
+	return start, total, true
+}
+
+// copyBody writes and hashes the body in one pass, feeding the watchdog
+// and emitting rate-limited progress.
+func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *partial, w *watchdog) error {
+	buf := make([]byte, copyBufSize)
+	last := time.Now()
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if w != nil {
+				w.kick()
+			}
+			if src.Size > 0 && p.n+int64(n) > src.Size {
+				p.reset()
+				return fmt.Errorf("source sends more than the expected %d bytes", src.Size)
+			}
+			if err := p.write(buf[:n]); err != nil {
+				return fmt.Errorf("writing the cache: %w", err)
+			}
+			if now := time.Now(); now.Sub(last) >= progressInterval {
+				last = now
+				f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: src.Size})
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if w != nil {
+				return w.cause(rerr)
+			}
+			return rerr
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+	}
+	f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: src.Size})
+	if src.Size > 0 && p.n < src.Size {
+		return retryable("body ended after %d of %d bytes", p.n, src.Size)
+	}
+	return nil
+}
+
+// addNetrcAuth adds basic auth from an exact machine entry ($NETRC or
+// ~/.netrc); the "default" entry is ignored so no password goes to a host
+// the user did not name.
+func addNetrcAuth(req *http.Request) {
+	if req.URL.User != nil {
+		return
+	}
+	path := os.Getenv("NETRC")
+	if path == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return
+		}
+		path = filepath.Join(home, ".netrc")
+	}
+	n, err := netrc.ParseFile(path)
+	if err != nil {
+		return
+	}
+	if m := n.FindMachine(req.URL.Hostname()); m != nil && !m.IsDefault() {
+		req.SetBasicAuth(m.Login, m.Password)
+	}
+}
