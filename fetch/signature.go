@@ -86,11 +86,9 @@ func (f *Fetcher) loadKey(ctx context.Context, sig *Signature) (openpgp.EntityLi
 	if err != nil {
 		return nil, fmt.Errorf("key: %w", err)
 	}
-	ring, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(raw))
+	ring, err := readKeys(raw)
 	if err != nil {
-		if ring, err = openpgp.ReadKeyRing(bytes.NewReader(raw)); err != nil {
-			return nil, fmt.Errorf("key %s: %w", redact(src), err)
-		}
+		return nil, fmt.Errorf("key %s: %w", redact(src), err)
 	}
 	var keep openpgp.EntityList
 	for _, e := range ring {
@@ -114,4 +112,22 @@ func fingerprint(e *openpgp.Entity) string {
 func normFingerprint(s string) string {
 	s = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
 	return strings.ToUpper(strings.ReplaceAll(s, " ", ""))
+}
+
+// readKeys reads binary keys or any number of armored key blocks one after
+// the other (ReadArmoredKeyRing stops after the first).
+func readKeys(raw []byte) (openpgp.EntityList, error) {
+	const begin = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+	if !bytes.Contains(raw, []byte(begin)) {
+		return openpgp.ReadKeyRing(bytes.NewReader(raw))
+	}
+	var all openpgp.EntityList
+	for _, part := range strings.Split(string(raw), begin)[1:] {
+		ring, err := openpgp.ReadArmoredKeyRing(strings.NewReader(begin + part))
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ring...)
+	}
+	return all, nil
 }
