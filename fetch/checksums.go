@@ -32,9 +32,6 @@ func (f *Fetcher) ResolveList(ctx context.Context, listURL, fileName string, sig
 			err = fmt.Errorf("checksum list %s: %w", redact(listURL), err)
 		}
 	}()
-	if f.opts.Offline {
-		return "", "", fmt.Errorf("%w (offline)", ErrNotCached)
-	}
 	list, err := f.getSmall(ctx, listURL)
 	if err != nil {
 		return "", "", err
@@ -89,7 +86,7 @@ func parseListLine(line string) (alg, digest, name string, ok bool) {
 }
 
 // getSmall reads a small file (list, signature, key) from http(s) with the
-// Fetcher's client and retries, or from a local path.
+// Fetcher's client and retries (not when Offline), or from a local path.
 func (f *Fetcher) getSmall(ctx context.Context, raw string) ([]byte, error) {
 	kind, target, err := parseLocation(raw)
 	if err != nil {
@@ -104,6 +101,9 @@ func (f *Fetcher) getSmall(ctx context.Context, raw string) ([]byte, error) {
 		defer fh.Close()
 		return readLimited(fh)
 	case locHTTP:
+		if f.opts.Offline {
+			return nil, fmt.Errorf("%s: %w (offline)", redact(raw), ErrNotCached)
+		}
 		var body []byte
 		err := f.retrySmall(ctx, func() error {
 			var err error
