@@ -16,7 +16,8 @@ import (
 // than the one pinned; the download was deleted.
 var ErrChecksumMismatch = errors.New("checksum mismatch")
 
-// ErrNotCached means Offline was set and the file is not in the cache.
+// ErrNotCached means Offline was set and the file (or a checksum list,
+// signature or key on the network) is not available from the cache.
 var ErrNotCached = errors.New("not in the cache")
 
 // NoRetries as Options.Retries disables retrying.
