@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/config"
@@ -15,6 +16,7 @@ type fetchFlags struct {
 	cacheDir string
 	jobs     int
 	offline  bool
+	idle     time.Duration
 }
 
 func (ff *fetchFlags) register(cmd *cobra.Command) {
@@ -22,6 +24,7 @@ func (ff *fetchFlags) register(cmd *cobra.Command) {
 	f.StringVar(&ff.cacheDir, "cache-dir", "", "ISO cache `dir` (default $COMPOSE_CACHE_DIR, else the user cache dir)/compose")
 	f.IntVar(&ff.jobs, "jobs", fetch.DefaultJobs, "parallel downloads")
 	f.BoolVar(&ff.offline, "offline", false, "use only the cache; fail on anything missing")
+	f.DurationVar(&ff.idle, "idle-timeout", fetch.DefaultIdleTimeout, "give up on a download attempt after this long without a byte (it is then retried)")
 }
 
 // fetcher builds a Fetcher whose events go to the progress display.
@@ -29,7 +32,10 @@ func (a *app) fetcher(ff *fetchFlags, events func(fetch.Event)) (*fetch.Fetcher,
 	if ff.jobs < 1 {
 		return nil, usageError{fmt.Errorf("--jobs must be at least 1, got %d", ff.jobs)}
 	}
-	return fetch.New(fetch.Options{CacheDir: ff.cacheDir, Jobs: ff.jobs, Offline: ff.offline, Events: events})
+	if ff.idle <= 0 {
+		return nil, usageError{fmt.Errorf("--idle-timeout must be positive, got %s", ff.idle)}
+	}
+	return fetch.New(fetch.Options{CacheDir: ff.cacheDir, Jobs: ff.jobs, Offline: ff.offline, IdleTimeout: ff.idle, Events: events})
 }
 
 // errNoLock is returned by verbs that need a lock file when there is none.
