@@ -42,6 +42,7 @@ It reads sizes and digests from multiboot.lock ('compose lock' writes it).`,
 	ff.register(cmd)
 	cmd.Flags().Lookup("offline").Hidden = true
 	cmd.Flags().Lookup("jobs").Hidden = true
+	cmd.Flags().Lookup("idle-timeout").Hidden = true
 	cmd.Flags().StringVar(&img, "image", "", "the image `file` apply would write")
 	return cmd
 }
