@@ -356,3 +356,35 @@ func TestApplyDataPartition(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanWarnsHiddenEntry: an EFI-only payload on a BIOS-only kit gets no
+// menu entry anywhere, and the plan says so.
+func TestPlanWarnsHiddenEntry(t *testing.T) {
+	const memtest = "/usr/lib/memtest86+/memtest86+x64.iso"
+	if _, err := os.Stat(memtest); err != nil {
+		t.Skip("memtest86+ not installed")
+	}
+	dir := t.TempDir()
+	iso := filepath.Join(dir, "memtest.iso")
+	data, err := os.ReadFile(memtest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(iso, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := kitWith(t, dir, "firmware: [bios]", iso)
+	ctx := context.Background()
+	f := newFetcher(t, filepath.Join(dir, "cache"))
+	l, err := ResolveLock(ctx, m, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := MakePlan(ctx, m, l, f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "memtest: no menu entry on any firmware target (bios)") {
+		t.Fatalf("warnings: %q", p.Warnings)
+	}
+}

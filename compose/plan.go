@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/image"
@@ -128,7 +129,7 @@ func (p *Plan) inspect(m *config.Manifest, i int, file string, e *EntryPlan) err
 		return fmt.Errorf("%s: %s: %w", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), iso.Name, err)
 	}
 	e.Boot = &d
-	p.warnArch(m, iso.Name, d)
+	p.warnHidden(m, iso.Name, d)
 	if !m.SecureBoot {
 		return nil
 	}
@@ -152,24 +153,18 @@ func secureBootWarning(name string, r bootloader.SecureBootReport) string {
 	return fmt.Sprintf("%s: %s %s and will not boot with Secure Boot on; %s", name, r.Payload, who, r.Remedy)
 }
 
-// warnArch warns when an ISO boots on none of the kit's firmware targets.
-func (p *Plan) warnArch(m *config.Manifest, name string, d bootloader.Detection) {
-	if len(d.Arches) == 0 {
-		return
-	}
-	for _, fw := range m.Firmware {
-		for _, a := range d.Arches {
-			if firmwareArch[fw] == a {
-				return
-			}
+// warnHidden warns when the menu shows an ISO's entry on none of the
+// kit's firmware targets: built for another CPU, or an EFI payload on a
+// BIOS-only kit.
+func (p *Plan) warnHidden(m *config.Manifest, name string, d bootloader.Detection) {
+	var targets []string
+	for _, fw := range BootFirmware(m) {
+		run := grubRuns[fw]
+		if bootloader.Shown(d, run[0], run[1]) {
+			return
 		}
+		targets = append(targets, string(fw))
 	}
-	p.Warnings = append(p.Warnings, fmt.Sprintf("%s: built for %v, which none of the firmware targets %v runs", name, d.Arches, m.Firmware))
-}
-
-var firmwareArch = map[config.Firmware]bootloader.Arch{
-	config.FirmwareBIOS:      bootloader.X86_64,
-	config.FirmwareUEFIX64:   bootloader.X86_64,
-	config.FirmwareUEFIARM64: bootloader.ARM64,
-	config.FirmwareUEFIIA32:  bootloader.IA32,
+	p.Warnings = append(p.Warnings, fmt.Sprintf("%s: no menu entry on any firmware target (%s): its boot files are for %v, family %s",
+		name, strings.Join(targets, ", "), d.Arches, d.Family))
 }
