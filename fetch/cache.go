@@ -27,8 +27,13 @@ type partial struct {
 	path    string
 	h       hash.Hash
 	n       int64 // bytes written and hashed
+	flushed int64 // bytes whose writeback to disk was started
 	resumed bool  // the bytes include a prefix from an earlier attempt or run
 }
+
+// writebackChunk is how much dirty data a download accumulates before it
+// starts writing it back.
+const writebackChunk = 8 << 20
 
 func newHash(alg string) hash.Hash {
 	if alg == "sha512" {
@@ -100,7 +105,7 @@ func (p *partial) hashPrefix(size int64) error {
 	if _, err := io.CopyBuffer(p.h, io.NewSectionReader(p.f, 0, n), buf); err != nil {
 		return fmt.Errorf("hashing the partial download: %w", err)
 	}
-	p.n, p.resumed = n, true
+	p.n, p.flushed, p.resumed = n, n, true
 	return nil
 }
 
@@ -111,6 +116,10 @@ func (p *partial) write(b []byte) error {
 	}
 	p.h.Write(b)
 	p.n += int64(len(b))
+	if p.n-p.flushed >= writebackChunk {
+		startWriteback(p.f.Fd(), p.flushed, p.n-p.flushed)
+		p.flushed = p.n
+	}
 	return nil
 }
 
@@ -120,7 +129,7 @@ func (p *partial) reset() error {
 		return fmt.Errorf("truncating the partial download: %w", err)
 	}
 	p.h.Reset()
-	p.n, p.resumed = 0, false
+	p.n, p.flushed, p.resumed = 0, 0, false
 	return nil
 }
 

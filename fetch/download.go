@@ -2,6 +2,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -210,12 +212,20 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return "server answered " + e.Status }
 
+// isTransient says whether another attempt may succeed. Every error of
+// http.Client.Do is a *url.Error, which satisfies net.Error, so net.Error
+// alone says nothing: only timeouts and failures of the connection itself
+// (*net.OpError, EOF) count, and refused redirects, certificate errors and
+// unknown host names never do.
 func isTransient(err error) bool {
 	var re *retryableError
 	var se *StatusError
 	var ne net.Error
+	var oe *net.OpError
 	var sc interface{ HTTPStatusCode() int } // s3 (smithy) response errors
 	switch {
+	case isPermanent(err):
+		return false
 	case errors.As(err, &re):
 		return true
 	case errors.As(err, &se):
@@ -223,11 +233,24 @@ func isTransient(err error) bool {
 	case errors.As(err, &sc):
 		c := sc.HTTPStatusCode()
 		return c >= 500 || c == 408 || c == 429
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
+		return true // io.EOF: the server closed the connection before answering
+	case errors.As(err, &oe):
 		return true
-	case errors.As(err, &ne):
+	case errors.As(err, &ne) && ne.Timeout():
 		return true
 	}
 	return false
+}
+
+func isPermanent(err error) bool {
+	var rd *redirectError
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var dns *net.DNSError
+	return errors.As(err, &rd) || errors.As(err, &cv) || errors.As(err, &ua) ||
+		errors.As(err, &hn) || errors.As(err, &ci) || (errors.As(err, &dns) && dns.IsNotFound)
 }

@@ -121,6 +121,7 @@ func (f *Fetcher) CacheDir() string { return f.opts.CacheDir }
 
 // Lookup returns the cached file for a digest, if there is one.
 func (f *Fetcher) Lookup(alg, digest string) (string, bool) {
+	alg, digest = strings.ToLower(alg), strings.ToLower(digest) // as Fetch does
 	if checkDigest(alg, digest) != nil {
 		return "", false
 	}
@@ -193,17 +194,22 @@ func (f *Fetcher) fetch(ctx context.Context, src Source) Result {
 	if cached {
 		f.emitCached(src, p)
 	} else {
-		f.emit(Event{Name: src.Name, Kind: Done, Bytes: src.Size, Total: src.Size})
+		n := fileSize(p, src.Size) // the source may not have said its size
+		f.emit(Event{Name: src.Name, Kind: Done, Bytes: n, Total: n})
 	}
 	return Result{Source: src, Path: p, Cached: cached}
 }
 
 func (f *Fetcher) emitCached(src Source, p string) {
-	n := src.Size
-	if fi, err := os.Stat(p); err == nil {
-		n = fi.Size()
-	}
+	n := fileSize(p, src.Size)
 	f.emit(Event{Name: src.Name, Kind: Cached, Bytes: n, Total: n})
+}
+
+func fileSize(p string, fallback int64) int64 {
+	if fi, err := os.Stat(p); err == nil {
+		return fi.Size()
+	}
+	return fallback
 }
 
 func (s Source) validate() error {

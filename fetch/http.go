@@ -38,12 +38,17 @@ func newHTTPClient(jobs int) *http.Client {
 	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}
 }
 
+// redirectError is a redirect the client refused; no retry changes it.
+type redirectError struct{ msg string }
+
+func (e *redirectError) Error() string { return e.msg }
+
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+		return &redirectError{"stopped after 10 redirects"}
 	}
 	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("refusing redirect from https to %s", req.URL.Redacted())
+		return &redirectError{"refusing redirect from https to " + req.URL.Redacted()}
 	}
 	return nil
 }
@@ -136,6 +141,9 @@ func acceptResponse(resp *http.Response, src Source, p *partial) error {
 			}
 			return retryable("asked for bytes from %d, server answered Content-Range %q; starting over", asked, cr)
 		}
+		// the two parts may come from different versions of the file (a
+		// mirror changed between attempts): a mismatch restarts once
+		p.resumed = p.resumed || p.n > 0
 	case http.StatusRequestedRangeNotSatisfiable:
 		_, total, _ := parseContentRange(resp.Header.Get("Content-Range"))
 		if total == p.n && p.n > 0 {
