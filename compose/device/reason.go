@@ -26,6 +26,7 @@ const (
 	NoMedium       ReasonCode = "no-medium"
 	TooSmall       ReasonCode = "too-small"
 	TooLarge       ReasonCode = "too-large"
+	Busy           ReasonCode = "busy" // the exclusive open failed
 )
 
 // Reason is one refusal with the text shown to the user.
