@@ -11,6 +11,10 @@ import (
 	"sync/atomic"
 )
 
+// testHookBeforeVerify lets tests change the device behind the writer's
+// back to prove that verification reads the device.
+var testHookBeforeVerify func(device string)
+
 // job is one target being written.
 type job struct {
 	t       *target
@@ -264,6 +268,9 @@ func (j *job) finish(ctx context.Context, img *image, state []byte, opts WriteOp
 	sum := h.Sum(nil)
 	j.res.SHA256 = hex.EncodeToString(sum)
 	if !opts.NoVerify {
+		if testHookBeforeVerify != nil {
+			testHookBeforeVerify(j.t.path)
+		}
 		if err := j.verify(ctx, img, sum, opts.ChunkSize); err != nil {
 			j.fail(err)
 			return

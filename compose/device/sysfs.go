@@ -71,7 +71,23 @@ func (s *snapshot) readNodes() error {
 			s.byNum[n.devnum] = n.name
 		}
 	}
+	s.linkLoops(dir)
 	return nil
+}
+
+// linkLoops treats a loop device backed by another block device (as
+// "mount -o offset=…" makes) as a holder of it: sysfs does not say so.
+func (s *snapshot) linkLoops(dir string) {
+	for _, n := range s.nodes {
+		back := readAttr(filepath.Join(dir, n.name, "loop", "backing_file"))
+		if !strings.HasPrefix(back, "/dev/") {
+			continue
+		}
+		if lower, ok := s.nodes[s.nameOfPath(back)]; ok {
+			lower.holders = append(lower.holders, n.name)
+			n.slaves = append(n.slaves, lower.name)
+		}
+	}
 }
 
 // readMounts attaches each mount to its device and to every device below
