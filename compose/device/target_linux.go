@@ -1,0 +1,93 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// target is one open device.
+type target struct {
+	f          *os.File
+	path       string
+	direct     bool
+	size       int64
+	sectorSize int
+	devnum     string
+}
+
+// openTarget opens path read-write and exclusively: on Linux O_EXCL on a
+// block device fails with EBUSY while it is mounted, held by dm/md, or open
+// exclusively elsewhere, and keeps others from doing so until we close it.
+func openTarget(path string, mode DirectMode) (*target, error) {
+	flags := unix.O_RDWR | unix.O_EXCL | unix.O_CLOEXEC
+	direct := mode != DirectOff
+	fd, err := unix.Open(path, flags|directFlag(direct), 0)
+	if errors.Is(err, unix.EINVAL) && mode == DirectAuto {
+		direct = false
+		fd, err = unix.Open(path, flags, 0)
+	}
+	if errors.Is(err, unix.EBUSY) {
+		return nil, &UnsafeTargetError{Device: path, Reasons: []Reason{{Code: Busy,
+			Text: "it is in use (mounted, part of a volume or array, or open elsewhere)"}}}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	t := &target{f: os.NewFile(uintptr(fd), path), path: path, direct: direct}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.f.Close()
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return t, nil // the re-check refuses it with the reason
+	}
+	t.devnum = fmt.Sprintf("%d:%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)))
+	if t.size, err = blockSize64(fd); err != nil {
+		t.f.Close()
+		return nil, fmt.Errorf("reading size of %s: %w", path, err)
+	}
+	if t.sectorSize, err = unix.IoctlGetInt(fd, unix.BLKSSZGET); err != nil {
+		t.f.Close()
+		return nil, fmt.Errorf("reading sector size of %s: %w", path, err)
+	}
+	return t, nil
+}
+
+func directFlag(on bool) int {
+	if on {
+		return unix.O_DIRECT
+	}
+	return 0
+}
+
+func blockSize64(fd int) (int64, error) {
+	var n uint64
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.BLKGETSIZE64, uintptr(unsafe.Pointer(&n))); e != 0 {
+		return 0, e
+	}
+	return int64(n), nil
+}
+
+// rereadPartitions asks the kernel to read the new partition table.
+func (t *target) rereadPartitions() error {
+	return unix.IoctlSetInt(int(t.f.Fd()), unix.BLKRRPART, 0)
+}
+
+// dropCache makes later reads come from the device: BLKFLSBUF writes back
+// and drops the block device's buffer cache, DONTNEED drops our pages.
+func (t *target) dropCache() error {
+	fd := int(t.f.Fd())
+	if err := unix.IoctlSetInt(fd, unix.BLKFLSBUF, 0); err != nil {
+		return fmt.Errorf("BLKFLSBUF: %w", err)
+	}
+	return unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
+}
+
+// sync writes back and flushes the device's own cache (fsync on a block
+// device sends a cache flush).
+func (t *target) sync() error { return t.f.Sync() }
