@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/usbkit/compose/cmd/compose/internal/progress"
+	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/image"
 	"github.com/usbkit/compose/fetch"
 	"golang.org/x/term"
@@ -66,3 +67,21 @@ func (d *display) imageEvent(e image.Event) {
 }
 
 func humanSize(n int64) string { return progress.Size(n) }
+
+// deviceEvent shows one device's write: each device is a task whose phase
+// (write, verify) says what is happening to it.
+func (d *display) deviceEvent(e device.Event) {
+	u := progress.Update{Phase: string(e.Phase), ID: e.Device, Done: e.Done, Total: e.Total, State: progress.Running, Msg: e.Message}
+	switch e.Phase {
+	case device.PhaseDone:
+		u.Phase, u.State = "write", progress.Done
+	case device.PhaseFailed:
+		u.Phase, u.State = "write", progress.Failed
+		if e.Err != nil {
+			u.Msg = e.Err.Error()
+		}
+	case device.PhaseOpen, device.PhaseSync, device.PhaseWarning:
+		u.Phase = "write"
+	}
+	d.d.Update(u)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/image"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
@@ -16,6 +17,7 @@ const (
 	exitUsage       = 2   // bad command line: unknown verb or flag, wrong arguments
 	exitInvalid     = 3   // the manifest or lock file is invalid, or they disagree
 	exitMismatch    = 4   // a download or the built image does not match its digest
+	exitUnsafe      = 5   // a device was refused as a target; nothing was written
 	exitBootFailed  = 6   // compose test: a boot did not pass
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
@@ -48,6 +50,8 @@ func exitCode(err error) int {
 		return exitInvalid
 	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, image.ErrMismatch):
 		return exitMismatch
+	case errors.Is(err, device.ErrUnsafeTarget):
+		return exitUnsafe
 	case errors.Is(err, errBootFailed):
 		return exitBootFailed
 	}
@@ -62,6 +66,8 @@ func hintFor(err error) string {
 		return "run 'compose help' for usage"
 	case errors.Is(err, errNoLock), errors.Is(err, config.ErrStaleLock):
 		return "run 'compose lock' to pin the manifest's ISOs in multiboot.lock"
+	case errors.Is(err, device.ErrUnsafeTarget):
+		return "'compose devices' lists the disks and why each is refused; --force lifts only the removable and size limits"
 	case errors.Is(err, boottest.ErrNotInstalled):
 		return "compose boot and compose test need QEMU and firmware from Debian's packages (see the error)"
 	case errors.Is(err, fetch.ErrNotCached):

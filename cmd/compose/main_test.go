@@ -3,10 +3,13 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -28,11 +31,19 @@ func TestScripts(t *testing.T) {
 			env.Setenv("CI", os.Getenv("CI"))
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			if cond != "loopdev" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			_, err := os.Stat("/dev/loop-control")
+			return os.Geteuid() == 0 && err == nil, nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"serve":  cmdServe,
-			"mkiso":  cmdMkiso,
-			"sha256": cmdSHA256,
-			"expand": cmdExpand,
+			"serve":   cmdServe,
+			"mkiso":   cmdMkiso,
+			"sha256":  cmdSHA256,
+			"expand":  cmdExpand,
+			"loopdev": cmdLoopdev,
 		},
 	})
 }
@@ -73,4 +84,17 @@ func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	text := os.Expand(ts.ReadFile(args[0]), ts.Getenv)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(text), 0o644))
+}
+
+// loopdev FILE VAR: attach FILE to a free loop device, $VAR is its path;
+// detached when the script ends.
+func cmdLoopdev(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: loopdev FILE VAR")
+	}
+	out, err := exec.Command("losetup", "-f", "--show", ts.MkAbs(args[0])).Output()
+	ts.Check(err)
+	dev := strings.TrimSpace(string(out))
+	ts.Defer(func() { exec.Command("losetup", "-d", dev).Run() })
+	ts.Setenv(args[1], dev)
 }

@@ -120,7 +120,7 @@ func (a *app) testImage(cmd *cobra.Command, args []string, ff *fetchFlags) (stri
 		return "", nil, err
 	}
 	img := filepath.Join(dir, "kit.img")
-	if _, _, err := a.build(cmd.Context(), ff, img, false); err != nil {
+	if _, _, err := a.build(cmd.Context(), ff, img, false, nil); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
