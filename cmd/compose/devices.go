@@ -59,11 +59,7 @@ func verdict(d device.Device) string {
 	}
 	var why []string
 	for _, r := range d.Refusals {
-		s := r.Text
-		if r.Overridable {
-			s += " (--force)"
-		}
-		why = append(why, s)
+		why = append(why, r.Text)
 	}
 	return "refuses: " + strings.Join(why, "; ")
 }
