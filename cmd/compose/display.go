@@ -26,7 +26,7 @@ func (a *app) display(phase string) *display {
 		mode = progress.Off
 	case a.json:
 		mode = progress.JSON
-	case isTerminal(a.stderr) && !a.noColor():
+	case isTerminal(a.stderr):
 		mode = progress.Bars
 	}
 	return &display{phase: phase, d: progress.New(a.stderr, mode)}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -18,8 +17,8 @@ import (
 //     result, and on failure an object {"error": {...}} in place of the
 //     result; stderr carries only progress, as JSON lines.
 //   - -q/--quiet drops hints, warnings and progress; errors always print.
-//   - Progress bars appear only when stderr is a terminal; NO_COLOR turns off
-//     colour wherever colour is used.
+//   - Progress bars appear only when stderr is a terminal. compose prints no
+//     colour, so NO_COLOR (https://no-color.org) holds trivially.
 //   - Only `compose apply --device` ever prompts, and only on a terminal.
 type app struct {
 	stdin          io.Reader
@@ -34,10 +33,6 @@ type app struct {
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 	return &app{stdin: stdin, stdout: stdout, stderr: stderr}
 }
-
-// noColor reports whether colour is off: NO_COLOR set to anything non-empty
-// (https://no-color.org), or output that is not for a person.
-func (a *app) noColor() bool { return os.Getenv("NO_COLOR") != "" || a.json }
 
 // result prints a verb's result: v as JSON with --json, else text(stdout).
 func (a *app) result(v any, text func(w io.Writer) error) error {
