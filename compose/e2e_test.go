@@ -159,7 +159,8 @@ func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boo
 	for _, res := range results {
 		checkSecureBootState(t, res)
 		if !res.Pass {
-			t.Errorf("%s on %s: %s (%s), reached %s; log %s", res.Entry, res.Firmware, res.Reason, res.Detail, res.Milestone, res.Log)
+			t.Errorf("%s on %s: %s (%s), reached %s; log %s:\n%s", res.Entry, res.Firmware, res.Reason,
+				res.Detail, res.Milestone, res.Log, logTail(res.Log, 30))
 		}
 	}
 	return cases
@@ -243,4 +244,19 @@ func humanPlan(p *Plan) string {
 		parts = append(parts, fmt.Sprintf("%d:%s %d MiB", pt.Index, pt.FS, pt.Size>>20))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// logTail is the last n lines of a serial log, without terminal escapes, so
+// a failure in CI shows what the guest printed.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	text := regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]|\r").ReplaceAllString(string(b), "")
+	lines := strings.Split(text, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

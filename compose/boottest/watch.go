@@ -23,6 +23,7 @@ type watcher struct {
 	// loopback.cfg): Enter boots its default entry.
 	lastEnter time.Time
 	highlight string // the entry GRUB last drew as selected ("*title")
+	reEnters  int    // Enters typed again because nothing happened
 
 	done   bool
 	pass   bool
@@ -112,6 +113,9 @@ const keyQuiet = 800 * time.Millisecond
 // the highlighted entry, so a wrong entry is never booted; GRUB prints
 // "Booting" only when it autoboots, so the Enter marks MilestoneBooting.
 func (w *watcher) nextKeys(quiet time.Duration) string {
+	if k := w.lostEnter(quiet); k != "" {
+		return k
+	}
 	// The first group goes at once: it stops the menu's countdown, whose
 	// once-a-second redraw would otherwise never leave the console quiet.
 	first := w.selecting && !w.typedAny
@@ -135,8 +139,27 @@ func (w *watcher) nextKeys(quiet time.Duration) string {
 			return ""
 		}
 		w.booting(w.highlight)
+		w.lastEnter = time.Now()
 	}
 	return k
+}
+
+// enterLost is how long a silent console after the selection's Enter means
+// the key was lost (seen on a loaded host: the menu then waits forever,
+// its countdown already stopped). GRUB loading a large initrd under TCG can
+// be silent for several seconds, so the bar is high.
+const enterLost = 20 * time.Second
+
+// lostEnter types Enter again, at most twice, when the entry was chosen but
+// nothing at all appeared since: no kernel, no GRUB message.
+func (w *watcher) lostEnter(quiet time.Duration) string {
+	if w.done || w.reached != MilestoneBooting || w.reEnters >= 2 || len(w.queue) > 0 ||
+		quiet < enterLost || time.Since(w.lastEnter) < enterLost {
+		return ""
+	}
+	w.reEnters++
+	w.lastEnter = time.Now()
+	return "\r"
 }
 
 func (w *watcher) booting(title string) {

@@ -192,3 +192,26 @@ func TestLineFeedPartial(t *testing.T) {
 		t.Fatalf("got %q, want %q", strings.Join(got, " "), want)
 	}
 }
+
+// TestLostEnterRetypedTwice: after the selection's Enter, a console silent
+// for enterLost gets Enter again, twice at most, and never before.
+func TestLostEnterRetypedTwice(t *testing.T) {
+	w := &watcher{reached: MilestoneBooting, lastEnter: time.Now()}
+	if k := w.nextKeys(enterLost + time.Second); k != "" {
+		t.Fatalf("typed %q right after Enter", k)
+	}
+	for i := 0; i < 2; i++ {
+		w.lastEnter = time.Now().Add(-enterLost - time.Second)
+		if k := w.nextKeys(enterLost + time.Second); k != "\r" {
+			t.Fatalf("retry %d: typed %q, want Enter", i+1, k)
+		}
+	}
+	w.lastEnter = time.Now().Add(-enterLost - time.Second)
+	if k := w.nextKeys(enterLost + time.Second); k != "" {
+		t.Fatalf("a third retry typed %q", k)
+	}
+	w = &watcher{reached: MilestoneKernel, lastEnter: time.Now().Add(-time.Hour)}
+	if k := w.nextKeys(time.Hour); k != "" {
+		t.Fatalf("typed %q after the kernel started", k)
+	}
+}
