@@ -105,6 +105,11 @@ func (a *app) prepare(ctx context.Context, ff *fetchFlags, img string) (*compose
 	if err != nil {
 		return nil, err
 	}
+	if a.verbose && !a.json && !a.quiet {
+		if err := printPlan(a.stderr, p); err != nil {
+			return nil, err
+		}
+	}
 	for _, w := range p.Warnings {
 		a.warn("%s", w)
 	}

@@ -37,7 +37,7 @@ and builds a bootable multi-boot USB image or stick from it.`,
 	pf.StringVarP(&a.file, "file", "f", "multiboot.yaml", "manifest `path` (- reads standard input)")
 	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON on stdout")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only results and errors")
-	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print more detail")
+	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print more detail (apply and test show the plan they execute)")
 
 	root.AddCommand(
 		newInitCmd(a),
