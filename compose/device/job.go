@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 )
 
@@ -24,8 +25,10 @@ type job struct {
 	regions []span // per-device: tail region(s), then the head last
 	total   int64
 	written int64
-	err     error
 	in      chan *chunk
+
+	mu  sync.Mutex // the writers of one job share these
+	err error
 }
 
 // chunk is one piece of the image body shared by every job.
@@ -138,62 +141,97 @@ func (j *job) wipe(img *image) error {
 // them, so the other devices go on.
 func (j *job) consume(ctx context.Context, free chan<- []byte) {
 	for c := range j.in {
-		if j.err == nil {
-			j.writeChunk(ctx, c.off, c.data)
-		}
-		if c.refs.Add(-1) == 0 {
-			free <- c.data[:cap(c.data)]
-		}
+		j.writeChunk(ctx, c.off, c.data)
+		c.release(free)
 	}
 }
 
+func (c *chunk) release(free chan<- []byte) {
+	if c.refs.Add(-1) == 0 {
+		free <- c.data[:cap(c.data)]
+	}
+}
+
+// writeChunk writes one chunk unless the job failed already; it is called
+// by several goroutines at once.
 func (j *job) writeChunk(ctx context.Context, off int64, data []byte) {
-	if err := ctx.Err(); err != nil {
-		j.err = incomplete(j.t.path, err)
+	j.mu.Lock()
+	failed := j.err != nil
+	j.mu.Unlock()
+	if failed {
 		return
 	}
-	if _, err := j.t.f.WriteAt(data, off); err != nil {
-		j.err = incomplete(j.t.path, fmt.Errorf("writing at offset %d: %w", off, err))
+	err := ctx.Err()
+	if err == nil {
+		if _, werr := j.t.f.WriteAt(data, off); werr != nil {
+			err = fmt.Errorf("writing at offset %d: %w", off, werr)
+		}
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		if j.err == nil {
+			j.err = incomplete(j.t.path, err)
+		}
 		return
 	}
 	j.written += int64(len(data))
 	j.emit(Event{Device: j.t.path, Phase: PhaseWrite, Done: j.written, Total: j.total})
 }
 
-// broadcast reads the image body once and hands every chunk to every job;
-// it returns the SHA-256 state of the body for the jobs to continue.
+// Pipeline shape: nbuf chunks in flight between the reader and the
+// writers, and depth writes in flight per device so it never idles
+// between two writes (dd leaves it idle while it reads the next block).
+const (
+	nbuf  = 6
+	depth = 2
+)
+
+// broadcast reads the image body once and hands every chunk to every job
+// and to a hasher; it returns the SHA-256 state of the body for the jobs
+// to continue.
 func broadcast(ctx context.Context, img *image, jobs []*job, chunkSize int) []byte {
-	const nbuf = 4
+	if len(jobs) == 0 {
+		return nil
+	}
 	free := make(chan []byte, nbuf)
 	for range nbuf {
 		free <- alignedBuf(chunkSize)
 	}
-	done := make(chan struct{})
+	var wg sync.WaitGroup
 	for _, j := range jobs {
 		j.in = make(chan *chunk, nbuf)
-		go func() {
-			j.consume(ctx, free)
-			done <- struct{}{}
-		}()
+		for range depth {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				j.consume(ctx, free)
+			}()
+		}
 	}
 	h := sha256.New()
-	if len(jobs) == 0 {
-		return nil
-	}
+	hin := make(chan *chunk, nbuf)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for c := range hin {
+			h.Write(c.data)
+			c.release(free)
+		}
+	}()
 	err := readBody(ctx, img, chunkSize, free, func(off int64, data []byte) {
-		h.Write(data)
 		c := &chunk{off: off, data: data}
-		c.refs.Store(int32(len(jobs)))
+		c.refs.Store(int32(len(jobs) + 1))
+		hin <- c
 		for _, j := range jobs {
 			j.in <- c
 		}
 	})
+	close(hin)
 	for _, j := range jobs {
 		close(j.in)
 	}
-	for range jobs {
-		<-done
-	}
+	wg.Wait()
 	for _, j := range jobs {
 		if j.err == nil && err != nil {
 			j.err = incomplete(j.t.path, err)

@@ -59,7 +59,7 @@ type WriteOptions struct {
 	Check     CheckOptions // the same options the CLI passed to Check
 	NoVerify  bool         // skip reading back
 	Direct    DirectMode
-	ChunkSize int // bytes per write, a multiple of 4096; 0 means 8 MiB
+	ChunkSize int // bytes per write, a multiple of 4096; 0 means 4 MiB
 }
 
 // Result is the outcome for one target.
@@ -74,7 +74,7 @@ type Result struct {
 	Err      error
 }
 
-const defaultChunk = 8 << 20
+const defaultChunk = 4 << 20
 
 // Write writes the image at imagePath to every target at once and returns
 // one Result per target, in order. See the package doc for what is written,
