@@ -151,7 +151,7 @@ func (r *Runner) run(ctx context.Context, m Machine, files Files, c Case, base s
 	}
 	defer conn.Close()
 	w.selectKeys = r.Keys
-	if w.selectKeys == nil {
+	if w.selectKeys == nil && c.Entry.Title == "" {
 		w.selectKeys = MenuKeys
 	}
 	follow(ctx, conn, logf, w, r)

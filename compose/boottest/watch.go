@@ -2,6 +2,7 @@ package boottest
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,6 +25,14 @@ type watcher struct {
 	lastEnter time.Time
 	highlight string // the entry GRUB last drew as selected ("*title")
 	reEnters  int    // Enters typed again because nothing happened
+
+	// Seeking selects Case.Entry.Title by watching the highlight: one key
+	// at a time, in one direction until the highlight stops moving.
+	seeking  bool
+	up       bool   // direction: '^' when true
+	presses  int    // keys typed while seeking
+	stuck    int    // presses in a row that did not move the highlight
+	lastSeen string // the highlight when the previous key went out
 
 	done   bool
 	pass   bool
@@ -94,7 +103,10 @@ func (w *watcher) menu() {
 	switch {
 	case w.reached < MilestoneMenu:
 		w.mark(MilestoneMenu)
-		if !w.keysSent && w.selectKeys != nil {
+		switch {
+		case !w.keysSent && w.selectKeys == nil && w.c.Entry.Title != "":
+			w.keysSent, w.seeking, w.up = true, true, true
+		case !w.keysSent && w.selectKeys != nil:
 			w.keysSent, w.selecting = true, true
 			w.queue = w.selectKeys(w.c.Entry)
 		}
@@ -115,6 +127,9 @@ const keyQuiet = 800 * time.Millisecond
 func (w *watcher) nextKeys(quiet time.Duration) string {
 	if k := w.lostEnter(quiet); k != "" {
 		return k
+	}
+	if w.seeking {
+		return w.seek(quiet)
 	}
 	// The first group goes at once: it stops the menu's countdown, whose
 	// once-a-second redraw would otherwise never leave the console quiet.
@@ -220,4 +235,44 @@ func excerpt(s string, re *regexp.Regexp) string {
 		s = s[:160]
 	}
 	return strings.TrimSpace(s)
+}
+
+// maxPresses bounds a seek: enough to cross any menu a few times.
+const maxPresses = 80
+
+// seek types one menu key at a time, each once the console is quiet, until
+// GRUB highlights the wanted title, then Enter. Counting keys is not enough:
+// on UEFI the firmware and GRUB both read the UART and single keys get lost
+// under load. The first key ('^') goes at once to stop the countdown; the
+// direction turns when three presses in a row leave the highlight where it
+// was (an end of the menu, or keys lost).
+func (w *watcher) seek(quiet time.Duration) string {
+	if w.done || (quiet < keyQuiet && w.typedAny) {
+		return ""
+	}
+	want := w.c.Entry.Title
+	if w.typedAny && w.highlight == want {
+		w.seeking = false
+		w.booting(w.highlight)
+		w.lastEnter = time.Now()
+		return "\r"
+	}
+	if w.presses >= maxPresses {
+		w.seeking = false
+		w.finish(false, ReasonWrongEntry, "highlighted `"+w.highlight+"', want `"+want+"' after "+strconv.Itoa(w.presses)+" keys")
+		return ""
+	}
+	if w.typedAny && w.highlight == w.lastSeen {
+		if w.stuck++; w.stuck >= 3 {
+			w.up, w.stuck = !w.up, 0
+		}
+	} else {
+		w.stuck = 0
+	}
+	w.typedAny, w.lastSeen = true, w.highlight
+	w.presses++
+	if w.up {
+		return "^"
+	}
+	return "v"
 }

@@ -215,3 +215,42 @@ func TestLostEnterRetypedTwice(t *testing.T) {
 		t.Fatalf("typed %q after the kernel started", k)
 	}
 }
+
+// TestSeekFindsEntryDespiteLostKeys drives a simulated GRUB menu that drops
+// keys: the seek watches the highlight and still boots the wanted entry,
+// above or below where the menu starts.
+func TestSeekFindsEntryDespiteLostKeys(t *testing.T) {
+	titles := []string{"Tiny", "Tiny cfg", "memtest86+", "iPXE", "live-boot", "dracut", "Reboot"}
+	for _, tc := range []struct {
+		want  string
+		start int
+		lose  func(n int) bool
+	}{
+		{"dracut", 0, func(n int) bool { return n%2 == 1 }},       // every other key lost
+		{"Tiny", 3, func(n int) bool { return n%3 == 0 }},         // target above the start
+		{"Reboot", 0, func(n int) bool { return n > 2 && n < 9 }}, // a burst of losses
+	} {
+		w := &watcher{c: Case{Entry: Entry{Name: "x", Title: tc.want}}, start: time.Now()}
+		w.line("Use the ^ and v keys to select which entry is highlighted.", false)
+		idx, n := tc.start, 0
+		for !w.done && n < 200 {
+			k := w.nextKeys(time.Second)
+			if k == "\r" {
+				break
+			}
+			n++
+			if !tc.lose(n) {
+				switch {
+				case k == "^" && idx > 0:
+					idx--
+				case k == "v" && idx < len(titles)-1:
+					idx++
+				}
+			}
+			w.line("      *"+titles[idx]+"      ", false)
+		}
+		if w.done || titles[idx] != tc.want || w.reached != MilestoneBooting {
+			t.Errorf("want %q: ended on %q after %d keys (done %v, reason %q)", tc.want, titles[idx], n, w.done, w.reason)
+		}
+	}
+}
