@@ -27,13 +27,17 @@
 // How an entry is selected without touching the image: the kit's grub.cfg
 // puts GRUB's terminal on serial (serial --unit=0 --speed=115200;
 // terminal_input serial console; terminal_output serial console) and has a
-// menu timeout. When the menu footer appears on serial, the runner types
-// '^' (GRUB's "up") 40 times, then 'v' ("down") Entry.Index times, then
-// Enter, each group once the console has gone quiet. These single-byte keys
-// are GRUB menu bindings; arrow keys are escape sequences that the UEFI
-// console and GRUB's serial driver, both reading the same UART, can split.
-// Before Enter the runner reads the entry GRUB drew as selected ("*title")
-// and refuses to boot another one than Entry.Title (retyping twice first).
+// menu timeout. When the menu footer appears on serial, the runner presses
+// one GRUB menu key at a time — '^' first, which also stops the countdown,
+// then on in one direction — each once the console has gone quiet, reading
+// the entry GRUB draws as selected ("*title") after every key, and presses
+// Enter when it is Entry.Title. The direction turns when three keys in a row
+// leave the highlight where it was (an end of the menu, or lost keys); after
+// 80 keys it gives up as "wrong entry". Counting keys is not enough: on UEFI
+// the firmware and GRUB both read the UART, and under load single bytes get
+// lost. '^' and 'v' are single-byte GRUB menu bindings; arrow keys are escape
+// sequences that can be split. Without a Title (or with Runner.Keys) the
+// runner types counted key groups instead (MenuKeys).
 // GRUB's hotkeys were not used: they need the generated menu to declare
 // them. A nested menu (an ISO's loopback.cfg) gets Enter for its default.
 //
