@@ -153,6 +153,20 @@ func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boo
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Under TCG on a loaded 2-core host a serial key is sometimes lost
+	// (seen in about one full run in three, each time a different case):
+	// a failed boot is run once more, and the retry is logged.
+	for i, res := range results {
+		if res.Pass {
+			continue
+		}
+		t.Logf("retrying %s on %s once after %s (%s); serial log:\n%s", res.Entry, res.Firmware, res.Reason, res.Detail, logTail(res.Log, 15))
+		again, err := r.Boot(context.Background(), cases[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		results[i] = again
+	}
 	var table strings.Builder
 	boottest.WriteTable(&table, results)
 	t.Log("\n" + table.String())
