@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/usbkit/compose/compose/image"
+	"github.com/usbkit/compose/compose/disk"
 )
 
 // ErrNotReady is returned by Apply for a plan whose ISOs are not all in the
@@ -17,7 +17,7 @@ type ApplyOptions struct {
 	// NoVerify skips reading every file back from the finished image.
 	NoVerify bool
 	// Progress receives placement and verification events.
-	Progress func(image.Event)
+	Progress func(disk.Event)
 }
 
 // Result is what Apply built.
@@ -39,7 +39,7 @@ func Apply(ctx context.Context, p *Plan, opts ApplyOptions) (*Result, error) {
 	}
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
-	res, err := image.Build(ctx, p.Image, spec, opts.Progress)
+	res, err := disk.Build(ctx, p.Image, spec, opts.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}

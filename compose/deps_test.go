@@ -15,7 +15,7 @@ var forbidden = map[string][]string{
 	"fetch":            {"config", "bootloader", "compose", "cmd"},
 	"bootloader":       {"config", "fetch", "compose", "cmd"},
 	"compose":          {"cmd"},
-	"compose/image":    {"config", "fetch", "bootloader", "compose", "cmd"},
+	"compose/disk":     {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/device":   {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/boottest": {"config", "fetch", "bootloader", "compose", "cmd"},
 }

@@ -7,7 +7,7 @@
 //
 // This is the only package that joins config (what the user asked for),
 // fetch (verified ISOs in a cache), bootloader (GRUB files, BIOS boot code,
-// ISO inspection, grub.cfg) and compose/image (the GPT/FAT32/ext4 writer).
+// ISO inspection, grub.cfg) and compose/disk (the GPT/FAT32/ext4 writer).
 // Those packages know nothing of each other; the translation between their
 // types lives here. It prints nothing: progress leaves through callbacks.
 package compose

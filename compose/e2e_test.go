@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/usbkit/compose/compose/boottest"
-	"github.com/usbkit/compose/compose/boottest/fixture"
+	"github.com/usbkit/compose/compose/internal/fixture"
 	"github.com/usbkit/compose/config"
 )
 

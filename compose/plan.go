@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/bootloader"
-	"github.com/usbkit/compose/compose/image"
+	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
 )
@@ -30,7 +30,7 @@ type Plan struct {
 	// fetching.
 	Ready bool `json:"ready"`
 
-	spec image.Spec
+	spec disk.Spec
 }
 
 // Download is one ISO apply must fetch first.
@@ -79,12 +79,12 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	for _, fw := range m.Firmware {
 		p.Firmware = append(p.Firmware, string(fw))
 	}
-	isos := make([]image.File, len(srcs))
+	isos := make([]disk.File, len(srcs))
 	for i, s := range srcs {
 		iso := &m.ISOs[i]
 		// Until the ISO is cached its location stands in for the source: the
 		// layout needs only the size, and an unready plan is never built.
-		isos[i] = image.File{Path: isoPath(iso.Name), Source: s.URL, Size: s.Size}
+		isos[i] = disk.File{Path: isoPath(iso.Name), Source: s.URL, Size: s.Size}
 		e := EntryPlan{Name: iso.Name, Title: iso.Title, ISOPath: isoPath(iso.Name), Args: iso.Args}
 		if cached, ok := f.Lookup(s.Algorithm, s.Digest); ok {
 			isos[i].Source = cached

@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/usbkit/compose/bootloader"
-	"github.com/usbkit/compose/compose/image"
+	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
 )
 
@@ -19,22 +19,22 @@ import (
 // It takes two passes. The first, without grub.cfg, learns where each ISO
 // lands and where the BIOS boot partition starts (neither depends on
 // grub.cfg); the menu is then rendered for that placement.
-func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []image.File) error {
+func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File) error {
 	seed := kitSeed(m, l)
 	stickID := hex.EncodeToString(seed[:8])
 	boot, err := bootloader.ESPFiles(bootloader.ESPOptions{Targets: targets(m), SecureBoot: m.SecureBoot, StickID: stickID})
 	if err != nil {
 		return err
 	}
-	p.spec = image.Spec{Size: sizeOf(m), Seed: seed[:], ESP: image.ESP{Label: m.Label},
+	p.spec = disk.Spec{Size: sizeOf(m), Seed: seed[:], ESP: disk.ESP{Label: m.Label},
 		ISOs: isos, Placement: placement[m.Storage]}
 	for _, b := range boot {
-		p.spec.ESP.Files = append(p.spec.ESP.Files, image.File{Path: b.Path, Data: b.Data})
+		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: b.Path, Data: b.Data})
 	}
 	if slices.Contains(m.Firmware, config.FirmwareBIOS) {
 		p.spec.BIOSBoot = []byte{0} // a stand-in: the partition's place does not depend on it
 	}
-	first, err := image.ComputeLayout(p.spec)
+	first, err := disk.ComputeLayout(p.spec)
 	if err != nil {
 		return fmt.Errorf("%s: %w", m.File, err)
 	}
@@ -46,8 +46,8 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []image.File) err
 	if err != nil {
 		return err
 	}
-	p.spec.ESP.Files = append(p.spec.ESP.Files, image.File{Path: bootloader.ConfigPath, Data: cfg})
-	lay, err := image.ComputeLayout(p.spec)
+	p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: bootloader.ConfigPath, Data: cfg})
+	lay, err := disk.ComputeLayout(p.spec)
 	if err != nil {
 		return fmt.Errorf("%s: %w", m.File, err)
 	}
@@ -57,9 +57,9 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []image.File) err
 
 // installBIOS patches GRUB's boot code and core.img for where the BIOS boot
 // partition starts in lay, if there is one.
-func (p *Plan) installBIOS(lay image.Layout) error {
+func (p *Plan) installBIOS(lay disk.Layout) error {
 	for _, part := range lay.Partitions {
-		if part.Type != image.TypeBIOSBoot {
+		if part.Type != disk.TypeBIOSBoot {
 			continue
 		}
 		bi, err := bootloader.BIOSInstall(part.FirstLBA, part.LastLBA-part.FirstLBA+1)
@@ -74,13 +74,13 @@ func (p *Plan) installBIOS(lay image.Layout) error {
 // markDataVolume puts a marker file unique to this stick on the ext4 data
 // partition, if lay has one, so GRUB can find the ISOs there. It returns
 // the ISO paths on that partition mapped to the marker.
-func (p *Plan) markDataVolume(lay image.Layout, stickID string) map[string]string {
-	data := lay.Partition(image.FSExt4)
+func (p *Plan) markDataVolume(lay disk.Layout, stickID string) map[string]string {
+	data := lay.Partition(disk.FSExt4)
 	if data == nil {
 		return nil
 	}
 	marker := "/.compose/" + stickID + ".data"
-	p.spec.Data.Files = append(p.spec.Data.Files, image.File{Path: marker, Data: []byte(stickID + "\n")})
+	p.spec.Data.Files = append(p.spec.Data.Files, disk.File{Path: marker, Data: []byte(stickID + "\n")})
 	on := map[string]string{}
 	for _, f := range data.Files {
 		on[f.Path] = marker
@@ -88,7 +88,7 @@ func (p *Plan) markDataVolume(lay image.Layout, stickID string) map[string]strin
 	return on
 }
 
-func (p *Plan) describe(lay image.Layout) {
+func (p *Plan) describe(lay disk.Layout) {
 	p.Size = lay.Size
 	p.Notes = append(p.Notes, lay.Notes...)
 	for _, part := range lay.Partitions {
@@ -143,10 +143,10 @@ func sizeOf(m *config.Manifest) int64 {
 	return m.Size.Bytes
 }
 
-var placement = map[config.Storage]image.Placement{
-	config.StorageAuto: image.PlaceAuto,
-	config.StorageESP:  image.PlaceAllOnESP,
-	config.StorageData: image.PlaceAllOnData,
+var placement = map[config.Storage]disk.Placement{
+	config.StorageAuto: disk.PlaceAuto,
+	config.StorageESP:  disk.PlaceAllOnESP,
+	config.StorageData: disk.PlaceAllOnData,
 }
 
 // kitSeed derives every GUID and volume ID of the image from what the kit

@@ -5,7 +5,7 @@ import (
 
 	"github.com/usbkit/compose/cmd/compose/internal/progress"
 	"github.com/usbkit/compose/compose/device"
-	"github.com/usbkit/compose/compose/image"
+	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/fetch"
 	"golang.org/x/term"
 )
@@ -58,7 +58,7 @@ func (d *display) fetchEvent(e fetch.Event) {
 // imageEvent reports placing and verifying as one task per phase: an image
 // has a dozen small boot files and a few large ISOs, and only the bytes of
 // the whole phase tell the user how long is left.
-func (d *display) imageEvent(e image.Event) {
+func (d *display) imageEvent(e disk.Event) {
 	u := progress.Update{Phase: e.Kind.String(), ID: "files", Done: e.AllDone, Total: e.AllTotal, State: progress.Running}
 	if e.AllTotal > 0 && e.AllDone >= e.AllTotal {
 		u.State = progress.Done

@@ -5,7 +5,7 @@ import (
 
 	"github.com/usbkit/compose/compose/boottest"
 	"github.com/usbkit/compose/compose/device"
-	"github.com/usbkit/compose/compose/image"
+	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
 )
@@ -48,7 +48,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock):
 		return exitInvalid
-	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, image.ErrMismatch):
+	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch):
 		return exitMismatch
 	case errors.Is(err, device.ErrUnsafeTarget):
 		return exitUnsafe

@@ -1,4 +1,4 @@
-// Package image builds a bootable GPT disk image file from a Spec: an
+// Package disk builds a bootable GPT disk image file from a Spec: an
 // optional 1 MiB BIOS boot partition holding raw bytes (GRUB's core.img), a
 // FAT32 EFI System Partition with files, and an optional ext4 data partition
 // for files FAT32 cannot hold (4 GiB or more) or for every ISO when asked.
@@ -51,4 +51,4 @@
 //
 // Progress: the callback gets EventPlace and EventVerify events, one call at
 // a time, from Build's goroutines.
-package image
+package disk

@@ -1,4 +1,4 @@
-package image
+package disk
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 
 // The benchmark is opt-in: it writes several GiB.
 //
-//	COMPOSE_IMAGE_BENCH=1 go test -run TestBench -v -timeout 30m ./compose/image/
+//	COMPOSE_IMAGE_BENCH=1 go test -run TestBench -v -timeout 30m ./compose/disk/
 //
 // COMPOSE_IMAGE_BENCH_DIR picks the disk (default: the system temp dir).
 // It places 2 GiB of random-content ISOs with Build, both hashing them
