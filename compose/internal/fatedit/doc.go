@@ -1,0 +1,41 @@
+// Package fatedit changes the files of an existing FAT32 volume in place,
+// crash-safely, without a scratch copy: the live-update half of the disk
+// writer (compose/disk builds whole volumes through go-diskfs; go-diskfs
+// v1.9.4 cannot safely modify a live volume: every allocating write
+// rewrites both FATs and nothing orders its writes).
+//
+// Contract: Open reads the boot sector, the whole FAT and the directory
+// tree (refusing a volume whose two FATs differ). Update replaces, adds and
+// removes files so that an interruption at any write (kill -9, a write
+// error, unplugging) leaves a volume fsck.fat -n accepts holding either the
+// whole old tree or the whole new one, never a mix. It does so by shadow
+// paging, in this order:
+//
+//  1. New file contents go to clusters free in the current FAT. Nothing
+//     refers to them yet: to fsck they are free space.
+//  2. Every directory below the root is rewritten, also into free clusters:
+//     unchanged files keep their entries (names, clusters) verbatim, replaced
+//     files get their new clusters, new files get a long name and a unique
+//     8.3 alias. The old directories stay untouched and in use.
+//  3. The FSInfo free-cluster count is set to "unknown" (0xFFFFFFFF, which
+//     fsck.fat and every driver accept and recount).
+//  4. Sync, then the commit: ONE write covering FAT 1 from its first changed
+//     sector, all of FAT 2 and the root directory, which FAT32 lays out
+//     contiguously (the root must be one run of clusters starting the data
+//     area, as go-diskfs and mkfs.fat make it; otherwise Update refuses).
+//     That write allocates the new chains, frees the old directories and the
+//     replaced and removed files, and points the root at the new directories:
+//     renaming into place, swapping the menu and deleting removed files are
+//     one step.
+//  5. Sync, then the real FSInfo free count.
+//
+// The commit is atomic against process death (a single pwrite either ran or
+// did not; the package's fault-injection tests stop the writer at every
+// phase). Against power loss it relies on the device not tearing one write of
+// at most two FATs plus a root cluster; a torn commit is what fsck.fat -a
+// repairs (lost clusters or differing FATs), never a menu that points at a
+// partial file, because file data and directories were synced before it.
+//
+// Update needs room for the new contents beside the old (the old stay until
+// the commit); ErrNoSpace says how much is missing.
+package fatedit
