@@ -36,6 +36,8 @@ type Options struct {
 	Time time.Time // stamps new entries
 	// Progress gets the bytes of file content written so far and the total.
 	Progress func(done, total int64)
+	// Chunk is the largest content write, 8 MiB when 0.
+	Chunk int
 }
 
 // Stats says what Update did.
@@ -103,7 +105,6 @@ func clone(n *node) *node {
 	}
 	return &c
 }
-
 
 func (u *updater) edit(tree *node, c Change) error {
 	parts := strings.Split(strings.Trim(c.Path, "/"), "/")
@@ -289,7 +290,11 @@ func (u *updater) writeFile(ctx context.Context, n *node) error {
 	if len(ch) > 0 {
 		n.first = ch[0]
 	}
-	buf := make([]byte, min(chunk, max(n.size, 1)))
+	size := int64(chunk)
+	if u.opt.Chunk > 0 {
+		size = int64(u.opt.Chunk)
+	}
+	buf := make([]byte, min(size, max(n.size, 1)))
 	left := n.size
 	for _, rn := range runs(ch) {
 		off := u.v.clusterOff(rn.first)

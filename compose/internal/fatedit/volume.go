@@ -46,14 +46,14 @@ type File struct {
 }
 
 type node struct {
-	path  string
-	name  string
-	dir   bool
-	first uint32
-	size  int64
-	slots []byte // the entry as on disk: long-name slots then the 8.3 entry
-	kids  []*node
-	label []byte // root only: the volume label entry
+	path    string
+	name    string
+	dir     bool
+	first   uint32
+	size    int64
+	slots   []byte // the entry as on disk: long-name slots then the 8.3 entry
+	kids    []*node
+	label   []byte  // root only: the volume label entry
 	content *Change // set by Update for content still to write
 }
 
