@@ -274,7 +274,7 @@ func TestApplyCancelledLeavesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Apply(ctx, p, ApplyOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := Apply(ctx, p, ApplyOptions{Recreate: true}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled apply: %v", err)
 	}
 	if got, _ := os.ReadFile(img); string(got) != "old image" {

@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -29,8 +30,24 @@ type Plan struct {
 	// Ready is true when every ISO is in the cache, so Apply can run without
 	// fetching.
 	Ready bool `json:"ready"`
+	// Diff is what applying changes on an existing image (nil for a new
+	// image, with Recreate, or before the plan is Ready).
+	Diff *Diff `json:"diff,omitempty"`
 
-	spec disk.Spec
+	spec    disk.Spec
+	lay     disk.Layout
+	stickID string
+	desired *State // the record Apply writes; nil until Ready
+}
+
+// PlanOptions tune MakePlan.
+type PlanOptions struct {
+	// StickID keeps the identity of an existing kit (State.StickID), so
+	// that converging it leaves its boot files and markers as they are.
+	// Empty derives it from the kit, as for a fresh build.
+	StickID string
+	// Recreate plans a full rewrite: an existing image is not read.
+	Recreate bool
 }
 
 // Download is one ISO apply must fetch first.
@@ -70,12 +87,23 @@ type EntryPlan struct {
 
 // MakePlan computes the plan for building m, pinned by l, into imagePath. It
 // reads the cache and inspects cached ISOs; it downloads and writes nothing.
-func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher, imagePath string) (*Plan, error) {
+func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher, imagePath string, opts ...PlanOptions) (*Plan, error) {
+	var o PlanOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	srcs, err := Sources(m, l)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plan{Manifest: m.File, Image: imagePath, SecureBoot: m.SecureBoot, Ready: true}
+	target, err := existingTarget(imagePath, o)
+	if err != nil {
+		return nil, err
+	}
+	if target != nil && target.Kit && o.StickID == "" {
+		o.StickID = target.State.StickID
+	}
 	for _, fw := range m.Firmware {
 		p.Firmware = append(p.Firmware, string(fw))
 	}
@@ -105,10 +133,26 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	if m.SecureBoot && slices.Contains(m.Firmware, config.FirmwareUEFIIA32) {
 		p.Warnings = append(p.Warnings, "uefi-ia32: there is no signed shim for 32-bit UEFI; the stick boots there only with Secure Boot off")
 	}
-	if err := p.layout(m, l, isos); err != nil {
+	if err := p.layout(m, l, isos, o); err != nil {
 		return nil, err
 	}
+	if target != nil && p.Ready {
+		if p.Diff, err = MakeDiff(p, target); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// existingTarget reads the image at path when there is one to converge.
+func existingTarget(path string, o PlanOptions) (*Target, error) {
+	if path == "" || o.Recreate {
+		return nil, nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil
+	}
+	return ReadTarget(path)
 }
 
 // isoPath is where an ISO lands on the stick. Names are [a-z0-9-], which

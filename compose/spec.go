@@ -19,9 +19,13 @@ import (
 // It takes two passes. The first, without grub.cfg, learns where each ISO
 // lands and where the BIOS boot partition starts (neither depends on
 // grub.cfg); the menu is then rendered for that placement.
-func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File) error {
+func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts PlanOptions) error {
 	seed := kitSeed(m, l)
 	stickID := hex.EncodeToString(seed[:8])
+	if opts.StickID != "" {
+		stickID = opts.StickID
+	}
+	p.stickID = stickID
 	boot, err := bootloader.ESPFiles(bootloader.ESPOptions{Targets: targets(m), SecureBoot: m.SecureBoot, StickID: stickID})
 	if err != nil {
 		return err
@@ -51,6 +55,18 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File) erro
 	if err != nil {
 		return fmt.Errorf("%s: %w", m.File, err)
 	}
+	if p.Ready {
+		// The record describes this layout; adding it changes no placement.
+		st, err := p.state(m, l, lay, stickID, seed)
+		if err != nil {
+			return err
+		}
+		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: StatePath, Data: st})
+		if lay, err = disk.ComputeLayout(p.spec); err != nil {
+			return fmt.Errorf("%s: %w", m.File, err)
+		}
+	}
+	p.lay = lay
 	p.describe(lay)
 	return nil
 }

@@ -232,34 +232,53 @@ func (v *Volume) lookup(p string) *node {
 }
 
 // Open returns a reader of the file at path and its size.
-func (v *Volume) Open(path string) (io.Reader, int64, error) {
+func (v *Volume) Open(path string) (*io.SectionReader, error) {
 	n := v.lookup(path)
 	if n == nil || n.dir {
-		return nil, 0, fmt.Errorf("%s: no such file on the volume", path)
+		return nil, fmt.Errorf("%s: no such file on the volume", path)
 	}
-	if n.size == 0 {
-		return strings.NewReader(""), 0, nil
+	fr := &fileReader{v: v}
+	if n.size > 0 {
+		ch, err := v.chain(n.first)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if int64(len(ch)) != (n.size+v.cs-1)/v.cs {
+			return nil, fmt.Errorf("%s: %d bytes but %d clusters of %d", path, n.size, len(ch), v.cs)
+		}
+		fr.runs = runs(ch)
 	}
-	ch, err := v.chain(n.first)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	return io.NewSectionReader(fr, 0, n.size), nil
+}
+
+// fileReader reads a file's clusters at file offsets.
+type fileReader struct {
+	v    *Volume
+	runs []run
+}
+
+func (f *fileReader) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for _, r := range f.runs {
+		l := int64(r.n) * f.v.cs
+		if off >= l {
+			off -= l
+			continue
+		}
+		k := int(min(int64(len(b)-n), l-off))
+		m, err := f.v.dev.ReadAt(b[n:n+k], f.v.off+f.v.clusterOff(r.first)+off)
+		n += m
+		if err != nil || n == len(b) {
+			return n, err
+		}
+		off = 0
 	}
-	if int64(len(ch)) != (n.size+v.cs-1)/v.cs {
-		return nil, 0, fmt.Errorf("%s: %d bytes but %d clusters of %d", path, n.size, len(ch), v.cs)
-	}
-	var rs []io.Reader
-	left := n.size
-	for _, r := range runs(ch) {
-		l := min(left, int64(r.n)*v.cs)
-		rs = append(rs, io.NewSectionReader(v.dev, v.off+v.clusterOff(r.first), l))
-		left -= l
-	}
-	return io.MultiReader(rs...), n.size, nil
+	return n, io.EOF
 }
 
 // ReadFile returns the whole content of a (small) file.
 func (v *Volume) ReadFile(path string) ([]byte, error) {
-	r, _, err := v.Open(path)
+	r, err := v.Open(path)
 	if err != nil {
 		return nil, err
 	}
