@@ -18,7 +18,7 @@ import (
 // the files in the diff are written, in fatedit's crash-safe order, and the
 // state record swaps with the menu. It refuses (RecreateError) what it
 // cannot change in place.
-func converge(ctx context.Context, p *Plan, t *Target, opts ApplyOptions) (*Result, error) {
+func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Result, error) {
 	d, err := MakeDiff(p, t)
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func converge(ctx context.Context, p *Plan, t *Target, opts ApplyOptions) (*Resu
 		return nil, fmt.Errorf("%s: %w", t.Path, err)
 	}
 	changes, want := espChanges(d, esp)
-	st, err := v.Update(ctx, changes, fatedit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(opts.Progress)})
+	st, err := v.Update(ctx, changes, fatedit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(imageEvents(opts.Progress))})
 	res.BytesWritten = st.Written
 	if err != nil {
 		return res, fmt.Errorf("updating %s: %w", t.Path, err)
@@ -59,7 +59,7 @@ func converge(ctx context.Context, p *Plan, t *Target, opts ApplyOptions) (*Resu
 		}
 	}
 	if !opts.NoVerify {
-		if err := verifyWritten(ctx, f, partOffset(t, espIndex(p.desired)), st.SHA256, opts.Progress); err != nil {
+		if err := verifyWritten(ctx, f, partOffset(t, espIndex(p.desired)), st.SHA256, imageEvents(opts.Progress)); err != nil {
 			return res, err
 		}
 	}

@@ -138,7 +138,7 @@ func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
 	if p.Diff == nil || ops(p.Diff) != "+iso:gamma -iso:alpha ~iso:beta ~menu:/boot/grub/grub.cfg" || len(p.Diff.Recreate) > 0 {
 		t.Fatalf("diff: %+v", p.Diff)
 	}
-	res, err := Apply(context.Background(), p, ApplyOptions{})
+	res, err := Apply(context.Background(), p, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
 	if !again.Diff.NoChanges {
 		t.Fatalf("re-plan after apply: %s", ops(again.Diff))
 	}
-	res, err = Apply(context.Background(), again, ApplyOptions{})
+	res, err = Apply(context.Background(), again, BuildOptions{})
 	if err != nil || res.BytesWritten != 0 {
 		t.Fatalf("no-op apply wrote %d bytes: %v", res.BytesWritten, err)
 	}
@@ -166,7 +166,7 @@ func TestConvergeRefuses(t *testing.T) {
 
 	// A firmware target that needs a partition the kit lacks.
 	bios := kit(t, dir, "bios, uefi-x64", filepath.Join(dir, "alpha.iso"))
-	if _, err := Apply(ctx, planAgainst(t, bios, cache, img), ApplyOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "BIOS boot partition") {
+	if _, err := Apply(ctx, planAgainst(t, bios, cache, img), BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "BIOS boot partition") {
 		t.Fatalf("adding bios: %v", err)
 	}
 	// A file changed outside compose.
@@ -183,16 +183,16 @@ func TestConvergeRefuses(t *testing.T) {
 	}
 	f.Close()
 	p := planAgainst(t, two, cache, img)
-	if _, err := Apply(ctx, p, ApplyOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "grub.cfg was changed outside compose") {
+	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "grub.cfg was changed outside compose") {
 		t.Fatalf("drift: %v", err)
 	}
 	// Not a kit at all; --recreate rewrites it.
 	os.WriteFile(img, make([]byte, 4<<20), 0o644)
 	p = planAgainst(t, two, cache, img)
-	if _, err := Apply(ctx, p, ApplyOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "not a compose kit") {
+	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "not a compose kit") {
 		t.Fatalf("not a kit: %v", err)
 	}
-	if _, err := Apply(ctx, planAgainst(t, two, cache, img, PlanOptions{Recreate: true}), ApplyOptions{Recreate: true}); err != nil {
+	if _, err := Apply(ctx, planAgainst(t, two, cache, img, PlanOptions{Recreate: true}), BuildOptions{Recreate: true}); err != nil {
 		t.Fatal(err)
 	}
 	checkKit(t, img)
@@ -228,7 +228,7 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 	count := &dying{n: 1 << 30}
 	p := planAgainst(t, two, cache, img)
 	newKit := p.desired.Kit
-	opts := ApplyOptions{chunk: 64 << 10, wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
+	opts := BuildOptions{chunk: 64 << 10, wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
 	if _, err := Apply(ctx, p, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 		default:
 			t.Fatalf("stopped after %d writes: kit %s is neither old nor new", n, k)
 		}
-		if _, err := Apply(ctx, p, ApplyOptions{}); err != nil {
+		if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
 			t.Fatalf("rerun after stop at %d: %v", n, err)
 		}
 		if k := checkKit(t, img).State.Kit; k != newKit {

@@ -24,7 +24,9 @@ func (e *RecreateError) Error() string {
 	return fmt.Sprintf("%s cannot be changed in place: %s; rewrite it in full with --recreate (erases it)", e.Target, strings.Join(e.Reasons, "; "))
 }
 
-func (e *RecreateError) Unwrap() error { return ErrRecreate }
+// Unwrap makes the error match ErrRecreate and ErrUnsafeTarget: nothing
+// was written.
+func (e *RecreateError) Unwrap() []error { return []error{ErrRecreate, ErrUnsafeTarget} }
 
 // Diff is what converging a target to a plan changes. It is data: `compose
 // plan --image/--device` prints it and Apply executes exactly it.
@@ -93,7 +95,7 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 	return d, nil
 }
 
-func espIndex(st *State) int {
+func espIndex(st *KitState) int {
 	for _, p := range st.Partitions {
 		if p.FS == disk.FSFAT32 {
 			return p.Index
@@ -102,8 +104,8 @@ func espIndex(st *State) int {
 	return 0
 }
 
-func (d *Diff) layoutReasons(want, have *State) {
-	fs := func(st *State) []string {
+func (d *Diff) layoutReasons(want, have *KitState) {
+	fs := func(st *KitState) []string {
 		var out []string
 		for _, p := range st.Partitions {
 			out = append(out, p.FS)
@@ -123,7 +125,7 @@ func (d *Diff) layoutReasons(want, have *State) {
 	}
 }
 
-func (d *Diff) isoChanges(want, have *State) {
+func (d *Diff) isoChanges(want, have *KitState) {
 	old := map[string]StateISO{}
 	for _, i := range have.ISOs {
 		old[i.Name] = i
@@ -152,7 +154,7 @@ func (d *Diff) isoChanges(want, have *State) {
 	}
 }
 
-func (d *Diff) fileChanges(want, have *State) {
+func (d *Diff) fileChanges(want, have *KitState) {
 	key := func(f StateFile) string { return fmt.Sprintf("%d:%s", f.Partition, strings.ToLower(f.Path)) }
 	old := map[string]StateFile{}
 	for _, f := range have.Files {
@@ -177,7 +179,7 @@ func (d *Diff) fileChanges(want, have *State) {
 	}
 }
 
-func fileKind(f StateFile, st *State) string {
+func fileKind(f StateFile, st *KitState) string {
 	switch {
 	case f.Partition != espIndex(st):
 		return "data"

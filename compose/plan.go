@@ -37,12 +37,12 @@ type Plan struct {
 	spec    disk.Spec
 	lay     disk.Layout
 	stickID string
-	desired *State // the record Apply writes; nil until Ready
+	desired *KitState // the record Apply writes; nil until Ready
 }
 
 // PlanOptions tune MakePlan.
 type PlanOptions struct {
-	// StickID keeps the identity of an existing kit (State.StickID), so
+	// StickID keeps the identity of an existing kit (KitState.StickID), so
 	// that converging it leaves its boot files and markers as they are.
 	// Empty derives it from the kit, as for a fresh build.
 	StickID string
@@ -202,9 +202,8 @@ func secureBootWarning(name string, r bootloader.SecureBootReport) string {
 // BIOS-only kit.
 func (p *Plan) warnHidden(m *config.Manifest, name string, d bootloader.Detection) {
 	var targets []string
-	for _, fw := range BootFirmware(m) {
-		run := grubRuns[fw]
-		if bootloader.Shown(d, run[0], run[1]) {
+	for _, fw := range m.Firmware {
+		if platform, cpu := fw.GRUB(); bootloader.Shown(d, platform, cpu) {
 			return
 		}
 		targets = append(targets, string(fw))

@@ -21,11 +21,11 @@ const StatePath = "/compose/state.json"
 // another format is rewritten only with --recreate.
 const StateFormat = 1
 
-// State is the record a kit keeps of itself: enough to tell, without
+// KitState is the record a kit keeps of itself: enough to tell, without
 // reading the ISOs whole, what the stick holds and whether anything
 // changed it since compose wrote it. It is written in the same atomic step
 // as the menu.
-type State struct {
+type KitState struct {
 	Format     int              `json:"format"`
 	Compose    string           `json:"compose"` // version of compose that wrote it
 	Kit        string           `json:"kit"`     // digest of the manifest's meaning and the pinned ISOs
@@ -105,7 +105,7 @@ func composeVersion() string {
 // state builds the record for the layout lay (grub.cfg included), for a
 // ready plan.
 func (p *Plan) state(m *config.Manifest, l *config.Lock, lay disk.Layout, stickID string, seed [32]byte) ([]byte, error) {
-	st := State{Format: StateFormat, Compose: composeVersion(), Kit: hex.EncodeToString(seed[:]), StickID: stickID,
+	st := KitState{Format: StateFormat, Compose: composeVersion(), Kit: hex.EncodeToString(seed[:]), StickID: stickID,
 		Storage: string(m.Storage), Firmware: p.Firmware}
 	if p.spec.BIOSBoot != nil {
 		st.BIOSBoot = sha256Hex(append(append([]byte(nil), p.spec.BIOSBoot...), p.spec.BootCode...))
@@ -142,8 +142,8 @@ func (p *Plan) state(m *config.Manifest, l *config.Lock, lay disk.Layout, stickI
 }
 
 // ParseState decodes a state record.
-func ParseState(b []byte) (*State, error) {
-	var st State
+func ParseState(b []byte) (*KitState, error) {
+	var st KitState
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&st); err != nil {
 		return nil, fmt.Errorf("%s: %w", StatePath, err)

@@ -3,170 +3,100 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
-
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/partition/gpt"
-	"github.com/usbkit/compose/compose/disk"
-	"github.com/usbkit/compose/compose/internal/fatedit"
 )
 
-// Target is what an existing image file or device holds, as ReadTarget
-// found it.
-type Target struct {
-	Path string `json:"path"`
-	// Kit is true when the target holds a readable compose state record.
-	Kit   bool   `json:"kit"`
-	State *State `json:"state,omitempty"`
-	// Partitions are from the target's GPT.
-	Partitions []TargetPartition `json:"partitions,omitempty"`
-	// ESPFree is the free space on the ESP, in bytes.
-	ESPFree int64 `json:"esp_free,omitempty"`
-	// Problems say why the target is not a kit, or what changed on it
-	// outside compose (drift). Either refuses an incremental apply.
-	Problems []string `json:"problems,omitempty"`
-	// Drift is true when Problems are changes made outside compose.
-	Drift bool `json:"drift,omitempty"`
+// ErrUnsafeImage is matched (errors.Is) when an image path is refused; it
+// matches ErrUnsafeTarget too.
+var ErrUnsafeImage = fmt.Errorf("unsafe image path: %w", ErrUnsafeTarget)
+
+// checkImageTarget refuses, before anything is fetched or built, an image
+// path whose replacement would destroy something: anything but a regular
+// file (a directory, a device node, a FIFO, a symbolic link), the
+// manifest, its lock, an ISO the manifest names by path, or a file in the
+// cache.
+func (k *Kit) checkImageTarget(img string) error {
+	if img == "" {
+		return nil
+	}
+	refuse := func(why string) error {
+		return fmt.Errorf("refusing to write the image to %s: %s (nothing was fetched or built): %w", img, why, ErrUnsafeImage)
+	}
+	st, err := os.Lstat(img)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	case !st.Mode().IsRegular():
+		return refuse(fmt.Sprintf("it exists and is not a regular file (%s)", describeMode(st.Mode())))
+	}
+	f, err := k.fetcher()
+	if err != nil {
+		return err
+	}
+	if inside(img, f.CacheDir()) {
+		return refuse("it is inside the ISO cache " + f.CacheDir())
+	}
+	protected := []struct{ path, what string }{{k.m.File, "it is the manifest"}, {k.lockPath, "it is the manifest's lock"}}
+	for _, iso := range k.m.ISOs {
+		if iso.LocalPath != "" {
+			protected = append(protected, struct{ path, what string }{iso.LocalPath, "it is the ISO " + iso.Name + " (path: in the manifest)"})
+		}
+	}
+	for _, p := range protected {
+		if samePath(img, p.path) {
+			return refuse(p.what)
+		}
+	}
+	return nil
 }
 
-// TargetPartition is one partition of the target's GPT.
-type TargetPartition struct {
-	Index  int    `json:"index"`
-	Type   string `json:"type"` // GPT type GUID
-	Offset int64  `json:"offset"`
-	Size   int64  `json:"size"`
+// samePath reports whether a and b name the same file: the same inode when
+// both exist, else the same absolute path.
+func samePath(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(sa, sb)
+	}
+	return absPath(a) == absPath(b)
 }
 
-// ReadTarget opens the image file or block device at path read-only and
-// reports what it holds: the state record, if any, and every difference
-// between the record and the ESP's files (sizes; full digests of the small
-// files; the first and last 64 KiB of each ISO). The ext4 data partition is
-// not checked. Errors are for targets that cannot be read at all.
-func ReadTarget(path string) (*Target, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	t := &Target{Path: path}
-	esp, err := t.readGPT(f)
-	if err != nil || esp == nil {
-		return t, err
-	}
-	v, err := fatedit.Open(readOnly{f}, esp.Offset)
-	if err != nil {
-		t.Problems = append(t.Problems, fmt.Sprintf("its EFI System Partition cannot be read: %v", err))
-		return t, nil
-	}
-	t.ESPFree = v.Free()
-	b, err := v.ReadFile(StatePath)
-	if err != nil {
-		t.Problems = append(t.Problems, "it has no compose state record ("+StatePath+")")
-		return t, nil
-	}
-	if t.State, err = ParseState(b); err != nil {
-		t.Problems = append(t.Problems, err.Error())
-		return t, nil
-	}
-	if t.State.Format != StateFormat {
-		t.Problems = append(t.Problems, fmt.Sprintf("its state record has format %d; this compose writes format %d", t.State.Format, StateFormat))
-		return t, nil
-	}
-	t.Kit = true
-	t.checkDrift(v, esp.Index)
-	return t, nil
+// inside reports whether path is in dir or below it (symbolic links in
+// both resolved where they exist).
+func inside(path, dir string) bool {
+	p, d := absPath(filepath.Dir(path)), absPath(dir)
+	return p == d || strings.HasPrefix(p, d+string(filepath.Separator))
 }
 
-// readGPT lists the partitions and returns the ESP, or nil with a
-// Problem when there is no GPT or no ESP.
-func (t *Target) readGPT(f *os.File) (*TargetPartition, error) {
-	d, err := diskfs.OpenBackend(file.New(f, true), diskfs.WithOpenMode(diskfs.ReadOnly))
+func absPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		p = r
+	}
+	a, err := filepath.Abs(p)
 	if err != nil {
-		t.Problems = append(t.Problems, fmt.Sprintf("it cannot be read as a disk: %v", err))
-		return nil, nil
+		return filepath.Clean(p)
 	}
-	pt, err := d.GetPartitionTable()
-	g, ok := pt.(*gpt.Table)
-	if err != nil || !ok {
-		t.Problems = append(t.Problems, "it has no GUID partition table")
-		return nil, nil
-	}
-	var esp *TargetPartition
-	for _, p := range g.Partitions {
-		if p.Type == gpt.Unused {
-			continue
-		}
-		ss := int64(g.LogicalSectorSize)
-		tp := TargetPartition{Index: p.Index, Type: strings.ToUpper(string(p.Type)), Offset: int64(p.Start) * ss, Size: int64(p.End-p.Start+1) * ss}
-		t.Partitions = append(t.Partitions, tp)
-		if tp.Type == disk.TypeESP && esp == nil {
-			esp = &t.Partitions[len(t.Partitions)-1]
-		}
-	}
-	if esp == nil {
-		t.Problems = append(t.Problems, "it has no EFI System Partition")
-		return nil, nil
-	}
-	e := *esp
-	return &e, nil
+	return a
 }
 
-// checkDrift compares the ESP's files with the record.
-func (t *Target) checkDrift(v *fatedit.Volume, espIndex int) {
-	known := map[string]bool{strings.ToLower(StatePath): true}
-	drift := func(format string, a ...any) {
-		t.Problems = append(t.Problems, fmt.Sprintf(format, a...))
-		t.Drift = true
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
 	}
-	for _, f := range t.State.Files {
-		if f.Partition != espIndex {
-			continue
-		}
-		known[strings.ToLower(f.Path)] = true
-		b, err := v.ReadFile(f.Path)
-		switch {
-		case err != nil:
-			drift("%s is missing", f.Path)
-		case sha256Hex(b) != f.SHA256:
-			drift("%s was changed outside compose", f.Path)
-		}
-	}
-	for _, iso := range t.State.ISOs {
-		if iso.Partition != espIndex {
-			continue
-		}
-		known[strings.ToLower(iso.Path)] = true
-		if msg := checkISO(v, iso); msg != "" {
-			drift("%s", msg)
-		}
-	}
-	for _, f := range v.Files() {
-		if !known[strings.ToLower(f.Path)] {
-			drift("%s was added outside compose", f.Path)
-		}
-	}
+	return m.Type().String()
 }
-
-func checkISO(v *fatedit.Volume, iso StateISO) string {
-	r, err := v.Open(iso.Path)
-	if err != nil {
-		return iso.Path + " is missing"
-	}
-	if r.Size() != iso.Size {
-		return fmt.Sprintf("%s is %d bytes; compose wrote %d", iso.Path, r.Size(), iso.Size)
-	}
-	s, err := sample(r, r.Size())
-	if err != nil {
-		return fmt.Sprintf("%s cannot be read: %v", iso.Path, err)
-	}
-	if s != iso.Sample {
-		return iso.Path + " was changed outside compose"
-	}
-	return ""
-}
-
-type readOnly struct{ *os.File }
-
-func (readOnly) WriteAt([]byte, int64) (int, error) { return 0, errors.New("target opened read-only") }
