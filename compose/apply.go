@@ -64,6 +64,9 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if err := k.checkImageTarget(opts.Image); err != nil {
 		return nil, err
 	}
+	if opts.Image == "" && len(opts.Devices) > 0 && !opts.Recreate && readKits(opts.Devices) {
+		return k.convergeDevices(ctx, opts)
+	}
 	if err := k.pin(ctx, opts.Locked); err != nil {
 		return nil, err
 	}
@@ -146,8 +149,9 @@ type BuildOptions struct {
 	// it in place.
 	Recreate bool
 
-	wrap  func(*os.File) fatedit.Device // tests: fault injection
-	chunk int                           // tests: content write size
+	exclusive bool                          // open the target O_EXCL (a device)
+	wrap      func(*os.File) fatedit.Device // tests: fault injection
+	chunk     int                           // tests: content write size
 }
 
 // Result is what Apply built.

@@ -31,7 +31,7 @@ func need(t *testing.T, tools ...string) {
 	}
 }
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
@@ -44,7 +44,7 @@ func run(t *testing.T, name string, args ...string) string {
 
 // liveISO builds a small ISO with a Debian-live layout; marker varies its
 // content so two ISOs differ.
-func liveISO(t *testing.T, dir, name, marker string) string {
+func liveISO(t testing.TB, dir, name, marker string) string {
 	t.Helper()
 	tree := filepath.Join(dir, name+"-tree")
 	for p, data := range map[string]string{
@@ -65,7 +65,7 @@ func liveISO(t *testing.T, dir, name, marker string) string {
 	return iso
 }
 
-func sha256File(t *testing.T, path string) string {
+func sha256File(t testing.TB, path string) string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -80,12 +80,12 @@ func sha256File(t *testing.T, path string) string {
 }
 
 // kit writes a manifest naming the given local ISOs and loads it.
-func kit(t *testing.T, dir string, firmware string, isos ...string) *config.Manifest {
+func kit(t testing.TB, dir string, firmware string, isos ...string) *config.Manifest {
 	return kitWith(t, dir, "firmware: ["+firmware+"]", isos...)
 }
 
 // kitWith is kit with top-level manifest lines of the caller's choosing.
-func kitWith(t *testing.T, dir string, top string, isos ...string) *config.Manifest {
+func kitWith(t testing.TB, dir string, top string, isos ...string) *config.Manifest {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "version: 1\nlabel: testkit\n%s\nmenu:\n  console: serial\nisos:\n", top)
@@ -104,7 +104,7 @@ func kitWith(t *testing.T, dir string, top string, isos ...string) *config.Manif
 	return m
 }
 
-func newFetcher(t *testing.T, cache string) *fetch.Fetcher {
+func newFetcher(t testing.TB, cache string) *fetch.Fetcher {
 	t.Helper()
 	f, err := fetch.New(fetch.Options{CacheDir: cache})
 	if err != nil {

@@ -34,7 +34,11 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 		return res, nil
 	}
 	esp := p.lay.Partition(disk.FSFAT32)
-	f, err := os.OpenFile(t.Path, os.O_RDWR, 0)
+	flags := os.O_RDWR
+	if opts.exclusive {
+		flags |= os.O_EXCL // a block device: refused while mounted or in use
+	}
+	f, err := os.OpenFile(t.Path, flags, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,12 @@
 // This is the only package that joins config (what the user asked for),
 // fetch (verified ISOs in a cache), bootloader (GRUB files, BIOS boot code,
 // ISO inspection, grub.cfg) and compose/disk (the GPT/FAT32/ext4 writer).
+// An existing kit is converged rather than rebuilt: every build records
+// its content on the ESP (KitState, at StatePath); ReadTarget reads it back
+// with drift checks, MakeDiff compares it with a plan (the +/~/- changes
+// `compose plan --image` prints), and Apply writes only those changes
+// through compose/internal/fatedit's crash-safe in-place FAT32 update.
+//
 // Those packages know nothing of each other; the translation between their
 // types lives here. It prints nothing: progress leaves through callbacks.
 package compose

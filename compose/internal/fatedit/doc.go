@@ -29,12 +29,13 @@
 //     one step.
 //  5. Sync, then the real FSInfo free count.
 //
-// The commit is atomic against process death (a single pwrite either ran or
-// did not; the package's fault-injection tests stop the writer at every
-// phase). Against power loss it relies on the device not tearing one write of
-// at most two FATs plus a root cluster; a torn commit is what fsck.fat -a
-// repairs (lost clusters or differing FATs), never a menu that points at a
-// partial file, because file data and directories were synced before it.
+// The commit is atomic against process death: a kill leaves the writes
+// issued before it, and the commit is one write (the tests stop the writer
+// after every write, and kill -9 whole apply processes). Against power loss
+// it relies on the device not tearing that one write of at most two FATs
+// plus a root cluster; a torn commit needs fsck.fat -a. File data and the
+// new directories are synced before the commit, so the new tree never
+// names a partial file.
 //
 // Update needs room for the new contents beside the old (the old stay until
 // the commit); ErrNoSpace says how much is missing.
