@@ -139,15 +139,11 @@ func printDiff(w io.Writer, d *compose.Diff) {
 	fmt.Fprintf(w, "\nchanges to %s:\n", d.Target)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range d.Changes {
-		size := ""
-		if c.Op != "-" && c.Size > 0 {
-			size = humanSize(c.Size)
-		}
 		name := c.Name
 		if name == "" {
 			name = c.Path
 		}
-		fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", c.Op, c.Kind, name, size)
+		fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", c.Op, c.Kind, name, humanSize(c.Size))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "apply writes %s in place\n", humanSize(d.Write))
