@@ -22,6 +22,8 @@ var forbidden = map[string][]string{
 	"compose/disk":     {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/device":   {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/boottest": {"config", "fetch", "bootloader", "compose", "cmd"},
+	// fatedit edits FAT32 volumes from plain inputs.
+	"compose/internal/fatedit": {"config", "fetch", "bootloader", "compose", "cmd"},
 }
 
 const module = "github.com/usbkit/compose/"
