@@ -83,7 +83,7 @@ func bigISO(t *testing.T, dir, name, marker string, size int) string {
 
 // TestConvergeSurvivesKill9 kills an apply process with SIGKILL at 50
 // seeded random moments spread over a whole in-place apply (planning,
-// writing two 24 MiB ISOs, the commit, verifying), on an image file and on
+// writing two 12 MiB ISOs, the commit, verifying), on an image file and on
 // a loop device, and checks after each kill what checkKit checks, then
 // that a rerun converges.
 func TestConvergeSurvivesKill9(t *testing.T) {
@@ -92,7 +92,7 @@ func TestConvergeSurvivesKill9(t *testing.T) {
 	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
 	v2 := filepath.Join(dir, "v2")
 	os.Mkdir(v2, 0o755)
-	b2, c := bigISO(t, v2, "beta", "b2", 24<<20), bigISO(t, v2, "gamma", "c", 24<<20)
+	b2, c := bigISO(t, v2, "beta", "b2", 12<<20), bigISO(t, v2, "gamma", "c", 12<<20)
 	cache := filepath.Join(dir, "cache")
 	one := kitWith(t, dir, "firmware: [bios, uefi-x64]\nsize: 128MiB", a, b)
 	pristine := filepath.Join(dir, "pristine.img")
