@@ -256,22 +256,22 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 	case LoopbackCfg:
 		w.line(depth, "set iso_path="+iso)
 		w.line(depth, "export iso_path")
-		w.line(depth, `loopback loop "${iso_path}"`)
+		w.loopback(depth, "loop", `"${iso_path}"`)
 		w.line(depth, "set root=(loop)")
 		w.line(depth, "configfile", quote(d.LoopbackCfg))
 		return
 	case EFI:
-		w.line(depth, "loopback loop", iso)
+		w.loopback(depth, "loop", iso)
 		w.efiBody(depth, m, e)
 		return
 	case Dracut:
-		w.line(depth, "loopback loop", iso)
+		w.loopback(depth, "loop", iso)
 		w.line(depth, "probe --set=isolabel --label (loop)")
 	case Archiso:
-		w.line(depth, "loopback loop", iso)
+		w.loopback(depth, "loop", iso)
 		w.line(depth, `probe --set=espuuid --fs-uuid "${root}"`)
 	default:
-		w.line(depth, "loopback loop", iso)
+		w.loopback(depth, "loop", iso)
 	}
 	args := append(familyArgs(d, e.ISOPath), consoleArgs(m.Console)...)
 	args = append(args, userArgs(e.Args)...)
@@ -283,6 +283,22 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 		}
 		w.line(depth, append([]string{"initrd"}, ins...)...)
 	}
+}
+
+// loopback maps file to the GRUB device dev. GRUB keeps a loop device until
+// `loopback -d`, and refuses to create one whose name exists ("device name
+// already exists"): after a failed boot, or Esc out of an ISO's own menu, the
+// next entry would find (loop) still pointing at the previous ISO. Deleting a
+// device that does not exist is an error too, so a global variable named after
+// the device records that this menu created it. Menu entries run in the
+// menu's own environment, so the variable outlives the entry.
+func (w *cfgWriter) loopback(depth int, dev, file string) {
+	w.line(depth, loopbackCmd(dev, file))
+}
+
+func loopbackCmd(dev, file string) string {
+	v := "compose_dev_" + dev
+	return `if [ -n "${` + v + `}" ]; then loopback -d ` + dev + `; fi; loopback ` + dev + ` ` + file + `; set ` + v + `=1`
 }
 
 func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
@@ -299,7 +315,7 @@ func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
 		loads = append(loads, load{cpu, strings.Join(append([]string{"chainloader", quote("(loop)" + p)}, args...), " ")})
 	}
 	if d.EFIImage != "" && d.EFILoaders[X86_64] == "" {
-		loads = append(loads, load{"x86_64", "loopback efiimg " + quote("(loop)"+d.EFIImage) + "; " +
+		loads = append(loads, load{"x86_64", loopbackCmd("efiimg", quote("(loop)"+d.EFIImage)) + "; " +
 			strings.Join(append([]string{"chainloader", "(efiimg)/EFI/BOOT/BOOTX64.EFI"}, args...), " ")})
 	}
 	w.line(depth, `if [ "$grub_platform" = efi ]; then`)
