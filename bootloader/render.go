@@ -120,11 +120,7 @@ func (w *cfgWriter) header(m Menu) {
 		w.line(0, `if [ "$grub_cpu" = arm64 ]; then set compose_serial=ttyAMA0; else set compose_serial=ttyS0,115200; fi`)
 		w.line(0, "export compose_serial")
 	}
-	secs := -1
-	if m.Timeout >= 0 {
-		secs = int((m.Timeout + time.Second - 1) / time.Second)
-	}
-	w.line(0, fmt.Sprintf("set timeout=%d", secs))
+	w.line(0, fmt.Sprintf("set timeout=%d", timeoutSecs(m.Timeout)))
 	w.line(0, "set timeout_style=menu")
 	if m.Default != "" {
 		w.line(0, "set default="+quote(m.Default))
@@ -258,7 +254,11 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 		w.line(depth, "export iso_path")
 		w.loopback(depth, "loop", `"${iso_path}"`)
 		w.line(depth, "set root=(loop)")
+		w.nestedTimeout(depth, m)
 		w.line(depth, "configfile", quote(d.LoopbackCfg))
+		// Back here only when its menu was left (Esc) or its entry failed: the
+		// person at the keyboard chooses next.
+		w.line(depth, "set timeout=-1")
 		return
 	case EFI:
 		w.loopback(depth, "loop", iso)
@@ -267,7 +267,7 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 	case Dracut:
 		w.loopback(depth, "loop", iso)
 		w.line(depth, "probe --set=isolabel --label (loop)")
-	case Archiso:
+	case Archiso, Miso:
 		w.loopback(depth, "loop", iso)
 		w.line(depth, `probe --set=espuuid --fs-uuid "${root}"`)
 	default:
@@ -299,6 +299,22 @@ func (w *cfgWriter) loopback(depth int, dev, file string) {
 func loopbackCmd(dev, file string) string {
 	v := "compose_dev_" + dev
 	return `if [ -n "${` + v + `}" ]; then loopback -d ` + dev + `; fi; loopback ` + dev + ` ` + file + `; set ` + v + `=1`
+}
+
+// nestedTimeout exports the kit's timeout into the ISO's own menu: configfile starts a
+// fresh environment holding only exported variables, so that menu would otherwise wait
+// for a key forever, and an unattended stick whose default entry is an ISO's own menu
+// would never boot. An ISO config that sets its own timeout still wins.
+func (w *cfgWriter) nestedTimeout(depth int, m Menu) {
+	w.line(depth, fmt.Sprintf("set timeout=%d", timeoutSecs(m.Timeout)))
+	w.line(depth, "export timeout")
+}
+
+func timeoutSecs(t time.Duration) int {
+	if t < 0 {
+		return -1
+	}
+	return int((t + time.Second - 1) / time.Second)
 }
 
 func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
@@ -384,12 +400,16 @@ func userArgs(s string) []arg {
 func familyArgs(d Detection, isoPath string) []arg {
 	switch d.Family {
 	case Casper:
-		return []arg{{"boot=casper", false}, {"iso-scan/filename=" + isoPath, false}}
+		return append([]arg{{"boot=casper", false}, {"iso-scan/filename=" + isoPath, false}}, liveMediaPath(d)...)
 	case Live:
-		return []arg{{"boot=live", false}, {"findiso=" + isoPath, false}}
+		return append([]arg{{"boot=live", false}, {"findiso=" + isoPath, false}}, liveMediaPath(d)...)
 	case Dracut:
-		return []arg{{"root=live:CDLABEL=${isolabel}", true}, {"rd.live.image", false},
+		a := []arg{{"root=live:CDLABEL=${isolabel}", true}, {"rd.live.image", false},
 			{"iso-scan/filename=" + isoPath, false}, {"rd.live.overlay.overlayfs=1", false}}
+		if d.LiveSquashImg != "" {
+			a = append(a, arg{"rd.live.dir=/", false}, arg{"rd.live.squashimg=" + d.LiveSquashImg, false})
+		}
+		return a
 	case Archiso:
 		a := []arg{{"img_dev=/dev/disk/by-uuid/${espuuid}", true}, {"img_loop=" + isoPath, false}, {"earlymodules=loop", false}}
 		if d.ArchisoBaseDir != "" {
@@ -400,7 +420,51 @@ func familyArgs(d Detection, isoPath string) []arg {
 		}
 		return a
 	}
+	return moreFamilyArgs(d, isoPath)
+}
+
+// moreFamilyArgs: the families added after the first five; see the README table for where
+// each argument contract comes from.
+func moreFamilyArgs(d Detection, isoPath string) []arg {
+	lit := func(s ...string) []arg {
+		out := make([]arg, len(s))
+		for i, x := range s {
+			out[i] = arg{x, false}
+		}
+		return out
+	}
+	switch d.Family {
+	case Anaconda:
+		return lit("inst.stage2=hd:LABEL="+dracutLabel(d.Label), "iso-scan/filename="+isoPath)
+	case Tails:
+		return lit("boot=live", "config", "findiso="+isoPath, "nopersistence", "noprompt", "timezone=Etc/UTC",
+			"noautologin", "module=Tails", "apparmor=1", "security=apparmor")
+	case AntiX:
+		return lit("from=hd,usb", "fromiso="+isoPath)
+	case LinuxLive:
+		return lit("from=" + isoPath)
+	case Genkernel:
+		return lit("root=/dev/ram0", "init=/linuxrc", "looptype=squashfs", "loop=/image.squashfs", "cdroot", "isoboot="+isoPath)
+	case Miso:
+		return append([]arg{{"img_dev=/dev/disk/by-uuid/${espuuid}", true}},
+			lit("img_loop="+isoPath, "misobasedir="+d.ArchisoBaseDir, "misolabel="+d.ArchisoLabel)...)
+	case NixOS:
+		var a []arg
+		if d.Init != "" {
+			a = lit("init=" + d.Init)
+		}
+		return append(a, lit("root=LABEL="+dracutLabel(d.Label), "findiso="+isoPath)...)
+	case Alpine:
+		return lit("modules=loop,squashfs,sd-mod,usb-storage")
+	}
 	return nil
+}
+
+func liveMediaPath(d Detection) []arg {
+	if d.LiveMediaPath == "" {
+		return nil
+	}
+	return []arg{{"live-media-path=" + d.LiveMediaPath, false}}
 }
 
 func argStrings(a []arg) []string {
