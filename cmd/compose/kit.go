@@ -49,6 +49,7 @@ func (a *app) loadKit() (*config.Manifest, *config.Lock, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	m.Strict = m.Strict || a.strict
 	l, err := config.LoadLock(lockPath(m))
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, nil, nil
