@@ -120,6 +120,9 @@ func (w *cfgWriter) header(m Menu) {
 		w.line(0, `if [ "$grub_cpu" = arm64 ]; then set compose_serial=ttyAMA0; else set compose_serial=ttyS0,115200; fi`)
 		w.line(0, "export compose_serial")
 	}
+	// Entries change root (an ISO's own menu runs with root=(loop), ISOs on the data
+	// partition search for it); each entry starts from the partition GRUB started on.
+	w.line(0, `set compose_root="${root}"`)
 	w.line(0, fmt.Sprintf("set timeout=%d", timeoutSecs(m.Timeout)))
 	w.line(0, "set timeout_style=menu")
 	if m.Default != "" {
@@ -247,6 +250,8 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 	iso := quote(e.ISOPath)
 	if e.Volume != "" {
 		w.line(depth, "search --no-floppy --set=root --file", quote(e.Volume))
+	} else {
+		w.line(depth, `set root="${compose_root}"`)
 	}
 	switch d.Family {
 	case LoopbackCfg:
