@@ -61,7 +61,8 @@ func Render(m Menu, entries []Entry) ([]byte, error) {
 		return nil, err
 	}
 	w.header(m)
-	for _, e := range entries {
+	for i, e := range entries {
+		w.devices(i, e)
 		if err := w.entry(m, e); err != nil {
 			return nil, fmt.Errorf("menu entry %q: %w", e.ID, err)
 		}
@@ -98,7 +99,24 @@ func validate(m Menu, entries []Entry) error {
 	return nil
 }
 
-type cfgWriter struct{ bytes.Buffer }
+type cfgWriter struct {
+	bytes.Buffer
+	dev, espDev string // the current entry's loop devices
+}
+
+// devices names the current entry's loop devices. Each entry has its own, so one a
+// chainloaded payload still references (iPXE returning to the menu keeps its image
+// loaded) cannot break another entry. An ISO's own loopback.cfg gets "loop", the name
+// the loopback.cfg convention uses.
+func (w *cfgWriter) devices(i int, e Entry) {
+	w.dev, w.espDev = fmt.Sprintf("iso%d", i+1), fmt.Sprintf("esp%d", i+1)
+	if e.Boot.Family == LoopbackCfg {
+		w.dev = "loop"
+	}
+}
+
+// in is path p on the current entry's loop device.
+func (w *cfgWriter) in(p string) string { return "(" + w.dev + ")" + p }
 
 func (w *cfgWriter) line(depth int, parts ...string) {
 	w.WriteString(strings.Repeat("  ", depth) + strings.Join(parts, " ") + "\n")
@@ -257,8 +275,8 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 	case LoopbackCfg:
 		w.line(depth, "set iso_path="+iso)
 		w.line(depth, "export iso_path")
-		w.loopback(depth, "loop", `"${iso_path}"`)
-		w.line(depth, "set root=(loop)")
+		w.loopback(depth, w.dev, `"${iso_path}"`)
+		w.line(depth, "set root="+w.in(""))
 		w.nestedTimeout(depth, m)
 		w.line(depth, "configfile", quote(d.LoopbackCfg))
 		// Back here only when its menu was left (Esc) or its entry failed: the
@@ -266,25 +284,25 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 		w.line(depth, "set timeout=-1")
 		return
 	case EFI:
-		w.loopback(depth, "loop", iso)
+		w.loopback(depth, w.dev, iso)
 		w.efiBody(depth, m, e)
 		return
 	case Dracut:
-		w.loopback(depth, "loop", iso)
-		w.line(depth, "probe --set=isolabel --label (loop)")
+		w.loopback(depth, w.dev, iso)
+		w.line(depth, "probe --set=isolabel --label", w.in(""))
 	case Archiso, Miso:
-		w.loopback(depth, "loop", iso)
+		w.loopback(depth, w.dev, iso)
 		w.line(depth, `probe --set=espuuid --fs-uuid "${root}"`)
 	default:
-		w.loopback(depth, "loop", iso)
+		w.loopback(depth, w.dev, iso)
 	}
 	args := append(familyArgs(d, e.ISOPath), consoleArgs(m.Console)...)
 	args = append(args, userArgs(e.Args)...)
-	w.line(depth, append([]string{"linux", quote("(loop)" + d.Kernel)}, renderArgs(args)...)...)
+	w.line(depth, append([]string{"linux", quote(w.in(d.Kernel))}, renderArgs(args)...)...)
 	if len(d.Initrd) > 0 {
 		var ins []string
 		for _, i := range d.Initrd {
-			ins = append(ins, quote("(loop)"+i))
+			ins = append(ins, quote(w.in(i)))
 		}
 		w.line(depth, append([]string{"initrd"}, ins...)...)
 	}
@@ -333,11 +351,11 @@ func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
 			continue
 		}
 		cpu := map[Arch]string{X86_64: "x86_64", IA32: "i386", ARM64: "arm64"}[a]
-		loads = append(loads, load{cpu, strings.Join(append([]string{"chainloader", quote("(loop)" + p)}, args...), " ")})
+		loads = append(loads, load{cpu, strings.Join(append([]string{"chainloader", quote(w.in(p))}, args...), " ")})
 	}
 	if d.EFIImage != "" && d.EFILoaders[X86_64] == "" {
-		loads = append(loads, load{"x86_64", loopbackCmd("efiimg", quote("(loop)"+d.EFIImage)) + "; " +
-			strings.Join(append([]string{"chainloader", "(efiimg)/EFI/BOOT/BOOTX64.EFI"}, args...), " ")})
+		loads = append(loads, load{"x86_64", loopbackCmd(w.espDev, quote(w.in(d.EFIImage))) + "; " +
+			strings.Join(append([]string{"chainloader", "(" + w.espDev + ")/EFI/BOOT/BOOTX64.EFI"}, args...), " ")})
 	}
 	w.line(depth, `if [ "$grub_platform" = efi ]; then`)
 	for i, l := range loads {
@@ -353,7 +371,7 @@ func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
 	}
 	if d.BIOSKernel != "" {
 		w.line(depth, "else")
-		w.line(depth+1, "linux16", quote("(loop)"+d.BIOSKernel))
+		w.line(depth+1, "linux16", quote(w.in(d.BIOSKernel)))
 	}
 	w.line(depth, "fi")
 }
