@@ -9,6 +9,7 @@ import (
 
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/stale"
 )
 
 // ErrNotReady is returned by Apply for a plan whose ISOs are not all in the
@@ -124,7 +125,9 @@ func (k *Kit) pin(ctx context.Context, locked func(string)) error {
 // scratchImage is where a kit for devices is built when no image is given:
 // a temporary file, removed afterwards.
 func scratchImage() (string, func(), error) {
-	dir, err := os.MkdirTemp(filepath.Clean(os.TempDir()), "compose-apply-")
+	tmp := filepath.Clean(os.TempDir())
+	stale.Collect(tmp, "", "apply", "")
+	dir, err := os.MkdirTemp(tmp, stale.Pattern("", "apply", ""))
 	if err != nil {
 		return "", nil, err
 	}

@@ -56,6 +56,9 @@ func (d *display) fetchEvent(e fetch.Event) {
 	switch {
 	case e.Kind == fetch.Cached:
 		u.Msg = "already in the cache"
+	case e.Kind == fetch.Failed:
+		// The verb's error says why, once per ISO; the progress line
+		// only marks the task failed.
 	case e.Err != nil:
 		u.Msg = e.Err.Error()
 	}

@@ -2,6 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
 
 	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/compose/boottest"
@@ -91,4 +95,28 @@ func diagnosticsOf(err error) []diagnostic {
 		out[i] = diagnostic{File: d.File, Line: d.Line, Column: d.Col, Message: d.Msg}
 	}
 	return out
+}
+
+// installLine finds a package install command in a manifest's header
+// comment ("#   sudo apt-get install -y memtest86+ ipxe").
+var installLine = regexp.MustCompile(`^#\s*((?:sudo\s+)?(?:apt-get|apt|dnf|yum|zypper|pacman)\s.*\S)\s*$`)
+
+// missingFileHint is the hint for a file that is not there, which for a
+// manifest's path: ISOs usually means a package is not installed: it
+// quotes the install command the manifest's header names, if any.
+func (a *app) missingFileHint() string {
+	const fix = "or fix the path in the manifest"
+	data, err := os.ReadFile(a.file)
+	if a.file == "-" || err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		if m := installLine.FindStringSubmatch(line); m != nil {
+			return fmt.Sprintf("install the packages the manifest's header names (%s), %s", m[1], fix)
+		}
+	}
+	return "a file the manifest names is missing: install the package that provides it, " + fix
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"fmt"
 	"io"
 	"strings"
@@ -100,7 +102,11 @@ func (a *app) fail(err error) {
 	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
 		fmt.Fprintf(a.stderr, "compose: error: %s\n", line)
 	}
-	if h := hintFor(err); h != "" && !a.quiet {
+	h := hintFor(err)
+	if h == "" && errors.Is(err, fs.ErrNotExist) {
+		h = a.missingFileHint()
+	}
+	if h != "" && !a.quiet {
 		fmt.Fprintf(a.stderr, "compose: hint: %s\n", h)
 	}
 }
