@@ -3,9 +3,9 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 )
 
