@@ -88,9 +88,13 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		e := EntryPlan{Name: iso.Name, Title: iso.Title, ISOPath: isoPath(iso.Name), Args: iso.Args}
 		if cached, ok := f.Lookup(s.Algorithm, s.Digest); ok {
 			isos[i].Source = cached
+			// The builder hashes the bytes it places against the pin,
+			// whatever the algorithm: a cache entry changed after it was
+			// verified never reaches the image (ErrBadCacheEntry).
+			isos[i].Algorithm, isos[i].Digest = s.Algorithm, s.Digest
 			if s.Algorithm == "sha256" {
-				// The cache holds only verified files: the image builder
-				// can copy in the kernel and verify against this digest.
+				// The builder can then copy in the kernel, and verifies
+				// the read-back image against this digest.
 				isos[i].SHA256 = s.Digest
 			}
 			if err := p.inspect(m, i, cached, &e); err != nil {

@@ -52,7 +52,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
 		return exitInvalid
-	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch):
+	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch), errors.Is(err, compose.ErrBadCacheEntry):
 		return exitMismatch
 	case errors.Is(err, compose.ErrUnsafeTarget):
 		return exitUnsafe
@@ -78,6 +78,8 @@ func hintFor(err error) string {
 		return "compose boot and compose test need QEMU and firmware from Debian's packages (see the error)"
 	case errors.Is(err, fetch.ErrNotCached):
 		return "run without --offline, or 'compose fetch' while online"
+	case errors.Is(err, compose.ErrBadCacheEntry):
+		return "remove the cache entry named above and run again: it is fetched and verified anew"
 	case errors.Is(err, fetch.ErrChecksumMismatch):
 		return "the file is not what the checksum says: a changed upload, a bad mirror or tampering; nothing was cached"
 	}

@@ -232,12 +232,19 @@ func (b *builder) place(p *Partition, f File, write sink, ext []Extent) error {
 	size := f.size()
 	base := b.done
 	ev := Event{Kind: EventPlace, Path: f.Path, Partition: p.Index, Total: size, AllTotal: b.total}
-	sum, err := pump(b.ctx, r, size, write, func(n int64) {
+	src, pinSum, err := pinned(f, r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	sum, err := pump(b.ctx, src, size, write, func(n int64) {
 		ev.Done, ev.AllDone = n, base+n
 		b.progress(ev)
 	})
 	if err != nil {
 		return fmt.Errorf("placing %s: %w", f.Path, err)
+	}
+	if err := checkSum(f, pinSum(sum)); err != nil {
+		return err
 	}
 	if size == 0 {
 		ev.AllDone = base
