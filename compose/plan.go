@@ -81,12 +81,18 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	}
 	isos := make([]disk.File, len(srcs))
 	for i, s := range srcs {
+		if err := ctx.Err(); err != nil { // inspecting thousands of ISOs takes a while
+			return nil, err
+		}
 		iso := &m.ISOs[i]
 		// Until the ISO is cached its location stands in for the source: the
 		// layout needs only the size, and an unready plan is never built.
 		isos[i] = disk.File{Path: isoPath(iso.Name), Source: s.URL, Size: s.Size}
 		e := EntryPlan{Name: iso.Name, Title: iso.Title, ISOPath: isoPath(iso.Name), Args: iso.Args}
 		if cached, ok := f.Lookup(s.Algorithm, s.Digest); ok {
+			if err := checkLockedSize(l, s.Name, cached, s.Size); err != nil {
+				return nil, err
+			}
 			isos[i].Source = cached
 			// The builder hashes the bytes it places against the pin,
 			// whatever the algorithm: a cache entry changed after it was
