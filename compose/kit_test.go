@@ -8,18 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
 // loopDevice attaches a fresh sparse file of size bytes to a loop device.
 func loopDevice(t *testing.T, size int64) string {
 	t.Helper()
-	if _, err := os.Stat("/dev/loop-control"); err != nil || os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root and loop devices; CI runs as root")
-		}
-		t.Skip("needs root and loop devices")
-	}
-	need(t, "losetup", "mkfs.ext4", "mount", "umount")
+	testenv.Loop(t)
+	testenv.Tools(t, "mkfs.ext4", "mount", "umount")
 	backing := filepath.Join(t.TempDir(), "stick.img")
 	if err := os.WriteFile(backing, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -27,7 +24,7 @@ func loopDevice(t *testing.T, size int64) string {
 	if err := os.Truncate(backing, size); err != nil {
 		t.Fatal(err)
 	}
-	dev := strings.TrimSpace(run(t, "losetup", "-f", "--show", backing))
+	dev := strings.TrimSpace(testenv.Run(t, "losetup", "-f", "--show", backing))
 	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
 	return dev
 }
@@ -36,7 +33,7 @@ func loopDevice(t *testing.T, size int64) string {
 // built) is refused when opened: nothing was written to it, so the result
 // says so and the error is a refusal (exit 5), not "incomplete".
 func TestKitDeviceMountedDuringBuild(t *testing.T) {
-	need(t, "xorriso")
+	testenv.Tools(t, "xorriso")
 	dev := loopDevice(t, 256<<20)
 	dir := t.TempDir()
 	m := kit(t, dir, "bios, uefi-x64", liveISO(t, dir, "alpha", "a"))
@@ -47,8 +44,8 @@ func TestKitDeviceMountedDuringBuild(t *testing.T) {
 	k.fetchOpts.CacheDir = filepath.Join(dir, "cache")
 	mnt := t.TempDir()
 	confirm := func([]Stick) error {
-		run(t, "mkfs.ext4", "-q", "-F", dev)
-		run(t, "mount", dev, mnt)
+		testenv.Run(t, "mkfs.ext4", "-q", "-F", dev)
+		testenv.Run(t, "mount", dev, mnt)
 		t.Cleanup(func() { exec.Command("umount", mnt).Run() })
 		return nil
 	}
@@ -68,7 +65,7 @@ func TestKitDeviceMountedDuringBuild(t *testing.T) {
 // The same disk named twice (here through a symbolic link) is refused
 // before anything is built: writing it twice at once cannot succeed.
 func TestKitDeviceNamedTwice(t *testing.T) {
-	need(t, "xorriso")
+	testenv.Tools(t, "xorriso")
 	dev := loopDevice(t, 256<<20)
 	dir := t.TempDir()
 	m := kit(t, dir, "bios, uefi-x64", liveISO(t, dir, "alpha", "a"))

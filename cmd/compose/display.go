@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/usbkit/compose/config/bytesize"
 	"os"
 
 	"github.com/usbkit/compose/cmd/compose/internal/progress"
@@ -77,4 +78,4 @@ func (d *display) event(e compose.Event) {
 	d.d.Update(progress.Update{Phase: string(e.Phase), ID: e.Task, Done: e.Done, Total: e.Total, State: eventStates[e.State], Msg: e.Message})
 }
 
-func humanSize(n int64) string { return progress.Size(n) }
+func humanSize(n int64) string { return bytesize.Format(n) }
