@@ -83,7 +83,7 @@ func TestBuggyFATSizes(t *testing.T) {
 }
 
 func TestFATGeometryKnownBad(t *testing.T) {
-	// 64 MiB, 4 GiB, 16 GiB and 32 GiB volumes fail in libraries.md.
+	// 64 MiB, 4 GiB, 16 GiB and 32 GiB volumes hit go-diskfs bug 1 (doc.go).
 	for _, s := range []int64{64 * mib, 4 * gib, 16 * gib, 32 * gib} {
 		g, err := fatGeometry(s)
 		if err == nil {

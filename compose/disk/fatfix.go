@@ -9,7 +9,8 @@ import (
 )
 
 // fatFixer repairs what go-diskfs v1.9.4 leaves wrong in a FAT32 volume it
-// created (libraries.md, bugs 2, 3, 5 and its time.Now() stamps), working on
+// created (bugs 2, 3 and 5 in the package documentation, and its time.Now()
+// stamps), working on
 // the raw bytes: it re-reads the BPB and FAT and walks every directory.
 type fatFixer struct {
 	f          *os.File
