@@ -11,6 +11,16 @@ import (
 
 // gpt is the part of an image's GUID partition table the writer needs to
 // move the backup table to the end of a larger device.
+//
+// Why not go-diskfs's gpt.Table.Resize (v1.9.4) and Table.Write: Write puts
+// the tables straight onto the target in its own order, syncing as it goes,
+// while the writer needs them as patches it orders itself (tables zeroed
+// first, the head written last, so an interrupted stick never looks like a
+// kit); Write regenerates the protective MBR, which would drop a hybrid MBR
+// the image has; and a Read/Write round trip re-encodes every partition
+// entry, where these patches change only the fields that move (alternate
+// LBA, last usable LBA, backup locations) and the CRCs, leaving every other
+// byte as the image builder wrote and verified it.
 type gpt struct {
 	sectorSize int
 	header     []byte // the primary header's whole sector

@@ -58,9 +58,8 @@
 // a time, from Build's goroutines.
 //
 // go-diskfs v1.9.4 bugs this package works around. Each makes `fsck.fat -n`
-// exit 1 or loses data. Remove the workaround (and this entry) when a
-// go-diskfs release with the fix is required by go.mod; the tests named
-// below fail if a fixed release changes the bytes they check.
+// exit 1 or loses data. Remove a workaround (and its entry) once go.mod
+// requires a go-diskfs release with the fix.
 //
 //  1. At some volume sizes (64 MiB, 4 GiB, 16 GiB, 32 GiB among them) the FAT
 //     is two entries short of the clusters it declares. Upstream:
