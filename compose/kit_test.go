@@ -88,3 +88,24 @@ func TestKitDeviceNamedTwice(t *testing.T) {
 		t.Errorf("something went on after the refusal: result %+v, confirmed %t", res, built)
 	}
 }
+
+// A cancelled context stops planning (inspecting every cached ISO can take
+// long on a big kit): compose exits 130 promptly on SIGINT/SIGTERM.
+func TestPlanStopsWhenCancelled(t *testing.T) {
+	testenv.Tools(t, "xorriso")
+	dir := t.TempDir()
+	m := kit(t, dir, "bios, uefi-x64", liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b"))
+	k, err := Load(m.File, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.fetchOpts.CacheDir = filepath.Join(dir, "cache")
+	if _, err := k.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if p, err := k.Plan(ctx, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Plan with a cancelled context: got plan %v, error %v; want context.Canceled", p != nil, err)
+	}
+}
