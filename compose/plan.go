@@ -10,6 +10,7 @@ import (
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/firmware"
 	"github.com/usbkit/compose/fetch"
 )
 
@@ -112,7 +113,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		}
 		p.Entries = append(p.Entries, e)
 	}
-	if m.SecureBoot && slices.Contains(m.Firmware, config.FirmwareUEFIIA32) {
+	if m.SecureBoot && slices.Contains(m.Firmware, firmware.UEFIIA32) {
 		p.Warnings = append(p.Warnings, "uefi-ia32: there is no signed shim for 32-bit UEFI; the stick boots there only with Secure Boot off")
 	}
 	if err := p.layout(m, l, isos); err != nil {
