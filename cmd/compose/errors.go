@@ -20,8 +20,8 @@ const (
 	exitFailure     = 1   // any failure without a more specific code
 	exitUsage       = 2   // bad command line: unknown verb or flag, wrong arguments
 	exitInvalid     = 3   // the manifest or lock file is invalid, or they disagree
-	exitMismatch    = 4   // a download or the built image does not match its digest
-	exitUnsafe      = 5   // a device was refused as a target; nothing was written
+	exitMismatch    = 4   // a download, a cache entry or the built image does not match its digest
+	exitUnsafe      = 5   // a device or image path was refused as a target; nothing was written
 	exitBootFailed  = 6   // compose test: a boot did not pass
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
