@@ -10,6 +10,7 @@ import (
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/fatedit"
+	"github.com/usbkit/compose/compose/internal/stale"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,7 +133,9 @@ func (k *Kit) pin(ctx context.Context, locked func(string)) error {
 // scratchImage is where a kit for devices is built when no image is given:
 // a temporary file, removed afterwards.
 func scratchImage() (string, func(), error) {
-	dir, err := os.MkdirTemp(filepath.Clean(os.TempDir()), "compose-apply-")
+	tmp := filepath.Clean(os.TempDir())
+	stale.Collect(tmp, "", "apply", "")
+	dir, err := os.MkdirTemp(tmp, stale.Pattern("", "apply", ""))
 	if err != nil {
 		return "", nil, err
 	}
@@ -192,6 +195,10 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
 	res, err := disk.Build(ctx, p.Image, spec, imageEvents(opts.Progress))
+	var bad *disk.SourceError
+	if errors.As(err, &bad) {
+		return nil, &BadCacheEntryError{ISO: p.isoNamed(bad.Path), Path: bad.Source, Algorithm: bad.Algorithm, Want: bad.Want, Got: bad.Got}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}
@@ -207,3 +214,34 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 // compose must not write (compose/device's rules) or an image path that
 // would destroy something else.
 var ErrUnsafeTarget = device.ErrUnsafeTarget
+
+// ErrBadCacheEntry is matched (errors.Is) by a *BadCacheEntryError.
+var ErrBadCacheEntry = errors.New("bad cache entry")
+
+// BadCacheEntryError says an ISO's file in the cache no longer hashes to
+// the lock's digest (changed or damaged after it was verified). The image
+// was not written. The entry must be removed and fetched again.
+type BadCacheEntryError struct {
+	ISO       string // the manifest's name for it
+	Path      string // the cache entry
+	Algorithm string
+	Want, Got string
+}
+
+func (e *BadCacheEntryError) Error() string {
+	return fmt.Sprintf("%s: the cache entry %s is bad: its bytes hash to %s:%s, the lock pins %s:%s; nothing was written",
+		e.ISO, e.Path, e.Algorithm, e.Got, e.Algorithm, e.Want)
+}
+
+// Is makes errors.Is(err, ErrBadCacheEntry) true.
+func (e *BadCacheEntryError) Is(target error) bool { return target == ErrBadCacheEntry }
+
+// isoNamed gives the manifest name of the ISO placed at path.
+func (p *Plan) isoNamed(path string) string {
+	for _, e := range p.Entries {
+		if e.ISOPath == path {
+			return e.Name
+		}
+	}
+	return path
+}

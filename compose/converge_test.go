@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"errors"
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"io"
 	"math/rand"
 	"os"
@@ -131,7 +132,7 @@ func twoKits(t *testing.T, fw string) (dir, cache, img string, two *config.Manif
 }
 
 func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
-	need(t, "xorriso", "fsck.fat")
+	testenv.Tools(t, "xorriso", "fsck.fat")
 	_, cache, img, two := twoKits(t, "bios, uefi-x64")
 	before := checkKit(t, img)
 	p := planAgainst(t, two, cache, img)
@@ -160,7 +161,7 @@ func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
 }
 
 func TestConvergeRefuses(t *testing.T) {
-	need(t, "xorriso", "fsck.fat")
+	testenv.Tools(t, "xorriso", "fsck.fat")
 	dir, cache, img, two := twoKits(t, "uefi-x64")
 	ctx := context.Background()
 
@@ -219,10 +220,10 @@ func (d *dying) WriteAt(b []byte, off int64) (int, error) {
 // state record holds, the kit is the old one or the new one, and a rerun
 // converges.
 func TestConvergeSurvivesDeath(t *testing.T) {
-	need(t, "xorriso", "fsck.fat")
+	testenv.Tools(t, "xorriso", "fsck.fat")
 	dir, cache, img, two := twoKits(t, "bios, uefi-x64")
 	pristine := filepath.Join(dir, "pristine.img")
-	run(t, "cp", "--sparse=always", img, pristine)
+	testenv.Run(t, "cp", "--sparse=always", img, pristine)
 	oldKit := checkKit(t, img).State.Kit
 	ctx := context.Background()
 	count := &dying{n: 1 << 30}
@@ -240,7 +241,7 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for _, n := range points {
-		run(t, "cp", "--sparse=always", pristine, img)
+		testenv.Run(t, "cp", "--sparse=always", pristine, img)
 		d := &dying{n: n}
 		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
 		// Apply reads the target again: one plan serves every run.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/usbkit/compose/compose/boottest"
 	"github.com/usbkit/compose/compose/internal/fixture"
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 )
 
@@ -80,12 +81,9 @@ func e2eSetup(t *testing.T) map[string]string {
 	}
 	if d, ok := t.Deadline(); ok && time.Until(d) < 30*time.Minute {
 		msg := fmt.Sprintf("boot tests need up to 30 min under TCG but go test's deadline is in %s: run with -timeout 90m", time.Until(d).Round(time.Second))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Skip(t, "%s", msg)
 	}
-	need(t, "qemu-system-x86_64", "qemu-system-aarch64", "xorriso", "apt-get", "dpkg", "mkinitramfs")
+	testenv.Tools(t, "qemu-system-x86_64", "qemu-system-aarch64", "xorriso", "apt-get", "dpkg", "mkinitramfs")
 	dir, err := fixture.DefaultDir()
 	if err != nil {
 		t.Fatal(err)

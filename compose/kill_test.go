@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"io"
 	"math/rand"
 	"os"
@@ -76,7 +77,7 @@ func bigISO(t *testing.T, dir, name, marker string, size int) string {
 		}
 	}
 	iso := filepath.Join(dir, name+".iso")
-	run(t, "xorriso", "-as", "mkisofs", "-quiet", "-V", "LIVE_"+strings.ToUpper(marker), "-R", "-J",
+	testenv.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-V", "LIVE_"+strings.ToUpper(marker), "-R", "-J",
 		"--modification-date=2020010100000000", "-o", iso, tree)
 	return iso
 }
@@ -87,7 +88,7 @@ func bigISO(t *testing.T, dir, name, marker string, size int) string {
 // a loop device, and checks after each kill what checkKit checks, then
 // that a rerun converges.
 func TestConvergeSurvivesKill9(t *testing.T) {
-	need(t, "xorriso", "fsck.fat")
+	testenv.Tools(t, "xorriso", "fsck.fat")
 	dir := t.TempDir()
 	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
 	v2 := filepath.Join(dir, "v2")
@@ -109,11 +110,11 @@ func TestConvergeSurvivesKill9(t *testing.T) {
 	oldKit := checkKit(t, pristine).State.Kit
 	t.Run("image", func(t *testing.T) {
 		img := filepath.Join(dir, "kit.img")
-		restore := func() { run(t, "cp", "--sparse=always", pristine, img) }
+		restore := func() { testenv.Run(t, "cp", "--sparse=always", pristine, img) }
 		killAt(t, two.File, cache, img, restore, oldKit, newKit, 50)
 	})
 	t.Run("loop", func(t *testing.T) {
-		need(t, "losetup")
+		testenv.Tools(t, "losetup")
 		if _, err := os.Stat("/dev/loop-control"); os.Geteuid() != 0 || err != nil {
 			if os.Getenv("CI") == "true" {
 				t.Fatal("CI=true but loop devices are not available (root and /dev/loop-control)")
@@ -121,9 +122,9 @@ func TestConvergeSurvivesKill9(t *testing.T) {
 			t.Skip("loop devices need root and /dev/loop-control")
 		}
 		back := filepath.Join(dir, "loop.img")
-		run(t, "cp", "--sparse=always", pristine, back)
-		loop := strings.TrimSpace(run(t, "losetup", "--find", "--show", back))
-		defer run(t, "losetup", "-d", loop)
+		testenv.Run(t, "cp", "--sparse=always", pristine, back)
+		loop := strings.TrimSpace(testenv.Run(t, "losetup", "--find", "--show", back))
+		defer testenv.Run(t, "losetup", "-d", loop)
 		restore := func() { copyInto(t, pristine, loop) }
 		killAt(t, two.File, cache, loop, restore, oldKit, newKit, 50)
 	})

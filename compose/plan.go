@@ -12,6 +12,7 @@ import (
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/firmware"
 	"github.com/usbkit/compose/fetch"
 )
 
@@ -117,16 +118,26 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	}
 	isos := make([]disk.File, len(srcs))
 	for i, s := range srcs {
+		if err := ctx.Err(); err != nil { // inspecting thousands of ISOs takes a while
+			return nil, err
+		}
 		iso := &m.ISOs[i]
 		// Until the ISO is cached its location stands in for the source: the
 		// layout needs only the size, and an unready plan is never built.
 		isos[i] = disk.File{Path: isoPath(iso.Name), Source: s.URL, Size: s.Size}
 		e := EntryPlan{Name: iso.Name, Title: iso.Title, ISOPath: isoPath(iso.Name), Args: iso.Args}
 		if cached, ok := f.Lookup(s.Algorithm, s.Digest); ok {
+			if err := checkLockedSize(l, s.Name, cached, s.Size); err != nil {
+				return nil, err
+			}
 			isos[i].Source = cached
+			// The builder hashes the bytes it places against the pin,
+			// whatever the algorithm: a cache entry changed after it was
+			// verified never reaches the image (ErrBadCacheEntry).
+			isos[i].Algorithm, isos[i].Digest = s.Algorithm, s.Digest
 			if s.Algorithm == "sha256" {
-				// The cache holds only verified files: the image builder
-				// can copy in the kernel and verify against this digest.
+				// The builder can then copy in the kernel, and verifies
+				// the read-back image against this digest.
 				isos[i].SHA256 = s.Digest
 			}
 			if err := p.inspect(m, i, cached, &e); err != nil {
@@ -138,7 +149,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		}
 		p.Entries = append(p.Entries, e)
 	}
-	if m.SecureBoot && slices.Contains(m.Firmware, config.FirmwareUEFIIA32) {
+	if m.SecureBoot && slices.Contains(m.Firmware, firmware.UEFIIA32) {
 		p.Warnings = append(p.Warnings, "uefi-ia32: there is no signed shim for 32-bit UEFI; the stick boots there only with Secure Boot off")
 	}
 	if err := p.layout(m, l, isos, o); err != nil {

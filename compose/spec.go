@@ -10,6 +10,7 @@ import (
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/firmware"
 )
 
 // layout builds the image spec and computes its layout: the ESP gets the
@@ -35,7 +36,7 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 	for _, b := range boot {
 		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: b.Path, Data: b.Data})
 	}
-	if slices.Contains(m.Firmware, config.FirmwareBIOS) {
+	if slices.Contains(m.Firmware, firmware.BIOS) {
 		p.spec.BIOSBoot = []byte{0} // a stand-in: the partition's place does not depend on it
 	}
 	first, err := disk.ComputeLayout(p.spec)
