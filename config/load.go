@@ -102,7 +102,7 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 		case "firmware":
 			d.firmware(v, &m.Firmware)
 		case "secure_boot":
-			m.SecureBoot, _ = d.boolean(v, "secure_boot")
+			d.secureBootValue(v, m)
 		case "storage":
 			if s, ok := d.enum(v, "storage", []string{"auto", "esp", "data"}); ok {
 				m.Storage = Storage(s)

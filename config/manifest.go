@@ -82,9 +82,11 @@ type Manifest struct {
 	Size       Size       `yaml:"size"`
 	Firmware   []Firmware `yaml:"firmware"`
 	SecureBoot bool       `yaml:"secure_boot"`
-	Storage    Storage    `yaml:"storage"`
-	Menu       Menu       `yaml:"menu"`
-	ISOs       []ISO      `yaml:"isos"`
+	// SecureBootOptions holds `secure_boot:` written as a mapping.
+	SecureBootOptions SecureBootOptions `yaml:"-"`
+	Storage           Storage           `yaml:"storage"`
+	Menu              Menu              `yaml:"menu"`
+	ISOs              []ISO             `yaml:"isos"`
 
 	// File is the name used in messages ("multiboot.yaml", "<stdin>").
 	File string `yaml:"-"`
