@@ -1,6 +1,7 @@
 package bootloader
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,9 @@ type SecureBootReport struct {
 	Trust   Trust  `json:"trust"`
 	Boots   bool   `json:"boots"`            // expected to boot with Secure Boot on
 	Remedy  string `json:"remedy,omitempty"` // what the user can do when it does not
+	// Certs are the signing certificate and the chain the signature carries (nil when
+	// unsigned): what a user enrols with MokManager to trust this payload.
+	Certs []*x509.Certificate `json:"-"`
 }
 
 // CheckSecureBoot reads the Authenticode signature of the payload GRUB will start for d (its
@@ -76,6 +80,7 @@ func CheckSecureBoot(fsys fs.FS, d Detection) (SecureBootReport, error) {
 		return SecureBootReport{}, fmt.Errorf("signature of %s: %w", payload, err)
 	default:
 		r.Signer, r.Issuer, r.Trust = signers[0].Subject, signers[0].Issuer, classify(signers)
+		r.Certs = append([]*x509.Certificate{signers[0].Cert}, signers[0].Chain...)
 	}
 	r.Boots = r.Trust == TrustDebian || r.Trust == TrustMicrosoft
 	r.Remedy = remedy(r)

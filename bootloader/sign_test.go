@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io/fs"
 	"math/big"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	diskfs "github.com/diskfs/go-diskfs"
 
 	"github.com/usbkit/compose/bootloader/assets"
 	"github.com/usbkit/compose/bootloader/authenticode"
@@ -62,11 +65,17 @@ func TestSignVerifiedBySbverify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	images := map[string][]byte{}
 	for _, asset := range []string{assets.GrubIA32, assets.GrubX64, assets.MokX64} {
 		in, err := assets.Read(asset)
 		if err != nil {
 			t.Fatal(err)
 		}
+		images[asset] = in
+	}
+	// memtest86+'s EFI binary has a short optional header (6 data directories).
+	images["memtest86+ bootx64.efi"] = memtestEFI(t)
+	for asset, in := range images {
 		out, err := authenticode.Sign(in, kp)
 		if err != nil {
 			t.Fatalf("%s: %v", asset, err)
@@ -109,4 +118,24 @@ func TestLoadKeyPairErrors(t *testing.T) {
 			t.Errorf("%s: %v, want %q", name, err, tc.want)
 		}
 	}
+}
+
+func memtestEFI(t *testing.T) []byte {
+	t.Helper()
+	const iso = "/usr/lib/memtest86+/memtest86+x64.iso"
+	needFile(t, iso, "memtest86+")
+	d, err := diskfs.Open(iso, diskfs.WithOpenMode(diskfs.ReadOnly))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	fsys, err := d.GetFilesystem(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.ReadFile(fsys.(fs.FS), "EFI/BOOT/bootx64.efi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -29,8 +30,12 @@ type Plan struct {
 	// Ready is true when every ISO is in the cache, so Apply can run without
 	// fetching.
 	Ready bool `json:"ready"`
+	// Keys are the certificates the stick carries for enrolment with
+	// MokManager (secure_boot), under /EFI/compose/keys.
+	Keys []bootloader.Certificate `json:"keys,omitempty"`
 
-	spec disk.Spec
+	spec     disk.Spec
+	espExtra []disk.File // Secure Boot files for the ESP: keys, payload copies
 }
 
 // Download is one ISO apply must fetch first.
@@ -66,12 +71,21 @@ type EntryPlan struct {
 	Boot       *bootloader.Detection        `json:"boot,omitempty"`
 	Args       string                       `json:"args,omitempty"`
 	SecureBoot *bootloader.SecureBootReport `json:"secure_boot,omitempty"`
+	// SecureBootPlan says what makes the entry boot under Secure Boot when
+	// Debian's shim does not trust its payload.
+	SecureBootPlan *EntrySecureBoot `json:"secure_boot_plan,omitempty"`
+
+	payload []byte // the untrusted payload, for a copy on the ESP
 }
 
 // MakePlan computes the plan for building m, pinned by l, into imagePath. It
 // reads the cache and inspects cached ISOs; it downloads and writes nothing.
 func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher, imagePath string) (*Plan, error) {
 	srcs, err := Sources(m, l)
+	if err != nil {
+		return nil, err
+	}
+	signKey, err := loadSignKey(m)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +118,9 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	}
 	if m.SecureBoot && slices.Contains(m.Firmware, config.FirmwareUEFIIA32) {
 		p.Warnings = append(p.Warnings, "uefi-ia32: there is no signed shim for 32-bit UEFI; the stick boots there only with Secure Boot off")
+	}
+	if err := p.secureBoot(m, signKey); err != nil {
+		return nil, err
 	}
 	if err := p.layout(m, l, isos); err != nil {
 		return nil, err
@@ -139,8 +156,10 @@ func (p *Plan) inspect(m *config.Manifest, i int, file string, e *EntryPlan) err
 		return nil
 	}
 	e.SecureBoot = &r
-	if !r.Boots {
-		p.Warnings = append(p.Warnings, secureBootWarning(iso.Name, r))
+	if !r.Boots && (r.Trust == bootloader.TrustUnsigned || r.Trust == bootloader.TrustOther) {
+		if e.payload, err = fs.ReadFile(fsys, strings.TrimPrefix(r.Payload, "/")); err != nil {
+			return fmt.Errorf("%s: reading %s: %w", iso.Name, r.Payload, err)
+		}
 	}
 	return nil
 }

@@ -8,8 +8,9 @@
 // certificate onto a stick for enrolment.
 //
 // Sign adds an Authenticode signature (SHA-256, no timestamp) made with a private key and
-// its certificate, replacing any signature the image had; the PE digest and the PKCS#7
-// structure come from github.com/sassoftware/relic. LoadKeyPair reads the key pair.
+// its certificate, replacing any signature the image had; the PKCS#7 and Authenticode
+// structures come from github.com/sassoftware/relic, the PE digest is computed here.
+// LoadKeyPair reads the key pair.
 package authenticode
 
 import (

@@ -1,7 +1,6 @@
 package authenticode
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -13,8 +12,9 @@ import (
 	"os"
 
 	relic "github.com/sassoftware/relic/v8/lib/authenticode"
-	"github.com/sassoftware/relic/v8/lib/binpatch"
-	"github.com/sassoftware/relic/v8/lib/certloader"
+	"github.com/sassoftware/relic/v8/lib/pkcs7"
+	"github.com/sassoftware/relic/v8/lib/pkcs9"
+	"github.com/sassoftware/relic/v8/lib/x509tools"
 )
 
 // KeyPair is a private key and the certificate of its public key.
@@ -23,41 +23,44 @@ type KeyPair struct {
 	Cert *x509.Certificate
 }
 
-// Sign returns a copy of the PE image signed with kp (Authenticode, SHA-256). Signatures
-// the image already had are replaced: shim checks the one it finds against its keys, and
-// the copy is meant to be trusted through kp's certificate.
+// Sign returns a copy of the PE image signed with kp (Authenticode, SHA-256, no
+// timestamp). Signatures the image already had are replaced: the copy is meant to be
+// trusted through kp's certificate. The PKCS#7 SignedData and the Authenticode structures
+// come from relic; the PE digest is this package's, because relic's refuses images with a
+// short optional header (memtest86+).
 func Sign(image []byte, kp KeyPair) ([]byte, error) {
-	if _, err := Machine(bytes.NewReader(image)); err != nil {
+	img, digest, l, err := unsignedImage(image)
+	if err != nil {
 		return nil, err
 	}
-	pd, err := relic.DigestPE(bytes.NewReader(image), crypto.SHA256, false)
-	if err != nil {
-		return nil, fmt.Errorf("PE digest: %w", err)
+	alg, ok := x509tools.PkixDigestAlgorithm(crypto.SHA256)
+	if !ok {
+		return nil, errors.New("SHA-256 unsupported")
 	}
-	cert := &certloader.Certificate{Leaf: kp.Cert, PrivateKey: kp.Key}
-	patch, _, err := pd.Sign(context.Background(), cert, nil)
+	var indirect relic.SpcIndirectDataContentPe
+	indirect.Data.Type = relic.OidSpcPeImageData
+	indirect.Data.Value.File.File = relic.NewSpcString("")
+	indirect.MessageDigest.Digest = digest
+	indirect.MessageDigest.DigestAlgorithm = alg
+	b := pkcs7.NewBuilder(kp.Key, []*x509.Certificate{kp.Cert}, crypto.SHA256)
+	if err := b.SetContent(relic.OidSpcIndirectDataContent, indirect); err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	if err := b.AddAuthenticatedAttribute(relic.OidSpcStatementType, relic.SpcSpStatementType{Type: relic.OidSpcIndividualPurpose}); err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	if err := b.AddAuthenticatedAttribute(relic.OidSpcSpOpusInfo, relic.SpcSpOpusInfo{}); err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	psd, err := b.Sign()
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	return applyPatch(image, patch)
-}
-
-// applyPatch applies relic's patch set (sorted, non-overlapping replacements) in memory.
-func applyPatch(in []byte, p *binpatch.PatchSet) ([]byte, error) {
-	var out bytes.Buffer
-	var at int64
-	for i, h := range p.Patches {
-		if h.Offset < at || h.Offset > int64(len(in)) {
-			return nil, fmt.Errorf("signature patch %d at %d out of order", i, h.Offset)
-		}
-		out.Write(in[at:h.Offset])
-		out.Write(p.Blobs[i])
-		at = h.Offset + int64(h.OldSize)
+	ts, err := pkcs9.TimestampAndMarshal(context.Background(), psd, nil, true)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
 	}
-	if at < int64(len(in)) {
-		out.Write(in[at:])
-	}
-	return out.Bytes(), nil
+	return appendSignature(img, l, ts.Raw), nil
 }
 
 // LoadKeyPair reads an unencrypted PEM private key (PKCS#8, PKCS#1 or SEC 1; RSA or ECDSA)

@@ -84,6 +84,7 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	printSecureBoot(w, p)
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
