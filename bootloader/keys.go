@@ -38,10 +38,10 @@ func Fingerprint(c *x509.Certificate) string {
 
 var nonName = regexp.MustCompile(`[^a-z0-9]+`)
 
-// certBase is a vendor's short name: the first word of the subject's organisation (else
+// CertBase is a vendor's short name: the first word of the subject's organisation (else
 // its common name), lower case — "Canonical Ltd." gives "canonical", "SUSE Linux Products
-// GmbH" gives "suse". A CA in a signature's chain gets "-ca".
-func certBase(c *x509.Certificate) string {
+// GmbH" gives "suse".
+func CertBase(c *x509.Certificate) string {
 	src := c.Subject.CommonName
 	if len(c.Subject.Organization) > 0 && c.Subject.Organization[0] != "" {
 		src = c.Subject.Organization[0]
@@ -57,9 +57,6 @@ func certBase(c *x509.Certificate) string {
 	}
 	if len(word) > 20 {
 		word = word[:20]
-	}
-	if c.IsCA {
-		word += "-ca"
 	}
 	return word
 }
@@ -84,7 +81,7 @@ func (k *KeySet) Add(c *x509.Certificate, from, name string) Certificate {
 		}
 	}
 	if name == "" {
-		name = certBase(c)
+		name = CertBase(c)
 	}
 	if k.taken(name) {
 		name = fmt.Sprintf("%s-%s", name, fp[:8])

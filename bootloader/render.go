@@ -307,7 +307,9 @@ func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
 		cpu := map[Arch]string{X86_64: "x86_64", IA32: "i386", ARM64: "arm64"}[a]
 		loads = append(loads, load{cpu, strings.Join(append([]string{"chainloader", payloadPath(e, p)}, args...), " ")})
 	}
-	if d.EFIImage != "" && d.EFILoaders[X86_64] == "" {
+	if c, ok := e.Copies[d.EFIImage]; ok && d.EFIImage != "" && d.EFILoaders[X86_64] == "" {
+		loads = append(loads, load{"x86_64", strings.Join(append([]string{"chainloader", `"($compose_esp)` + c + `"`}, args...), " ")})
+	} else if d.EFIImage != "" && d.EFILoaders[X86_64] == "" {
 		loads = append(loads, load{"x86_64", "loopback efiimg " + quote("(loop)"+d.EFIImage) + "; " +
 			strings.Join(append([]string{"chainloader", "(efiimg)/EFI/BOOT/BOOTX64.EFI"}, args...), " ")})
 	}

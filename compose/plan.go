@@ -3,7 +3,6 @@ package compose
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"path"
 	"slices"
 	"strings"
@@ -157,7 +156,7 @@ func (p *Plan) inspect(m *config.Manifest, i int, file string, e *EntryPlan) err
 	}
 	e.SecureBoot = &r
 	if !r.Boots && (r.Trust == bootloader.TrustUnsigned || r.Trust == bootloader.TrustOther) {
-		if e.payload, err = fs.ReadFile(fsys, strings.TrimPrefix(r.Payload, "/")); err != nil {
+		if e.payload, err = bootloader.PayloadData(fsys, r); err != nil {
 			return fmt.Errorf("%s: reading %s: %w", iso.Name, r.Payload, err)
 		}
 	}

@@ -55,8 +55,12 @@ func (p *Plan) secureBoot(m *config.Manifest, kp *authenticode.KeyPair) error {
 	var vendors bootloader.KeySet
 	for _, e := range p.Entries {
 		if r := e.SecureBoot; r != nil && !r.Boots && r.Trust == bootloader.TrustOther {
-			for _, c := range r.Certs {
-				vendors.Add(c, e.Name, "")
+			for i, c := range r.Certs {
+				name := "" // the signer: the vendor's name
+				if i > 0 {
+					name = bootloader.CertBase(c) + "-ca" // a CA of the signature's chain
+				}
+				vendors.Add(c, e.Name, name)
 			}
 		}
 	}
@@ -163,6 +167,9 @@ func copyPath(dir, entry, payload string) string {
 		}
 		return '_'
 	}, path.Base(payload))
+	if base == "efi.img" { // the loader inside an EFI boot image
+		base = "bootx64.efi"
+	}
 	return path.Join(dir, entry, base)
 }
 

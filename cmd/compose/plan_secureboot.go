@@ -26,7 +26,9 @@ func printSecureBoot(w io.Writer, p *compose.Plan) {
 		return
 	}
 	fmt.Fprintf(w, "\nSecure Boot (enrol once per machine with MokManager, menu entry \"MOK manager\"):\n")
-	fmt.Fprintln(w, strings.Join(lines, "\n"))
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
 	if len(p.Keys) > 0 {
 		fmt.Fprintf(w, "  certificates on the stick:\n")
 	}
