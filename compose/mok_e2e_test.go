@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/config/firmware"
 )
 
 // TestBootSecureBootEnrolment is the Secure Boot proof through the real steps: a kit with
@@ -54,10 +55,11 @@ func TestBootSecureBootEnrolment(t *testing.T) {
 	})
 	r := &boottest.Runner{Image: img, LogDir: logs}
 	var cases []boottest.Case
-	cases, err = p.BootCases(m, []boottest.Firmware{boottest.UEFISB})
+	planned, err := p.BootCases(m, []Machine{{Firmware: firmware.UEFIX64, SecureBoot: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cases = runnerCases(t, planned)
 	ctx := context.Background()
 	before, err := r.Boot(ctx, cases[0])
 	if err != nil {
