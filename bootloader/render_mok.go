@@ -30,22 +30,18 @@ func (w *cfgWriter) mokManagerEntry(m Menu) {
 	w.line(0, "fi")
 }
 
-// rememberESP keeps the ESP's device in compose_esp before the entry moves $root (to the
-// data partition or the ISO), when the entry loads a payload copied onto the ESP.
-func (w *cfgWriter) rememberESP(depth int, e Entry) {
-	if len(e.Copies) > 0 {
-		w.line(depth, `set compose_esp="$root"`)
-	}
-}
-
 // payloadPath is how GRUB names a payload of e: its copy on the ESP when it has one
 // (paths of [A-Za-z0-9._/-], checked by validateCopies), else the file in the ISO.
-func payloadPath(e Entry, isoPath string) string {
+func (w *cfgWriter) payloadPath(e Entry, isoPath string) string {
 	if c, ok := e.Copies[isoPath]; ok {
-		return `"($compose_esp)` + c + `"`
+		return espCopy(c)
 	}
-	return quote("(loop)" + isoPath)
+	return quote(w.in(isoPath))
 }
+
+// espCopy names a file on the ESP from inside an entry, whose $root has moved to the ISO's
+// partition: compose_root is the ESP, set at the top of grub.cfg.
+func espCopy(p string) string { return `"(${compose_root})` + p + `"` }
 
 func validateCopies(e Entry) error {
 	for from, to := range e.Copies {

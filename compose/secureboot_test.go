@@ -105,8 +105,8 @@ func TestSecureBootKit(t *testing.T) {
 	run(t, "sbverify", "--cert", filepath.Join(dir, "MOK.crt"), signed)
 	cfg := string(espFile(t, img, p, bootloader.ConfigPath))
 	for _, s := range []string{
-		`chainloader "($compose_esp)/EFI/compose/signed/memtest/bootx64.efi"`,
-		`linux '(loop)/live/vmlinuz'`,
+		`chainloader "(${compose_root})/EFI/compose/signed/memtest/bootx64.efi"`,
+		`linux '(iso1)/live/vmlinuz'`,
 		`menuentry 'MOK manager: enroll /EFI/compose/keys/vendorcorp.cer, my.cer'`,
 	} {
 		if !strings.Contains(cfg, s) {

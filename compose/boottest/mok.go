@@ -166,7 +166,10 @@ func (d *mokDriver) wait(done func(string) bool, max time.Duration) (string, err
 // screenText turns console output into lines: a cursor move starts a new line (MokManager
 // and GRUB position every line), other control sequences (colours) are dropped.
 func screenText(b []byte) string {
-	return string(reCSI.ReplaceAll(reCursorPos.ReplaceAll(b, []byte("\n")), nil))
+	b = reCSI.ReplaceAll(reCursorPos.ReplaceAll(b, []byte("\n")), nil)
+	// An ESC left over is a sequence whose bytes the UART lost (seen under load): it
+	// still separated two screen lines.
+	return string(bytes.ReplaceAll(b, []byte("\x1b"), []byte("\n")))
 }
 
 func matches(re *regexp.Regexp) func(string) bool { return re.MatchString }
