@@ -32,14 +32,18 @@ type Plan struct {
 	// Ready is true when every ISO is in the cache, so Apply can run without
 	// fetching.
 	Ready bool `json:"ready"`
+	// Keys are the certificates the stick carries for enrolment with
+	// MokManager (secure_boot), under /EFI/compose/keys.
+	Keys []bootloader.Certificate `json:"keys,omitempty"`
 	// Diff is what applying changes on an existing image (nil for a new
 	// image, with Recreate, or before the plan is Ready).
 	Diff *Diff `json:"diff,omitempty"`
 
-	spec    disk.Spec
-	lay     disk.Layout
-	stickID string
-	desired *KitState // the record Apply writes; nil until Ready
+	spec     disk.Spec
+	lay      disk.Layout
+	stickID  string
+	desired  *KitState   // the record Apply writes; nil until Ready
+	espExtra []disk.File // Secure Boot files for the ESP: keys, payload copies
 }
 
 // PlanOptions tune MakePlan.
@@ -88,6 +92,11 @@ type EntryPlan struct {
 	// Warnings: why this entry may not find its ISO after its kernel starts, with the
 	// override that fixes it (also in Plan.Warnings, prefixed with the entry's name).
 	Warnings []string `json:"warnings,omitempty"`
+	// SecureBootPlan says what makes the entry boot under Secure Boot when
+	// Debian's shim does not trust its payload.
+	SecureBootPlan *EntrySecureBoot `json:"secure_boot_plan,omitempty"`
+
+	payload []byte // the untrusted payload, for a copy on the ESP
 }
 
 // ErrStrict is returned by MakePlan when the manifest says strict: true (or the caller set
@@ -102,6 +111,10 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		o = opts[0]
 	}
 	srcs, err := Sources(m, l)
+	if err != nil {
+		return nil, err
+	}
+	signKey, err := loadSignKey(m)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +164,9 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	}
 	if m.SecureBoot && slices.Contains(m.Firmware, firmware.UEFIIA32) {
 		p.Warnings = append(p.Warnings, "uefi-ia32: there is no signed shim for 32-bit UEFI; the stick boots there only with Secure Boot off")
+	}
+	if err := p.secureBoot(m, signKey); err != nil {
+		return nil, err
 	}
 	if err := p.layout(m, l, isos, o); err != nil {
 		return nil, err
@@ -226,8 +242,10 @@ func (p *Plan) inspect(m *config.Manifest, i int, file string, e *EntryPlan) err
 		return nil
 	}
 	e.SecureBoot = &r
-	if !r.Boots {
-		p.Warnings = append(p.Warnings, secureBootWarning(iso.Name, r))
+	if !r.Boots && (r.Trust == bootloader.TrustUnsigned || r.Trust == bootloader.TrustOther) {
+		if e.payload, err = bootloader.PayloadData(fsys, r); err != nil {
+			return fmt.Errorf("%s: reading %s: %w", iso.Name, r.Payload, err)
+		}
 	}
 	return nil
 }

@@ -36,6 +36,7 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 	for _, b := range boot {
 		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: b.Path, Data: b.Data})
 	}
+	p.spec.ESP.Files = append(p.spec.ESP.Files, p.espExtra...)
 	if slices.Contains(m.Firmware, firmware.BIOS) {
 		p.spec.BIOSBoot = []byte{0} // a stand-in: the partition's place does not depend on it
 	}
@@ -126,7 +127,7 @@ func (p *Plan) describe(lay disk.Layout) {
 // every ISO is in the cache.
 func (p *Plan) grubConfig(m *config.Manifest, volume map[string]string) ([]byte, error) {
 	menu := bootloader.Menu{Title: m.Menu.Title, Timeout: m.Menu.Timeout, Default: m.Menu.Default,
-		Console: bootloader.Console(m.Menu.Console), SecureBoot: m.SecureBoot}
+		Console: bootloader.Console(m.Menu.Console), SecureBoot: m.SecureBoot, Keys: p.keyPaths()}
 	var entries []bootloader.Entry
 	for _, e := range p.Entries {
 		if e.Boot == nil {
@@ -136,7 +137,7 @@ func (p *Plan) grubConfig(m *config.Manifest, volume map[string]string) ([]byte,
 			continue
 		}
 		entries = append(entries, bootloader.Entry{ID: e.Name, Title: e.Title, ISOPath: e.ISOPath,
-			Volume: volume[e.ISOPath], Boot: *e.Boot, Args: e.Args})
+			Volume: volume[e.ISOPath], Boot: *e.Boot, Args: e.Args, Copies: e.copies()})
 	}
 	cfg, err := bootloader.Render(menu, entries)
 	if err != nil {

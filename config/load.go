@@ -103,7 +103,7 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 		case "firmware":
 			d.firmware(v, &m.Firmware)
 		case "secure_boot":
-			m.SecureBoot, _ = d.boolean(v, "secure_boot")
+			d.secureBootValue(v, m)
 		case "strict":
 			m.Strict, _ = d.boolean(v, "strict")
 		case "storage":

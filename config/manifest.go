@@ -86,7 +86,9 @@ type Manifest struct {
 	Size       Size       `yaml:"size"`
 	Firmware   []Firmware `yaml:"firmware"`
 	SecureBoot bool       `yaml:"secure_boot"`
-	Storage    Storage    `yaml:"storage"`
+	// SecureBootOptions holds `secure_boot:` written as a mapping.
+	SecureBootOptions SecureBootOptions `yaml:"-"`
+	Storage           Storage           `yaml:"storage"`
 	// Strict turns plan warnings about entries that cannot find their ISO into errors.
 	Strict bool  `yaml:"strict"`
 	Menu   Menu  `yaml:"menu"`

@@ -96,6 +96,7 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	printSecureBoot(w, p)
 	if p.Diff != nil {
 		printDiff(w, p.Diff)
 	}
