@@ -24,6 +24,8 @@ type testFlags struct {
 	logs     string
 	timeout  time.Duration
 	memory   int
+	accel    string
+	sb       bool
 }
 
 func newTestCmd(a *app) *cobra.Command {
@@ -38,7 +40,10 @@ and reports entry × firmware → pass/fail, the milestone reached and the time.
 An ISO's 'expect:' regexp is the proof of success; without one, a started
 kernel is the bar. Entries Debian's shim will refuse under Secure Boot are
 expected to fail that way. Without IMAGE, the kit is built first (as apply).
-The manifest's menu must use console: serial or both.`,
+The manifest's menu must use console: serial or both. Firmware names are the
+manifest's (bios, uefi-x64, uefi-ia32, uefi-arm64); "-sb" or --secure-boot
+enforces Secure Boot. --accel auto runs KVM where /dev/kvm opens and falls back
+to TCG for the rest of the run when QEMU reports that KVM failed the guest.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.bootTest(cmd, args, &tf)
@@ -46,7 +51,9 @@ The manifest's menu must use console: serial or both.`,
 	}
 	tf.ff.register(cmd)
 	f := cmd.Flags()
-	f.StringSliceVar(&tf.firmware, "firmware", nil, "firmware to test on (repeatable; default: the manifest's targets)")
+	f.StringSliceVar(&tf.firmware, "firmware", nil, "firmware to test on: bios, uefi-x64, uefi-ia32, uefi-arm64, with -sb for Secure Boot (repeatable; default: the manifest's targets)")
+	f.BoolVar(&tf.sb, "secure-boot", false, "test only with Secure Boot enforced (uefi-x64 and uefi-arm64)")
+	f.StringVar(&tf.accel, "accel", string(boottest.AccelAuto), "QEMU accelerator: auto (KVM, TCG where KVM fails), kvm or tcg")
 	f.StringSliceVar(&tf.entries, "entry", nil, "entry names to test (repeatable; default: all)")
 	f.StringVar(&tf.logs, "logs", "", "keep each boot's serial log in this `dir` (default: a temporary dir)")
 	f.DurationVar(&tf.timeout, "timeout", boottest.DefaultTimeout, "give up on one boot after this long")
@@ -76,9 +83,13 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	if err != nil {
 		return err
 	}
-	fws, err := testFirmware(tf.firmware, compose.BootFirmware(m))
+	fws, err := testFirmware(tf.firmware, tf.sb, compose.BootFirmware(m))
 	if err != nil {
 		return err
+	}
+	accel, err := boottest.ParseAccel(tf.accel)
+	if err != nil {
+		return usageError{err}
 	}
 	cases, err := p.BootCases(m, fws)
 	if err != nil {
@@ -91,9 +102,9 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 			return err
 		}
 	}
-	r := &boottest.Runner{Image: img, LogDir: logs, Memory: tf.memory, OnEvent: func(e boottest.Event) {
+	r := &boottest.Runner{Image: img, LogDir: logs, Memory: tf.memory, Accel: accel, OnEvent: func(e boottest.Event) {
 		if e.Kind == boottest.EventDone {
-			a.info("test %s on %s: %s", e.Case.Entry.Name, e.Case.Firmware, e.Result.Status())
+			a.info("test %s on %s (%s): %s", e.Case.Entry.Name, e.Case.Firmware, e.Result.Accel, e.Result.Status())
 		}
 	}}
 	results, err := r.RunAll(ctx, cases)
@@ -102,6 +113,9 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	}
 	if err := a.result(results, func(w io.Writer) error { return boottest.WriteTable(w, results) }); err != nil {
 		return err
+	}
+	if msg := r.KVMBroken(); msg != "" {
+		a.warn("KVM could not run the guest (%s): the run fell back to TCG", msg)
 	}
 	a.info("serial logs are in %s", logs)
 	if !boottest.AllPassed(results) {
@@ -127,13 +141,30 @@ func (a *app) testImage(cmd *cobra.Command, args []string, ff *fetchFlags) (stri
 	return img, func() { os.RemoveAll(dir) }, nil
 }
 
-func testFirmware(flags []string, kit []boottest.Firmware) ([]boottest.Firmware, error) {
+// testFirmware is the --firmware list (the kit's targets without one),
+// each with Secure Boot enforced under --secure-boot.
+func testFirmware(flags []string, sb bool, kit []boottest.Firmware) ([]boottest.Firmware, error) {
 	if len(flags) == 0 {
-		return kit, nil
+		if !sb {
+			return kit, nil
+		}
+		var out []boottest.Firmware
+		for _, f := range kit {
+			if f.SecureBoot() {
+				out = append(out, f)
+			}
+		}
+		if len(out) == 0 {
+			return nil, usageError{errors.New("--secure-boot: the kit has no Secure Boot target (set secure_boot: true)")}
+		}
+		return out, nil
 	}
 	var out []boottest.Firmware
 	for _, s := range flags {
 		f, err := boottest.ParseFirmware(s)
+		if err == nil && sb {
+			f, err = f.WithSecureBoot()
+		}
 		if err != nil {
 			return nil, usageError{err}
 		}
