@@ -115,7 +115,6 @@ func e2eSetup(t *testing.T) map[string]string {
 // then boots the cases of matrix from it, one at a time.
 func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boottest.Firmware][]string) []boottest.Case {
 	t.Helper()
-	dir := t.TempDir()
 	arg := func(name string) []any { return []any{isos[name], sha256File(t, isos[name])} }
 	args := []any{storage}
 	for _, n := range []string{"tiny", "memtest", "ipxe", "tinyarm"} {
@@ -123,8 +122,17 @@ func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boo
 	}
 	args = append(args, append(arg("liveboot"), fixture.LiveMarker)...)
 	args = append(args, append(arg("dracut"), fixture.DracutMarker)...)
+	dir := t.TempDir()
+	m, img, p := e2eCompose(t, dir, fmt.Sprintf(e2eKit, args...))
+	return e2eBoot(t, m, img, p, matrix)
+}
+
+// e2eCompose writes the manifest and builds its kit; the fetch cache is
+// removed once the image is written (it holds a copy of every ISO).
+func e2eCompose(t *testing.T, dir, manifest string) (*config.Manifest, string, *Plan) {
+	t.Helper()
 	path := filepath.Join(dir, "multiboot.yaml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(e2eKit, args...)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, err := config.Load(path)
@@ -135,6 +143,14 @@ func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boo
 	start := time.Now()
 	p := build(t, m, filepath.Join(dir, "cache"), img)
 	t.Logf("kit composed in %s: %s", time.Since(start).Round(time.Millisecond), humanPlan(p))
+	os.RemoveAll(filepath.Join(dir, "cache"))
+	return m, img, p
+}
+
+// e2eBoot boots the cases of matrix from the kit, one at a time, and
+// fails the test for each that does not pass (after one retry).
+func e2eBoot(t *testing.T, m *config.Manifest, img string, p *Plan, matrix map[boottest.Firmware][]string) []boottest.Case {
+	t.Helper()
 	all, err := p.BootCases(m, BootFirmware(m))
 	if err != nil {
 		t.Fatal(err)
