@@ -151,11 +151,11 @@ func e2eCompose(t *testing.T, dir, manifest string) (*config.Manifest, string, *
 // fails the test for each that does not pass (after one retry).
 func e2eBoot(t *testing.T, m *config.Manifest, img string, p *Plan, matrix map[boottest.Firmware][]string) []boottest.Case {
 	t.Helper()
-	all, err := p.BootCases(m, BootFirmware(m))
+	planned, err := p.BootCases(m, BootMachines(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := selectCases(t, all, matrix)
+	cases := selectCases(t, runnerCases(t, planned), matrix)
 	r := &boottest.Runner{Image: img, LogDir: logDir(t), OnEvent: func(e boottest.Event) {
 		if e.Kind == boottest.EventMilestone {
 			t.Logf("  %s/%s: %s at %s", e.Case.Firmware, e.Case.Entry.Name, e.Milestone, e.At.Round(100*time.Millisecond))
@@ -190,6 +190,23 @@ func e2eBoot(t *testing.T, m *config.Manifest, img string, p *Plan, matrix map[b
 		}
 	}
 	return cases
+}
+
+// runnerCases hands the plan's cases to the QEMU runner, as the CLI's
+// test verb does.
+func runnerCases(t *testing.T, planned []BootCase) []boottest.Case {
+	var out []boottest.Case
+	for _, c := range planned {
+		bc, err := boottest.CaseOf(c.Entry, c.Index, c.Title, c.Machine.Firmware, c.Machine.SecureBoot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bc.Marker = c.Marker; c.Unsigned {
+			bc.ExpectFail = boottest.ReasonPayloadNotSigned
+		}
+		out = append(out, bc)
+	}
+	return out
 }
 
 // selectCases keeps the cases matrix names, and fails when the plan does

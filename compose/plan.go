@@ -158,9 +158,8 @@ func secureBootWarning(name string, r bootloader.SecureBootReport) string {
 // BIOS-only kit.
 func (p *Plan) warnHidden(m *config.Manifest, name string, d bootloader.Detection) {
 	var targets []string
-	for _, fw := range BootFirmware(m) {
-		run := grubRuns[fw]
-		if bootloader.Shown(d, run[0], run[1]) {
+	for _, fw := range m.Firmware {
+		if platform, cpu := fw.GRUB(); bootloader.Shown(d, platform, cpu) {
 			return
 		}
 		targets = append(targets, string(fw))

@@ -2,11 +2,8 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,27 +60,7 @@ to TCG for the rest of the run when QEMU reports that KVM failed the guest.`,
 
 func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	ctx := cmd.Context()
-	m, l, err := a.needLock()
-	if err != nil {
-		return err
-	}
-	if m.Menu.Console == "vga" {
-		return fmt.Errorf("%s: menu.console is vga: compose test reads the menu on the serial console; set it to serial or both", m.File)
-	}
-	img, cleanup, err := a.testImage(cmd, args, &tf.ff)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	f, err := a.fetcher(&tf.ff, nil)
-	if err != nil {
-		return err
-	}
-	p, err := compose.MakePlan(ctx, m, l, f, img)
-	if err != nil {
-		return err
-	}
-	fws, err := testFirmware(tf.firmware, tf.sb, compose.BootFirmware(m))
+	machines, err := testMachines(tf.firmware, tf.sb)
 	if err != nil {
 		return err
 	}
@@ -91,18 +68,33 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	if err != nil {
 		return usageError{err}
 	}
-	cases, err := p.BootCases(m, fws)
+	disp := a.display("fetch")
+	defer disp.close()
+	k, err := a.loadKit(&tf.ff, disp)
 	if err != nil {
 		return err
 	}
-	cases = onlyEntries(cases, tf.entries, tf.timeout)
+	opts := compose.TestOptions{Machines: machines, Entries: tf.entries, Planned: a.planned, Progress: disp.event}
+	if len(args) == 1 {
+		opts.Image = args[0]
+	}
+	run, err := k.BootTest(ctx, opts)
+	disp.close()
+	if err != nil {
+		return err
+	}
+	defer run.Close()
+	cases, err := bootCases(run.Cases, tf.timeout, tf.sb)
+	if err != nil {
+		return err
+	}
 	logs := tf.logs
 	if logs == "" {
 		if logs, err = os.MkdirTemp("", "compose-test-"); err != nil {
 			return err
 		}
 	}
-	r := &boottest.Runner{Image: img, LogDir: logs, Memory: tf.memory, Accel: accel, OnEvent: func(e boottest.Event) {
+	r := &boottest.Runner{Image: run.Image, LogDir: logs, Memory: tf.memory, Accel: accel, OnEvent: func(e boottest.Event) {
 		if e.Kind == boottest.EventDone {
 			a.info("test %s on %s (%s): %s", e.Case.Entry.Name, e.Case.Firmware, e.Result.Accel, e.Result.Status())
 		}
@@ -124,42 +116,11 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	return nil
 }
 
-// testImage is IMAGE, or a kit built now into a temporary directory.
-func (a *app) testImage(cmd *cobra.Command, args []string, ff *fetchFlags) (string, func(), error) {
-	if len(args) == 1 {
-		return args[0], func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "compose-test-image-")
-	if err != nil {
-		return "", nil, err
-	}
-	img := filepath.Join(dir, "kit.img")
-	if _, _, err := a.build(cmd.Context(), ff, img, false, nil); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return img, func() { os.RemoveAll(dir) }, nil
-}
-
-// testFirmware is the --firmware list (the kit's targets without one),
-// each with Secure Boot enforced under --secure-boot.
-func testFirmware(flags []string, sb bool, kit []boottest.Firmware) ([]boottest.Firmware, error) {
-	if len(flags) == 0 {
-		if !sb {
-			return kit, nil
-		}
-		var out []boottest.Firmware
-		for _, f := range kit {
-			if f.SecureBoot() {
-				out = append(out, f)
-			}
-		}
-		if len(out) == 0 {
-			return nil, usageError{errors.New("--secure-boot: the kit has no Secure Boot target (set secure_boot: true)")}
-		}
-		return out, nil
-	}
-	var out []boottest.Firmware
+// testMachines turns --firmware words into the machines compose plans
+// cases for, with Secure Boot enforced under --secure-boot; none means the
+// manifest's.
+func testMachines(flags []string, sb bool) ([]compose.Machine, error) {
+	var out []compose.Machine
 	for _, s := range flags {
 		f, err := boottest.ParseFirmware(s)
 		if err == nil && sb {
@@ -168,18 +129,32 @@ func testFirmware(flags []string, sb bool, kit []boottest.Firmware) ([]boottest.
 		if err != nil {
 			return nil, usageError{err}
 		}
-		out = append(out, f)
+		out = append(out, compose.Machine{Firmware: f.Target(), SecureBoot: f.SecureBoot()})
 	}
 	return out, nil
 }
 
-func onlyEntries(cases []boottest.Case, names []string, timeout time.Duration) []boottest.Case {
-	var out []boottest.Case
-	for _, c := range cases {
-		if len(names) == 0 || slices.Contains(names, c.Entry.Name) {
-			c.Timeout = timeout
-			out = append(out, c)
+// bootCases joins compose's plan to the QEMU runner: this is where the two
+// meet, so that compose does not depend on boottest. onlySB keeps the
+// Secure Boot cases (--secure-boot without --firmware).
+func bootCases(cs []compose.BootCase, timeout time.Duration, onlySB bool) ([]boottest.Case, error) {
+	out := make([]boottest.Case, 0, len(cs))
+	for _, c := range cs {
+		if onlySB && !c.Machine.SecureBoot {
+			continue
 		}
+		bc, err := boottest.CaseOf(c.Entry, c.Index, c.Title, c.Machine.Firmware, c.Machine.SecureBoot)
+		if err != nil {
+			return nil, err
+		}
+		bc.Marker, bc.Timeout = c.Marker, timeout
+		if c.Unsigned {
+			bc.ExpectFail = boottest.ReasonPayloadNotSigned
+		}
+		out = append(out, bc)
 	}
-	return out
+	if onlySB && len(out) == 0 {
+		return nil, usageError{errors.New("--secure-boot: the kit has no Secure Boot target (set secure_boot: true)")}
+	}
+	return out, nil
 }

@@ -6,8 +6,9 @@
 // Firmware targets (Firmware) carry the manifest's names, with "-sb" when
 // Secure Boot is enforced: bios (SeaBIOS), uefi-x64, uefi-x64-sb (OVMF with
 // the Microsoft + Debian keys), uefi-ia32, uefi-arm64, uefi-arm64-sb
-// (AAVMF); ParseFirmware also takes the older uefi and uefi-sb. Locate finds QEMU and the firmware files in the
-// Debian locations; when something is missing the error is a *MissingError
+// (AAVMF); ParseFirmware also takes the older uefi and uefi-sb, For maps a
+// kit's config/firmware target to its machine. Locate finds QEMU and the
+// firmware files in the Debian locations; when something is missing the error is a *MissingError
 // (errors.Is(err, ErrNotInstalled)) naming the Debian packages to install.
 // The image is always attached with snapshot=on, so it is never modified.
 //
