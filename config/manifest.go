@@ -64,10 +64,19 @@ const (
 	BootLoopbackCfg BootFamily = "loopback-cfg"
 	BootEFI         BootFamily = "efi"
 	BootLinux       BootFamily = "linux"
+	BootAnaconda    BootFamily = "anaconda"
+	BootTails       BootFamily = "tails"
+	BootAntiX       BootFamily = "antix"
+	BootLinuxLive   BootFamily = "linuxlive"
+	BootGenkernel   BootFamily = "genkernel"
+	BootMiso        BootFamily = "miso"
+	BootNixOS       BootFamily = "nixos"
+	BootAlpine      BootFamily = "alpine"
 )
 
 // BootFamilies lists every explicit override.
-var BootFamilies = []BootFamily{BootCasper, BootLive, BootDracut, BootArchiso, BootLoopbackCfg, BootEFI, BootLinux}
+var BootFamilies = []BootFamily{BootCasper, BootLive, BootDracut, BootArchiso, BootLoopbackCfg, BootEFI, BootLinux,
+	BootAnaconda, BootTails, BootAntiX, BootLinuxLive, BootGenkernel, BootMiso, BootNixOS, BootAlpine}
 
 // Defaults filled in when a field is absent.
 const (
@@ -86,8 +95,10 @@ type Manifest struct {
 	Firmware   []Firmware `yaml:"firmware"`
 	SecureBoot bool       `yaml:"secure_boot"`
 	Storage    Storage    `yaml:"storage"`
-	Menu       Menu       `yaml:"menu"`
-	ISOs       []ISO      `yaml:"isos"`
+	// Strict turns plan warnings about entries that cannot find their ISO into errors.
+	Strict bool  `yaml:"strict"`
+	Menu   Menu  `yaml:"menu"`
+	ISOs   []ISO `yaml:"isos"`
 
 	// File is the name used in messages ("multiboot.yaml", "<stdin>").
 	File string `yaml:"-"`

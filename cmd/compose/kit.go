@@ -38,7 +38,14 @@ func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 	if disp != nil {
 		opts.Events = disp.fetchEvent
 	}
-	return compose.Load(a.file, compose.Options{Fetch: opts})
+	k, err := compose.Load(a.file, compose.Options{Fetch: opts})
+	if err != nil {
+		return nil, err
+	}
+	if a.strict { // --strict: as strict: true in the manifest
+		k.Manifest().Strict = true
+	}
+	return k, nil
 }
 
 // planned is the ApplyOptions.Planned of apply and test: -v prints the
