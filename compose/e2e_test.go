@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/usbkit/compose/compose/boottest"
 	"github.com/usbkit/compose/compose/internal/fixture"
-	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 )
 
@@ -77,11 +77,10 @@ func TestBootDataPartition(t *testing.T) {
 func e2eSetup(t *testing.T) map[string]string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("boot tests: minutes under TCG; skipped with -short")
+		testenv.Skip(t, "boot tests: minutes under TCG; skipped with -short")
 	}
 	if d, ok := t.Deadline(); ok && time.Until(d) < 30*time.Minute {
-		msg := fmt.Sprintf("boot tests need up to 30 min under TCG but go test's deadline is in %s: run with -timeout 90m", time.Until(d).Round(time.Second))
-		testenv.Skip(t, "%s", msg)
+		testenv.Skip(t, "boot tests need up to 30 min under TCG but go test's deadline is in %s: run with -timeout 90m", time.Until(d).Round(time.Second))
 	}
 	testenv.Tools(t, "qemu-system-x86_64", "qemu-system-aarch64", "xorriso", "apt-get", "dpkg", "mkinitramfs")
 	dir, err := fixture.DefaultDir()
@@ -116,7 +115,21 @@ func e2eSetup(t *testing.T) map[string]string {
 // e2eRun composes the kit with compose's own pipeline (lock, plan, apply),
 // then boots the cases of matrix from it, one at a time.
 func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boottest.Firmware][]string) []boottest.Case {
-	return e2eRunFrom(t, e2eKit, nil, isos, storage, matrix)
+	t.Helper()
+	m, img, p := e2eCompose(t, t.TempDir(), e2eManifest(t, e2eKit, isos, storage))
+	return e2eBoot(t, m, img, p, matrix)
+}
+
+// e2eManifest fills the kit template with isos.
+func e2eManifest(t *testing.T, template string, isos map[string]string, storage string) string {
+	arg := func(name string) []any { return []any{isos[name], sha256File(t, isos[name])} }
+	args := []any{storage}
+	for _, n := range []string{"tiny", "memtest", "ipxe", "tinyarm"} {
+		args = append(args, arg(n)...)
+	}
+	args = append(args, append(arg("liveboot"), fixture.LiveMarker)...)
+	args = append(args, append(arg("dracut"), fixture.DracutMarker)...)
+	return fmt.Sprintf(template, args...)
 }
 
 // TestBootConverged boots a kit changed in place: built first with the
@@ -130,51 +143,43 @@ func TestBootConverged(t *testing.T) {
 	}
 	first["tiny"] = isos["tinyarm"]
 	sized := strings.Replace(e2eKit, "storage: %s", "size: 1GiB\nstorage: %s", 1)
-	e2eRunFrom(t, sized, first, isos, "auto", map[boottest.Firmware][]string{
+	dir := t.TempDir()
+	e2eCompose(t, dir, e2eManifest(t, sized, first, "auto"))
+	m, img, p := e2eCompose(t, dir, e2eManifest(t, sized, isos, "auto"))
+	if p.Diff == nil || len(p.Diff.Changes) == 0 || len(p.Diff.Recreate) > 0 {
+		t.Fatalf("converging the kit: diff %+v", p.Diff)
+	}
+	checkKit(t, img)
+	e2eBoot(t, m, img, p, map[boottest.Firmware][]string{
 		boottest.UEFI: {"tiny", "tinycfg"},
 		boottest.BIOS: {"tiny"},
 	})
 }
 
-// e2eManifest writes and loads the kit template filled with isos.
-func e2eManifest(t *testing.T, dir, template string, isos map[string]string, storage string) *config.Manifest {
-	arg := func(name string) []any { return []any{isos[name], sha256File(t, isos[name])} }
-	args := []any{storage}
-	for _, n := range []string{"tiny", "memtest", "ipxe", "tinyarm"} {
-		args = append(args, arg(n)...)
-	}
-	args = append(args, append(arg("liveboot"), fixture.LiveMarker)...)
-	args = append(args, append(arg("dracut"), fixture.DracutMarker)...)
+// e2eCompose writes the manifest and builds its kit; the fetch cache is
+// removed once the image is written (it holds a copy of every ISO).
+func e2eCompose(t *testing.T, dir, manifest string) (*config.Manifest, string, *Plan) {
+	t.Helper()
 	path := filepath.Join(dir, "multiboot.yaml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(template, args...)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
-}
-
-// e2eRunFrom is e2eRun from a template; with first, a kit of those ISOs is
-// built before and the real kit converged onto it in place.
-func e2eRunFrom(t *testing.T, template string, first, isos map[string]string, storage string, matrix map[boottest.Firmware][]string) []boottest.Case {
-	t.Helper()
-	dir := t.TempDir()
 	img := filepath.Join(dir, "kit.img")
-	if first != nil {
-		build(t, e2eManifest(t, dir, template, first, storage), filepath.Join(dir, "cache"), img)
-	}
-	m := e2eManifest(t, dir, template, isos, storage)
 	start := time.Now()
 	p := build(t, m, filepath.Join(dir, "cache"), img)
-	if first != nil {
-		if p.Diff == nil || len(p.Diff.Changes) == 0 || len(p.Diff.Recreate) > 0 {
-			t.Fatalf("converging the kit: diff %+v", p.Diff)
-		}
-		checkKit(t, img)
-	}
 	t.Logf("kit composed in %s: %s", time.Since(start).Round(time.Millisecond), humanPlan(p))
+	os.RemoveAll(filepath.Join(dir, "cache"))
+	return m, img, p
+}
+
+// e2eBoot boots the cases of matrix from the kit, one at a time, and
+// fails the test for each that does not pass (after one retry).
+func e2eBoot(t *testing.T, m *config.Manifest, img string, p *Plan, matrix map[boottest.Firmware][]string) []boottest.Case {
+	t.Helper()
 	planned, err := p.BootCases(m, BootMachines(m))
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/compose/boottest"
 )
@@ -12,6 +10,8 @@ func newBootCmd(a *app) *cobra.Command {
 		fw     string
 		serial bool
 		memory int
+		accel  string
+		sb     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "boot IMAGE",
@@ -20,10 +20,19 @@ func newBootCmd(a *app) *cobra.Command {
 read-only (snapshot): a window where there is a display, or the guest's serial
 console on this terminal with --serial (quit with Ctrl-A X). QEMU and firmware
 come from Debian's qemu-system-x86, qemu-system-arm, ovmf, ovmf-ia32 and
-qemu-efi-aarch64 packages; a missing one is named.`,
+qemu-efi-aarch64 packages; a missing one is named. Firmware names are the
+manifest's (bios, uefi-x64, uefi-ia32, uefi-arm64); "-sb" or --secure-boot
+enforces Secure Boot. QEMU ends with compose, however compose ends.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := boottest.ParseFirmware(fw)
+			if err == nil && sb {
+				f, err = f.WithSecureBoot()
+			}
+			if err != nil {
+				return usageError{err}
+			}
+			ac, err := boottest.ParseAccel(accel)
 			if err != nil {
 				return usageError{err}
 			}
@@ -31,20 +40,17 @@ qemu-efi-aarch64 packages; a missing one is named.`,
 			if serial {
 				display = boottest.DisplaySerial
 			}
-			qemu, cleanup, err := boottest.InteractiveCmd(cmd.Context(), boottest.Machine{Image: args[0], Firmware: f, Memory: memory}, display)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			qemu.Stdin, qemu.Stdout, qemu.Stderr = a.stdin, a.stdout, a.stderr
-			var exit interface{ ExitCode() int }
-			if err := qemu.Run(); err != nil && !(errors.As(err, &exit) && cmd.Context().Err() != nil) {
-				return err
-			}
-			return nil
+			m := boottest.Machine{Image: args[0], Firmware: f, Memory: memory, Accel: ac}
+			stdio := boottest.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr}
+			_, err = boottest.RunInteractive(cmd.Context(), m, display, stdio, func(msg string) {
+				a.warn("KVM could not run the guest (%s): starting again under TCG", msg)
+			})
+			return err
 		},
 	}
-	cmd.Flags().StringVar(&fw, "firmware", string(boottest.UEFI), "bios, uefi, uefi-sb, uefi-ia32, uefi-arm64 or uefi-arm64-sb")
+	cmd.Flags().StringVar(&fw, "firmware", string(boottest.UEFI), "bios, uefi-x64, uefi-ia32 or uefi-arm64, with -sb for Secure Boot")
+	cmd.Flags().BoolVar(&sb, "secure-boot", false, "enforce Secure Boot (uefi-x64 and uefi-arm64)")
+	cmd.Flags().StringVar(&accel, "accel", string(boottest.AccelAuto), "QEMU accelerator: auto (KVM, TCG where KVM fails), kvm or tcg")
 	cmd.Flags().BoolVar(&serial, "serial", false, "serial console on this terminal instead of a window")
 	cmd.Flags().IntVar(&memory, "memory", boottest.DefaultMemory, "guest memory in `MiB`")
 	return cmd

@@ -21,6 +21,8 @@ type testFlags struct {
 	logs     string
 	timeout  time.Duration
 	memory   int
+	accel    string
+	sb       bool
 }
 
 func newTestCmd(a *app) *cobra.Command {
@@ -35,7 +37,10 @@ and reports entry × firmware → pass/fail, the milestone reached and the time.
 An ISO's 'expect:' regexp is the proof of success; without one, a started
 kernel is the bar. Entries Debian's shim will refuse under Secure Boot are
 expected to fail that way. Without IMAGE, the kit is built first (as apply).
-The manifest's menu must use console: serial or both.`,
+The manifest's menu must use console: serial or both. Firmware names are the
+manifest's (bios, uefi-x64, uefi-ia32, uefi-arm64); "-sb" or --secure-boot
+enforces Secure Boot. --accel auto runs KVM where /dev/kvm opens and falls back
+to TCG for the rest of the run when QEMU reports that KVM failed the guest.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.bootTest(cmd, args, &tf)
@@ -43,7 +48,9 @@ The manifest's menu must use console: serial or both.`,
 	}
 	tf.ff.register(cmd)
 	f := cmd.Flags()
-	f.StringSliceVar(&tf.firmware, "firmware", nil, "firmware to test on (repeatable; default: the manifest's targets)")
+	f.StringSliceVar(&tf.firmware, "firmware", nil, "firmware to test on: bios, uefi-x64, uefi-ia32, uefi-arm64, with -sb for Secure Boot (repeatable; default: the manifest's targets)")
+	f.BoolVar(&tf.sb, "secure-boot", false, "test only with Secure Boot enforced (uefi-x64 and uefi-arm64)")
+	f.StringVar(&tf.accel, "accel", string(boottest.AccelAuto), "QEMU accelerator: auto (KVM, TCG where KVM fails), kvm or tcg")
 	f.StringSliceVar(&tf.entries, "entry", nil, "entry names to test (repeatable; default: all)")
 	f.StringVar(&tf.logs, "logs", "", "keep each boot's serial log in this `dir` (default: a temporary dir)")
 	f.DurationVar(&tf.timeout, "timeout", boottest.DefaultTimeout, "give up on one boot after this long")
@@ -53,9 +60,13 @@ The manifest's menu must use console: serial or both.`,
 
 func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	ctx := cmd.Context()
-	machines, err := testMachines(tf.firmware)
+	machines, err := testMachines(tf.firmware, tf.sb)
 	if err != nil {
 		return err
+	}
+	accel, err := boottest.ParseAccel(tf.accel)
+	if err != nil {
+		return usageError{err}
 	}
 	disp := a.display("fetch")
 	defer disp.close()
@@ -73,7 +84,7 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 		return err
 	}
 	defer run.Close()
-	cases, err := bootCases(run.Cases, tf.timeout)
+	cases, err := bootCases(run.Cases, tf.timeout, tf.sb)
 	if err != nil {
 		return err
 	}
@@ -83,9 +94,9 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 			return err
 		}
 	}
-	r := &boottest.Runner{Image: run.Image, LogDir: logs, Memory: tf.memory, OnEvent: func(e boottest.Event) {
+	r := &boottest.Runner{Image: run.Image, LogDir: logs, Memory: tf.memory, Accel: accel, OnEvent: func(e boottest.Event) {
 		if e.Kind == boottest.EventDone {
-			a.info("test %s on %s: %s", e.Case.Entry.Name, e.Case.Firmware, e.Result.Status())
+			a.info("test %s on %s (%s): %s", e.Case.Entry.Name, e.Case.Firmware, e.Result.Accel, e.Result.Status())
 		}
 	}}
 	results, err := r.RunAll(ctx, cases)
@@ -95,6 +106,9 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	if err := a.result(results, func(w io.Writer) error { return boottest.WriteTable(w, results) }); err != nil {
 		return err
 	}
+	if msg := r.KVMBroken(); msg != "" {
+		a.warn("KVM could not run the guest (%s): the run fell back to TCG", msg)
+	}
 	a.info("serial logs are in %s", logs)
 	if !boottest.AllPassed(results) {
 		return errBootFailed
@@ -103,11 +117,15 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 }
 
 // testMachines turns --firmware words into the machines compose plans
-// cases for; none means the manifest's.
-func testMachines(flags []string) ([]compose.Machine, error) {
+// cases for, with Secure Boot enforced under --secure-boot; none means the
+// manifest's.
+func testMachines(flags []string, sb bool) ([]compose.Machine, error) {
 	var out []compose.Machine
 	for _, s := range flags {
 		f, err := boottest.ParseFirmware(s)
+		if err == nil && sb {
+			f, err = f.WithSecureBoot()
+		}
 		if err != nil {
 			return nil, usageError{err}
 		}
@@ -117,10 +135,14 @@ func testMachines(flags []string) ([]compose.Machine, error) {
 }
 
 // bootCases joins compose's plan to the QEMU runner: this is where the two
-// meet, so that compose does not depend on boottest.
-func bootCases(cs []compose.BootCase, timeout time.Duration) ([]boottest.Case, error) {
-	out := make([]boottest.Case, len(cs))
-	for i, c := range cs {
+// meet, so that compose does not depend on boottest. onlySB keeps the
+// Secure Boot cases (--secure-boot without --firmware).
+func bootCases(cs []compose.BootCase, timeout time.Duration, onlySB bool) ([]boottest.Case, error) {
+	out := make([]boottest.Case, 0, len(cs))
+	for _, c := range cs {
+		if onlySB && !c.Machine.SecureBoot {
+			continue
+		}
 		bc, err := boottest.CaseOf(c.Entry, c.Index, c.Title, c.Machine.Firmware, c.Machine.SecureBoot)
 		if err != nil {
 			return nil, err
@@ -129,7 +151,10 @@ func bootCases(cs []compose.BootCase, timeout time.Duration) ([]boottest.Case, e
 		if c.Unsigned {
 			bc.ExpectFail = boottest.ReasonPayloadNotSigned
 		}
-		out[i] = bc
+		out = append(out, bc)
+	}
+	if onlySB && len(out) == 0 {
+		return nil, usageError{errors.New("--secure-boot: the kit has no Secure Boot target (set secure_boot: true)")}
 	}
 	return out, nil
 }

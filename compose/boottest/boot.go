@@ -2,12 +2,14 @@ package boottest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -39,6 +41,28 @@ type Runner struct {
 	Files   map[Firmware]Files   // optional: where QEMU and firmware are; default Locate
 	OnEvent func(Event)          // optional progress callback
 	Keys    func(Entry) []string // optional: key groups that select an entry; default MenuKeys
+	Accel   Accel                // "" or AccelAuto: KVM where usable, TCG after KVM failed once
+
+	mu        sync.Mutex
+	kvmBroken string // QEMU's message when KVM failed a guest in this run
+}
+
+// accelFor is the accelerator the next boot of f starts with.
+func (r *Runner) accelFor(f Firmware) Accel {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if (r.Accel == "" || r.Accel == AccelAuto) && r.kvmBroken != "" {
+		return AccelTCG
+	}
+	return r.Accel.resolve(f)
+}
+
+// KVMBroken is QEMU's message when KVM failed a guest during this runner's
+// boots (auto then runs everything under TCG), else "".
+func (r *Runner) KVMBroken() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.kvmBroken
 }
 
 func (r *Runner) emit(e Event) {
@@ -70,9 +94,27 @@ func MenuKeys(e Entry) []string {
 
 // Boot runs one case and returns its Result. The error is for problems that
 // stop any boot (QEMU or firmware missing, log directory unwritable); a
-// guest that fails to boot is a Result with Pass false.
+// guest that fails to boot is a Result with Pass false. Under AccelAuto a
+// boot QEMU fails under KVM runs again under TCG, and so do the runner's
+// later boots.
 func (r *Runner) Boot(ctx context.Context, c Case) (Result, error) {
-	m := Machine{Image: r.Image, Firmware: c.Firmware, Memory: r.Memory}
+	accel := r.accelFor(c.Firmware)
+	res, err := r.boot(ctx, c, accel)
+	if err != nil || accel != AccelKVM || res.Reason != ReasonQEMU || (r.Accel != "" && r.Accel != AccelAuto) {
+		return res, err
+	}
+	r.mu.Lock()
+	if r.kvmBroken == "" {
+		r.kvmBroken = res.Detail
+	}
+	r.mu.Unlock()
+	again, err := r.boot(ctx, c, AccelTCG)
+	again.KVMError = res.Detail
+	return again, err
+}
+
+func (r *Runner) boot(ctx context.Context, c Case, accel Accel) (Result, error) {
+	m := Machine{Image: r.Image, Firmware: c.Firmware, Memory: r.Memory, Accel: accel}
 	if f, ok := r.Files[c.Firmware]; ok {
 		m.Files = &f
 	}
@@ -84,7 +126,7 @@ func (r *Runner) Boot(ctx context.Context, c Case) (Result, error) {
 		return Result{}, fmt.Errorf("log directory: %w", err)
 	}
 	base := filepath.Join(r.LogDir, string(c.Firmware)+"-"+reUnsafe.ReplaceAllString(c.Entry.Name, "_"))
-	res := Result{Entry: c.Entry.Name, Firmware: c.Firmware, Log: base + ".log"}
+	res := Result{Entry: c.Entry.Name, Firmware: c.Firmware, Accel: accel, Log: base + ".log"}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
@@ -129,7 +171,8 @@ func (r *Runner) run(ctx context.Context, m Machine, files Files, c Case, base s
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = qlog, qlog
+	qerr := newStderrWatch(qlog)
+	cmd.Stdout, cmd.Stderr = qlog, qerr
 	fmt.Fprintf(qlog, "# %s\n", strings.Join(cmd.Args, " "))
 	start := time.Now()
 	w := &watcher{c: c, start: start}
@@ -141,12 +184,13 @@ func (r *Runner) run(ctx context.Context, m Machine, files Files, c Case, base s
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	defer func() {
-		cmd.Process.Kill()
+		cmd.Cancel()
 		<-exited
 	}()
-	conn, err := dialSerial(ctx, sock, exited)
+	q := &qemuProc{exited: exited, stderr: qerr, log: base + ".qemu.log"}
+	conn, err := dialSerial(ctx, sock, q)
 	if err != nil {
-		w.finish(false, ReasonQEMU, err.Error()+"; see "+base+".qemu.log")
+		w.finish(false, ReasonQEMU, err.Error())
 		return w, nil
 	}
 	defer conn.Close()
@@ -154,22 +198,61 @@ func (r *Runner) run(ctx context.Context, m Machine, files Files, c Case, base s
 	if w.selectKeys == nil && c.Entry.Title == "" {
 		w.selectKeys = MenuKeys
 	}
-	follow(ctx, conn, logf, w, r)
+	follow(ctx, conn, logf, w, r, q)
 	return w, nil
+}
+
+// qemuProc is what a boot watches of QEMU besides the serial console.
+type qemuProc struct {
+	exited chan error // Wait's result; whoever receives it puts it back
+	stderr *stderrWatch
+	log    string
+}
+
+// failure says why QEMU could not run the guest, in QEMU's own words: a
+// fatal line on stderr (given a moment for the lines after it) or how it
+// exited.
+func (q *qemuProc) failure(exitErr error) string {
+	select {
+	case <-q.stderr.fatal:
+		time.Sleep(300 * time.Millisecond)
+	default:
+	}
+	msg := q.stderr.message()
+	if exitErr != nil {
+		msg = strings.TrimPrefix(msg+"; "+exitErr.Error(), "; ")
+	}
+	if msg == "" {
+		msg = "qemu stopped"
+	}
+	return "qemu: " + msg + " (log " + q.log + ")"
+}
+
+// exitStatus waits up to d for QEMU to end and returns how it ended.
+func (q *qemuProc) exitStatus(d time.Duration) (ended bool, err error) {
+	select {
+	case err := <-q.exited:
+		q.exited <- err
+		return true, err
+	case <-time.After(d):
+		return false, nil
+	}
 }
 
 // dialSerial connects to QEMU's serial socket; QEMU creates it at start and
 // holds the guest until a client connects.
-func dialSerial(ctx context.Context, sock string, exited chan error) (net.Conn, error) {
+func dialSerial(ctx context.Context, sock string, q *qemuProc) (net.Conn, error) {
 	for {
 		conn, err := net.Dial("unix", sock)
 		if err == nil {
 			return conn, nil
 		}
 		select {
-		case err := <-exited:
-			exited <- err // let the deferred Wait-drain see it
-			return nil, fmt.Errorf("qemu exited before the serial console opened: %v", err)
+		case err := <-q.exited:
+			q.exited <- err // let the deferred Wait-drain see it
+			return nil, errors.New("exited before the serial console opened: " + q.failure(err))
+		case <-q.stderr.fatal:
+			return nil, errors.New(q.failure(nil))
 		case <-ctx.Done():
 			return nil, fmt.Errorf("serial console did not open: %w", ctx.Err())
 		case <-time.After(50 * time.Millisecond):
@@ -179,7 +262,7 @@ func dialSerial(ctx context.Context, sock string, exited chan error) (net.Conn, 
 
 // follow reads serial output into the log and the watcher until a verdict,
 // EOF (QEMU exited) or the deadline.
-func follow(ctx context.Context, conn net.Conn, logf *os.File, w *watcher, r *Runner) {
+func follow(ctx context.Context, conn net.Conn, logf *os.File, w *watcher, r *Runner, q *qemuProc) {
 	chunks := make(chan []byte, 64)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -217,12 +300,19 @@ func follow(ctx context.Context, conn net.Conn, logf *os.File, w *watcher, r *Ru
 		select {
 		case b, ok := <-chunks:
 			if !ok {
+				if ended, err := q.exitStatus(2 * time.Second); ended && err != nil {
+					w.finish(false, ReasonQEMU, q.failure(err))
+					return
+				}
 				w.finish(false, ReasonExited, "the serial console closed: the guest powered off or QEMU stopped")
 				return
 			}
 			logf.Write(b)
 			lastOutput = time.Now()
 			lf.push(st.strip(b), w.line)
+		case <-q.stderr.fatal:
+			w.finish(false, ReasonQEMU, q.failure(nil))
+			return
 		case <-tick.C:
 		case <-ctx.Done():
 			w.finish(false, ReasonTimeout, fmt.Sprintf("after %s, last milestone: %s", w.c.Timeout, w.reached))

@@ -3,17 +3,31 @@
 // booted on each firmware target, one at a time, and judged from the serial
 // console.
 //
-// Firmware targets (Firmware): bios (SeaBIOS), uefi, uefi-sb (OVMF with the
-// Microsoft + Debian keys, Secure Boot enforced), uefi-ia32, uefi-arm64,
-// uefi-arm64-sb (AAVMF). Locate finds QEMU and the firmware files in the
-// Debian locations; when something is missing the error is a *MissingError
+// Firmware targets (Firmware) carry the manifest's names, with "-sb" when
+// Secure Boot is enforced: bios (SeaBIOS), uefi-x64, uefi-x64-sb (OVMF with
+// the Microsoft + Debian keys), uefi-ia32, uefi-arm64, uefi-arm64-sb
+// (AAVMF); ParseFirmware also takes the older uefi and uefi-sb, For maps a
+// kit's config/firmware target to its machine. Locate finds QEMU and the
+// firmware files in the Debian locations; when something is missing the error is a *MissingError
 // (errors.Is(err, ErrNotInstalled)) naming the Debian packages to install.
-// The image is always attached with snapshot=on, so it is never modified;
-// KVM is used when /dev/kvm is usable for the guest's architecture, else TCG.
+// The image is always attached with snapshot=on, so it is never modified.
 //
-// Interactive: InteractiveCmd(ctx, Machine, Display) returns the *exec.Cmd
-// for the CLI to run on the user's terminal (a window, or serial on stdio
-// with DisplaySerial) and a cleanup func.
+// Accelerator (Accel): AccelAuto uses KVM when /dev/kvm opens for the
+// guest's architecture, else TCG. QEMU's stderr is watched: a boot ends as
+// soon as QEMU exits or reports that it cannot run the guest (a KVM that
+// opens but fails, "KVM internal error … emulation failure", leaves QEMU
+// waiting forever), with QEMU's words in Result.Detail. Under AccelAuto
+// such a boot runs again under TCG and the Runner keeps to TCG
+// (Result.KVMError, Runner.KVMBroken); Result.Accel says what ran.
+//
+// QEMU never outlives its caller: it gets Pdeathsig (SIGKILL when the
+// caller's process dies), a headless QEMU runs in its own process group,
+// killed whole when the boot ends or ctx is cancelled.
+//
+// Interactive: RunInteractive(ctx, Machine, Display, Stdio, onFallback)
+// runs QEMU on the user's terminal (a window, or serial on stdio with
+// DisplaySerial) until it exits, with the same KVM fallback;
+// InteractiveCmd returns the bare *exec.Cmd and a cleanup func.
 //
 // Headless: Runner{Image, LogDir, OnEvent}.Boot(ctx, Case) returns a
 // Result; RunAll runs cases in order, Matrix crosses entries with

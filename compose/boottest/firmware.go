@@ -13,14 +13,16 @@ import (
 )
 
 // Firmware names the machine a boot runs on: a QEMU system, its firmware and
-// whether Secure Boot is enforced.
+// whether Secure Boot is enforced. The names are the manifest's firmware
+// targets (bios, uefi-x64, uefi-ia32, uefi-arm64), with "-sb" appended when
+// Secure Boot is enforced.
 type Firmware string
 
 // The firmware targets a kit can be tried on.
 const (
 	BIOS        Firmware = "bios"          // SeaBIOS, legacy boot from the MBR
-	UEFI        Firmware = "uefi"          // OVMF x86_64, Secure Boot off
-	UEFISB      Firmware = "uefi-sb"       // OVMF x86_64, Secure Boot on with Microsoft + Debian keys
+	UEFI        Firmware = "uefi-x64"      // OVMF x86_64, Secure Boot off
+	UEFISB      Firmware = "uefi-x64-sb"   // OVMF x86_64, Secure Boot on with Microsoft + Debian keys
 	UEFIIA32    Firmware = "uefi-ia32"     // OVMF ia32 (32-bit UEFI on x86_64 CPU), no keys enrolled
 	UEFIARM64   Firmware = "uefi-arm64"    // AAVMF on qemu-system-aarch64 virt, Secure Boot off
 	UEFIARM64SB Firmware = "uefi-arm64-sb" // AAVMF with Microsoft keys, Secure Boot on
@@ -29,18 +31,37 @@ const (
 // AllFirmware lists every Firmware value in a stable order.
 var AllFirmware = []Firmware{BIOS, UEFI, UEFISB, UEFIIA32, UEFIARM64, UEFIARM64SB}
 
-// ParseFirmware turns a user's word (as in --firmware) into a Firmware.
+// aliases are the names earlier releases used.
+var aliases = map[string]Firmware{"uefi": UEFI, "uefi-sb": UEFISB}
+
+// ParseFirmware turns a user's word (as in --firmware) into a Firmware: a
+// manifest target name, optionally with "-sb", or an older alias.
 func ParseFirmware(s string) (Firmware, error) {
 	for _, f := range AllFirmware {
 		if string(f) == s {
 			return f, nil
 		}
 	}
+	if f, ok := aliases[s]; ok {
+		return f, nil
+	}
 	names := make([]string, len(AllFirmware))
 	for i, f := range AllFirmware {
 		names[i] = string(f)
 	}
 	return "", fmt.Errorf("unknown firmware %q (want one of %s)", s, strings.Join(names, ", "))
+}
+
+// WithSecureBoot is f with Secure Boot enforced; only uefi-x64 and
+// uefi-arm64 have a Secure Boot machine.
+func (f Firmware) WithSecureBoot() (Firmware, error) {
+	switch f {
+	case UEFI, UEFISB:
+		return UEFISB, nil
+	case UEFIARM64, UEFIARM64SB:
+		return UEFIARM64SB, nil
+	}
+	return "", fmt.Errorf("firmware %s has no Secure Boot machine (uefi-x64 and uefi-arm64 have)", f)
 }
 
 // targets maps each machine to the kit firmware it boots and whether Secure
@@ -154,13 +175,16 @@ func LocateIn(f Firmware, share string, lookPath func(string) (string, error)) (
 	return files, nil
 }
 
+// kvmDevice is KVM's device node (a variable for tests).
+var kvmDevice = "/dev/kvm"
+
 // kvmUsable reports whether the guest can run under KVM here: same CPU
 // family as the host and /dev/kvm opens read-write.
 func kvmUsable(f Firmware) bool {
 	if f.ARM64() != (runtime.GOARCH == "arm64") || (!f.ARM64() && runtime.GOARCH != "amd64") {
 		return false
 	}
-	fd, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	fd, err := os.OpenFile(kvmDevice, os.O_RDWR, 0)
 	if err != nil {
 		return false
 	}

@@ -67,26 +67,30 @@ func (r Result) Status() string {
 }
 
 // WriteTable writes results as an aligned plain-text table: entry, firmware,
-// status, milestone reached (and the bar when it was "kernel started"
+// accelerator, status, milestone reached (and the bar when it was "kernel started"
 // because no marker was configured), time, and the reason with its
 // explanation for failures.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENTRY\tFIRMWARE\tRESULT\tREACHED\tTIME\tNOTE")
+	fmt.Fprintln(tw, "ENTRY\tFIRMWARE\tACCEL\tRESULT\tREACHED\tTIME\tNOTE")
 	for _, r := range results {
 		reached := r.Milestone.String()
 		if r.Pass && !r.Expected && r.Bar == MilestoneKernel {
 			reached += " (bar: no marker)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Entry, r.Firmware, r.Status(), reached,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Entry, r.Firmware, r.Accel, r.Status(), reached,
 			r.Duration.Round(100*time.Millisecond), note(r))
 	}
 	return tw.Flush()
 }
 
 func note(r Result) string {
+	var fallback string
+	if r.KVMError != "" {
+		fallback = fmt.Sprintf("kvm failed (%q), ran under tcg", r.KVMError)
+	}
 	if r.Reason == ReasonNone {
-		return ""
+		return fallback
 	}
 	parts := []string{string(r.Reason)}
 	if r.Detail != "" {
@@ -94,6 +98,9 @@ func note(r Result) string {
 	}
 	if r.Explanation != "" {
 		parts = append(parts, r.Explanation)
+	}
+	if fallback != "" {
+		return fallback + "; " + strings.Join(parts, ": ")
 	}
 	return strings.Join(parts, ": ")
 }

@@ -71,7 +71,8 @@ func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 		return "", err
 	}
 	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	qerr := newStderrWatch(io.Discard)
+	cmd.Stdout, cmd.Stderr = io.Discard, qerr
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("starting QEMU: %w", err)
 	}
@@ -81,7 +82,7 @@ func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 		cmd.Process.Kill()
 		<-exited
 	}()
-	conn, err := dialSerial(ctx, sock, exited)
+	conn, err := dialSerial(ctx, sock, &qemuProc{exited: exited, stderr: qerr, log: base + ".log"})
 	if err != nil {
 		return "", err
 	}

@@ -2,12 +2,14 @@ package boottest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // Machine describes one QEMU run of a disk image.
@@ -16,6 +18,7 @@ type Machine struct {
 	Firmware Firmware // target to boot on
 	Memory   int      // guest RAM in MiB; 0 means DefaultMemory
 	Files    *Files   // QEMU and firmware paths; nil means Locate(Firmware)
+	Accel    Accel    // "" or AccelAuto: KVM where usable, else TCG
 }
 
 // DefaultMemory is the guest RAM when Machine.Memory is 0: enough for a live
@@ -56,9 +59,8 @@ func (m Machine) baseArgs(f Files, dir string) ([]string, error) {
 		mem = DefaultMemory
 	}
 	args := []string{"-m", strconv.Itoa(mem), "-net", "none"}
-	kvm := kvmUsable(m.Firmware)
 	switch {
-	case kvm:
+	case m.Accel.resolve(m.Firmware) == AccelKVM:
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	case m.Firmware.ARM64():
 		args = append(args, "-accel", "tcg", "-cpu", "cortex-a57")
@@ -149,7 +151,9 @@ func InteractiveCmd(ctx context.Context, m Machine, d Display) (cmd *exec.Cmd, c
 	} else if m.Firmware.ARM64() { // virt has no screen or keyboard by default
 		args = append(args, "-device", "virtio-gpu-pci", "-device", "qemu-xhci", "-device", "usb-kbd")
 	}
-	return exec.CommandContext(ctx, f.QEMU, args...), cleanup, nil
+	cmd = exec.CommandContext(ctx, f.QEMU, args...)
+	ownChild(cmd, true)
+	return cmd, cleanup, nil
 }
 
 // headlessCmd builds the QEMU command for a test boot: no display, no
@@ -162,5 +166,72 @@ func headlessCmd(ctx context.Context, m Machine, f Files, dir string) (*exec.Cmd
 	sock := filepath.Join(dir, "serial.sock")
 	args = append(args, "-display", "none", "-monitor", "none", "-no-reboot",
 		"-chardev", "socket,id=s0,path="+sock+",server=on,wait=on", "-serial", "chardev:s0")
-	return exec.CommandContext(ctx, f.QEMU, args...), sock, nil
+	cmd := exec.CommandContext(ctx, f.QEMU, args...)
+	ownChild(cmd, false)
+	return cmd, sock, nil
+}
+
+// Stdio are the streams an interactive QEMU uses: the terminal.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// RunInteractive runs QEMU for `compose boot` until it exits or ctx ends,
+// and returns the accelerator it ran with. QEMU ends with compose (see
+// ownChild). Under AccelAuto a KVM that fails the guest (QEMU reports an
+// internal error and would wait forever) ends that QEMU, and the machine
+// starts again under TCG; onFallback, when set, gets QEMU's message first.
+func RunInteractive(ctx context.Context, m Machine, d Display, stdio Stdio, onFallback func(msg string)) (Accel, error) {
+	auto := m.Accel == "" || m.Accel == AccelAuto
+	m.Accel = m.Accel.resolve(m.Firmware)
+	for {
+		fatal, err := runOnce(ctx, m, d, stdio)
+		if fatal == "" || ctx.Err() != nil {
+			return m.Accel, err
+		}
+		if !auto || m.Accel != AccelKVM {
+			return m.Accel, errors.New("qemu: " + fatal)
+		}
+		if onFallback != nil {
+			onFallback(fatal)
+		}
+		m.Accel = AccelTCG
+	}
+}
+
+// runOnce runs one interactive QEMU. fatal is QEMU's message when it
+// reported that it cannot run the guest (it is then stopped).
+func runOnce(ctx context.Context, m Machine, d Display, stdio Stdio) (fatal string, err error) {
+	cmd, cleanup, err := InteractiveCmd(ctx, m, d)
+	if err != nil {
+		return "", err
+	}
+	defer cleanup()
+	stderr := newStderrWatch(stdio.Err)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stderr
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("starting qemu: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err = <-exited:
+	case <-stderr.fatal:
+		time.Sleep(300 * time.Millisecond) // the lines after the first
+		cmd.Cancel()
+		<-exited
+		return stderr.message(), nil
+	}
+	var exit *exec.ExitError
+	if err != nil && errors.As(err, &exit) && ctx.Err() != nil {
+		return "", nil // stopped on the user's signal
+	}
+	if err != nil {
+		if msg := stderr.message(); msg != "" {
+			return "", fmt.Errorf("qemu: %s: %w", msg, err)
+		}
+		return "", fmt.Errorf("qemu: %w", err)
+	}
+	return "", nil
 }

@@ -175,7 +175,20 @@ func TestParseFirmware(t *testing.T) {
 			t.Errorf("%s: %v %v", f, got, err)
 		}
 	}
-	if _, err := ParseFirmware("efi"); err == nil || !strings.Contains(err.Error(), "uefi-sb") {
+	if _, err := ParseFirmware("efi"); err == nil || !strings.Contains(err.Error(), "uefi-x64-sb") {
 		t.Errorf("bad name must list the good ones: %v", err)
+	}
+	for alias, want := range map[string]Firmware{"uefi": UEFI, "uefi-sb": UEFISB, "uefi-arm64-sb": UEFIARM64SB} {
+		if got, err := ParseFirmware(alias); err != nil || got != want {
+			t.Errorf("%s: got %v %v, want %s", alias, got, err, want)
+		}
+	}
+	for f, want := range map[Firmware]Firmware{UEFI: UEFISB, UEFIARM64: UEFIARM64SB, UEFISB: UEFISB} {
+		if got, err := f.WithSecureBoot(); err != nil || got != want {
+			t.Errorf("%s with Secure Boot: %v %v", f, got, err)
+		}
+	}
+	if _, err := BIOS.WithSecureBoot(); err == nil {
+		t.Error("bios has no Secure Boot machine")
 	}
 }

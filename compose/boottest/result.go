@@ -53,7 +53,7 @@ const (
 var explanations = map[Reason]string{
 	ReasonTimeout:             "nothing decisive appeared on the serial console before the deadline; the log shows how far it got",
 	ReasonExited:              "the machine stopped before reaching the bar (powered off, rebooted or crashed)",
-	ReasonQEMU:                "QEMU did not run; its error output is in the log directory",
+	ReasonQEMU:                "QEMU could not run the guest (its own message is quoted; its full output is in the log directory); with a broken KVM, use --accel tcg",
 	ReasonBootloaderNotSigned: "the firmware refused the bootloader: it is not signed by a key in the firmware's db; use shim + a signed GRUB, or turn Secure Boot off",
 	ReasonPayloadNotSigned:    "kernel not signed by a trusted key: shim trusts Debian's and Microsoft's keys only; enroll the vendor's key with MokManager (mmx64.efi on the stick), or turn Secure Boot off",
 	ReasonSecureBootPolicy:    "GRUB refused a command that Secure Boot forbids (e.g. insmod from disk); the menu may use only modules built into the signed GRUB",
@@ -104,6 +104,8 @@ type MilestoneTime struct {
 type Result struct {
 	Entry       string          `json:"entry"`
 	Firmware    Firmware        `json:"firmware"`
+	Accel       Accel           `json:"accel"`               // accelerator of the boot reported
+	KVMError    string          `json:"kvm_error,omitempty"` // QEMU's message when KVM failed and TCG ran instead
 	Pass        bool            `json:"pass"`
 	Expected    bool            `json:"expected_failure,omitempty"` // failed, as the case expected
 	Milestone   Milestone       `json:"milestone"`                  // furthest milestone reached

@@ -76,7 +76,7 @@ func TestReplayWrongEntry(t *testing.T) {
 }
 
 func TestReplaySecureBootSignature(t *testing.T) {
-	log := readLog(t, "uefi-sb-memtest.serial")
+	log := readLog(t, "uefi-x64-sb-memtest.serial")
 	c := Case{Entry: Entry{Name: "memtest", Index: 2}, Firmware: UEFISB,
 		Marker: regexp.MustCompile(`Memtest86\+ *v?[0-9]`)}
 	res := replay(t, log, c)

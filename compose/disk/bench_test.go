@@ -18,9 +18,9 @@ import (
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
-// The benchmark is opt-in: it writes several GiB.
+// The benchmarks write several GiB, so they run only when asked for:
 //
-//	COMPOSE_IMAGE_BENCH=1 go test -run TestBench -v -timeout 30m ./compose/disk/
+//	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./compose/disk/
 //
 // COMPOSE_IMAGE_BENCH_DIR picks the disk (default: the system temp dir).
 // It places 2 GiB of random-content ISOs with Build, both hashing them
@@ -31,10 +31,7 @@ import (
 // then builds a kit with one 3 GiB ISO and checks peak RSS < 256 MiB.
 // Build runs in a child process so that its RSS is its own.
 
-func benchDir(t *testing.T) string {
-	if os.Getenv("COMPOSE_IMAGE_BENCH") == "" {
-		t.Skip("set COMPOSE_IMAGE_BENCH=1 to run the placement benchmark")
-	}
+func benchDir(t testing.TB) string {
 	testenv.Tools(t, "dd")
 	base := os.Getenv("COMPOSE_IMAGE_BENCH_DIR")
 	d, err := os.MkdirTemp(base, "compose-image-bench-")
@@ -45,7 +42,7 @@ func benchDir(t *testing.T) string {
 	return d
 }
 
-func randomFile(t *testing.T, path string, size int64, seed uint64) {
+func randomFile(t testing.TB, path string, size int64, seed uint64) {
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -71,13 +68,13 @@ type childResult struct {
 
 // buildInChild runs Build on spec in a fresh process and returns its
 // wall time (inside the child) and peak RSS.
-func buildInChild(t *testing.T, spec Spec, out string) childResult {
+func buildInChild(t testing.TB, spec Spec, out string) childResult {
 	js, _ := json.Marshal(spec)
 	specFile := out + ".spec.json"
 	if err := os.WriteFile(specFile, js, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchChild$", "-test.v")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "COMPOSE_IMAGE_BENCH_CHILD="+specFile, "COMPOSE_IMAGE_BENCH_OUT="+out)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
@@ -96,26 +93,36 @@ func buildInChild(t *testing.T, spec Spec, out string) childResult {
 	return r
 }
 
-func TestBenchChild(t *testing.T) {
-	specFile := os.Getenv("COMPOSE_IMAGE_BENCH_CHILD")
-	if specFile == "" {
-		t.Skip("helper for TestBench*")
+// TestMain makes the test binary a Build child for the benchmarks when
+// COMPOSE_IMAGE_BENCH_CHILD names a spec, so the child's RSS is Build's own.
+func TestMain(m *testing.M) {
+	if specFile := os.Getenv("COMPOSE_IMAGE_BENCH_CHILD"); specFile != "" {
+		if err := benchChild(specFile); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+func benchChild(specFile string) error {
 	var spec Spec
 	b, _ := os.ReadFile(specFile)
 	if err := json.Unmarshal(b, &spec); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	start := time.Now()
 	if _, err := Build(context.Background(), os.Getenv("COMPOSE_IMAGE_BENCH_OUT"), spec, nil); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	fmt.Printf("SECONDS %f\n", time.Since(start).Seconds())
+	return nil
 }
 
 // ddAll writes the ISOs' bytes as one stream into one file, one fsync at
 // the end, like Build.
-func ddAll(t *testing.T, dir string, isos []File) float64 {
+func ddAll(t testing.TB, dir string, isos []File) float64 {
 	out := filepath.Join(dir, "dd.out")
 	args := []string{"-c", `cat "$@" | dd of="` + out + `" bs=8M iflag=fullblock conv=fsync status=none`, "sh"}
 	for _, f := range isos {
@@ -128,7 +135,7 @@ func ddAll(t *testing.T, dir string, isos []File) float64 {
 	return d
 }
 
-func TestBenchPlace2GiB(t *testing.T) {
+func BenchmarkPlace2GiB(t *testing.B) {
 	dir := benchDir(t)
 	var isos []File
 	for i := range 4 {
@@ -174,14 +181,14 @@ func TestBenchPlace2GiB(t *testing.T) {
 	}
 }
 
-func buildOnce(t *testing.T, dir string, spec Spec) childResult {
+func buildOnce(t testing.TB, dir string, spec Spec) childResult {
 	out := filepath.Join(dir, "kit.img")
 	r := buildInChild(t, spec, out)
 	os.Remove(out)
 	return r
 }
 
-func TestBenchMemory3GiB(t *testing.T) {
+func BenchmarkMemory3GiB(t *testing.B) {
 	dir := benchDir(t)
 	p := filepath.Join(dir, "big.iso")
 	randomFile(t, p, 3<<30, 42)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +102,7 @@ func TestFATGeometryKnownBad(t *testing.T) {
 // start, across the 4 GiB mark and at its end) on the ext4 partition.
 func TestBigISOOnExt4(t *testing.T) {
 	if testing.Short() {
-		t.Skip("writes a 4 GiB sparse file")
+		testenv.Skip(t, "writes a 4 GiB sparse file; skipped with -short")
 	}
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big.iso")

@@ -124,7 +124,7 @@ func digestOf(t *testing.T, f File) string {
 	return hex.EncodeToString(s[:])
 }
 
-func fileDigest(t *testing.T, name string) string {
+func fileDigest(t testing.TB, name string) string {
 	t.Helper()
 	fh, err := os.Open(name)
 	if err != nil {

@@ -16,21 +16,8 @@ import (
 	"testing"
 
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/testenv"
 )
-
-// needTools skips when a tool is missing, or fails under CI=true, where
-// .ci/run installs every tool.
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true but %s is not installed", tool)
-			}
-			t.Skipf("%s is not installed (packages: dosfstools mtools)", tool)
-		}
-	}
-}
 
 func content(tag string, n int) []byte {
 	b := make([]byte, n)
@@ -189,7 +176,7 @@ func update(t *testing.T, img string, off int64, changes []Change, dev func(*os.
 }
 
 func TestUpdateReplacesAddsRemoves(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy")
+	testenv.Tools(t, "fsck.fat", "mcopy")
 	old, next, changes := scenario()
 	img, off, size := espImage(t, t.TempDir(), old)
 	if got := checkESP(t, img, off, size); !sameTree(got, digests(old)) {
@@ -257,7 +244,7 @@ func (d *dying) WriteAt(b []byte, off int64) (int, error) {
 // volume holds the whole old tree or the whole new one, and that running
 // Update again converges.
 func TestUpdateSurvivesDeathAtEveryPhase(t *testing.T) {
-	needTools(t, "fsck.fat", "mcopy")
+	testenv.Tools(t, "fsck.fat", "mcopy")
 	old, next, changes := scenario()
 	dir := t.TempDir()
 	pristine, off, size := espImage(t, dir, old)
@@ -316,7 +303,7 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 func TestUpdateRefusesWhatDoesNotFit(t *testing.T) {
-	needTools(t, "fsck.fat")
+	testenv.Tools(t, "fsck.fat")
 	old, _, _ := scenario()
 	img, off, size := espImage(t, t.TempDir(), old)
 	big := int64(60 << 20)
