@@ -65,9 +65,10 @@ type Result struct {
 
 // Fetcher downloads Sources into the cache. It is safe for concurrent use.
 type Fetcher struct {
-	opts   Options
-	client *http.Client
-	evMu   sync.Mutex
+	opts     Options
+	client   *http.Client
+	evMu     sync.Mutex
+	attempts map[locKind]attemptFunc // one way to read each kind of location
 }
 
 // DefaultCacheDir is $COMPOSE_CACHE_DIR when set, else the user cache
@@ -113,7 +114,9 @@ func New(opts Options) (*Fetcher, error) {
 	if client == nil {
 		client = newHTTPClient(opts.Jobs)
 	}
-	return &Fetcher{opts: opts, client: client}, nil
+	f := &Fetcher{opts: opts, client: client}
+	f.attempts = map[locKind]attemptFunc{locHTTP: f.httpAttempt, locFile: f.fileAttempt, locS3: f.s3Attempt}
+	return f, nil
 }
 
 // CacheDir is the directory the Fetcher stores files in.

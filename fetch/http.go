@@ -93,6 +93,12 @@ func (w *watchdog) cause(err error) error {
 }
 
 func (f *Fetcher) httpAttempt(ctx context.Context, src Source, target string, p *partial) error {
+	return f.httpGet(ctx, src, target, p, nil)
+}
+
+// httpGet asks for the bytes the partial file lacks; sign, when set, is the
+// last thing to touch the request (s3).
+func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *partial, sign func(*http.Request)) error {
 	if src.Size > 0 && p.n == src.Size {
 		return nil // every byte is here from an earlier run; verify decides
 	}
@@ -106,8 +112,11 @@ func (f *Fetcher) httpAttempt(ctx context.Context, src Source, target string, p 
 	if p.n > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", p.n))
 	}
-	if f.opts.Netrc {
+	if f.opts.Netrc && sign == nil {
 		addNetrcAuth(req)
+	}
+	if sign != nil {
+		sign(req)
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
