@@ -85,8 +85,8 @@ func TestS3URLs(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
 	for raw, want := range map[string]string{
 		"s3://lab-mirror/isos/debian.iso?region=eu-west-1&version=3": "https://lab-mirror.s3.eu-west-1.amazonaws.com/isos/debian.iso?versionId=3",
-		"s3://lab.mirror/a b.iso":                                     "https://s3.us-east-1.amazonaws.com/lab.mirror/a%20b.iso",
-		"s3::http://127.0.0.1:9000/bucket/k.iso?region=lab":           "http://127.0.0.1:9000/bucket/k.iso",
+		"s3://lab.mirror/a b.iso":                                    "https://s3.us-east-1.amazonaws.com/lab.mirror/a%20b.iso",
+		"s3::http://127.0.0.1:9000/bucket/k.iso?region=lab":          "http://127.0.0.1:9000/bucket/k.iso",
 	} {
 		o, err := parseS3(raw)
 		if err != nil || o.url.String() != want {
