@@ -48,13 +48,19 @@ func newHash(alg string) hash.Hash {
 // have renamed it into place meanwhile.
 func openPartial(ctx context.Context, final, alg string) (*partial, error) {
 	path := final + partialSuffix
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := makeCacheDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	for {
-		fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		// never through a symlink: in a shared directory it could point at
+		// any file the caller may write
+		fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|oNoFollow, 0o644)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("opening %s: %w", path, err)
+		}
+		if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() {
+			fh.Close()
+			return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadEntry, path)
 		}
 		if err := lockFile(ctx, fh); err != nil {
 			fh.Close()
@@ -86,7 +92,7 @@ func lockFile(ctx context.Context, fh *os.File) error {
 
 func sameFile(fh *os.File, path string) bool {
 	a, err1 := fh.Stat()
-	b, err2 := os.Stat(path)
+	b, err2 := os.Lstat(path)
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -108,9 +107,11 @@ func (f *Fetcher) download(ctx context.Context, src Source) (cached bool, err er
 		return false, err
 	}
 	defer p.close()
-	if _, err := os.Stat(final); err == nil {
-		p.discard()
+	if e, err := f.entry(src.Algorithm, src.Digest, src.Size); e != "" {
+		p.discard() // another fetch finished it while this one waited
 		return true, nil
+	} else if errors.Is(err, ErrBadEntry) {
+		f.evict(src)
 	}
 	attempt := f.attempts[kind]
 	if kind != locFile {

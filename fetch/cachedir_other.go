@@ -1,0 +1,18 @@
+//go:build !unix
+
+package fetch
+
+import (
+	"fmt"
+	"os"
+)
+
+const oNoFollow = 0
+
+// makeCacheDir creates dir; ownership is not checked on this system.
+func makeCacheDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating the cache directory: %w", err)
+	}
+	return nil
+}
