@@ -5,13 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -75,12 +73,12 @@ func openPartial(ctx context.Context, final, alg string) (*partial, error) {
 
 func lockFile(ctx context.Context, fh *os.File) error {
 	for {
-		err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		busy, err := tryLock(fh)
+		if err != nil {
 			return fmt.Errorf("locking %s: %w", fh.Name(), err)
+		}
+		if !busy {
+			return nil
 		}
 		select {
 		case <-ctx.Done():

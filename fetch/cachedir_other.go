@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package fetch
 
@@ -16,3 +16,6 @@ func makeCacheDir(dir string) error {
 	}
 	return nil
 }
+
+// tryLock does not lock on this system: one process per cache.
+func tryLock(*os.File) (bool, error) { return false, nil }

@@ -53,3 +53,13 @@ func checkCacheDir(dir string, fi os.FileInfo) error {
 	}
 	return nil
 }
+
+// tryLock takes an exclusive flock without waiting; busy when another
+// descriptor holds it.
+func tryLock(fh *os.File) (busy bool, err error) {
+	err = syscall.Flock(int(fh.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return true, nil
+	}
+	return false, err
+}
