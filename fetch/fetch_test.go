@@ -107,7 +107,7 @@ func (r *recorder) count(k EventKind) int {
 
 func newTestFetcher(t *testing.T, dir string, rec *recorder, mod ...func(*Options)) *Fetcher {
 	t.Helper()
-	o := Options{CacheDir: dir, IdleTimeout: 300 * time.Millisecond, Backoff: 5 * time.Millisecond, Retries: 3}
+	o := Options{CacheDir: dir, IdleTimeout: faultIdle, Backoff: 5 * time.Millisecond, Retries: 3}
 	if rec != nil {
 		o.Events = rec.add
 	}
@@ -240,9 +240,9 @@ func faultCases() []faultCase {
 	}
 }
 
-// faultIdle is the idle timeout of the fault suite: far above any pause a
-// loaded 2-core machine puts between two reads of a local transfer (300 ms
-// was not), and paid only by the one case that stalls.
+// faultIdle is the idle timeout of the tests: far above any pause a loaded
+// 2-core machine (-race, load 30) puts between two reads of a local
+// transfer (300 ms was not), and paid only by the one case that stalls.
 const faultIdle = 2 * time.Second
 
 // run fetches through a server playing c and returns the first way the
@@ -251,7 +251,7 @@ func (c faultCase) run(t *testing.T, mod func(*Fetcher)) error {
 	srv := newFaultServer(t, c.step)
 	dir := t.TempDir()
 	rec := &recorder{}
-	f := newTestFetcher(t, dir, rec, func(o *Options) { o.IdleTimeout = faultIdle })
+	f := newTestFetcher(t, dir, rec)
 	if mod != nil {
 		mod(f)
 	}
@@ -326,8 +326,8 @@ func (c failCase) run(t *testing.T, mod func(*Fetcher)) error {
 	dir := t.TempDir()
 	rec := &recorder{}
 	f := newTestFetcher(t, dir, rec, func(o *Options) {
-		if c.name != "stall forever" { // the one case where a spurious stall changes nothing
-			o.IdleTimeout = faultIdle
+		if c.name == "stall forever" { // the one case where a spurious stall changes nothing
+			o.IdleTimeout = 300 * time.Millisecond
 		}
 	})
 	if mod != nil {
