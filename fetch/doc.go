@@ -64,6 +64,8 @@
 //     asked for, whatever range came back;
 //   - "500 twice" and "500 forever": HTTP errors come back as the string
 //     "bad response code: N", so 503 (retry) cannot be told from 404 (stop).
+//   - "announced size differs": a Content-Length short of the pinned size
+//     is not refused, so every attempt "makes progress" and it never stops.
 //
 // It also has no idle timeout (ReadTimeout bounds the whole transfer).
 //
