@@ -176,11 +176,14 @@ func (d *decoder) sourceURL(v *yaml.Node, p, s string) bool {
 	return true
 }
 
+// forcedGetterRE is go-getter's "getter::url" prefix.
+var forcedGetterRE = regexp.MustCompile(`^[A-Za-z0-9]+::`)
+
 func checkURL(s string) string {
 	if s == "" {
 		return "empty URL"
 	}
-	if strings.Contains(s, "::") {
+	if forcedGetterRE.MatchString(s) { // not "::" anywhere: an IPv6 literal has it too
 		return fmt.Sprintf("%q: forced getters (s3::…) are not supported; write s3://bucket/key or an https URL", s)
 	}
 	u, err := url.Parse(s)

@@ -5,13 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -48,13 +46,19 @@ func newHash(alg string) hash.Hash {
 // have renamed it into place meanwhile.
 func openPartial(ctx context.Context, final, alg string) (*partial, error) {
 	path := final + partialSuffix
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := makeCacheDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	for {
-		fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		// never through a symlink: in a shared directory it could point at
+		// any file the caller may write
+		fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|oNoFollow, 0o644)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("opening %s: %w", path, err)
+		}
+		if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() {
+			fh.Close()
+			return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadEntry, path)
 		}
 		if err := lockFile(ctx, fh); err != nil {
 			fh.Close()
@@ -69,12 +73,12 @@ func openPartial(ctx context.Context, final, alg string) (*partial, error) {
 
 func lockFile(ctx context.Context, fh *os.File) error {
 	for {
-		err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		busy, err := tryLock(fh)
+		if err != nil {
 			return fmt.Errorf("locking %s: %w", fh.Name(), err)
+		}
+		if !busy {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -86,7 +90,7 @@ func lockFile(ctx context.Context, fh *os.File) error {
 
 func sameFile(fh *os.File, path string) bool {
 	a, err1 := fh.Stat()
-	b, err2 := os.Stat(path)
+	b, err2 := os.Lstat(path)
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -26,17 +25,17 @@ const (
 )
 
 // parseLocation sorts a source URL into one of the three ways to read it.
-// For s3 the target is go-getter's forced form "s3::https://…".
+// For s3 the target is the URL itself; s3Attempt signs per request.
 func parseLocation(raw string) (locKind, string, error) {
 	if filepath.IsAbs(raw) {
 		return locFile, filepath.Clean(raw), nil
 	}
-	if rest, ok := strings.CutPrefix(raw, "s3::"); ok {
-		u, err := url.Parse(rest)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return 0, "", fmt.Errorf("bad s3 endpoint URL %q (want s3::https://host/bucket/key)", raw)
+	if forcedGetter(raw) != "" {
+		if !strings.HasPrefix(raw, "s3::") {
+			return 0, "", fmt.Errorf("unsupported URL %q (the only forced getter is s3::)", redact(raw))
 		}
-		return locS3, raw, checkS3Query(u)
+		_, err := parseS3(raw)
+		return locS3, raw, err
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -54,19 +53,28 @@ func parseLocation(raw string) (locKind, string, error) {
 		}
 		return locFile, filepath.Clean(u.Path), nil
 	case "s3":
-		t, err := s3Target(u)
-		return locS3, t, err
+		_, err := parseS3(raw)
+		return locS3, raw, err
 	}
 	return 0, "", fmt.Errorf("unsupported URL %q (want http, https, s3, file or an absolute path)", raw)
 }
 
+// forcedGetter returns "s3" for "s3::https://…", the go-getter syntax
+// (letters and digits, then "::"), and "" for anything else, such as an
+// IPv6 literal "http://[::1]/".
+func forcedGetter(raw string) string {
+	name, _, ok := strings.Cut(raw, "::")
+	if !ok || name == "" || strings.Trim(strings.ToLower(name), "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return ""
+	}
+	return name
+}
+
 // redact hides passwords and s3 secrets before a URL goes into an error.
 func redact(raw string) string {
-	prefix, rest, forced := strings.Cut(raw, "::")
-	if !forced {
-		rest, prefix = raw, ""
-	} else {
-		prefix += "::"
+	prefix, rest := "", raw
+	if g := forcedGetter(raw); g != "" {
+		prefix, rest = g+"::", raw[len(g)+2:]
 	}
 	u, err := url.Parse(rest)
 	if err != nil || filepath.IsAbs(raw) {
@@ -99,12 +107,14 @@ func (f *Fetcher) download(ctx context.Context, src Source) (cached bool, err er
 		return false, err
 	}
 	defer p.close()
-	if _, err := os.Stat(final); err == nil {
-		p.discard()
+	if e, err := f.entry(src.Algorithm, src.Digest, src.Size); e != "" {
+		p.discard() // another fetch finished it while this one waited
 		return true, nil
+	} else if errors.Is(err, ErrBadEntry) {
+		f.evict(src)
 	}
-	attempt := map[locKind]attemptFunc{locHTTP: f.httpAttempt, locFile: f.fileAttempt, locS3: f.s3Attempt}[kind]
-	if kind == locHTTP {
+	attempt := f.attempts[kind]
+	if kind != locFile {
 		err = p.hashPrefix(src.Size)
 	} else {
 		err = p.reset()
@@ -222,7 +232,6 @@ func isTransient(err error) bool {
 	var se *StatusError
 	var ne net.Error
 	var oe *net.OpError
-	var sc interface{ HTTPStatusCode() int } // s3 (smithy) response errors
 	switch {
 	case isPermanent(err):
 		return false
@@ -230,9 +239,6 @@ func isTransient(err error) bool {
 		return true
 	case errors.As(err, &se):
 		return se.Code >= 500 || se.Code == 408 || se.Code == 429
-	case errors.As(err, &sc):
-		c := sc.HTTPStatusCode()
-		return c >= 500 || c == 408 || c == 429
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
 		return true // io.EOF: the server closed the connection before answering

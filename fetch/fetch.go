@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,36 @@ type Options struct {
 	Events     func(Event)
 	HTTPClient *http.Client // default: own transport, proxy from the environment
 	Netrc      bool         // add basic auth from $NETRC or ~/.netrc for http(s)
+	// Rehash makes Fetch hash a cached file again before it answers Cached
+	// (size and file type are always checked).
+	Rehash bool
+	// MaxSize caps a download whose size is not known yet; default
+	// $COMPOSE_MAX_DOWNLOAD, else DefaultMaxSize. A known size is its own cap.
+	MaxSize int64
+}
+
+// DefaultMaxSize is the cap on a download of unknown size: larger than any
+// installer ISO, small enough that an endless body cannot fill the disk.
+const DefaultMaxSize = 64 << 30
+
+// maxSizeFromEnv reads COMPOSE_MAX_DOWNLOAD: bytes, or a number with a
+// K, M, G or T suffix (powers of 1024, "iB" allowed).
+func maxSizeFromEnv() (int64, error) {
+	v := strings.TrimSpace(os.Getenv("COMPOSE_MAX_DOWNLOAD"))
+	if v == "" {
+		return DefaultMaxSize, nil
+	}
+	num := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(v), "IB"), "B")
+	shift := 0
+	if i := strings.IndexAny(num, "KMGT"); i >= 0 && i == len(num)-1 {
+		shift = 10 * (strings.IndexByte("KMGT", num[i]) + 1)
+		num = num[:i]
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)>>shift {
+		return 0, fmt.Errorf("COMPOSE_MAX_DOWNLOAD=%q: want a positive size such as 64G or 68719476736", v)
+	}
+	return n << shift, nil
 }
 
 // Result is the outcome of one source in FetchAll.
@@ -65,9 +96,10 @@ type Result struct {
 
 // Fetcher downloads Sources into the cache. It is safe for concurrent use.
 type Fetcher struct {
-	opts   Options
-	client *http.Client
-	evMu   sync.Mutex
+	opts     Options
+	client   *http.Client
+	evMu     sync.Mutex
+	attempts map[locKind]attemptFunc // one way to read each kind of location
 }
 
 // DefaultCacheDir is $COMPOSE_CACHE_DIR when set, else the user cache
@@ -106,31 +138,37 @@ func New(opts Options) (*Fetcher, error) {
 	if opts.Backoff <= 0 {
 		opts.Backoff = DefaultBackoff
 	}
-	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the cache directory: %w", err)
+	if opts.MaxSize <= 0 {
+		n, err := maxSizeFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		opts.MaxSize = n
+	}
+	if err := makeCacheDir(opts.CacheDir); err != nil {
+		return nil, err
 	}
 	client := opts.HTTPClient
 	if client == nil {
 		client = newHTTPClient(opts.Jobs)
 	}
-	return &Fetcher{opts: opts, client: client}, nil
+	f := &Fetcher{opts: opts, client: client}
+	f.attempts = map[locKind]attemptFunc{locHTTP: f.httpAttempt, locFile: f.fileAttempt, locS3: f.s3Attempt}
+	return f, nil
 }
 
 // CacheDir is the directory the Fetcher stores files in.
 func (f *Fetcher) CacheDir() string { return f.opts.CacheDir }
 
-// Lookup returns the cached file for a digest, if there is one.
+// Lookup returns the cached file for a digest, if there is one: a regular
+// file, never a symlink. It does not hash; see Verify and Open.
 func (f *Fetcher) Lookup(alg, digest string) (string, bool) {
 	alg, digest = strings.ToLower(alg), strings.ToLower(digest) // as Fetch does
 	if checkDigest(alg, digest) != nil {
 		return "", false
 	}
-	p := f.finalPath(alg, digest)
-	fi, err := os.Stat(p)
-	if err != nil || !fi.Mode().IsRegular() {
-		return "", false
-	}
-	return p, true
+	p, err := f.entry(alg, digest, 0)
+	return p, err == nil && p != ""
 }
 
 // Fetch returns the path of the verified file for src, downloading it first
@@ -167,37 +205,62 @@ func (f *Fetcher) FetchAll(ctx context.Context, srcs []Source) ([]Result, error)
 
 func (f *Fetcher) fetch(ctx context.Context, src Source) Result {
 	res := Result{Source: src}
-	src.Algorithm = strings.ToLower(src.Algorithm)
-	src.Digest = strings.ToLower(src.Digest)
+	src.normalize()
 	if err := src.validate(); err != nil {
 		res.Err = fmt.Errorf("fetching %s: %w", src.Name, err)
 		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
 		return res
 	}
-	if p, ok := f.Lookup(src.Algorithm, src.Digest); ok {
+	p, err := f.cached(ctx, src)
+	if err == nil && p != "" {
 		f.emitCached(src, p)
 		return Result{Source: src, Path: p, Cached: true}
 	}
 	if f.opts.Offline {
 		res.Err = fmt.Errorf("fetching %s: %s:%s is %w %s (offline)",
 			src.Name, src.Algorithm, src.Digest, ErrNotCached, f.opts.CacheDir)
+		if err != nil {
+			res.Err = fmt.Errorf("fetching %s: %w; removed it, and offline it is %w", src.Name, err, ErrNotCached)
+		}
 		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
 		return res
 	}
-	cached, err := f.download(ctx, src)
+	if err != nil {
+		f.emit(Event{Name: src.Name, Kind: Retry, Err: err, Total: src.Size}) // fetched again below
+	}
+	wasCached, err := f.download(ctx, src)
 	if err != nil {
 		res.Err = fmt.Errorf("fetching %s from %s: %w", src.Name, redact(src.URL), err)
 		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
 		return res
 	}
-	p := f.finalPath(src.Algorithm, src.Digest)
-	if cached {
+	p = f.finalPath(src.Algorithm, src.Digest)
+	if wasCached {
 		f.emitCached(src, p)
 	} else {
 		n := fileSize(p, src.Size) // the source may not have said its size
 		f.emit(Event{Name: src.Name, Kind: Done, Bytes: n, Total: n})
 	}
-	return Result{Source: src, Path: p, Cached: cached}
+	return Result{Source: src, Path: p, Cached: wasCached}
+}
+
+// cached returns the verified cache entry of src, "" when there is none,
+// and ErrBadEntry (after removing it) when the entry is not what its name
+// says.
+func (f *Fetcher) cached(ctx context.Context, src Source) (string, error) {
+	p, err := f.entry(src.Algorithm, src.Digest, src.Size)
+	if err == nil && p != "" && f.opts.Rehash {
+		p, err = f.Verify(ctx, src)
+	}
+	if errors.Is(err, ErrBadEntry) {
+		f.evict(src)
+	}
+	return p, err
+}
+
+func (s *Source) normalize() {
+	s.Algorithm = strings.ToLower(s.Algorithm)
+	s.Digest = strings.ToLower(s.Digest)
 }
 
 func (f *Fetcher) emitCached(src Source, p string) {
@@ -206,7 +269,7 @@ func (f *Fetcher) emitCached(src Source, p string) {
 }
 
 func fileSize(p string, fallback int64) int64 {
-	if fi, err := os.Stat(p); err == nil {
+	if fi, err := os.Lstat(p); err == nil {
 		return fi.Size()
 	}
 	return fallback

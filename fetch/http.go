@@ -93,6 +93,12 @@ func (w *watchdog) cause(err error) error {
 }
 
 func (f *Fetcher) httpAttempt(ctx context.Context, src Source, target string, p *partial) error {
+	return f.httpGet(ctx, src, target, p, nil)
+}
+
+// httpGet asks for the bytes the partial file lacks; sign, when set, is the
+// last thing to touch the request (s3).
+func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *partial, sign func(*http.Request)) error {
 	if src.Size > 0 && p.n == src.Size {
 		return nil // every byte is here from an earlier run; verify decides
 	}
@@ -106,8 +112,11 @@ func (f *Fetcher) httpAttempt(ctx context.Context, src Source, target string, p 
 	if p.n > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", p.n))
 	}
-	if f.opts.Netrc {
+	if f.opts.Netrc && sign == nil {
 		addNetrcAuth(req)
+	}
+	if sign != nil {
+		sign(req)
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
@@ -205,9 +214,9 @@ func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *p
 			if w != nil {
 				w.kick()
 			}
-			if src.Size > 0 && p.n+int64(n) > src.Size {
+			if err := f.checkCap(src, p.n+int64(n)); err != nil {
 				p.reset()
-				return fmt.Errorf("source sends more than the expected %d bytes", src.Size)
+				return err
 			}
 			if err := p.write(buf[:n]); err != nil {
 				return fmt.Errorf("writing the cache: %w", err)
@@ -233,6 +242,19 @@ func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *p
 	f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: src.Size})
 	if src.Size > 0 && p.n < src.Size {
 		return retryable("body ended after %d of %d bytes", p.n, src.Size)
+	}
+	return nil
+}
+
+// checkCap refuses a body that grows past the pinned size or, with no size
+// pinned yet (lock), past Options.MaxSize: an endless body must not fill
+// the disk.
+func (f *Fetcher) checkCap(src Source, n int64) error {
+	if src.Size > 0 && n > src.Size {
+		return fmt.Errorf("source sends more than the expected %d bytes", src.Size)
+	}
+	if src.Size == 0 && n > f.opts.MaxSize {
+		return fmt.Errorf("source sends more than %d bytes, the limit for a file of unknown size (COMPOSE_MAX_DOWNLOAD)", f.opts.MaxSize)
 	}
 	return nil
 }

@@ -3,11 +3,40 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
+
+	getter "github.com/hashicorp/go-getter/v2"
 )
+
+// localGetter resolves file:// URLs and absolute paths through go-getter
+// v2's FileGetter alone: no detectors but its own, no decompressors (an
+// .iso.xz is not unpacked), no symlinks followed into the cache.
+var localGetter = &getter.Client{
+	Getters:         []getter.Getter{new(getter.FileGetter)},
+	Decompressors:   map[string]getter.Decompressor{},
+	DisableSymlinks: true,
+}
+
+// resolveLocal asks go-getter where the file is and whether it is one.
+// Inplace: go-getter checks the source and hands back its path, and the
+// copy into the cache is made here with the hash taken on the way (see the
+// package doc for why not go-getter's Copy).
+func resolveLocal(ctx context.Context, path string) (string, error) {
+	u := url.URL{Scheme: "file", Path: path} // escapes '?' and '#' in file names
+	res, err := localGetter.Get(ctx, &getter.Request{Src: u.String(), GetMode: getter.ModeFile, Inplace: true})
+	if err != nil {
+		return "", err
+	}
+	return res.Dst, nil
+}
 
 // fileAttempt copies a local file into the partial, hashing on the way.
 func (f *Fetcher) fileAttempt(ctx context.Context, src Source, path string, p *partial) error {
+	path, err := resolveLocal(ctx, path)
+	if err != nil {
+		return err
+	}
 	in, err := os.Open(path)
 	if err != nil {
 		return err

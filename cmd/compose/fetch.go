@@ -8,7 +8,7 @@ import (
 )
 
 func newFetchCmd(a *app) *cobra.Command {
-	var ff fetchFlags
+	ff := fetchFlags{rehash: true} // fetch vouches for the cache: cached files are hashed again
 	cmd := &cobra.Command{
 		Use:   "fetch",
 		Short: "Download and verify every ISO the lock file names into the cache",

@@ -15,6 +15,7 @@ type fetchFlags struct {
 	jobs     int
 	offline  bool
 	idle     time.Duration
+	rehash   bool // not a flag: set by verbs that vouch for the cache
 }
 
 func (ff *fetchFlags) register(cmd *cobra.Command) {
@@ -34,7 +35,7 @@ func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 	if ff.idle <= 0 {
 		return nil, usageError{fmt.Errorf("--idle-timeout must be positive, got %s", ff.idle)}
 	}
-	opts := fetch.Options{CacheDir: ff.cacheDir, Jobs: ff.jobs, Offline: ff.offline, IdleTimeout: ff.idle}
+	opts := fetch.Options{CacheDir: ff.cacheDir, Jobs: ff.jobs, Offline: ff.offline, IdleTimeout: ff.idle, Rehash: ff.rehash}
 	if disp != nil {
 		opts.Events = disp.fetchEvent
 	}
