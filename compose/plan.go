@@ -116,24 +116,34 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 func isoPath(name string) string { return path.Join("/isos", name+".iso") }
 
 // inspect decides how the ISO at file boots and records Secure Boot warnings.
+// Messages name the ISO as the manifest does, never by its cache path.
 func (p *Plan) inspect(m *config.Manifest, i int, file string, e *EntryPlan) error {
 	iso := &m.ISOs[i]
-	fsys, label, closeISO, err := openISO(file)
+	at := strings.TrimSpace(m.Diag(fmt.Sprintf("isos[%d]", i), "").String())
+	name := fmt.Sprintf("%s (%s)", iso.Name, location(iso))
+	im, err := openISO(file, name)
 	if err != nil {
-		return fmt.Errorf("%s: %w", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), err)
+		return fmt.Errorf("%s %w", at, err)
 	}
-	defer closeISO()
+	defer im.close()
+	p.Warnings = append(p.Warnings, im.warnings...)
 	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd}
-	d, err := bootloader.Resolve(fsys, label, ov)
+	d, err := bootloader.Resolve(im, im.label, ov)
+	if perr := im.failed(); perr != nil {
+		return fmt.Errorf("%s %w", at, perr)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %s: %w", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), iso.Name, err)
+		return fmt.Errorf("%s %s: %w", at, iso.Name, err)
 	}
 	e.Boot = &d
 	p.warnHidden(m, iso.Name, d)
 	if !m.SecureBoot {
 		return nil
 	}
-	r, err := bootloader.CheckSecureBoot(fsys, d)
+	r, err := bootloader.CheckSecureBoot(im, d)
+	if perr := im.failed(); perr != nil {
+		return fmt.Errorf("%s %w", at, perr)
+	}
 	if err != nil {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: cannot tell who signed its boot payload: %v", iso.Name, err))
 		return nil

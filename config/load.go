@@ -38,7 +38,7 @@ func readInput(path, what string) (data []byte, name, dir string, err error) {
 		dir, err = os.Getwd()
 		return data, StdinName, dir, err
 	}
-	f, err := os.Open(path)
+	f, _, err := OpenRegular(path)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("reading %s: %w", what, err)
 	}
