@@ -3,7 +3,6 @@ package bootloader
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"strings"
 
@@ -57,13 +56,9 @@ func CheckSecureBoot(fsys fs.FS, d Detection) (SecureBootReport, error) {
 		return SecureBootReport{}, fmt.Errorf("reading %s: %w", payload, err)
 	}
 	defer f.Close()
-	ra, ok := f.(io.ReaderAt)
-	if !ok {
-		b, err := io.ReadAll(f)
-		if err != nil {
-			return SecureBootReport{}, fmt.Errorf("reading %s: %w", payload, err)
-		}
-		ra = strings.NewReader(string(b))
+	ra, err := readerAt(f, payload)
+	if err != nil {
+		return SecureBootReport{}, err
 	}
 	r := SecureBootReport{Payload: payload}
 	signers, err := authenticode.Signers(ra)
