@@ -75,7 +75,7 @@ func Parse(name string, data []byte, dir string) (*Manifest, error) {
 		d.manifest(root, m)
 	}
 	if len(d.diags) > 0 {
-		return nil, d.diags.sorted()
+		return nil, d.diags.sorted().capped()
 	}
 	return m, nil
 }
@@ -114,6 +114,9 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 			d.isos(v, m)
 		}
 	})
+	if d.flooded {
+		return
+	}
 	if _, ok := d.pos["version"]; !ok {
 		d.errAt(root, "missing field version (write `version: 1` first)")
 	}
@@ -194,7 +197,7 @@ func (d *decoder) menu(v *yaml.Node, out *Menu) {
 	d.fields(v, "menu", menuFields, func(key string, v *yaml.Node) {
 		switch key {
 		case "title":
-			if s, ok := d.str(v, "menu.title"); ok && d.text(v, "menu.title", s) {
+			if s, ok := d.str(v, "menu.title"); ok && d.within(v, "menu.title", s, MaxTitle) && d.text(v, "menu.title", s) {
 				out.Title = s
 			}
 		case "timeout":
@@ -250,6 +253,10 @@ func (d *decoder) timeout(v *yaml.Node, out *time.Duration) {
 }
 
 func (d *decoder) isos(v *yaml.Node, m *Manifest) {
+	if v.Kind == yaml.SequenceNode && len(v.Content) > MaxISOs {
+		d.errAt(v, "isos: %d entries, more than the limit of %d", len(v.Content), MaxISOs)
+		return
+	}
 	ok := d.list(v, "isos", func(i int, item *yaml.Node, p string) {
 		iso := ISO{Pos: Pos{item.Line, item.Column}}
 		d.iso(item, p, &iso, m.Dir)
