@@ -63,7 +63,7 @@ func readISO(f isoFile, size int64, name string) (*isoImage, error) {
 	var fsys *iso9660.FileSystem
 	err = g.do(func() error {
 		var err error
-		fsys, err = iso9660.Read(file.New(f, true), size, 0, 0)
+		fsys, err = iso9660.Read(file.New(cappedISO{f}, true), size, 0, 0)
 		return err
 	})
 	if errors.Is(err, ErrMalformedISO) {
@@ -120,3 +120,17 @@ func inspectImage(im *isoImage, name string) (*Inspection, error) {
 // ErrMalformedISO is matched by the error of an ISO whose structures the
 // ISO 9660 reader could not survive.
 var ErrMalformedISO = errors.New("malformed ISO 9660 image")
+
+// maxISORead bounds one read go-diskfs makes from an ISO: it reads a path
+// table or a whole directory at once, sized by what the image claims (up to
+// 4 GiB); real ones take kilobytes.
+const maxISORead = 16 << 20
+
+type cappedISO struct{ isoFile }
+
+func (c cappedISO) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) > maxISORead {
+		return 0, fmt.Errorf("%w: a structure of %d bytes at offset %d (more than %d MiB)", ErrMalformedISO, len(p), off, maxISORead>>20)
+	}
+	return c.isoFile.ReadAt(p, off)
+}

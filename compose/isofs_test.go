@@ -126,3 +126,12 @@ func TestInspectRefusesFIFO(t *testing.T) {
 	}
 	_ = os.Remove(p)
 }
+
+// A path table claiming 64 MiB is refused before go-diskfs reads it.
+func TestISOReadsCapped(t *testing.T) {
+	bad := patchPVD(seedISOs(t, false)[0], 132, 4, 64<<20)
+	_, err := inspectBytes(bad)
+	if err == nil || !strings.Contains(err.Error(), "more than 16 MiB") { // go-diskfs wraps it with %v
+		t.Fatalf("want a capped read, got %v", err)
+	}
+}
