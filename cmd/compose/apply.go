@@ -106,7 +106,7 @@ func (a *app) prepare(ctx context.Context, ff *fetchFlags, img string) (*compose
 		return nil, err
 	}
 	if a.verbose && !a.json && !a.quiet {
-		if err := printPlan(a.stderr, p); err != nil {
+		if err := printPlan(escaper{a.stderr}, p); err != nil {
 			return nil, err
 		}
 	}
