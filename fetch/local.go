@@ -3,23 +3,15 @@ package fetch
 import (
 	"context"
 	"fmt"
-	"os"
 )
 
 // fileAttempt copies a local file into the partial, hashing on the way.
 func (f *Fetcher) fileAttempt(ctx context.Context, src Source, path string, p *partial) error {
-	in, err := os.Open(path)
+	in, fi, err := openRegular(path)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
-	}
 	if src.Size > 0 && fi.Size() != src.Size {
 		return fmt.Errorf("%s is %d bytes, expected %d", path, fi.Size(), src.Size)
 	}
