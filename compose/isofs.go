@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,12 +31,12 @@ func (im *isoImage) failed() error { return im.guard.failed() }
 // openISO opens the ISO at path for inspection. name is how messages call it
 // (the user's file or the manifest's ISO name, never a cache path). Only a
 // regular file is opened, so a FIFO cannot block compose.
-func openISO(path, name string) (*isoImage, error) {
+func openISO(ctx context.Context, path, name string) (*isoImage, error) {
 	f, size, err := config.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
-	im, err := readISO(f, size, name)
+	im, err := readISO(ctx, f, size, name)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -54,12 +55,12 @@ type isoFile interface {
 // readISO checks the volume descriptor itself, then hands the file to
 // go-diskfs; any panic in go-diskfs, now or while the FS is used, becomes
 // an error naming the ISO.
-func readISO(f isoFile, size int64, name string) (*isoImage, error) {
+func readISO(ctx context.Context, f isoFile, size int64, name string) (*isoImage, error) {
 	vol, err := checkVolume(f, size, name)
 	if err != nil {
 		return nil, err
 	}
-	g := &guard{name: name}
+	g := &guard{name: name, ctx: ctx}
 	var fsys *iso9660.FileSystem
 	err = g.do(func() error {
 		var err error
@@ -90,7 +91,7 @@ type Inspection struct {
 
 // InspectISO decides how the ISO at path boots and who signed its payload.
 func InspectISO(path string) (*Inspection, error) {
-	im, err := openISO(path, path)
+	im, err := openISO(context.Background(), path, path)
 	if err != nil {
 		return nil, err
 	}

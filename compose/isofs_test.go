@@ -2,6 +2,7 @@ package compose
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -133,5 +134,14 @@ func TestISOReadsCapped(t *testing.T) {
 	_, err := inspectBytes(bad)
 	if err == nil || !strings.Contains(err.Error(), "more than 16 MiB") { // go-diskfs wraps it with %v
 		t.Fatalf("want a capped read, got %v", err)
+	}
+}
+
+// A cancelled context stops an inspection at its next step into the ISO.
+func TestInspectionStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := inspectBytesCtx(ctx, seedISOs(t, false)[0]); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -27,7 +28,11 @@ func (memInfo) Sys() any           { return nil }
 
 // inspectBytes runs the whole inspection compose does on an ISO image.
 func inspectBytes(b []byte) (*Inspection, error) {
-	im, err := readISO(memISO{bytes.NewReader(b)}, int64(len(b)), "fuzz.iso")
+	return inspectBytesCtx(context.Background(), b)
+}
+
+func inspectBytesCtx(ctx context.Context, b []byte) (*Inspection, error) {
+	im, err := readISO(ctx, memISO{bytes.NewReader(b)}, int64(len(b)), "fuzz.iso")
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -26,12 +27,23 @@ import (
 // guard records the first panic raised by go-diskfs on one ISO.
 type guard struct {
 	name string
+	ctx  context.Context // nil: never cancelled
 	mu   sync.Mutex
 	err  error
 }
 
 // do runs fn and turns a panic inside it into a returned (and remembered) error.
+// Once ctx is cancelled every call fails with its error, so a long walk
+// of a large ISO stops at its next step.
 func (g *guard) do(fn func() error) (err error) {
+	if g.ctx != nil && g.ctx.Err() != nil {
+		g.mu.Lock()
+		if g.err == nil {
+			g.err = g.ctx.Err()
+		}
+		g.mu.Unlock()
+		return g.ctx.Err()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: %w: the ISO 9660 reader failed on it (%v%s)", g.name, ErrMalformedISO, r, panicSite())

@@ -81,6 +81,9 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	}
 	isos := make([]disk.File, len(srcs))
 	for i, s := range srcs {
+		if err := ctx.Err(); err != nil {
+			return nil, err // a kit of thousands of ISOs stops at Ctrl-C
+		}
 		iso := &m.ISOs[i]
 		// Until the ISO is cached its location stands in for the source: the
 		// layout needs only the size, and an unready plan is never built.
@@ -93,7 +96,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 				// can copy in the kernel and verify against this digest.
 				isos[i].SHA256 = s.Digest
 			}
-			if err := p.inspect(m, i, cached, &e); err != nil {
+			if err := p.inspect(ctx, m, i, cached, &e); err != nil {
 				return nil, err
 			}
 		} else {
@@ -117,11 +120,11 @@ func isoPath(name string) string { return path.Join("/isos", name+".iso") }
 
 // inspect decides how the ISO at file boots and records Secure Boot warnings.
 // Messages name the ISO as the manifest does, never by its cache path.
-func (p *Plan) inspect(m *config.Manifest, i int, file string, e *EntryPlan) error {
+func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file string, e *EntryPlan) error {
 	iso := &m.ISOs[i]
 	at := strings.TrimSpace(m.Diag(fmt.Sprintf("isos[%d]", i), "").String())
 	name := fmt.Sprintf("%s (%s)", iso.Name, location(iso))
-	im, err := openISO(file, name)
+	im, err := openISO(ctx, file, name)
 	if err != nil {
 		return fmt.Errorf("%s %w", at, err)
 	}
