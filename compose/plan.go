@@ -76,6 +76,11 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		return nil, err
 	}
 	p := &Plan{Manifest: m.File, Image: imagePath, SecureBoot: m.SecureBoot, Ready: true}
+	warns, err := checkListedDigests(ctx, m, l, f)
+	if err != nil {
+		return nil, err
+	}
+	p.Warnings = append(p.Warnings, warns...)
 	for _, fw := range m.Firmware {
 		p.Firmware = append(p.Firmware, string(fw))
 	}
