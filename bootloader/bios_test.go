@@ -14,7 +14,12 @@ func TestBIOSInstallPatchesTheLayout(t *testing.T) {
 	core, _ := assets.Read(assets.CoreImg)
 	// What grub-mkimage / boot.img ship before patching: the defaults grub-bios-setup replaces.
 	if binary.LittleEndian.Uint64(boot[0x5C:]) != 1 || boot[0x66] != 0xEB || boot[0x1FE] != 0x55 || boot[0x1FF] != 0xAA {
-		t.Fatalf("embedded boot.img is not GRUB 2.06's: % x", boot[0x58:0x68])
+		t.Fatalf("embedded boot.img does not have GRUB's boot.S layout: % x", boot[0x58:0x68])
+	}
+	// diskboot.S: the blocklist at 0x1F4 starts at sector 2 until it is patched (GRUB 2.12's
+	// diskboot.img is byte-identical to 2.06's; only the length at 0x1FC depends on core.img).
+	if got := binary.LittleEndian.Uint64(core[0x1F4:]); got != 2 {
+		t.Fatalf("core.img blocklist start %d before patching, want diskboot.S's 2", got)
 	}
 	sectors := uint64(len(core)+511) / 512
 	if got := binary.LittleEndian.Uint16(core[0x1FC:]); uint64(got) != sectors-1 {

@@ -11,13 +11,16 @@
 //     bytes 440..511 of its protective MBR) and core.img to write at firstLBA of the BIOS boot
 //     partition.
 //   - Inspect(fsys, volumeLabel) → Detection for an ISO opened read-only as an fs.FS;
-//     Resolve applies the manifest's Overrides (boot:, kernel:, initrd:) on top. Detection has
-//     json tags and Lines() for `compose inspect`; ErrNoBootLayout says what was found.
+//     Resolve applies the manifest's Overrides (boot:, kernel:, initrd:, args:) on top. An
+//     ISO's loopback.cfg is used only when its source/configfile chain stays in the ISO.
+//     Detection has json tags and Lines() for `compose inspect`; its Warnings name entries
+//     whose initramfs would not find the ISO; ErrNoBootLayout says what was found.
 //   - CheckSecureBoot(fsys, Detection) → who signed the payload and whether Debian's shim
 //     will run it.
 //   - Render(Menu, []Entry) → grub.cfg. Every string from a manifest or an ISO is quoted for
 //     GRUB's script language; only commands built into Debian's signed GRUB and the BIOS
-//     core.img are emitted.
+//     core.img are emitted. Each entry starts from the partition GRUB started on and has loop
+//     devices of its own, released before they are made again.
 //
 // The package prints nothing and touches no device.
 package bootloader

@@ -6,17 +6,19 @@ import (
 	"slices"
 
 	"github.com/usbkit/compose/bootloader/assets"
+	"github.com/usbkit/compose/config/firmware"
 )
 
-// Target is a firmware the stick must boot on.
-type Target string
+// Target is a firmware the stick must boot on: the module's one firmware
+// type (config/firmware).
+type Target = firmware.Firmware
 
 // Firmware targets, spelled as in the manifest.
 const (
-	BIOS      Target = "bios"
-	UEFIX64   Target = "uefi-x64"
-	UEFIARM64 Target = "uefi-arm64"
-	UEFIIA32  Target = "uefi-ia32"
+	BIOS      = firmware.BIOS
+	UEFIX64   = firmware.UEFIX64
+	UEFIARM64 = firmware.UEFIARM64
+	UEFIIA32  = firmware.UEFIIA32
 )
 
 // ConfigPath is where the generated menu (Render's output) goes on the ESP.

@@ -21,10 +21,20 @@ const (
 	LoopbackCfg Family = "loopback-cfg" // the ISO's own /boot/grub/loopback.cfg with iso_path
 	EFI         Family = "efi"          // an EFI application inside the ISO (memtest86+, iPXE)
 	Linux       Family = "linux"        // a kernel and initrd, no ISO-finding arguments
+
+	Anaconda  Family = "anaconda"  // Red Hat installers (Fedora netinst/DVD, RHEL, Rocky, Alma, CentOS): inst.stage2=hd:LABEL= iso-scan/filename=
+	Tails     Family = "tails"     // Tails: live-boot with Tails' own arguments
+	AntiX     Family = "antix"     // antiX and MX live-init: fromiso=
+	LinuxLive Family = "linuxlive" // Linux Live Kit (Porteus, Slax): from=
+	Genkernel Family = "genkernel" // Gentoo minimal before 2024: isoboot=
+	Miso      Family = "miso"      // Manjaro: misobasedir= misolabel= img_dev= img_loop=
+	NixOS     Family = "nixos"     // NixOS: init= root=LABEL= findiso=
+	Alpine    Family = "alpine"    // Alpine: boots, but its initramfs cannot loop-mount an ISO file
 )
 
 // Families lists every family in the order detection tries them.
-var Families = []Family{LoopbackCfg, Casper, Live, Dracut, Archiso, EFI, Linux}
+var Families = []Family{LoopbackCfg, Tails, Casper, Live, NixOS, Anaconda, Dracut, Genkernel, Archiso, Miso,
+	AntiX, LinuxLive, Alpine, EFI, Linux}
 
 // Arch is a CPU architecture an ISO can boot on.
 type Arch string
@@ -53,15 +63,32 @@ type Detection struct {
 	EFIImage       string          `json:"efi_image,omitempty"`   // a FAT image holding EFI/BOOT/BOOTX64.EFI (iPXE)
 	BIOSKernel     string          `json:"bios_kernel,omitempty"` // a linux16 payload for BIOS (iPXE's ipxe.krn)
 	LoopbackCfg    string          `json:"loopback_cfg,omitempty"`
-	ArchisoBaseDir string          `json:"archisobasedir,omitempty"`
+	ArchisoBaseDir string          `json:"archisobasedir,omitempty"` // archiso, and misobasedir for miso
 	ArchisoLabel   string          `json:"archisolabel,omitempty"`
+	// LiveMediaPath is the directory of the live root image when it is not the family's
+	// usual one: Pop!_OS's /casper_<suffix>, grml's /live/<flavour>.
+	LiveMediaPath string `json:"live_media_path,omitempty"`
+	// LiveSquashImg is dracut's root image at the ISO's top (Gentoo 2024+: image.squashfs).
+	LiveSquashImg string `json:"live_squashimg,omitempty"`
+	// Init is NixOS' init= (the system's store path), read from the ISO's own boot config.
+	Init string `json:"init,omitempty"`
+	// LoopbackChain is the source/configfile chain followed from the ISO's loopback.cfg.
+	LoopbackChain []string `json:"loopback_chain,omitempty"`
+	// Warnings say why the entry may not find its ISO after the kernel starts, and the
+	// override that fixes it. `compose plan` repeats them; --strict makes them errors.
+	Warnings []string `json:"warnings,omitempty"`
+	// Notes explain a choice that is not a problem (a loopback.cfg passed over).
+	Notes []string `json:"notes,omitempty"`
 }
 
-// Overrides are the manifest's `boot:`, `kernel:` and `initrd:`; set fields win over detection.
+// Overrides are the manifest's `boot:`, `kernel:`, `initrd:` and `args:`; set fields win over
+// detection. Args only steers detection: an ISO's own loopback.cfg cannot take extra kernel
+// arguments, so with Args compose boots the ISO with its own entry instead.
 type Overrides struct {
 	Family Family
 	Kernel string
 	Initrd []string
+	Args   string
 }
 
 // Inspect decides how to boot the ISO whose file tree is fsys (read-only, e.g. go-diskfs
@@ -84,7 +111,7 @@ func Resolve(fsys fs.FS, volumeLabel string, ov Overrides) (Detection, error) {
 		return Detection{}, fmt.Errorf("boot: %q is not a boot family (want one of %s)", fam, familyList())
 	}
 	if fam == "" {
-		fam = t.detectFamily()
+		fam = t.detectFamily(&d, ov)
 	}
 	if fam == "" && ov.Kernel != "" {
 		fam = Linux
@@ -98,6 +125,7 @@ func Resolve(fsys fs.FS, volumeLabel string, ov Overrides) (Detection, error) {
 	}
 	d.Arches = t.arches(d)
 	d.Args = argStrings(familyArgs(d, "${iso}"))
+	d.Warnings = append(d.Warnings, deadEntryWarnings(d, ov)...)
 	return d, nil
 }
 
@@ -116,7 +144,13 @@ func (t *tree) fill(d *Detection, ov Overrides) error {
 		if !t.files[loopbackCfgPath] {
 			return fmt.Errorf("boot: loopback-cfg, but the iso has no %s", loopbackCfgPath)
 		}
-		d.LoopbackCfg = loopbackCfgPath
+		c := t.loopbackChain()
+		d.LoopbackCfg, d.LoopbackChain = loopbackCfgPath, c.files
+		if c.problem != "" {
+			return fmt.Errorf("boot: loopback-cfg, but %s; leave boot: out to let compose boot it its own way", c.problem)
+		}
+		d.Kernel, d.Initrd = c.kernel, c.initrds
+		return nil
 	case EFI:
 		if !d.OwnEFILoader {
 			return fmt.Errorf("boot: efi, but the iso has no /EFI/BOOT/BOOT*.EFI and no efi.img")
@@ -125,6 +159,7 @@ func (t *tree) fill(d *Detection, ov Overrides) error {
 	if k, ok := t.pick(d.Family); ok {
 		d.Kernel, d.Initrd = k.path, k.initrds
 	}
+	t.familyDetails(d)
 	if ov.Kernel != "" {
 		p := cleanISOPath(ov.Kernel)
 		if !t.files[p] {
@@ -147,6 +182,10 @@ func (t *tree) fill(d *Detection, ov Overrides) error {
 	}
 	if d.Family == Archiso {
 		d.ArchisoBaseDir = archisoBase(d.Kernel)
+		d.ArchisoLabel = d.Label
+	}
+	if d.Family == Miso {
+		d.ArchisoBaseDir = t.misoBase()
 		d.ArchisoLabel = d.Label
 	}
 	needsKernel := d.Family != LoopbackCfg && d.Family != EFI
@@ -214,8 +253,18 @@ func (d Detection) Lines() []string {
 	add("EFI image", d.EFIImage)
 	add("BIOS kernel", d.BIOSKernel)
 	add("loopback.cfg", d.LoopbackCfg)
+	add("loopback.cfg chain", strings.Join(d.LoopbackChain, " → "))
 	add("archisobasedir", d.ArchisoBaseDir)
 	add("archisolabel", d.ArchisoLabel)
+	add("live-media-path", d.LiveMediaPath)
+	add("squashfs image", d.LiveSquashImg)
+	add("init", d.Init)
+	for _, n := range d.Notes {
+		add("note", n)
+	}
+	for _, w := range d.Warnings {
+		add("warning", w)
+	}
 	return out
 }
 

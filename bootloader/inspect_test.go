@@ -36,22 +36,25 @@ var expectations = map[string]want{
 			}
 		}},
 	// SystemRescue ships its own loopback.cfg (it sets img_dev/img_loop itself): preferred.
+	// Kernel and initrd are what its chain boots, in its order.
 	"systemrescue-11.00": {LoopbackCfg, "/sysresccd/boot/x86_64/vmlinuz",
-		[]string{"/sysresccd/boot/amd_ucode.img", "/sysresccd/boot/intel_ucode.img", "/sysresccd/boot/x86_64/sysresccd.img"}, []Arch{X86_64},
+		[]string{"/sysresccd/boot/intel_ucode.img", "/sysresccd/boot/amd_ucode.img", "/sysresccd/boot/x86_64/sysresccd.img"}, []Arch{X86_64},
 		func(t *testing.T, d Detection) {
-			if d.LoopbackCfg == "" || d.ArchisoBaseDir != "" {
-				t.Errorf("loopback cfg %q, archiso base %q", d.LoopbackCfg, d.ArchisoBaseDir)
+			if d.LoopbackCfg == "" || d.ArchisoBaseDir != "" ||
+				!slices.Equal(d.LoopbackChain, []string{"/boot/grub/loopback.cfg", "/boot/grub/grubsrcd.cfg"}) {
+				t.Errorf("loopback cfg %q chain %q, archiso base %q", d.LoopbackCfg, d.LoopbackChain, d.ArchisoBaseDir)
 			}
 		}},
-	"grml64-full-2024.02": {LoopbackCfg, "/boot/grml64full/vmlinuz", []string{"/boot/grml64full/initrd.img"}, []Arch{X86_64},
+	// grml's loopback.cfg sources ${prefix}/grub.cfg: not used; live-boot with its flavour's media path.
+	"grml64-full-2024.02": {Live, "/boot/grml64full/vmlinuz", []string{"/boot/grml64full/initrd.img"}, []Arch{X86_64},
 		func(t *testing.T, d Detection) {
-			if d.LoopbackCfg != "/boot/grub/loopback.cfg" {
-				t.Errorf("loopback cfg %q", d.LoopbackCfg)
+			if d.LoopbackCfg != "" || d.LiveMediaPath != "/live/grml64-full" || len(d.Notes) != 1 || !strings.Contains(d.Notes[0], "${prefix}") {
+				t.Errorf("loopback cfg %q media path %q notes %q", d.LoopbackCfg, d.LiveMediaPath, d.Notes)
 			}
 		}},
 	"memtest86plus-6.10": {EFI, "", nil, []Arch{X86_64}, func(t *testing.T, d Detection) {
-		if d.EFILoaders[X86_64] != "/EFI/BOOT/bootx64.efi" || !d.OwnEFILoader {
-			t.Errorf("loaders %v", d.EFILoaders)
+		if d.EFILoaders[X86_64] != "/EFI/BOOT/bootx64.efi" || !d.OwnEFILoader || d.BIOSKernel != "/boot/floppy.img" {
+			t.Errorf("loaders %v bios %q", d.EFILoaders, d.BIOSKernel)
 		}
 	}},
 	"ipxe": {EFI, "", nil, []Arch{X86_64}, func(t *testing.T, d Detection) {
@@ -59,12 +62,64 @@ var expectations = map[string]want{
 			t.Errorf("efi image %q bios kernel %q", d.EFIImage, d.BIOSKernel)
 		}
 	}},
-	"debian-12-netinst":    {Linux, "/install.amd/vmlinuz", []string{"/install.amd/initrd.gz"}, []Arch{X86_64}, nil},
-	"alpine-3.19-standard": {Linux, "/boot/vmlinuz-lts", []string{"/boot/initramfs-lts"}, []Arch{X86_64}, nil},
+	"debian-12-netinst": {Linux, "/install.amd/vmlinuz", []string{"/install.amd/initrd.gz"}, []Arch{X86_64}, warns("plain kernel")},
+	"alpine-3.19-standard": {Alpine, "/boot/vmlinuz-lts", []string{"/boot/initramfs-lts"}, []Arch{X86_64},
+		warns("cannot loop-mount an ISO file")},
+
+	"fedora-39-server-dvd": {Anaconda, "/images/pxeboot/vmlinuz", []string{"/images/pxeboot/initrd.img"}, []Arch{X86_64},
+		args("inst.stage2=hd:LABEL=Fedora-S-dvd-x86_64-39", "iso-scan/filename=${iso}")},
+	"rocky-9.3-dvd": {Anaconda, "/images/pxeboot/vmlinuz", []string{"/images/pxeboot/initrd.img"}, []Arch{X86_64},
+		args("inst.stage2=hd:LABEL=Rocky-9-3-x86_64-dvd")},
+	"tails-6.0": {Tails, "/live/vmlinuz", []string{"/live/initrd.img"}, []Arch{X86_64},
+		args("boot=live", "findiso=${iso}", "module=Tails")},
+	"antix-23-full": {AntiX, "/antiX/vmlinuz", []string{"/antiX/initrd.gz"}, []Arch{X86_64}, args("fromiso=${iso}")},
+	"mx-23-xfce":    {AntiX, "/antiX/vmlinuz", []string{"/antiX/initrd.gz"}, []Arch{X86_64}, args("fromiso=${iso}")},
+	"porteus-5.0":   {LinuxLive, "/boot/syslinux/vmlinuz", []string{"/boot/syslinux/initrd.xz"}, []Arch{X86_64}, args("from=${iso}")},
+	"slax-15":       {LinuxLive, "/slax/boot/vmlinuz", []string{"/slax/boot/initrfs.img"}, []Arch{X86_64}, args("from=${iso}")},
+	"gentoo-minimal-2024": {Dracut, "/boot/gentoo", []string{"/boot/gentoo.igz"}, []Arch{X86_64},
+		args("rd.live.dir=/", "rd.live.squashimg=image.squashfs", "iso-scan/filename=${iso}")},
+	"gentoo-minimal-2023": {Genkernel, "/isolinux/gentoo", []string{"/isolinux/gentoo.igz"}, []Arch{X86_64},
+		args("isoboot=${iso}", "loop=/image.squashfs", "cdroot")},
+	"manjaro-kde-23.1": {Miso, "/boot/vmlinuz-x86_64", []string{"/boot/amd_ucode.img", "/boot/intel_ucode.img", "/boot/initramfs-x86_64.img"},
+		[]Arch{X86_64}, args("misobasedir=manjaro", "misolabel=MANJARO_KDE_2310", "img_loop=${iso}")},
+	"nixos-24.05-minimal": {NixOS, "/boot/0lk9b6mxv3z0yhmvp2l5ffzm6xshj6ca-linux-6.6.32/bzImage",
+		[]string{"/boot/8a1w3p6bx8jkdwhrr7dh3q6y0ym1x5ff-initrd-linux-6.6.32-initrd/initrd"}, []Arch{X86_64},
+		args("init=/nix/store/v6b1gk7jz4yxkvb2nxmj4x3m6d8s0qaw-nixos-system-nixos-24.05.1234/init", "root=LABEL=nixos-minimal-24.05-x86_64", "findiso=${iso}")},
+	"pop-os-22.04": {Casper, "/casper_pop-os_22.04_amd64_intel_debug_286/vmlinuz.efi", []string{"/casper_pop-os_22.04_amd64_intel_debug_286/initrd.gz"},
+		[]Arch{X86_64}, args("live-media-path=/casper_pop-os_22.04_amd64_intel_debug_286", "iso-scan/filename=${iso}")},
+	"ipxe-upstream": {EFI, "", nil, []Arch{X86_64}, func(t *testing.T, d Detection) {
+		if d.EFIImage != "/esp.img" || d.BIOSKernel != "/ipxe.lkrn" {
+			t.Errorf("efi image %q bios kernel %q", d.EFIImage, d.BIOSKernel)
+		}
+	}},
+}
+
+// args: the detection's arguments include these (${iso} standing for the ISO's path), and
+// it carries no warning.
+func args(want ...string) func(t *testing.T, d Detection) {
+	return func(t *testing.T, d Detection) {
+		for _, w := range want {
+			if !slices.Contains(d.Args, w) {
+				t.Errorf("arguments %q lack %q", d.Args, w)
+			}
+		}
+		if len(d.Warnings) > 0 {
+			t.Errorf("warnings: %q", d.Warnings)
+		}
+	}
+}
+
+// warns: the detection carries a warning containing s.
+func warns(s string) func(t *testing.T, d Detection) {
+	return func(t *testing.T, d Detection) {
+		if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], s) {
+			t.Errorf("warnings %q, want one containing %q", d.Warnings, s)
+		}
+	}
 }
 
 func TestInspectFixtures(t *testing.T) {
-	fx := fixtures()
+	fx := append(fixtures(), familyFixtures()...)
 	if len(fx) != len(expectations) {
 		t.Fatalf("%d fixtures, %d expectations", len(fx), len(expectations))
 	}
@@ -110,7 +165,7 @@ func TestInspectFailsWithWhatItFoundAndHowToOverride(t *testing.T) {
 }
 
 func fixtureByName(t *testing.T, name string) fixture {
-	for _, f := range append(fixtures(), badFixtures()...) {
+	for _, f := range append(append(fixtures(), familyFixtures()...), badFixtures()...) {
 		if f.name == name {
 			return f
 		}

@@ -18,10 +18,16 @@ import (
 // filesystem tools stand in for compose's image builder.
 func stickImage(t *testing.T, dir string, targets []Target, m Menu, entries []Entry, isos map[string]string) string {
 	t.Helper()
-	needTool(t, "mkfs.fat", "mmd", "mcopy", "sgdisk", "fsck.fat")
-	files, err := ESPFiles(ESPOptions{Targets: targets, SecureBoot: m.SecureBoot, StickID: "qemutest01"})
-	must(t, err)
 	cfg, err := Render(m, entries)
+	must(t, err)
+	return stickImageCfg(t, dir, targets, m.SecureBoot, cfg, isos)
+}
+
+// stickImageCfg is stickImage with a grub.cfg of the caller's.
+func stickImageCfg(t *testing.T, dir string, targets []Target, secureBoot bool, cfg []byte, isos map[string]string) string {
+	t.Helper()
+	needTool(t, "mkfs.fat", "mmd", "mcopy", "sgdisk", "fsck.fat")
+	files, err := ESPFiles(ESPOptions{Targets: targets, SecureBoot: secureBoot, StickID: "qemutest01"})
 	must(t, err)
 	files = append(files, File{ConfigPath, cfg})
 	must(t, os.WriteFile(filepath.Join(dir, "grub.cfg"), cfg, 0o644))
@@ -91,6 +97,8 @@ type boot struct {
 	want         []string // all must appear
 	wantFailure  string   // if set, this boot-failure text is the expected result
 	pressEnterOn string   // regexp: send Enter once when it shows (nested menus wait for a key)
+	key          string   // sent instead of Enter when pressEnterOn shows
+	failOn       string   // regexp of failure lines, instead of bootFailure
 }
 
 // bootQEMU boots img headless with the serial console on stdio, and returns the console log
@@ -184,12 +192,16 @@ func bootQEMU(t *testing.T, dir, img string, b boot) string {
 			return out
 		}
 		// GRUB prefixes the expected failure with "error: ", which may arrive first.
-		if m := bootFailure.FindString(out); m != "" && m != b.wantFailure && (b.wantFailure == "" || m != "error: ") {
+		failRe := bootFailure
+		if b.failOn != "" {
+			failRe = regexp.MustCompile(b.failOn)
+		}
+		if m := failRe.FindString(out); m != "" && m != b.wantFailure && (b.wantFailure == "" || m != "error: ") {
 			if !exited {
 				cmd.Process.Kill()
 				<-done
 			}
-			t.Fatalf("%s: boot failed with %q after %s\n%s", b.mode, m, time.Since(start), tail(out))
+			t.Fatalf("%s: boot failed with %q after %s\n%s", b.mode, m, time.Since(start), tail(plainText(out)))
 		}
 		if exited {
 			t.Fatalf("%s: %q not on the serial console (qemu: %v, %s)\n%s", b.mode, b.want, qerr, time.Since(start), tail(out))
@@ -198,11 +210,20 @@ func bootQEMU(t *testing.T, dir, img string, b boot) string {
 		// seconds while the menu is the last thing on the console.
 		if enterRe != nil && time.Since(lastEnter) > 3*time.Second {
 			if loc := enterRe.FindAllStringIndex(out, -1); loc != nil && len(out)-loc[len(loc)-1][1] < 2048 {
-				keys.Write([]byte("\r"))
+				key := "\r"
+				if b.key != "" {
+					key = b.key
+				}
+				keys.Write([]byte(key))
 				lastEnter = time.Now()
 			}
 		}
 	}
+}
+
+// plainText drops terminal escapes, so a failure shows the text GRUB printed.
+func plainText(s string) string {
+	return regexp.MustCompile("\x1b\\[[0-9;?]*[A-Za-z]").ReplaceAllString(s, " ")
 }
 
 func tail(s string) string {

@@ -61,7 +61,8 @@ func Render(m Menu, entries []Entry) ([]byte, error) {
 		return nil, err
 	}
 	w.header(m)
-	for _, e := range entries {
+	for i, e := range entries {
+		w.devices(i, e)
 		if err := w.entry(m, e); err != nil {
 			return nil, fmt.Errorf("menu entry %q: %w", e.ID, err)
 		}
@@ -98,7 +99,24 @@ func validate(m Menu, entries []Entry) error {
 	return nil
 }
 
-type cfgWriter struct{ bytes.Buffer }
+type cfgWriter struct {
+	bytes.Buffer
+	dev, espDev string // the current entry's loop devices
+}
+
+// devices names the current entry's loop devices. Each entry has its own, so one a
+// chainloaded payload still references (iPXE returning to the menu keeps its image
+// loaded) cannot break another entry. An ISO's own loopback.cfg gets "loop", the name
+// the loopback.cfg convention uses.
+func (w *cfgWriter) devices(i int, e Entry) {
+	w.dev, w.espDev = fmt.Sprintf("iso%d", i+1), fmt.Sprintf("esp%d", i+1)
+	if e.Boot.Family == LoopbackCfg {
+		w.dev = "loop"
+	}
+}
+
+// in is path p on the current entry's loop device.
+func (w *cfgWriter) in(p string) string { return "(" + w.dev + ")" + p }
 
 func (w *cfgWriter) line(depth int, parts ...string) {
 	w.WriteString(strings.Repeat("  ", depth) + strings.Join(parts, " ") + "\n")
@@ -120,11 +138,10 @@ func (w *cfgWriter) header(m Menu) {
 		w.line(0, `if [ "$grub_cpu" = arm64 ]; then set compose_serial=ttyAMA0; else set compose_serial=ttyS0,115200; fi`)
 		w.line(0, "export compose_serial")
 	}
-	secs := -1
-	if m.Timeout >= 0 {
-		secs = int((m.Timeout + time.Second - 1) / time.Second)
-	}
-	w.line(0, fmt.Sprintf("set timeout=%d", secs))
+	// Entries change root (an ISO's own menu runs with root=(loop), ISOs on the data
+	// partition search for it); each entry starts from the partition GRUB started on.
+	w.line(0, `set compose_root="${root}"`)
+	w.line(0, fmt.Sprintf("set timeout=%d", timeoutSecs(m.Timeout)))
 	w.line(0, "set timeout_style=menu")
 	if m.Default != "" {
 		w.line(0, "set default="+quote(m.Default))
@@ -251,38 +268,76 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 	iso := quote(e.ISOPath)
 	if e.Volume != "" {
 		w.line(depth, "search --no-floppy --set=root --file", quote(e.Volume))
+	} else {
+		w.line(depth, `set root="${compose_root}"`)
 	}
 	switch d.Family {
 	case LoopbackCfg:
 		w.line(depth, "set iso_path="+iso)
 		w.line(depth, "export iso_path")
-		w.line(depth, `loopback loop "${iso_path}"`)
-		w.line(depth, "set root=(loop)")
+		w.loopback(depth, w.dev, `"${iso_path}"`)
+		w.line(depth, "set root="+w.in(""))
+		w.nestedTimeout(depth, m)
 		w.line(depth, "configfile", quote(d.LoopbackCfg))
+		// Back here only when its menu was left (Esc) or its entry failed: the
+		// person at the keyboard chooses next.
+		w.line(depth, "set timeout=-1")
 		return
 	case EFI:
-		w.line(depth, "loopback loop", iso)
+		w.loopback(depth, w.dev, iso)
 		w.efiBody(depth, m, e)
 		return
 	case Dracut:
-		w.line(depth, "loopback loop", iso)
-		w.line(depth, "probe --set=isolabel --label (loop)")
-	case Archiso:
-		w.line(depth, "loopback loop", iso)
+		w.loopback(depth, w.dev, iso)
+		w.line(depth, "probe --set=isolabel --label", w.in(""))
+	case Archiso, Miso:
+		w.loopback(depth, w.dev, iso)
 		w.line(depth, `probe --set=espuuid --fs-uuid "${root}"`)
 	default:
-		w.line(depth, "loopback loop", iso)
+		w.loopback(depth, w.dev, iso)
 	}
 	args := append(familyArgs(d, e.ISOPath), consoleArgs(m.Console)...)
 	args = append(args, userArgs(e.Args)...)
-	w.line(depth, append([]string{"linux", quote("(loop)" + d.Kernel)}, renderArgs(args)...)...)
+	w.line(depth, append([]string{"linux", quote(w.in(d.Kernel))}, renderArgs(args)...)...)
 	if len(d.Initrd) > 0 {
 		var ins []string
 		for _, i := range d.Initrd {
-			ins = append(ins, quote("(loop)"+i))
+			ins = append(ins, quote(w.in(i)))
 		}
 		w.line(depth, append([]string{"initrd"}, ins...)...)
 	}
+}
+
+// loopback maps file to the GRUB device dev. GRUB keeps a loop device until
+// `loopback -d`, and refuses to create one whose name exists ("device name
+// already exists"): after a failed boot, or Esc out of an ISO's own menu, the
+// next entry would find (loop) still pointing at the previous ISO. Deleting a
+// device that does not exist is an error too, so a global variable named after
+// the device records that this menu created it. Menu entries run in the
+// menu's own environment, so the variable outlives the entry.
+func (w *cfgWriter) loopback(depth int, dev, file string) {
+	w.line(depth, loopbackCmd(dev, file))
+}
+
+func loopbackCmd(dev, file string) string {
+	v := "compose_dev_" + dev
+	return `if [ -n "${` + v + `}" ]; then loopback -d ` + dev + `; fi; loopback ` + dev + ` ` + file + `; set ` + v + `=1`
+}
+
+// nestedTimeout exports the kit's timeout into the ISO's own menu: configfile starts a
+// fresh environment holding only exported variables, so that menu would otherwise wait
+// for a key forever, and an unattended stick whose default entry is an ISO's own menu
+// would never boot. An ISO config that sets its own timeout still wins.
+func (w *cfgWriter) nestedTimeout(depth int, m Menu) {
+	w.line(depth, fmt.Sprintf("set timeout=%d", timeoutSecs(m.Timeout)))
+	w.line(depth, "export timeout")
+}
+
+func timeoutSecs(t time.Duration) int {
+	if t < 0 {
+		return -1
+	}
+	return int((t + time.Second - 1) / time.Second)
 }
 
 func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
@@ -296,11 +351,11 @@ func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
 			continue
 		}
 		cpu := map[Arch]string{X86_64: "x86_64", IA32: "i386", ARM64: "arm64"}[a]
-		loads = append(loads, load{cpu, strings.Join(append([]string{"chainloader", quote("(loop)" + p)}, args...), " ")})
+		loads = append(loads, load{cpu, strings.Join(append([]string{"chainloader", quote(w.in(p))}, args...), " ")})
 	}
 	if d.EFIImage != "" && d.EFILoaders[X86_64] == "" {
-		loads = append(loads, load{"x86_64", "loopback efiimg " + quote("(loop)"+d.EFIImage) + "; " +
-			strings.Join(append([]string{"chainloader", "(efiimg)/EFI/BOOT/BOOTX64.EFI"}, args...), " ")})
+		loads = append(loads, load{"x86_64", loopbackCmd(w.espDev, quote(w.in(d.EFIImage))) + "; " +
+			strings.Join(append([]string{"chainloader", "(" + w.espDev + ")/EFI/BOOT/BOOTX64.EFI"}, args...), " ")})
 	}
 	w.line(depth, `if [ "$grub_platform" = efi ]; then`)
 	for i, l := range loads {
@@ -316,7 +371,7 @@ func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
 	}
 	if d.BIOSKernel != "" {
 		w.line(depth, "else")
-		w.line(depth+1, "linux16", quote("(loop)"+d.BIOSKernel))
+		w.line(depth+1, "linux16", quote(w.in(d.BIOSKernel)))
 	}
 	w.line(depth, "fi")
 }
@@ -368,12 +423,16 @@ func userArgs(s string) []arg {
 func familyArgs(d Detection, isoPath string) []arg {
 	switch d.Family {
 	case Casper:
-		return []arg{{"boot=casper", false}, {"iso-scan/filename=" + isoPath, false}}
+		return append([]arg{{"boot=casper", false}, {"iso-scan/filename=" + isoPath, false}}, liveMediaPath(d)...)
 	case Live:
-		return []arg{{"boot=live", false}, {"findiso=" + isoPath, false}}
+		return append([]arg{{"boot=live", false}, {"findiso=" + isoPath, false}}, liveMediaPath(d)...)
 	case Dracut:
-		return []arg{{"root=live:CDLABEL=${isolabel}", true}, {"rd.live.image", false},
+		a := []arg{{"root=live:CDLABEL=${isolabel}", true}, {"rd.live.image", false},
 			{"iso-scan/filename=" + isoPath, false}, {"rd.live.overlay.overlayfs=1", false}}
+		if d.LiveSquashImg != "" {
+			a = append(a, arg{"rd.live.dir=/", false}, arg{"rd.live.squashimg=" + d.LiveSquashImg, false})
+		}
+		return a
 	case Archiso:
 		a := []arg{{"img_dev=/dev/disk/by-uuid/${espuuid}", true}, {"img_loop=" + isoPath, false}, {"earlymodules=loop", false}}
 		if d.ArchisoBaseDir != "" {
@@ -384,7 +443,51 @@ func familyArgs(d Detection, isoPath string) []arg {
 		}
 		return a
 	}
+	return moreFamilyArgs(d, isoPath)
+}
+
+// moreFamilyArgs: the families added after the first five; see the README table for where
+// each argument contract comes from.
+func moreFamilyArgs(d Detection, isoPath string) []arg {
+	lit := func(s ...string) []arg {
+		out := make([]arg, len(s))
+		for i, x := range s {
+			out[i] = arg{x, false}
+		}
+		return out
+	}
+	switch d.Family {
+	case Anaconda:
+		return lit("inst.stage2=hd:LABEL="+dracutLabel(d.Label), "iso-scan/filename="+isoPath)
+	case Tails:
+		return lit("boot=live", "config", "findiso="+isoPath, "nopersistence", "noprompt", "timezone=Etc/UTC",
+			"noautologin", "module=Tails", "apparmor=1", "security=apparmor")
+	case AntiX:
+		return lit("from=hd,usb", "fromiso="+isoPath)
+	case LinuxLive:
+		return lit("from=" + isoPath)
+	case Genkernel:
+		return lit("root=/dev/ram0", "init=/linuxrc", "looptype=squashfs", "loop=/image.squashfs", "cdroot", "isoboot="+isoPath)
+	case Miso:
+		return append([]arg{{"img_dev=/dev/disk/by-uuid/${espuuid}", true}},
+			lit("img_loop="+isoPath, "misobasedir="+d.ArchisoBaseDir, "misolabel="+d.ArchisoLabel)...)
+	case NixOS:
+		var a []arg
+		if d.Init != "" {
+			a = lit("init=" + d.Init)
+		}
+		return append(a, lit("root=LABEL="+dracutLabel(d.Label), "findiso="+isoPath)...)
+	case Alpine:
+		return lit("modules=loop,squashfs,sd-mod,usb-storage")
+	}
 	return nil
+}
+
+func liveMediaPath(d Detection) []arg {
+	if d.LiveMediaPath == "" {
+		return nil
+	}
+	return []arg{{"live-media-path=" + d.LiveMediaPath, false}}
 }
 
 func argStrings(a []arg) []string {

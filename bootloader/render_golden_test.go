@@ -16,7 +16,7 @@ func goldenMenu() Menu {
 }
 
 func TestRenderGoldenPerFixture(t *testing.T) {
-	for _, f := range fixtures() {
+	for _, f := range append(fixtures(), familyFixtures()...) {
 		t.Run(f.name, func(t *testing.T) {
 			d, err := Inspect(f.fs(), f.label)
 			if err != nil {
@@ -99,4 +99,25 @@ func TestRenderGoldenDataVolume(t *testing.T) {
 	if _, err := Render(goldenMenu(), []Entry{{ID: "x", ISOPath: "/isos/x.iso", Volume: "/a b", Boot: entries[0].Boot}}); err == nil {
 		t.Error("a volume marker with a blank was accepted")
 	}
+}
+
+// The kit of every family added for issue 14: the menu the QEMU family test boots.
+func TestRenderGoldenFamiliesKit(t *testing.T) {
+	got, err := Render(Menu{Title: "Families", Timeout: 5 * time.Second, Console: ConsoleSerial}, familyEntries(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, filepath.Join("testdata", "golden", "families-kit.cfg"), got)
+}
+
+func familyEntries(t *testing.T) []Entry {
+	var entries []Entry
+	for _, f := range familyFixtures() {
+		d, err := Inspect(f.fs(), f.label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, Entry{ID: f.name, Title: f.label, ISOPath: "/isos/" + f.name + ".iso", Boot: d})
+	}
+	return entries
 }

@@ -24,8 +24,8 @@ const (
 var skipDirs = map[string]bool{"pool": true, "dists": true, "firmware": true, "packages": true, "Packages": true, "repodata": true}
 
 var (
-	kernelRe = regexp.MustCompile(`(?i)^(vmlinuz.*|vmlinux|linux|linux64|bzimage|kernel)$`)
-	initrdRe = regexp.MustCompile(`(?i)^(initrd.*|initramfs.*|[a-z0-9_-]+\.img)$`)
+	kernelRe = regexp.MustCompile(`(?i)^(vmlinuz.*|vmlinux|linux|linux64|bzimage|kernel|gentoo)$`)
+	initrdRe = regexp.MustCompile(`(?i)^(initrd.*|initramfs.*|[a-z0-9_-]+\.img|[a-z0-9_-]+\.igz)$`)
 	ucodeRe  = regexp.MustCompile(`(?i)^(intel|amd)[-_]ucode\.img$`)
 	loaderRe = regexp.MustCompile(`(?i)^/efi/boot/boot(x64|aa64|ia32)\.efi$`)
 	// .img files that are not initrds: El Torito and EFI images, live root images, floppies.
@@ -84,14 +84,17 @@ func (t *tree) classify() {
 			t.efiLoaders[map[string]Arch{"x64": X86_64, "aa64": ARM64, "ia32": IA32}[strings.ToLower(m[1])]] = f
 		}
 		switch strings.ToLower(f) {
-		case "/efi.img":
+		case "/efi.img", "/esp.img": // Debian's ipxe.iso, upstream iPXE
 			t.efiImage = f
-		case "/ipxe.krn":
+		case "/ipxe.krn", "/ipxe.lkrn":
 			t.biosKernel = f
 		}
 	}
 	for _, names := range t.dirs {
 		slices.Sort(names) // before any pairing: ties between initrds go to the first name
+	}
+	if t.biosKernel == "" {
+		t.biosKernel = t.biosImage()
 	}
 	for dir, names := range t.dirs {
 		for _, n := range names {
@@ -185,15 +188,22 @@ func (t *tree) hasDir(d string) bool {
 	return false
 }
 
-// detectFamily returns "" when nothing matches.
-func (t *tree) detectFamily() Family {
+// detectFamily returns "" when nothing matches. It records in d why the ISO's own
+// loopback.cfg was passed over, if it was.
+func (t *tree) detectFamily(d *Detection, ov Overrides) Family {
 	if t.isWindows() {
 		return "" // its EFI loader would start, then fail to find its install media
 	}
-	if t.files[loopbackCfgPath] {
+	own := t.ownFamily()
+	if t.files[loopbackCfgPath] && t.useLoopbackCfg(d, ov, own) {
 		return LoopbackCfg
 	}
-	for _, f := range []Family{Casper, Live, Dracut, Archiso} {
+	return own
+}
+
+// ownFamily is compose's own detection, without the ISO's loopback.cfg.
+func (t *tree) ownFamily() Family {
+	for _, f := range kernelFamilies {
 		if k, ok := t.pick(f); ok && len(k.initrds) > 0 {
 			return f
 		}
@@ -212,16 +222,13 @@ func (t *tree) detectFamily() Family {
 // pick chooses the kernel a family boots, by where that family keeps it.
 func (t *tree) pick(f Family) (kernelPair, bool) {
 	var prefer []func(string) bool
-	under := func(d string) func(string) bool {
-		return func(p string) bool { return strings.HasPrefix(strings.ToLower(p), d) }
-	}
 	switch f {
 	case Casper:
-		prefer = []func(string) bool{under("/casper/")}
+		prefer = []func(string) bool{under("/casper/"), under("/casper")} // Pop!_OS: /casper_<suffix>/
 	case Live:
-		prefer = []func(string) bool{under("/live/")}
+		prefer = []func(string) bool{under("/live/"), t.isGrmlKernel}
 	case Dracut:
-		if !t.hasDir("/LiveOS") {
+		if !t.hasDir("/LiveOS") && !t.isGentooDracut() {
 			return kernelPair{}, false
 		}
 		prefer = []func(string) bool{under("/images/pxeboot/"), under("/isolinux/"), isSUSELoader, under("/boot/")}
@@ -229,8 +236,15 @@ func (t *tree) pick(f Family) (kernelPair, bool) {
 		prefer = []func(string) bool{t.isArchisoKernel}
 	case EFI:
 		return kernelPair{}, false
-	default: // Linux, and loopback-cfg for information
+	case Linux:
 		prefer = []func(string) bool{func(string) bool { return true }}
+	default:
+		if f == NixOS {
+			return t.pickNixOS()
+		}
+		if prefer = t.familyKernelDirs(f); prefer == nil {
+			return kernelPair{}, false
+		}
 	}
 	for _, ok := range prefer {
 		var cands []kernelPair

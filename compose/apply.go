@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
+	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
 )
 
@@ -12,12 +15,128 @@ import (
 // cache: fetch first, then plan again.
 var ErrNotReady = errors.New("plan is not ready: ISOs missing from the cache")
 
-// ApplyOptions tune Apply.
+// ApplyOptions tune Kit.Apply.
 type ApplyOptions struct {
+	// Image is the file to build. With Devices and no Image, the kit is
+	// built into a scratch file that is removed afterwards.
+	Image string
+	// Devices are written with the built image, all at once.
+	Devices []string
+	// Force lifts the device rules that allow it (not removable, larger
+	// than 1 TiB), nothing else.
+	Force bool
+	// NoVerify skips reading back the finished image and devices.
+	NoVerify bool
+	// Confirm, when set, is called with the devices once every one passed
+	// its checks and before anything is built; an error stops Apply.
+	Confirm func([]Stick) error
+	// Planned, when set, sees the plan before anything is built.
+	Planned func(*Plan)
+	// Locked, when set, is told that Apply pinned the kit and wrote its
+	// lock (a kit's first build).
+	Locked func(path string)
+	// Progress receives image and device events.
+	Progress func(Event)
+}
+
+// Applied is what Kit.Apply did.
+type Applied struct {
+	Plan    *Plan          `json:"-"`
+	Image   *Result        `json:"image,omitempty"`   // nil when built to a scratch file
+	Devices []DeviceResult `json:"devices,omitempty"` // one per ApplyOptions.Devices, in order
+}
+
+// Apply runs the whole pipeline: pin (writing the lock when there is
+// none), fetch, plan, check and confirm the devices, build and verify the
+// image, write the devices. Nothing is fetched or built for a target it
+// would refuse. The image is written beside its path under a temporary
+// name and renamed into place only when complete and verified; on failure
+// or cancellation an existing image is untouched.
+func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
+	if opts.Image == "" && len(opts.Devices) == 0 {
+		return nil, errors.New("no image path or device given")
+	}
+	if err := k.checkImageTarget(opts.Image); err != nil {
+		return nil, err
+	}
+	if err := k.pin(ctx, opts.Locked); err != nil {
+		return nil, err
+	}
+	if _, err := k.Fetch(ctx); err != nil {
+		return nil, err
+	}
+	img := opts.Image
+	if img == "" {
+		tmp, cleanup, err := scratchImage()
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		img = tmp
+	}
+	p, err := k.Plan(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Planned != nil {
+		opts.Planned(p)
+	}
+	devs, err := checkDevices(opts.Devices, p.Size, opts.Force)
+	if err == nil && len(devs) > 0 && opts.Confirm != nil {
+		err = opts.Confirm(sticks(devs))
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress})
+	if err != nil {
+		return nil, err
+	}
+	out := &Applied{Plan: p}
+	if opts.Image != "" {
+		out.Image = res
+	}
+	if len(devs) > 0 {
+		out.Devices, err = writeDevices(ctx, img, devs, opts.Force, opts.NoVerify, opts.Progress)
+	}
+	return out, err
+}
+
+// pin makes sure the kit has a lock: a kit's first build resolves one and
+// writes it, as a package manager writes its lock on first build. A stale,
+// invalid or foreign lock is an error, never replaced here.
+func (k *Kit) pin(ctx context.Context, locked func(string)) error {
+	if k.lock != nil {
+		return nil
+	}
+	if k.lockErr != nil {
+		return k.lockErr
+	}
+	if _, err := k.Lock(ctx); err != nil {
+		return err
+	}
+	if locked != nil {
+		locked(k.lockPath)
+	}
+	return nil
+}
+
+// scratchImage is where a kit for devices is built when no image is given:
+// a temporary file, removed afterwards.
+func scratchImage() (string, func(), error) {
+	dir, err := os.MkdirTemp(filepath.Clean(os.TempDir()), "compose-apply-")
+	if err != nil {
+		return "", nil, err
+	}
+	return filepath.Join(dir, "kit.img"), func() { os.RemoveAll(dir) }, nil
+}
+
+// BuildOptions tune Apply.
+type BuildOptions struct {
 	// NoVerify skips reading every file back from the finished image.
 	NoVerify bool
 	// Progress receives placement and verification events.
-	Progress func(disk.Event)
+	Progress func(Event)
 }
 
 // Result is what Apply built.
@@ -30,7 +149,7 @@ type Result struct {
 // Apply builds the image p describes at p.Image. The image is written to a
 // temporary file beside it and renamed into place only when complete and
 // verified; on failure or cancellation an existing image is untouched.
-func Apply(ctx context.Context, p *Plan, opts ApplyOptions) (*Result, error) {
+func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if !p.Ready {
 		return nil, ErrNotReady
 	}
@@ -39,9 +158,14 @@ func Apply(ctx context.Context, p *Plan, opts ApplyOptions) (*Result, error) {
 	}
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
-	res, err := disk.Build(ctx, p.Image, spec, opts.Progress)
+	res, err := disk.Build(ctx, p.Image, spec, imageEvents(opts.Progress))
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}
 	return &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests()}, nil
 }
+
+// ErrUnsafeTarget is matched (errors.Is) by every refused output: a device
+// compose must not write (compose/device's rules) or an image path that
+// would destroy something else.
+var ErrUnsafeTarget = device.ErrUnsafeTarget

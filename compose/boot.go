@@ -5,63 +5,70 @@ import (
 	"regexp"
 
 	"github.com/usbkit/compose/bootloader"
-	"github.com/usbkit/compose/compose/boottest"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/firmware"
 )
 
-// BootFirmware lists the firmware a kit is boot-tested on: each of its
-// targets, and each UEFI target with Secure Boot enforced as well when the
-// kit asks for Secure Boot.
-func BootFirmware(m *config.Manifest) []boottest.Firmware {
-	var out []boottest.Firmware
+// Machine is a firmware a kit is boot-tested on, with Secure Boot enforced
+// or not.
+type Machine struct {
+	Firmware   firmware.Firmware `json:"firmware"`
+	SecureBoot bool              `json:"secure_boot"`
+}
+
+func (m Machine) String() string {
+	if m.SecureBoot {
+		return string(m.Firmware) + "+secureboot"
+	}
+	return string(m.Firmware)
+}
+
+// BootCase is one boot of a menu entry on a machine, as the plan predicts
+// it. A runner (compose/boottest) turns it into a QEMU boot; compose itself
+// runs nothing.
+type BootCase struct {
+	Entry   string `json:"entry"`
+	Index   int    `json:"index"` // position among the entries this machine's menu shows
+	Title   string `json:"title"`
+	Machine Machine
+	// Marker is the manifest's `expect:` regexp, nil when it has none.
+	Marker *regexp.Regexp `json:"-"`
+	// Unsigned is set when Secure Boot is expected to refuse the entry's
+	// payload (not signed by a key Debian's shim trusts).
+	Unsigned bool `json:"unsigned,omitempty"`
+}
+
+// BootMachines lists the machines a kit is boot-tested on: each of its
+// targets, and each with a signed shim once more with Secure Boot enforced
+// when the kit asks for Secure Boot.
+func BootMachines(m *config.Manifest) []Machine {
+	var out []Machine
 	for _, f := range m.Firmware {
-		switch f {
-		case config.FirmwareBIOS:
-			out = append(out, boottest.BIOS)
-		case config.FirmwareUEFIX64:
-			out = append(out, boottest.UEFI)
-			if m.SecureBoot {
-				out = append(out, boottest.UEFISB)
-			}
-		case config.FirmwareUEFIARM64:
-			out = append(out, boottest.UEFIARM64)
-			if m.SecureBoot {
-				out = append(out, boottest.UEFIARM64SB)
-			}
-		case config.FirmwareUEFIIA32:
-			out = append(out, boottest.UEFIIA32)
+		out = append(out, Machine{Firmware: f})
+		if m.SecureBoot && f.SignedShim() {
+			out = append(out, Machine{Firmware: f, SecureBoot: true})
 		}
 	}
 	return out
 }
 
-// grubRuns is what $grub_platform and $grub_cpu are under each firmware.
-var grubRuns = map[boottest.Firmware][2]string{
-	boottest.BIOS: {"pc", "i386"}, boottest.UEFIIA32: {"efi", "i386"},
-	boottest.UEFI: {"efi", "x86_64"}, boottest.UEFISB: {"efi", "x86_64"},
-	boottest.UEFIARM64: {"efi", "arm64"}, boottest.UEFIARM64SB: {"efi", "arm64"},
-}
-
-// BootCases lists a boot of every menu entry on every firmware in fws where
+// BootCases lists a boot of every menu entry on every machine in ms where
 // the menu shows it, with the entry's position in that menu, the manifest's
-// `expect:` marker, and the failure Secure Boot is known to cause (a payload
-// Debian's shim does not trust). The plan must be ready (ISOs inspected).
-func (p *Plan) BootCases(m *config.Manifest, fws []boottest.Firmware) ([]boottest.Case, error) {
+// `expect:` marker, and whether Secure Boot is known to refuse it. The plan
+// must be ready (ISOs inspected).
+func (p *Plan) BootCases(m *config.Manifest, ms []Machine) ([]BootCase, error) {
 	if !p.Ready {
 		return nil, ErrNotReady
 	}
-	var cases []boottest.Case
-	for _, fw := range fws {
-		run, ok := grubRuns[fw]
-		if !ok {
-			return nil, fmt.Errorf("no boot test for firmware %s", fw)
-		}
+	var cases []BootCase
+	for _, mc := range ms {
+		platform, cpu := mc.Firmware.GRUB()
 		index := 0
 		for i, e := range p.Entries {
-			if !bootloader.Shown(*e.Boot, run[0], run[1]) {
+			if !bootloader.Shown(*e.Boot, platform, cpu) {
 				continue
 			}
-			c, err := bootCase(&m.ISOs[i], e, index, fw)
+			c, err := bootCase(&m.ISOs[i], e, index, mc)
 			if err != nil {
 				return nil, err
 			}
@@ -72,8 +79,8 @@ func (p *Plan) BootCases(m *config.Manifest, fws []boottest.Firmware) ([]boottes
 	return cases, nil
 }
 
-func bootCase(iso *config.ISO, e EntryPlan, index int, fw boottest.Firmware) (boottest.Case, error) {
-	c := boottest.Case{Entry: boottest.Entry{Name: e.Name, Index: index, Title: e.Title}, Firmware: fw}
+func bootCase(iso *config.ISO, e EntryPlan, index int, mc Machine) (BootCase, error) {
+	c := BootCase{Entry: e.Name, Index: index, Title: e.Title, Machine: mc}
 	if iso.Expect != "" {
 		re, err := regexp.Compile(iso.Expect)
 		if err != nil { // config validated it; this is a bug
@@ -81,8 +88,6 @@ func bootCase(iso *config.ISO, e EntryPlan, index int, fw boottest.Firmware) (bo
 		}
 		c.Marker = re
 	}
-	if fw.SecureBoot() && e.SecureBoot != nil && !e.SecureBoot.Boots {
-		c.ExpectFail = boottest.ReasonPayloadNotSigned
-	}
+	c.Unsigned = mc.SecureBoot && e.SecureBoot != nil && !e.SecureBoot.Boots
 	return c, nil
 }

@@ -139,11 +139,11 @@ func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boo
 	start := time.Now()
 	p := build(t, m, filepath.Join(dir, "cache"), img)
 	t.Logf("kit composed in %s: %s", time.Since(start).Round(time.Millisecond), humanPlan(p))
-	all, err := p.BootCases(m, BootFirmware(m))
+	planned, err := p.BootCases(m, BootMachines(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := selectCases(t, all, matrix)
+	cases := selectCases(t, runnerCases(t, planned), matrix)
 	r := &boottest.Runner{Image: img, LogDir: logDir(t), OnEvent: func(e boottest.Event) {
 		if e.Kind == boottest.EventMilestone {
 			t.Logf("  %s/%s: %s at %s", e.Case.Firmware, e.Case.Entry.Name, e.Milestone, e.At.Round(100*time.Millisecond))
@@ -178,6 +178,23 @@ func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boo
 		}
 	}
 	return cases
+}
+
+// runnerCases hands the plan's cases to the QEMU runner, as the CLI's
+// test verb does.
+func runnerCases(t *testing.T, planned []BootCase) []boottest.Case {
+	var out []boottest.Case
+	for _, c := range planned {
+		bc, err := boottest.CaseOf(c.Entry, c.Index, c.Title, c.Machine.Firmware, c.Machine.SecureBoot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bc.Marker = c.Marker; c.Unsigned {
+			bc.ExpectFail = boottest.ReasonPayloadNotSigned
+		}
+		out = append(out, bc)
+	}
+	return out
 }
 
 // selectCases keeps the cases matrix names, and fails when the plan does

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -66,7 +67,14 @@ type EntryPlan struct {
 	Boot       *bootloader.Detection        `json:"boot,omitempty"`
 	Args       string                       `json:"args,omitempty"`
 	SecureBoot *bootloader.SecureBootReport `json:"secure_boot,omitempty"`
+	// Warnings: why this entry may not find its ISO after its kernel starts, with the
+	// override that fixes it (also in Plan.Warnings, prefixed with the entry's name).
+	Warnings []string `json:"warnings,omitempty"`
 }
+
+// ErrStrict is returned by MakePlan when the manifest says strict: true (or the caller set
+// it, as --strict does) and an entry would not find its ISO.
+var ErrStrict = errors.New("strict: entries would not find their ISO")
 
 // MakePlan computes the plan for building m, pinned by l, into imagePath. It
 // reads the cache and inspects cached ISOs; it downloads and writes nothing.
@@ -116,7 +124,27 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	if err := p.layout(m, l, isos); err != nil {
 		return nil, err
 	}
+	if err := p.strict(m); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// strict fails the plan on entry warnings when the manifest asks for it.
+func (p *Plan) strict(m *config.Manifest) error {
+	if !m.Strict {
+		return nil
+	}
+	var dead []string
+	for _, e := range p.Entries {
+		for _, w := range e.Warnings {
+			dead = append(dead, e.Name+": "+w)
+		}
+	}
+	if len(dead) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w:\n  %s", ErrStrict, strings.Join(dead, "\n  "))
 }
 
 // isoPath is where an ISO lands on the stick. Names are [a-z0-9-], which
@@ -135,7 +163,7 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	}
 	defer im.close()
 	p.Warnings = append(p.Warnings, im.warnings...)
-	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd}
+	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd, Args: iso.Args}
 	d, err := bootloader.Resolve(im, im.label, ov)
 	if perr := im.failed(); perr != nil {
 		return fmt.Errorf("%s %w", at, perr)
@@ -144,6 +172,10 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		return fmt.Errorf("%s %s: %w", at, iso.Name, err)
 	}
 	e.Boot = &d
+	e.Warnings = d.Warnings
+	for _, w := range d.Warnings {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s", iso.Name, w))
+	}
 	p.warnHidden(m, iso.Name, d)
 	if !m.SecureBoot {
 		return nil
@@ -176,9 +208,8 @@ func secureBootWarning(name string, r bootloader.SecureBootReport) string {
 // BIOS-only kit.
 func (p *Plan) warnHidden(m *config.Manifest, name string, d bootloader.Detection) {
 	var targets []string
-	for _, fw := range BootFirmware(m) {
-		run := grubRuns[fw]
-		if bootloader.Shown(d, run[0], run[1]) {
+	for _, fw := range m.Firmware {
+		if platform, cpu := fw.GRUB(); bootloader.Shown(d, platform, cpu) {
 			return
 		}
 		targets = append(targets, string(fw))

@@ -22,7 +22,7 @@ import (
 func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File) error {
 	seed := kitSeed(m, l)
 	stickID := hex.EncodeToString(seed[:8])
-	boot, err := bootloader.ESPFiles(bootloader.ESPOptions{Targets: targets(m), SecureBoot: m.SecureBoot, StickID: stickID})
+	boot, err := bootloader.ESPFiles(bootloader.ESPOptions{Targets: m.Firmware, SecureBoot: m.SecureBoot, StickID: stickID})
 	if err != nil {
 		return err
 	}
@@ -126,14 +126,6 @@ func (p *Plan) grubConfig(m *config.Manifest, volume map[string]string) ([]byte,
 		return nil, fmt.Errorf("rendering grub.cfg: %w", err)
 	}
 	return cfg, nil
-}
-
-func targets(m *config.Manifest) []bootloader.Target {
-	out := make([]bootloader.Target, len(m.Firmware))
-	for i, f := range m.Firmware {
-		out[i] = bootloader.Target(f)
-	}
-	return out
 }
 
 func sizeOf(m *config.Manifest) int64 {

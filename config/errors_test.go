@@ -169,7 +169,7 @@ func TestParseErrors(t *testing.T) {
 			"m.yaml:4:141: isos[1]: kernel conflicts with boot: efi (that entry does not start a kernel itself)",
 			"m.yaml:4:153: isos[1]: initrd conflicts with boot: efi (that entry does not start a kernel itself)",
 			"m.yaml:5:117: isos[2]: initrd needs kernel too (give both or neither)",
-			`m.yaml:7:115: isos[4].boot: "grub" is not one of casper, live, dracut, archiso, loopback-cfg, efi or linux`}},
+			`m.yaml:7:115: isos[4].boot: "grub" is not one of casper, live, dracut, archiso, loopback-cfg, efi, linux, anaconda, tails, antix, linuxlive, genkernel, miso, nixos or alpine`}},
 		{"paths inside the ISO", head + "isos:\n  - name: a\n    url: https://h/a\n    sha256: " + hex64 + "\n    boot: linux\n    kernel: /boot/../vmlinuz\n    initrd: ['/a b', x, 3]\n", []string{
 			`m.yaml:7:13: isos[0].kernel: "/boot/../vmlinuz" is not a clean file path (no .., //, trailing /)`,
 			`m.yaml:8:14: isos[0].initrd[0]: "/a b" contains blanks or control characters`,

@@ -80,7 +80,7 @@ func Parse(name string, data []byte, dir string) (*Manifest, error) {
 	return m, nil
 }
 
-var topFields = []string{"version", "label", "size", "firmware", "secure_boot", "storage", "menu", "isos"}
+var topFields = []string{"version", "label", "size", "firmware", "secure_boot", "storage", "strict", "menu", "isos"}
 
 func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 	if d.futureVersion(root) {
@@ -103,6 +103,8 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 			d.firmware(v, &m.Firmware)
 		case "secure_boot":
 			m.SecureBoot, _ = d.boolean(v, "secure_boot")
+		case "strict":
+			m.Strict, _ = d.boolean(v, "strict")
 		case "storage":
 			if s, ok := d.enum(v, "storage", []string{"auto", "esp", "data"}); ok {
 				m.Storage = Storage(s)

@@ -14,7 +14,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func sampleLock() *Lock {
-	return &Lock{Version: 1, ISOs: []LockedISO{
+	return &Lock{Version: 1, Manifest: "multiboot.yaml", ISOs: []LockedISO{
 		{Name: "ubuntu", URL: "https://h/ubuntu.iso", Source: "file:https://h/SHA256SUMS",
 			Algorithm: "sha256", Digest: strings.Repeat("ab", 32), Size: 3213064192},
 		{Name: "debian", URL: "https://h/debian.iso", Source: "file:https://h/SHA512SUMS",
@@ -202,5 +202,38 @@ isos:
 	}
 	if !reflect.DeepEqual(len(stale.Problems), 3) {
 		t.Errorf("want 3 problems, got %d", len(stale.Problems))
+	}
+}
+
+func TestLockPathPerManifest(t *testing.T) {
+	for file, want := range map[string]string{
+		"multiboot.yaml": "multiboot.lock", "rescue.yaml": "rescue.lock", "lab.yml": "lab.lock",
+		"kit": "kit.lock", StdinName: "multiboot.lock",
+	} {
+		m := &Manifest{File: file, Dir: "/k"}
+		if got := LockPath(m); got != filepath.Join("/k", want) {
+			t.Errorf("LockPath(%s) = %s, want /k/%s", file, got, want)
+		}
+	}
+}
+
+func TestLockOwner(t *testing.T) {
+	l, err := ParseLock("rescue.lock", sampleLock().Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Manifest != "multiboot.yaml" {
+		t.Fatalf("manifest field not read back: %q", l.Manifest)
+	}
+	if err := l.CheckOwner(&Manifest{File: "dir/multiboot.yaml"}); err != nil {
+		t.Errorf("own manifest refused: %v", err)
+	}
+	err = l.CheckOwner(&Manifest{File: "rescue.yaml"})
+	if !errors.Is(err, ErrForeignLock) || !strings.Contains(err.Error(), "rescue.lock was written for multiboot.yaml, not rescue.yaml") {
+		t.Errorf("foreign lock: got %v", err)
+	}
+	l.Manifest = ""
+	if err := l.CheckOwner(&Manifest{File: "rescue.yaml"}); err != nil {
+		t.Errorf("a lock from before locks named their manifest is refused: %v", err)
 	}
 }

@@ -7,24 +7,27 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/usbkit/compose/config/firmware"
 )
 
 // Version is the only manifest and lock format version this package reads.
 const Version = 1
 
-// Firmware is a boot target the stick is prepared for.
-type Firmware string
+// Firmware is a boot target the stick is prepared for: the module's one
+// firmware type (config/firmware), named here for the manifest's readers.
+type Firmware = firmware.Firmware
 
 // Firmware targets.
 const (
-	FirmwareBIOS      Firmware = "bios"
-	FirmwareUEFIX64   Firmware = "uefi-x64"
-	FirmwareUEFIARM64 Firmware = "uefi-arm64"
-	FirmwareUEFIIA32  Firmware = "uefi-ia32"
+	FirmwareBIOS      = firmware.BIOS
+	FirmwareUEFIX64   = firmware.UEFIX64
+	FirmwareUEFIARM64 = firmware.UEFIARM64
+	FirmwareUEFIIA32  = firmware.UEFIIA32
 )
 
 // Firmwares lists every known target in a stable order.
-var Firmwares = []Firmware{FirmwareBIOS, FirmwareUEFIX64, FirmwareUEFIARM64, FirmwareUEFIIA32}
+var Firmwares = firmware.All
 
 // Storage says where the ISO files are placed on the stick.
 type Storage string
@@ -61,10 +64,19 @@ const (
 	BootLoopbackCfg BootFamily = "loopback-cfg"
 	BootEFI         BootFamily = "efi"
 	BootLinux       BootFamily = "linux"
+	BootAnaconda    BootFamily = "anaconda"
+	BootTails       BootFamily = "tails"
+	BootAntiX       BootFamily = "antix"
+	BootLinuxLive   BootFamily = "linuxlive"
+	BootGenkernel   BootFamily = "genkernel"
+	BootMiso        BootFamily = "miso"
+	BootNixOS       BootFamily = "nixos"
+	BootAlpine      BootFamily = "alpine"
 )
 
 // BootFamilies lists every explicit override.
-var BootFamilies = []BootFamily{BootCasper, BootLive, BootDracut, BootArchiso, BootLoopbackCfg, BootEFI, BootLinux}
+var BootFamilies = []BootFamily{BootCasper, BootLive, BootDracut, BootArchiso, BootLoopbackCfg, BootEFI, BootLinux,
+	BootAnaconda, BootTails, BootAntiX, BootLinuxLive, BootGenkernel, BootMiso, BootNixOS, BootAlpine}
 
 // Defaults filled in when a field is absent.
 const (
@@ -83,8 +95,10 @@ type Manifest struct {
 	Firmware   []Firmware `yaml:"firmware"`
 	SecureBoot bool       `yaml:"secure_boot"`
 	Storage    Storage    `yaml:"storage"`
-	Menu       Menu       `yaml:"menu"`
-	ISOs       []ISO      `yaml:"isos"`
+	// Strict turns plan warnings about entries that cannot find their ISO into errors.
+	Strict bool  `yaml:"strict"`
+	Menu   Menu  `yaml:"menu"`
+	ISOs   []ISO `yaml:"isos"`
 
 	// File is the name used in messages ("multiboot.yaml", "<stdin>").
 	File string `yaml:"-"`

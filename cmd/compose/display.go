@@ -4,16 +4,16 @@ import (
 	"os"
 
 	"github.com/usbkit/compose/cmd/compose/internal/progress"
-	"github.com/usbkit/compose/compose/device"
-	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/fetch"
 	"golang.org/x/term"
 )
 
 // display adapts the libraries' progress events to the progress display.
 type display struct {
-	phase string
-	d     *progress.Display
+	phase  string
+	d      *progress.Display
+	closed bool
 }
 
 // display picks the mode from the output rules: nothing when quiet, JSON
@@ -37,7 +37,14 @@ func isTerminal(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func (d *display) close() { d.d.Close() }
+// close ends the display; a verb closes it before printing its result
+// and again, harmlessly, on its way out.
+func (d *display) close() {
+	if !d.closed {
+		d.closed = true
+		d.d.Close()
+	}
+}
 
 var fetchStates = map[fetch.EventKind]progress.State{
 	fetch.Start: progress.Running, fetch.Progress: progress.Running, fetch.Retry: progress.Retrying,
@@ -55,33 +62,16 @@ func (d *display) fetchEvent(e fetch.Event) {
 	d.d.Update(u)
 }
 
-// imageEvent reports placing and verifying as one task per phase: an image
-// has a dozen small boot files and a few large ISOs, and only the bytes of
-// the whole phase tell the user how long is left.
-func (d *display) imageEvent(e disk.Event) {
-	u := progress.Update{Phase: e.Kind.String(), ID: "files", Done: e.AllDone, Total: e.AllTotal, State: progress.Running}
-	if e.AllTotal > 0 && e.AllDone >= e.AllTotal {
-		u.State = progress.Done
-	}
-	d.d.Update(u)
+var eventStates = map[compose.State]progress.State{
+	compose.Running: progress.Running, compose.Done: progress.Done,
+	compose.Failed: progress.Failed, compose.Warning: progress.Running,
+}
+
+// event shows compose's build and write events: the image is one task per
+// phase, each device a task whose phase (write, verify) says what is
+// happening to it.
+func (d *display) event(e compose.Event) {
+	d.d.Update(progress.Update{Phase: string(e.Phase), ID: e.Task, Done: e.Done, Total: e.Total, State: eventStates[e.State], Msg: e.Message})
 }
 
 func humanSize(n int64) string { return progress.Size(n) }
-
-// deviceEvent shows one device's write: each device is a task whose phase
-// (write, verify) says what is happening to it.
-func (d *display) deviceEvent(e device.Event) {
-	u := progress.Update{Phase: string(e.Phase), ID: e.Device, Done: e.Done, Total: e.Total, State: progress.Running, Msg: e.Message}
-	switch e.Phase {
-	case device.PhaseDone:
-		u.Phase, u.State = "write", progress.Done
-	case device.PhaseFailed:
-		u.Phase, u.State = "write", progress.Failed
-		if e.Err != nil {
-			u.Msg = e.Err.Error()
-		}
-	case device.PhaseOpen, device.PhaseSync, device.PhaseWarning:
-		u.Phase = "write"
-	}
-	d.d.Update(u)
-}

@@ -3,8 +3,8 @@ package main
 import (
 	"errors"
 
+	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/compose/boottest"
-	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
@@ -44,13 +44,13 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &i):
 		return exitInterrupted
-	case errors.As(err, &u):
+	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice):
 		return exitUsage
-	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock):
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
 		return exitInvalid
 	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch):
 		return exitMismatch
-	case errors.Is(err, device.ErrUnsafeTarget):
+	case errors.Is(err, compose.ErrUnsafeTarget):
 		return exitUnsafe
 	case errors.Is(err, errBootFailed):
 		return exitBootFailed
@@ -64,9 +64,11 @@ func hintFor(err error) string {
 	switch {
 	case errors.As(err, &u):
 		return "run 'compose help' for usage"
-	case errors.Is(err, errNoLock), errors.Is(err, config.ErrStaleLock):
-		return "run 'compose lock' to pin the manifest's ISOs in multiboot.lock"
-	case errors.Is(err, device.ErrUnsafeTarget):
+	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):
+		return "run 'compose lock' to pin the manifest's ISOs in its lock file"
+	case errors.Is(err, compose.ErrUnsafeImage):
+		return "name a new file, or an image compose built before"
+	case errors.Is(err, compose.ErrUnsafeTarget):
 		return "'compose devices' lists the disks and why each is refused; --force lifts only the removable and size limits"
 	case errors.Is(err, boottest.ErrNotInstalled):
 		return "compose boot and compose test need QEMU and firmware from Debian's packages (see the error)"

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/fetch"
 )
 
@@ -27,46 +25,38 @@ func (ff *fetchFlags) register(cmd *cobra.Command) {
 	f.DurationVar(&ff.idle, "idle-timeout", fetch.DefaultIdleTimeout, "give up on a download attempt after this long without a byte (it is then retried)")
 }
 
-// fetcher builds a Fetcher whose events go to the progress display.
-func (a *app) fetcher(ff *fetchFlags, events func(fetch.Event)) (*fetch.Fetcher, error) {
+// loadKit loads the manifest named by -f with its lock; downloads report
+// to disp (nil: nowhere).
+func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 	if ff.jobs < 1 {
 		return nil, usageError{fmt.Errorf("--jobs must be at least 1, got %d", ff.jobs)}
 	}
 	if ff.idle <= 0 {
 		return nil, usageError{fmt.Errorf("--idle-timeout must be positive, got %s", ff.idle)}
 	}
-	return fetch.New(fetch.Options{CacheDir: ff.cacheDir, Jobs: ff.jobs, Offline: ff.offline, IdleTimeout: ff.idle, Events: events})
-}
-
-// errNoLock is returned by verbs that need a lock file when there is none.
-var errNoLock = errors.New("no lock file")
-
-// loadKit loads the manifest and the lock beside it. A lock that no longer
-// matches the manifest is an error (ErrStaleLock); a missing one gives a nil
-// lock and no error.
-func (a *app) loadKit() (*config.Manifest, *config.Lock, error) {
-	m, err := config.Load(a.file)
+	opts := fetch.Options{CacheDir: ff.cacheDir, Jobs: ff.jobs, Offline: ff.offline, IdleTimeout: ff.idle}
+	if disp != nil {
+		opts.Events = disp.fetchEvent
+	}
+	k, err := compose.Load(a.file, compose.Options{Fetch: opts})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	l, err := config.LoadLock(lockPath(m))
-	if errors.Is(err, fs.ErrNotExist) {
-		return m, nil, nil
+	if a.strict { // --strict: as strict: true in the manifest
+		k.Manifest().Strict = true
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := l.Check(m); err != nil {
-		return nil, nil, err
-	}
-	return m, l, nil
+	return k, nil
 }
 
-// needLock is loadKit for verbs that cannot run without a lock.
-func (a *app) needLock() (*config.Manifest, *config.Lock, error) {
-	m, l, err := a.loadKit()
-	if err == nil && l == nil {
-		err = fmt.Errorf("%s: %w", lockPath(m), errNoLock)
+// planned is the ApplyOptions.Planned of apply and test: -v prints the
+// plan being executed, and its warnings always show.
+func (a *app) planned(p *compose.Plan) {
+	if a.verbose && !a.json && !a.quiet {
+		_ = printPlan(escaper{a.stderr}, p)
 	}
-	return m, l, err
+	for _, w := range p.Warnings {
+		a.warn("%s", w)
+	}
 }
+
+func (a *app) locked(path string) { a.info("wrote %s: commit it with the manifest", path) }

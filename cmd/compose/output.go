@@ -30,6 +30,7 @@ type app struct {
 	json    bool   // --json
 	quiet   bool   // -q/--quiet
 	verbose bool   // -v/--verbose
+	strict  bool   // --strict
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {

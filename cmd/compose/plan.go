@@ -21,18 +21,14 @@ func newPlanCmd(a *app) *cobra.Command {
 		Long: `plan computes what 'compose apply' would do and changes nothing: the ISOs still
 to download, the partitions with their sizes, the files on each, the menu
 entries and how each ISO boots (for ISOs already in the cache), and warnings.
-It reads sizes and digests from multiboot.lock ('compose lock' writes it).`,
+It reads sizes and digests from the manifest's lock ('compose lock' writes it).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, l, err := a.needLock()
-			if err != nil {
-				return err
-			}
 			ff.offline = true // plan never downloads
-			f, err := a.fetcher(&ff, nil)
+			k, err := a.loadKit(&ff, nil)
 			if err != nil {
 				return err
 			}
-			p, err := compose.MakePlan(cmd.Context(), m, l, f, img)
+			p, err := k.Plan(cmd.Context(), img)
 			if err != nil {
 				return err
 			}

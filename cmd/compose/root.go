@@ -38,6 +38,7 @@ and builds a bootable multi-boot USB image or stick from it.`,
 	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON on stdout")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only results and errors")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print more detail (apply and test show the plan they execute)")
+	pf.BoolVar(&a.strict, "strict", false, "fail when a menu entry would not find its ISO (as strict: true in the manifest)")
 
 	root.AddCommand(
 		newInitCmd(a),

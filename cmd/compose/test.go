@@ -2,11 +2,8 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,42 +53,37 @@ The manifest's menu must use console: serial or both.`,
 
 func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	ctx := cmd.Context()
-	m, l, err := a.needLock()
+	machines, err := testMachines(tf.firmware)
 	if err != nil {
 		return err
 	}
-	if m.Menu.Console == "vga" {
-		return fmt.Errorf("%s: menu.console is vga: compose test reads the menu on the serial console; set it to serial or both", m.File)
-	}
-	img, cleanup, err := a.testImage(cmd, args, &tf.ff)
+	disp := a.display("fetch")
+	defer disp.close()
+	k, err := a.loadKit(&tf.ff, disp)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
-	f, err := a.fetcher(&tf.ff, nil)
+	opts := compose.TestOptions{Machines: machines, Entries: tf.entries, Planned: a.planned, Progress: disp.event}
+	if len(args) == 1 {
+		opts.Image = args[0]
+	}
+	run, err := k.BootTest(ctx, opts)
+	disp.close()
 	if err != nil {
 		return err
 	}
-	p, err := compose.MakePlan(ctx, m, l, f, img)
+	defer run.Close()
+	cases, err := bootCases(run.Cases, tf.timeout)
 	if err != nil {
 		return err
 	}
-	fws, err := testFirmware(tf.firmware, compose.BootFirmware(m))
-	if err != nil {
-		return err
-	}
-	cases, err := p.BootCases(m, fws)
-	if err != nil {
-		return err
-	}
-	cases = onlyEntries(cases, tf.entries, tf.timeout)
 	logs := tf.logs
 	if logs == "" {
 		if logs, err = os.MkdirTemp("", "compose-test-"); err != nil {
 			return err
 		}
 	}
-	r := &boottest.Runner{Image: img, LogDir: logs, Memory: tf.memory, OnEvent: func(e boottest.Event) {
+	r := &boottest.Runner{Image: run.Image, LogDir: logs, Memory: tf.memory, OnEvent: func(e boottest.Event) {
 		if e.Kind == boottest.EventDone {
 			a.info("test %s on %s: %s", e.Case.Entry.Name, e.Case.Firmware, e.Result.Status())
 		}
@@ -110,45 +102,34 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	return nil
 }
 
-// testImage is IMAGE, or a kit built now into a temporary directory.
-func (a *app) testImage(cmd *cobra.Command, args []string, ff *fetchFlags) (string, func(), error) {
-	if len(args) == 1 {
-		return args[0], func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "compose-test-image-")
-	if err != nil {
-		return "", nil, err
-	}
-	img := filepath.Join(dir, "kit.img")
-	if _, _, err := a.build(cmd.Context(), ff, img, false, nil); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return img, func() { os.RemoveAll(dir) }, nil
-}
-
-func testFirmware(flags []string, kit []boottest.Firmware) ([]boottest.Firmware, error) {
-	if len(flags) == 0 {
-		return kit, nil
-	}
-	var out []boottest.Firmware
+// testMachines turns --firmware words into the machines compose plans
+// cases for; none means the manifest's.
+func testMachines(flags []string) ([]compose.Machine, error) {
+	var out []compose.Machine
 	for _, s := range flags {
 		f, err := boottest.ParseFirmware(s)
 		if err != nil {
 			return nil, usageError{err}
 		}
-		out = append(out, f)
+		out = append(out, compose.Machine{Firmware: f.Target(), SecureBoot: f.SecureBoot()})
 	}
 	return out, nil
 }
 
-func onlyEntries(cases []boottest.Case, names []string, timeout time.Duration) []boottest.Case {
-	var out []boottest.Case
-	for _, c := range cases {
-		if len(names) == 0 || slices.Contains(names, c.Entry.Name) {
-			c.Timeout = timeout
-			out = append(out, c)
+// bootCases joins compose's plan to the QEMU runner: this is where the two
+// meet, so that compose does not depend on boottest.
+func bootCases(cs []compose.BootCase, timeout time.Duration) ([]boottest.Case, error) {
+	out := make([]boottest.Case, len(cs))
+	for i, c := range cs {
+		bc, err := boottest.CaseOf(c.Entry, c.Index, c.Title, c.Machine.Firmware, c.Machine.SecureBoot)
+		if err != nil {
+			return nil, err
 		}
+		bc.Marker, bc.Timeout = c.Marker, timeout
+		if c.Unsigned {
+			bc.ExpectFail = boottest.ReasonPayloadNotSigned
+		}
+		out[i] = bc
 	}
-	return out
+	return out, nil
 }

@@ -1,15 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/compose"
 )
 
 type validateResult struct {
@@ -22,17 +20,19 @@ type validateResult struct {
 }
 
 func newValidateCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check a manifest (and its lock file, if any) and report every problem",
 		Long: `validate loads the manifest strictly and reports every problem at once as
-FILE:LINE:COL: message. A multiboot.lock beside the manifest is checked too;
-one that no longer matches the manifest is a warning (run 'compose lock').`,
+FILE:LINE:COL: message. The manifest's lock (multiboot.yaml → multiboot.lock)
+is checked too; one that no longer matches the manifest is a warning (run
+'compose lock'), one written for another manifest an error.`,
 		RunE: func(*cobra.Command, []string) error {
-			m, err := config.Load(a.file)
+			k, err := compose.Load(a.file, compose.Options{})
 			if err != nil {
 				return err
 			}
+			m := k.Manifest()
 			res := validateResult{File: m.File, Valid: true, Label: m.Label}
 			for _, f := range m.Firmware {
 				res.Firmware = append(res.Firmware, string(f))
@@ -40,9 +40,17 @@ one that no longer matches the manifest is a warning (run 'compose lock').`,
 			for _, iso := range m.ISOs {
 				res.ISOs = append(res.ISOs, iso.Name)
 			}
-			if res.Lock, err = checkLock(a, m); err != nil {
+			status, err := k.LockStatus()
+			if status == "" {
 				return err
 			}
+			if status == compose.LockStale {
+				for _, line := range strings.Split(err.Error(), "\n") {
+					a.warn("%s", line)
+				}
+				a.hint("run 'compose lock' to update %s", filepath.Base(k.LockPath()))
+			}
+			res.Lock = string(status)
 			return a.result(res, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "%s: valid: %d ISOs (%s), firmware %s, label %s\n",
 					res.File, len(res.ISOs), strings.Join(res.ISOs, ", "),
@@ -51,29 +59,5 @@ one that no longer matches the manifest is a warning (run 'compose lock').`,
 			})
 		},
 	}
-}
-
-// lockPath is where the lock of manifest m lives: beside it.
-func lockPath(m *config.Manifest) string {
-	return filepath.Join(m.Dir, config.LockName)
-}
-
-// checkLock validates the lock beside m, if there is one, and warns when it
-// has drifted from the manifest. An invalid lock is an error.
-func checkLock(a *app, m *config.Manifest) (string, error) {
-	l, err := config.LoadLock(lockPath(m))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "absent", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	if err := l.Check(m); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			a.warn("%s", line)
-		}
-		a.hint("run 'compose lock' to update %s", config.LockName)
-		return "stale", nil
-	}
-	return "current", nil
+	return cmd
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/usbkit/compose/config/firmware"
 )
 
 // Firmware names the machine a boot runs on: a QEMU system, its firmware and
@@ -40,6 +42,31 @@ func ParseFirmware(s string) (Firmware, error) {
 	}
 	return "", fmt.Errorf("unknown firmware %q (want one of %s)", s, strings.Join(names, ", "))
 }
+
+// targets maps each machine to the kit firmware it boots and whether Secure
+// Boot is enforced: boottest's names are machines, config/firmware's are
+// what a kit targets.
+var targets = map[Firmware]struct {
+	fw firmware.Firmware
+	sb bool
+}{
+	BIOS: {firmware.BIOS, false}, UEFI: {firmware.UEFIX64, false}, UEFISB: {firmware.UEFIX64, true},
+	UEFIIA32: {firmware.UEFIIA32, false}, UEFIARM64: {firmware.UEFIARM64, false}, UEFIARM64SB: {firmware.UEFIARM64, true},
+}
+
+// For returns the machine that boots a kit's target fw, with Secure Boot
+// enforced when secureBoot is set.
+func For(fw firmware.Firmware, secureBoot bool) (Firmware, error) {
+	for m, t := range targets {
+		if t.fw == fw && t.sb == secureBoot {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("no boot test for firmware %s (Secure Boot %t)", fw, secureBoot)
+}
+
+// Target is the kit firmware f boots.
+func (f Firmware) Target() firmware.Firmware { return targets[f].fw }
 
 // SecureBoot reports whether the firmware enforces Secure Boot.
 func (f Firmware) SecureBoot() bool { return f == UEFISB || f == UEFIARM64SB }
@@ -139,4 +166,16 @@ func kvmUsable(f Firmware) bool {
 	}
 	fd.Close()
 	return true
+}
+
+// CaseOf is the case booting the entry called name, at index among the
+// entries its menu shows, with that title, on the machine for kit target
+// fw (Secure Boot enforced when secureBoot): the plain inputs a planner
+// such as compose's Plan.BootCases gives.
+func CaseOf(name string, index int, title string, fw firmware.Firmware, secureBoot bool) (Case, error) {
+	m, err := For(fw, secureBoot)
+	if err != nil {
+		return Case{}, err
+	}
+	return Case{Entry: Entry{Name: name, Index: index, Title: title}, Firmware: m}, nil
 }

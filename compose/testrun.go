@@ -1,0 +1,96 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/usbkit/compose/config"
+)
+
+// TestOptions tune Kit.BootTest.
+type TestOptions struct {
+	// Image is a built kit to test; "" builds the kit first (as Apply) into
+	// a scratch file that TestRun.Close removes.
+	Image string
+	// Machines to boot on; nil means BootMachines of the manifest.
+	Machines []Machine
+	// Entries to boot, by name; nil means all.
+	Entries []string
+	// Planned and Progress are as in ApplyOptions, for the build.
+	Planned  func(*Plan)
+	Progress func(Event)
+}
+
+// TestRun is what a boot test runs: the image and one case per entry and
+// machine. compose runs no QEMU itself: the caller hands the cases to a
+// runner (compose/boottest), which keeps this package free of it.
+type TestRun struct {
+	Image string
+	Cases []BootCase
+	dir   string
+}
+
+// Close removes the scratch image, if one was built.
+func (r *TestRun) Close() error {
+	if r.dir == "" {
+		return nil
+	}
+	return os.RemoveAll(r.dir)
+}
+
+// BootTest prepares a boot test of the kit: it needs a current lock and a
+// menu on the serial console (a vga-only menu cannot be driven headless),
+// builds the image unless one is given, and lists the cases.
+func (k *Kit) BootTest(ctx context.Context, opts TestOptions) (*TestRun, error) {
+	if _, err := k.pinned(); err != nil {
+		return nil, err
+	}
+	if k.m.Menu.Console == config.ConsoleVGA {
+		return nil, fmt.Errorf("%s: menu.console is vga: compose test reads the menu on the serial console; set it to serial or both", k.m.File)
+	}
+	run := &TestRun{Image: opts.Image}
+	if run.Image == "" {
+		dir, err := os.MkdirTemp("", "compose-test-image-")
+		if err != nil {
+			return nil, err
+		}
+		run.dir, run.Image = dir, filepath.Join(dir, "kit.img")
+		_, err = k.Apply(ctx, ApplyOptions{Image: run.Image, Planned: opts.Planned, Progress: opts.Progress})
+		if err != nil {
+			run.Close()
+			return nil, err
+		}
+	}
+	cases, err := k.bootCases(ctx, run.Image, opts)
+	if err != nil {
+		run.Close()
+		return nil, err
+	}
+	run.Cases = cases
+	return run, nil
+}
+
+func (k *Kit) bootCases(ctx context.Context, img string, opts TestOptions) ([]BootCase, error) {
+	p, err := k.Plan(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	ms := opts.Machines
+	if ms == nil {
+		ms = BootMachines(k.m)
+	}
+	all, err := p.BootCases(k.m, ms)
+	if err != nil {
+		return nil, err
+	}
+	var out []BootCase
+	for _, c := range all {
+		if len(opts.Entries) == 0 || slices.Contains(opts.Entries, c.Entry) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
