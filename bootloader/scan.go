@@ -59,6 +59,14 @@ func scanTree(fsys fs.FS) (*tree, error) {
 			}
 			return nil // an unreadable corner of an ISO is not fatal to inspection
 		}
+		if p != "." && !validName(e.Name()) {
+			// A malformed ISO can name an entry "" or "."; its path then never
+			// grows, so the depth limit never ends a walk into it (FuzzISO).
+			if e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
 		abs := "/" + strings.TrimPrefix(p, ".")
 		abs = path.Clean(abs)
 		if e.IsDir() {
@@ -76,6 +84,10 @@ func scanTree(fsys fs.FS) (*tree, error) {
 	}
 	t.classify()
 	return t, nil
+}
+
+func validName(n string) bool {
+	return n != "" && n != "." && n != ".." && !strings.Contains(n, "/")
 }
 
 func (t *tree) classify() {
