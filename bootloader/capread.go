@@ -3,6 +3,7 @@ package bootloader
 import (
 	"fmt"
 	"io"
+	"io/fs"
 )
 
 // maxPayloadRead bounds what is read from an ISO into memory at once. PE
@@ -60,4 +61,26 @@ func (b bytesAt) ReadAt(p []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// maxPayloadFile bounds a payload read whole (to hash it or extract its
+// certificates): real kernels and EFI applications are at most tens of MiB;
+// a directory record claiming 4 GiB must not decide compose's memory use.
+const maxPayloadFile = 128 << 20
+
+// readCapped is fs.ReadFile refusing files over maxPayloadFile.
+func readCapped(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPayloadFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxPayloadFile {
+		return nil, fmt.Errorf("%s is larger than %d MiB, too large for a boot payload", name, maxPayloadFile>>20)
+	}
+	return b, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usbkit/compose/compose/boottest"
 )
 
 // stickImage builds a GPT image the way compose lays it out (p1 BIOS boot 1 MiB at LBA 2048,
@@ -120,12 +122,17 @@ func bootQEMU(t *testing.T, dir, img string, b boot) string {
 		args = append(args, "-accel", "tcg")
 	}
 	vars := filepath.Join(dir, b.mode+"-vars.fd")
-	pflash := func(code, varsSrc string) {
-		needFile(t, code, "ovmf")
-		v, err := os.ReadFile(varsSrc)
+	// Firmware files are where compose/boottest finds them: one list of
+	// QEMU firmware paths for the module.
+	pflash := func(fw boottest.Firmware) {
+		files, err := boottest.Locate(fw)
+		if err != nil {
+			missing(t, "%v", err)
+		}
+		v, err := os.ReadFile(files.Vars)
 		must(t, err)
 		must(t, os.WriteFile(vars, v, 0o644))
-		args = append(args, "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+code,
+		args = append(args, "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+files.Code,
 			"-drive", "if=pflash,format=raw,unit=1,file="+vars, "-device", "virtio-blk-pci,drive=d0,bootindex=0")
 	}
 	secure := []string{"-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"}
@@ -134,19 +141,19 @@ func bootQEMU(t *testing.T, dir, img string, b boot) string {
 		args = append(args, "-machine", "pc", "-device", "ide-hd,drive=d0,bootindex=0")
 	case "uefi":
 		args = append(args, "-machine", "q35")
-		pflash("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd")
+		pflash(boottest.UEFI)
 	case "uefi-sb":
 		args = append(args, secure...)
-		pflash("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
+		pflash(boottest.UEFISB)
 	case "ia32":
 		args = append(args, secure...)
-		pflash("/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF32_VARS_4M.fd")
+		pflash(boottest.UEFIIA32)
 	case "aa64":
 		args = append(args, "-machine", "virt", "-cpu", "cortex-a57")
-		pflash("/usr/share/AAVMF/AAVMF_CODE.fd", "/usr/share/AAVMF/AAVMF_VARS.fd")
+		pflash(boottest.UEFIARM64)
 	case "aa64-sb":
 		args = append(args, "-machine", "virt", "-cpu", "cortex-a57")
-		pflash("/usr/share/AAVMF/AAVMF_CODE.ms.fd", "/usr/share/AAVMF/AAVMF_VARS.ms.fd")
+		pflash(boottest.UEFIARM64SB)
 	default:
 		t.Fatalf("unknown boot mode %s", b.mode)
 	}

@@ -26,6 +26,7 @@ type Menu struct {
 	Default    string        // an Entry.ID, or "" for the first entry
 	Console    Console       // "" means vga
 	SecureBoot bool          // adds the MokManager entry
+	Keys       []string      // ESP paths of the certificates to enrol, named in MokManager's title
 }
 
 // Entry is one ISO's menu entry.
@@ -41,6 +42,10 @@ type Entry struct {
 	Volume string
 	Boot   Detection // from Resolve
 	Args   string    // extra kernel arguments, split on whitespace
+	// Copies maps a payload's path in the ISO (Kernel or an EFI loader) to a copy of it
+	// on the ESP that GRUB loads instead: re-signed with the user's key, or kept for hash
+	// enrolment. Initrd and root still come from the ISO.
+	Copies map[string]string
 }
 
 // Menu entry ids of the fixed entries, usable as Menu.Default.
@@ -88,6 +93,9 @@ func validate(m Menu, entries []Entry) error {
 		ids = append(ids, e.ID)
 		if !isoPathRe.MatchString(e.ISOPath) {
 			return fmt.Errorf("menu entry %q: iso path %q: want an absolute path of [A-Za-z0-9._/-]", e.ID, e.ISOPath)
+		}
+		if err := validateCopies(e); err != nil {
+			return err
 		}
 		if e.Volume != "" && !isoPathRe.MatchString(e.Volume) {
 			return fmt.Errorf("menu entry %q: volume marker %q: want an absolute path of [A-Za-z0-9._/-]", e.ID, e.Volume)
@@ -298,7 +306,7 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 	}
 	args := append(familyArgs(d, e.ISOPath), consoleArgs(m.Console)...)
 	args = append(args, userArgs(e.Args)...)
-	w.line(depth, append([]string{"linux", quote(w.in(d.Kernel))}, renderArgs(args)...)...)
+	w.line(depth, append([]string{"linux", w.payloadPath(e, d.Kernel)}, renderArgs(args)...)...)
 	if len(d.Initrd) > 0 {
 		var ins []string
 		for _, i := range d.Initrd {
@@ -351,9 +359,11 @@ func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
 			continue
 		}
 		cpu := map[Arch]string{X86_64: "x86_64", IA32: "i386", ARM64: "arm64"}[a]
-		loads = append(loads, load{cpu, strings.Join(append([]string{"chainloader", quote(w.in(p))}, args...), " ")})
+		loads = append(loads, load{cpu, strings.Join(append([]string{"chainloader", w.payloadPath(e, p)}, args...), " ")})
 	}
-	if d.EFIImage != "" && d.EFILoaders[X86_64] == "" {
+	if c, ok := e.Copies[d.EFIImage]; ok && d.EFIImage != "" && d.EFILoaders[X86_64] == "" {
+		loads = append(loads, load{"x86_64", strings.Join(append([]string{"chainloader", espCopy(c)}, args...), " ")})
+	} else if d.EFIImage != "" && d.EFILoaders[X86_64] == "" {
 		loads = append(loads, load{"x86_64", loopbackCmd(w.espDev, quote(w.in(d.EFIImage))) + "; " +
 			strings.Join(append([]string{"chainloader", "(" + w.espDev + ")/EFI/BOOT/BOOTX64.EFI"}, args...), " ")})
 	}
@@ -378,11 +388,7 @@ func (w *cfgWriter) efiBody(depth int, m Menu, e Entry) {
 
 func (w *cfgWriter) fixedEntries(m Menu) {
 	if m.SecureBoot {
-		w.line(0, `if [ "$grub_platform" = efi ]; then`)
-		w.line(1, "menuentry 'MOK manager (enroll a vendor key for Secure Boot)' --id "+IDMokManager+" {")
-		w.line(2, `if [ "$grub_cpu" = arm64 ]; then chainloader /EFI/BOOT/mmaa64.efi; else chainloader /EFI/BOOT/mmx64.efi; fi`)
-		w.line(1, "}")
-		w.line(0, "fi")
+		w.mokManagerEntry(m)
 	}
 	w.line(0, `if [ "$grub_platform" = efi ]; then`)
 	w.line(1, "menuentry 'UEFI firmware setup' --id "+IDFirmware+" { fwsetup; }")

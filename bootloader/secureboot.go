@@ -1,6 +1,8 @@
 package bootloader
 
 import (
+	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,11 +26,15 @@ const (
 // SecureBootReport is the Secure Boot verdict for one ISO's boot payload.
 type SecureBootReport struct {
 	Payload string `json:"payload"`          // path inside the ISO that GRUB hands to shim
+	Inner   string `json:"inner,omitempty"`  // the loader inside Payload when Payload is an EFI boot image
 	Signer  string `json:"signer,omitempty"` // subject CN of the signing certificate
 	Issuer  string `json:"issuer,omitempty"`
 	Trust   Trust  `json:"trust"`
 	Boots   bool   `json:"boots"`            // expected to boot with Secure Boot on
 	Remedy  string `json:"remedy,omitempty"` // what the user can do when it does not
+	// Certs are the signing certificate and the chain the signature carries (nil when
+	// unsigned): what a user enrols with MokManager to trust this payload.
+	Certs []*x509.Certificate `json:"-"`
 }
 
 // CheckSecureBoot reads the Authenticode signature of the payload GRUB will start for d (its
@@ -43,34 +49,59 @@ func CheckSecureBoot(fsys fs.FS, d Detection) (SecureBootReport, error) {
 			}
 		}
 	}
+	if payload == "" && d.EFIImage != "" {
+		r := SecureBootReport{Payload: d.EFIImage, Inner: EFIImageLoader}
+		if b, err := PayloadData(fsys, r); err == nil {
+			return judge(r, b)
+		}
+	}
 	if payload == "" {
 		what := "no kernel found; the iso's own loopback.cfg decides what it boots"
 		if d.EFIImage != "" {
-			what = "its EFI application is inside " + d.EFIImage + ", not read here"
+			what = "its EFI application is inside " + d.EFIImage + ", which could not be read"
 		}
 		return SecureBootReport{Payload: d.EFIImage, Trust: TrustUnknown,
 			Remedy: what + "; if it fails with \"bad shim signature\", enroll its vendor key with MokManager or disable Secure Boot"}, nil
 	}
-	f, err := fsys.Open(strings.TrimPrefix(payload, "/"))
-	if err != nil {
-		return SecureBootReport{}, fmt.Errorf("reading %s: %w", payload, err)
-	}
-	defer f.Close()
-	ra, err := readerAt(f, payload)
+	r := SecureBootReport{Payload: payload}
+	b, err := PayloadData(fsys, r)
 	if err != nil {
 		return SecureBootReport{}, err
 	}
-	r := SecureBootReport{Payload: payload}
-	signers, err := authenticode.Signers(ra)
+	return judge(r, b)
+}
+
+// EFIImageLoader is the loader GRUB chainloads from an ISO's EFI boot image (efi.img).
+const EFIImageLoader = "/EFI/BOOT/BOOTX64.EFI"
+
+// PayloadData reads the payload r names: a file of the ISO, or the loader inside the
+// ISO's EFI boot image.
+func PayloadData(fsys fs.FS, r SecureBootReport) ([]byte, error) {
+	b, err := readCapped(fsys, strings.TrimPrefix(r.Payload, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", r.Payload, err)
+	}
+	if r.Inner == "" {
+		return b, nil
+	}
+	if b, err = readFATFile(b, r.Inner); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", r.Payload, err)
+	}
+	return b, nil
+}
+
+func judge(r SecureBootReport, b []byte) (SecureBootReport, error) {
+	signers, err := authenticode.Signers(bytes.NewReader(b))
 	switch {
 	case errors.Is(err, authenticode.ErrUnsigned):
 		r.Trust = TrustUnsigned
 	case errors.Is(err, authenticode.ErrNotPE):
 		r.Trust = TrustUnknown
 	case err != nil:
-		return SecureBootReport{}, fmt.Errorf("signature of %s: %w", payload, err)
+		return SecureBootReport{}, fmt.Errorf("signature of %s: %w", r.Payload+r.Inner, err)
 	default:
 		r.Signer, r.Issuer, r.Trust = signers[0].Subject, signers[0].Issuer, classify(signers)
+		r.Certs = append([]*x509.Certificate{signers[0].Cert}, signers[0].Chain...)
 	}
 	r.Boots = r.Trust == TrustDebian || r.Trust == TrustMicrosoft
 	r.Remedy = remedy(r)

@@ -9,6 +9,9 @@ import (
 
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/fatedit"
+	"github.com/usbkit/compose/compose/internal/stale"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotReady is returned by Apply for a plan whose ISOs are not all in the
@@ -37,6 +40,9 @@ type ApplyOptions struct {
 	Locked func(path string)
 	// Progress receives image and device events.
 	Progress func(Event)
+	// Recreate rewrites an existing image in full; without it an existing
+	// kit is converged in place, and anything else is refused.
+	Recreate bool
 }
 
 // Applied is what Kit.Apply did.
@@ -59,6 +65,9 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if err := k.checkImageTarget(opts.Image); err != nil {
 		return nil, err
 	}
+	if opts.Image == "" && len(opts.Devices) > 0 && !opts.Recreate && readKits(opts.Devices) {
+		return k.convergeDevices(ctx, opts)
+	}
 	if err := k.pin(ctx, opts.Locked); err != nil {
 		return nil, err
 	}
@@ -74,7 +83,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 		defer cleanup()
 		img = tmp
 	}
-	p, err := k.Plan(ctx, img)
+	p, err := k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +97,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress})
+	res, err := Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Recreate: opts.Recreate})
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +133,9 @@ func (k *Kit) pin(ctx context.Context, locked func(string)) error {
 // scratchImage is where a kit for devices is built when no image is given:
 // a temporary file, removed afterwards.
 func scratchImage() (string, func(), error) {
-	dir, err := os.MkdirTemp(filepath.Clean(os.TempDir()), "compose-apply-")
+	tmp := filepath.Clean(os.TempDir())
+	stale.Collect(tmp, "", "apply", "")
+	dir, err := os.MkdirTemp(tmp, stale.Pattern("", "apply", ""))
 	if err != nil {
 		return "", nil, err
 	}
@@ -137,18 +148,36 @@ type BuildOptions struct {
 	NoVerify bool
 	// Progress receives placement and verification events.
 	Progress func(Event)
+	// Recreate rewrites an existing target in full instead of converging
+	// it in place.
+	Recreate bool
+
+	exclusive bool                          // open the target O_EXCL (a device)
+	wrap      func(*os.File) fatedit.Device // tests: fault injection
+	chunk     int                           // tests: content write size
 }
 
 // Result is what Apply built.
 type Result struct {
 	Image   string            `json:"image"`
 	Size    int64             `json:"size"`
-	Digests map[string]string `json:"sha256"` // "partition:path" → SHA-256 of each placed file
+	Digests map[string]string `json:"sha256,omitempty"` // "partition:path" → SHA-256 of each placed file
+	// Incremental is true when an existing kit was converged in place;
+	// Changes are then what changed.
+	Incremental bool     `json:"incremental"`
+	Changes     []Change `json:"changes,omitempty"`
+	// BytesWritten counts bytes written to the target (for a full build,
+	// the new image's allocated bytes).
+	BytesWritten int64 `json:"bytes_written"`
 }
 
-// Apply builds the image p describes at p.Image. The image is written to a
-// temporary file beside it and renamed into place only when complete and
-// verified; on failure or cancellation an existing image is untouched.
+// Apply makes p.Image hold the kit p describes. A new image (or any with
+// opts.Recreate) is built whole in a temporary file beside it and renamed
+// into place only when complete and verified; on failure or cancellation an
+// existing image is untouched. An existing kit is converged in place:
+// only what differs is written, in an order that survives interruption at
+// any point (see converge), and it is refused with a RecreateError when
+// that cannot be done (not a kit, changed outside compose, layout change).
 func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if !p.Ready {
 		return nil, ErrNotReady
@@ -156,16 +185,63 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if p.Image == "" {
 		return nil, errors.New("no image path given")
 	}
+	if _, err := os.Stat(p.Image); err == nil && !opts.Recreate {
+		t, err := ReadTarget(p.Image)
+		if err != nil {
+			return nil, err
+		}
+		return converge(ctx, p, t, opts)
+	}
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
 	res, err := disk.Build(ctx, p.Image, spec, imageEvents(opts.Progress))
+	var bad *disk.SourceError
+	if errors.As(err, &bad) {
+		return nil, &BadCacheEntryError{ISO: p.isoNamed(bad.Path), Path: bad.Source, Algorithm: bad.Algorithm, Want: bad.Want, Got: bad.Got}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}
-	return &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests()}, nil
+	out := &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests()}
+	var st unix.Stat_t
+	if unix.Stat(p.Image, &st) == nil {
+		out.BytesWritten = st.Blocks * 512
+	}
+	return out, nil
 }
 
 // ErrUnsafeTarget is matched (errors.Is) by every refused output: a device
 // compose must not write (compose/device's rules) or an image path that
 // would destroy something else.
 var ErrUnsafeTarget = device.ErrUnsafeTarget
+
+// ErrBadCacheEntry is matched (errors.Is) by a *BadCacheEntryError.
+var ErrBadCacheEntry = errors.New("bad cache entry")
+
+// BadCacheEntryError says an ISO's file in the cache no longer hashes to
+// the lock's digest (changed or damaged after it was verified). The image
+// was not written. The entry must be removed and fetched again.
+type BadCacheEntryError struct {
+	ISO       string // the manifest's name for it
+	Path      string // the cache entry
+	Algorithm string
+	Want, Got string
+}
+
+func (e *BadCacheEntryError) Error() string {
+	return fmt.Sprintf("%s: the cache entry %s is bad: its bytes hash to %s:%s, the lock pins %s:%s; nothing was written",
+		e.ISO, e.Path, e.Algorithm, e.Got, e.Algorithm, e.Want)
+}
+
+// Is makes errors.Is(err, ErrBadCacheEntry) true.
+func (e *BadCacheEntryError) Is(target error) bool { return target == ErrBadCacheEntry }
+
+// isoNamed gives the manifest name of the ISO placed at path.
+func (p *Plan) isoNamed(path string) string {
+	for _, e := range p.Entries {
+		if e.ISOPath == path {
+			return e.Name
+		}
+	}
+	return path
+}

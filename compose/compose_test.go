@@ -9,42 +9,18 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
 )
 
-// need skips when a tool is missing, but fails under CI, which installs them.
-func need(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not found; .ci/run installs it", tool)
-			}
-			t.Skipf("%s not found (Debian packages: xorriso dosfstools mtools gdisk)", tool)
-		}
-	}
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // liveISO builds a small ISO with a Debian-live layout; marker varies its
 // content so two ISOs differ.
-func liveISO(t *testing.T, dir, name, marker string) string {
+func liveISO(t testing.TB, dir, name, marker string) string {
 	t.Helper()
 	tree := filepath.Join(dir, name+"-tree")
 	for p, data := range map[string]string{
@@ -60,12 +36,12 @@ func liveISO(t *testing.T, dir, name, marker string) string {
 		}
 	}
 	iso := filepath.Join(dir, name+".iso")
-	run(t, "xorriso", "-as", "mkisofs", "-quiet", "-V", "LIVE_"+strings.ToUpper(marker), "-R", "-J",
+	testenv.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-V", "LIVE_"+strings.ToUpper(marker), "-R", "-J",
 		"--modification-date=2020010100000000", "-o", iso, tree)
 	return iso
 }
 
-func sha256File(t *testing.T, path string) string {
+func sha256File(t testing.TB, path string) string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -80,12 +56,12 @@ func sha256File(t *testing.T, path string) string {
 }
 
 // kit writes a manifest naming the given local ISOs and loads it.
-func kit(t *testing.T, dir string, firmware string, isos ...string) *config.Manifest {
+func kit(t testing.TB, dir string, firmware string, isos ...string) *config.Manifest {
 	return kitWith(t, dir, "firmware: ["+firmware+"]", isos...)
 }
 
 // kitWith is kit with top-level manifest lines of the caller's choosing.
-func kitWith(t *testing.T, dir string, top string, isos ...string) *config.Manifest {
+func kitWith(t testing.TB, dir string, top string, isos ...string) *config.Manifest {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "version: 1\nlabel: testkit\n%s\nmenu:\n  console: serial\nisos:\n", top)
@@ -104,7 +80,7 @@ func kitWith(t *testing.T, dir string, top string, isos ...string) *config.Manif
 	return m
 }
 
-func newFetcher(t *testing.T, cache string) *fetch.Fetcher {
+func newFetcher(t testing.TB, cache string) *fetch.Fetcher {
 	t.Helper()
 	f, err := fetch.New(fetch.Options{CacheDir: cache})
 	if err != nil {
@@ -136,7 +112,7 @@ func build(t *testing.T, m *config.Manifest, cache, img string) *Plan {
 }
 
 func TestApplyBuildsCheckedImage(t *testing.T) {
-	need(t, "xorriso", "fsck.fat", "sgdisk", "mcopy")
+	testenv.Tools(t, "xorriso", "fsck.fat", "sgdisk", "mcopy")
 	dir := t.TempDir()
 	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
 	m := kit(t, dir, "bios, uefi-x64", a, b)
@@ -146,23 +122,23 @@ func TestApplyBuildsCheckedImage(t *testing.T) {
 	if len(p.Entries) != 2 || p.Entries[0].Boot == nil || p.Entries[0].Boot.Family != "live" {
 		t.Fatalf("entries: %+v", p.Entries)
 	}
-	if out := run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
+	if out := testenv.Run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
 		t.Fatalf("sgdisk -v: %s", out)
 	}
 	esp := partitionOf(t, p, "fat32")
 	espImg := filepath.Join(dir, "esp.img")
 	extract(t, img, espImg, esp.Offset, esp.Size)
-	run(t, "fsck.fat", "-n", espImg)
+	testenv.Run(t, "fsck.fat", "-n", espImg)
 	for _, iso := range []string{a, b} {
 		got := filepath.Join(dir, "back.iso")
 		os.Remove(got)
-		run(t, "mcopy", "-i", espImg, "::/isos/"+filepath.Base(iso), got)
+		testenv.Run(t, "mcopy", "-i", espImg, "::/isos/"+filepath.Base(iso), got)
 		if sha256File(t, got) != sha256File(t, iso) {
 			t.Fatalf("%s read back by mtools differs", iso)
 		}
 	}
 	cfg := filepath.Join(dir, "grub.cfg")
-	run(t, "mcopy", "-i", espImg, "::/boot/grub/grub.cfg", cfg)
+	testenv.Run(t, "mcopy", "-i", espImg, "::/boot/grub/grub.cfg", cfg)
 	text, _ := os.ReadFile(cfg)
 	for _, want := range []string{"findiso=/isos/alpha.iso", "findiso=/isos/beta.iso", "--id 'alpha'"} {
 		if !bytes.Contains(text, []byte(want)) {
@@ -209,7 +185,7 @@ func extract(t *testing.T, img, out string, off, size int64) {
 // TestApplyIsReproducible builds the same kit twice, in different
 // directories and caches, and compares bytes; then changes one ISO.
 func TestApplyIsReproducible(t *testing.T) {
-	need(t, "xorriso")
+	testenv.Tools(t, "xorriso")
 	dir := t.TempDir()
 	a := liveISO(t, dir, "alpha", "a")
 	one, two := filepath.Join(dir, "one.img"), filepath.Join(dir, "two.img")
@@ -230,7 +206,7 @@ func TestApplyIsReproducible(t *testing.T) {
 // TestPlanWritesNothing: a plan over an empty cache lists the downloads,
 // is not ready, and Apply refuses it without creating the image.
 func TestPlanWritesNothing(t *testing.T) {
-	need(t, "xorriso")
+	testenv.Tools(t, "xorriso")
 	dir := t.TempDir()
 	a := liveISO(t, dir, "alpha", "a")
 	m := kit(t, dir, "uefi-x64", a)
@@ -258,7 +234,7 @@ func TestPlanWritesNothing(t *testing.T) {
 // TestApplyCancelledLeavesNothing: a cancelled apply leaves no image and
 // keeps an existing one as it was.
 func TestApplyCancelledLeavesNothing(t *testing.T) {
-	need(t, "xorriso")
+	testenv.Tools(t, "xorriso")
 	dir := t.TempDir()
 	m := kit(t, dir, "uefi-x64", liveISO(t, dir, "alpha", "a"))
 	f := newFetcher(t, filepath.Join(dir, "c"))
@@ -274,7 +250,7 @@ func TestApplyCancelledLeavesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := Apply(ctx, p, BuildOptions{Recreate: true}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled apply: %v", err)
 	}
 	if got, _ := os.ReadFile(img); string(got) != "old image" {
@@ -289,7 +265,7 @@ func TestApplyCancelledLeavesNothing(t *testing.T) {
 // README's main job, from the ISOs Debian's memtest86+ and ipxe packages
 // install (CI installs both).
 func TestOfflineExampleBuilds(t *testing.T) {
-	need(t, "fsck.fat")
+	testenv.Tools(t, "fsck.fat")
 	for _, iso := range []string{"/usr/lib/memtest86+/memtest86+x64.iso", "/usr/lib/ipxe/ipxe.iso"} {
 		if _, err := os.Stat(iso); err != nil {
 			if os.Getenv("CI") == "true" {
@@ -311,13 +287,13 @@ func TestOfflineExampleBuilds(t *testing.T) {
 	}
 	esp := partitionOf(t, p, "fat32")
 	extract(t, filepath.Join(dir, "kit.img"), filepath.Join(dir, "esp.img"), esp.Offset, esp.Size)
-	run(t, "fsck.fat", "-n", filepath.Join(dir, "esp.img"))
+	testenv.Run(t, "fsck.fat", "-n", filepath.Join(dir, "esp.img"))
 }
 
 // TestApplyDataPartition: with storage: data every ISO lands on ext4, which
 // e2fsck accepts, debugfs reads back, and GRUB finds by the stick's marker.
 func TestApplyDataPartition(t *testing.T) {
-	need(t, "xorriso", "e2fsck", "debugfs", "fsck.fat", "mcopy")
+	testenv.Tools(t, "xorriso", "e2fsck", "debugfs", "fsck.fat", "mcopy")
 	dir := t.TempDir()
 	a := liveISO(t, dir, "alpha", "a")
 	m := kitWith(t, dir, "firmware: [bios, uefi-x64]\nstorage: data", a)
@@ -326,9 +302,9 @@ func TestApplyDataPartition(t *testing.T) {
 	data := partitionOf(t, p, "ext4")
 	dataImg := filepath.Join(dir, "data.img")
 	extract(t, img, dataImg, data.Offset, data.Size)
-	run(t, "e2fsck", "-fn", dataImg)
+	testenv.Run(t, "e2fsck", "-fn", dataImg)
 	back := filepath.Join(dir, "back.iso")
-	run(t, "debugfs", "-R", "dump /isos/alpha.iso "+back, dataImg)
+	testenv.Run(t, "debugfs", "-R", "dump /isos/alpha.iso "+back, dataImg)
 	if sha256File(t, back) != sha256File(t, a) {
 		t.Fatal("ISO read back from ext4 by debugfs differs")
 	}
@@ -345,7 +321,7 @@ func TestApplyDataPartition(t *testing.T) {
 	espImg := filepath.Join(dir, "esp.img")
 	extract(t, img, espImg, esp.Offset, esp.Size)
 	cfg := filepath.Join(dir, "grub.cfg")
-	run(t, "mcopy", "-i", espImg, "::/boot/grub/grub.cfg", cfg)
+	testenv.Run(t, "mcopy", "-i", espImg, "::/boot/grub/grub.cfg", cfg)
 	text, _ := os.ReadFile(cfg)
 	if !strings.Contains(string(text), "search --no-floppy --set=root --file '"+marker+"'") {
 		t.Fatalf("grub.cfg does not search the data partition's marker %s:\n%s", marker, text)

@@ -22,12 +22,16 @@ var forbidden = map[string][]string{
 	"compose/disk":     {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/device":   {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/boottest": {"config", "fetch", "bootloader", "compose", "cmd"},
+	// fatedit edits FAT32 volumes from plain inputs.
+	"compose/internal/fatedit": {"config", "fetch", "bootloader", "compose", "cmd"},
 }
 
 const module = "github.com/usbkit/compose/"
 
 // shared packages may be imported by every package.
-var shared = map[string]bool{"config/firmware": true}
+// compose/internal/stale (names of temporary files) is compose's own.
+var shared = map[string]bool{"config/firmware": true, "config/bytesize": true,
+	"compose/internal/stale": true, "compose/internal/fatbpb": true}
 
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}: {{join .Deps \" \"}}", module+"...").Output()

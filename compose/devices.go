@@ -39,9 +39,13 @@ type DeviceResult struct {
 	SHA256   string `json:"sha256,omitempty"`
 	// Touched is false when the device was refused or failed before its
 	// first byte was written: it still holds what it held.
-	Touched  bool     `json:"touched"`
-	Warnings []string `json:"warnings,omitempty"`
-	Error    string   `json:"error,omitempty"`
+	Touched bool `json:"touched"`
+	// Incremental is true when the device's kit was changed in place;
+	// Changes are then what changed (none: it already held the kit).
+	Incremental bool     `json:"incremental,omitempty"`
+	Changes     []Change `json:"changes,omitempty"`
+	Warnings    []string `json:"warnings,omitempty"`
+	Error       string   `json:"error,omitempty"`
 
 	err error
 }

@@ -1,13 +1,48 @@
-// Package compose turns a validated manifest into a plan and executes it.
+// Package compose is the kit workflow as a library: load a manifest and its
+// lock, pin, fetch, plan, build an image, write devices, and prepare boot
+// tests. The CLI is a thin shell over it: each verb is flags, one call, and
+// rendering.
+//
+// Kit is the entry point:
+//
+//	k, err := compose.Load("multiboot.yaml", compose.Options{Fetch: fetch.Options{...}})
+//	k.Lock(ctx)                        // pin every ISO, write NAME.lock only when it changed
+//	k.Fetch(ctx)                       // download and verify into the cache
+//	k.Plan(ctx, image)                 // the Plan, from what the cache holds; writes nothing
+//	k.Apply(ctx, ApplyOptions{...})    // pin if needed, refuse unsafe targets, fetch, plan,
+//	                                   // check and confirm devices, build, verify, write devices
+//	k.BootTest(ctx, TestOptions{...})  // the image and the BootCases to boot
+//
+// The lock lives beside the manifest and is named after it (config.LockPath);
+// a lock written for another manifest is refused, never replaced. Apply
+// refuses, before fetching, an image path whose replacement would destroy
+// something (ErrUnsafeImage), and devices that are unsafe or named twice;
+// every ISO's bytes are hashed against the lock while placed
+// (ErrBadCacheEntry names a cache entry that changed).
 //
 // A Plan is data: the downloads a kit needs, the partitions and files of the
-// image, the menu entries with the way each ISO boots, and warnings. MakePlan
-// computes it without writing anything; Apply executes it. The same Plan value
-// that `compose plan` prints is the one `compose apply` runs.
+// image, the menu entries with the way each ISO boots, and warnings. The
+// same Plan value that `compose plan` prints is the one `compose apply` runs.
 //
-// This is the only package that joins config (what the user asked for),
-// fetch (verified ISOs in a cache), bootloader (GRUB files, BIOS boot code,
-// ISO inspection, grub.cfg) and compose/disk (the GPT/FAT32/ext4 writer).
-// Those packages know nothing of each other; the translation between their
-// types lives here. It prints nothing: progress leaves through callbacks.
+// This package joins config (what the user asked for), fetch (verified ISOs
+// in a cache), bootloader (GRUB files, BIOS boot code, ISO inspection,
+// grub.cfg), compose/disk (the GPT/FAT32/ext4 writer) and compose/device
+// (USB devices). Those know nothing of each other, and compose's API uses
+// none of compose/disk's or compose/device's types: it has its own Event,
+// Stick, DeviceResult, Machine and BootCase.
+//
+// compose does not import compose/boottest, the QEMU runner: Plan.BootCases
+// and Kit.BootTest give plain BootCases (entry, menu position, title,
+// config/firmware target, Secure Boot, marker), and the caller (the CLI's
+// test verb, the e2e suite) turns each into a boottest.Case with
+// boottest.CaseOf and runs it. compose_test's deps test enforces the edge.
+//
+// An existing kit is converged rather than rebuilt: every build records
+// its content on the ESP (KitState, at StatePath); ReadTarget reads it back
+// with drift checks, MakeDiff compares it with a plan (the +/~/- changes
+// `compose plan --image` prints), and Apply writes only those changes
+// through compose/internal/fatedit's crash-safe in-place FAT32 update.
+//
+// It prints nothing: progress leaves through callbacks (fetch.Options.Events
+// for downloads, ApplyOptions.Progress for building and writing).
 package compose

@@ -12,6 +12,7 @@ import (
 
 	"github.com/usbkit/compose/compose/boottest"
 	"github.com/usbkit/compose/compose/internal/fixture"
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 )
 
@@ -80,12 +81,9 @@ func e2eSetup(t *testing.T) map[string]string {
 	}
 	if d, ok := t.Deadline(); ok && time.Until(d) < 30*time.Minute {
 		msg := fmt.Sprintf("boot tests need up to 30 min under TCG but go test's deadline is in %s: run with -timeout 90m", time.Until(d).Round(time.Second))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Skip(t, "%s", msg)
 	}
-	need(t, "qemu-system-x86_64", "qemu-system-aarch64", "xorriso", "apt-get", "dpkg", "mkinitramfs")
+	testenv.Tools(t, "qemu-system-x86_64", "qemu-system-aarch64", "xorriso", "apt-get", "dpkg", "mkinitramfs")
 	dir, err := fixture.DefaultDir()
 	if err != nil {
 		t.Fatal(err)
@@ -118,8 +116,28 @@ func e2eSetup(t *testing.T) map[string]string {
 // e2eRun composes the kit with compose's own pipeline (lock, plan, apply),
 // then boots the cases of matrix from it, one at a time.
 func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boottest.Firmware][]string) []boottest.Case {
-	t.Helper()
-	dir := t.TempDir()
+	return e2eRunFrom(t, e2eKit, nil, isos, storage, matrix)
+}
+
+// TestBootConverged boots a kit changed in place: built first with the
+// arm64 ISO as "tiny", then converged to the real kit (tiny and tinycfg
+// replaced, the menu swapped) before the boots.
+func TestBootConverged(t *testing.T) {
+	isos := e2eSetup(t)
+	first := map[string]string{}
+	for k, v := range isos {
+		first[k] = v
+	}
+	first["tiny"] = isos["tinyarm"]
+	sized := strings.Replace(e2eKit, "storage: %s", "size: 1GiB\nstorage: %s", 1)
+	e2eRunFrom(t, sized, first, isos, "auto", map[boottest.Firmware][]string{
+		boottest.UEFI: {"tiny", "tinycfg"},
+		boottest.BIOS: {"tiny"},
+	})
+}
+
+// e2eManifest writes and loads the kit template filled with isos.
+func e2eManifest(t *testing.T, dir, template string, isos map[string]string, storage string) *config.Manifest {
 	arg := func(name string) []any { return []any{isos[name], sha256File(t, isos[name])} }
 	args := []any{storage}
 	for _, n := range []string{"tiny", "memtest", "ipxe", "tinyarm"} {
@@ -128,16 +146,34 @@ func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boo
 	args = append(args, append(arg("liveboot"), fixture.LiveMarker)...)
 	args = append(args, append(arg("dracut"), fixture.DracutMarker)...)
 	path := filepath.Join(dir, "multiboot.yaml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(e2eKit, args...)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(template, args...)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// e2eRunFrom is e2eRun from a template; with first, a kit of those ISOs is
+// built before and the real kit converged onto it in place.
+func e2eRunFrom(t *testing.T, template string, first, isos map[string]string, storage string, matrix map[boottest.Firmware][]string) []boottest.Case {
+	t.Helper()
+	dir := t.TempDir()
 	img := filepath.Join(dir, "kit.img")
+	if first != nil {
+		build(t, e2eManifest(t, dir, template, first, storage), filepath.Join(dir, "cache"), img)
+	}
+	m := e2eManifest(t, dir, template, isos, storage)
 	start := time.Now()
 	p := build(t, m, filepath.Join(dir, "cache"), img)
+	if first != nil {
+		if p.Diff == nil || len(p.Diff.Changes) == 0 || len(p.Diff.Recreate) > 0 {
+			t.Fatalf("converging the kit: diff %+v", p.Diff)
+		}
+		checkKit(t, img)
+	}
 	t.Logf("kit composed in %s: %s", time.Since(start).Round(time.Millisecond), humanPlan(p))
 	planned, err := p.BootCases(m, BootMachines(m))
 	if err != nil {

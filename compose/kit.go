@@ -201,7 +201,7 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 // Plan computes what Apply would do to build image (a path, or "" when
 // not known yet) from what the cache holds now. It downloads and writes
 // nothing.
-func (k *Kit) Plan(ctx context.Context, image string) (*Plan, error) {
+func (k *Kit) Plan(ctx context.Context, image string, opts ...PlanOptions) (*Plan, error) {
 	l, err := k.pinned()
 	if err != nil {
 		return nil, err
@@ -210,5 +210,5 @@ func (k *Kit) Plan(ctx context.Context, image string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return MakePlan(ctx, k.m, l, f, image)
+	return MakePlan(ctx, k.m, l, f, image, opts...)
 }

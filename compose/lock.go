@@ -88,3 +88,26 @@ func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, 
 	}
 	return alg, digest, nil
 }
+
+// checkLockedSize compares the size the lock pins for an ISO with its
+// verified file in the cache. The digest matched, so a difference means
+// the lock was edited: that is the lock's fault, and the error points at
+// the lock's line (a *config.StaleLockError: run compose lock).
+func checkLockedSize(l *config.Lock, name, file string, size int64) error {
+	st, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	if st.Size() == size {
+		return nil
+	}
+	d := config.Diagnostic{File: l.File, Msg: fmt.Sprintf("%s: size: the lock pins %d bytes, but the file with its digest has %d (was the lock edited?)", name, size, st.Size())}
+	for i, e := range l.ISOs {
+		if e.Name == name {
+			pos := l.Positions[fmt.Sprintf("isos[%d].size", i)]
+			d.Line, d.Col = pos.Line, pos.Col
+			d.Msg = fmt.Sprintf("isos[%d].size: %s is locked as %d bytes, but the file with its digest has %d (was the lock edited?)", i, name, size, st.Size())
+		}
+	}
+	return &config.StaleLockError{Problems: config.Diagnostics{d}}
+}

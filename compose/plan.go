@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/firmware"
 	"github.com/usbkit/compose/fetch"
 )
 
@@ -30,8 +32,28 @@ type Plan struct {
 	// Ready is true when every ISO is in the cache, so Apply can run without
 	// fetching.
 	Ready bool `json:"ready"`
+	// Keys are the certificates the stick carries for enrolment with
+	// MokManager (secure_boot), under /EFI/compose/keys.
+	Keys []bootloader.Certificate `json:"keys,omitempty"`
+	// Diff is what applying changes on an existing image (nil for a new
+	// image, with Recreate, or before the plan is Ready).
+	Diff *Diff `json:"diff,omitempty"`
 
-	spec disk.Spec
+	spec     disk.Spec
+	lay      disk.Layout
+	stickID  string
+	desired  *KitState   // the record Apply writes; nil until Ready
+	espExtra []disk.File // Secure Boot files for the ESP: keys, payload copies
+}
+
+// PlanOptions tune MakePlan.
+type PlanOptions struct {
+	// StickID keeps the identity of an existing kit (KitState.StickID), so
+	// that converging it leaves its boot files and markers as they are.
+	// Empty derives it from the kit, as for a fresh build.
+	StickID string
+	// Recreate plans a full rewrite: an existing image is not read.
+	Recreate bool
 }
 
 // Download is one ISO apply must fetch first.
@@ -70,6 +92,11 @@ type EntryPlan struct {
 	// Warnings: why this entry may not find its ISO after its kernel starts, with the
 	// override that fixes it (also in Plan.Warnings, prefixed with the entry's name).
 	Warnings []string `json:"warnings,omitempty"`
+	// SecureBootPlan says what makes the entry boot under Secure Boot when
+	// Debian's shim does not trust its payload.
+	SecureBootPlan *EntrySecureBoot `json:"secure_boot_plan,omitempty"`
+
+	payload []byte // the untrusted payload, for a copy on the ESP
 }
 
 // ErrStrict is returned by MakePlan when the manifest says strict: true (or the caller set
@@ -78,8 +105,16 @@ var ErrStrict = errors.New("strict: entries would not find their ISO")
 
 // MakePlan computes the plan for building m, pinned by l, into imagePath. It
 // reads the cache and inspects cached ISOs; it downloads and writes nothing.
-func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher, imagePath string) (*Plan, error) {
+func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher, imagePath string, opts ...PlanOptions) (*Plan, error) {
+	var o PlanOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	srcs, err := Sources(m, l)
+	if err != nil {
+		return nil, err
+	}
+	signKey, err := loadSignKey(m)
 	if err != nil {
 		return nil, err
 	}
@@ -89,13 +124,20 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		return nil, err
 	}
 	p.Warnings = append(p.Warnings, warns...)
+	target, err := existingTarget(imagePath, o)
+	if err != nil {
+		return nil, err
+	}
+	if target != nil && target.Kit && o.StickID == "" {
+		o.StickID = target.State.StickID
+	}
 	for _, fw := range m.Firmware {
 		p.Firmware = append(p.Firmware, string(fw))
 	}
 	isos := make([]disk.File, len(srcs))
 	for i, s := range srcs {
-		if err := ctx.Err(); err != nil {
-			return nil, err // a kit of thousands of ISOs stops at Ctrl-C
+		if err := ctx.Err(); err != nil { // inspecting thousands of ISOs takes a while
+			return nil, err
 		}
 		iso := &m.ISOs[i]
 		// Until the ISO is cached its location stands in for the source: the
@@ -103,10 +145,17 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		isos[i] = disk.File{Path: isoPath(iso.Name), Source: s.URL, Size: s.Size}
 		e := EntryPlan{Name: iso.Name, Title: iso.Title, ISOPath: isoPath(iso.Name), Args: iso.Args}
 		if cached, ok := f.Lookup(s.Algorithm, s.Digest); ok {
+			if err := checkLockedSize(l, s.Name, cached, s.Size); err != nil {
+				return nil, err
+			}
 			isos[i].Source = cached
+			// The builder hashes the bytes it places against the pin,
+			// whatever the algorithm: a cache entry changed after it was
+			// verified never reaches the image (ErrBadCacheEntry).
+			isos[i].Algorithm, isos[i].Digest = s.Algorithm, s.Digest
 			if s.Algorithm == "sha256" {
-				// The cache holds only verified files: the image builder
-				// can copy in the kernel and verify against this digest.
+				// The builder can then copy in the kernel, and verifies
+				// the read-back image against this digest.
 				isos[i].SHA256 = s.Digest
 			}
 			if err := p.inspect(ctx, m, i, cached, &e); err != nil {
@@ -118,16 +167,35 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		}
 		p.Entries = append(p.Entries, e)
 	}
-	if m.SecureBoot && slices.Contains(m.Firmware, config.FirmwareUEFIIA32) {
+	if m.SecureBoot && slices.Contains(m.Firmware, firmware.UEFIIA32) {
 		p.Warnings = append(p.Warnings, "uefi-ia32: there is no signed shim for 32-bit UEFI; the stick boots there only with Secure Boot off")
 	}
-	if err := p.layout(m, l, isos); err != nil {
+	if err := p.secureBoot(m, signKey); err != nil {
+		return nil, err
+	}
+	if err := p.layout(m, l, isos, o); err != nil {
 		return nil, err
 	}
 	if err := p.strict(m); err != nil {
 		return nil, err
 	}
+	if target != nil && p.Ready {
+		if p.Diff, err = MakeDiff(p, target); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// existingTarget reads the image at path when there is one to converge.
+func existingTarget(path string, o PlanOptions) (*Target, error) {
+	if path == "" || o.Recreate {
+		return nil, nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil
+	}
+	return ReadTarget(path)
 }
 
 // strict fails the plan on entry warnings when the manifest asks for it.
@@ -189,8 +257,14 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		return nil
 	}
 	e.SecureBoot = &r
-	if !r.Boots {
-		p.Warnings = append(p.Warnings, secureBootWarning(iso.Name, r))
+	if !r.Boots && (r.Trust == bootloader.TrustUnsigned || r.Trust == bootloader.TrustOther) {
+		e.payload, err = bootloader.PayloadData(im, r)
+		if perr := im.failed(); perr != nil {
+			return fmt.Errorf("%s %w", at, perr)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: reading %s: %w", iso.Name, r.Payload, err)
+		}
 	}
 	return nil
 }

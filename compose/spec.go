@@ -10,6 +10,7 @@ import (
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/firmware"
 )
 
 // layout builds the image spec and computes its layout: the ESP gets the
@@ -19,9 +20,13 @@ import (
 // It takes two passes. The first, without grub.cfg, learns where each ISO
 // lands and where the BIOS boot partition starts (neither depends on
 // grub.cfg); the menu is then rendered for that placement.
-func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File) error {
+func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts PlanOptions) error {
 	seed := kitSeed(m, l)
 	stickID := hex.EncodeToString(seed[:8])
+	if opts.StickID != "" {
+		stickID = opts.StickID
+	}
+	p.stickID = stickID
 	boot, err := bootloader.ESPFiles(bootloader.ESPOptions{Targets: m.Firmware, SecureBoot: m.SecureBoot, StickID: stickID})
 	if err != nil {
 		return err
@@ -31,7 +36,8 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File) erro
 	for _, b := range boot {
 		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: b.Path, Data: b.Data})
 	}
-	if slices.Contains(m.Firmware, config.FirmwareBIOS) {
+	p.spec.ESP.Files = append(p.spec.ESP.Files, p.espExtra...)
+	if slices.Contains(m.Firmware, firmware.BIOS) {
 		p.spec.BIOSBoot = []byte{0} // a stand-in: the partition's place does not depend on it
 	}
 	first, err := disk.ComputeLayout(p.spec)
@@ -51,6 +57,18 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File) erro
 	if err != nil {
 		return fmt.Errorf("%s: %w", m.File, err)
 	}
+	if p.Ready {
+		// The record describes this layout; adding it changes no placement.
+		st, err := p.state(m, l, lay, stickID, seed)
+		if err != nil {
+			return err
+		}
+		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: StatePath, Data: st})
+		if lay, err = disk.ComputeLayout(p.spec); err != nil {
+			return fmt.Errorf("%s: %w", m.File, err)
+		}
+	}
+	p.lay = lay
 	p.describe(lay)
 	return nil
 }
@@ -109,7 +127,7 @@ func (p *Plan) describe(lay disk.Layout) {
 // every ISO is in the cache.
 func (p *Plan) grubConfig(m *config.Manifest, volume map[string]string) ([]byte, error) {
 	menu := bootloader.Menu{Title: m.Menu.Title, Timeout: m.Menu.Timeout, Default: m.Menu.Default,
-		Console: bootloader.Console(m.Menu.Console), SecureBoot: m.SecureBoot}
+		Console: bootloader.Console(m.Menu.Console), SecureBoot: m.SecureBoot, Keys: p.keyPaths()}
 	var entries []bootloader.Entry
 	for _, e := range p.Entries {
 		if e.Boot == nil {
@@ -119,7 +137,7 @@ func (p *Plan) grubConfig(m *config.Manifest, volume map[string]string) ([]byte,
 			continue
 		}
 		entries = append(entries, bootloader.Entry{ID: e.Name, Title: e.Title, ISOPath: e.ISOPath,
-			Volume: volume[e.ISOPath], Boot: *e.Boot, Args: e.Args})
+			Volume: volume[e.ISOPath], Boot: *e.Boot, Args: e.Args, Copies: e.copies()})
 	}
 	cfg, err := bootloader.Render(menu, entries)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/usbkit/compose/compose/internal/stale"
 	"github.com/usbkit/compose/config"
 )
 
@@ -53,7 +54,8 @@ func (k *Kit) BootTest(ctx context.Context, opts TestOptions) (*TestRun, error) 
 	}
 	run := &TestRun{Image: opts.Image}
 	if run.Image == "" {
-		dir, err := os.MkdirTemp("", "compose-test-image-")
+		stale.Collect(os.TempDir(), "", "test", "")
+		dir, err := os.MkdirTemp("", stale.Pattern("", "test", ""))
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/usbkit/compose/config/firmware"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -87,7 +88,7 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 		return
 	}
 	m.Label, m.Size = DefaultLabel, Size{Auto: true}
-	m.Firmware = []Firmware{FirmwareBIOS, FirmwareUEFIX64}
+	m.Firmware = []Firmware{firmware.BIOS, firmware.UEFIX64}
 	m.Storage = StorageAuto
 	m.Menu = Menu{Title: DefaultTitle, Timeout: DefaultTimeout, Console: ConsoleVGA}
 	var haveISOs bool
@@ -102,7 +103,7 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 		case "firmware":
 			d.firmware(v, &m.Firmware)
 		case "secure_boot":
-			m.SecureBoot, _ = d.boolean(v, "secure_boot")
+			d.secureBootValue(v, m)
 		case "strict":
 			m.Strict, _ = d.boolean(v, "strict")
 		case "storage":

@@ -21,7 +21,11 @@ const LockName = "multiboot.lock"
 // working directory.
 func LockPath(m *Manifest) string {
 	name := ManifestName(m)
-	return filepath.Join(m.Dir, strings.TrimSuffix(name, filepath.Ext(name))+".lock")
+	dir := m.Dir
+	if m.File != StdinName && m.File != "" {
+		dir = filepath.Dir(m.File) // as the user named it, for messages
+	}
+	return filepath.Join(dir, strings.TrimSuffix(name, filepath.Ext(name))+".lock")
 }
 
 // ManifestName is the manifest's file name as a lock records it; standard

@@ -207,8 +207,8 @@ isos:
 
 func TestLockPathPerManifest(t *testing.T) {
 	for file, want := range map[string]string{
-		"multiboot.yaml": "multiboot.lock", "rescue.yaml": "rescue.lock", "lab.yml": "lab.lock",
-		"kit": "kit.lock", StdinName: "multiboot.lock",
+		"/k/multiboot.yaml": "multiboot.lock", "/k/rescue.yaml": "rescue.lock", "/k/lab.yml": "lab.lock",
+		"/k/kit": "kit.lock", StdinName: "multiboot.lock",
 	} {
 		m := &Manifest{File: file, Dir: "/k"}
 		if got := LockPath(m); got != filepath.Join("/k", want) {

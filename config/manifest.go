@@ -15,16 +15,8 @@ import (
 const Version = 1
 
 // Firmware is a boot target the stick is prepared for: the module's one
-// firmware type (config/firmware), named here for the manifest's readers.
+// firmware type, whose values are config/firmware's constants.
 type Firmware = firmware.Firmware
-
-// Firmware targets.
-const (
-	FirmwareBIOS      = firmware.BIOS
-	FirmwareUEFIX64   = firmware.UEFIX64
-	FirmwareUEFIARM64 = firmware.UEFIARM64
-	FirmwareUEFIIA32  = firmware.UEFIIA32
-)
 
 // Firmwares lists every known target in a stable order.
 var Firmwares = firmware.All
@@ -94,7 +86,9 @@ type Manifest struct {
 	Size       Size       `yaml:"size"`
 	Firmware   []Firmware `yaml:"firmware"`
 	SecureBoot bool       `yaml:"secure_boot"`
-	Storage    Storage    `yaml:"storage"`
+	// SecureBootOptions holds `secure_boot:` written as a mapping.
+	SecureBootOptions SecureBootOptions `yaml:"-"`
+	Storage           Storage           `yaml:"storage"`
 	// Strict turns plan warnings about entries that cannot find their ISO into errors.
 	Strict bool  `yaml:"strict"`
 	Menu   Menu  `yaml:"menu"`

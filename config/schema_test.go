@@ -165,6 +165,8 @@ func TestFieldsInSync(t *testing.T) {
 		{"iso", reflect.TypeFor[ISO](), isoFields, []string{"$defs", "iso", "properties"}},
 		{"signature", reflect.TypeFor[Signature](), signatureFields, []string{"$defs", "signature", "properties"}},
 		{"key", reflect.TypeFor[Key](), keyFields, []string{"$defs", "signature", "properties", "key", "properties"}},
+		{"secure_boot", reflect.TypeFor[SecureBootOptions](), secureBootFields, []string{"$defs", "secure_boot", "properties"}},
+		{"sign_with", reflect.TypeFor[SignWith](), signWithFields, []string{"$defs", "secure_boot", "properties", "sign_with", "properties"}},
 		{"lock", reflect.TypeFor[Lock](), lockFields, nil},
 		{"locked iso", reflect.TypeFor[LockedISO](), lockISOFields, nil},
 	} {

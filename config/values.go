@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/usbkit/compose/config/firmware"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -117,7 +118,7 @@ func (d *decoder) secureBoot(m *Manifest) {
 	if !m.SecureBoot {
 		return
 	}
-	if !contains(m.Firmware, FirmwareUEFIX64) && !contains(m.Firmware, FirmwareUEFIARM64) {
+	if !contains(m.Firmware, firmware.UEFIX64) && !contains(m.Firmware, firmware.UEFIARM64) {
 		d.errPath("secure_boot", "secure_boot: needs a UEFI target that supports it (uefi-x64 or uefi-arm64)")
 	}
 }

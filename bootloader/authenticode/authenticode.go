@@ -1,10 +1,16 @@
 // Package authenticode names who signed a PE/COFF image (an EFI binary or an EFI-stub
-// kernel): it reads the security directory's WIN_CERTIFICATE, decodes the PKCS#7 SignedData
-// inside and returns the signing certificate's subject and issuer.
+// kernel) and signs images with a user's key.
 //
-// It identifies the signer; it does not verify the signature or the image digest. That is
-// enough to predict whether a shim will accept the image, which is all compose needs to warn
-// before writing a stick.
+// Signers reads the security directory's WIN_CERTIFICATE, decodes the PKCS#7 SignedData
+// inside and returns the signing certificate (and the others the signature carries). It
+// identifies the signer; it does not verify the signature or the image digest. That is
+// enough to predict whether a shim will accept the image, and to copy the vendor's
+// certificate onto a stick for enrolment.
+//
+// Sign adds an Authenticode signature (SHA-256, no timestamp) made with a private key and
+// its certificate, replacing any signature the image had; the PKCS#7 and Authenticode
+// structures come from github.com/sassoftware/relic, the PE digest is computed here.
+// LoadKeyPair reads the key pair.
 package authenticode
 
 import (
@@ -30,6 +36,10 @@ type Signer struct {
 	Issuer    string // issuer common name, e.g. "Debian Secure Boot CA"
 	SubjectDN string
 	IssuerDN  string
+	// Cert is the signing certificate; Chain the other certificates the
+	// signature carries (intermediates, sometimes the CA), in their order.
+	Cert  *x509.Certificate
+	Chain []*x509.Certificate
 }
 
 // Machine returns the PE machine type (pe.IMAGE_FILE_MACHINE_*) of an image.
@@ -173,10 +183,20 @@ func signerOf(der []byte) (Signer, error) {
 	}
 	for _, c := range certs {
 		if bytes.Equal(c.RawIssuer, ias.Issuer.FullBytes) && bytes.Equal(serialBytes(c), ias.Serial.Bytes) {
-			return Signer{c.Subject.CommonName, c.Issuer.CommonName, c.Subject.String(), c.Issuer.String()}, nil
+			return Signer{c.Subject.CommonName, c.Issuer.CommonName, c.Subject.String(), c.Issuer.String(), c, others(certs, c)}, nil
 		}
 	}
 	return Signer{}, errors.New("PKCS#7: signing certificate not included in the signature")
+}
+
+func others(certs []*x509.Certificate, leaf *x509.Certificate) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, c := range certs {
+		if c != leaf {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func serialBytes(c *x509.Certificate) []byte {

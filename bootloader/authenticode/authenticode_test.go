@@ -34,6 +34,14 @@ func TestRealSignedBinaries(t *testing.T) {
 		if !strings.HasPrefix(s[0].Subject, tc.subject) || s[0].Issuer != tc.issuer {
 			t.Errorf("%s: signer %q issued by %q, want %q… by %q", tc.asset, s[0].Subject, s[0].Issuer, tc.subject, tc.issuer)
 		}
+		if c := s[0].Cert; c == nil || c.Subject.CommonName != s[0].Subject || c.Issuer.CommonName != tc.issuer {
+			t.Errorf("%s: signing certificate %v not returned with the signer", tc.asset, c)
+		}
+		for _, c := range s[0].Chain {
+			if c == s[0].Cert {
+				t.Errorf("%s: the leaf is repeated in the chain", tc.asset)
+			}
+		}
 	}
 }
 

@@ -26,6 +26,16 @@ renamed into place only when complete: a failure or Ctrl-C leaves no partial
 file and an existing FILE untouched. FILE must be a new path or a regular
 file that is not the manifest, its lock, an ISO it names or in the cache.
 
+An existing FILE that holds a kit is changed in place instead: only the ISOs,
+menu and boot files that differ are written (what 'compose plan --image FILE'
+shows), new files first into free space, then the menu, the state record and
+every rename and removal in one final write, so that an interruption at any
+point leaves the old kit or the new one, never a mix; run apply again to
+finish. A FILE that is not a compose kit, was changed outside compose, or
+cannot take the change (partition too small, storage mode or BIOS boot
+partition changed, the ext4 data partition touched) is refused; --recreate
+rewrites it in full.
+
 With --device (repeatable, for several sticks at once) the kit is written to
 USB/MMC devices: each is checked before anything is built (not mounted, not
 the system disk, not swap or an LVM/RAID member, removable, large enough, at
@@ -57,10 +67,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			if err != nil {
 				return err
 			}
-			return a.result(res.Image, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "wrote %s (%s, %d entries)\n", res.Image.Image, humanSize(res.Image.Size), len(res.Plan.Entries))
-				return err
-			})
+			return a.result(res.Image, func(w io.Writer) error { return printApplied(w, res) })
 		},
 	}
 	ff.register(cmd)
@@ -68,6 +75,21 @@ bypassing the page cache. One failing stick does not stop the others.`,
 	cmd.Flags().BoolVar(&opts.NoVerify, "no-verify", false, "skip reading back the finished image or devices")
 	cmd.Flags().StringArrayVar(&opts.Devices, "device", nil, "write the kit to this block `device` (repeatable)")
 	cmd.Flags().BoolVar(&df.yes, "yes", false, "do not ask before erasing the devices (needed without a terminal)")
+	cmd.Flags().BoolVar(&opts.Recreate, "recreate", false, "rewrite an existing image in full instead of changing it in place")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow a device that is not removable or is larger than 1 TiB")
 	return cmd
+}
+
+func printApplied(w io.Writer, res *compose.Applied) error {
+	r := res.Image
+	var err error
+	switch {
+	case !r.Incremental:
+		_, err = fmt.Fprintf(w, "wrote %s (%s, %d entries, %s written)\n", r.Image, humanSize(r.Size), len(res.Plan.Entries), humanSize(r.BytesWritten))
+	case len(r.Changes) == 0:
+		_, err = fmt.Fprintf(w, "no changes: %s already holds this kit\n", r.Image)
+	default:
+		_, err = fmt.Fprintf(w, "updated %s in place: %d changes, %s written\n", r.Image, len(r.Changes), humanSize(r.BytesWritten))
+	}
+	return err
 }

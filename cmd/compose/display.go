@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/usbkit/compose/config/bytesize"
 	"os"
 
 	"github.com/usbkit/compose/cmd/compose/internal/progress"
@@ -56,6 +57,9 @@ func (d *display) fetchEvent(e fetch.Event) {
 	switch {
 	case e.Kind == fetch.Cached:
 		u.Msg = "already in the cache"
+	case e.Kind == fetch.Failed:
+		// The verb's error says why, once per ISO; the progress line
+		// only marks the task failed.
 	case e.Err != nil:
 		u.Msg = e.Err.Error()
 	}
@@ -74,4 +78,4 @@ func (d *display) event(e compose.Event) {
 	d.d.Update(progress.Update{Phase: string(e.Phase), ID: e.Task, Done: e.Done, Total: e.Total, State: eventStates[e.State], Msg: e.Message})
 }
 
-func humanSize(n int64) string { return progress.Size(n) }
+func humanSize(n int64) string { return bytesize.Format(n) }

@@ -2,6 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
 
 	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/compose/boottest"
@@ -16,8 +20,8 @@ const (
 	exitFailure     = 1   // any failure without a more specific code
 	exitUsage       = 2   // bad command line: unknown verb or flag, wrong arguments
 	exitInvalid     = 3   // the manifest or lock file is invalid, or they disagree
-	exitMismatch    = 4   // a download or the built image does not match its digest
-	exitUnsafe      = 5   // a device was refused as a target; nothing was written
+	exitMismatch    = 4   // a download, a cache entry or the built image does not match its digest
+	exitUnsafe      = 5   // a device or image path was refused as a target; nothing was written
 	exitBootFailed  = 6   // compose test: a boot did not pass
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
@@ -48,7 +52,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
 		return exitInvalid
-	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch):
+	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch), errors.Is(err, compose.ErrBadCacheEntry):
 		return exitMismatch
 	case errors.Is(err, compose.ErrUnsafeTarget):
 		return exitUnsafe
@@ -66,6 +70,8 @@ func hintFor(err error) string {
 		return "run 'compose help' for usage"
 	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):
 		return "run 'compose lock' to pin the manifest's ISOs in its lock file"
+	case errors.Is(err, compose.ErrRecreate):
+		return "'compose plan --image/--device' shows the differences; apply --recreate rewrites the target in full"
 	case errors.Is(err, compose.ErrUnsafeImage):
 		return "name a new file, or an image compose built before"
 	case errors.Is(err, compose.ErrUnsafeTarget):
@@ -74,6 +80,8 @@ func hintFor(err error) string {
 		return "compose boot and compose test need QEMU and firmware from Debian's packages (see the error)"
 	case errors.Is(err, fetch.ErrNotCached):
 		return "run without --offline, or 'compose fetch' while online"
+	case errors.Is(err, compose.ErrBadCacheEntry):
+		return "remove the cache entry named above and run again: it is fetched and verified anew"
 	case errors.Is(err, fetch.ErrChecksumMismatch):
 		return "the file is not what the checksum says: a changed upload, a bad mirror or tampering; nothing was cached"
 	}
@@ -91,4 +99,28 @@ func diagnosticsOf(err error) []diagnostic {
 		out[i] = diagnostic{File: d.File, Line: d.Line, Column: d.Col, Message: d.Msg}
 	}
 	return out
+}
+
+// installLine finds a package install command in a manifest's header
+// comment ("#   sudo apt-get install -y memtest86+ ipxe").
+var installLine = regexp.MustCompile(`^#\s*((?:sudo\s+)?(?:apt-get|apt|dnf|yum|zypper|pacman)\s.*\S)\s*$`)
+
+// missingFileHint is the hint for a file that is not there, which for a
+// manifest's path: ISOs usually means a package is not installed: it
+// quotes the install command the manifest's header names, if any.
+func (a *app) missingFileHint() string {
+	const fix = "or fix the path in the manifest"
+	data, err := os.ReadFile(a.file)
+	if a.file == "-" || err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		if m := installLine.FindStringSubmatch(line); m != nil {
+			return fmt.Sprintf("install the packages the manifest's header names (%s), %s", m[1], fix)
+		}
+	}
+	return "a file the manifest names is missing: install the package that provides it, " + fix
 }

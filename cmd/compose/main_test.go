@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -42,6 +43,7 @@ func TestScripts(t *testing.T) {
 			"serve":   cmdServe,
 			"mkiso":   cmdMkiso,
 			"sha256":  cmdSHA256,
+			"sha512":  cmdSHA512,
 			"expand":  cmdExpand,
 			"loopdev": cmdLoopdev,
 		},
@@ -74,6 +76,15 @@ func cmdSHA256(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: sha256 FILE VAR")
 	}
 	sum := sha256.Sum256([]byte(ts.ReadFile(args[0])))
+	ts.Setenv(args[1], hex.EncodeToString(sum[:]))
+}
+
+// sha512 FILE VAR: set $VAR to FILE's SHA-512.
+func cmdSHA512(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sha512 FILE VAR")
+	}
+	sum := sha512.Sum512([]byte(ts.ReadFile(args[0])))
 	ts.Setenv(args[1], hex.EncodeToString(sum[:]))
 }
 

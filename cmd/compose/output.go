@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 )
 
@@ -103,7 +105,11 @@ func (a *app) fail(err error) {
 	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
 		fmt.Fprintf(a.stderr, "compose: error: %s\n", escapeText(line))
 	}
-	if h := hintFor(err); h != "" && !a.quiet {
+	h := hintFor(err)
+	if h == "" && errors.Is(err, fs.ErrNotExist) {
+		h = a.missingFileHint()
+	}
+	if h != "" && !a.quiet {
 		fmt.Fprintf(a.stderr, "compose: hint: %s\n", h)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,8 +13,9 @@ import (
 
 func newPlanCmd(a *app) *cobra.Command {
 	var (
-		ff  fetchFlags
-		img string
+		ff       fetchFlags
+		img, dev string
+		recreate bool
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -21,14 +23,26 @@ func newPlanCmd(a *app) *cobra.Command {
 		Long: `plan computes what 'compose apply' would do and changes nothing: the ISOs still
 to download, the partitions with their sizes, the files on each, the menu
 entries and how each ISO boots (for ISOs already in the cache), and warnings.
-It reads sizes and digests from the manifest's lock ('compose lock' writes it).`,
+It reads sizes and digests from the manifest's lock ('compose lock' writes it).
+
+When --image FILE or --device DEV already holds a kit, plan also shows what
+apply would change there: + add, ~ replace, - remove (ISOs, the menu, boot
+files), or "no changes", and why the target could only be rewritten in full
+(--recreate) when it is not a compose kit, was changed outside compose, or
+its partitions cannot take the change.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ff.offline = true // plan never downloads
 			k, err := a.loadKit(&ff, nil)
 			if err != nil {
 				return err
 			}
-			p, err := k.Plan(cmd.Context(), img)
+			if img != "" && dev != "" {
+				return usageError{errors.New("give --image or --device, not both")}
+			}
+			if dev != "" {
+				img = dev
+			}
+			p, err := k.Plan(cmd.Context(), img, compose.PlanOptions{Recreate: recreate})
 			if err != nil {
 				return err
 			}
@@ -40,6 +54,8 @@ It reads sizes and digests from the manifest's lock ('compose lock' writes it).`
 	cmd.Flags().Lookup("jobs").Hidden = true
 	cmd.Flags().Lookup("idle-timeout").Hidden = true
 	cmd.Flags().StringVar(&img, "image", "", "the image `file` apply would write")
+	cmd.Flags().StringVar(&dev, "device", "", "show what apply would change on the kit on this `device`")
+	cmd.Flags().BoolVar(&recreate, "recreate", false, "plan a full rewrite, ignoring what the target holds")
 	return cmd
 }
 
@@ -80,6 +96,10 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	printSecureBoot(w, p)
+	if p.Diff != nil {
+		printDiff(w, p.Diff)
+	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
@@ -101,4 +121,31 @@ func entryBoot(e compose.EntryPlan) string {
 		s += " + " + e.Args
 	}
 	return s
+}
+
+// printDiff shows what apply changes on an existing target.
+func printDiff(w io.Writer, d *compose.Diff) {
+	switch {
+	case len(d.Recreate) > 0:
+		fmt.Fprintf(w, "\n%s cannot be changed in place:\n", d.Target)
+		for _, r := range d.Recreate {
+			fmt.Fprintf(w, "  - %s\n", r)
+		}
+		fmt.Fprintf(w, "apply --recreate rewrites it in full (everything on it is erased)\n")
+		return
+	case d.NoChanges:
+		fmt.Fprintf(w, "\nno changes: %s already holds this kit\n", d.Target)
+		return
+	}
+	fmt.Fprintf(w, "\nchanges to %s:\n", d.Target)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range d.Changes {
+		name := c.Name
+		if name == "" {
+			name = c.Path
+		}
+		fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", c.Op, c.Kind, name, humanSize(c.Size))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "apply writes %s in place\n", humanSize(d.Write))
 }

@@ -44,6 +44,10 @@ func (a *app) confirm(sticks []compose.Stick, yes bool) error {
 func printDeviceResults(w io.Writer, out []compose.DeviceResult) error {
 	for _, r := range out {
 		switch {
+		case r.Complete && r.Incremental && len(r.Changes) == 0:
+			fmt.Fprintf(w, "%s: no changes: it already holds this kit\n", r.Device)
+		case r.Complete && r.Incremental:
+			fmt.Fprintf(w, "%s: updated in place: %d changes, %s written\n", r.Device, len(r.Changes), humanSize(r.Written))
 		case r.Complete && r.Verified:
 			fmt.Fprintf(w, "%s: written and verified (%s)\n", r.Device, humanSize(r.Written))
 		case r.Complete:

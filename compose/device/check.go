@@ -2,7 +2,7 @@ package device
 
 import (
 	"fmt"
-	"strconv"
+	"github.com/usbkit/compose/config/bytesize"
 	"strings"
 )
 
@@ -72,7 +72,7 @@ func reasons(dev Device, imageSize int64, opts CheckOptions) []Reason {
 	if dev.Size == 0 {
 		rs = append(rs, never(NoMedium, "no medium (size 0)"))
 	} else if imageSize > dev.Size {
-		rs = append(rs, never(TooSmall, "it is smaller (%s) than the image (%s)", HumanSize(dev.Size), HumanSize(imageSize)))
+		rs = append(rs, never(TooSmall, "it is smaller (%s) than the image (%s)", bytesize.Format(dev.Size), bytesize.Format(imageSize)))
 	}
 	if !dev.Removable && dev.Bus != BusUSB && dev.Bus != BusMMC {
 		rs = append(rs, Reason{Code: NotRemovable, Overridable: true,
@@ -80,7 +80,7 @@ func reasons(dev Device, imageSize int64, opts CheckOptions) []Reason {
 	}
 	if max := opts.maxSize(); max > 0 && dev.Size > max {
 		rs = append(rs, Reason{Code: TooLarge, Overridable: true,
-			Text: fmt.Sprintf("it is larger (%s) than the %s sanity limit; --force to write it anyway", HumanSize(dev.Size), binarySize(max))})
+			Text: fmt.Sprintf("it is larger (%s) than the %s sanity limit; --force to write it anyway", bytesize.Format(dev.Size), bytesize.Format(max))})
 	}
 	return rs
 }
@@ -135,19 +135,4 @@ func members(dev Device) []string {
 		add(p.Path, p.Holders, p.FSType)
 	}
 	return out
-}
-
-// binarySize prints limits the way they are set: "1 TiB", "512 GiB".
-func binarySize(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	f := float64(n)
-	i := 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	if f != float64(int64(f)) {
-		return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i]
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64) + " " + units[i]
 }

@@ -3,6 +3,7 @@ package device
 import (
 	"errors"
 	"fmt"
+	"github.com/usbkit/compose/config/bytesize"
 )
 
 // ErrUnsupported is returned on systems where listing or writing devices is
@@ -70,11 +71,11 @@ type Partition struct {
 	Swap        bool     `json:"swap"`
 }
 
-// String names the device for humans: "/dev/sdb (SanDisk Ultra, 32.0 GB, usb)".
+// String names the device for humans: "/dev/sdb (SanDisk Ultra, 29.8 GiB, usb)".
 func (d Device) String() string {
 	desc := joinNonEmpty(" ", d.Vendor, d.Model)
 	if d.Size > 0 {
-		desc = joinNonEmpty(", ", desc, HumanSize(d.Size))
+		desc = joinNonEmpty(", ", desc, bytesize.Format(d.Size))
 	}
 	if d.Bus != "" && d.Bus != BusUnknown {
 		desc = joinNonEmpty(", ", desc, string(d.Bus))
@@ -83,22 +84,6 @@ func (d Device) String() string {
 		return d.Path
 	}
 	return fmt.Sprintf("%s (%s)", d.Path, desc)
-}
-
-// HumanSize prints a byte count the way disk makers label sticks (decimal
-// units) with the binary size next to it when they differ much.
-func HumanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
-	f := float64(n)
-	i := 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", f, units[i])
 }
 
 func joinNonEmpty(sep string, parts ...string) string {

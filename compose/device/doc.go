@@ -2,7 +2,12 @@
 // ones it must not touch, and writes an image to one or several of them at
 // once, fast and verified.
 //
-// Contract, in the order the CLI uses it:
+// It lives under compose because compose uses it: the Kit's device gate
+// (compose.Kit.Apply with Devices) checks every device against the planned
+// size before anything is built and writes them after; the CLI uses it
+// directly only to list devices (`compose devices`).
+//
+// Contract, in the order compose.Kit uses it:
 //
 //   - List(root) returns every whole disk with its bus, size, model, mounted
 //     partitions, holders, swap use and the Reasons compose would refuse it

@@ -7,10 +7,22 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+
+	"github.com/usbkit/compose/compose/internal/fatbpb"
 )
 
 // gpt is the part of an image's GUID partition table the writer needs to
 // move the backup table to the end of a larger device.
+//
+// Why not go-diskfs's gpt.Table.Resize (v1.9.4) and Table.Write: Write puts
+// the tables straight onto the target in its own order, syncing as it goes,
+// while the writer needs them as patches it orders itself (tables zeroed
+// first, the head written last, so an interrupted stick never looks like a
+// kit); Write regenerates the protective MBR, which would drop a hybrid MBR
+// the image has; and a Read/Write round trip re-encodes every partition
+// entry, where these patches change only the fields that move (alternate
+// LBA, last usable LBA, backup locations) and the CRCs, leaving every other
+// byte as the image builder wrote and verified it.
 type gpt struct {
 	sectorSize int
 	header     []byte // the primary header's whole sector
@@ -160,22 +172,11 @@ func (g *gpt) protectiveMBR(devSize int64) []byte {
 // its boot sector, reserved sectors, FATs and (FAT12/16) root directory, or
 // 0 when the sector is not a FAT boot sector.
 func fatMetadata(boot []byte) int64 {
-	le := binary.LittleEndian
-	if len(boot) < 512 || boot[510] != 0x55 || boot[511] != 0xAA {
+	p, ok := fatbpb.Parse(boot)
+	if !ok {
 		return 0
 	}
-	bps := int64(le.Uint16(boot[11:]))
-	reserved := int64(le.Uint16(boot[14:]))
-	nfats := int64(boot[16])
-	rootEntries := int64(le.Uint16(boot[17:]))
-	fatSize := int64(le.Uint16(boot[22:]))
-	if fatSize == 0 {
-		fatSize = int64(le.Uint32(boot[36:]))
-	}
-	if bps < 512 || bps > 4096 || bps&(bps-1) != 0 || boot[13] == 0 || reserved == 0 || nfats == 0 || nfats > 4 {
-		return 0
-	}
-	return (reserved+nfats*fatSize)*bps + rootEntries*32
+	return p.MetadataBytes()
 }
 
 func isZero(b []byte) bool {

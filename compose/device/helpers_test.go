@@ -9,45 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/usbkit/compose/compose/internal/testenv"
 )
-
-// need skips the test when a requirement is missing, or fails it under
-// CI=true, where every tool is installed and a skip would hide a gap.
-func need(t *testing.T, ok bool, why string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but %s", why)
-	}
-	t.Skip(why)
-}
-
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		_, err := exec.LookPath(tool)
-		need(t, err == nil, tool+" is not installed (packages: gdisk dosfstools mtools util-linux)")
-	}
-}
-
-func needLoop(t *testing.T) {
-	t.Helper()
-	needTools(t, "losetup")
-	need(t, os.Geteuid() == 0, "loop devices need root")
-	_, err := os.Stat("/dev/loop-control")
-	need(t, err == nil, "no /dev/loop-control: loop devices are not available")
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // backing makes a file of size bytes full of non-zero garbage, like a
 // stick that held something else before.
@@ -72,9 +36,9 @@ func backing(t *testing.T, dir string, size int64) string {
 // the length of the test.
 func loopDev(t *testing.T, file string) string {
 	t.Helper()
-	needLoop(t)
+	testenv.Loop(t)
 	out, err := exec.Command("losetup", "--show", "-f", "-P", file).CombinedOutput()
-	need(t, err == nil, "losetup failed (no free loop device?): "+strings.TrimSpace(string(out)))
+	testenv.Require(t, err == nil, "losetup failed (no free loop device?): "+strings.TrimSpace(string(out)))
 	dev := strings.TrimSpace(string(out))
 	t.Cleanup(func() {
 		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
@@ -90,26 +54,26 @@ func loopDev(t *testing.T, file string) string {
 // clusters and much of the FATs) are holes, as in a real sparse image.
 func testImage(t *testing.T, dir string, size int64, payload []byte) (img string, esp span) {
 	t.Helper()
-	needTools(t, "sgdisk", "mkfs.fat", "mcopy", "dd")
+	testenv.Tools(t, "sgdisk", "mkfs.fat", "mcopy", "dd")
 	img = filepath.Join(dir, "kit.img")
 	if err := os.Truncate(mustCreate(t, img), size); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "sgdisk", "-n", "1:2048:+1M", "-t", "1:ef02", "-n", "2:4096:0", "-t", "2:ef00", img)
+	testenv.Run(t, "sgdisk", "-n", "1:2048:+1M", "-t", "1:ef02", "-n", "2:4096:0", "-t", "2:ef00", img)
 	endLBA := size/512 - 34 // sgdisk's default last usable LBA
 	esp = span{4096 * 512, (endLBA + 1) * 512}
 	espFile := filepath.Join(dir, "esp.fat")
 	if err := os.Truncate(mustCreate(t, espFile), esp.len()); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "mkfs.fat", "-F", "32", "-s", "1", "-n", "TESTKIT", espFile)
+	testenv.Run(t, "mkfs.fat", "-F", "32", "-s", "1", "-n", "TESTKIT", espFile)
 	data := filepath.Join(dir, "PAYLOAD.BIN")
 	if err := os.WriteFile(data, payload, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "mcopy", "-i", espFile, data, "::/PAYLOAD.BIN")
-	run(t, "dd", "if="+espFile, "of="+img, "bs=4096", "seek="+itoa(esp.Off/4096), "conv=notrunc,sparse", "status=none")
-	run(t, "sgdisk", "-v", img)
+	testenv.Run(t, "mcopy", "-i", espFile, data, "::/PAYLOAD.BIN")
+	testenv.Run(t, "dd", "if="+espFile, "of="+img, "bs=4096", "seek="+itoa(esp.Off/4096), "conv=notrunc,sparse", "status=none")
+	testenv.Run(t, "sgdisk", "-v", img)
 	return img, esp
 }
 

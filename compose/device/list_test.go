@@ -49,7 +49,7 @@ func TestListFixture(t *testing.T) {
 		stick.Partitions[0].Start != MiB {
 		t.Errorf("usb stick partitions: %+v", stick.Partitions)
 	}
-	if got := stick.String(); got != "/dev/sdb (SanDisk Ultra, 32.0 GB, usb)" {
+	if got := stick.String(); got != "/dev/sdb (SanDisk Ultra, 29.8 GiB, usb)" {
 		t.Errorf("String() = %q", got)
 	}
 	sd := devs["mmcblk0"]
@@ -102,14 +102,14 @@ func TestRefusalRules(t *testing.T) {
 	}{
 		{"sdb", image, nil, nil, ""},
 		{"mmcblk0", image, nil, nil, ""},
-		{"sdb", 64 * GB, []ReasonCode{TooSmall}, []ReasonCode{TooSmall}, "smaller (32.0 GB) than the image (64.0 GB)"},
+		{"sdb", 64 * GB, []ReasonCode{TooSmall}, []ReasonCode{TooSmall}, "smaller (29.8 GiB) than the image (59.6 GiB)"},
 		{"nvme0n1", image, []ReasonCode{SystemDisk, Mounted, Member, NotRemovable}, []ReasonCode{SystemDisk, Mounted, Member},
 			"/dev/nvme0n1p2 on / (via dm-0)"},
 		{"sda", image, []ReasonCode{Mounted, NotRemovable}, []ReasonCode{Mounted}, "mounted: /dev/sda1 on /data"},
 		{"sdc", image, []ReasonCode{Member, NotRemovable}, []ReasonCode{Member}, "/dev/sdc1 held by dm-1"},
 		{"sdd", image, []ReasonCode{ActiveSwap}, []ReasonCode{ActiveSwap}, "in use as swap: /dev/sdd2"},
 		{"sde", image, []ReasonCode{Member}, []ReasonCode{Member}, "/dev/sde1 is a RAID member"},
-		{"sdf", image, []ReasonCode{TooLarge}, nil, "larger (2.0 TB) than the 1 TiB sanity limit"},
+		{"sdf", image, []ReasonCode{TooLarge}, nil, "larger (1.8 TiB) than the 1 TiB sanity limit"},
 		{"loop0", 50 * MiB, []ReasonCode{NotRemovable}, nil, "not removable media (bus loop)"},
 		{"mmcblk1", image / 2, []ReasonCode{ReadOnly}, []ReasonCode{ReadOnly}, "read-only"},
 		{"sdg", image, []ReasonCode{NoMedium}, []ReasonCode{NoMedium}, "no medium"},

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
 var force = WriteOptions{Check: CheckOptions{Force: true}} // loop devices are not removable
@@ -59,8 +61,8 @@ func readRange(t *testing.T, path string, s span) []byte {
 // gives back the payload.
 func checkStick(t *testing.T, raw string, esp span, payload []byte) {
 	t.Helper()
-	needTools(t, "sgdisk", "fsck.fat", "mcopy")
-	if out := run(t, "sgdisk", "-v", raw); !strings.Contains(out, "No problems found") {
+	testenv.Tools(t, "sgdisk", "fsck.fat", "mcopy")
+	if out := testenv.Run(t, "sgdisk", "-v", raw); !strings.Contains(out, "No problems found") {
 		t.Fatalf("sgdisk -v:\n%s", out)
 	}
 	fi, err := os.Stat(raw)
@@ -75,9 +77,9 @@ func checkStick(t *testing.T, raw string, esp span, payload []byte) {
 	if err := os.WriteFile(part, readRange(t, raw, esp), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "fsck.fat", "-n", part)
+	testenv.Run(t, "fsck.fat", "-n", part)
 	out := filepath.Join(t.TempDir(), "payload")
-	run(t, "mcopy", "-i", part, "::/PAYLOAD.BIN", out)
+	testenv.Run(t, "mcopy", "-i", part, "::/PAYLOAD.BIN", out)
 	got, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +173,7 @@ func TestWriteRefusesWithoutWriting(t *testing.T) {
 // backingOf asks losetup which file is behind a loop device.
 func backingOf(t *testing.T, dev string) string {
 	t.Helper()
-	return strings.TrimSpace(run(t, "losetup", "-n", "-O", "BACK-FILE", dev))
+	return strings.TrimSpace(testenv.Run(t, "losetup", "-n", "-O", "BACK-FILE", dev))
 }
 
 // TestWriteRefusesMounted mounts a stick two ways a user might: its file
@@ -179,13 +181,13 @@ func backingOf(t *testing.T, dev string) string {
 // the stick, as "mount -o offset" makes; this kernel scans no partitions
 // of loop devices). Both must be refused and left untouched.
 func TestWriteRefusesMounted(t *testing.T) {
-	needTools(t, "mkfs.ext4", "mount", "umount")
+	testenv.Tools(t, "mkfs.ext4", "mount", "umount")
 	dir := t.TempDir()
 	img, _ := testImage(t, dir, 64*MiB, randomBytes(int(MiB), 3))
 	for _, off := range []int64{0, MiB} {
 		t.Run(fmt.Sprint("offset ", off), func(t *testing.T) {
 			raw := backing(t, t.TempDir(), 64*MiB)
-			run(t, "mkfs.ext4", "-q", "-F", "-E", "offset="+itoa(off), raw, "16M")
+			testenv.Run(t, "mkfs.ext4", "-q", "-F", "-E", "offset="+itoa(off), raw, "16M")
 			dev := loopDev(t, raw)
 			mnt := t.TempDir()
 			mopts := "ro"
@@ -193,8 +195,8 @@ func TestWriteRefusesMounted(t *testing.T) {
 				mopts += ",offset=" + itoa(off)
 			}
 			out, err := exec.Command("mount", "-t", "ext4", "-o", mopts, dev, mnt).CombinedOutput()
-			need(t, err == nil, "cannot mount ext4 here: "+string(out))
-			t.Cleanup(func() { run(t, "umount", mnt) })
+			testenv.Require(t, err == nil, "cannot mount ext4 here: "+string(out))
+			t.Cleanup(func() { testenv.Run(t, "umount", mnt) })
 			d, err := Lookup(Root{}, dev)
 			if err != nil {
 				t.Fatal(err)
@@ -226,11 +228,11 @@ func TestWriteFailingDevice(t *testing.T) {
 	dir := t.TempDir()
 	payload := randomBytes(40*int(MiB), 4)
 	img, esp := testImage(t, dir, 64*MiB, payload)
-	needLoop(t)
+	testenv.Loop(t)
 	mnt := t.TempDir()
 	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt).CombinedOutput()
-	need(t, err == nil, "cannot mount a tmpfs: "+string(out))
-	t.Cleanup(func() { run(t, "umount", mnt) })
+	testenv.Require(t, err == nil, "cannot mount a tmpfs: "+string(out))
+	t.Cleanup(func() { testenv.Run(t, "umount", mnt) })
 	sick := filepath.Join(mnt, "sick.raw")
 	if err := os.Truncate(mustCreate(t, sick), 64*MiB); err != nil {
 		t.Fatal(err)

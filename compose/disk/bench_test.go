@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
 // The benchmark is opt-in: it writes several GiB.
@@ -33,7 +35,7 @@ func benchDir(t *testing.T) string {
 	if os.Getenv("COMPOSE_IMAGE_BENCH") == "" {
 		t.Skip("set COMPOSE_IMAGE_BENCH=1 to run the placement benchmark")
 	}
-	needTool(t, "dd")
+	testenv.Tools(t, "dd")
 	base := os.Getenv("COMPOSE_IMAGE_BENCH_DIR")
 	d, err := os.MkdirTemp(base, "compose-image-bench-")
 	if err != nil {
@@ -120,7 +122,7 @@ func ddAll(t *testing.T, dir string, isos []File) float64 {
 		args = append(args, f.Source)
 	}
 	start := time.Now()
-	run(t, "sh", args...)
+	testenv.Run(t, "sh", args...)
 	d := time.Since(start).Seconds()
 	os.Remove(out)
 	return d

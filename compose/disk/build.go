@@ -13,6 +13,7 @@ import (
 	"github.com/diskfs/go-diskfs/backend"
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/usbkit/compose/compose/internal/stale"
 )
 
 // Result describes a built image.
@@ -60,7 +61,11 @@ func Build(ctx context.Context, path string, spec Spec, progress func(Event)) (R
 	if err := checkSources(l); err != nil {
 		return Result{}, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	// Named after the image and this process, so that one left by SIGKILL
+	// is recognisable and collected by the next build of the same image.
+	prefix := "." + filepath.Base(path) + "."
+	stale.Collect(filepath.Dir(path), prefix, "apply", ".tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(path), stale.Pattern(prefix, "apply", ".tmp"))
 	if err != nil {
 		return Result{}, fmt.Errorf("creating image: %w", err)
 	}
@@ -119,8 +124,16 @@ func totalBytes(l Layout) int64 {
 	return n
 }
 
-// commit makes the temporary image durable and gives it its name.
+// commit makes the temporary image durable and gives it its name. An
+// image it replaces keeps its mode; a new one is 0644.
 func commit(tmp *os.File, path string) error {
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("setting the image's mode: %w", err)
+	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("syncing image: %w", err)
 	}
@@ -219,12 +232,19 @@ func (b *builder) place(p *Partition, f File, write sink, ext []Extent) error {
 	size := f.size()
 	base := b.done
 	ev := Event{Kind: EventPlace, Path: f.Path, Partition: p.Index, Total: size, AllTotal: b.total}
-	sum, err := pump(b.ctx, r, size, write, func(n int64) {
+	src, pinSum, err := pinned(f, r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Path, err)
+	}
+	sum, err := pump(b.ctx, src, size, write, func(n int64) {
 		ev.Done, ev.AllDone = n, base+n
 		b.progress(ev)
 	})
 	if err != nil {
 		return fmt.Errorf("placing %s: %w", f.Path, err)
+	}
+	if err := checkSum(f, pinSum(sum)); err != nil {
+		return err
 	}
 	if size == 0 {
 		ev.AllDone = base

@@ -49,6 +49,35 @@
 // so a collision would open the wrong file); names are printable ASCII
 // without "*:<>?\| and without leading/trailing spaces or trailing dots.
 //
+// Source digests: a File with Algorithm and Digest (a lock's pin) is hashed
+// while it is placed, whatever the algorithm and whether or not Verify is
+// set; the kernel copy hashes the source beside the copy. A mismatch is a
+// *SourceError (ErrSourceMismatch) and nothing is renamed into place.
+//
 // Progress: the callback gets EventPlace and EventVerify events, one call at
 // a time, from Build's goroutines.
+//
+// go-diskfs v1.9.4 bugs this package works around. Each makes `fsck.fat -n`
+// exit 1 or loses data. Remove a workaround (and its entry) once go.mod
+// requires a go-diskfs release with the fix.
+//
+//  1. At some volume sizes (64 MiB, 4 GiB, 16 GiB, 32 GiB among them) the FAT
+//     is two entries short of the clusters it declares. Upstream:
+//     diskfs/go-diskfs#418 (fixed on master after v1.9.4). Workaround:
+//     fatgeom.go computes the geometry and ComputeLayout avoids those sizes
+//     (TestFATGeometryKnownBad).
+//  2. Every directory directly under the root gets a `..` entry pointing at
+//     cluster 2 instead of 0. Upstream: diskfs/go-diskfs#70 fixed this in the
+//     old fat32 code in 2020; v1.9.4 writes 2 again. Workaround: fatfix.go.
+//  3. Empty files get a cluster; names beginning with a dot get a broken 8.3
+//     name. Upstream: diskfs/go-diskfs#417, fixed by #419 after v1.9.4.
+//     Workaround: fatfix.go.
+//  4. Files of 4 GiB or more are silently truncated (the size is stored as
+//     uint32 and Write reports success). No upstream issue found. Workaround:
+//     ComputeLayout refuses them on FAT32 (ErrFileTooBig) and places them on
+//     ext4.
+//  5. The FSInfo free count is left unset (fsck only warns) and the BPB's
+//     hidden-sectors field is 0 inside a partition (BIOS boot code needs the
+//     partition's start there). No upstream issue found. Workaround:
+//     fatfix.go; so are its time.Now() stamps (reproducible images).
 package disk

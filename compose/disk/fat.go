@@ -69,12 +69,38 @@ func (b *builder) placeKnown(p *Partition, f File, ext []Extent) error {
 	defer src.Close()
 	base := b.done
 	ev := Event{Kind: EventPlace, Path: f.Path, Partition: p.Index, Total: f.Size, AllTotal: b.total}
+	// The bytes skip this process, so the pinned digest is checked by
+	// hashing the source beside the copy (from the page cache, mostly).
+	stop := make(chan struct{})
+	type hashed struct {
+		sum []byte
+		err error
+	}
+	sumc := make(chan hashed, 1)
+	go func() {
+		alg := orDefault(f.Algorithm, "sha256")
+		sum, err := hashFile(stop, f.Source, alg)
+		sumc <- hashed{sum, err}
+	}()
 	err = b.kernelCopy(b.ctx, src, f.Size, ext, func(n int64) {
 		ev.Done, ev.AllDone = n, base+n
 		b.progress(ev)
 	})
 	if err != nil {
+		close(stop)
+		<-sumc
 		return fmt.Errorf("placing %s: %w", f.Path, err)
+	}
+	h := <-sumc
+	if h.err != nil {
+		return fmt.Errorf("hashing %s: %w", f.Source, h.err)
+	}
+	pin := f
+	if pin.Digest == "" {
+		pin.Algorithm, pin.Digest = "sha256", f.SHA256
+	}
+	if err := checkSum(pin, h.sum); err != nil {
+		return err
 	}
 	b.done = base + f.Size
 	b.placed = append(b.placed, Placed{Path: f.Path, Partition: p.Index, Size: f.Size, SHA256: f.SHA256, Extents: ext})

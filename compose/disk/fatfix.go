@@ -6,10 +6,13 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/usbkit/compose/compose/internal/fatbpb"
 )
 
 // fatFixer repairs what go-diskfs v1.9.4 leaves wrong in a FAT32 volume it
-// created (libraries.md, bugs 2, 3, 5 and its time.Now() stamps), working on
+// created (bugs 2, 3 and 5 in the package documentation, and its time.Now()
+// stamps), working on
 // the raw bytes: it re-reads the BPB and FAT and walks every directory.
 type fatFixer struct {
 	f          *os.File
@@ -71,17 +74,13 @@ func (x *fatFixer) readBPB() error {
 	if err != nil {
 		return err
 	}
-	le := binary.LittleEndian
-	x.bps, x.spc = int64(le.Uint16(b[11:])), int64(b[13])
-	x.reserved = int64(le.Uint16(b[14:]))
-	x.fatSectors = int64(le.Uint32(b[36:]))
-	x.rootClus = le.Uint32(b[44:])
-	x.fsinfo, x.backup = int64(le.Uint16(b[48:])), int64(le.Uint16(b[50:]))
-	total := int64(le.Uint32(b[32:]))
-	if x.bps != 512 || x.spc == 0 || b[16] != 2 || b[510] != 0x55 || b[511] != 0xaa {
+	p, ok := fatbpb.Parse(b)
+	if !ok || p.BytesPerSector != 512 || p.FATs != 2 || p.RootCluster == 0 {
 		return fmt.Errorf("FAT volume at %d: unexpected boot sector", x.off)
 	}
-	x.clusters = uint32((total - x.reserved - 2*x.fatSectors) / x.spc)
+	x.bps, x.spc, x.reserved, x.fatSectors = p.BytesPerSector, p.SectorsPerCluster, p.Reserved, p.FATSectors
+	x.rootClus, x.fsinfo, x.backup = p.RootCluster, p.FSInfo, p.Backup
+	x.clusters = uint32((p.TotalSectors - x.reserved - 2*x.fatSectors) / x.spc)
 	x.fat, err = x.readAt(x.fatSectors*x.bps, x.reserved*x.bps)
 	return err
 }

@@ -11,19 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// needTool skips without the tool, but fails under CI=true, where the tools
-// are installed.
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-}
+	"github.com/usbkit/compose/compose/internal/testenv"
+)
 
 func build(t *testing.T, spec Spec) (string, Result) {
 	t.Helper()
@@ -68,21 +58,12 @@ func extract(t *testing.T, img string, p Partition) string {
 	return name
 }
 
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // checkImage runs the independent checkers on every partition and reads
 // every file back with tools that are not go-diskfs.
 func checkImage(t *testing.T, img string, l Layout) {
 	t.Helper()
-	needTool(t, "sgdisk")
-	if out := run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
+	testenv.Tools(t, "sgdisk")
+	if out := testenv.Run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
 		t.Fatalf("sgdisk -v:\n%s", out)
 	}
 	for _, p := range l.Partitions {
@@ -96,8 +77,8 @@ func checkImage(t *testing.T, img string, l Layout) {
 }
 
 func checkFAT(t *testing.T, img string, p Partition) {
-	needTool(t, "fsck.fat")
-	needTool(t, "mcopy")
+	testenv.Tools(t, "fsck.fat")
+	testenv.Tools(t, "mcopy")
 	part := extract(t, img, p)
 	out, err := exec.Command("fsck.fat", "-n", part).CombinedOutput()
 	if err != nil || unexpectedLines(string(out)) {
@@ -105,21 +86,21 @@ func checkFAT(t *testing.T, img string, p Partition) {
 	}
 	for _, f := range p.Files {
 		dst := filepath.Join(t.TempDir(), "out")
-		run(t, "mcopy", "-n", "-i", img+"@@"+strconv.FormatInt(p.Offset, 10), "::"+f.Path, dst)
+		testenv.Run(t, "mcopy", "-n", "-i", img+"@@"+strconv.FormatInt(p.Offset, 10), "::"+f.Path, dst)
 		compareFile(t, f, dst)
 	}
 }
 
 func checkExt4(t *testing.T, img string, p Partition) {
-	needTool(t, "e2fsck")
-	needTool(t, "debugfs")
+	testenv.Tools(t, "e2fsck")
+	testenv.Tools(t, "debugfs")
 	part := extract(t, img, p)
 	if out, err := exec.Command("e2fsck", "-fn", part).CombinedOutput(); err != nil {
 		t.Fatalf("e2fsck -fn: %v\n%s", err, out)
 	}
 	for _, f := range p.Files {
 		dst := filepath.Join(t.TempDir(), "out")
-		run(t, "debugfs", "-R", "dump "+f.Path+" "+dst, part)
+		testenv.Run(t, "debugfs", "-R", "dump "+f.Path+" "+dst, part)
 		compareFile(t, f, dst)
 	}
 	os.Remove(part)

@@ -20,9 +20,15 @@ type File struct {
 	// host file's size differs.
 	Size int64
 	// SHA256 (hex), when known (the fetch step verified it), lets Build
-	// copy a Source file in the kernel without hashing it, and is what
-	// Verify compares the read-back bytes with.
+	// copy a Source file in the kernel, and is what Verify compares the
+	// read-back bytes with.
 	SHA256 string
+	// Algorithm ("sha256" or "sha512") and Digest (hex), when set, are what
+	// Source's bytes must hash to (a lock's pin). Build hashes the bytes it
+	// places, always (Verify on or off), and fails with a *SourceError
+	// when they differ: a file changed after it was verified never reaches
+	// an image.
+	Algorithm, Digest string
 }
 
 func (f File) size() int64 {

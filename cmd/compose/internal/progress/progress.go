@@ -7,6 +7,7 @@ package progress
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/usbkit/compose/config/bytesize"
 	"io"
 	"sync"
 	"time"
@@ -113,26 +114,12 @@ func line(u Update) string {
 	s := fmt.Sprintf("%s %s: %s", u.Phase, u.ID, u.State)
 	switch {
 	case u.Total > 0:
-		s += fmt.Sprintf(" %s of %s (%d%%)", Size(u.Done), Size(u.Total), u.Done*100/u.Total)
+		s += fmt.Sprintf(" %s of %s (%d%%)", bytesize.Format(u.Done), bytesize.Format(u.Total), u.Done*100/u.Total)
 	case u.Done > 0:
-		s += " " + Size(u.Done)
+		s += " " + bytesize.Format(u.Done)
 	}
 	if u.Msg != "" {
 		s += ": " + u.Msg
 	}
 	return s
-}
-
-// Size formats a byte count in binary units: 512 B, 1.5 MiB, 4.0 GiB.
-func Size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }

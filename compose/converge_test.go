@@ -1,0 +1,271 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"github.com/usbkit/compose/compose/internal/testenv"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/usbkit/compose/compose/internal/fatedit"
+	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/fetch"
+)
+
+// plan locks and plans m against img with the fetcher in cache.
+func planAgainst(t *testing.T, m *config.Manifest, cache, img string, opts ...PlanOptions) *Plan {
+	t.Helper()
+	ctx := context.Background()
+	f := newFetcher(t, cache)
+	l, err := ResolveLock(ctx, m, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.FetchAll(ctx, mustSources(t, m, l)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := MakePlan(ctx, m, l, f, img, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Ready {
+		t.Fatalf("plan not ready: %v", p.Downloads)
+	}
+	return p
+}
+
+func mustSources(t *testing.T, m *config.Manifest, l *config.Lock) []fetch.Source {
+	t.Helper()
+	s, err := Sources(m, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func ops(d *Diff) string {
+	var out []string
+	for _, c := range d.Changes {
+		n := c.Name
+		if n == "" {
+			n = c.Path
+		}
+		out = append(out, c.Op+c.Kind+":"+n)
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+// checkKit runs fsck.fat -n on the ESP and checks that every menu entry
+// names an ISO on the ESP whose whole SHA-256 is the one the state record
+// holds, and that the target reads back as a kit without drift.
+func checkKit(t *testing.T, img string) *Target {
+	t.Helper()
+	tg, err := ReadTarget(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tg.Kit || tg.Drift || len(tg.Problems) > 0 {
+		t.Fatalf("%s: kit %v, problems %v", img, tg.Kit, tg.Problems)
+	}
+	esp := tg.Partitions[len(tg.Partitions)-1]
+	for _, p := range tg.Partitions {
+		if p.Type == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" {
+			esp = p
+		}
+	}
+	espImg := filepath.Join(t.TempDir(), "esp.img")
+	extract(t, img, espImg, esp.Offset, esp.Size)
+	if out, err := exec.Command("fsck.fat", "-n", espImg).CombinedOutput(); err != nil {
+		t.Fatalf("fsck.fat -n: %v\n%s", err, out)
+	}
+	f, _ := os.Open(img)
+	defer f.Close()
+	v, err := fatedit.Open(readOnly{f}, esp.Offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := v.ReadFile("/boot/grub/grub.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := map[string]string{}
+	for _, iso := range tg.State.ISOs {
+		digest[iso.Path] = iso.Digest
+	}
+	for _, m := range regexp.MustCompile(`/isos/[a-z0-9-]+\.iso`).FindAllString(string(cfg), -1) {
+		want, ok := digest[m]
+		if !ok {
+			t.Fatalf("the menu names %s, which the state record does not hold", m)
+		}
+		b, err := v.ReadFile(m)
+		if err != nil {
+			t.Fatalf("the menu names %s: %v", m, err)
+		}
+		if sha256Hex(b) != want {
+			t.Fatalf("%s on the stick is not the ISO the state records", m)
+		}
+	}
+	return tg
+}
+
+// twoKits builds kit one (alpha, beta) into an image and writes kit two's
+// manifest (beta replaced, gamma added, alpha removed).
+func twoKits(t *testing.T, fw string) (dir, cache, img string, two *config.Manifest) {
+	t.Helper()
+	dir = t.TempDir()
+	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
+	v2 := filepath.Join(dir, "v2")
+	os.Mkdir(v2, 0o755)
+	b2, c := liveISO(t, v2, "beta", "b2"), liveISO(t, v2, "gamma", "c")
+	cache, img = filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img")
+	build(t, kit(t, dir, fw, a, b), cache, img)
+	return dir, cache, img, kit(t, dir, fw, b2, c)
+}
+
+func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
+	testenv.Tools(t, "xorriso", "fsck.fat")
+	_, cache, img, two := twoKits(t, "bios, uefi-x64")
+	before := checkKit(t, img)
+	p := planAgainst(t, two, cache, img)
+	if p.Diff == nil || ops(p.Diff) != "+iso:gamma -iso:alpha ~iso:beta ~menu:/boot/grub/grub.cfg" || len(p.Diff.Recreate) > 0 {
+		t.Fatalf("diff: %+v", p.Diff)
+	}
+	res, err := Apply(context.Background(), p, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := checkKit(t, img)
+	if !res.Incremental || after.State.Kit != p.desired.Kit || after.State.StickID != before.State.StickID {
+		t.Fatalf("result %+v; state kit %s want %s", res, after.State.Kit, p.desired.Kit)
+	}
+	if res.BytesWritten < p.Diff.Write || res.BytesWritten > p.Diff.Write+4<<20 {
+		t.Fatalf("wrote %d bytes for %d bytes of changed files", res.BytesWritten, p.Diff.Write)
+	}
+	again := planAgainst(t, two, cache, img)
+	if !again.Diff.NoChanges {
+		t.Fatalf("re-plan after apply: %s", ops(again.Diff))
+	}
+	res, err = Apply(context.Background(), again, BuildOptions{})
+	if err != nil || res.BytesWritten != 0 {
+		t.Fatalf("no-op apply wrote %d bytes: %v", res.BytesWritten, err)
+	}
+}
+
+func TestConvergeRefuses(t *testing.T) {
+	testenv.Tools(t, "xorriso", "fsck.fat")
+	dir, cache, img, two := twoKits(t, "uefi-x64")
+	ctx := context.Background()
+
+	// A firmware target that needs a partition the kit lacks.
+	bios := kit(t, dir, "bios, uefi-x64", filepath.Join(dir, "alpha.iso"))
+	if _, err := Apply(ctx, planAgainst(t, bios, cache, img), BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "BIOS boot partition") {
+		t.Fatalf("adding bios: %v", err)
+	}
+	// A file changed outside compose.
+	f, _ := os.OpenFile(img, os.O_RDWR, 0)
+	tg, _ := ReadTarget(img)
+	v, err := fatedit.Open(f, partOffset(tg, espIndex(tg.State)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Update(ctx, []fatedit.Change{{Path: "/boot/grub/grub.cfg", Size: 3, Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader("hi\n")), nil
+	}}}, fatedit.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	p := planAgainst(t, two, cache, img)
+	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "grub.cfg was changed outside compose") {
+		t.Fatalf("drift: %v", err)
+	}
+	// Not a kit at all; --recreate rewrites it.
+	os.WriteFile(img, make([]byte, 4<<20), 0o644)
+	p = planAgainst(t, two, cache, img)
+	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "not a compose kit") {
+		t.Fatalf("not a kit: %v", err)
+	}
+	if _, err := Apply(ctx, planAgainst(t, two, cache, img, PlanOptions{Recreate: true}), BuildOptions{Recreate: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkKit(t, img)
+}
+
+// dying stops writing for good after n writes, returning EIO: the device
+// after a kill -9 (nothing more is written) or a write error mid-way.
+type dying struct {
+	*os.File
+	n, writes int
+}
+
+func (d *dying) WriteAt(b []byte, off int64) (int, error) {
+	if d.writes >= d.n {
+		return 0, &os.PathError{Op: "write", Path: d.Name(), Err: syscall.EIO}
+	}
+	d.writes++
+	return d.File.WriteAt(b, off)
+}
+
+// TestConvergeSurvivesDeath interrupts an in-place apply after n writes
+// for 50 seeded n spread over every phase, then checks that the ESP is
+// fsck-clean, every menu entry points at a complete ISO whose digest the
+// state record holds, the kit is the old one or the new one, and a rerun
+// converges.
+func TestConvergeSurvivesDeath(t *testing.T) {
+	testenv.Tools(t, "xorriso", "fsck.fat")
+	dir, cache, img, two := twoKits(t, "bios, uefi-x64")
+	pristine := filepath.Join(dir, "pristine.img")
+	testenv.Run(t, "cp", "--sparse=always", img, pristine)
+	oldKit := checkKit(t, img).State.Kit
+	ctx := context.Background()
+	count := &dying{n: 1 << 30}
+	p := planAgainst(t, two, cache, img)
+	newKit := p.desired.Kit
+	opts := BuildOptions{chunk: 64 << 10, wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
+	if _, err := Apply(ctx, p, opts); err != nil {
+		t.Fatal(err)
+	}
+	total := count.writes
+	r := rand.New(rand.NewSource(15))
+	points := []int{0, total - 1, total - 2}
+	for len(points) < 50 {
+		points = append(points, r.Intn(total))
+	}
+	seen := map[string]int{}
+	for _, n := range points {
+		testenv.Run(t, "cp", "--sparse=always", pristine, img)
+		d := &dying{n: n}
+		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
+		// Apply reads the target again: one plan serves every run.
+		_, err := Apply(ctx, p, opts)
+		if !errors.Is(err, syscall.EIO) {
+			t.Fatalf("stopped after %d of %d writes: Apply returned %v", n, total, err)
+		}
+		switch k := checkKit(t, img).State.Kit; k {
+		case oldKit:
+			seen["old"]++
+		case newKit:
+			seen["new"]++
+		default:
+			t.Fatalf("stopped after %d writes: kit %s is neither old nor new", n, k)
+		}
+		if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
+			t.Fatalf("rerun after stop at %d: %v", n, err)
+		}
+		if k := checkKit(t, img).State.Kit; k != newKit {
+			t.Fatalf("rerun after stop at %d did not converge", n)
+		}
+	}
+	if seen["old"] == 0 || seen["new"] == 0 {
+		t.Fatalf("interruptions left %v; want both old and new kits", seen)
+	}
+	t.Logf("%d writes per apply; interruptions left %v", total, seen)
+}

@@ -1,0 +1,78 @@
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// readKits reads every device; it reports whether all of them hold a
+// compose kit, which Kit.Apply then converges in place. A device that
+// cannot be read or holds no kit sends all to the full write, which erases
+// them after confirmation.
+func readKits(paths []string) bool {
+	for _, p := range paths {
+		t, err := ReadTarget(p)
+		if err != nil || !t.Kit {
+			return false
+		}
+	}
+	return true
+}
+
+// convergeDevices changes the kit on every device in place: each is checked
+// by the same rules as a full write (size aside: the kit is already
+// there), confirmed, planned against what it holds (its own stick ID and
+// state) and converged; one failing does not stop the others.
+func (k *Kit) convergeDevices(ctx context.Context, opts ApplyOptions) (*Applied, error) {
+	if err := k.pin(ctx, opts.Locked); err != nil {
+		return nil, err
+	}
+	if _, err := k.Fetch(ctx); err != nil {
+		return nil, err
+	}
+	devs, err := checkDevices(opts.Devices, 0, opts.Force)
+	if err == nil && opts.Confirm != nil {
+		err = opts.Confirm(sticks(devs))
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &Applied{}
+	var failed []error
+	for _, d := range devs {
+		r, err := k.convergeDevice(ctx, d.Path, opts, out)
+		if err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", d.Path, err))
+		}
+		out.Devices = append(out.Devices, r)
+	}
+	if len(failed) > 0 {
+		return out, errors.Join(failed...)
+	}
+	return out, nil
+}
+
+func (k *Kit) convergeDevice(ctx context.Context, path string, opts ApplyOptions, out *Applied) (DeviceResult, error) {
+	r := DeviceResult{Device: path, Incremental: true}
+	p, err := k.Plan(ctx, path)
+	if err == nil && out.Plan == nil {
+		out.Plan = p
+		if opts.Planned != nil {
+			opts.Planned(p)
+		}
+	}
+	var res *Result
+	if err == nil {
+		res, err = Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, exclusive: true})
+	}
+	if res != nil {
+		r.Written, r.Changes, r.Touched = res.BytesWritten, res.Changes, res.BytesWritten > 0
+	}
+	if err != nil {
+		r.Error, r.err = err.Error(), err
+		return r, err
+	}
+	r.Complete, r.Verified = true, !opts.NoVerify
+	return r, nil
+}

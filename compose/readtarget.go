@@ -1,0 +1,172 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/fatedit"
+)
+
+// Target is what an existing image file or device holds, as ReadTarget
+// found it.
+type Target struct {
+	Path string `json:"path"`
+	// Kit is true when the target holds a readable compose state record.
+	Kit   bool      `json:"kit"`
+	State *KitState `json:"state,omitempty"`
+	// Partitions are from the target's GPT.
+	Partitions []TargetPartition `json:"partitions,omitempty"`
+	// ESPFree is the free space on the ESP, in bytes.
+	ESPFree int64 `json:"esp_free,omitempty"`
+	// Problems say why the target is not a kit, or what changed on it
+	// outside compose (drift). Either refuses an incremental apply.
+	Problems []string `json:"problems,omitempty"`
+	// Drift is true when Problems are changes made outside compose.
+	Drift bool `json:"drift,omitempty"`
+}
+
+// TargetPartition is one partition of the target's GPT.
+type TargetPartition struct {
+	Index  int    `json:"index"`
+	Type   string `json:"type"` // GPT type GUID
+	Offset int64  `json:"offset"`
+	Size   int64  `json:"size"`
+}
+
+// ReadTarget opens the image file or block device at path read-only and
+// reports what it holds: the state record, if any, and every difference
+// between the record and the ESP's files (sizes; full digests of the small
+// files; the first and last 64 KiB of each ISO). The ext4 data partition is
+// not checked. Errors are for targets that cannot be read at all.
+func ReadTarget(path string) (*Target, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	t := &Target{Path: path}
+	esp, err := t.readGPT(f)
+	if err != nil || esp == nil {
+		return t, err
+	}
+	v, err := fatedit.Open(readOnly{f}, esp.Offset)
+	if err != nil {
+		t.Problems = append(t.Problems, fmt.Sprintf("its EFI System Partition cannot be read: %v", err))
+		return t, nil
+	}
+	t.ESPFree = v.Free()
+	b, err := v.ReadFile(StatePath)
+	if err != nil {
+		t.Problems = append(t.Problems, "it has no compose state record ("+StatePath+")")
+		return t, nil
+	}
+	if t.State, err = ParseState(b); err != nil {
+		t.Problems = append(t.Problems, err.Error())
+		return t, nil
+	}
+	if t.State.Format != StateFormat {
+		t.Problems = append(t.Problems, fmt.Sprintf("its state record has format %d; this compose writes format %d", t.State.Format, StateFormat))
+		return t, nil
+	}
+	t.Kit = true
+	t.checkDrift(v, esp.Index)
+	return t, nil
+}
+
+// readGPT lists the partitions and returns the ESP, or nil with a
+// Problem when there is no GPT or no ESP.
+func (t *Target) readGPT(f *os.File) (*TargetPartition, error) {
+	d, err := diskfs.OpenBackend(file.New(f, true), diskfs.WithOpenMode(diskfs.ReadOnly))
+	if err != nil {
+		t.Problems = append(t.Problems, fmt.Sprintf("it cannot be read as a disk: %v", err))
+		return nil, nil
+	}
+	pt, err := d.GetPartitionTable()
+	g, ok := pt.(*gpt.Table)
+	if err != nil || !ok {
+		t.Problems = append(t.Problems, "it has no GUID partition table")
+		return nil, nil
+	}
+	var esp *TargetPartition
+	for _, p := range g.Partitions {
+		if p.Type == gpt.Unused {
+			continue
+		}
+		ss := int64(g.LogicalSectorSize)
+		tp := TargetPartition{Index: p.Index, Type: strings.ToUpper(string(p.Type)), Offset: int64(p.Start) * ss, Size: int64(p.End-p.Start+1) * ss}
+		t.Partitions = append(t.Partitions, tp)
+		if tp.Type == disk.TypeESP && esp == nil {
+			esp = &t.Partitions[len(t.Partitions)-1]
+		}
+	}
+	if esp == nil {
+		t.Problems = append(t.Problems, "it has no EFI System Partition")
+		return nil, nil
+	}
+	e := *esp
+	return &e, nil
+}
+
+// checkDrift compares the ESP's files with the record.
+func (t *Target) checkDrift(v *fatedit.Volume, espIndex int) {
+	known := map[string]bool{strings.ToLower(StatePath): true}
+	drift := func(format string, a ...any) {
+		t.Problems = append(t.Problems, fmt.Sprintf(format, a...))
+		t.Drift = true
+	}
+	for _, f := range t.State.Files {
+		if f.Partition != espIndex {
+			continue
+		}
+		known[strings.ToLower(f.Path)] = true
+		b, err := v.ReadFile(f.Path)
+		switch {
+		case err != nil:
+			drift("%s is missing", f.Path)
+		case sha256Hex(b) != f.SHA256:
+			drift("%s was changed outside compose", f.Path)
+		}
+	}
+	for _, iso := range t.State.ISOs {
+		if iso.Partition != espIndex {
+			continue
+		}
+		known[strings.ToLower(iso.Path)] = true
+		if msg := checkISO(v, iso); msg != "" {
+			drift("%s", msg)
+		}
+	}
+	for _, f := range v.Files() {
+		if !known[strings.ToLower(f.Path)] {
+			drift("%s was added outside compose", f.Path)
+		}
+	}
+}
+
+func checkISO(v *fatedit.Volume, iso StateISO) string {
+	r, err := v.Open(iso.Path)
+	if err != nil {
+		return iso.Path + " is missing"
+	}
+	if r.Size() != iso.Size {
+		return fmt.Sprintf("%s is %d bytes; compose wrote %d", iso.Path, r.Size(), iso.Size)
+	}
+	s, err := sample(r, r.Size())
+	if err != nil {
+		return fmt.Sprintf("%s cannot be read: %v", iso.Path, err)
+	}
+	if s != iso.Sample {
+		return iso.Path + " was changed outside compose"
+	}
+	return ""
+}
+
+type readOnly struct{ *os.File }
+
+func (readOnly) WriteAt([]byte, int64) (int, error) { return 0, errors.New("target opened read-only") }

@@ -1,0 +1,155 @@
+package compose
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/config"
+)
+
+// StatePath is where every kit records what it holds, on its ESP.
+const StatePath = "/compose/state.json"
+
+// StateFormat is the layout version a state record describes; a kit with
+// another format is rewritten only with --recreate.
+const StateFormat = 1
+
+// KitState is the record a kit keeps of itself: enough to tell, without
+// reading the ISOs whole, what the stick holds and whether anything
+// changed it since compose wrote it. It is written in the same atomic step
+// as the menu.
+type KitState struct {
+	Format     int              `json:"format"`
+	Compose    string           `json:"compose"` // version of compose that wrote it
+	Kit        string           `json:"kit"`     // digest of the manifest's meaning and the pinned ISOs
+	StickID    string           `json:"stick_id"`
+	Storage    string           `json:"storage"`
+	Firmware   []string         `json:"firmware"`
+	BIOSBoot   string           `json:"bios_boot,omitempty"` // SHA-256 of core.img and the MBR boot code
+	Partitions []StatePartition `json:"partitions"`
+	ISOs       []StateISO       `json:"isos"`
+	Files      []StateFile      `json:"files"` // every other file compose wrote, this record excepted
+}
+
+// StatePartition is one partition as built.
+type StatePartition struct {
+	Index int    `json:"index"`
+	FS    string `json:"fs"`
+}
+
+// StateISO is one ISO on the kit.
+type StateISO struct {
+	Name      string `json:"name"`
+	Path      string `json:"path"`
+	Partition int    `json:"partition"`
+	Size      int64  `json:"size"`
+	Algorithm string `json:"algorithm"`
+	Digest    string `json:"digest"`
+	// Sample is the SHA-256 of the first and last 64 KiB: a cheap check
+	// that the file on the stick is still the one written.
+	Sample string `json:"sample"`
+}
+
+// StateFile is one other file (boot files, menu, markers).
+type StateFile struct {
+	Path      string `json:"path"`
+	Partition int    `json:"partition"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+}
+
+const sampleSize = 64 << 10
+
+// sample hashes the first and last 64 KiB of r (size bytes).
+func sample(r io.ReaderAt, size int64) (string, error) {
+	h := sha256.New()
+	head := min(size, sampleSize)
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, head)); err != nil {
+		return "", err
+	}
+	tail := max(head, size-sampleSize)
+	if _, err := io.Copy(h, io.NewSectionReader(r, tail, size-tail)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func sampleFile(path string, size int64) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return sample(f, size)
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func composeVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(unknown)"
+}
+
+// state builds the record for the layout lay (grub.cfg included), for a
+// ready plan.
+func (p *Plan) state(m *config.Manifest, l *config.Lock, lay disk.Layout, stickID string, seed [32]byte) ([]byte, error) {
+	st := KitState{Format: StateFormat, Compose: composeVersion(), Kit: hex.EncodeToString(seed[:]), StickID: stickID,
+		Storage: string(m.Storage), Firmware: p.Firmware}
+	if p.spec.BIOSBoot != nil {
+		st.BIOSBoot = sha256Hex(append(append([]byte(nil), p.spec.BIOSBoot...), p.spec.BootCode...))
+	}
+	isos := map[string]int{}
+	for i, iso := range m.ISOs {
+		isos[isoPath(iso.Name)] = i
+	}
+	for _, part := range lay.Partitions {
+		st.Partitions = append(st.Partitions, StatePartition{Index: part.Index, FS: part.FS})
+		for _, f := range part.Files {
+			if f.Path == StatePath {
+				continue
+			}
+			if i, ok := isos[f.Path]; ok && f.Source != "" {
+				e := l.ISO(m.ISOs[i].Name)
+				s, err := sampleFile(f.Source, f.Size)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", m.ISOs[i].Name, err)
+				}
+				st.ISOs = append(st.ISOs, StateISO{Name: m.ISOs[i].Name, Path: f.Path, Partition: part.Index, Size: f.Size,
+					Algorithm: e.Algorithm, Digest: e.Digest, Sample: s})
+				continue
+			}
+			st.Files = append(st.Files, StateFile{Path: f.Path, Partition: part.Index, Size: int64(len(f.Data)), SHA256: sha256Hex(f.Data)})
+		}
+	}
+	p.desired = &st
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// ParseState decodes a state record.
+func ParseState(b []byte) (*KitState, error) {
+	var st KitState
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&st); err != nil {
+		return nil, fmt.Errorf("%s: %w", StatePath, err)
+	}
+	if st.Format == 0 || st.StickID == "" {
+		return nil, fmt.Errorf("%s: not a compose state record", StatePath)
+	}
+	return &st, nil
+}
