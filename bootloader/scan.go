@@ -38,6 +38,7 @@ type tree struct {
 	fsys       fs.FS
 	files      map[string]bool
 	dirs       map[string][]string // dir -> file names
+	indexes    map[string]*dirIndex
 	kernels    []kernelPair
 	efiLoaders map[Arch]string
 	efiImage   string
@@ -50,13 +51,21 @@ type kernelPair struct {
 }
 
 func scanTree(fsys fs.FS) (*tree, error) {
-	t := &tree{fsys: fsys, files: map[string]bool{}, dirs: map[string][]string{}, efiLoaders: map[Arch]string{}}
+	t := &tree{fsys: fsys, files: map[string]bool{}, dirs: map[string][]string{}, indexes: map[string]*dirIndex{}, efiLoaders: map[Arch]string{}}
 	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			if p == "." {
 				return err
 			}
 			return nil // an unreadable corner of an ISO is not fatal to inspection
+		}
+		if p != "." && !validName(e.Name()) {
+			// A malformed ISO can name an entry "" or "."; its path then never
+			// grows, so the depth limit never ends a walk into it (FuzzISO).
+			if e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
 		}
 		abs := "/" + strings.TrimPrefix(p, ".")
 		abs = path.Clean(abs)
@@ -77,6 +86,10 @@ func scanTree(fsys fs.FS) (*tree, error) {
 	return t, nil
 }
 
+func validName(n string) bool {
+	return n != "" && n != "." && n != ".." && !strings.Contains(n, "/")
+}
+
 func (t *tree) classify() {
 	for f := range t.files {
 		if m := loaderRe.FindStringSubmatch(f); m != nil {
@@ -89,11 +102,13 @@ func (t *tree) classify() {
 			t.biosKernel = f
 		}
 	}
+	for _, names := range t.dirs {
+		slices.Sort(names) // before any pairing: ties between initrds go to the first name
+	}
 	if t.biosKernel == "" {
 		t.biosKernel = t.biosImage()
 	}
 	for dir, names := range t.dirs {
-		slices.Sort(names)
 		for _, n := range names {
 			if kernelRe.MatchString(n) && !skipSuffix.MatchString(n) && !strings.HasPrefix(n, ".") {
 				k := path.Join(dir, n)
@@ -106,43 +121,74 @@ func (t *tree) classify() {
 
 // initrdsFor pairs a kernel with the initrd beside it (the name sharing the kernel's suffix
 // wins: vmlinuz-linux ↔ initramfs-linux.img, vmlinuz-6.1.0-18-amd64 ↔ initrd.img-6.1.0-18-amd64),
-// preceded by any CPU microcode found beside it or one level up.
+// preceded by any CPU microcode found beside it or one level up. The directory's candidates
+// are classified once (dirIndex), so a directory of thousands of kernels stays fast.
 func (t *tree) initrdsFor(dir, kernel string) []string {
 	suffix := strings.TrimPrefix(strings.ToLower(kernel), "vmlinuz")
 	suffix = strings.TrimSuffix(suffix, ".efi")
+	idx := t.index(dir)
 	var best string
-	score := -1
-	for _, n := range t.dirs[dir] {
-		if !initrdRe.MatchString(n) || notInitrdRe.MatchString(n) || ucodeRe.MatchString(n) || skipSuffix.MatchString(n) || n == kernel {
+	for i, n := range idx.initrds { // best first: prefix initrd/initramfs, then shortest
+		if n == kernel {
 			continue
 		}
-		s := 1
-		if suffix != "" && strings.Contains(strings.ToLower(n), suffix) {
-			s += 4
+		if suffix != "" && strings.Contains(idx.lower[i], suffix) {
+			best = n
+			break
 		}
-		if strings.HasPrefix(strings.ToLower(n), "initrd") || strings.HasPrefix(strings.ToLower(n), "initramfs") {
-			s += 2
-		}
-		if s > score || (s == score && len(n) < len(best)) {
-			best, score = n, s
+		if best == "" {
+			best = n
 		}
 	}
 	var out []string
-	for _, d := range []string{dir, path.Dir(dir)} {
-		for _, n := range t.dirs[d] {
-			if ucodeRe.MatchString(n) {
-				out = append(out, path.Join(d, n))
-			}
-		}
-		if d == "/" {
-			break
-		}
+	out = append(out, idx.ucode...)
+	if dir != "/" {
+		out = append(out, t.index(path.Dir(dir)).ucode...)
 	}
 	slices.Sort(out) // amd before intel; order between them does not matter to the kernel
 	if best != "" {
 		out = append(out, path.Join(dir, best))
 	}
 	return out
+}
+
+// dirIndex is one directory's initrd candidates, best first, and its microcode.
+type dirIndex struct {
+	initrds, lower []string
+	ucode          []string // full paths
+}
+
+func (t *tree) index(dir string) *dirIndex {
+	if idx, ok := t.indexes[dir]; ok {
+		return idx
+	}
+	idx := &dirIndex{}
+	for _, n := range t.dirs[dir] {
+		switch {
+		case ucodeRe.MatchString(n):
+			idx.ucode = append(idx.ucode, path.Join(dir, n))
+		case initrdRe.MatchString(n) && !notInitrdRe.MatchString(n) && !skipSuffix.MatchString(n):
+			idx.initrds = append(idx.initrds, n)
+		}
+	}
+	bonus := func(n string) int {
+		l := strings.ToLower(n)
+		if strings.HasPrefix(l, "initrd") || strings.HasPrefix(l, "initramfs") {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(idx.initrds, func(a, b string) int {
+		if c := bonus(a) - bonus(b); c != 0 {
+			return c
+		}
+		return len(a) - len(b)
+	})
+	for _, n := range idx.initrds {
+		idx.lower = append(idx.lower, strings.ToLower(n))
+	}
+	t.indexes[dir] = idx
+	return idx
 }
 
 func (t *tree) hasDir(d string) bool {

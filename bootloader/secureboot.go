@@ -77,7 +77,7 @@ const EFIImageLoader = "/EFI/BOOT/BOOTX64.EFI"
 // PayloadData reads the payload r names: a file of the ISO, or the loader inside the
 // ISO's EFI boot image.
 func PayloadData(fsys fs.FS, r SecureBootReport) ([]byte, error) {
-	b, err := fs.ReadFile(fsys, strings.TrimPrefix(r.Payload, "/"))
+	b, err := readCapped(fsys, strings.TrimPrefix(r.Payload, "/"))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", r.Payload, err)
 	}

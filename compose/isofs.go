@@ -1,32 +1,84 @@
 package compose
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
 
-	"github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"github.com/usbkit/compose/bootloader"
+	"github.com/usbkit/compose/config"
 )
 
-// openISO opens an ISO read-only as an fs.FS for inspection and returns its
-// volume label (go-diskfs pads it with spaces) and a function to close it.
-func openISO(path string) (fs.FS, string, func(), error) {
-	d, err := diskfs.Open(path, diskfs.WithOpenMode(diskfs.ReadOnly))
+// isoImage is an ISO opened read-only for inspection. Its FS is go-diskfs's
+// iso9660 behind a panic guard (isoguard.go): call failed after using it.
+type isoImage struct {
+	fs.FS
+	label    string
+	warnings []string // e.g. a volume larger than the file (truncated download)
+	guard    *guard
+	close    func()
+}
+
+// failed is the first panic go-diskfs raised while the ISO was read, as an
+// error naming the ISO, or nil.
+func (im *isoImage) failed() error { return im.guard.failed() }
+
+// openISO opens the ISO at path for inspection. name is how messages call it
+// (the user's file or the manifest's ISO name, never a cache path). Only a
+// regular file is opened, so a FIFO cannot block compose.
+func openISO(ctx context.Context, path, name string) (*isoImage, error) {
+	f, size, err := config.OpenRegular(path)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("opening %s: %w", path, err)
+		return nil, err
 	}
-	f, err := d.GetFilesystem(0)
+	im, err := readISO(ctx, f, size, name)
 	if err != nil {
-		d.Close()
-		return nil, "", nil, fmt.Errorf("reading ISO 9660 file system in %s: %w", path, err)
+		f.Close()
+		return nil, err
 	}
-	fsys, ok := f.(fs.FS)
-	if !ok {
-		d.Close()
-		return nil, "", nil, fmt.Errorf("%s: go-diskfs file system is not an fs.FS", path)
+	im.close = func() { f.Close() }
+	return im, nil
+}
+
+// isoFile is what go-diskfs reads an ISO from: *os.File, or bytes in tests.
+type isoFile interface {
+	fs.File
+	io.ReaderAt
+	io.Seeker
+}
+
+// readISO checks the volume descriptor itself, then hands the file to
+// go-diskfs; any panic in go-diskfs, now or while the FS is used, becomes
+// an error naming the ISO.
+func readISO(ctx context.Context, f isoFile, size int64, name string) (*isoImage, error) {
+	vol, err := checkVolume(f, size, name)
+	if err != nil {
+		return nil, err
 	}
-	return fsys, strings.TrimSpace(f.Label()), func() { d.Close() }, nil
+	g := &guard{name: name, ctx: ctx}
+	var fsys *iso9660.FileSystem
+	err = g.do(func() error {
+		var err error
+		fsys, err = iso9660.Read(file.New(cappedISO{f}, true), size, 0, 0)
+		return err
+	})
+	if errors.Is(err, ErrMalformedISO) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading its ISO 9660 file system: %w", name, err)
+	}
+	im := &isoImage{FS: guardFS(fsys, g), guard: g, close: func() {}}
+	_ = g.do(func() error { im.label = strings.TrimSpace(fsys.Label()); return nil })
+	if w := vol.truncated(size); w != "" {
+		im.warnings = append(im.warnings, name+": "+w)
+	}
+	return im, g.failed()
 }
 
 // Inspection is what `compose inspect` reports about one ISO.
@@ -34,22 +86,52 @@ type Inspection struct {
 	Label      string                       `json:"label"`
 	Boot       bootloader.Detection         `json:"boot"`
 	SecureBoot *bootloader.SecureBootReport `json:"secure_boot,omitempty"`
+	Warnings   []string                     `json:"warnings,omitempty"`
 }
 
 // InspectISO decides how the ISO at path boots and who signed its payload.
 func InspectISO(path string) (*Inspection, error) {
-	fsys, label, closeISO, err := openISO(path)
+	im, err := openISO(context.Background(), path, path)
 	if err != nil {
 		return nil, err
 	}
-	defer closeISO()
-	d, err := bootloader.Inspect(fsys, label)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	defer im.close()
+	return inspectImage(im, path)
+}
+
+func inspectImage(im *isoImage, name string) (*Inspection, error) {
+	d, err := bootloader.Inspect(im, im.label)
+	if perr := im.failed(); perr != nil {
+		return nil, perr
 	}
-	r := &Inspection{Label: label, Boot: d}
-	if sb, err := bootloader.CheckSecureBoot(fsys, d); err == nil {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	r := &Inspection{Label: im.label, Boot: d, Warnings: im.warnings}
+	sb, err := bootloader.CheckSecureBoot(im, d)
+	if perr := im.failed(); perr != nil {
+		return nil, perr
+	}
+	if err == nil {
 		r.SecureBoot = &sb
 	}
 	return r, nil
+}
+
+// ErrMalformedISO is matched by the error of an ISO whose structures the
+// ISO 9660 reader could not survive.
+var ErrMalformedISO = errors.New("malformed ISO 9660 image")
+
+// maxISORead bounds one read go-diskfs makes from an ISO: it reads a path
+// table or a whole directory at once, sized by what the image claims (up to
+// 4 GiB); real ones take kilobytes.
+const maxISORead = 16 << 20
+
+type cappedISO struct{ isoFile }
+
+func (c cappedISO) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) > maxISORead {
+		return 0, fmt.Errorf("%w: a structure of %d bytes at offset %d (more than %d MiB)", ErrMalformedISO, len(p), off, maxISORead>>20)
+	}
+	return c.isoFile.ReadAt(p, off)
 }

@@ -63,6 +63,9 @@ func ResolveLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher) (*co
 		if err != nil {
 			return nil, err
 		}
+		if st.Size() == 0 { // the lock would refuse size 0 as if it were the lock's fault
+			return nil, fmt.Errorf("%s: %s is empty (0 bytes), not an ISO image", m.ISOs[i].Name, location(&m.ISOs[i]))
+		}
 		l.ISOs = append(l.ISOs, m.ISOs[i].Lock(r.Source.Algorithm, r.Source.Digest, st.Size()))
 	}
 	return l, nil

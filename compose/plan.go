@@ -119,6 +119,11 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		return nil, err
 	}
 	p := &Plan{Manifest: m.File, Image: imagePath, SecureBoot: m.SecureBoot, Ready: true}
+	warns, err := checkListedDigests(ctx, m, l, f)
+	if err != nil {
+		return nil, err
+	}
+	p.Warnings = append(p.Warnings, warns...)
 	target, err := existingTarget(imagePath, o)
 	if err != nil {
 		return nil, err
@@ -153,7 +158,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 				// the read-back image against this digest.
 				isos[i].SHA256 = s.Digest
 			}
-			if err := p.inspect(m, i, cached, &e); err != nil {
+			if err := p.inspect(ctx, m, i, cached, &e); err != nil {
 				return nil, err
 			}
 		} else {
@@ -215,17 +220,24 @@ func (p *Plan) strict(m *config.Manifest) error {
 func isoPath(name string) string { return path.Join("/isos", name+".iso") }
 
 // inspect decides how the ISO at file boots and records Secure Boot warnings.
-func (p *Plan) inspect(m *config.Manifest, i int, file string, e *EntryPlan) error {
+// Messages name the ISO as the manifest does, never by its cache path.
+func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file string, e *EntryPlan) error {
 	iso := &m.ISOs[i]
-	fsys, label, closeISO, err := openISO(file)
+	at := strings.TrimSpace(m.Diag(fmt.Sprintf("isos[%d]", i), "").String())
+	name := fmt.Sprintf("%s (%s)", iso.Name, location(iso))
+	im, err := openISO(ctx, file, name)
 	if err != nil {
-		return fmt.Errorf("%s: %w", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), err)
+		return fmt.Errorf("%s %w", at, err)
 	}
-	defer closeISO()
+	defer im.close()
+	p.Warnings = append(p.Warnings, im.warnings...)
 	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd, Args: iso.Args}
-	d, err := bootloader.Resolve(fsys, label, ov)
+	d, err := bootloader.Resolve(im, im.label, ov)
+	if perr := im.failed(); perr != nil {
+		return fmt.Errorf("%s %w", at, perr)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %s: %w", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), iso.Name, err)
+		return fmt.Errorf("%s %s: %w", at, iso.Name, err)
 	}
 	e.Boot = &d
 	e.Warnings = d.Warnings
@@ -236,14 +248,21 @@ func (p *Plan) inspect(m *config.Manifest, i int, file string, e *EntryPlan) err
 	if !m.SecureBoot {
 		return nil
 	}
-	r, err := bootloader.CheckSecureBoot(fsys, d)
+	r, err := bootloader.CheckSecureBoot(im, d)
+	if perr := im.failed(); perr != nil {
+		return fmt.Errorf("%s %w", at, perr)
+	}
 	if err != nil {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: cannot tell who signed its boot payload: %v", iso.Name, err))
 		return nil
 	}
 	e.SecureBoot = &r
 	if !r.Boots && (r.Trust == bootloader.TrustUnsigned || r.Trust == bootloader.TrustOther) {
-		if e.payload, err = bootloader.PayloadData(fsys, r); err != nil {
+		e.payload, err = bootloader.PayloadData(im, r)
+		if perr := im.failed(); perr != nil {
+			return fmt.Errorf("%s %w", at, perr)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: reading %s: %w", iso.Name, r.Payload, err)
 		}
 	}

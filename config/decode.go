@@ -15,9 +15,11 @@ import (
 // decoder walks a yaml.Node tree by hand so that every problem, structural or
 // semantic, is collected with its position instead of stopping at the first.
 type decoder struct {
-	file  string
-	diags Diagnostics
-	pos   map[string]Pos
+	file    string
+	diags   Diagnostics
+	pos     map[string]Pos
+	aliases int  // alias expansions so far (limits.go)
+	flooded bool // past MaxAliases: walking has stopped
 }
 
 func newDecoder(file string) *decoder {
@@ -35,6 +37,9 @@ func (d *decoder) errPath(path, format string, args ...any) {
 
 // parseDocument reads exactly one YAML document whose root is a mapping.
 func (d *decoder) parseDocument(data []byte, what string) *yaml.Node {
+	if d.tooManyAliases(data) {
+		return nil
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -128,13 +133,16 @@ func kindName(n *yaml.Node) string {
 // and reports unknown, duplicate and non-string keys. It returns false when n
 // is not a mapping.
 func (d *decoder) fields(n *yaml.Node, path string, known []string, fn func(key string, v *yaml.Node)) bool {
-	n = resolve(n)
+	n = d.resolve(n)
+	if d.flooded {
+		return false
+	}
 	if n.Kind != yaml.MappingNode {
 		d.errAt(n, "%s: want a mapping, got %s", path, kindName(n))
 		return false
 	}
 	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
+	for i := 0; i+1 < len(n.Content) && !d.flooded; i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
 			d.errAt(k, "%s: keys must be plain strings, got %s", orTop(path), kindName(k))
@@ -154,7 +162,9 @@ func (d *decoder) fields(n *yaml.Node, path string, known []string, fn func(key 
 			continue
 		}
 		d.pos[join(path, k.Value)] = Pos{v.Line, v.Column}
-		fn(k.Value, resolve(v))
+		if v = d.resolve(v); !d.flooded {
+			fn(k.Value, v)
+		}
 	}
 	return true
 }
@@ -271,7 +281,9 @@ func (d *decoder) list(n *yaml.Node, path string, fn func(i int, item *yaml.Node
 	}
 	for i, item := range n.Content {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		item = resolve(item)
+		if item = d.resolve(item); d.flooded {
+			return false
+		}
 		d.pos[p] = Pos{item.Line, item.Column}
 		fn(i, item, p)
 	}

@@ -27,7 +27,7 @@ func (d *decoder) iso(n *yaml.Node, p string, iso *ISO, dir string) {
 				iso.Name = s
 			}
 		case "title":
-			if s, ok := d.str(v, fp); ok && d.text(v, fp, s) {
+			if s, ok := d.str(v, fp); ok && d.within(v, fp, s, MaxTitle) && d.text(v, fp, s) {
 				iso.Title = s
 			}
 		case "url":
@@ -62,7 +62,7 @@ func (d *decoder) iso(n *yaml.Node, p string, iso *ISO, dir string) {
 		case "initrd":
 			iso.Initrd = d.initrd(v, fp)
 		case "args":
-			if s, ok := d.str(v, fp); ok && d.text(v, fp, s) {
+			if s, ok := d.str(v, fp); ok && d.within(v, fp, s, MaxArgs) && d.text(v, fp, s) {
 				iso.Args = s
 			}
 		case "expect":

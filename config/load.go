@@ -39,7 +39,7 @@ func readInput(path, what string) (data []byte, name, dir string, err error) {
 		dir, err = os.Getwd()
 		return data, StdinName, dir, err
 	}
-	f, err := os.Open(path)
+	f, _, err := OpenRegular(path)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("reading %s: %w", what, err)
 	}
@@ -76,7 +76,7 @@ func Parse(name string, data []byte, dir string) (*Manifest, error) {
 		d.manifest(root, m)
 	}
 	if len(d.diags) > 0 {
-		return nil, d.diags.sorted()
+		return nil, d.diags.sorted().capped()
 	}
 	return m, nil
 }
@@ -117,6 +117,9 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 			d.isos(v, m)
 		}
 	})
+	if d.flooded {
+		return
+	}
 	if _, ok := d.pos["version"]; !ok {
 		d.errAt(root, "missing field version (write `version: 1` first)")
 	}
@@ -197,7 +200,7 @@ func (d *decoder) menu(v *yaml.Node, out *Menu) {
 	d.fields(v, "menu", menuFields, func(key string, v *yaml.Node) {
 		switch key {
 		case "title":
-			if s, ok := d.str(v, "menu.title"); ok && d.text(v, "menu.title", s) {
+			if s, ok := d.str(v, "menu.title"); ok && d.within(v, "menu.title", s, MaxTitle) && d.text(v, "menu.title", s) {
 				out.Title = s
 			}
 		case "timeout":
@@ -253,6 +256,10 @@ func (d *decoder) timeout(v *yaml.Node, out *time.Duration) {
 }
 
 func (d *decoder) isos(v *yaml.Node, m *Manifest) {
+	if v.Kind == yaml.SequenceNode && len(v.Content) > MaxISOs {
+		d.errAt(v, "isos: %d entries, more than the limit of %d", len(v.Content), MaxISOs)
+		return
+	}
 	ok := d.list(v, "isos", func(i int, item *yaml.Node, p string) {
 		iso := ISO{Pos: Pos{item.Line, item.Column}}
 		d.iso(item, p, &iso, m.Dir)

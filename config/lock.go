@@ -123,7 +123,7 @@ func ParseLock(name string, data []byte) (*Lock, error) {
 		}
 	}
 	if len(d.diags) > 0 {
-		return nil, d.diags.sorted()
+		return nil, d.diags.sorted().capped()
 	}
 	return l, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path"
 	"regexp"
 	"strings"
@@ -94,7 +93,7 @@ func (f *Fetcher) getSmall(ctx context.Context, raw string) ([]byte, error) {
 	}
 	switch kind {
 	case locFile:
-		fh, err := os.Open(target)
+		fh, _, err := openRegular(target)
 		if err != nil {
 			return nil, err
 		}

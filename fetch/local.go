@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"os"
 
 	getter "github.com/hashicorp/go-getter/v2"
 )
@@ -37,18 +36,11 @@ func (f *Fetcher) fileAttempt(ctx context.Context, src Source, path string, p *p
 	if err != nil {
 		return err
 	}
-	in, err := os.Open(path)
+	in, fi, err := openRegular(path)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
-	}
 	if src.Size > 0 && fi.Size() != src.Size {
 		return fmt.Errorf("%s is %d bytes, expected %d", path, fi.Size(), src.Size)
 	}

@@ -18,6 +18,9 @@ func newInspectCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, w := range r.Warnings {
+				a.warn("%s", w)
+			}
 			return a.result(r, func(w io.Writer) error {
 				fmt.Fprintf(w, "%s\n", args[0])
 				for _, line := range r.Boot.Lines() {

@@ -53,7 +53,7 @@ func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 // plan being executed, and its warnings always show.
 func (a *app) planned(p *compose.Plan) {
 	if a.verbose && !a.json && !a.quiet {
-		_ = printPlan(a.stderr, p)
+		_ = printPlan(escaper{a.stderr}, p)
 	}
 	for _, w := range p.Warnings {
 		a.warn("%s", w)

@@ -22,6 +22,8 @@ import (
 //   - Progress bars appear only when stderr is a terminal. compose prints no
 //     colour, so NO_COLOR (https://no-color.org) holds trivially.
 //   - Only `compose apply --device` ever prompts, and only on a terminal.
+//   - Control characters in human-readable output are escaped (escape.go):
+//     text from an ISO or a manifest never reaches the terminal raw.
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -44,7 +46,7 @@ func (a *app) result(v any, text func(w io.Writer) error) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
-	return text(a.stdout)
+	return text(escaper{a.stdout})
 }
 
 func (a *app) hint(format string, args ...any) {
@@ -60,14 +62,14 @@ func (a *app) info(format string, args ...any) {
 	if a.quiet || a.json {
 		return
 	}
-	fmt.Fprintf(a.stderr, "compose: "+format+"\n", args...)
+	fmt.Fprintf(a.stderr, "compose: %s\n", escapeText(fmt.Sprintf(format, args...)))
 }
 
 func (a *app) diag(kind, format string, args ...any) {
 	if a.quiet || a.json {
 		return
 	}
-	fmt.Fprintf(a.stderr, "compose: %s: %s\n", kind, fmt.Sprintf(format, args...))
+	fmt.Fprintf(a.stderr, "compose: %s: %s\n", kind, escapeText(fmt.Sprintf(format, args...)))
 }
 
 // jsonError is the shape of an error under --json.
@@ -101,7 +103,7 @@ func (a *app) fail(err error) {
 		return
 	}
 	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
-		fmt.Fprintf(a.stderr, "compose: error: %s\n", line)
+		fmt.Fprintf(a.stderr, "compose: error: %s\n", escapeText(line))
 	}
 	h := hintFor(err)
 	if h == "" && errors.Is(err, fs.ErrNotExist) {

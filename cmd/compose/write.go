@@ -26,14 +26,14 @@ func (a *app) confirm(sticks []compose.Stick, yes bool) error {
 	if !isTerminal(a.stdin) || !isTerminal(a.stderr) {
 		return usageError{errNeedYes}
 	}
-	fmt.Fprintln(a.stderr, "compose will ERASE everything on:")
+	fmt.Fprintln(escaper{a.stderr}, "compose will ERASE everything on:")
 	for _, d := range sticks {
-		fmt.Fprintf(a.stderr, "  %s  %s  %s  %s\n", d.Path, humanSize(d.Size), d.Bus, d.Model)
+		fmt.Fprintf(escaper{a.stderr}, "  %s  %s  %s  %s\n", d.Path, humanSize(d.Size), d.Bus, d.Model)
 		for _, p := range d.Partitions {
-			fmt.Fprintf(a.stderr, "      %s  %s  %s %s\n", p.Path, humanSize(p.Size), p.FSType, p.Label)
+			fmt.Fprintf(escaper{a.stderr}, "      %s  %s  %s %s\n", p.Path, humanSize(p.Size), p.FSType, p.Label)
 		}
 	}
-	fmt.Fprint(a.stderr, "Type yes to write: ")
+	fmt.Fprint(escaper{a.stderr}, "Type yes to write: ")
 	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
 	if strings.TrimSpace(line) != "yes" {
 		return errors.New("not confirmed: nothing was written")

@@ -116,11 +116,25 @@ func fatDirEntries(files []File) map[string]int64 {
 
 // smallestFAT finds the smallest MiB-multiple volume size at least from
 // whose geometry is valid and holds need(clusterSize) bytes of clusters.
+//
+// The need depends only on the cluster size, so it is computed once per
+// size; and no volume is smaller than its need at the smallest cluster, so
+// the search starts there: 10,000 ISOs take a handful of steps, not one
+// full pass over the files per MiB.
 func smallestFAT(files []File, from int64) (int64, FATGeometry) {
-	s := alignUp(max(from, mib), mib)
+	needs := map[int64]int64{}
+	need := func(cs int64) int64 {
+		n, ok := needs[cs]
+		if !ok {
+			n = fatNeed(files, cs)
+			needs[cs] = n
+		}
+		return n
+	}
+	s := alignUp(max(from, mib, need(sectorSize)), mib)
 	for {
 		g, err := fatGeometry(s)
-		if err == nil && g.DataBytes() >= fatNeed(files, g.ClusterSize)+fatSlack*g.ClusterSize {
+		if err == nil && g.DataBytes() >= need(g.ClusterSize)+fatSlack*g.ClusterSize {
 			return s, g
 		}
 		s += mib

@@ -3,6 +3,7 @@ package disk
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -57,7 +58,11 @@ func checkFATLabel(l string) error {
 // that Layout can refuse names whose aliases collide: go-diskfs matches a
 // name against both the long and the short name of every entry, so a
 // collision would silently open the wrong file.
-func shortAlias(name string, taken map[string]bool) string {
+// next remembers, per 6-character stem prefix and extension, the first
+// tail number not yet tried: every stem sharing them yields the same
+// candidates, and taken only grows, so the search resumes there instead of
+// at ~1 (linear, not quadratic, in a directory of thousands of ISOs).
+func shortAlias(name string, taken map[string]bool, next map[string]int) string {
 	stem, ext := name, ""
 	if i := strings.LastIndex(name, "."); i >= 0 {
 		stem, ext = name[:i], name[i+1:]
@@ -67,11 +72,12 @@ func shortAlias(name string, taken map[string]bool) string {
 	}
 	stem, ext = upperValid(stem), upperValid(ext)
 	if len(stem) > 8 {
-		for n := 1; ; n++ {
-			tail := fmt.Sprintf("~%d", n)
+		key := stem[:6] + "." + ext
+		for n := max(1, next[key]); ; n++ {
+			tail := "~" + strconv.Itoa(n)
 			s := stem[:min(len(stem), 8-len(tail))] + tail
 			if !taken[join83(s, ext)] {
-				stem = s
+				stem, next[key] = s, n+1
 				break
 			}
 		}
@@ -106,25 +112,37 @@ func upperValid(s string) string {
 
 // fatDir simulates one directory's entries in creation order.
 type fatDir struct {
-	longs  []string
-	shorts []string
-	taken  map[string]bool
+	names map[string]string // case-folded long and short names → the long name
+	longs map[string]bool   // case-folded long names
+	taken map[string]bool   // short names
+	next  map[string]int    // see shortAlias
 }
 
 // add records name, failing when go-diskfs would confuse it with an entry
 // created before it (or an earlier entry with it).
 func (d *fatDir) add(name string) error {
 	if d.taken == nil {
-		d.taken = map[string]bool{}
+		d.names, d.longs, d.taken, d.next = map[string]string{}, map[string]bool{}, map[string]bool{}, map[string]int{}
 	}
-	s := shortAlias(name, d.taken)
-	for i, l := range d.longs {
-		if strings.EqualFold(l, name) || strings.EqualFold(d.shorts[i], name) || strings.EqualFold(s, l) {
-			return fmt.Errorf("names %q and %q collide on FAT (same name ignoring case, or one is the other's 8.3 alias)", l, name)
-		}
+	s := shortAlias(name, d.taken, d.next)
+	if l, ok := d.names[fold(name)]; ok {
+		return collision(l, name)
 	}
-	d.longs = append(d.longs, name)
-	d.shorts = append(d.shorts, s)
+	if d.longs[fold(s)] {
+		return collision(d.names[fold(s)], name)
+	}
+	d.names[fold(name)], d.longs[fold(name)] = name, true
+	if _, ok := d.names[fold(s)]; !ok {
+		d.names[fold(s)] = name
+	}
 	d.taken[s] = true
 	return nil
+}
+
+// fold is the key two names share when FAT treats them as one (names are
+// printable ASCII, checked before).
+func fold(s string) string { return strings.ToUpper(s) }
+
+func collision(earlier, name string) error {
+	return fmt.Errorf("names %q and %q collide on FAT (same name ignoring case, or one is the other's 8.3 alias)", earlier, name)
 }

@@ -1,0 +1,66 @@
+package compose
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// ISO 9660 layout: 16 sectors of system area, then volume descriptors of
+// one 2048-byte sector each, ended by a terminator (type 255).
+const (
+	isoSector      = 2048
+	isoFirstVD     = 16 * isoSector
+	isoMaxVDs      = 64 // real ISOs carry 2 to 5; the bound stops a scan of junk
+	vdPrimary      = 1
+	vdTerminator   = 255
+	pvdSpaceSize   = 80  // volume space size in logical blocks, both-endian uint32
+	pvdLogicalSize = 128 // logical block size, both-endian uint16
+)
+
+// volume is what the primary volume descriptor says about the image.
+type volume struct {
+	blocks    int64
+	blockSize int64
+}
+
+// checkVolume reads the primary volume descriptor itself, before go-diskfs
+// does, so that the common non-ISOs get an error that says what they are.
+func checkVolume(r io.ReaderAt, size int64, name string) (volume, error) {
+	if size == 0 {
+		return volume{}, fmt.Errorf("%s is empty (0 bytes), not an ISO image", name)
+	}
+	if size < isoFirstVD+isoSector {
+		return volume{}, fmt.Errorf("%s is %d bytes, too small to be an ISO image", name, size)
+	}
+	vd := make([]byte, isoSector)
+	for i := int64(0); i < isoMaxVDs; i++ {
+		if _, err := r.ReadAt(vd, isoFirstVD+i*isoSector); err != nil {
+			break
+		}
+		if string(vd[1:6]) != "CD001" {
+			break
+		}
+		switch vd[0] {
+		case vdPrimary:
+			v := volume{int64(binary.LittleEndian.Uint32(vd[pvdSpaceSize:])), int64(binary.LittleEndian.Uint16(vd[pvdLogicalSize:]))}
+			if v.blockSize < 512 || v.blockSize > isoSector || v.blockSize&(v.blockSize-1) != 0 {
+				return volume{}, fmt.Errorf("%s: %w: logical block size %d (ISO 9660 allows 512, 1024 or 2048)", name, ErrMalformedISO, v.blockSize)
+			}
+			return v, nil
+		case vdTerminator:
+			i = isoMaxVDs
+		}
+	}
+	return volume{}, fmt.Errorf("%s is not an ISO 9660 image: no primary volume descriptor at offset %d", name, isoFirstVD)
+}
+
+// truncated describes a file shorter than the volume it holds, or is "".
+// A checksum computed over a truncated download matches it all the same.
+func (v volume) truncated(size int64) string {
+	need := v.blocks * v.blockSize
+	if need <= size {
+		return ""
+	}
+	return fmt.Sprintf("the ISO 9660 volume is %d bytes but the file has only %d: it looks truncated, and files at its end will not be readable", need, size)
+}

@@ -1,0 +1,50 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// ErrNotRegular is matched by the error of OpenRegular for a path that is a
+// FIFO, socket, device or directory.
+var ErrNotRegular = errors.New("not a regular file")
+
+// OpenRegular opens a file the user named (manifest, lock, local ISO) for
+// reading, and refuses anything but a regular file. The open does not block:
+// a FIFO with no writer would otherwise hang compose in open(2), where no
+// signal handler can reach it.
+func OpenRegular(path string) (*os.File, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("%s is %s: %w (compose reads only regular files; - reads standard input)", path, fileKind(fi.Mode()), ErrNotRegular)
+	}
+	return f, fi.Size(), nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "not a regular file"
+}

@@ -1,0 +1,26 @@
+package fetch
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// openRegular opens a local source for reading without blocking (a FIFO
+// with no writer would hang open(2) beyond the reach of Ctrl-C) and refuses
+// anything but a regular file.
+func openRegular(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
