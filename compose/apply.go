@@ -11,7 +11,6 @@ import (
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/stale"
-	"golang.org/x/sys/unix"
 )
 
 // ErrNotReady is returned by Apply for a plan whose ISOs are not all in the
@@ -203,9 +202,8 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}
 	out := &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests()}
-	var st unix.Stat_t
-	if unix.Stat(p.Image, &st) == nil {
-		out.BytesWritten = st.Blocks * 512
+	if n, ok := allocatedBytes(p.Image); ok {
+		out.BytesWritten = n
 	}
 	return out, nil
 }

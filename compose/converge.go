@@ -11,7 +11,6 @@ import (
 
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/fatedit"
-	"golang.org/x/sys/unix"
 )
 
 // converge changes the kit at p.Image into the one p plans, in place: only
@@ -130,7 +129,7 @@ func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]s
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED) // best effort: devices and files alike
+	dropCache(f)
 	v, err := fatedit.Open(readOnly{f}, off)
 	if err != nil {
 		return fmt.Errorf("verifying %s: %w", f.Name(), err)

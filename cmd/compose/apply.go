@@ -46,6 +46,11 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			if opts.Image == "" && len(opts.Devices) == 0 {
 				return usageError{errors.New("apply needs --image FILE or --device DEV")}
 			}
+			if len(opts.Devices) > 0 {
+				if err := linuxOnly("apply --device"); err != nil {
+					return err
+				}
+			}
 			disp := a.display("fetch")
 			defer disp.close()
 			k, err := a.loadKit(&ff, disp)

@@ -25,6 +25,9 @@ manifest's (bios, uefi-x64, uefi-ia32, uefi-arm64); "-sb" or --secure-boot
 enforces Secure Boot. QEMU ends with compose, however compose ends.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := linuxOnly("compose boot"); err != nil {
+				return err
+			}
 			f, err := boottest.ParseFirmware(fw)
 			if err == nil && sb {
 				f, err = f.WithSecureBoot()

@@ -19,6 +19,9 @@ removable and what is mounted from it, and whether 'compose apply --device'
 would refuse it and why (mounted, the running system, swap, LVM/RAID member,
 not removable, larger than 1 TiB…). It reads sysfs, /proc and udev's database.`,
 		RunE: func(*cobra.Command, []string) error {
+			if err := linuxOnly("compose devices"); err != nil {
+				return err
+			}
 			devs, err := device.List(device.HostRoot())
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
@@ -78,6 +79,8 @@ func hintFor(err error) string {
 		return "'compose devices' lists the disks and why each is refused; --force lifts only the removable and size limits"
 	case errors.Is(err, boottest.ErrNotInstalled):
 		return "compose boot and compose test need QEMU and firmware from Debian's packages (see the error)"
+	case errors.Is(err, errLinuxOnly), errors.Is(err, device.ErrUnsupported):
+		return "build the image here with 'compose apply --image FILE', then write or boot-test it on a Linux machine"
 	case errors.Is(err, fetch.ErrNotCached):
 		return "run without --offline, or 'compose fetch' while online"
 	case errors.Is(err, compose.ErrBadCacheEntry):

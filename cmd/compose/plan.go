@@ -31,6 +31,11 @@ files), or "no changes", and why the target could only be rewritten in full
 (--recreate) when it is not a compose kit, was changed outside compose, or
 its partitions cannot take the change.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dev != "" {
+				if err := linuxOnly("plan --device"); err != nil {
+					return err
+				}
+			}
 			ff.offline = true // plan never downloads
 			k, err := a.loadKit(&ff, nil)
 			if err != nil {

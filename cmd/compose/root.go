@@ -31,7 +31,9 @@ and builds a bootable multi-boot USB image or stick from it.`,
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.CompletionOptions.DisableDefaultCmd = true
+	// cobra's own completion verb: compose completion bash|zsh|fish|powershell.
+	root.CompletionOptions.HiddenDefaultCmd = false
+	addExtraCommands(root, a)
 
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.file, "file", "f", "multiboot.yaml", "manifest `path` (- reads standard input)")

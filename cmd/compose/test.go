@@ -43,6 +43,9 @@ enforces Secure Boot. --accel auto runs KVM where /dev/kvm opens and falls back
 to TCG for the rest of the run when QEMU reports that KVM failed the guest.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := linuxOnly("compose test"); err != nil {
+				return err
+			}
 			return a.bootTest(cmd, args, &tf)
 		},
 	}

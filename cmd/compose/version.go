@@ -9,6 +9,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// version is stamped by a release build (.ci/release:
+// -ldflags "-X main.version=v1.2.3"); a plain go build or go install leaves
+// it empty and the module's build info is reported instead.
+var version string
+
 type versionInfo struct {
 	Version  string `json:"version"`
 	Revision string `json:"revision,omitempty"`
@@ -20,7 +25,7 @@ type versionInfo struct {
 func newVersionCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the module version and VCS revision compose was built from",
+		Short: "Print the release version, or the module version and VCS revision, compose was built from",
 		RunE: func(*cobra.Command, []string) error {
 			v := buildVersion()
 			return a.result(v, func(w io.Writer) error {
@@ -33,11 +38,17 @@ func newVersionCmd(a *app) *cobra.Command {
 
 func buildVersion() versionInfo {
 	v := versionInfo{Version: "(unknown)", Go: runtime.Version()}
+	if version != "" {
+		v.Version = version
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return v
 	}
 	v.Version = bi.Main.Version
+	if version != "" {
+		v.Version = version
+	}
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
