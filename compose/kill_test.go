@@ -3,7 +3,6 @@ package compose
 import (
 	"context"
 	"fmt"
-	"github.com/usbkit/compose/compose/internal/testenv"
 	"io"
 	"math/rand"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
 )

@@ -2,13 +2,13 @@ package compose
 
 import (
 	"context"
-	"github.com/usbkit/compose/compose/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config/firmware"
 )
 

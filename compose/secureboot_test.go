@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"github.com/usbkit/compose/compose/internal/testenv"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/bootloader/assets"
+	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
 // mok makes a key pair the way README tells users to (openssl req … -nodes).
