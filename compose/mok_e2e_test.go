@@ -19,7 +19,7 @@ import (
 // into the VM's variable store; then both entries boot under Secure Boot.
 func TestBootSecureBootEnrolment(t *testing.T) {
 	if testing.Short() {
-		t.Skip("boot test: minutes under TCG; skipped with -short")
+		testenv.Skip(t, "boot test: minutes under TCG; skipped with -short")
 	}
 	testenv.Tools(t, "qemu-system-x86_64", "openssl", "mcopy")
 	for _, iso := range []string{memtestISO, "/usr/lib/ipxe/ipxe.iso"} {
