@@ -49,6 +49,9 @@ type Applied struct {
 	Plan    *Plan          `json:"-"`
 	Image   *Result        `json:"image,omitempty"`   // nil when built to a scratch file
 	Devices []DeviceResult `json:"devices,omitempty"` // one per ApplyOptions.Devices, in order
+	// Refetched names the ISOs whose cache entry no longer matched the lock
+	// while it was placed: each was removed, fetched again and placed anew.
+	Refetched []string `json:"refetched,omitempty"`
 }
 
 // Apply runs the whole pipeline: pin (writing the lock when there is
@@ -96,11 +99,27 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Recreate: opts.Recreate})
+	build := BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Recreate: opts.Recreate}
+	res, err := Apply(ctx, p, build)
+	out := &Applied{Plan: p}
+	var bad *BadCacheEntryError
+	if errors.As(err, &bad) {
+		// The entry was verified once and changed since: it is evicted and
+		// fetched again (refused offline), then the kit is built once more.
+		if rerr := k.refetch(ctx, bad.ISO); rerr != nil {
+			return nil, fmt.Errorf("%w; fetching it again: %w", err, rerr)
+		}
+		out.Refetched = append(out.Refetched, bad.ISO)
+		// Planned again: the plan samples each ISO's bytes for the state record.
+		if p, err = k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate}); err != nil {
+			return nil, err
+		}
+		out.Plan = p
+		res, err = Apply(ctx, p, build)
+	}
 	if err != nil {
 		return nil, err
 	}
-	out := &Applied{Plan: p}
 	if opts.Image != "" {
 		out.Image = res
 	}
@@ -108,6 +127,30 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 		out.Devices, err = writeDevices(ctx, img, devs, opts.Force, opts.NoVerify, opts.Progress)
 	}
 	return out, err
+}
+
+// refetch removes the cache entry of the ISO named name and downloads it
+// again.
+func (k *Kit) refetch(ctx context.Context, name string) error {
+	l, err := k.pinned()
+	if err != nil {
+		return err
+	}
+	srcs, err := Sources(k.m, l)
+	if err != nil {
+		return err
+	}
+	f, err := k.fetcher()
+	if err != nil {
+		return err
+	}
+	for _, src := range srcs {
+		if src.Name == name {
+			_, err := f.Refetch(ctx, src)
+			return err
+		}
+	}
+	return fmt.Errorf("%s: not in the lock", name)
 }
 
 // pin makes sure the kit has a lock: a kit's first build resolves one and

@@ -3,7 +3,6 @@ package compose
 import (
 	"context"
 	"errors"
-	"github.com/usbkit/compose/compose/internal/testenv"
 	"io"
 	"math/rand"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/usbkit/compose/compose/internal/fatedit"
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
 )

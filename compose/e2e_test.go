@@ -3,7 +3,6 @@ package compose
 import (
 	"context"
 	"fmt"
-	"github.com/usbkit/compose/compose/internal/testenv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/usbkit/compose/compose/boottest"
 	"github.com/usbkit/compose/compose/internal/fixture"
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 )
 

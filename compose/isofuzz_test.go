@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
 // memISO is an ISO held in memory, shaped like the *os.File go-diskfs reads.
@@ -52,12 +54,7 @@ var seedTrees = []map[string]string{
 // (El Torito, hybrid MBR; they make each fuzz iteration much slower).
 func seedISOs(tb testing.TB, bigToo bool) [][]byte {
 	tb.Helper()
-	if _, err := exec.LookPath("xorriso"); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("xorriso not found; .ci/run installs it")
-		}
-		tb.Skip("xorriso not found (Debian package xorriso)")
-	}
+	testenv.Tools(tb, "xorriso")
 	dir := tb.TempDir()
 	var out [][]byte
 	for i, tree := range seedTrees {

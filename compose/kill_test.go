@@ -3,7 +3,6 @@ package compose
 import (
 	"context"
 	"fmt"
-	"github.com/usbkit/compose/compose/internal/testenv"
 	"io"
 	"math/rand"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
 )
@@ -115,12 +115,7 @@ func TestConvergeSurvivesKill9(t *testing.T) {
 	})
 	t.Run("loop", func(t *testing.T) {
 		testenv.Tools(t, "losetup")
-		if _, err := os.Stat("/dev/loop-control"); os.Geteuid() != 0 || err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("CI=true but loop devices are not available (root and /dev/loop-control)")
-			}
-			t.Skip("loop devices need root and /dev/loop-control")
-		}
+		testenv.Loop(t)
 		back := filepath.Join(dir, "loop.img")
 		testenv.Run(t, "cp", "--sparse=always", pristine, back)
 		loop := strings.TrimSpace(testenv.Run(t, "losetup", "--find", "--show", back))

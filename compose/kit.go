@@ -187,6 +187,9 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLockedSizes(ctx, l, f, srcs); err != nil {
+		return nil, err
+	}
 	res, err := f.FetchAll(ctx, srcs)
 	if err != nil {
 		return nil, err

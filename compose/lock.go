@@ -2,9 +2,14 @@ package compose
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
@@ -87,6 +92,54 @@ func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, 
 		return "", "", fmt.Errorf("resolving checksum from %s: %w", c.ListURL, err)
 	}
 	return alg, digest, nil
+}
+
+// checkLockedSizes tells an edited lock from a damaged cache entry before
+// fetching: a cached file whose size differs from the lock's but whose bytes
+// still hash to the lock's digest means the lock's size is wrong (the lock's
+// error, at its line). A file that no longer hashes to it is left to the
+// fetcher, which removes it and fetches it again.
+func checkLockedSizes(ctx context.Context, l *config.Lock, f *fetch.Fetcher, srcs []fetch.Source) error {
+	for _, s := range srcs {
+		p, ok := f.Lookup(s.Algorithm, s.Digest)
+		if !ok || checkLockedSize(l, s.Name, p, s.Size) == nil {
+			continue
+		}
+		if d, err := fileDigest(ctx, p, s.Algorithm); err == nil && strings.EqualFold(d, s.Digest) {
+			return checkLockedSize(l, s.Name, p, s.Size)
+		}
+	}
+	return nil
+}
+
+// fileDigest hashes a file with alg (sha256 or sha512).
+func fileDigest(ctx context.Context, path, alg string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if alg == "sha512" {
+		h = sha512.New()
+	}
+	if _, err := io.Copy(h, ctxReader{ctx, fh}); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops a long read when ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // checkLockedSize compares the size the lock pins for an ISO with its

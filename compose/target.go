@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/usbkit/compose/config"
 )
 
 // ErrUnsafeImage is matched (errors.Is) when an image path is refused; it
@@ -31,7 +33,7 @@ func (k *Kit) checkImageTarget(img string) error {
 	case err != nil:
 		return err
 	case !st.Mode().IsRegular():
-		return refuse(fmt.Sprintf("it exists and is not a regular file (%s)", describeMode(st.Mode())))
+		return refuse(fmt.Sprintf("it exists and is not a regular file (%s)", config.FileKind(st.Mode())))
 	}
 	f, err := k.fetcher()
 	if err != nil {
@@ -81,22 +83,4 @@ func absPath(p string) string {
 		return filepath.Clean(p)
 	}
 	return a
-}
-
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return m.Type().String()
 }

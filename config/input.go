@@ -28,15 +28,18 @@ func OpenRegular(path string) (*os.File, int64, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, 0, fmt.Errorf("%s is %s: %w (compose reads only regular files; - reads standard input)", path, fileKind(fi.Mode()), ErrNotRegular)
+		return nil, 0, fmt.Errorf("%s is %s: %w (compose reads only regular files; - reads standard input)", path, FileKind(fi.Mode()), ErrNotRegular)
 	}
 	return f, fi.Size(), nil
 }
 
-func fileKind(m fs.FileMode) string {
+// FileKind names what a non-regular file is, for error messages.
+func FileKind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
 	case m&fs.ModeNamedPipe != 0:
 		return "a named pipe (FIFO)"
 	case m&fs.ModeSocket != 0:

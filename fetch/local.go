@@ -32,15 +32,16 @@ func resolveLocal(ctx context.Context, path string) (string, error) {
 
 // fileAttempt copies a local file into the partial, hashing on the way.
 func (f *Fetcher) fileAttempt(ctx context.Context, src Source, path string, p *partial) error {
-	path, err := resolveLocal(ctx, path)
-	if err != nil {
-		return err
-	}
+	// Opened first: its errors keep their kind (fs.ErrNotExist, not a
+	// regular file), which go-getter's flatten into text.
 	in, fi, err := openRegular(path)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	if _, err := resolveLocal(ctx, path); err != nil {
+		return err
+	}
 	if src.Size > 0 && fi.Size() != src.Size {
 		return fmt.Errorf("%s is %d bytes, expected %d", path, fi.Size(), src.Size)
 	}

@@ -63,6 +63,9 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			}
 			res, err := k.Apply(cmd.Context(), opts)
 			disp.close()
+			for _, name := range refetched(res) {
+				a.warn("%s: its cache entry no longer matched the lock; it was removed, fetched again and placed", name)
+			}
 			if res != nil && len(res.Devices) > 0 {
 				if perr := a.result(res.Devices, func(w io.Writer) error { return printDeviceResults(w, res.Devices) }); perr != nil {
 					return perr
@@ -83,6 +86,13 @@ bypassing the page cache. One failing stick does not stop the others.`,
 	cmd.Flags().BoolVar(&opts.Recreate, "recreate", false, "rewrite an existing image in full instead of changing it in place")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow a device that is not removable or is larger than 1 TiB")
 	return cmd
+}
+
+func refetched(res *compose.Applied) []string {
+	if res == nil {
+		return nil
+	}
+	return res.Refetched
 }
 
 func printApplied(w io.Writer, res *compose.Applied) error {

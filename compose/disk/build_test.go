@@ -7,11 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/usbkit/compose/compose/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
 func espSpec(files ...File) Spec {
