@@ -62,6 +62,7 @@ func TestReadmeExitCodes(t *testing.T) {
 func TestReadmeCommands(t *testing.T) {
 	var stdout bytes.Buffer
 	root := newRootCmd(newApp(nil, &stdout, &stdout))
+	root.InitDefaultCompletionCmd() // cobra adds it on Execute
 	var have []string
 	for _, c := range root.Commands() {
 		if c.Name() != "help" {
