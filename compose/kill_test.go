@@ -88,6 +88,9 @@ func bigISO(t *testing.T, dir, name, marker string, size int) string {
 // a loop device, and checks after each kill what checkKit checks, then
 // that a rerun converges.
 func TestConvergeSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		testenv.Skip(t, "100 killed applies take minutes; skipped with -short")
+	}
 	testenv.Tools(t, "xorriso", "fsck.fat")
 	dir := t.TempDir()
 	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
