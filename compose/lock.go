@@ -2,12 +2,8 @@ package compose
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -105,41 +101,11 @@ func checkLockedSizes(ctx context.Context, l *config.Lock, f *fetch.Fetcher, src
 		if !ok || checkLockedSize(l, s.Name, p, s.Size) == nil {
 			continue
 		}
-		if d, err := fileDigest(ctx, p, s.Algorithm); err == nil && strings.EqualFold(d, s.Digest) {
+		if d, err := fetch.FileDigest(ctx, p, s.Algorithm); err == nil && strings.EqualFold(d, s.Digest) {
 			return checkLockedSize(l, s.Name, p, s.Size)
 		}
 	}
 	return nil
-}
-
-// fileDigest hashes a file with alg (sha256 or sha512).
-func fileDigest(ctx context.Context, path, alg string) (string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	if alg == "sha512" {
-		h = sha512.New()
-	}
-	if _, err := io.Copy(h, ctxReader{ctx, fh}); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ctxReader stops a long read when ctx is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // checkLockedSize compares the size the lock pins for an ISO with its

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // ErrBadEntry means a cache entry does not hold what its name promises: it
@@ -74,15 +75,34 @@ func (f *Fetcher) Verify(ctx context.Context, src Source) (string, error) {
 		return "", err
 	}
 	defer fh.Close()
-	h := newHash(src.Algorithm)
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, fh}, make([]byte, copyBufSize)); err != nil {
-		return "", fmt.Errorf("hashing %s: %w", fh.Name(), err)
+	got, err := digestOf(ctx, fh, src.Algorithm)
+	if err != nil {
+		return "", err
 	}
-	if got := fmt.Sprintf("%x", h.Sum(nil)); got != src.Digest {
+	if got != src.Digest {
 		f.evict(src)
 		return "", fmt.Errorf("%w: %s hashes to %s:%s; removed it", ErrBadEntry, fh.Name(), src.Algorithm, got)
 	}
 	return fh.Name(), nil
+}
+
+// FileDigest hashes the file at path with alg (sha256 or sha512), in
+// lower-case hex; cancelling ctx stops it.
+func FileDigest(ctx context.Context, path, alg string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	return digestOf(ctx, fh, strings.ToLower(alg))
+}
+
+func digestOf(ctx context.Context, fh *os.File, alg string) (string, error) {
+	h := newHash(alg)
+	if _, err := io.CopyBuffer(h, ctxReader{ctx, fh}, make([]byte, copyBufSize)); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", fh.Name(), err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)), nil
 }
 
 // Refetch removes the cached file of src and fetches it again: for a
