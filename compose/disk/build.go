@@ -30,9 +30,14 @@ type Placed struct {
 	// SHA256 (hex) was computed while copying, or is File.SHA256 when the
 	// caller declared it (then Build did not hash; Verify checks it).
 	SHA256 string
-	// Extents are the file's byte ranges in the image (FAT32 only; ext4
-	// data goes through go-diskfs).
+	// Extents are the file's byte ranges in the image, in file order:
+	// always for FAT32, for ext4 only when Deferred.
 	Extents []Extent
+	// Deferred is set for a host file Spec.Defer left out: its blocks are
+	// allocated at Extents but hold no bytes yet. Source, Algorithm and
+	// Digest are the File's, for whoever writes them.
+	Deferred                  bool
+	Source, Algorithm, Digest string
 }
 
 // Extent is a byte range in the image.
@@ -76,14 +81,14 @@ func Build(ctx context.Context, path string, spec Spec, progress func(Event)) (R
 			os.Remove(tmp.Name())
 		}
 	}()
-	b := &builder{ctx: ctx, f: tmp, l: &l, progress: progress, total: totalBytes(l)}
+	b := &builder{ctx: ctx, f: tmp, l: &l, progress: progress, total: totalBytes(withoutDeferred(l, spec.Defer)), deferSrc: spec.Defer}
 	if err := b.build(); err != nil {
 		return Result{}, err
 	}
 	res := Result{Layout: l, Files: b.placed}
 	if spec.Verify {
 		opt := VerifyOptions{Digests: res.Digests(), Progress: progress}
-		if err := verifyOpen(ctx, tmp, l, opt); err != nil {
+		if err := verifyOpen(ctx, tmp, withoutDeferred(l, spec.Defer), opt); err != nil {
 			return Result{}, fmt.Errorf("verifying the new image: %w", err)
 		}
 	}
@@ -159,6 +164,7 @@ type builder struct {
 	total    int64
 	done     int64
 	placed   []Placed
+	deferSrc bool // Spec.Defer
 }
 
 func (b *builder) build() error {

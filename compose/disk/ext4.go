@@ -71,6 +71,14 @@ func (b *builder) placeExt4(fs filesystem.FileSystem, p *Partition, f File) erro
 		return fmt.Errorf("creating %s: %w", f.Path, err)
 	}
 	defer h.Close()
+	if b.deferred(f) {
+		ext, err := b.allocateExt4(h, p, f)
+		if err != nil {
+			return fmt.Errorf("allocating %s: %w", f.Path, err)
+		}
+		b.placeDeferred(p, f, ext)
+		return nil
+	}
 	return b.place(p, f, ext4Sink(h), nil)
 }
 

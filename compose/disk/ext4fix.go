@@ -14,33 +14,18 @@ import (
 // off). go-diskfs still writes, and on reading insists on, an inode checksum
 // seeded from s_checksum_seed, so patched inodes get that checksum again.
 func fixExt4(f *os.File, off int64, t time.Time, hashSeed []byte) error {
-	le := binary.LittleEndian
+	g, err := readExt4Geom(f, off)
+	if err != nil {
+		return err
+	}
 	sb := make([]byte, 1024)
 	if _, err := f.ReadAt(sb, off+1024); err != nil {
 		return fmt.Errorf("reading ext4 superblock: %w", err)
 	}
-	if le.Uint16(sb[0x38:]) != 0xef53 {
-		return fmt.Errorf("ext4 volume at %d: bad superblock magic", off)
-	}
+	le := binary.LittleEndian
 	if le.Uint32(sb[0x64:])&0x400 != 0 {
 		return fmt.Errorf("ext4 volume at %d: metadata_csum is on; cannot patch", off)
 	}
-	g := ext4Geom{
-		bs:         int64(1024) << le.Uint32(sb[0x18:]),
-		first:      int64(le.Uint32(sb[0x14:])),
-		perGroup:   int64(le.Uint32(sb[0x20:])),
-		inodes:     int64(le.Uint32(sb[0x28:])),
-		inodeSize:  int64(le.Uint16(sb[0x58:])),
-		is64:       le.Uint32(sb[0x60:])&0x80 != 0,
-		descSize:   32,
-		blockCount: int64(le.Uint32(sb[0x04:])),
-	}
-	if g.is64 {
-		g.descSize = int64(le.Uint16(sb[0xfe:]))
-		g.blockCount |= int64(le.Uint32(sb[0x150:])) << 32
-	}
-	g.groups = ceilDiv(g.blockCount-g.first, g.perGroup)
-	g.csumSeed = le.Uint32(sb[0x270:])
 	ts := uint32(t.Unix())
 	if err := g.patchSuperblocks(f, off, ts, hashSeed, le.Uint32(sb[0x64:])&1 != 0); err != nil {
 		return err

@@ -54,6 +54,10 @@ func (b *builder) placeFAT(fs *fat32.FileSystem, p *Partition, f File) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Path, err)
 	}
+	if b.deferred(f) {
+		b.placeDeferred(p, f, ext)
+		return nil
+	}
 	if f.Source != "" && f.SHA256 != "" {
 		return b.placeKnown(p, f, ext)
 	}

@@ -90,6 +90,13 @@ type Spec struct {
 	Placement Placement
 	// Verify makes Build read everything back (Verify) before renaming.
 	Verify bool
+	// Defer makes Build allocate every host-file source (File.Source) on
+	// its volume without copying its bytes: the image then holds the
+	// metadata only (a few MiB allocated, whatever the kit's size) and
+	// Result.Files gives each deferred file's Extents, for a writer that
+	// streams the sources straight to a device (compose/device). Verify
+	// then skips deferred files; their extents read as zeros in the image.
+	Defer bool
 }
 
 // DefaultEpoch is the timestamp used when neither Spec.Time nor

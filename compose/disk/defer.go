@@ -1,0 +1,201 @@
+package disk
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/diskfs/go-diskfs/filesystem"
+	"github.com/diskfs/go-diskfs/filesystem/ext4"
+)
+
+// deferred says whether f's bytes are left for the caller (Spec.Defer).
+func (b *builder) deferred(f File) bool { return b.deferSrc && f.Source != "" && f.size() > 0 }
+
+// placeDeferred records a file whose blocks are allocated at ext but whose
+// bytes are not written.
+func (b *builder) placeDeferred(p *Partition, f File, ext []Extent) {
+	b.placed = append(b.placed, Placed{Path: f.Path, Partition: p.Index, Size: f.Size, SHA256: f.SHA256,
+		Extents: ext, Deferred: true, Source: f.Source, Algorithm: f.Algorithm, Digest: f.Digest})
+}
+
+// withoutDeferred is l without the files Spec.Defer leaves out, for what
+// reads the image's files back.
+func withoutDeferred(l Layout, on bool) Layout {
+	if !on {
+		return l
+	}
+	out := l
+	out.Partitions = make([]Partition, len(l.Partitions))
+	for i, p := range l.Partitions {
+		p.Files = nil
+		for _, f := range l.Partitions[i].Files {
+			if f.Source == "" || f.size() == 0 {
+				p.Files = append(p.Files, f)
+			}
+		}
+		out.Partitions[i] = p
+	}
+	return out
+}
+
+// allocateExt4 gives an ext4 file all its blocks with one go-diskfs write
+// of its last byte (go-diskfs allocates every block up to the write, it
+// makes no holes) and reads the blocks' image ranges back from the inode's
+// extent tree.
+func (b *builder) allocateExt4(h filesystem.File, p *Partition, f File) ([]Extent, error) {
+	if _, err := h.Seek(f.Size-1, io.SeekStart); err != nil {
+		return nil, err
+	}
+	if _, err := h.Write([]byte{0}); err != nil {
+		return nil, err
+	}
+	st, err := h.Stat()
+	if err != nil {
+		return nil, err
+	}
+	sys, ok := st.Sys().(*ext4.StatT)
+	if !ok {
+		return nil, fmt.Errorf("go-diskfs gave no inode number (%T)", st.Sys())
+	}
+	g, err := readExt4Geom(b.f, p.Offset)
+	if err != nil {
+		return nil, err
+	}
+	ext, err := g.fileExtents(b.f, p.Offset, int64(sys.Ino))
+	if err != nil {
+		return nil, fmt.Errorf("inode %d: %w", sys.Ino, err)
+	}
+	return trimExtents(ext, f.Size, p)
+}
+
+// trimExtents cuts the extents to size bytes and checks they lie in p.
+func trimExtents(ext []Extent, size int64, p *Partition) ([]Extent, error) {
+	var out []Extent
+	left := size
+	for _, e := range ext {
+		if e.Offset < p.Offset || e.Offset+e.Length > p.Offset+p.Size {
+			return nil, fmt.Errorf("extent at %d+%d lies outside the partition", e.Offset, e.Length)
+		}
+		e.Length = min(e.Length, left)
+		out = append(out, e)
+		if left -= e.Length; left == 0 {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("extents hold %d bytes fewer than the file", left)
+}
+
+// fileExtents reads inode ino's extent tree and returns its leaves' image
+// ranges in file order; a gap in the file (a hole) is an error, as is an
+// uninitialized extent: a deferred file must have every block in place.
+func (g ext4Geom) fileExtents(f io.ReaderAt, off, ino int64) ([]Extent, error) {
+	le := binary.LittleEndian
+	grp, idx := (ino-1)/g.inodes, (ino-1)%g.inodes
+	d := make([]byte, g.descSize)
+	if _, err := f.ReadAt(d, off+(g.first+1)*g.bs+grp*g.descSize); err != nil {
+		return nil, fmt.Errorf("reading group descriptor %d: %w", grp, err)
+	}
+	table := int64(le.Uint32(d[8:]))
+	if g.is64 && g.descSize >= 64 {
+		table |= int64(le.Uint32(d[0x28:])) << 32
+	}
+	inode := make([]byte, g.inodeSize)
+	if _, err := f.ReadAt(inode, off+table*g.bs+idx*g.inodeSize); err != nil {
+		return nil, fmt.Errorf("reading inode: %w", err)
+	}
+	if le.Uint32(inode[0x20:])&0x80000 == 0 {
+		return nil, fmt.Errorf("not an extent-mapped inode")
+	}
+	w := extentWalk{f: f, off: off, bs: g.bs}
+	if err := w.node(inode[0x28:0x28+60], 0); err != nil {
+		return nil, err
+	}
+	return w.out, nil
+}
+
+type extentWalk struct {
+	f       io.ReaderAt
+	off, bs int64
+	next    int64 // the file block the next leaf must start at
+	out     []Extent
+}
+
+func (w *extentWalk) node(n []byte, level int) error {
+	le := binary.LittleEndian
+	if len(n) < 12 || le.Uint16(n) != 0xf30a || level > 5 {
+		return fmt.Errorf("bad extent tree node")
+	}
+	entries, depth := int(le.Uint16(n[2:])), le.Uint16(n[6:])
+	if 12+12*entries > len(n) {
+		return fmt.Errorf("extent node holds %d entries, room for %d", entries, (len(n)-12)/12)
+	}
+	for i := range entries {
+		e := n[12+12*i:]
+		if depth > 0 {
+			child := int64(le.Uint32(e[4:])) | int64(le.Uint16(e[8:]))<<32
+			buf := make([]byte, w.bs)
+			if _, err := w.f.ReadAt(buf, w.off+child*w.bs); err != nil {
+				return fmt.Errorf("reading extent block %d: %w", child, err)
+			}
+			if err := w.node(buf, level+1); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.leaf(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *extentWalk) leaf(e []byte) error {
+	le := binary.LittleEndian
+	block, n := int64(le.Uint32(e)), int64(le.Uint16(e[4:]))
+	if n > 32768 {
+		return fmt.Errorf("uninitialized extent at file block %d", block)
+	}
+	if block != w.next {
+		return fmt.Errorf("extent at file block %d, want %d (a hole)", block, w.next)
+	}
+	start := int64(le.Uint16(e[6:]))<<32 | int64(le.Uint32(e[8:]))
+	ext := Extent{Offset: w.off + start*w.bs, Length: n * w.bs}
+	if k := len(w.out) - 1; k >= 0 && w.out[k].Offset+w.out[k].Length == ext.Offset {
+		w.out[k].Length += ext.Length
+	} else {
+		w.out = append(w.out, ext)
+	}
+	w.next = block + n
+	return nil
+}
+
+// readExt4Geom reads the geometry of the ext4 volume at off.
+func readExt4Geom(f *os.File, off int64) (ext4Geom, error) {
+	le := binary.LittleEndian
+	sb := make([]byte, 1024)
+	if _, err := f.ReadAt(sb, off+1024); err != nil {
+		return ext4Geom{}, fmt.Errorf("reading ext4 superblock: %w", err)
+	}
+	if le.Uint16(sb[0x38:]) != 0xef53 {
+		return ext4Geom{}, fmt.Errorf("ext4 volume at %d: bad superblock magic", off)
+	}
+	g := ext4Geom{
+		bs:         int64(1024) << le.Uint32(sb[0x18:]),
+		first:      int64(le.Uint32(sb[0x14:])),
+		perGroup:   int64(le.Uint32(sb[0x20:])),
+		inodes:     int64(le.Uint32(sb[0x28:])),
+		inodeSize:  int64(le.Uint16(sb[0x58:])),
+		is64:       le.Uint32(sb[0x60:])&0x80 != 0,
+		descSize:   32,
+		blockCount: int64(le.Uint32(sb[0x04:])),
+	}
+	if g.is64 {
+		g.descSize = int64(le.Uint16(sb[0xfe:]))
+		g.blockCount |= int64(le.Uint32(sb[0x150:])) << 32
+	}
+	g.groups = ceilDiv(g.blockCount-g.first, g.perGroup)
+	g.csumSeed = le.Uint32(sb[0x270:])
+	return g, nil
+}

@@ -1,0 +1,94 @@
+package disk
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestDeferAllocatesOnly builds a kit with Spec.Defer: the image holds the
+// metadata only (far less allocated than the ISOs), every host file has
+// extents covering exactly its size, and once the sources are copied into
+// those extents the image passes fsck.fat, e2fsck and a full Verify.
+func TestDeferAllocatesOnly(t *testing.T) {
+	dir := t.TempDir()
+	src := func(name string, size int64, seed byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pattern(int(size), seed), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fatISO, extISO := src("a.iso", 24*mib+5, 1), src("b.iso", 40*mib+4097, 2)
+	spec := espSpec(File{Path: "/boot/grub/grub.cfg", Data: []byte("cfg")})
+	spec.ISOs = []File{{Path: "/isos/a.iso", Source: fatISO, Size: 24*mib + 5}}
+	spec.Data.Files = []File{{Path: "/isos/b.iso", Source: extISO, Size: 40*mib + 4097}}
+	spec.Defer, spec.Verify = true, true
+	img, r := build(t, spec)
+	if n := allocated(t, img); n > 8*mib {
+		t.Errorf("deferred image has %d bytes allocated, want metadata only (< 8 MiB)", n)
+	}
+	deferred := 0
+	for _, f := range r.Files {
+		if f.Source == "" {
+			continue
+		}
+		deferred++
+		if !f.Deferred || lengths(f.Extents) != f.Size {
+			t.Fatalf("%s: deferred %v, extents cover %d of %d bytes", f.Path, f.Deferred, lengths(f.Extents), f.Size)
+		}
+		fill(t, img, f)
+	}
+	if deferred != 2 {
+		t.Fatalf("%d deferred files, want 2", deferred)
+	}
+	checkImage(t, img, r.Layout)
+	if err := Verify(context.Background(), img, r.Layout, VerifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lengths(ext []Extent) int64 {
+	var n int64
+	for _, e := range ext {
+		n += e.Length
+	}
+	return n
+}
+
+// fill copies a deferred file's source into its extents, as a device
+// writer would.
+func fill(t *testing.T, img string, f Placed) {
+	t.Helper()
+	b, err := os.ReadFile(f.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(img, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	for _, e := range f.Extents {
+		if _, err := out.WriteAt(b[:e.Length], e.Offset); err != nil {
+			t.Fatal(err)
+		}
+		b = b[e.Length:]
+	}
+}
+
+// allocated is the bytes the file holds on disk (st_blocks).
+func allocated(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		t.Skip("no st_blocks here")
+	}
+	return sys.Blocks * 512
+}
