@@ -19,8 +19,10 @@ var ErrNotReady = errors.New("plan is not ready: ISOs missing from the cache")
 
 // ApplyOptions tune Kit.Apply.
 type ApplyOptions struct {
-	// Image is the file to build. With Devices and no Image, the kit is
-	// built into a scratch file that is removed afterwards.
+	// Image is the file to build. With Devices and no Image, only the
+	// kit's metadata (partition table, file systems, boot files) is built,
+	// into a small sparse scratch file removed afterwards, and the ISOs go
+	// from the cache straight to the devices.
 	Image string
 	// Devices are written with the built image, all at once.
 	Devices []string
@@ -99,34 +101,76 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if err != nil {
 		return nil, err
 	}
-	build := BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Recreate: opts.Recreate}
-	res, err := Apply(ctx, p, build)
+	build := BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Recreate: opts.Recreate,
+		deferSources: opts.Image == ""}
 	out := &Applied{Plan: p}
+	err = k.buildAndWrite(ctx, out, devs, build, opts)
 	var bad *BadCacheEntryError
 	if errors.As(err, &bad) {
 		// The entry was verified once and changed since: it is evicted and
-		// fetched again (refused offline), then the kit is built once more.
+		// fetched again (refused offline), then the kit is built (and the
+		// devices written) once more.
 		if rerr := k.refetch(ctx, bad.ISO); rerr != nil {
 			return nil, fmt.Errorf("%w; fetching it again: %w", err, rerr)
 		}
 		out.Refetched = append(out.Refetched, bad.ISO)
+		if opts.Image == "" {
+			os.Remove(img) // the metadata scratch image, built anew
+		}
 		// Planned again: the plan samples each ISO's bytes for the state record.
-		if p, err = k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate}); err != nil {
+		if out.Plan, err = k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate}); err != nil {
 			return nil, err
 		}
-		out.Plan = p
-		res, err = Apply(ctx, p, build)
+		err = k.buildAndWrite(ctx, out, devs, build, opts)
 	}
-	if err != nil {
+	if err != nil && out.Devices == nil {
 		return nil, err
+	}
+	return out, err
+}
+
+// buildAndWrite builds out.Plan's image and writes it to devs. For devices
+// without an image path the image holds only the metadata (deferSources)
+// and the ISOs go from the cache straight to the devices.
+func (k *Kit) buildAndWrite(ctx context.Context, out *Applied, devs []device.Device, build BuildOptions, opts ApplyOptions) error {
+	p := out.Plan
+	res, err := Apply(ctx, p, build)
+	if err != nil {
+		return err
 	}
 	if opts.Image != "" {
 		out.Image = res
 	}
-	if len(devs) > 0 {
-		out.Devices, err = writeDevices(ctx, img, devs, opts.Force, opts.NoVerify, opts.Progress)
+	if len(devs) == 0 {
+		return nil
 	}
-	return out, err
+	w := deviceWrite{force: opts.Force, noVerify: opts.NoVerify, progress: opts.Progress, files: streamed(res.deferred)}
+	out.Devices, err = writeDevices(ctx, p.Image, devs, w)
+	var se *device.SourceError
+	if errors.As(err, &se) {
+		return &BadCacheEntryError{ISO: p.isoNamed(se.Name), Path: se.Source, Algorithm: se.Algorithm, Want: se.Want, Got: se.Got,
+			Devices: true}
+	}
+	return err
+}
+
+// streamed are the files a deferred build left for the device writer.
+func streamed(placed []disk.Placed) []device.File {
+	var out []device.File
+	for _, f := range placed {
+		if !f.Deferred {
+			continue
+		}
+		d := device.File{Name: f.Path, Source: f.Source, Size: f.Size, Algorithm: f.Algorithm, Digest: f.Digest}
+		if d.Digest == "" && f.SHA256 != "" {
+			d.Algorithm, d.Digest = "sha256", f.SHA256
+		}
+		for _, e := range f.Extents {
+			d.Extents = append(d.Extents, device.Extent{Offset: e.Offset, Length: e.Length})
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // refetch removes the cache entry of the ISO named name and downloads it
@@ -172,8 +216,9 @@ func (k *Kit) pin(ctx context.Context, locked func(string)) error {
 	return nil
 }
 
-// scratchImage is where a kit for devices is built when no image is given:
-// a temporary file, removed afterwards.
+// scratchImage is where a kit's metadata is built for devices when no
+// image is given: a temporary sparse file holding a few MiB (the ISOs are
+// streamed to the devices, not copied here), removed afterwards.
 func scratchImage() (string, func(), error) {
 	tmp := filepath.Clean(os.TempDir())
 	stale.Collect(tmp, "", "apply", "")
@@ -194,6 +239,10 @@ type BuildOptions struct {
 	// it in place.
 	Recreate bool
 
+	// deferSources builds the metadata only, leaving host files for the
+	// device writer (disk.Spec.Defer); Result.deferred lists them.
+	deferSources bool
+
 	exclusive bool                          // open the target O_EXCL (a device)
 	wrap      func(*os.File) fatedit.Device // tests: fault injection
 	chunk     int                           // tests: content write size
@@ -211,6 +260,8 @@ type Result struct {
 	// BytesWritten counts bytes written to the target (for a full build,
 	// the new image's allocated bytes).
 	BytesWritten int64 `json:"bytes_written"`
+
+	deferred []disk.Placed // the files a deferSources build left out
 }
 
 // Apply makes p.Image hold the kit p describes. A new image (or any with
@@ -236,6 +287,7 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	}
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
+	spec.Defer = opts.deferSources
 	res, err := disk.Build(ctx, p.Image, spec, imageEvents(opts.Progress))
 	var bad *disk.SourceError
 	if errors.As(err, &bad) {
@@ -244,7 +296,7 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}
-	out := &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests()}
+	out := &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests(), deferred: res.Files}
 	if n, ok := allocatedBytes(p.Image); ok {
 		out.BytesWritten = n
 	}
@@ -267,11 +319,19 @@ type BadCacheEntryError struct {
 	Path      string // the cache entry
 	Algorithm string
 	Want, Got string
+	// Devices is set when the entry was being streamed to devices: they
+	// were left without a partition table (not a kit) and must be
+	// written again.
+	Devices bool
 }
 
 func (e *BadCacheEntryError) Error() string {
-	return fmt.Sprintf("%s: the cache entry %s is bad: its bytes hash to %s:%s, the lock pins %s:%s; nothing was written",
-		e.ISO, e.Path, e.Algorithm, e.Got, e.Algorithm, e.Want)
+	what := "nothing was written"
+	if e.Devices {
+		what = "the devices were left without a partition table"
+	}
+	return fmt.Sprintf("%s: the cache entry %s is bad: its bytes hash to %s:%s, the lock pins %s:%s; %s",
+		e.ISO, e.Path, e.Algorithm, e.Got, e.Algorithm, e.Want, what)
 }
 
 // Is makes errors.Is(err, ErrBadCacheEntry) true.

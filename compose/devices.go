@@ -102,20 +102,30 @@ func joinWords(a, b string) string {
 	return a + " " + b
 }
 
+// deviceWrite is how writeDevices writes: the Kit's options and the files
+// streamed from their sources (see device.File).
+type deviceWrite struct {
+	force, noVerify bool
+	progress        func(Event)
+	files           []device.File
+}
+
 // writeDevices writes img to every device at once. The error says what the
 // user must know: a device left incomplete (ErrWriteFailed), or devices
 // refused when opened, before any byte was written (ErrUnsafeTarget, for
 // example one mounted while the kit was built).
-func writeDevices(ctx context.Context, img string, devs []device.Device, force, noVerify bool, progress func(Event)) ([]DeviceResult, error) {
+func writeDevices(ctx context.Context, img string, devs []device.Device, w deviceWrite) ([]DeviceResult, error) {
 	paths := make([]string, len(devs))
 	for i, d := range devs {
 		paths[i] = d.Path
 	}
-	opts := device.WriteOptions{Check: device.CheckOptions{Force: force}, NoVerify: noVerify}
-	res := device.Write(ctx, img, paths, opts, deviceEvents(progress))
+	opts := device.WriteOptions{Check: device.CheckOptions{Force: w.force}, NoVerify: w.noVerify, Files: w.files}
+	res := device.Write(ctx, img, paths, opts, deviceEvents(w.progress))
 	out := make([]DeviceResult, len(res))
 	var incomplete, refused []error
+	var bad *device.SourceError
 	for i, r := range res {
+		errors.As(r.Err, &bad)
 		out[i] = DeviceResult{Device: r.Device, Complete: r.Complete, Written: r.Written, Verified: r.Verified,
 			SHA256: r.SHA256, Warnings: r.Warnings, err: r.Err}
 		out[i].Touched = r.Written > 0 || errors.Is(r.Err, device.ErrIncomplete)
@@ -133,6 +143,8 @@ func writeDevices(ctx context.Context, img string, devs []device.Device, force, 
 		}
 	}
 	switch {
+	case bad != nil:
+		return out, fmt.Errorf("%w: %w", ErrWriteFailed, bad)
 	case ctx.Err() != nil && len(incomplete) > 0:
 		return out, fmt.Errorf("stopped: the sticks are incomplete and must not be used: %w", ctx.Err())
 	case ctx.Err() != nil:

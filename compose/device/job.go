@@ -254,13 +254,39 @@ func readBody(ctx context.Context, img *image, chunkSize int, free chan []byte, 
 				return ctx.Err()
 			}
 			buf = buf[:min(int64(chunkSize), s.End-off)]
-			if _, err := img.f.ReadAt(buf, off); err != nil && err != io.EOF {
-				return fmt.Errorf("reading image at offset %d: %w", off, err)
+			if err := img.read(buf, off); err != nil {
+				return err
 			}
 			send(off, buf)
 		}
 	}
+	return img.readTail()
+}
+
+// read fills buf with the image's bytes at off, with the streamed files'
+// bytes laid in.
+func (img *image) read(buf []byte, off int64) error {
+	if img.ov != nil {
+		return img.ov.read(img.f, buf, off)
+	}
+	if _, err := img.f.ReadAt(buf, off); err != nil && err != io.EOF {
+		return fmt.Errorf("reading image at offset %d: %w", off, err)
+	}
 	return nil
+}
+
+// readTail reads the tail region with the files' bytes laid in, after the
+// body so every source is read front to back, and checks each file's
+// digest: a mismatch fails every device before its head is written.
+func (img *image) readTail() error {
+	if img.ov == nil {
+		return nil
+	}
+	img.ov.tail = make([]byte, img.tail.len())
+	if err := img.ov.read(img.f, img.ov.tail, img.tail.Off); err != nil {
+		return err
+	}
+	return img.ov.verify()
 }
 
 // finish writes the per-device regions (head last), flushes, re-reads the
@@ -328,8 +354,11 @@ func (j *job) warn(msg string) {
 // patches laid over them.
 func (j *job) regionBytes(img *image, r span) ([]byte, error) {
 	buf := alignedBuf(int(r.len()))
-	if r.Off < img.size {
-		n := min(r.End, img.size) - r.Off
+	switch n := min(r.End, img.size) - r.Off; {
+	case n <= 0:
+	case img.ov != nil && r.Off >= img.tail.Off:
+		copy(buf[:n], img.ov.tail[r.Off-img.tail.Off:])
+	default:
 		if _, err := img.f.ReadAt(buf[:n], r.Off); err != nil && err != io.EOF {
 			return nil, fmt.Errorf("reading image at offset %d: %w", r.Off, err)
 		}

@@ -23,17 +23,18 @@ type image struct {
 	f    *os.File
 	size int64
 	gpt  *gpt
-	head span   // [0, 1 MiB): written last, per device, with the MBR/GPT patched
-	tail span   // the image's last MiB when it has a GPT, else empty
-	body []span // everything else worth writing, in order
+	head span     // [0, 1 MiB): written last, per device, with the MBR/GPT patched
+	tail span     // the image's last MiB when it has a GPT, else empty
+	body []span   // everything else worth writing, in order
+	ov   *overlay // the files streamed from their sources; nil when none
 }
 
-func openImage(path string) (*image, error) {
+func openImage(path string, files []File) (*image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening image: %w", err)
 	}
-	img, err := planImage(f)
+	img, err := planImage(f, files)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("image %s: %w", path, err)
@@ -41,7 +42,14 @@ func openImage(path string) (*image, error) {
 	return img, nil
 }
 
-func planImage(f *os.File) (*image, error) {
+func (img *image) close() {
+	img.f.Close()
+	if img.ov != nil {
+		img.ov.close()
+	}
+}
+
+func planImage(f *os.File, files []File) (*image, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -67,6 +75,12 @@ func planImage(f *os.File) (*image, error) {
 	guard, err := img.guarded()
 	if err != nil {
 		return nil, err
+	}
+	if len(files) > 0 {
+		if img.ov, err = newOverlay(files, img.size, img.head); err != nil {
+			return nil, err
+		}
+		data = append(data, img.ov.spans()...)
 	}
 	body := merge(append(data, guard...))
 	body = subtract(body, img.head)

@@ -60,6 +60,10 @@ type WriteOptions struct {
 	NoVerify  bool         // skip reading back
 	Direct    DirectMode
 	ChunkSize int // bytes per write, a multiple of 4096; 0 means 4 MiB
+	// Files are streamed from their sources into the image's extents
+	// reserved for them (see File): the image then needs to hold only the
+	// metadata.
+	Files []File
 }
 
 // Result is the outcome for one target.
@@ -89,7 +93,7 @@ func Write(ctx context.Context, imagePath string, targets []string, opts WriteOp
 	for i, p := range targets {
 		results[i].Device = p
 	}
-	img, err := openImage(imagePath)
+	img, err := openImage(imagePath, opts.Files)
 	if err != nil {
 		for i := range results {
 			results[i].Err = err
@@ -97,7 +101,7 @@ func Write(ctx context.Context, imagePath string, targets []string, opts WriteOp
 		}
 		return results
 	}
-	defer img.f.Close()
+	defer img.close()
 
 	jobs := make([]*job, len(targets))
 	parallel(len(targets), func(i int) {
