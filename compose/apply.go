@@ -145,6 +145,9 @@ func (k *Kit) buildAndWrite(ctx context.Context, out *Applied, devs []device.Dev
 		return nil
 	}
 	w := deviceWrite{force: opts.Force, noVerify: opts.NoVerify, progress: opts.Progress, files: streamed(res.deferred)}
+	for _, z := range res.zeros {
+		w.zeros = append(w.zeros, device.Extent{Offset: z.Offset, Length: z.Length})
+	}
 	out.Devices, err = writeDevices(ctx, p.Image, devs, w)
 	var se *device.SourceError
 	if errors.As(err, &se) {
@@ -262,6 +265,7 @@ type Result struct {
 	BytesWritten int64 `json:"bytes_written"`
 
 	deferred []disk.Placed // the files a deferSources build left out
+	zeros    []disk.Extent // and the zeros it left as holes
 }
 
 // Apply makes p.Image hold the kit p describes. A new image (or any with
@@ -296,7 +300,7 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}
-	out := &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests(), deferred: res.Files}
+	out := &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests(), deferred: res.Files, zeros: res.Zeros}
 	if n, ok := allocatedBytes(p.Image); ok {
 		out.BytesWritten = n
 	}

@@ -108,6 +108,7 @@ type deviceWrite struct {
 	force, noVerify bool
 	progress        func(Event)
 	files           []device.File
+	zeros           []device.Extent
 }
 
 // writeDevices writes img to every device at once. The error says what the
@@ -119,7 +120,7 @@ func writeDevices(ctx context.Context, img string, devs []device.Device, w devic
 	for i, d := range devs {
 		paths[i] = d.Path
 	}
-	opts := device.WriteOptions{Check: device.CheckOptions{Force: w.force}, NoVerify: w.noVerify, Files: w.files}
+	opts := device.WriteOptions{Check: device.CheckOptions{Force: w.force}, NoVerify: w.noVerify, Files: w.files, Zeros: w.zeros}
 	res := device.Write(ctx, img, paths, opts, deviceEvents(w.progress))
 	out := make([]DeviceResult, len(res))
 	var incomplete, refused []error

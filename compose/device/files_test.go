@@ -16,9 +16,9 @@ import (
 )
 
 // deferredKit builds a metadata-only image (disk.Spec.Defer) whose ESP
-// reserves room for the host file src, and returns it with the Files that
-// stream src into it, pinned to digest.
-func deferredKit(t *testing.T, dir, src string, size int64, digest string) (string, []File) {
+// reserves room for the host file src, and returns it with the options
+// that stream src into it, pinned to digest.
+func deferredKit(t *testing.T, dir, src string, size int64, digest string) (string, WriteOptions) {
 	t.Helper()
 	spec := disk.Spec{Seed: []byte("files test"), Defer: true, Verify: true,
 		ESP:  disk.ESP{Label: "TESTKIT", Files: []disk.File{{Path: "/boot/grub/grub.cfg", Data: []byte("menu")}}},
@@ -42,7 +42,12 @@ func deferredKit(t *testing.T, dir, src string, size int64, digest string) (stri
 	if len(files) != 1 {
 		t.Fatalf("%d deferred files, want 1", len(files))
 	}
-	return img, files
+	opts := force
+	opts.Files = files
+	for _, z := range res.Zeros {
+		opts.Zeros = append(opts.Zeros, Extent{z.Offset, z.Length})
+	}
+	return img, opts
 }
 
 // TestWriteStreamsFiles writes a metadata-only image and its ISO, streamed
@@ -58,11 +63,9 @@ func TestWriteStreamsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(payload)
-	img, files := deferredKit(t, dir, src, int64(len(payload)), hex.EncodeToString(sum[:]))
+	img, opts := deferredKit(t, dir, src, int64(len(payload)), hex.EncodeToString(sum[:]))
 	raws := []string{backing(t, t.TempDir(), 96*MiB), backing(t, t.TempDir(), 128*MiB)}
 	devs := []string{loopDev(t, raws[0]), loopDev(t, raws[1])}
-	opts := force
-	opts.Files = files
 	for i, res := range Write(context.Background(), img, devs, opts, nil) {
 		if !res.Complete || !res.Verified {
 			t.Fatalf("%s: %+v", devs[i], res)
@@ -98,11 +101,9 @@ func TestWriteSourceMismatchLeavesNoKit(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(append([]byte("other"), payload[5:]...))
-	img, files := deferredKit(t, dir, src, int64(len(payload)), hex.EncodeToString(sum[:]))
+	img, opts := deferredKit(t, dir, src, int64(len(payload)), hex.EncodeToString(sum[:]))
 	raws := []string{backing(t, t.TempDir(), 96*MiB), backing(t, t.TempDir(), 96*MiB)}
 	devs := []string{loopDev(t, raws[0]), loopDev(t, raws[1])}
-	opts := force
-	opts.Files = files
 	for i, res := range Write(context.Background(), img, devs, opts, nil) {
 		var se *SourceError
 		if res.Complete || !errors.As(res.Err, &se) || !errors.Is(res.Err, ErrIncomplete) || se.Name != "/isos/a.iso" {

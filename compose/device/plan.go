@@ -29,12 +29,12 @@ type image struct {
 	ov   *overlay // the files streamed from their sources; nil when none
 }
 
-func openImage(path string, files []File) (*image, error) {
+func openImage(path string, files []File, zeros []Extent) (*image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening image: %w", err)
 	}
-	img, err := planImage(f, files)
+	img, err := planImage(f, files, zeros)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("image %s: %w", path, err)
@@ -49,7 +49,7 @@ func (img *image) close() {
 	}
 }
 
-func planImage(f *os.File, files []File) (*image, error) {
+func planImage(f *os.File, files []File, zeros []Extent) (*image, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -81,6 +81,9 @@ func planImage(f *os.File, files []File) (*image, error) {
 			return nil, err
 		}
 		data = append(data, img.ov.spans()...)
+	}
+	for _, z := range zeros {
+		data = append(data, span{z.Offset, z.Offset + z.Length})
 	}
 	body := merge(append(data, guard...))
 	body = subtract(body, img.head)

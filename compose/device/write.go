@@ -64,6 +64,10 @@ type WriteOptions struct {
 	// reserved for them (see File): the image then needs to hold only the
 	// metadata.
 	Files []File
+	// Zeros are image ranges written even where the image has holes (zeros
+	// the image builder left as holes to save space, such as ext4 inode
+	// tables): a device holds old data there.
+	Zeros []Extent
 }
 
 // Result is the outcome for one target.
@@ -93,7 +97,7 @@ func Write(ctx context.Context, imagePath string, targets []string, opts WriteOp
 	for i, p := range targets {
 		results[i].Device = p
 	}
-	img, err := openImage(imagePath, opts.Files)
+	img, err := openImage(imagePath, opts.Files, opts.Zeros)
 	if err != nil {
 		for i := range results {
 			results[i].Err = err

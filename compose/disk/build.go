@@ -20,6 +20,10 @@ import (
 type Result struct {
 	Layout Layout
 	Files  []Placed
+	// Zeros are ranges a deferred build (Spec.Defer) left as holes where
+	// go-diskfs wrote zeros (ext4 inode tables): a writer to a device must
+	// write them as zeros.
+	Zeros []Extent
 }
 
 // Placed is one file as written.
@@ -86,6 +90,9 @@ func Build(ctx context.Context, path string, spec Spec, progress func(Event)) (R
 		return Result{}, err
 	}
 	res := Result{Layout: l, Files: b.placed}
+	if b.holes != nil {
+		res.Zeros = b.holes.zeros
+	}
 	if spec.Verify {
 		opt := VerifyOptions{Digests: res.Digests(), Progress: progress}
 		if err := verifyOpen(ctx, tmp, withoutDeferred(l, spec.Defer), opt); err != nil {
@@ -164,14 +171,15 @@ type builder struct {
 	total    int64
 	done     int64
 	placed   []Placed
-	deferSrc bool // Spec.Defer
+	deferSrc bool      // Spec.Defer
+	holes    *holeFile // the deferred build's writes, zeros punched as holes
 }
 
 func (b *builder) build() error {
 	if err := b.f.Truncate(b.l.Size); err != nil {
 		return fmt.Errorf("sizing image to %d bytes: %w", b.l.Size, err)
 	}
-	b.be = file.New(b.f, false)
+	b.be = file.New(b.storage(), false)
 	if err := b.partition(); err != nil {
 		return err
 	}

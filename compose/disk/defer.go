@@ -40,16 +40,25 @@ func withoutDeferred(l Layout, on bool) Layout {
 	return out
 }
 
-// allocateExt4 gives an ext4 file all its blocks with one go-diskfs write
-// of its last byte (go-diskfs allocates every block up to the write, it
-// makes no holes) and reads the blocks' image ranges back from the inode's
-// extent tree.
+// allocStep is how much of an ext4 file one go-diskfs write allocates
+// (v1.9.4 refuses more than 65535 blocks at once).
+const allocStep = 128 * mib
+
+// allocateExt4 gives an ext4 file all its blocks with go-diskfs writes of
+// one byte every allocStep and of its last byte (go-diskfs allocates every
+// block up to the write, it makes no holes) and reads the blocks' image
+// ranges back from the inode's extent tree.
 func (b *builder) allocateExt4(h filesystem.File, p *Partition, f File) ([]Extent, error) {
-	if _, err := h.Seek(f.Size-1, io.SeekStart); err != nil {
-		return nil, err
-	}
-	if _, err := h.Write([]byte{0}); err != nil {
-		return nil, err
+	for off := min(allocStep, f.Size) - 1; ; off = min(off+allocStep, f.Size-1) {
+		if _, err := h.Seek(off, io.SeekStart); err != nil {
+			return nil, err
+		}
+		if _, err := h.Write([]byte{0}); err != nil {
+			return nil, err
+		}
+		if off == f.Size-1 {
+			break
+		}
 	}
 	st, err := h.Stat()
 	if err != nil {

@@ -92,3 +92,72 @@ func allocated(t *testing.T, path string) int64 {
 	}
 	return sys.Blocks * 512
 }
+
+// TestDeferBigExt4 defers an ISO over 4 GiB (sparse, data at its start,
+// across the 4 GiB mark and at its end) on ext4: its extent tree has index
+// nodes, and the extents read back from it must put every byte where
+// e2fsck and debugfs find it.
+func TestDeferBigExt4(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads back a 4 GiB file; skipped with -short")
+	}
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.iso")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := 4*gib + mib + 3
+	spots := []int64{0, 4*gib - 5, size - 4096}
+	for _, at := range spots {
+		if _, err := f.WriteAt(pattern(4096, byte(at)), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Truncate(size)
+	f.Close()
+	spec := espSpec(File{Path: "/EFI/BOOT/BOOTX64.EFI", Data: pattern(1000, 1)})
+	spec.ISOs = []File{{Path: "/isos/big.iso", Source: big, Size: size}}
+	spec.Defer, spec.Verify = true, true
+	img, r := build(t, spec)
+	if n := allocated(t, img); n > 8*mib {
+		t.Errorf("deferred image has %d bytes allocated, want metadata only", n)
+	}
+	var p Placed
+	for _, x := range r.Files {
+		if x.Deferred {
+			p = x
+		}
+	}
+	if p.Path != "/isos/big.iso" || lengths(p.Extents) != size || len(p.Extents) < 2 {
+		t.Fatalf("deferred %+v", p)
+	}
+	out, err := os.OpenFile(img, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range spots {
+		writeAtFile(t, out, p.Extents, pattern(4096, byte(at)), at)
+	}
+	out.Close()
+	checkImage(t, img, r.Layout)
+}
+
+// writeAtFile writes b at file offset off through the file's extents.
+func writeAtFile(t *testing.T, out *os.File, ext []Extent, b []byte, off int64) {
+	t.Helper()
+	var base int64
+	for _, e := range ext {
+		for len(b) > 0 && off >= base && off < base+e.Length {
+			n := min(int64(len(b)), base+e.Length-off)
+			if _, err := out.WriteAt(b[:n], e.Offset+off-base); err != nil {
+				t.Fatal(err)
+			}
+			b, off = b[n:], off+n
+		}
+		base += e.Length
+	}
+	if len(b) > 0 {
+		t.Fatalf("%d bytes past the extents", len(b))
+	}
+}
