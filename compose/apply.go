@@ -59,7 +59,8 @@ type Applied struct {
 // Apply runs the whole pipeline: pin (writing the lock when there is
 // none), fetch, plan, check and confirm the devices, build and verify the
 // image, write the devices. Nothing is fetched or built for a target it
-// would refuse. The image is written beside its path under a temporary
+// would refuse. For devices without an image the image holds the metadata
+// only and the ISOs are streamed from the cache to the devices. The image is written beside its path under a temporary
 // name and renamed into place only when complete and verified; on failure
 // or cancellation an existing image is untouched.
 func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {

@@ -28,6 +28,13 @@
 //     Result.Complete is true only when everything was written, flushed and
 //     (unless NoVerify) read back with a matching SHA-256. Progress events
 //     are delivered from one goroutine at a time.
+//   - WriteOptions.Files streams host files into ranges the image reserved
+//     for them (compose/disk's Spec.Defer), so the image holds only the
+//     metadata: the body is read in image order with each file's bytes laid
+//     over its extents, every source read once, front to back, and hashed
+//     against its pin; a mismatch (*SourceError) fails every device before
+//     its head is written. WriteOptions.Zeros are ranges the builder left as
+//     holes that the devices must get as zeros (ext4 inode tables).
 //
 // What is skipped and why that is safe: only ranges that are holes in the
 // image file (SEEK_HOLE) are skipped, never zero bytes the image wrote. An

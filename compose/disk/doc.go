@@ -54,6 +54,14 @@
 // set; the kernel copy hashes the source beside the copy. A mismatch is a
 // *SourceError (ErrSourceMismatch) and nothing is renamed into place.
 //
+// Deferred sources (Spec.Defer, for apply --device): host files get their
+// clusters or blocks allocated (FAT32 through one write of the last byte;
+// ext4 through a one-byte write every 128 MiB, the extents then read back
+// from the inode's extent tree) but not their bytes; Result.Files gives the
+// extents for compose/device to stream the sources to. go-diskfs's writes
+// of whole zero pages are punched as holes (Result.Zeros), so the image
+// allocates only metadata whatever the kit's size.
+//
 // Progress: the callback gets EventPlace and EventVerify events, one call at
 // a time, from Build's goroutines.
 //
