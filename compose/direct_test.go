@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -210,4 +211,33 @@ func wantDigest(t *testing.T, f disk.File) string {
 	}
 	s := sha256.Sum256(f.Data)
 	return hex.EncodeToString(s[:])
+}
+
+// TestApplyDeviceTooSmall: a kit larger than the stick is refused before
+// anything is built or written; the stick keeps every byte it held.
+func TestApplyDeviceTooSmall(t *testing.T) {
+	testenv.Tools(t, "xorriso", "mkfs.ext4")
+	testenv.Loop(t)
+	work := t.TempDir()
+	a := padISO(t, liveISO(t, work, "alpha", "a"), 80<<20, 1)
+	m := kit(t, work, "bios, uefi-x64", a)
+	dev := dirtyLoop(t, work, "small", 64<<20)
+	before := sha256File(t, filepath.Join(work, "small.stick"))
+	k, err := Load(m.File, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.fetchOpts.CacheDir = filepath.Join(work, "cache")
+	confirmed := false
+	res, err := k.Apply(context.Background(), ApplyOptions{Devices: []string{dev}, Force: true,
+		Confirm: func([]Stick) error { confirmed = true; return nil }})
+	if !errors.Is(err, ErrUnsafeTarget) || !strings.Contains(err.Error(), "smaller") {
+		t.Fatalf("Apply: got %v, want a refusal for a stick smaller than the kit", err)
+	}
+	if res != nil || confirmed {
+		t.Errorf("went on after the refusal: result %+v, confirmed %t", res, confirmed)
+	}
+	if sha256File(t, filepath.Join(work, "small.stick")) != before {
+		t.Error("the refused stick was changed")
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
 // TestDeferAllocatesOnly builds a kit with Spec.Defer: the image holds the
@@ -99,7 +101,7 @@ func allocated(t *testing.T, path string) int64 {
 // e2fsck and debugfs find it.
 func TestDeferBigExt4(t *testing.T) {
 	if testing.Short() {
-		t.Skip("reads back a 4 GiB file; skipped with -short")
+		testenv.Skip(t, "reads back a 4 GiB file; skipped with -short")
 	}
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big.iso")
