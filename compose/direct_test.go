@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -137,10 +138,27 @@ func dirtyLoop(t *testing.T, dir, name string, size int64) string {
 	if err := os.WriteFile(backing, randomBytes(int(size), uint64(len(name))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Run(t, "mkfs.ext4", "-q", "-F", "-L", "OLDSTICK", backing)
+	testenv.Run(t, "mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-L", "OLDSTICK", backing) // discard would punch the random bytes out
+	if b := readAt(t, backing, size/2, 4096); bytes.Count(b, []byte{0}) > 256 {
+		t.Fatal("the old stick's random bytes are gone after mkfs.ext4")
+	}
 	dev := strings.TrimSpace(testenv.Run(t, "losetup", "-f", "--show", backing))
 	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
 	return dev
+}
+
+func readAt(t *testing.T, path string, off int64, n int) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // smallTmp mounts a tmpfs of size bytes and makes it TMPDIR.
