@@ -190,6 +190,7 @@ func (s *source) read(b []byte, off int64) error {
 	if s.h != nil {
 		s.h.Write(b)
 	}
+	forget(s.f, off, int64(len(b)))
 	s.next += int64(len(b))
 	return nil
 }

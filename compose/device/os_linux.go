@@ -2,6 +2,7 @@ package device
 
 import (
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,3 +17,8 @@ func devnumOf(path string) (string, bool) {
 	}
 	return fmt.Sprintf("%d:%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev))), true
 }
+
+// forget tells the kernel a streamed source's pages just read are not
+// needed again (each is read once), so a 40 GB kit does not push
+// everything else out of the page cache. Best effort.
+func forget(f *os.File, off, n int64) { _ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED) }
