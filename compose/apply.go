@@ -59,10 +59,11 @@ type Applied struct {
 // Apply runs the whole pipeline: pin (writing the lock when there is
 // none), fetch, plan, check and confirm the devices, build and verify the
 // image, write the devices. Nothing is fetched or built for a target it
-// would refuse. For devices without an image the image holds the metadata
-// only and the ISOs are streamed from the cache to the devices. The image is written beside its path under a temporary
+// would refuse. The image is written beside its path under a temporary
 // name and renamed into place only when complete and verified; on failure
-// or cancellation an existing image is untouched.
+// or cancellation an existing image is untouched. For devices without an
+// image the scratch image holds the metadata only and the ISOs are
+// streamed from the cache to the devices.
 func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if opts.Image == "" && len(opts.Devices) == 0 {
 		return nil, errors.New("no image path or device given")

@@ -356,7 +356,7 @@ func (j *job) regionBytes(img *image, r span) ([]byte, error) {
 	buf := alignedBuf(int(r.len()))
 	switch n := min(r.End, img.size) - r.Off; {
 	case n <= 0:
-	case img.ov != nil && r.Off >= img.tail.Off:
+	case img.ov != nil && img.tail.len() > 0 && r.Off >= img.tail.Off:
 		copy(buf[:n], img.ov.tail[r.Off-img.tail.Off:])
 	default:
 		if _, err := img.f.ReadAt(buf[:n], r.Off); err != nil && err != io.EOF {
