@@ -90,7 +90,12 @@ func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 		case <-stop:
 		}
 	}()
-	d := &mokDriver{conn: conn, log: logf, in: make(chan []byte, 64), stop: stop, end: time.Now().Add(e.Timeout)}
+	tracef, err := os.Create(base + ".keys.log")
+	if err != nil {
+		return "", err
+	}
+	defer tracef.Close()
+	d := &mokDriver{conn: conn, log: logf, in: make(chan []byte, 64), stop: stop, end: time.Now().Add(e.Timeout), trace: tracef, start: time.Now()}
 	go d.read()
 	var tasks []mokTask
 	for _, k := range e.Keys {
@@ -114,4 +119,3 @@ func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 	}
 	return out, nil
 }
-

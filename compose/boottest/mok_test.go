@@ -34,17 +34,29 @@ func TestBoxItems(t *testing.T) {
 const mainMenu = "\x1b[13;39H\xda\xc4\xc4\xbf\x1b[0m\x1b[37m\x1b[40m\x1b[14;39H\xb3     Continue boot     \xb3\x1b[0m\x1b[37m\x1b[44m\x1b[15;39H\xb3 Enroll key from disk  \xb3\x1b[16;39H\xb3 Enroll hash from disk \xb3\x1b[17;39H\xc0\xc4\xc4\xd9"
 
 func TestReadMokScreen(t *testing.T) {
-	scr := readMokScreen([]byte(mainMenu))
+	scr := readMokScreen([]byte(mainMenu), "")
 	if !slices.Equal(scr.items, []string{"Continue boot", "Enroll key from disk", "Enroll hash from disk"}) || scr.sel != 0 {
 		t.Errorf("main menu: %+v", scr)
 	}
 	// The same box redrawn after Down: the newest box counts.
 	moved := mainMenu + "\x1b[13;39H\xda\xc4\xc4\xbf\x1b[0m\x1b[37m\x1b[44m\x1b[14;39H\xb3     Continue boot     \xb3\x1b[0m\x1b[37m\x1b[40m\x1b[15;39H\xb3 Enroll key from disk  \xb3\x1b[0m\x1b[37m\x1b[44m\x1b[16;39H\xb3 Enroll hash from disk \xb3\x1b[17;39H\xc0\xc4\xc4\xd9"
-	if scr := readMokScreen([]byte(moved)); scr.sel != 1 {
+	if scr := readMokScreen([]byte(moved), ""); scr.sel != 1 {
 		t.Errorf("after Down: %+v", scr)
 	}
+	// Recorded: a redraw after Up starts in the colour the previous box ended with; the
+	// driver carries it over from the output before the key.
+	_, bg := segments([]byte(mainMenu), "")
+	up := "\x1b[13;39H\xda\xc4\xc4\xbf\x1b[14;39H\xb3     Continue boot     \xb3\x1b[0m\x1b[37m\x1b[40m\x1b[15;39H\xb3 Enroll key from disk  \xb3\x1b[0m\x1b[37m\x1b[44m\x1b[16;39H\xb3 Enroll hash from disk \xb3\x1b[17;39H\xc0\xc4\xc4\xd9"
+	if scr := readMokScreen([]byte(up), bg); bg != "44" || scr.sel != 1 {
+		t.Errorf("redraw after Up (starting on background %q): %+v", bg, scr)
+	}
+	// Two items: the highlighted one is on another background than the borders.
+	no := "\x1b[44m\xda\xc4\xbf\x1b[0m\x1b[40m\n\xb3 No \xb3\x1b[0m\x1b[44m\n\xb3 Yes \xb3\n\xc0\xc4\xd9"
+	if scr := readMokScreen([]byte(no), ""); scr.sel != 0 {
+		t.Errorf("No highlighted: %+v", scr)
+	}
 	// Colours lost: the items are read, the highlight is unknown (the driver redraws).
-	if scr := readMokScreen([]byte("\xda\xc4\xbf\n\xb3 No \xb3\n\xb3 Yes \xb3\n\xc0\xc4\xd9")); scr.sel != -1 || len(scr.items) != 2 {
+	if scr := readMokScreen([]byte("\xda\xc4\xbf\n\xb3 No \xb3\n\xb3 Yes \xb3\n\xc0\xc4\xd9"), ""); scr.sel != -1 || len(scr.items) != 2 {
 		t.Errorf("no colours: %+v", scr)
 	}
 }

@@ -21,12 +21,15 @@ import (
 // highlight one key at a time towards the item wanted and presses Enter only when the
 // screen shows that item highlighted. A key the screen did not react to is sent again.
 type mokDriver struct {
-	conn net.Conn
-	log  io.Writer
-	in   chan []byte
-	buf  bytes.Buffer // output since the last key
-	stop <-chan struct{}
-	end  time.Time // the whole conversation's deadline
+	conn  net.Conn
+	log   io.Writer
+	in    chan []byte
+	buf   bytes.Buffer // output since the last key
+	bg    string       // the background colour in force where buf starts
+	stop  <-chan struct{}
+	end   time.Time // the whole conversation's deadline
+	trace io.Writer // the driver's reading of each screen and the key it sent
+	start time.Time
 }
 
 // mokTask is one thing to enrol: a certificate ("Enroll key from disk") or a binary's hash.
@@ -36,7 +39,7 @@ type mokTask struct {
 }
 
 var (
-	reMokPrompt = regexp.MustCompile(`Press any key to perform MOK management`)
+	reMokPrompt = regexp.MustCompile(`Press any key to perform MOK management|Booting in [0-9]+ seconds`)
 	reGRUBMenu  = regexp.MustCompile(`Press enter to boot the selected OS`)
 	reMokDone   = regexp.MustCompile(`(?i)Reboot`)
 )
@@ -105,15 +108,31 @@ func (d *mokDriver) settle(max time.Duration) (bool, error) {
 	}
 }
 
-// press sends a key; the output that follows belongs to the next screen.
+// press sends a key; the output that follows belongs to the next screen. Output already
+// on its way belongs to the screen the key was chosen on: it is drained first.
 func (d *mokDriver) press(key string) {
+	scr := readMokScreen(d.buf.Bytes(), d.bg)
+	fmt.Fprintf(d.trace, "%7.1fs %q highlighted %d: sent %q\n", time.Since(d.start).Seconds(), scr.items, scr.sel, key)
+	for drained := false; !drained; {
+		select {
+		case b, ok := <-d.in:
+			if !ok {
+				drained = true
+			}
+			d.log.Write(b)
+			d.buf.Write(b)
+		default:
+			drained = true
+		}
+	}
+	_, d.bg = segments(d.buf.Bytes(), d.bg)
 	d.buf.Reset()
 	d.conn.Write([]byte(key))
 }
 
 // run drives the conversation until every task is confirmed and Reboot is chosen.
 func (d *mokDriver) run(tasks []mokTask, volume string) error {
-	next, confirming, rebooting, inMok := 0, false, false, false
+	next, confirming, rebooting, inMok, chosen := 0, false, false, false, false
 	var last string // what the previous step saw, for the error
 	for {
 		changed, err := d.settle(react)
@@ -124,12 +143,13 @@ func (d *mokDriver) run(tasks []mokTask, volume string) error {
 			return fmt.Errorf("%w (enrolled %d of %d; last screen %s)", err, next, len(tasks), last)
 		}
 		text := screenText(d.buf.Bytes())
-		scr := readMokScreen(d.buf.Bytes())
+		scr := readMokScreen(d.buf.Bytes(), d.bg)
 		if reGRUBMenu.MatchString(text) { // at the start, or MokManager went back to GRUB
 			last, inMok = "GRUB's menu", false
 			if err := d.selectGRUBEntry(); err != nil {
 				return err
 			}
+			chosen = true
 			continue
 		}
 		if confirming && scr.has("Enroll key from disk") {
@@ -144,8 +164,13 @@ func (d *mokDriver) run(tasks []mokTask, volume string) error {
 		}
 		switch {
 		case want < 0 && reMokPrompt.MatchString(text):
-			last, inMok = "MokManager's prompt", true
+			last, inMok, chosen = "MokManager's prompt", true, false
 			d.press(" ")
+			continue
+		case want < 0 && chosen && !changed:
+			// GRUB printed nothing after Enter on the MOK manager entry: Enter again (should
+			// the first have arrived, the second is the "any key" MokManager asks for).
+			d.press(keyEnter)
 			continue
 		case want < 0 && inMok && !changed:
 			// MokManager did not react (a key lost, or a box drawn in part): any move redraws its box.
@@ -187,7 +212,9 @@ func target(scr mokScreen, tasks []mokTask, next int, volume string) (int, error
 	case next == len(tasks):
 		return -1, nil
 	}
-	if i := scr.index(func(s string) bool { return strings.EqualFold(s, volume) || strings.HasPrefix(strings.ToUpper(s), strings.ToUpper(volume)+",") }); i >= 0 {
+	if i := scr.index(func(s string) bool {
+		return strings.EqualFold(s, volume) || strings.HasPrefix(strings.ToUpper(s), strings.ToUpper(volume)+",")
+	}); i >= 0 {
 		return i, nil
 	}
 	// A directory listing. The volume's root is the one without "../" (the ESP has a
@@ -247,7 +274,8 @@ func (d *mokDriver) selectGRUBEntry() error {
 // and GRUB position every line), other control sequences (colours) are dropped.
 func screenText(b []byte) string {
 	var out []string
-	for _, s := range segments(b) {
+	segs, _ := segments(b, "")
+	for _, s := range segs {
 		out = append(out, s.text)
 	}
 	return strings.Join(out, "\n")

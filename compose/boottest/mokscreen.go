@@ -23,11 +23,14 @@ type segment struct {
 // segments splits console output at cursor moves, line breaks and stray ESCs (a
 // sequence whose bytes the UART lost still separated two screen lines), tracking the
 // background colour that SGR sequences set: MokManager draws the highlighted item on
-// another background than the rest.
-func segments(b []byte) []segment {
+// another background than the rest of the box, borders included.
+//
+// bg is the background in force where b starts; segments also returns the one in force
+// where it ends, for the output that follows.
+func segments(b []byte, bg string) ([]segment, string) {
 	var out []segment
 	var cur bytes.Buffer
-	bg, curBG := "", ""
+	curBG := ""
 	flush := func() {
 		if cur.Len() > 0 {
 			out = append(out, segment{text: cur.String(), bg: curBG})
@@ -68,22 +71,26 @@ func segments(b []byte) []segment {
 		}
 	}
 	flush()
-	return out
+	return out, bg
 }
 
 // readMokScreen finds the last complete box in console output: lines between a top and a
 // bottom border, framed by vertical bars. OVMF sends code page 437 line drawing (0xDA
 // 0xC0 0xB3) or, after some screens, ASCII ('+' corners, '|' bars).
-func readMokScreen(b []byte) mokScreen {
+//
+// bg is the background in force where b starts (see segments).
+func readMokScreen(b []byte, bg string) mokScreen {
 	var items, cur []segment
+	normal := "" // the background of the last box's bottom border: items not highlighted
 	in := false
-	for _, s := range segments(b) {
+	segs, _ := segments(b, bg)
+	for _, s := range segs {
 		t := strings.TrimSpace(s.text)
 		switch {
 		case strings.HasPrefix(t, "\xda") || (!in && strings.HasPrefix(t, "+-")):
 			in, cur = true, nil
 		case in && (strings.HasPrefix(t, "\xc0") || strings.HasPrefix(t, "+-")):
-			in, items = false, cur
+			in, items, normal = false, cur, s.bg
 		case in && (strings.HasPrefix(t, "\xb3") || strings.HasPrefix(t, "|")) && len(t) > 2:
 			if it := strings.TrimSpace(strings.Trim(t, "\xb3|")); it != "" {
 				cur = append(cur, segment{text: it, bg: s.bg})
@@ -91,15 +98,18 @@ func readMokScreen(b []byte) mokScreen {
 		}
 	}
 	scr := mokScreen{sel: -1}
-	count := map[string]int{}
-	for _, it := range items {
-		scr.items = append(scr.items, it.text)
-		count[it.bg]++
-	}
+	var other []int
 	for i, it := range items {
-		if len(items) == 1 || (count[it.bg] == 1 && len(count) == 2) {
-			scr.sel = i
+		scr.items = append(scr.items, it.text)
+		if it.bg != normal {
+			other = append(other, i)
 		}
+	}
+	switch {
+	case len(items) == 1:
+		scr.sel = 0
+	case len(other) == 1 && normal != "" && items[other[0]].bg != "":
+		scr.sel = other[0]
 	}
 	return scr
 }
@@ -121,4 +131,4 @@ func is(item string) func(string) bool {
 }
 
 // boxItems returns the items of the last complete box in text (see readMokScreen).
-func boxItems(text string) []string { return readMokScreen([]byte(text)).items }
+func boxItems(text string) []string { return readMokScreen([]byte(text), "").items }
