@@ -8,6 +8,7 @@ import (
 	"net"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -133,6 +134,8 @@ func (d *mokDriver) press(key string) {
 // run drives the conversation until every task is confirmed and Reboot is chosen.
 func (d *mokDriver) run(tasks []mokTask, volume string) error {
 	next, confirming, rebooting, inMok, chosen := 0, false, false, false, false
+	var entered []string // the items of the menu Enter was last pressed on
+	var enteredAt time.Time
 	var last string // what the previous step saw, for the error
 	for {
 		changed, err := d.settle(react)
@@ -160,7 +163,12 @@ func (d *mokDriver) run(tasks []mokTask, volume string) error {
 			return fmt.Errorf("%w (enrolled %d of %d)", err, next, len(tasks))
 		}
 		if len(scr.items) > 0 {
-			last = fmt.Sprintf("%q (highlighted %d)", scr.items, scr.sel)
+			last, chosen, inMok = fmt.Sprintf("%q (highlighted %d)", scr.items, scr.sel), false, true
+		}
+		if want >= 0 && slices.Equal(scr.items, entered) && time.Since(enteredAt) < 3*react {
+			// MokManager draws a box more than once: the menu just left, drawn again while
+			// the next screen loads (enrolling a key takes seconds), is not a new screen.
+			continue
 		}
 		switch {
 		case want < 0 && reMokPrompt.MatchString(text):
@@ -190,6 +198,7 @@ func (d *mokDriver) run(tasks []mokTask, volume string) error {
 			item := scr.items[want]
 			confirming = confirming || item == "Yes"
 			rebooting = next == len(tasks) && reMokDone.MatchString(item)
+			entered, enteredAt = scr.items, time.Now()
 			d.press(keyEnter)
 		}
 	}
