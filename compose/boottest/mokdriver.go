@@ -49,6 +49,9 @@ const (
 	keyDown  = "\x1b[B"
 	keyUp    = "\x1b[A"
 	keyEnter = "\r"
+)
+
+var (
 	// quiet is how long the console stays silent before a screen counts as drawn.
 	quiet = 600 * time.Millisecond
 	// react is how long a key may take to change the screen before it is sent again.
@@ -137,6 +140,15 @@ func (d *mokDriver) run(tasks []mokTask, volume string) error {
 	var entered []string // the items of the menu Enter was last pressed on
 	var enteredAt time.Time
 	var last string // what the previous step saw, for the error
+	// A key counts as enrolled when the main menu follows Enter on Yes with no other key
+	// in between: a lost Enter, then an Esc made of a Down that lost its '[', also lead
+	// back to the main menu.
+	send := func(key string) {
+		if key != keyEnter {
+			confirming = false
+		}
+		d.press(key)
+	}
 	for {
 		changed, err := d.settle(react)
 		if errors.Is(err, errClosed) && rebooting {
@@ -148,7 +160,7 @@ func (d *mokDriver) run(tasks []mokTask, volume string) error {
 		text := screenText(d.buf.Bytes())
 		scr := readMokScreen(d.buf.Bytes(), d.bg)
 		if reGRUBMenu.MatchString(text) { // at the start, or MokManager went back to GRUB
-			last, inMok = "GRUB's menu", false
+			last, inMok, confirming = "GRUB's menu", false, false
 			if err := d.selectGRUBEntry(); err != nil {
 				return err
 			}
@@ -173,33 +185,33 @@ func (d *mokDriver) run(tasks []mokTask, volume string) error {
 		switch {
 		case want < 0 && reMokPrompt.MatchString(text):
 			last, inMok, chosen = "MokManager's prompt", true, false
-			d.press(" ")
+			send(" ")
 			continue
 		case want < 0 && chosen && !changed:
 			// GRUB printed nothing after Enter on the MOK manager entry: Enter again (should
 			// the first have arrived, the second is the "any key" MokManager asks for).
-			d.press(keyEnter)
+			send(keyEnter)
 			continue
 		case want < 0 && inMok && !changed:
 			// MokManager did not react (a key lost, or a box drawn in part): any move redraws its box.
-			d.press(keyDown)
+			send(keyDown)
 			continue
 		case want < 0:
 			continue // not MokManager's screen yet (firmware, shim), or a box drawn in part
 		}
 		switch {
 		case scr.sel < 0: // the highlight's colours were lost: any move redraws the box
-			d.press(keyDown)
+			send(keyDown)
 		case scr.sel < want:
-			d.press(keyDown)
+			send(keyDown)
 		case scr.sel > want:
-			d.press(keyUp)
+			send(keyUp)
 		default:
 			item := scr.items[want]
 			confirming = confirming || item == "Yes"
 			rebooting = next == len(tasks) && reMokDone.MatchString(item)
 			entered, enteredAt = scr.items, time.Now()
-			d.press(keyEnter)
+			send(keyEnter)
 		}
 	}
 }
@@ -254,7 +266,7 @@ func (d *mokDriver) selectGRUBEntry() error {
 	flip := map[string]string{"^": "v", "v": "^"}
 	d.press("^") // stops the countdown
 	for range 60 {
-		if _, err := d.settle(3 * time.Second); err != nil {
+		if _, err := d.settle(react); err != nil {
 			return fmt.Errorf("GRUB's menu: %w", err)
 		}
 		hl := reHighlight.FindAllStringSubmatch(screenText(d.buf.Bytes()), -1)
