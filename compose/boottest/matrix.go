@@ -33,7 +33,7 @@ func Matrix(entries []Case, firmware []Firmware, expect func(Case) Reason) []Cas
 //
 // Each case boots as it is first. When shim refuses it on a Secure Boot machine
 // (ReasonPayloadNotSigned) and the case lists keys the stick carries (Case.Enrol),
-// RunAll enrols them with MokManager (see enrolFor) and boots the case again from
+// RunAll enrols them with MokManager (once per firmware, see enroller) and boots the case again from
 // that variable store: the case passes only if it boots then (Result.Enrolment).
 func (r *Runner) RunAll(ctx context.Context, cases []Case) ([]Result, error) {
 	results := make([]Result, 0, len(cases))

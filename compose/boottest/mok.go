@@ -15,10 +15,10 @@ import (
 // Secure Boot (uefi-sb): MokManager is Debian's signed build and runs through shim.
 type Enrolment struct {
 	Firmware Firmware
-	Volume   string   // the ESP's FAT label, as MokManager lists the volume
-	Keys     []string // ESP paths of DER certificates ("Enroll key from disk")
-	Hashes   []string // ESP paths of binaries ("Enroll hash from disk")
-	Timeout  time.Duration
+	Volume   string        // the ESP's FAT label, as MokManager lists the volume
+	Keys     []string      // ESP paths of DER certificates ("Enroll key from disk")
+	Hashes   []string      // ESP paths of binaries ("Enroll hash from disk")
+	Timeout  time.Duration // bounds the whole conversation; 0 means DefaultTimeout
 }
 
 // ErrEnrolment is wrapped by every error of Enrol that is MokManager not doing what the
@@ -28,9 +28,11 @@ var ErrEnrolment = errors.New("MokManager enrolment failed")
 // Enrol boots r.Image, selects the kit's MokManager entry, enrols every key and hash of e
 // through MokManager's menus over the serial console, chooses Reboot, and returns the
 // path of the firmware variable store that now holds the MOK list (in r.LogDir, named
-// <firmware>-mok.vars.fd). Use it as Files.Vars for the boots that follow: each boot
-// copies it, so every boot starts from the enrolled state and changes nothing in it.
-// The serial log is <LogDir>/<firmware>-mokmanager.log.
+// <firmware>-mokmanager.vars.fd). Use it as Files.Vars for the boots that follow: each
+// boot copies it, so every boot starts from the enrolled state and changes nothing in it.
+// The serial log is <LogDir>/<firmware>-mokmanager.log, the driver's reading of each
+// screen and the key it sent <firmware>-mokmanager.keys.log. There is no retry: the
+// driver (mokDriver) finds its way from any screen until e.Timeout.
 func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 	if !e.Firmware.SecureBoot() {
 		return "", fmt.Errorf("enrolment needs a Secure Boot firmware, not %s", e.Firmware)
