@@ -208,6 +208,9 @@ type Result struct {
 	// Changes are then what changed.
 	Incremental bool     `json:"incremental"`
 	Changes     []Change `json:"changes,omitempty"`
+	// Steps is how many commits an in-place apply made: 2 when the ESP
+	// had no room for new ISOs beside the ones they replace (Diff.Interim).
+	Steps int `json:"steps,omitempty"`
 	// BytesWritten counts bytes written to the target (for a full build,
 	// the new image's allocated bytes).
 	BytesWritten int64 `json:"bytes_written"`

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
+	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 )
@@ -25,14 +27,17 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 	if len(d.Recreate) > 0 {
 		return nil, &RecreateError{Target: t.Path, Reasons: d.Recreate}
 	}
-	res := &Result{Image: t.Path, Incremental: true, Changes: d.Changes}
+	res := &Result{Image: t.Path, Incremental: true, Changes: d.Changes, Steps: d.Steps}
 	if fi, err := os.Stat(t.Path); err == nil {
 		res.Size = fi.Size()
 	}
 	if d.NoChanges {
 		return res, nil
 	}
-	esp := p.lay.Partition(disk.FSFAT32)
+	steps, err := p.espSteps(d, p.lay.Partition(disk.FSFAT32))
+	if err != nil {
+		return nil, err
+	}
 	flags := os.O_RDWR
 	if opts.exclusive {
 		flags |= os.O_EXCL // a block device: refused while mounted or in use
@@ -46,27 +51,42 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 	if opts.wrap != nil {
 		dev = opts.wrap(f)
 	}
-	v, err := fatedit.Open(dev, partOffset(t, espIndex(p.desired)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Path, err)
-	}
-	changes, want := espChanges(d, esp)
-	st, err := v.Update(ctx, changes, fatedit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(imageEvents(opts.Progress))})
-	res.BytesWritten = st.Written
-	if err != nil {
-		return res, fmt.Errorf("updating %s: %w", t.Path, err)
-	}
-	for path, sum := range st.SHA256 {
-		if w := want[path]; w != "" && w != sum {
-			return res, fmt.Errorf("%s: the source changed while it was written (sha256 %s, want %s); run apply again", path, sum, w)
-		}
-	}
-	if !opts.NoVerify {
-		if err := verifyWritten(ctx, f, partOffset(t, espIndex(p.desired)), st.SHA256, imageEvents(opts.Progress)); err != nil {
+	off := partOffset(t, espIndex(p.desired))
+	for _, s := range steps {
+		if err := s.apply(ctx, f, dev, off, p, opts, res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// step is one commit of an in-place apply: file writes and removals on
+// the ESP, and the expected SHA-256 of each written file where known.
+type step struct {
+	changes []fatedit.Change
+	want    map[string]string
+}
+
+// apply runs the step on the ESP at off and reads what it wrote back.
+func (s *step) apply(ctx context.Context, f *os.File, dev fatedit.Device, off int64, p *Plan, opts BuildOptions, res *Result) error {
+	v, err := fatedit.Open(dev, off)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	st, err := v.Update(ctx, s.changes, fatedit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(imageEvents(opts.Progress))})
+	res.BytesWritten += st.Written
+	if err != nil {
+		return fmt.Errorf("updating %s: %w", f.Name(), err)
+	}
+	for path, sum := range st.SHA256 {
+		if w := s.want[path]; w != "" && w != sum {
+			return fmt.Errorf("%s: the source changed while it was written (sha256 %s, want %s); run apply again", path, sum, w)
+		}
+	}
+	if opts.NoVerify {
+		return nil
+	}
+	return verifyWritten(ctx, f, off, st.SHA256, imageEvents(opts.Progress))
 }
 
 func partOffset(t *Target, index int) int64 {
@@ -78,40 +98,72 @@ func partOffset(t *Target, index int) int64 {
 	return -1
 }
 
-// espChanges turns the diff into file writes and removals on the ESP, the
-// state record last among equals (Update commits them together anyway). It
-// returns the expected SHA-256 of each written file where known.
-func espChanges(d *Diff, esp *disk.Partition) ([]fatedit.Change, map[string]string) {
+// espSteps turns the diff into the steps that make it: one, or for a
+// two-step apply (d.Interim) first the removals, boot file changes and the
+// interim menu and record, then the new ISOs and the final menu. Each
+// step ends with the state record (Update commits its changes together).
+func (p *Plan) espSteps(d *Diff, esp *disk.Partition) ([]*step, error) {
 	files := map[string]disk.File{}
 	for _, f := range esp.Files {
 		files[f.Path] = f
 	}
-	var out []fatedit.Change
-	want := map[string]string{}
-	add := func(f disk.File) {
-		size := f.Size
-		if f.Source == "" {
-			size = int64(len(f.Data))
-			want[f.Path] = sha256Hex(f.Data)
-		} else if f.SHA256 != "" {
-			want[f.Path] = f.SHA256
-		}
-		out = append(out, fatedit.Change{Path: f.Path, Size: size, Open: func() (io.ReadCloser, error) {
-			if f.Source != "" {
-				return os.Open(f.Source)
-			}
-			return io.NopCloser(bytes.NewReader(f.Data)), nil
-		}})
-	}
+	first, last := newStep(), newStep()
 	for _, c := range d.Changes {
-		if c.Op == "-" {
-			out = append(out, fatedit.Change{Path: c.Path, Remove: true})
-		} else if f, ok := files[c.Path]; ok {
-			add(f)
+		switch {
+		case d.Interim == nil:
+			last.change(c, files)
+		case c.Kind == "iso" && c.Op == "~":
+			first.changes = append(first.changes, fatedit.Change{Path: c.Path, Remove: true})
+			last.change(c, files)
+		case c.Kind == "iso" && c.Op == "+":
+			last.change(c, files)
+		case c.Kind != "menu": // the final menu is written in the last step anyway
+			first.change(c, files)
 		}
 	}
-	add(files[StatePath])
-	return out, want
+	last.add(files[StatePath])
+	if d.Interim == nil {
+		return []*step{last}, nil
+	}
+	menu, state, err := p.interim(d)
+	if err != nil {
+		return nil, err
+	}
+	first.add(disk.File{Path: bootloader.ConfigPath, Data: menu})
+	first.add(disk.File{Path: StatePath, Data: state})
+	// The interim menu replaced the old one: the final one is always written.
+	if !slices.ContainsFunc(last.changes, func(c fatedit.Change) bool { return c.Path == bootloader.ConfigPath }) {
+		last.add(files[bootloader.ConfigPath])
+	}
+	return []*step{first, last}, nil
+}
+
+func newStep() *step { return &step{want: map[string]string{}} }
+
+// change adds the write or removal c to the step.
+func (s *step) change(c Change, files map[string]disk.File) {
+	if c.Op == "-" {
+		s.changes = append(s.changes, fatedit.Change{Path: c.Path, Remove: true})
+	} else if f, ok := files[c.Path]; ok {
+		s.add(f)
+	}
+}
+
+// add writes f: from its source file, or its data.
+func (s *step) add(f disk.File) {
+	size := f.Size
+	if f.Source == "" {
+		size = int64(len(f.Data))
+		s.want[f.Path] = sha256Hex(f.Data)
+	} else if f.SHA256 != "" {
+		s.want[f.Path] = f.SHA256
+	}
+	s.changes = append(s.changes, fatedit.Change{Path: f.Path, Size: size, Open: func() (io.ReadCloser, error) {
+		if f.Source != "" {
+			return os.Open(f.Source)
+		}
+		return io.NopCloser(bytes.NewReader(f.Data)), nil
+	}})
 }
 
 func placeEvents(progress func(disk.Event)) func(done, total int64) {
