@@ -104,7 +104,15 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 	case len(r.Changes) == 0:
 		_, err = fmt.Fprintf(w, "no changes: %s already holds this kit\n", r.Image)
 	default:
-		_, err = fmt.Fprintf(w, "updated %s in place: %d changes, %s written\n", r.Image, len(r.Changes), humanSize(r.BytesWritten))
+		_, err = fmt.Fprintf(w, "updated %s in place%s: %d changes, %s written\n", r.Image, inSteps(r.Steps), len(r.Changes), humanSize(r.BytesWritten))
 	}
 	return err
+}
+
+// inSteps says when an in-place apply took two commits.
+func inSteps(n int) string {
+	if n > 1 {
+		return fmt.Sprintf(" in %d steps", n)
+	}
+	return ""
 }

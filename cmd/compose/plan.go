@@ -152,5 +152,13 @@ func printDiff(w io.Writer, d *compose.Diff) {
 		fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", c.Op, c.Kind, name, humanSize(c.Size))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "apply writes %s in place\n", humanSize(d.Write))
+	if d.Interim == nil {
+		fmt.Fprintf(w, "apply writes %s in place\n", humanSize(d.Write))
+		return
+	}
+	in := d.Interim
+	fmt.Fprintf(w, "apply writes %s in place, in two steps: the ESP has too little free room for the new ISOs beside the old\n", humanSize(d.Write))
+	fmt.Fprintf(w, "  1. delete %s (files and menu entries), freeing %s\n", strings.Join(in.Removed, ", "), humanSize(in.Frees))
+	fmt.Fprintf(w, "  2. write %s of new ISOs (about %s free by then) and the final menu\n", humanSize(in.Adds), humanSize(in.Free))
+	fmt.Fprintf(w, "an interruption between the steps leaves a kit without %s; apply again finishes it\n", strings.Join(in.Missing, ", "))
 }
