@@ -196,7 +196,10 @@ type BuildOptions struct {
 
 	exclusive bool                          // open the target O_EXCL (a device)
 	wrap      func(*os.File) fatedit.Device // tests: fault injection
-	chunk     int                           // tests: content write size
+	// tests: runs after an in-place step is written and synced, before
+	// it is read back
+	beforeVerify func()
+	chunk        int // tests: content write size
 }
 
 // Result is what Apply built.
@@ -214,6 +217,10 @@ type Result struct {
 	// BytesWritten counts bytes written to the target (for a full build,
 	// the new image's allocated bytes).
 	BytesWritten int64 `json:"bytes_written"`
+	// Direct is true when an in-place change was read back with O_DIRECT,
+	// bypassing the page cache; Warnings say why not where it was refused.
+	Direct   bool     `json:"direct,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Apply makes p.Image hold the kit p describes. A new image (or any with

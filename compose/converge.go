@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/directio"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 )
 
@@ -86,7 +88,15 @@ func (s *step) apply(ctx context.Context, f *os.File, dev fatedit.Device, off in
 	if opts.NoVerify {
 		return nil
 	}
-	return verifyWritten(ctx, f, off, st.SHA256, imageEvents(opts.Progress))
+	if opts.beforeVerify != nil {
+		opts.beforeVerify()
+	}
+	direct, warning, err := verifyWritten(ctx, f, off, st.SHA256, imageEvents(opts.Progress))
+	res.Direct = direct
+	if warning != "" && !slices.Contains(res.Warnings, warning) {
+		res.Warnings = append(res.Warnings, warning)
+	}
+	return err
 }
 
 func partOffset(t *Target, index int) int64 {
@@ -176,22 +186,41 @@ func placeEvents(progress func(disk.Event)) func(done, total int64) {
 }
 
 // verifyWritten reads every written file back through a fresh look at the
-// volume, after dropping the image's cached pages, and compares digests.
-func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]string, progress func(disk.Event)) error {
+// volume and compares digests. It reads with O_DIRECT, so that the check
+// sees the medium and not the page cache; where the file system refuses
+// direct I/O it drops the cached pages instead and says why (warning).
+func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]string, progress func(disk.Event)) (direct bool, warning string, err error) {
 	if err := f.Sync(); err != nil {
-		return err
+		return false, "", err
 	}
-	dropCache(f)
-	v, err := fatedit.Open(readOnly{f}, off)
+	var src io.ReaderAt = f
+	r, err := directio.Open(f.Name())
+	switch {
+	case err == nil:
+		defer r.Close()
+		src, direct = r, true
+	case errors.Is(err, directio.ErrRefused):
+		dropCache(f)
+		warning = fmt.Sprintf("read back after dropping the page cache, not bypassing it: %v", err)
+	default:
+		return false, "", fmt.Errorf("verifying %s: %w", f.Name(), err)
+	}
+	v, err := fatedit.Open(readOnly{src}, off)
 	if err != nil {
-		return fmt.Errorf("verifying %s: %w", f.Name(), err)
+		return direct, warning, fmt.Errorf("verifying %s: %w", f.Name(), err)
 	}
+	return direct, warning, checkSums(ctx, v, sums, progress)
+}
+
+// checkSums hashes each file in sums on v and compares.
+func checkSums(ctx context.Context, v *fatedit.Volume, sums map[string]string, progress func(disk.Event)) error {
 	var total, done int64
 	for path := range sums {
 		if r, err := v.Open(path); err == nil {
 			total += r.Size()
 		}
 	}
+	buf := make([]byte, 4<<20) // large reads: each is a trip to the device
 	for path, want := range sums {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -201,7 +230,7 @@ func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]s
 			return fmt.Errorf("verifying %s: %w", path, err)
 		}
 		h := sha256.New()
-		if _, err := io.Copy(h, r); err != nil {
+		if _, err := io.CopyBuffer(h, r, buf); err != nil {
 			return fmt.Errorf("verifying %s: %w", path, err)
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != want {

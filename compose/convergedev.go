@@ -68,6 +68,7 @@ func (k *Kit) convergeDevice(ctx context.Context, path string, opts ApplyOptions
 	}
 	if res != nil {
 		r.Written, r.Changes, r.Steps, r.Touched = res.BytesWritten, res.Changes, res.Steps, res.BytesWritten > 0
+		r.Warnings = append(r.Warnings, res.Warnings...)
 	}
 	if err != nil {
 		r.Error, r.err = err.Error(), err

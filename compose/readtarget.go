@@ -3,6 +3,7 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -169,6 +170,7 @@ func checkISO(v *fatedit.Volume, iso StateISO) string {
 	return ""
 }
 
-type readOnly struct{ *os.File }
+// readOnly lets fatedit read a target it must not write.
+type readOnly struct{ io.ReaderAt }
 
 func (readOnly) WriteAt([]byte, int64) (int, error) { return 0, errors.New("target opened read-only") }

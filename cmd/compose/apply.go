@@ -75,6 +75,9 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			if err != nil {
 				return err
 			}
+			for _, warn := range res.Image.Warnings {
+				a.warn("%s: %s", res.Image.Image, warn)
+			}
 			return a.result(res.Image, func(w io.Writer) error { return printApplied(w, res) })
 		},
 	}
