@@ -19,8 +19,8 @@ import (
 
 // converge changes the kit at p.Image into the one p plans, in place: only
 // the files in the diff are written, in fatedit's crash-safe order, and the
-// state record swaps with the menu. It refuses (RecreateError) what it
-// cannot change in place.
+// state record swaps with the menu, in one step or two (Diff.Interim), each
+// read back. It refuses (RecreateError) what it cannot change in place.
 func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Result, error) {
 	d, err := MakeDiff(p, t)
 	if err != nil {
@@ -54,8 +54,16 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 		dev = opts.wrap(f)
 	}
 	off := partOffset(t, espIndex(p.desired))
-	for _, s := range steps {
-		if err := s.apply(ctx, f, dev, off, p, opts, res); err != nil {
+	for i, s := range steps {
+		o := opts
+		if len(steps) > 1 && opts.Progress != nil {
+			// One progress line per step: a finished task does not restart.
+			o.Progress = func(e Event) {
+				e.Task = fmt.Sprintf("%s (step %d of %d)", e.Task, i+1, len(steps))
+				opts.Progress(e)
+			}
+		}
+		if err := s.apply(ctx, f, dev, off, p, o, res); err != nil {
 			return res, err
 		}
 	}

@@ -27,7 +27,8 @@ It reads sizes and digests from the manifest's lock ('compose lock' writes it).
 
 When --image FILE or --device DEV already holds a kit, plan also shows what
 apply would change there: + add, ~ replace, - remove (ISOs, the menu, boot
-files), or "no changes", and why the target could only be rewritten in full
+files), or "no changes", whether the change takes two steps (no room for
+new ISOs beside the old), and why the target could only be rewritten in full
 (--recreate) when it is not a compose kit, was changed outside compose, or
 its partitions cannot take the change.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
