@@ -137,7 +137,7 @@ func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
 	_, cache, img, two := twoKits(t, "bios, uefi-x64")
 	before := checkKit(t, img)
 	p := planAgainst(t, two, cache, img)
-	if p.Diff == nil || ops(p.Diff) != "+iso:gamma -iso:alpha ~iso:beta ~menu:/boot/grub/grub.cfg" || len(p.Diff.Recreate) > 0 {
+	if p.Diff == nil || ops(p.Diff) != "+iso:gamma -iso:alpha ~iso:beta ~menu:/boot/grub/grub.cfg" || len(p.Diff.Recreate) > 0 || p.Diff.Steps != 1 {
 		t.Fatalf("diff: %+v", p.Diff)
 	}
 	res, err := Apply(context.Background(), p, BuildOptions{})
