@@ -342,7 +342,7 @@ func TestConvergeTwoSteps(t *testing.T) {
 				t.Fatalf("interim menu:\n%s", cfg)
 			}
 			again := planAgainst(t, two, cache, img)
-			if ops(again.Diff) != "+iso:beta ~menu:/boot/grub/grub.cfg" || again.Diff.Steps != 1 {
+			if ops(again.Diff) != "+iso:beta ~menu:/boot/grub/grub.cfg" || again.Diff.Steps != 1 || !again.Diff.Resume {
 				t.Fatalf("plan against the interim kit: %s, %d steps", ops(again.Diff), again.Diff.Steps)
 			}
 		}

@@ -3,10 +3,12 @@ package compose
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/internal/directio"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -62,4 +64,23 @@ func TestConvergeVerifyReadsTheDevice(t *testing.T) {
 		t.Fatalf("the read-back did not bypass the page cache: %+v", res)
 	}
 	t.Logf("a cached read still returned the bytes written: %v; the read-back failed: %v", cached, err)
+}
+
+// TestConvergeVerifyFallsBack: where O_DIRECT is refused, the read-back
+// drops the cached pages instead and the result says why.
+func TestConvergeVerifyFallsBack(t *testing.T) {
+	testenv.Tools(t, "xorriso", "fsck.fat")
+	_, cache, img, two := twoKits(t, "uefi-x64")
+	defer func(o func(string) (*directio.Reader, error)) { openDirect = o }(openDirect)
+	openDirect = func(p string) (*directio.Reader, error) {
+		return nil, fmt.Errorf("%s: %w: its file system does not support O_DIRECT", p, directio.ErrRefused)
+	}
+	res, err := Apply(context.Background(), planAgainst(t, two, cache, img), BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Direct || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "read back after dropping the page cache, not bypassing it: ") {
+		t.Fatalf("result: direct %v, warnings %q", res.Direct, res.Warnings)
+	}
+	checkKit(t, img)
 }

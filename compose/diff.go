@@ -47,6 +47,9 @@ type Diff struct {
 	Steps int `json:"steps"`
 	// Interim is the first of two steps, nil for a one-step apply.
 	Interim *Interim `json:"interim,omitempty"`
+	// Resume is true when the target holds the interim kit of an
+	// interrupted two-step apply (KitState.Interim).
+	Resume bool `json:"resume,omitempty"`
 }
 
 // Interim is the first step of a two-step apply. It commits a menu and a
@@ -96,6 +99,7 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 		d.Recreate = append(d.Recreate, "files on it were changed outside compose: "+strings.Join(t.Problems, "; "))
 	}
 	want, have := p.desired, t.State
+	d.Resume = have.Interim
 	d.layoutReasons(want, have)
 	d.isoChanges(want, have)
 	d.fileChanges(want, have)

@@ -131,6 +131,9 @@ func entryBoot(e compose.EntryPlan) string {
 
 // printDiff shows what apply changes on an existing target.
 func printDiff(w io.Writer, d *compose.Diff) {
+	if d.Resume {
+		fmt.Fprintf(w, "\n%s holds the interim kit of an interrupted two-step apply\n", d.Target)
+	}
 	switch {
 	case len(d.Recreate) > 0:
 		fmt.Fprintf(w, "\n%s cannot be changed in place:\n", d.Target)
