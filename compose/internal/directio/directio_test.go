@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
 )
 
 // TestReadAtAnyOffset compares direct reads at unaligned offsets and
@@ -55,3 +56,5 @@ func TestAlignedBuf(t *testing.T) {
 		}
 	}
 }
+
+func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }

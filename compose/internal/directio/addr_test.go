@@ -1,5 +1,0 @@
-package directio
-
-import "unsafe"
-
-func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
