@@ -36,6 +36,10 @@ type BootCase struct {
 	// Unsigned is set when Secure Boot is expected to refuse the entry's
 	// payload (not signed by a key Debian's shim trusts).
 	Unsigned bool `json:"unsigned,omitempty"`
+	// Enrol lists the ESP paths of the kit's certificates that make the entry boot under
+	// Secure Boot once enrolled with MokManager (the vendor's, or sign_with's for a signed
+	// copy); empty when the stick carries none for it.
+	Enrol []string `json:"enrol,omitempty"`
 }
 
 // BootMachines lists the machines a kit is boot-tested on: each of its
@@ -89,5 +93,10 @@ func bootCase(iso *config.ISO, e EntryPlan, index int, mc Machine) (BootCase, er
 		c.Marker = re
 	}
 	c.Unsigned = mc.SecureBoot && e.SecureBoot != nil && !e.SecureBoot.Boots
+	if c.Unsigned && e.SecureBootPlan != nil {
+		for _, k := range e.SecureBootPlan.Enrol {
+			c.Enrol = append(c.Enrol, k.Path)
+		}
+	}
 	return c, nil
 }

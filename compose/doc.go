@@ -33,7 +33,8 @@
 //
 // compose does not import compose/boottest, the QEMU runner: Plan.BootCases
 // and Kit.BootTest give plain BootCases (entry, menu position, title,
-// config/firmware target, Secure Boot, marker), and the caller (the CLI's
+// config/firmware target, Secure Boot, marker, the certificates on the stick that
+// make it boot under Secure Boot once enrolled; TestRun.Volume names the ESP), and the caller (the CLI's
 // test verb, the e2e suite) turns each into a boottest.Case with
 // boottest.CaseOf and runs it. compose_test's deps test enforces the edge.
 //

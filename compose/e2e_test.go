@@ -230,6 +230,7 @@ func runnerCases(t *testing.T, planned []BootCase) []boottest.Case {
 		if err != nil {
 			t.Fatal(err)
 		}
+		bc.Enrol = c.Enrol // as the CLI's test verb does
 		if bc.Marker = c.Marker; c.Unsigned {
 			bc.ExpectFail = boottest.ReasonPayloadNotSigned
 		}

@@ -17,7 +17,7 @@ import (
 )
 
 // mok makes a key pair the way README tells users to (openssl req … -nodes).
-func mok(t *testing.T, dir, name, subject string) (key, cert string) {
+func mok(t testing.TB, dir, name, subject string) (key, cert string) {
 	t.Helper()
 	key, cert = filepath.Join(dir, name+".key"), filepath.Join(dir, name+".crt")
 	testenv.Run(t, "openssl", "req", "-new", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "30",

@@ -31,7 +31,10 @@ type TestOptions struct {
 type TestRun struct {
 	Image string
 	Cases []BootCase
-	dir   string
+	// Volume is the FAT label of the kit's ESP, as MokManager lists it when a case's
+	// certificates are enrolled from the stick.
+	Volume string
+	dir    string
 }
 
 // Close removes the scratch image, if one was built.
@@ -66,20 +69,29 @@ func (k *Kit) BootTest(ctx context.Context, opts TestOptions) (*TestRun, error) 
 			return nil, err
 		}
 	}
-	cases, err := k.bootCases(ctx, run.Image, opts)
+	p, err := k.Plan(ctx, run.Image)
+	if err == nil {
+		run.Cases, err = k.bootCases(p, opts)
+	}
 	if err != nil {
 		run.Close()
 		return nil, err
 	}
-	run.Cases = cases
+	run.Volume = p.ESPLabel()
 	return run, nil
 }
 
-func (k *Kit) bootCases(ctx context.Context, img string, opts TestOptions) ([]BootCase, error) {
-	p, err := k.Plan(ctx, img)
-	if err != nil {
-		return nil, err
+// ESPLabel is the FAT label of the plan's EFI system partition ("" without one).
+func (p *Plan) ESPLabel() string {
+	for _, pp := range p.Partitions {
+		if pp.FS == "fat32" {
+			return pp.Label
+		}
 	}
+	return ""
+}
+
+func (k *Kit) bootCases(p *Plan, opts TestOptions) ([]BootCase, error) {
 	ms := opts.Machines
 	if ms == nil {
 		ms = BootMachines(k.m)

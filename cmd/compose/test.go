@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,10 @@ on), selecting the entry over the serial console without modifying the image,
 and reports entry × firmware → pass/fail, the milestone reached and the time.
 An ISO's 'expect:' regexp is the proof of success; without one, a started
 kernel is the bar. Entries Debian's shim will refuse under Secure Boot are
-expected to fail that way. Without IMAGE, the kit is built first (as apply).
+expected to fail that way when booted as they are; when the stick carries the
+key that makes one boot, test then enrols the kit's keys with MokManager over
+the serial console (once per firmware, into that run's variable store) and
+boots the entry again, which must then pass (the MOK column, JSON "enrolment"). Without IMAGE, the kit is built first (as apply).
 The manifest's menu must use console: serial or both. Firmware names are the
 manifest's (bios, uefi-x64, uefi-ia32, uefi-arm64); "-sb" or --secure-boot
 enforces Secure Boot. --accel auto runs KVM where /dev/kvm opens and falls back
@@ -97,11 +101,7 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 			return err
 		}
 	}
-	r := &boottest.Runner{Image: run.Image, LogDir: logs, Memory: tf.memory, Accel: accel, OnEvent: func(e boottest.Event) {
-		if e.Kind == boottest.EventDone {
-			a.info("test %s on %s (%s): %s", e.Case.Entry.Name, e.Case.Firmware, e.Result.Accel, e.Result.Status())
-		}
-	}}
+	r := &boottest.Runner{Image: run.Image, LogDir: logs, Memory: tf.memory, Accel: accel, Volume: run.Volume, OnEvent: a.testEvent}
 	results, err := r.RunAll(ctx, cases)
 	if err != nil {
 		return err
@@ -117,6 +117,20 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 		return errBootFailed
 	}
 	return nil
+}
+
+// testEvent reports a boot test's progress on stderr.
+func (a *app) testEvent(e boottest.Event) {
+	switch e.Kind {
+	case boottest.EventDone:
+		a.info("test %s on %s (%s): %s", e.Case.Entry.Name, e.Case.Firmware, e.Result.Accel, e.Result.Status())
+	case boottest.EventEnrol:
+		a.info("enrolling %s on %s with MokManager over the serial console", strings.Join(e.Enrol, ", "), e.Case.Firmware)
+	case boottest.EventEnrolled:
+		if e.Err != nil {
+			a.warn("MokManager enrolment on %s failed: %v", e.Case.Firmware, e.Err)
+		}
+	}
 }
 
 // testMachines turns --firmware words into the machines compose plans
@@ -150,7 +164,7 @@ func bootCases(cs []compose.BootCase, timeout time.Duration, onlySB bool) ([]boo
 		if err != nil {
 			return nil, err
 		}
-		bc.Marker, bc.Timeout = c.Marker, timeout
+		bc.Marker, bc.Timeout, bc.Enrol = c.Marker, timeout, c.Enrol
 		if c.Unsigned {
 			bc.ExpectFail = boottest.ReasonPayloadNotSigned
 		}

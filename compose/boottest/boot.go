@@ -21,6 +21,8 @@ const (
 	EventMilestone                  // a milestone was reached
 	EventKeys                       // the menu keys were sent
 	EventDone                       // the case finished; Result is set
+	EventEnrol                      // MokManager is starting to enrol Enrol (RunAll)
+	EventEnrolled                   // MokManager finished; Err is set when it failed
 )
 
 // Event reports progress of a boot; Runner.OnEvent receives them in order.
@@ -31,6 +33,8 @@ type Event struct {
 	Keys      string        // EventKeys
 	At        time.Duration // since QEMU started
 	Result    *Result       // EventDone
+	Enrol     []string      // EventEnrol, EventEnrolled: the certificates' ESP paths
+	Err       error         // EventEnrolled: why the enrolment failed
 }
 
 // Runner boots cases of one disk image headless, one at a time.
@@ -42,6 +46,11 @@ type Runner struct {
 	OnEvent func(Event)          // optional progress callback
 	Keys    func(Entry) []string // optional: key groups that select an entry; default MenuKeys
 	Accel   Accel                // "" or AccelAuto: KVM where usable, TCG after KVM failed once
+	// Volume is the ESP's FAT label, the volume MokManager offers the keys on; RunAll
+	// enrols a case's Enrol keys only with it set.
+	Volume string
+	// EnrolTimeout bounds one MokManager enrolment; 0 means DefaultEnrolTimeout.
+	EnrolTimeout time.Duration
 
 	mu        sync.Mutex
 	kvmBroken string // QEMU's message when KVM failed a guest in this run
@@ -98,8 +107,25 @@ func MenuKeys(e Entry) []string {
 // boot QEMU fails under KVM runs again under TCG, and so do the runner's
 // later boots.
 func (r *Runner) Boot(ctx context.Context, c Case) (Result, error) {
+	return r.bootFrom(ctx, c, store{})
+}
+
+// store is the firmware variable store a boot starts from: the firmware's own (zero
+// value) or one MokManager enrolled keys into (Vars), whose boots log under <entry>-enrolled.
+type store struct {
+	Vars string
+}
+
+func (s store) logSuffix() string {
+	if s.Vars == "" {
+		return ""
+	}
+	return "-enrolled"
+}
+
+func (r *Runner) bootFrom(ctx context.Context, c Case, st store) (Result, error) {
 	accel := r.accelFor(c.Firmware)
-	res, err := r.boot(ctx, c, accel)
+	res, err := r.boot(ctx, c, accel, st)
 	if err != nil || accel != AccelKVM || res.Reason != ReasonQEMU || (r.Accel != "" && r.Accel != AccelAuto) {
 		return res, err
 	}
@@ -108,12 +134,12 @@ func (r *Runner) Boot(ctx context.Context, c Case) (Result, error) {
 		r.kvmBroken = res.Detail
 	}
 	r.mu.Unlock()
-	again, err := r.boot(ctx, c, AccelTCG)
+	again, err := r.boot(ctx, c, AccelTCG, st)
 	again.KVMError = res.Detail
 	return again, err
 }
 
-func (r *Runner) boot(ctx context.Context, c Case, accel Accel) (Result, error) {
+func (r *Runner) boot(ctx context.Context, c Case, accel Accel, st store) (Result, error) {
 	m := Machine{Image: r.Image, Firmware: c.Firmware, Memory: r.Memory, Accel: accel}
 	if f, ok := r.Files[c.Firmware]; ok {
 		m.Files = &f
@@ -122,10 +148,13 @@ func (r *Runner) boot(ctx context.Context, c Case, accel Accel) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
+	if st.Vars != "" {
+		files.Vars = st.Vars
+	}
 	if err := os.MkdirAll(r.LogDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("log directory: %w", err)
 	}
-	base := filepath.Join(r.LogDir, string(c.Firmware)+"-"+reUnsafe.ReplaceAllString(c.Entry.Name, "_"))
+	base := filepath.Join(r.LogDir, string(c.Firmware)+"-"+reUnsafe.ReplaceAllString(c.Entry.Name, "_")+st.logSuffix())
 	res := Result{Entry: c.Entry.Name, Firmware: c.Firmware, Accel: accel, Log: base + ".log"}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout

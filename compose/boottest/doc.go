@@ -66,5 +66,17 @@
 // kernel starts. Each boot's serial output is kept in
 // LogDir/<firmware>-<entry>.log, QEMU's own output in .qemu.log.
 //
+// Secure Boot enrolment: Runner.Enrol boots the kit's "MOK manager" entry and drives
+// MokManager over the serial console to enrol certificates (and hashes) from the stick,
+// returning the variable store it wrote. The driver reads each screen by what it says
+// (the newest menu box's items and the highlighted one, from the colours), moves one key
+// at a time and presses Enter only on the item it wants, re-sends a key the screen did not
+// react to, finds its way back from any screen, and stops at Enrolment.Timeout. RunAll
+// uses it: a case on a Secure Boot machine that shim refuses as it is
+// (ReasonPayloadNotSigned) and whose Case.Enrol lists keys the stick carries
+// (Runner.Volume names the stick's ESP) gets them enrolled, once per firmware per run,
+// and is booted again from that store; Result.Enrolment says what was needed and done,
+// and a failed enrolment fails the case (ReasonEnrolment).
+//
 // Library: prints nothing; progress goes to Runner.OnEvent.
 package boottest

@@ -30,13 +30,22 @@ func Matrix(entries []Case, firmware []Firmware, expect func(Case) Reason) []Cas
 // RunAll boots the cases one at a time (two TCG guests on two cores slow
 // each other past their deadlines) and returns one Result per case. It stops
 // at the first setup error (QEMU or firmware missing) or when ctx ends.
+//
+// Each case boots as it is first. When shim refuses it on a Secure Boot machine
+// (ReasonPayloadNotSigned) and the case lists keys the stick carries (Case.Enrol),
+// RunAll enrols them with MokManager (once per firmware, see enroller) and boots the case again from
+// that variable store: the case passes only if it boots then (Result.Enrolment).
 func (r *Runner) RunAll(ctx context.Context, cases []Case) ([]Result, error) {
 	results := make([]Result, 0, len(cases))
+	en := newEnroller(r, cases)
 	for _, c := range cases {
 		if err := ctx.Err(); err != nil {
 			return results, err
 		}
 		res, err := r.Boot(ctx, c)
+		if err == nil && c.Firmware.SecureBoot() && res.Reason == ReasonPayloadNotSigned {
+			res, err = en.bootEnrolled(ctx, c, res)
+		}
 		if err != nil {
 			return results, err
 		}
@@ -72,14 +81,14 @@ func (r Result) Status() string {
 // explanation for failures.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENTRY\tFIRMWARE\tACCEL\tRESULT\tREACHED\tTIME\tNOTE")
+	fmt.Fprintln(tw, "ENTRY\tFIRMWARE\tACCEL\tRESULT\tREACHED\tTIME\tMOK\tNOTE")
 	for _, r := range results {
 		reached := r.Milestone.String()
 		if r.Pass && !r.Expected && r.Bar == MilestoneKernel {
 			reached += " (bar: no marker)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Entry, r.Firmware, r.Accel, r.Status(), reached,
-			r.Duration.Round(100*time.Millisecond), note(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Entry, r.Firmware, r.Accel, r.Status(), reached,
+			r.Duration.Round(100*time.Millisecond), r.Enrolment.String(), note(r))
 	}
 	return tw.Flush()
 }

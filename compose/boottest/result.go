@@ -47,6 +47,7 @@ const (
 	ReasonWrongEntry          Reason = "wrong entry"              // GRUB booted another entry than asked
 	ReasonNoMenu              Reason = "menu not shown"           // cannot select an entry: no menu on serial
 	ReasonUnexpectedPass      Reason = "booted, failure expected" // an entry expected to fail booted
+	ReasonEnrolment           Reason = "enrolment failed"         // MokManager did not enrol the case's keys
 )
 
 // explanations say what a reason means to a user and what to do about it.
@@ -64,6 +65,7 @@ var explanations = map[Reason]string{
 	ReasonWrongEntry:          "GRUB booted an entry other than the one selected; the menu order differs from what the test expected",
 	ReasonNoMenu:              "the GRUB menu never appeared on serial; the kit needs console serial|both and a menu timeout above 0",
 	ReasonUnexpectedPass:      "the entry was expected to fail here but booted; update the expectation",
+	ReasonEnrolment:           "the entry needs a key the stick carries, but driving MokManager over the serial console to enrol it failed (its serial log is in the log directory, <firmware>-mokmanager.log); enrol it by hand with compose boot",
 }
 
 // Explain returns the user-facing explanation of a reason.
@@ -89,6 +91,10 @@ type Case struct {
 	// this reason (unsigned memtest86+ under Secure Boot: ReasonPayloadNotSigned).
 	ExpectFail Reason
 	Timeout    time.Duration // 0 means DefaultTimeout
+	// Enrol lists the ESP paths of the kit's certificates that make this case boot under
+	// Secure Boot once MokManager enrolled them. RunAll boots the case as it is first; when
+	// shim refuses it (ReasonPayloadNotSigned), RunAll enrols them and boots it again.
+	Enrol []string
 }
 
 // DefaultTimeout bounds one boot. Under TCG a live system takes minutes.
@@ -116,4 +122,17 @@ type Result struct {
 	Explanation string          `json:"explanation,omitempty"`
 	Log         string          `json:"log,omitempty"` // full serial log
 	Times       []MilestoneTime `json:"milestones,omitempty"`
+	Enrolment   *Enrolled       `json:"enrolment,omitempty"` // what RunAll did about Secure Boot keys
+}
+
+// Enrolled tells, for one case on a Secure Boot machine, whether shim refused it as it
+// was (Needed) and whether RunAll enrolled the kit's keys with MokManager and booted it
+// again (Done); the Result is then the boot after enrolment.
+type Enrolled struct {
+	Needed    bool     `json:"needed"`
+	Done      bool     `json:"done"`
+	Keys      []string `json:"keys"`                 // the stick's certificates (ESP paths) that make the case boot
+	Before    Reason   `json:"before,omitempty"`     // how the boot before enrolment ended
+	BeforeLog string   `json:"before_log,omitempty"` // its serial log
+	Error     string   `json:"error,omitempty"`      // why MokManager did not enrol them
 }
