@@ -250,7 +250,10 @@ type BuildOptions struct {
 
 	exclusive bool                          // open the target O_EXCL (a device)
 	wrap      func(*os.File) fatedit.Device // tests: fault injection
-	chunk     int                           // tests: content write size
+	// tests: runs after an in-place step is written and synced, before
+	// it is read back
+	beforeVerify func()
+	chunk        int // tests: content write size
 }
 
 // Result is what Apply built.
@@ -262,9 +265,16 @@ type Result struct {
 	// Changes are then what changed.
 	Incremental bool     `json:"incremental"`
 	Changes     []Change `json:"changes,omitempty"`
+	// Steps is how many commits an in-place apply made: 2 when the ESP
+	// had no room for new ISOs beside the ones they replace (Diff.Interim).
+	Steps int `json:"steps,omitempty"`
 	// BytesWritten counts bytes written to the target (for a full build,
 	// the new image's allocated bytes).
 	BytesWritten int64 `json:"bytes_written"`
+	// Direct is true when an in-place change was read back with O_DIRECT,
+	// bypassing the page cache; Warnings say why not where it was refused.
+	Direct   bool     `json:"direct,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 
 	deferred []disk.Placed // the files a deferSources build left out
 	zeros    []disk.Extent // and the zeros it left as holes

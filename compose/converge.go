@@ -5,18 +5,22 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
+	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/directio"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 )
 
 // converge changes the kit at p.Image into the one p plans, in place: only
 // the files in the diff are written, in fatedit's crash-safe order, and the
-// state record swaps with the menu. It refuses (RecreateError) what it
-// cannot change in place.
+// state record swaps with the menu, in one step or two (Diff.Interim), each
+// read back. It refuses (RecreateError) what it cannot change in place.
 func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Result, error) {
 	d, err := MakeDiff(p, t)
 	if err != nil {
@@ -25,14 +29,17 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 	if len(d.Recreate) > 0 {
 		return nil, &RecreateError{Target: t.Path, Reasons: d.Recreate}
 	}
-	res := &Result{Image: t.Path, Incremental: true, Changes: d.Changes}
+	res := &Result{Image: t.Path, Incremental: true, Changes: d.Changes, Steps: d.Steps}
 	if fi, err := os.Stat(t.Path); err == nil {
 		res.Size = fi.Size()
 	}
 	if d.NoChanges {
 		return res, nil
 	}
-	esp := p.lay.Partition(disk.FSFAT32)
+	steps, err := p.espSteps(d, p.lay.Partition(disk.FSFAT32))
+	if err != nil {
+		return nil, err
+	}
 	flags := os.O_RDWR
 	if opts.exclusive {
 		flags |= os.O_EXCL // a block device: refused while mounted or in use
@@ -46,27 +53,58 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 	if opts.wrap != nil {
 		dev = opts.wrap(f)
 	}
-	v, err := fatedit.Open(dev, partOffset(t, espIndex(p.desired)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t.Path, err)
-	}
-	changes, want := espChanges(d, esp)
-	st, err := v.Update(ctx, changes, fatedit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(imageEvents(opts.Progress))})
-	res.BytesWritten = st.Written
-	if err != nil {
-		return res, fmt.Errorf("updating %s: %w", t.Path, err)
-	}
-	for path, sum := range st.SHA256 {
-		if w := want[path]; w != "" && w != sum {
-			return res, fmt.Errorf("%s: the source changed while it was written (sha256 %s, want %s); run apply again", path, sum, w)
+	off := partOffset(t, espIndex(p.desired))
+	for i, s := range steps {
+		o := opts
+		if len(steps) > 1 && opts.Progress != nil {
+			// One progress line per step: a finished task does not restart.
+			o.Progress = func(e Event) {
+				e.Task = fmt.Sprintf("%s (step %d of %d)", e.Task, i+1, len(steps))
+				opts.Progress(e)
+			}
 		}
-	}
-	if !opts.NoVerify {
-		if err := verifyWritten(ctx, f, partOffset(t, espIndex(p.desired)), st.SHA256, imageEvents(opts.Progress)); err != nil {
+		if err := s.apply(ctx, f, dev, off, p, o, res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// step is one commit of an in-place apply: file writes and removals on
+// the ESP, and the expected SHA-256 of each written file where known.
+type step struct {
+	changes []fatedit.Change
+	want    map[string]string
+}
+
+// apply runs the step on the ESP at off and reads what it wrote back.
+func (s *step) apply(ctx context.Context, f *os.File, dev fatedit.Device, off int64, p *Plan, opts BuildOptions, res *Result) error {
+	v, err := fatedit.Open(dev, off)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	st, err := v.Update(ctx, s.changes, fatedit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(imageEvents(opts.Progress))})
+	res.BytesWritten += st.Written
+	if err != nil {
+		return fmt.Errorf("updating %s: %w", f.Name(), err)
+	}
+	for path, sum := range st.SHA256 {
+		if w := s.want[path]; w != "" && w != sum {
+			return fmt.Errorf("%s: the source changed while it was written (sha256 %s, want %s); run apply again", path, sum, w)
+		}
+	}
+	if opts.NoVerify {
+		return nil
+	}
+	if opts.beforeVerify != nil {
+		opts.beforeVerify()
+	}
+	direct, warning, err := verifyWritten(ctx, f, off, st.SHA256, imageEvents(opts.Progress))
+	res.Direct = direct
+	if warning != "" && !slices.Contains(res.Warnings, warning) {
+		res.Warnings = append(res.Warnings, warning)
+	}
+	return err
 }
 
 func partOffset(t *Target, index int) int64 {
@@ -78,40 +116,72 @@ func partOffset(t *Target, index int) int64 {
 	return -1
 }
 
-// espChanges turns the diff into file writes and removals on the ESP, the
-// state record last among equals (Update commits them together anyway). It
-// returns the expected SHA-256 of each written file where known.
-func espChanges(d *Diff, esp *disk.Partition) ([]fatedit.Change, map[string]string) {
+// espSteps turns the diff into the steps that make it: one, or for a
+// two-step apply (d.Interim) first the removals, boot file changes and the
+// interim menu and record, then the new ISOs and the final menu. Each
+// step ends with the state record (Update commits its changes together).
+func (p *Plan) espSteps(d *Diff, esp *disk.Partition) ([]*step, error) {
 	files := map[string]disk.File{}
 	for _, f := range esp.Files {
 		files[f.Path] = f
 	}
-	var out []fatedit.Change
-	want := map[string]string{}
-	add := func(f disk.File) {
-		size := f.Size
-		if f.Source == "" {
-			size = int64(len(f.Data))
-			want[f.Path] = sha256Hex(f.Data)
-		} else if f.SHA256 != "" {
-			want[f.Path] = f.SHA256
-		}
-		out = append(out, fatedit.Change{Path: f.Path, Size: size, Open: func() (io.ReadCloser, error) {
-			if f.Source != "" {
-				return os.Open(f.Source)
-			}
-			return io.NopCloser(bytes.NewReader(f.Data)), nil
-		}})
-	}
+	first, last := newStep(), newStep()
 	for _, c := range d.Changes {
-		if c.Op == "-" {
-			out = append(out, fatedit.Change{Path: c.Path, Remove: true})
-		} else if f, ok := files[c.Path]; ok {
-			add(f)
+		switch {
+		case d.Interim == nil:
+			last.change(c, files)
+		case c.Kind == "iso" && c.Op == "~":
+			first.changes = append(first.changes, fatedit.Change{Path: c.Path, Remove: true})
+			last.change(c, files)
+		case c.Kind == "iso" && c.Op == "+":
+			last.change(c, files)
+		case c.Kind != "menu": // the final menu is written in the last step anyway
+			first.change(c, files)
 		}
 	}
-	add(files[StatePath])
-	return out, want
+	last.add(files[StatePath])
+	if d.Interim == nil {
+		return []*step{last}, nil
+	}
+	menu, state, err := p.interim(d)
+	if err != nil {
+		return nil, err
+	}
+	first.add(disk.File{Path: bootloader.ConfigPath, Data: menu})
+	first.add(disk.File{Path: StatePath, Data: state})
+	// The interim menu replaced the old one: the final one is always written.
+	if !slices.ContainsFunc(last.changes, func(c fatedit.Change) bool { return c.Path == bootloader.ConfigPath }) {
+		last.add(files[bootloader.ConfigPath])
+	}
+	return []*step{first, last}, nil
+}
+
+func newStep() *step { return &step{want: map[string]string{}} }
+
+// change adds the write or removal c to the step.
+func (s *step) change(c Change, files map[string]disk.File) {
+	if c.Op == "-" {
+		s.changes = append(s.changes, fatedit.Change{Path: c.Path, Remove: true})
+	} else if f, ok := files[c.Path]; ok {
+		s.add(f)
+	}
+}
+
+// add writes f: from its source file, or its data.
+func (s *step) add(f disk.File) {
+	size := f.Size
+	if f.Source == "" {
+		size = int64(len(f.Data))
+		s.want[f.Path] = sha256Hex(f.Data)
+	} else if f.SHA256 != "" {
+		s.want[f.Path] = f.SHA256
+	}
+	s.changes = append(s.changes, fatedit.Change{Path: f.Path, Size: size, Open: func() (io.ReadCloser, error) {
+		if f.Source != "" {
+			return os.Open(f.Source)
+		}
+		return io.NopCloser(bytes.NewReader(f.Data)), nil
+	}})
 }
 
 func placeEvents(progress func(disk.Event)) func(done, total int64) {
@@ -123,23 +193,45 @@ func placeEvents(progress func(disk.Event)) func(done, total int64) {
 	}
 }
 
+// openDirect is directio.Open; tests make it refuse.
+var openDirect = directio.Open
+
 // verifyWritten reads every written file back through a fresh look at the
-// volume, after dropping the image's cached pages, and compares digests.
-func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]string, progress func(disk.Event)) error {
+// volume and compares digests. It reads with O_DIRECT, so that the check
+// sees the medium and not the page cache; where the file system refuses
+// direct I/O it drops the cached pages instead and says why (warning).
+func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]string, progress func(disk.Event)) (direct bool, warning string, err error) {
 	if err := f.Sync(); err != nil {
-		return err
+		return false, "", err
 	}
-	dropCache(f)
-	v, err := fatedit.Open(readOnly{f}, off)
+	var src io.ReaderAt = f
+	r, err := openDirect(f.Name())
+	switch {
+	case err == nil:
+		defer r.Close()
+		src, direct = r, true
+	case errors.Is(err, directio.ErrRefused):
+		dropCache(f)
+		warning = fmt.Sprintf("read back after dropping the page cache, not bypassing it: %v", err)
+	default:
+		return false, "", fmt.Errorf("verifying %s: %w", f.Name(), err)
+	}
+	v, err := fatedit.Open(readOnly{src}, off)
 	if err != nil {
-		return fmt.Errorf("verifying %s: %w", f.Name(), err)
+		return direct, warning, fmt.Errorf("verifying %s: %w", f.Name(), err)
 	}
+	return direct, warning, checkSums(ctx, v, sums, progress)
+}
+
+// checkSums hashes each file in sums on v and compares.
+func checkSums(ctx context.Context, v *fatedit.Volume, sums map[string]string, progress func(disk.Event)) error {
 	var total, done int64
 	for path := range sums {
 		if r, err := v.Open(path); err == nil {
 			total += r.Size()
 		}
 	}
+	buf := make([]byte, 4<<20) // large reads: each is a trip to the device
 	for path, want := range sums {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -149,7 +241,7 @@ func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]s
 			return fmt.Errorf("verifying %s: %w", path, err)
 		}
 		h := sha256.New()
-		if _, err := io.Copy(h, r); err != nil {
+		if _, err := io.CopyBuffer(h, r, buf); err != nil {
 			return fmt.Errorf("verifying %s: %w", path, err)
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != want {

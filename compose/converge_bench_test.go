@@ -31,8 +31,6 @@ func BenchmarkConverge16GiB(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	t := &testing.T{}
-	_ = t
 	n := 16
 	if v, err := strconv.Atoi(os.Getenv("COMPOSE_BENCH_ISOS")); err == nil && v > 1 {
 		n = v
@@ -43,7 +41,7 @@ func BenchmarkConverge16GiB(b *testing.B) {
 	}
 	cache, img := filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img")
 	ctx := context.Background()
-	apply := func(what string, isos []string, opts BuildOptions) {
+	apply := func(what string, isos []string, opts BuildOptions) (time.Duration, int64) {
 		m := benchKit(b, dir, isos)
 		f := benchFetcher(b, cache)
 		l, err := ResolveLock(ctx, m, f)
@@ -64,19 +62,35 @@ func BenchmarkConverge16GiB(b *testing.B) {
 			b.Fatal(err)
 		}
 		el := time.Since(start)
-		fmt.Printf("%-34s %8.3f s  %12d bytes written (%.1f MiB)  kit %.1f GiB\n", what, el.Seconds(), res.BytesWritten, float64(res.BytesWritten)/(1<<20), float64(res.Size)/(1<<30))
+		fmt.Printf("%-38s %8.3f s  %12d bytes written (%.1f MiB)  kit %.1f GiB\n", what, el.Seconds(), res.BytesWritten, float64(res.BytesWritten)/(1<<20), float64(res.Size)/(1<<30))
+		return el, res.BytesWritten
 	}
 	for i := 0; i < b.N; i++ {
 		os.Remove(img)
-		apply("full rewrite (plan + build + verify)", isos, BuildOptions{Recreate: true})
-		apply("no-op apply (plan + diff)", isos, BuildOptions{})
+		fullT, fullW := apply("full rewrite (plan + build + verify)", isos, BuildOptions{Recreate: true})
+		noopT, noopW := apply("no-op apply (plan + diff)", isos, BuildOptions{})
 		next := append([]string{}, isos...)
 		v2 := filepath.Join(dir, "v2")
 		os.MkdirAll(v2, 0o755)
 		next[1] = sparseISO(b, v2, "iso01", "n01", 1<<30)
-		apply("replace one 1 GiB ISO in place", next, BuildOptions{})
+		replT, replW := apply("replace one 1 GiB ISO in place", next, BuildOptions{})
 		apply("no-op apply after the change", next, BuildOptions{})
+		verdict("no-op: < 1 s and < 2 MiB", noopT < time.Second && noopW < 2<<20)
+		verdict("replace: about 1 GiB (1 to 1.1 GiB)", replW >= 1<<30 && replW < 1<<30+1<<30/10)
+		fmt.Printf("replace vs full rewrite: %.2f× the bytes, %.2f× the time\n", float64(replW)/float64(fullW), replT.Seconds()/fullT.Seconds())
+		b.ReportMetric(noopT.Seconds(), "noop-s")
+		b.ReportMetric(float64(noopW), "noop-bytes")
+		b.ReportMetric(float64(replW), "replace-bytes")
+		b.ReportMetric(float64(fullW), "full-bytes")
 	}
+}
+
+func verdict(target string, ok bool) {
+	v := "met"
+	if !ok {
+		v = "MISSED"
+	}
+	fmt.Printf("target %-38s %s\n", target, v)
 }
 
 // sparseISO is liveISO grown to size bytes with a hole: ISO 9660 readers

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -136,7 +137,7 @@ func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
 	_, cache, img, two := twoKits(t, "bios, uefi-x64")
 	before := checkKit(t, img)
 	p := planAgainst(t, two, cache, img)
-	if p.Diff == nil || ops(p.Diff) != "+iso:gamma -iso:alpha ~iso:beta ~menu:/boot/grub/grub.cfg" || len(p.Diff.Recreate) > 0 {
+	if p.Diff == nil || ops(p.Diff) != "+iso:gamma -iso:alpha ~iso:beta ~menu:/boot/grub/grub.cfg" || len(p.Diff.Recreate) > 0 || p.Diff.Steps != 1 {
 		t.Fatalf("diff: %+v", p.Diff)
 	}
 	res, err := Apply(context.Background(), p, BuildOptions{})
@@ -268,4 +269,130 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 		t.Fatalf("interruptions left %v; want both old and new kits", seen)
 	}
 	t.Logf("%d writes per apply; interruptions left %v", total, seen)
+}
+
+// tightKits builds, with size: auto, kit one (alpha and a 40 MiB beta)
+// into an image: its ESP keeps 32 MiB and 2% free, too little for a new
+// beta beside the old one. It writes kit two's manifest (beta replaced,
+// plus the extra ISOs).
+func tightKits(t *testing.T, extra ...string) (dir, cache, img string, two *config.Manifest) {
+	t.Helper()
+	dir = t.TempDir()
+	a, b := liveISO(t, dir, "alpha", "a"), bigISO(t, dir, "beta", "b", 40<<20)
+	v2 := filepath.Join(dir, "v2")
+	os.Mkdir(v2, 0o755)
+	b2 := bigISO(t, v2, "beta", "b2", 40<<20)
+	cache, img = filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img")
+	top := "firmware: [bios, uefi-x64]\nsize: auto"
+	build(t, kitWith(t, dir, top, a, b), cache, img)
+	return dir, cache, img, kitWith(t, dir, top, append([]string{a, b2}, extra...)...)
+}
+
+// TestConvergeTwoSteps replaces an ISO on an ESP without room for the new
+// one beside the old: the plan says two steps, the first commit leaves an
+// interim kit without beta (checked by stopping the apply right after it),
+// and the second the new kit.
+func TestConvergeTwoSteps(t *testing.T) {
+	testenv.Tools(t, "xorriso", "fsck.fat")
+	_, cache, img, two := tightKits(t)
+	before := checkKit(t, img)
+	p := planAgainst(t, two, cache, img)
+	d := p.Diff
+	if d == nil || len(d.Recreate) > 0 || d.Steps != 2 || d.Interim == nil {
+		t.Fatalf("diff: %+v", d)
+	}
+	if ops(d) != "~iso:beta" || !slices.Equal(d.Interim.Removed, []string{"beta"}) || !slices.Equal(d.Interim.Missing, []string{"beta"}) ||
+		d.Interim.Adds <= before.ESPFree || d.Interim.Free < d.Interim.Adds {
+		t.Fatalf("diff %s, interim %+v, %d bytes free", ops(d), d.Interim, before.ESPFree)
+	}
+	ctx := context.Background()
+	// Stop it once the first step committed: its last write is the
+	// FSInfo count after the commit; the next writes are beta's.
+	count := &dying{n: 1 << 30}
+	opts := BuildOptions{wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
+	pristine := img + ".pristine"
+	testenv.Run(t, "cp", "--sparse=always", img, pristine)
+	res, err := Apply(ctx, p, opts)
+	if err != nil || res.Steps != 2 {
+		t.Fatalf("apply: %+v, %v", res, err)
+	}
+	total := count.writes
+	after := checkKit(t, img)
+	if after.State.Interim || after.State.Kit != p.desired.Kit || len(after.State.ISOs) != 2 {
+		t.Fatalf("after apply: %+v", after.State)
+	}
+	if res.BytesWritten < 40<<20 || res.BytesWritten > 44<<20 {
+		t.Fatalf("wrote %d bytes to replace a 40 MiB ISO", res.BytesWritten)
+	}
+	var interim bool
+	for n := 1; n < total && !interim; n++ {
+		testenv.Run(t, "cp", "--sparse=always", pristine, img)
+		d := &dying{n: n}
+		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
+		if _, err := Apply(ctx, p, opts); !errors.Is(err, syscall.EIO) {
+			t.Fatalf("stopped after %d writes: %v", n, err)
+		}
+		st := checkKit(t, img).State
+		if interim = st.Interim; interim {
+			if len(st.ISOs) != 1 || st.ISOs[0].Name != "alpha" {
+				t.Fatalf("interim record holds %+v", st.ISOs)
+			}
+			cfg := readESPFile(t, img, "/boot/grub/grub.cfg")
+			if strings.Contains(cfg, "beta") || !strings.Contains(cfg, "/isos/alpha.iso") {
+				t.Fatalf("interim menu:\n%s", cfg)
+			}
+			again := planAgainst(t, two, cache, img)
+			if ops(again.Diff) != "+iso:beta ~menu:/boot/grub/grub.cfg" || again.Diff.Steps != 1 || !again.Diff.Resume {
+				t.Fatalf("plan against the interim kit: %s, %d steps", ops(again.Diff), again.Diff.Steps)
+			}
+		}
+	}
+	if !interim {
+		t.Fatal("no stop left the interim kit")
+	}
+	if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := checkKit(t, img).State; st.Interim || st.Kit != p.desired.Kit {
+		t.Fatal("rerun from the interim kit did not converge")
+	}
+}
+
+// TestConvergeRefusesWhenEvenTwoStepsDoNotFit adds a second 40 MiB ISO:
+// deleting the old beta first does not make room for both.
+func TestConvergeRefusesWhenEvenTwoStepsDoNotFit(t *testing.T) {
+	testenv.Tools(t, "xorriso", "fsck.fat")
+	dir := t.TempDir()
+	gamma := bigISO(t, dir, "gamma", "c", 40<<20)
+	_, cache, img, two := tightKits(t, gamma)
+	p := planAgainst(t, two, cache, img)
+	if p.Diff.Steps != 0 || len(p.Diff.Recreate) != 1 || !strings.Contains(p.Diff.Recreate[0], "more once the replaced and removed ISOs are deleted first") {
+		t.Fatalf("diff: %+v", p.Diff)
+	}
+	if _, err := Apply(context.Background(), p, BuildOptions{}); !errors.Is(err, ErrRecreate) {
+		t.Fatalf("apply: %v", err)
+	}
+}
+
+// readESPFile reads a file from the ESP of the kit at img.
+func readESPFile(t *testing.T, img, path string) string {
+	t.Helper()
+	tg, err := ReadTarget(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := fatedit.Open(readOnly{f}, partOffset(tg, espIndex(tg.State)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -67,7 +67,8 @@ func (k *Kit) convergeDevice(ctx context.Context, path string, opts ApplyOptions
 		res, err = Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, exclusive: true})
 	}
 	if res != nil {
-		r.Written, r.Changes, r.Touched = res.BytesWritten, res.Changes, res.BytesWritten > 0
+		r.Written, r.Changes, r.Steps, r.Touched = res.BytesWritten, res.Changes, res.Steps, res.BytesWritten > 0
+		r.Warnings = append(r.Warnings, res.Warnings...)
 	}
 	if err != nil {
 		r.Error, r.err = err.Error(), err

@@ -44,8 +44,10 @@ type DeviceResult struct {
 	// Changes are then what changed (none: it already held the kit).
 	Incremental bool     `json:"incremental,omitempty"`
 	Changes     []Change `json:"changes,omitempty"`
-	Warnings    []string `json:"warnings,omitempty"`
-	Error       string   `json:"error,omitempty"`
+	// Steps is how many commits the in-place change made (Result.Steps).
+	Steps    int      `json:"steps,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	Error    string   `json:"error,omitempty"`
 
 	err error
 }

@@ -41,6 +41,37 @@ type Diff struct {
 	Recreate []string `json:"recreate,omitempty"`
 	// Write is the bytes of file content an in-place apply writes.
 	Write int64 `json:"write"`
+	// Steps is how many commits the in-place apply makes: 1, or 2 when
+	// the ESP cannot hold the new ISOs beside the ones they replace (see
+	// Interim). 0 when there is nothing to apply or it is refused.
+	Steps int `json:"steps"`
+	// Interim is the first of two steps, nil for a one-step apply.
+	Interim *Interim `json:"interim,omitempty"`
+	// Resume is true when the target holds the interim kit of an
+	// interrupted two-step apply (KitState.Interim).
+	Resume bool `json:"resume,omitempty"`
+}
+
+// Interim is the first step of a two-step apply. It commits a menu and a
+// state record without the replaced and removed ISOs, and deletes their
+// files, boot file changes included; the second step writes the new ISOs
+// and commits the final menu. Each commit is one atomic write (see
+// compose/internal/fatedit), so an interruption leaves the old kit, the
+// interim one or the new one, each menu naming only complete ISOs; apply
+// again finishes the job.
+type Interim struct {
+	// Removed names the ISOs whose files and menu entries the first step
+	// deletes: the replaced ones and the removed ones.
+	Removed []string `json:"removed"`
+	// Missing names the ISOs without a menu entry between the steps: the
+	// replaced ones and the new ones.
+	Missing []string `json:"missing"`
+	// Frees is the bytes of ISO files the first step deletes (whole
+	// clusters), Free about what the ESP has free after it, and Adds what
+	// the second step writes into that room.
+	Frees int64 `json:"frees"`
+	Free  int64 `json:"free"`
+	Adds  int64 `json:"adds"`
 }
 
 // Change is one difference: Op is "+" (add), "~" (replace) or "-"
@@ -68,6 +99,7 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 		d.Recreate = append(d.Recreate, "files on it were changed outside compose: "+strings.Join(t.Problems, "; "))
 	}
 	want, have := p.desired, t.State
+	d.Resume = have.Interim
 	d.layoutReasons(want, have)
 	d.isoChanges(want, have)
 	d.fileChanges(want, have)
@@ -88,11 +120,62 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 	if len(data) > 0 {
 		d.Recreate = append(d.Recreate, "the change touches the ext4 data partition ("+strings.Join(data, ", ")+"), which is changed only in full")
 	}
-	if need := d.Write + 1<<20; len(d.Changes) > 0 && need > t.ESPFree {
-		d.Recreate = append(d.Recreate, fmt.Sprintf("the ESP has %d bytes free but the new files need about %d beside the old ones (the old go only once the new are complete)", t.ESPFree, need))
+	if len(d.Changes) > 0 {
+		d.room(t, esp)
+	}
+	if len(d.Recreate) > 0 {
+		d.Steps, d.Interim = 0, nil
 	}
 	d.NoChanges = len(d.Changes) == 0
 	return d, nil
+}
+
+// roomSlack is kept free beyond the files: new directory clusters and the
+// state record.
+const roomSlack = 1 << 20
+
+// room decides how the changes fit the ESP: in one step when the new
+// files fit beside the old ones (which go only once the new are
+// complete), else in two when deleting the replaced and removed ISOs
+// first makes room (Interim), else not at all.
+func (d *Diff) room(t *Target, esp int) {
+	cluster := max(t.ESPCluster, 512)
+	round := func(n int64) int64 { return (n + cluster - 1) / cluster * cluster }
+	old := map[string]int64{}
+	for _, i := range t.State.ISOs {
+		old[i.Name] = i.Size
+	}
+	in := &Interim{}
+	var rest int64
+	for _, c := range d.Changes {
+		switch {
+		case c.Partition != esp && c.Partition != 0:
+		case c.Kind == "iso" && c.Op == "-":
+			in.Frees += round(c.Size)
+			in.Removed = append(in.Removed, c.Name)
+		case c.Kind == "iso":
+			if c.Op == "~" {
+				in.Frees += round(old[c.Name])
+				in.Removed = append(in.Removed, c.Name)
+			}
+			in.Adds += round(c.Size)
+			in.Missing = append(in.Missing, c.Name)
+		case c.Op != "-":
+			rest += round(c.Size)
+		}
+	}
+	if in.Adds+rest+roomSlack <= t.ESPFree {
+		d.Steps = 1
+		return
+	}
+	// The first step writes the boot files and menu beside the old ones.
+	in.Free = t.ESPFree + in.Frees - rest - roomSlack
+	if in.Frees == 0 || rest+roomSlack > t.ESPFree || in.Adds+roomSlack > in.Free {
+		d.Recreate = append(d.Recreate, fmt.Sprintf("the ESP has %d bytes free (%d more once the replaced and removed ISOs are deleted first), but the new files need about %d",
+			t.ESPFree, in.Frees, in.Adds+rest+2*roomSlack))
+		return
+	}
+	d.Steps, d.Interim = 2, in
 }
 
 func espIndex(st *KitState) int {

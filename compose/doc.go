@@ -42,7 +42,11 @@
 // its content on the ESP (KitState, at StatePath); ReadTarget reads it back
 // with drift checks, MakeDiff compares it with a plan (the +/~/- changes
 // `compose plan --image` prints), and Apply writes only those changes
-// through compose/internal/fatedit's crash-safe in-place FAT32 update.
+// through compose/internal/fatedit's crash-safe in-place FAT32 update: in
+// one commit, or in two when the ESP has no room for new ISOs beside the
+// ones they replace (Diff.Interim: first a menu and record without them,
+// then the new files). Each commit is read back with the page cache
+// bypassed (compose/internal/directio).
 //
 // It prints nothing: progress leaves through callbacks (fetch.Options.Events
 // for downloads, ApplyOptions.Progress for building and writing).

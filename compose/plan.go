@@ -44,6 +44,10 @@ type Plan struct {
 	stickID  string
 	desired  *KitState   // the record Apply writes; nil until Ready
 	espExtra []disk.File // Secure Boot files for the ESP: keys, payload copies
+	// The menu as rendered into grub.cfg, kept for a two-step apply's
+	// interim menu.
+	menu        bootloader.Menu
+	menuEntries []bootloader.Entry
 }
 
 // PlanOptions tune MakePlan.

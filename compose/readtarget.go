@@ -3,6 +3,7 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -24,6 +25,8 @@ type Target struct {
 	Partitions []TargetPartition `json:"partitions,omitempty"`
 	// ESPFree is the free space on the ESP, in bytes.
 	ESPFree int64 `json:"esp_free,omitempty"`
+	// ESPCluster is the ESP's allocation unit in bytes.
+	ESPCluster int64 `json:"esp_cluster,omitempty"`
 	// Problems say why the target is not a kit, or what changed on it
 	// outside compose (drift). Either refuses an incremental apply.
 	Problems []string `json:"problems,omitempty"`
@@ -60,7 +63,7 @@ func ReadTarget(path string) (*Target, error) {
 		t.Problems = append(t.Problems, fmt.Sprintf("its EFI System Partition cannot be read: %v", err))
 		return t, nil
 	}
-	t.ESPFree = v.Free()
+	t.ESPFree, t.ESPCluster = v.Free(), v.ClusterSize()
 	b, err := v.ReadFile(StatePath)
 	if err != nil {
 		t.Problems = append(t.Problems, "it has no compose state record ("+StatePath+")")
@@ -167,6 +170,7 @@ func checkISO(v *fatedit.Volume, iso StateISO) string {
 	return ""
 }
 
-type readOnly struct{ *os.File }
+// readOnly lets fatedit read a target it must not write.
+type readOnly struct{ io.ReaderAt }
 
 func (readOnly) WriteAt([]byte, int64) (int, error) { return 0, errors.New("target opened read-only") }

@@ -139,6 +139,22 @@ func (p *Plan) grubConfig(m *config.Manifest, volume map[string]string) ([]byte,
 		entries = append(entries, bootloader.Entry{ID: e.Name, Title: e.Title, ISOPath: e.ISOPath,
 			Volume: volume[e.ISOPath], Boot: *e.Boot, Args: e.Args, Copies: e.copies()})
 	}
+	p.menu, p.menuEntries = menu, entries
+	return p.renderMenu(func(bootloader.Entry) bool { return true })
+}
+
+// renderMenu renders the menu with the entries keep accepts (a two-step
+// apply's interim menu keeps only those whose ISO stays on the stick).
+func (p *Plan) renderMenu(keep func(bootloader.Entry) bool) ([]byte, error) {
+	menu := p.menu
+	var entries []bootloader.Entry
+	for _, e := range p.menuEntries {
+		if keep(e) {
+			entries = append(entries, e)
+		} else if e.ID == menu.Default {
+			menu.Default = ""
+		}
+	}
 	cfg, err := bootloader.Render(menu, entries)
 	if err != nil {
 		return nil, fmt.Errorf("rendering grub.cfg: %w", err)

@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 
+	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
 )
@@ -36,6 +38,10 @@ type KitState struct {
 	Partitions []StatePartition `json:"partitions"`
 	ISOs       []StateISO       `json:"isos"`
 	Files      []StateFile      `json:"files"` // every other file compose wrote, this record excepted
+	// Interim marks the record a two-step apply commits first: the ISOs
+	// it replaces or removes are gone, with their menu entries, and the
+	// new ones are not written yet. Apply again finishes it.
+	Interim bool `json:"interim,omitempty"`
 }
 
 // StatePartition is one partition as built.
@@ -134,11 +140,41 @@ func (p *Plan) state(m *config.Manifest, l *config.Lock, lay disk.Layout, stickI
 		}
 	}
 	p.desired = &st
+	return encodeState(&st)
+}
+
+func encodeState(st *KitState) ([]byte, error) {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// interim renders a two-step apply's first menu and state record: the
+// planned ones without the entries and ISOs d.Interim says are missing.
+func (p *Plan) interim(d *Diff) (menu, state []byte, err error) {
+	missing := map[string]bool{}
+	for _, name := range d.Interim.Missing {
+		missing[name] = true
+	}
+	if menu, err = p.renderMenu(func(e bootloader.Entry) bool { return !missing[e.ID] }); err != nil {
+		return nil, nil, err
+	}
+	st := *p.desired
+	st.Interim, st.ISOs, st.Files = true, nil, slices.Clone(st.Files)
+	for _, i := range p.desired.ISOs {
+		if !missing[i.Name] {
+			st.ISOs = append(st.ISOs, i)
+		}
+	}
+	for i, f := range st.Files {
+		if f.Path == bootloader.ConfigPath {
+			st.Files[i].Size, st.Files[i].SHA256 = int64(len(menu)), sha256Hex(menu)
+		}
+	}
+	state, err = encodeState(&st)
+	return menu, state, err
 }
 
 // ParseState decodes a state record.

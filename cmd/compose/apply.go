@@ -31,10 +31,14 @@ menu and boot files that differ are written (what 'compose plan --image FILE'
 shows), new files first into free space, then the menu, the state record and
 every rename and removal in one final write, so that an interruption at any
 point leaves the old kit or the new one, never a mix; run apply again to
-finish. A FILE that is not a compose kit, was changed outside compose, or
-cannot take the change (partition too small, storage mode or BIOS boot
-partition changed, the ext4 data partition touched) is refused; --recreate
-rewrites it in full.
+finish. When the ESP has no room for new ISOs beside the ones they replace
+(a size: auto kit), the change is made in two such steps: first a menu and
+state record without the replaced and removed ISOs, deleting them, then the
+new ISOs and the final menu. What was written is read back with the page
+cache bypassed. A FILE that is not a compose kit, was changed outside
+compose, or cannot take the change (no room even in two steps, storage mode
+or BIOS boot partition changed, the ext4 data partition touched) is refused;
+--recreate rewrites it in full.
 
 With --device (repeatable, for several sticks at once) the kit is written to
 USB/MMC devices: each is checked before anything is built (not mounted, not
@@ -75,6 +79,9 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			if err != nil {
 				return err
 			}
+			for _, warn := range res.Image.Warnings {
+				a.warn("%s: %s", res.Image.Image, warn)
+			}
 			return a.result(res.Image, func(w io.Writer) error { return printApplied(w, res) })
 		},
 	}
@@ -104,7 +111,15 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 	case len(r.Changes) == 0:
 		_, err = fmt.Fprintf(w, "no changes: %s already holds this kit\n", r.Image)
 	default:
-		_, err = fmt.Fprintf(w, "updated %s in place: %d changes, %s written\n", r.Image, len(r.Changes), humanSize(r.BytesWritten))
+		_, err = fmt.Fprintf(w, "updated %s in place%s: %d changes, %s written\n", r.Image, inSteps(r.Steps), len(r.Changes), humanSize(r.BytesWritten))
 	}
 	return err
+}
+
+// inSteps says when an in-place apply took two commits.
+func inSteps(n int) string {
+	if n > 1 {
+		return fmt.Sprintf(" in %d steps", n)
+	}
+	return ""
 }

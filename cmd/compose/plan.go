@@ -27,7 +27,8 @@ It reads sizes and digests from the manifest's lock ('compose lock' writes it).
 
 When --image FILE or --device DEV already holds a kit, plan also shows what
 apply would change there: + add, ~ replace, - remove (ISOs, the menu, boot
-files), or "no changes", and why the target could only be rewritten in full
+files), or "no changes", whether the change takes two steps (no room for
+new ISOs beside the old), and why the target could only be rewritten in full
 (--recreate) when it is not a compose kit, was changed outside compose, or
 its partitions cannot take the change.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -130,6 +131,9 @@ func entryBoot(e compose.EntryPlan) string {
 
 // printDiff shows what apply changes on an existing target.
 func printDiff(w io.Writer, d *compose.Diff) {
+	if d.Resume {
+		fmt.Fprintf(w, "\n%s holds the interim kit of an interrupted two-step apply\n", d.Target)
+	}
 	switch {
 	case len(d.Recreate) > 0:
 		fmt.Fprintf(w, "\n%s cannot be changed in place:\n", d.Target)
@@ -152,5 +156,13 @@ func printDiff(w io.Writer, d *compose.Diff) {
 		fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", c.Op, c.Kind, name, humanSize(c.Size))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "apply writes %s in place\n", humanSize(d.Write))
+	if d.Interim == nil {
+		fmt.Fprintf(w, "apply writes %s in place\n", humanSize(d.Write))
+		return
+	}
+	in := d.Interim
+	fmt.Fprintf(w, "apply writes %s in place, in two steps: the ESP has too little free room for the new ISOs beside the old\n", humanSize(d.Write))
+	fmt.Fprintf(w, "  1. delete %s (files and menu entries), freeing %s\n", strings.Join(in.Removed, ", "), humanSize(in.Frees))
+	fmt.Fprintf(w, "  2. write %s of new ISOs (about %s free by then) and the final menu\n", humanSize(in.Adds), humanSize(in.Free))
+	fmt.Fprintf(w, "an interruption between the steps leaves a kit without %s; apply again finishes it\n", strings.Join(in.Missing, ", "))
 }

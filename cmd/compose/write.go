@@ -47,7 +47,7 @@ func printDeviceResults(w io.Writer, out []compose.DeviceResult) error {
 		case r.Complete && r.Incremental && len(r.Changes) == 0:
 			fmt.Fprintf(w, "%s: no changes: it already holds this kit\n", r.Device)
 		case r.Complete && r.Incremental:
-			fmt.Fprintf(w, "%s: updated in place: %d changes, %s written\n", r.Device, len(r.Changes), humanSize(r.Written))
+			fmt.Fprintf(w, "%s: updated in place%s: %d changes, %s written\n", r.Device, inSteps(r.Steps), len(r.Changes), humanSize(r.Written))
 		case r.Complete && r.Verified:
 			fmt.Fprintf(w, "%s: written and verified (%s)\n", r.Device, humanSize(r.Written))
 		case r.Complete:

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"unsafe"
+
+	"github.com/usbkit/compose/compose/internal/directio"
 )
 
 // DirectMode chooses whether the device is opened with O_DIRECT.
@@ -152,11 +153,4 @@ func incomplete(path string, err error) error {
 }
 
 // alignedBuf returns n bytes aligned for O_DIRECT.
-func alignedBuf(n int) []byte {
-	b := make([]byte, n+align)
-	off := int(uintptr(unsafe.Pointer(&b[0])) & (align - 1))
-	if off != 0 {
-		off = align - off
-	}
-	return b[off : off+n : off+n]
-}
+func alignedBuf(n int) []byte { return directio.AlignedBuf(n) }
