@@ -145,12 +145,16 @@ func killTwoSteps(t *testing.T, points int) {
 // killBoth runs killAt on an image file and on a loop device in dir, each
 // restored from pristine before every run.
 func killBoth(t *testing.T, dir, pristine, manifest, cache, oldKit, newKit string, points int, want ...string) {
+	// The image and the loop device are independent targets: killed in
+	// parallel they use both cores (each kill reruns a -race binary).
 	t.Run("image", func(t *testing.T) {
+		t.Parallel()
 		img := filepath.Join(dir, "kit.img")
 		restore := func() { testenv.Run(t, "cp", "--sparse=always", pristine, img) }
 		killAt(t, manifest, cache, img, restore, oldKit, newKit, points, want...)
 	})
 	t.Run("loop", func(t *testing.T) {
+		t.Parallel()
 		testenv.Tools(t, "losetup")
 		testenv.Loop(t)
 		back := filepath.Join(dir, "loop.img")
