@@ -301,7 +301,12 @@ func TestApplyDataPartition(t *testing.T) {
 	extract(t, img, dataImg, data.Offset, data.Size)
 	testenv.Run(t, "e2fsck", "-fn", dataImg)
 	back := filepath.Join(dir, "back.iso")
-	testenv.Run(t, "debugfs", "-R", "dump /isos/alpha.iso "+back, dataImg)
+	// On ext4 an ISO's name carries its digest's prefix (Plan.nameDataISOs).
+	onExt4 := "/isos/alpha-" + sha256File(t, a)[:8] + ".iso"
+	if p.Entries[0].ISOPath != onExt4 {
+		t.Fatalf("ISO path %s, want %s", p.Entries[0].ISOPath, onExt4)
+	}
+	testenv.Run(t, "debugfs", "-R", "dump "+onExt4+" "+back, dataImg)
 	if sha256File(t, back) != sha256File(t, a) {
 		t.Fatal("ISO read back from ext4 by debugfs differs")
 	}
@@ -322,6 +327,9 @@ func TestApplyDataPartition(t *testing.T) {
 	text, _ := os.ReadFile(cfg)
 	if !strings.Contains(string(text), "search --no-floppy --set=root --file '"+marker+"'") {
 		t.Fatalf("grub.cfg does not search the data partition's marker %s:\n%s", marker, text)
+	}
+	if !strings.Contains(string(text), onExt4) {
+		t.Fatalf("grub.cfg does not name %s:\n%s", onExt4, text)
 	}
 	for _, f := range esp.Files {
 		if strings.HasPrefix(f.Path, "/isos/") {

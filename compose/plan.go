@@ -223,6 +223,12 @@ func (p *Plan) strict(m *config.Manifest) error {
 // every initramfs script handles.
 func isoPath(name string) string { return path.Join("/isos", name+".iso") }
 
+// dataISOPath is where an ISO lands on the ext4 data partition: its name
+// and the first 8 hex digits of its pinned digest (see nameDataISOs).
+func dataISOPath(name, digest string) string {
+	return path.Join("/isos", name+"-"+digest[:min(8, len(digest))]+".iso")
+}
+
 // inspect decides how the ISO at file boots and records Secure Boot warnings.
 // Messages name the ISO as the manifest does, never by its cache path.
 func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file string, e *EntryPlan) error {

@@ -44,6 +44,11 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 	if err != nil {
 		return fmt.Errorf("%s: %w", m.File, err)
 	}
+	if p.nameDataISOs(m, l, first) {
+		if first, err = disk.ComputeLayout(p.spec); err != nil {
+			return fmt.Errorf("%s: %w", m.File, err)
+		}
+	}
 	if err := p.installBIOS(first); err != nil {
 		return err
 	}
@@ -71,6 +76,34 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 	p.lay = lay
 	p.describe(lay)
 	return nil
+}
+
+// nameDataISOs gives each ISO the layout puts on the ext4 data partition
+// a path with its digest's first 8 hex digits, before the menu names it.
+// ext4 is changed in place through a journal that GRUB never replays, so a
+// replaced ISO must not reuse its old path: GRUB then reads the old menu
+// and the old, untouched file, or the new menu and the new file. It
+// reports whether any path changed (placement depends only on sizes).
+func (p *Plan) nameDataISOs(m *config.Manifest, l *config.Lock, lay disk.Layout) bool {
+	data := lay.Partition(disk.FSExt4)
+	if data == nil {
+		return false
+	}
+	on := map[string]bool{}
+	for _, f := range data.Files {
+		on[f.Path] = true
+	}
+	renamed := false
+	for i, iso := range m.ISOs {
+		e := l.ISO(iso.Name)
+		if !on[p.spec.ISOs[i].Path] || e == nil {
+			continue
+		}
+		path := dataISOPath(iso.Name, e.Digest)
+		p.spec.ISOs[i].Path, p.Entries[i].ISOPath = path, path
+		renamed = true
+	}
+	return renamed
 }
 
 // installBIOS patches GRUB's boot code and core.img for where the BIOS boot

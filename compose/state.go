@@ -117,8 +117,8 @@ func (p *Plan) state(m *config.Manifest, l *config.Lock, lay disk.Layout, stickI
 		st.BIOSBoot = sha256Hex(append(append([]byte(nil), p.spec.BIOSBoot...), p.spec.BootCode...))
 	}
 	isos := map[string]int{}
-	for i, iso := range m.ISOs {
-		isos[isoPath(iso.Name)] = i
+	for i := range m.ISOs {
+		isos[p.Entries[i].ISOPath] = i
 	}
 	for _, part := range lay.Partitions {
 		st.Partitions = append(st.Partitions, StatePartition{Index: part.Index, FS: part.FS})
