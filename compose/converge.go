@@ -20,7 +20,9 @@ import (
 // converge changes the kit at p.Image into the one p plans, in place: only
 // the files in the diff are written, in fatedit's crash-safe order, and the
 // state record swaps with the menu, in one step or two (Diff.Interim), each
-// read back. It refuses (RecreateError) what it cannot change in place.
+// read back. On the ext4 data partition (dataStep) the new files are
+// written before the swap and the old ones removed after it. It refuses
+// (RecreateError) what it cannot change in place.
 func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Result, error) {
 	d, err := MakeDiff(p, t)
 	if err != nil {
@@ -40,6 +42,7 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 	if err != nil {
 		return nil, err
 	}
+	data := p.dataStepOf(d, t)
 	flags := os.O_RDWR
 	if opts.exclusive {
 		flags |= os.O_EXCL // a block device: refused while mounted or in use
@@ -53,7 +56,22 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 	if opts.wrap != nil {
 		dev = opts.wrap(f)
 	}
-	off := partOffset(t, espIndex(p.desired))
+	if data != nil {
+		if err := data.write(ctx, f, dev, p, opts, res); err != nil {
+			return res, err
+		}
+	}
+	if err := runSteps(ctx, f, dev, partOffset(t, espIndex(p.desired)), steps, p, opts, res); err != nil {
+		return res, err
+	}
+	if data != nil {
+		return res, data.finish(ctx, f, dev, p, opts, res)
+	}
+	return res, nil
+}
+
+// runSteps runs the ESP's steps in order.
+func runSteps(ctx context.Context, f *os.File, dev fatedit.Device, off int64, steps []*step, p *Plan, opts BuildOptions, res *Result) error {
 	for i, s := range steps {
 		o := opts
 		if len(steps) > 1 && opts.Progress != nil {
@@ -64,10 +82,10 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 			}
 		}
 		if err := s.apply(ctx, f, dev, off, p, o, res); err != nil {
-			return res, err
+			return err
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // step is one commit of an in-place apply: file writes and removals on
@@ -88,10 +106,8 @@ func (s *step) apply(ctx context.Context, f *os.File, dev fatedit.Device, off in
 	if err != nil {
 		return fmt.Errorf("updating %s: %w", f.Name(), err)
 	}
-	for path, sum := range st.SHA256 {
-		if w := s.want[path]; w != "" && w != sum {
-			return fmt.Errorf("%s: the source changed while it was written (sha256 %s, want %s); run apply again", path, sum, w)
-		}
+	if err := s.checkSources(st.SHA256); err != nil {
+		return err
 	}
 	if opts.NoVerify {
 		return nil
@@ -99,12 +115,21 @@ func (s *step) apply(ctx context.Context, f *os.File, dev fatedit.Device, off in
 	if opts.beforeVerify != nil {
 		opts.beforeVerify()
 	}
-	direct, warning, err := verifyWritten(ctx, f, off, st.SHA256, imageEvents(opts.Progress))
+	return res.verified(verifyWritten(ctx, f, st.SHA256, openFAT(off), imageEvents(opts.Progress)))
+}
+
+// verified records how a read-back went.
+func (res *Result) verified(direct bool, warning string, err error) error {
 	res.Direct = direct
 	if warning != "" && !slices.Contains(res.Warnings, warning) {
 		res.Warnings = append(res.Warnings, warning)
 	}
 	return err
+}
+
+// openFAT and openExt4 open a volume for the read-back.
+func openFAT(off int64) func(io.ReaderAt) (opener, error) {
+	return func(r io.ReaderAt) (opener, error) { return fatedit.Open(readOnly{r}, off) }
 }
 
 func partOffset(t *Target, index int) int64 {
@@ -120,14 +145,20 @@ func partOffset(t *Target, index int) int64 {
 // two-step apply (d.Interim) first the removals, boot file changes and the
 // interim menu and record, then the new ISOs and the final menu. Each
 // step ends with the state record (Update commits its changes together).
+// Changes on the data partition are dataStep's, but any change other than
+// a leftover's removal changes the record; with none there is no step.
 func (p *Plan) espSteps(d *Diff, esp *disk.Partition) ([]*step, error) {
 	files := map[string]disk.File{}
 	for _, f := range esp.Files {
 		files[f.Path] = f
 	}
+	if !slices.ContainsFunc(d.Changes, func(c Change) bool { return c.Kind != "leftover" }) {
+		return nil, nil
+	}
 	first, last := newStep(), newStep()
 	for _, c := range d.Changes {
 		switch {
+		case c.Partition != esp.Index && c.Partition != 0:
 		case d.Interim == nil:
 			last.change(c, files)
 		case c.Kind == "iso" && c.Op == "~":
@@ -154,6 +185,17 @@ func (p *Plan) espSteps(d *Diff, esp *disk.Partition) ([]*step, error) {
 		last.add(files[bootloader.ConfigPath])
 	}
 	return []*step{first, last}, nil
+}
+
+// checkSources compares the digests of what was written with the
+// sources' known ones.
+func (s *step) checkSources(written map[string]string) error {
+	for path, sum := range written {
+		if w := s.want[path]; w != "" && w != sum {
+			return fmt.Errorf("%s: the source changed while it was written (sha256 %s, want %s); run apply again", path, sum, w)
+		}
+	}
+	return nil
 }
 
 func newStep() *step { return &step{want: map[string]string{}} }
@@ -200,7 +242,7 @@ var openDirect = directio.Open
 // volume and compares digests. It reads with O_DIRECT, so that the check
 // sees the medium and not the page cache; where the file system refuses
 // direct I/O it drops the cached pages instead and says why (warning).
-func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]string, progress func(disk.Event)) (direct bool, warning string, err error) {
+func verifyWritten(ctx context.Context, f *os.File, sums map[string]string, open func(io.ReaderAt) (opener, error), progress func(disk.Event)) (direct bool, warning string, err error) {
 	if err := f.Sync(); err != nil {
 		return false, "", err
 	}
@@ -216,7 +258,7 @@ func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]s
 	default:
 		return false, "", fmt.Errorf("verifying %s: %w", f.Name(), err)
 	}
-	v, err := fatedit.Open(readOnly{src}, off)
+	v, err := open(src)
 	if err != nil {
 		return direct, warning, fmt.Errorf("verifying %s: %w", f.Name(), err)
 	}
@@ -224,7 +266,7 @@ func verifyWritten(ctx context.Context, f *os.File, off int64, sums map[string]s
 }
 
 // checkSums hashes each file in sums on v and compares.
-func checkSums(ctx context.Context, v *fatedit.Volume, sums map[string]string, progress func(disk.Event)) error {
+func checkSums(ctx context.Context, v opener, sums map[string]string, progress func(disk.Event)) error {
 	var total, done int64
 	for path := range sums {
 		if r, err := v.Open(path); err == nil {

@@ -50,6 +50,9 @@ type Diff struct {
 	// Resume is true when the target holds the interim kit of an
 	// interrupted two-step apply (KitState.Interim).
 	Resume bool `json:"resume,omitempty"`
+	// Replay is true when the data partition's journal holds a committed
+	// transaction of an interrupted apply; apply replays it first.
+	Replay bool `json:"replay,omitempty"`
 }
 
 // Interim is the first step of a two-step apply. It commits a menu and a
@@ -75,7 +78,8 @@ type Interim struct {
 }
 
 // Change is one difference: Op is "+" (add), "~" (replace) or "-"
-// (remove); Kind is "iso", "menu", "bootloader" or "data".
+// (remove); Kind is "iso", "menu", "bootloader", "data" or "leftover" (a
+// file of an interrupted apply, see TargetData.Leftovers).
 type Change struct {
 	Op        string `json:"op"`
 	Kind      string `json:"kind"`
@@ -83,6 +87,12 @@ type Change struct {
 	Path      string `json:"path"`
 	Partition int    `json:"partition"`
 	Size      int64  `json:"size,omitempty"`
+	// OldPath is a replaced ISO's path when the new one has another: on
+	// ext4 a replacement never reuses its predecessor's path.
+	OldPath string `json:"old_path,omitempty"`
+	// Leftover is true when an interrupted apply left a file at Path: it
+	// is kept if its full digest is the pinned one, else rewritten.
+	Leftover bool `json:"leftover,omitempty"`
 }
 
 // MakeDiff compares the plan with what the target holds.
@@ -108,17 +118,11 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 		d.Recreate = append(d.Recreate, "the BIOS boot code changed, and it is rewritten only in full")
 	}
 	esp := espIndex(want)
-	var data []string
+	d.dataChanges(t)
 	for _, c := range d.Changes {
 		if c.Op != "-" {
 			d.Write += c.Size
 		}
-		if c.Partition != esp && c.Partition != 0 {
-			data = append(data, c.Path)
-		}
-	}
-	if len(data) > 0 {
-		d.Recreate = append(d.Recreate, "the change touches the ext4 data partition ("+strings.Join(data, ", ")+"), which is changed only in full")
 	}
 	if len(d.Changes) > 0 {
 		d.room(t, esp)
@@ -126,7 +130,7 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 	if len(d.Recreate) > 0 {
 		d.Steps, d.Interim = 0, nil
 	}
-	d.NoChanges = len(d.Changes) == 0
+	d.NoChanges = len(d.Changes) == 0 && !d.Replay
 	return d, nil
 }
 
@@ -220,9 +224,11 @@ func (d *Diff) isoChanges(want, have *KitState) {
 		switch {
 		case !ok:
 			c.Op = "+"
-		case o.Path != i.Path || o.Partition != i.Partition:
+		case o.Partition != i.Partition:
 			d.Changes = append(d.Changes, Change{Op: "-", Kind: "iso", Name: o.Name, Path: o.Path, Partition: o.Partition, Size: o.Size})
 			c.Op = "+"
+		case o.Path != i.Path:
+			c.Op, c.OldPath = "~", o.Path
 		case o.Size != i.Size || o.Algorithm != i.Algorithm || o.Digest != i.Digest:
 			c.Op = "~"
 		default:

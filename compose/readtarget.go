@@ -32,6 +32,8 @@ type Target struct {
 	Problems []string `json:"problems,omitempty"`
 	// Drift is true when Problems are changes made outside compose.
 	Drift bool `json:"drift,omitempty"`
+	// Data is the ext4 data partition, for a kit that has one.
+	Data *TargetData `json:"data,omitempty"`
 }
 
 // TargetPartition is one partition of the target's GPT.
@@ -45,8 +47,9 @@ type TargetPartition struct {
 // ReadTarget opens the image file or block device at path read-only and
 // reports what it holds: the state record, if any, and every difference
 // between the record and the ESP's files (sizes; full digests of the small
-// files; the first and last 64 KiB of each ISO). The ext4 data partition is
-// not checked. Errors are for targets that cannot be read at all.
+// files; the first and last 64 KiB of each ISO), on the ESP and on the ext4
+// data partition (see TargetData). Errors are for targets that cannot be
+// read at all.
 func ReadTarget(path string) (*Target, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -79,6 +82,7 @@ func ReadTarget(path string) (*Target, error) {
 	}
 	t.Kit = true
 	t.checkDrift(v, esp.Index)
+	t.checkData(f)
 	return t, nil
 }
 
@@ -119,10 +123,7 @@ func (t *Target) readGPT(f *os.File) (*TargetPartition, error) {
 // checkDrift compares the ESP's files with the record.
 func (t *Target) checkDrift(v *fatedit.Volume, espIndex int) {
 	known := map[string]bool{strings.ToLower(StatePath): true}
-	drift := func(format string, a ...any) {
-		t.Problems = append(t.Problems, fmt.Sprintf(format, a...))
-		t.Drift = true
-	}
+	drift := t.drift
 	for _, f := range t.State.Files {
 		if f.Partition != espIndex {
 			continue
@@ -152,7 +153,17 @@ func (t *Target) checkDrift(v *fatedit.Volume, espIndex int) {
 	}
 }
 
-func checkISO(v *fatedit.Volume, iso StateISO) string {
+func (t *Target) drift(format string, a ...any) {
+	t.Problems = append(t.Problems, fmt.Sprintf(format, a...))
+	t.Drift = true
+}
+
+// opener is a volume's file reader: fatedit's or ext4edit's.
+type opener interface {
+	Open(path string) (*io.SectionReader, error)
+}
+
+func checkISO(v opener, iso StateISO) string {
 	r, err := v.Open(iso.Path)
 	if err != nil {
 		return iso.Path + " is missing"

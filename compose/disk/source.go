@@ -39,8 +39,8 @@ func short(h string) string {
 	return h
 }
 
-// newHash returns the hash for a pinned algorithm.
-func newHash(alg string) (hash.Hash, error) {
+// NewHash returns the hash for a pinned algorithm (sha256, sha512).
+func NewHash(alg string) (hash.Hash, error) {
 	switch alg {
 	case "sha256":
 		return sha256.New(), nil
@@ -66,7 +66,7 @@ func pinned(f File, r io.Reader) (io.Reader, func(sha256sum []byte) []byte, erro
 	if f.Digest == "" || f.Algorithm == "sha256" {
 		return r, func(s []byte) []byte { return s }, nil
 	}
-	h, err := newHash(f.Algorithm)
+	h, err := NewHash(f.Algorithm)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,7 +76,7 @@ func pinned(f File, r io.Reader) (io.Reader, func(sha256sum []byte) []byte, erro
 // hashFile hashes the host file at path with alg, checking ctx between
 // reads (see the builder's kernel copy, which runs beside it).
 func hashFile(done <-chan struct{}, path, alg string) ([]byte, error) {
-	h, err := newHash(alg)
+	h, err := NewHash(alg)
 	if err != nil {
 		return nil, err
 	}
