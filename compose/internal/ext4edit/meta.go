@@ -1,0 +1,246 @@
+package ext4edit
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// meta is a block cache over a volume's metadata: the superblock's block,
+// the group descriptors, bitmaps, inode table and directory blocks. Changes
+// are made to the cached copies and recorded in order, so that Update can
+// journal exactly the blocks it changed.
+type meta struct {
+	g     *geom
+	cache map[int64][]byte
+	orig  map[int64][]byte // bitmaps as on disk when first read
+	dirty map[int64]bool
+	order []int64
+}
+
+func (g *geom) loadMeta() (*meta, error) {
+	m := &meta{g: g, cache: map[int64][]byte{}, orig: map[int64][]byte{}, dirty: map[int64]bool{}}
+	if _, err := m.get(g.sbBlock); err != nil {
+		return nil, err
+	}
+	for i := int64(0); i < g.gdtBlocks(); i++ {
+		if _, err := m.get(g.first + 1 + i); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// get returns the cached copy of block n, reading it on first use.
+func (m *meta) get(n int64) ([]byte, error) {
+	if b, ok := m.cache[n]; ok {
+		return b, nil
+	}
+	b, err := m.g.readBlock(n)
+	if err != nil {
+		return nil, err
+	}
+	m.cache[n] = b
+	return b, nil
+}
+
+// mark records block n as changed.
+func (m *meta) mark(n int64) {
+	if !m.dirty[n] {
+		m.dirty[n] = true
+		m.order = append(m.order, n)
+	}
+}
+
+// sb is the superblock inside its cached block; callers mark sbBlock.
+func (m *meta) sb() []byte {
+	return m.cache[m.g.sbBlock][m.g.sbInBlock : m.g.sbInBlock+1024]
+}
+
+func (m *meta) markSB() { m.mark(m.g.sbBlock) }
+
+// descBlock is the GDT block holding group grp's descriptor and its offset.
+func (m *meta) descBlock(grp int64) (int64, int64) {
+	at := grp * m.g.descSize
+	return m.g.first + 1 + at/m.g.bs, at % m.g.bs
+}
+
+func (m *meta) desc(grp int64) ([]byte, desc) {
+	n, at := m.descBlock(grp)
+	d := m.cache[n][at : at+m.g.descSize]
+	return d, m.g.parseDesc(d)
+}
+
+// bitmap returns a group's block (inodes false) or inode bitmap block, its
+// number and its content on disk when first read.
+func (m *meta) bitmap(grp int64, inodes bool) ([]byte, int64, []byte, error) {
+	_, d := m.desc(grp)
+	n := d.blockBitmap
+	if inodes {
+		n = d.inodeBitmap
+	}
+	if n <= m.g.first+m.g.gdtBlocks() || n >= m.g.blocks {
+		return nil, 0, nil, fmt.Errorf("group %d: bitmap at block %d is outside the volume", grp, n)
+	}
+	b, err := m.get(n)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if m.orig[n] == nil {
+		m.orig[n] = bytes.Clone(b)
+	}
+	return b, n, m.orig[n], nil
+}
+
+func bit(b []byte, i int64) bool { return b[i/8]&(1<<(i%8)) != 0 }
+
+// blockFree says whether block n is free now and was free on disk.
+func (m *meta) blockFree(n int64) (bool, error) {
+	if n < m.g.first || n >= m.g.blocks {
+		return false, nil
+	}
+	grp, i := (n-m.g.first)/m.g.perGroup, (n-m.g.first)%m.g.perGroup
+	b, _, o, err := m.bitmap(grp, false)
+	if err != nil {
+		return false, err
+	}
+	return !bit(b, i) && !bit(o, i), nil
+}
+
+// findRun returns the first block of the first run of n blocks free now
+// and on disk, or -1.
+func (m *meta) findRun(n int64, _ []byte) int64 {
+	start, l := int64(-1), int64(0)
+	for b := m.g.first; b < m.g.blocks; b++ {
+		free, err := m.blockFree(b)
+		if err != nil || !free {
+			l = 0
+			continue
+		}
+		if l == 0 {
+			start = b
+		}
+		if l++; l == n {
+			return start
+		}
+	}
+	return -1
+}
+
+// take marks n blocks from start in use, with the free counts.
+func (m *meta) take(start, n int64) { m.setBlocks(start, n, true) }
+
+// release frees n blocks from start, with the free counts.
+func (m *meta) release(start, n int64) { m.setBlocks(start, n, false) }
+
+func (m *meta) setBlocks(start, n int64, used bool) {
+	delta := int64(1)
+	if used {
+		delta = -1
+	}
+	for b := start; b < start+n; b++ {
+		grp, i := (b-m.g.first)/m.g.perGroup, (b-m.g.first)%m.g.perGroup
+		bm, bn, _, err := m.bitmap(grp, false)
+		if err != nil || bit(bm, i) == used {
+			continue // callers pass blocks they checked
+		}
+		bm[i/8] ^= 1 << (i % 8)
+		m.mark(bn)
+		d, _ := m.desc(grp)
+		m.g.addFree(d, 0x0c, delta)
+		m.mark(m.descBlockNo(grp))
+		addSBFree(m.sb(), delta, 0)
+		m.markSB()
+	}
+}
+
+func (m *meta) descBlockNo(grp int64) int64 { n, _ := m.descBlock(grp); return n }
+
+// inodeAt is where inode number n lives: its inode table block and the
+// byte offset in that block.
+func (m *meta) inodeAt(n int64) (int64, int64, error) {
+	if n < 1 || n > m.g.inodes {
+		return 0, 0, fmt.Errorf("inode %d is outside 1..%d", n, m.g.inodes)
+	}
+	grp, idx := (n-1)/m.g.ipg, (n-1)%m.g.ipg
+	_, d := m.desc(grp)
+	byteOff := idx * m.g.inodeSize
+	blk := d.inodeTable + byteOff/m.g.bs
+	if blk <= m.g.first || blk >= m.g.blocks {
+		return 0, 0, fmt.Errorf("inode %d: inode table block %d is outside the volume", n, blk)
+	}
+	return blk, byteOff % m.g.bs, nil
+}
+
+// inode returns a copy of inode n.
+func (m *meta) inode(n int64) ([]byte, error) {
+	blk, at, err := m.inodeAt(n)
+	if err != nil {
+		return nil, err
+	}
+	b, err := m.get(blk)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(b[at : at+m.g.inodeSize]), nil
+}
+
+// putInode seals ino with its checksum and stores it as inode n.
+func (m *meta) putInode(n int64, ino []byte) error {
+	blk, at, err := m.inodeAt(n)
+	if err != nil {
+		return err
+	}
+	b, err := m.get(blk)
+	if err != nil {
+		return err
+	}
+	m.g.sealInode(ino, n)
+	copy(b[at:], ino)
+	m.mark(blk)
+	return nil
+}
+
+// takeInode allocates the first inode free now and on disk.
+func (m *meta) takeInode() (int64, error) {
+	for grp := int64(0); grp < m.g.groups; grp++ {
+		bm, bn, o, err := m.bitmap(grp, true)
+		if err != nil {
+			return 0, err
+		}
+		for i := int64(0); i < m.g.ipg; i++ {
+			n := grp*m.g.ipg + i + 1
+			if n < m.g.firstIno || bit(bm, i) || bit(o, i) {
+				continue
+			}
+			bm[i/8] |= 1 << (i % 8)
+			m.mark(bn)
+			d, _ := m.desc(grp)
+			m.g.addFree(d, 0x0e, -1)
+			m.mark(m.descBlockNo(grp))
+			addSBFree(m.sb(), 0, -1)
+			m.markSB()
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: no free inode", ErrNoSpace)
+}
+
+// releaseInode frees inode n in its bitmap and the counts.
+func (m *meta) releaseInode(n int64) error {
+	grp, i := (n-1)/m.g.ipg, (n-1)%m.g.ipg
+	bm, bn, _, err := m.bitmap(grp, true)
+	if err != nil {
+		return err
+	}
+	if !bit(bm, i) {
+		return fmt.Errorf("inode %d is already free in its bitmap", n)
+	}
+	bm[i/8] &^= 1 << (i % 8)
+	m.mark(bn)
+	d, _ := m.desc(grp)
+	m.g.addFree(d, 0x0e, 1)
+	m.mark(m.descBlockNo(grp))
+	addSBFree(m.sb(), 0, 1)
+	m.markSB()
+	return nil
+}
