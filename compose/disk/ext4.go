@@ -10,10 +10,12 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/filesystem/ext4"
 	"github.com/google/uuid"
+	"github.com/usbkit/compose/compose/internal/ext4edit"
 )
 
-// ext4Features: no journal (nothing to replay on a read-mostly stick, and
-// its UUID would be random), no resize inode (go-diskfs v1.9.4 writes one
+// ext4Features: no journal from go-diskfs (its UUID would be random, and it
+// is sized for a busy root file system; addJournal adds compose's own), no
+// resize inode (go-diskfs v1.9.4 writes one
 // e2fsck calls invalid), no metadata_csum (so fixExt4 can patch timestamps
 // without recomputing checksums; GRUB and Linux read it either way).
 var ext4Features = []ext4.FeatureOpt{
@@ -39,11 +41,52 @@ func (b *builder) fillExt4(p *Partition) error {
 			return err
 		}
 	}
-	return fixExt4(b.f, p.Offset, b.l.Time, seedBytes(b.l.seed, "ext4 hash seed"))
+	if err := fixExt4(b.f, p.Offset, b.l.Time, seedBytes(b.l.seed, "ext4 hash seed")); err != nil {
+		return err
+	}
+	return b.addJournal(p)
+}
+
+// addJournal gives the volume the jbd2 journal through which compose
+// changes it in place later (compose/internal/ext4edit). It comes after
+// the files: go-diskfs keeps the superblock and group descriptors in
+// memory and would write its own copies over a journal added before.
+func (b *builder) addJournal(p *Partition) error {
+	bs, err := b.ext4BlockSize(p)
+	if err != nil {
+		return err
+	}
+	id := [16]byte(uuid.MustParse(seedGUID(b.l.seed, "ext4 journal uuid")))
+	var dev ext4edit.Device = b.f
+	if b.holes != nil {
+		dev = b.holes
+	}
+	if err := ext4edit.AddJournal(dev, p.Offset, journalBytes(p.Size)/bs, id, b.l.Time); err != nil {
+		return fmt.Errorf("adding the ext4 journal: %w", err)
+	}
+	return b.zeroJournal(dev, p, bs)
+}
+
+// journalBytes sizes the journal of a data partition of size bytes. An
+// in-place update journals a few metadata blocks (bitmap, descriptor,
+// inode table, extent blocks) per block group it allocates in, so the
+// journal grows with the group count: size/8192 is 4 blocks per 128 MiB
+// group, 4 MiB (1024 4-KiB blocks) up to a 32 GiB volume; 128 MiB is
+// mke2fs's ceiling.
+func journalBytes(size int64) int64 { return min(128*mib, max(4*mib, size/8192)) }
+
+// ext4BlockSize reads the block size from the volume's superblock.
+func (b *builder) ext4BlockSize(p *Partition) (int64, error) {
+	sb := make([]byte, 1024)
+	if _, err := b.f.ReadAt(sb, p.Offset+1024); err != nil {
+		return 0, fmt.Errorf("reading ext4 superblock: %w", err)
+	}
+	return 1024 << binary.LittleEndian.Uint32(sb[0x18:]), nil
 }
 
 // checkExt4Room reads the new volume's free block count, so a sizing
-// mistake shows up as an error here rather than as a full volume later.
+// mistake shows up as an error here rather than as a full volume later
+// (the journal, added last, included).
 func (b *builder) checkExt4Room(p *Partition) error {
 	sb := make([]byte, 1024)
 	if _, err := b.f.ReadAt(sb, p.Offset+1024); err != nil {
@@ -52,8 +95,8 @@ func (b *builder) checkExt4Room(p *Partition) error {
 	le := binary.LittleEndian
 	free := int64(le.Uint32(sb[0x0c:])) | int64(le.Uint32(sb[0x158:]))<<32
 	room := free * (1024 << le.Uint32(sb[0x18:]))
-	if room < p.Content {
-		return fmt.Errorf("ext4 volume has %d bytes free, the files need %d", room, p.Content)
+	if need := p.Content + journalBytes(p.Size); room < need {
+		return fmt.Errorf("ext4 volume has %d bytes free, the files and journal need %d", room, need)
 	}
 	return nil
 }
@@ -99,4 +142,37 @@ func ext4Sink(h filesystem.File) sink {
 		}
 		return err
 	}
+}
+
+// zeroJournal zeroes the journal's blocks after its superblock in a
+// deferred build: a device holds old data there, and a stale journal block
+// of an earlier kit at the same place could pass for a transaction to
+// replay. In a fresh image file they read as zeros already.
+func (b *builder) zeroJournal(dev ext4edit.Device, p *Partition, bs int64) error {
+	if b.holes == nil {
+		return nil
+	}
+	sb := make([]byte, 1024)
+	if _, err := b.f.ReadAt(sb, p.Offset+1024); err != nil {
+		return fmt.Errorf("reading ext4 superblock: %w", err)
+	}
+	le := binary.LittleEndian
+	jb := sb[0x10c:] // s_jnl_blocks: the journal inode's extent root
+	if le.Uint16(jb) != 0xf30a || le.Uint16(jb[6:]) != 0 {
+		return fmt.Errorf("the ext4 journal's extent root is not a leaf")
+	}
+	zero := make([]byte, mib)
+	for i := 0; i < int(le.Uint16(jb[2:])); i++ {
+		e := jb[12+12*i:]
+		first, n := int64(le.Uint16(e[6:]))<<32|int64(le.Uint32(e[8:])), int64(le.Uint16(e[4:]))
+		if le.Uint32(e) == 0 { // the journal superblock stays
+			first, n = first+1, n-1
+		}
+		for off, end := p.Offset+first*bs, p.Offset+(first+n)*bs; off < end; off += mib {
+			if _, err := dev.WriteAt(zero[:min(mib, end-off)], off); err != nil {
+				return fmt.Errorf("zeroing the ext4 journal: %w", err)
+			}
+		}
+	}
+	return nil
 }

@@ -31,9 +31,9 @@ func ext4Need(files []File) int64 {
 
 // ext4Size is the partition size that holds need bytes: go-diskfs's inode
 // tables take up to ~3.2% (one 256-byte inode per 8 KiB), plus bitmaps,
-// descriptors and superblock backups.
+// descriptors, superblock backups and the journal.
 func ext4Size(need int64) int64 {
-	return alignUp(max(ext4Min, need+need/20+8*mib), mib)
+	return alignUp(max(ext4Min, need+need/20+8*mib+journalBytes(need)), mib)
 }
 
 func (l *Layout) place(spec Spec, esp, data []File) error {
