@@ -129,6 +129,20 @@ func entryBoot(e compose.EntryPlan) string {
 	return s
 }
 
+// changeName names a change's file: an ISO by its name, and on the data
+// partition, where a replacement gets a new path, by its paths too.
+func changeName(c compose.Change) string {
+	switch {
+	case c.Name == "":
+		return c.Path
+	case c.OldPath != "":
+		return fmt.Sprintf("%s (%s, was %s)", c.Name, c.Path, c.OldPath)
+	case c.Leftover:
+		return fmt.Sprintf("%s (%s, left by an interrupted apply: kept if its digest matches)", c.Name, c.Path)
+	}
+	return c.Name
+}
+
 // printDiff shows what apply changes on an existing target.
 func printDiff(w io.Writer, d *compose.Diff) {
 	if d.Resume {
@@ -147,13 +161,12 @@ func printDiff(w io.Writer, d *compose.Diff) {
 		return
 	}
 	fmt.Fprintf(w, "\nchanges to %s:\n", d.Target)
+	if d.Replay {
+		fmt.Fprintf(w, "  its data partition's journal holds an interrupted apply's last change: apply replays it first\n")
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range d.Changes {
-		name := c.Name
-		if name == "" {
-			name = c.Path
-		}
-		fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", c.Op, c.Kind, name, humanSize(c.Size))
+		fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", c.Op, c.Kind, changeName(c), humanSize(c.Size))
 	}
 	tw.Flush()
 	if d.Interim == nil {
