@@ -60,7 +60,7 @@ func AddJournal(dev Device, off int64, blocks int64, uuid [16]byte, t time.Time)
 	if err != nil {
 		return err
 	}
-	start := m.findRun(blocks, nil)
+	start := m.findRun(blocks)
 	if start < 0 {
 		return fmt.Errorf("%w: no run of %d free blocks for the journal", ErrNoSpace, blocks)
 	}

@@ -106,24 +106,86 @@ func (m *meta) blockFree(n int64) (bool, error) {
 	return !bit(b, i) && !bit(o, i), nil
 }
 
-// findRun returns the first block of the first run of n blocks free now
-// and on disk, or -1.
-func (m *meta) findRun(n int64, _ []byte) int64 {
+// freeRuns calls f with each maximal run of blocks free now and on disk,
+// in block order, until f returns false.
+func (m *meta) freeRuns(f func(start, n int64) bool) error {
 	start, l := int64(-1), int64(0)
-	for b := m.g.first; b < m.g.blocks; b++ {
-		free, err := m.blockFree(b)
-		if err != nil || !free {
-			l = 0
-			continue
+	for grp := int64(0); grp < m.g.groups; grp++ {
+		b, _, o, err := m.bitmap(grp, false)
+		if err != nil {
+			return err
 		}
-		if l == 0 {
-			start = b
-		}
-		if l++; l == n {
-			return start
+		base := m.g.first + grp*m.g.perGroup
+		count := min(m.g.perGroup, m.g.blocks-base)
+		for i := int64(0); i < count; i++ {
+			if i%8 == 0 && i+8 <= count && b[i/8]|o[i/8] == 0xFF {
+				if l > 0 && !f(start, l) {
+					return nil
+				}
+				l, i = 0, i+7
+				continue
+			}
+			if bit(b, i) || bit(o, i) {
+				if l > 0 && !f(start, l) {
+					return nil
+				}
+				l = 0
+				continue
+			}
+			if l == 0 {
+				start = base + i
+			}
+			l++
 		}
 	}
-	return -1
+	if l > 0 {
+		f(start, l)
+	}
+	return nil
+}
+
+// findRun returns the first block of the first run of n blocks free now
+// and on disk, or -1.
+func (m *meta) findRun(n int64) int64 {
+	found := int64(-1)
+	_ = m.freeRuns(func(s, l int64) bool {
+		if l >= n {
+			found = s
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// alloc takes n blocks free now and on disk: one run if there is one,
+// else the first runs in block order. It returns them as runs.
+func (m *meta) alloc(n int64) ([]extent, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	var out []extent
+	if s := m.findRun(n); s >= 0 {
+		out = []extent{{0, s, n}}
+	} else {
+		left := n
+		err := m.freeRuns(func(s, l int64) bool {
+			k := min(l, left)
+			out = append(out, extent{n - left, s, k})
+			left -= k
+			return left > 0
+		})
+		if err != nil {
+			return nil, err
+		}
+		if left > 0 {
+			return nil, fmt.Errorf("%w: %d blocks wanted, %d free", ErrNoSpace, n, n-left)
+		}
+	}
+	for _, e := range out {
+		m.take(e.start, e.n)
+	}
+	return out, nil
 }
 
 // take marks n blocks from start in use, with the free counts.

@@ -1,0 +1,179 @@
+package ext4edit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/usbkit/compose/compose/internal/testenv"
+)
+
+// journaled builds a compose/disk volume holding files and adds a journal.
+func journaled(t *testing.T, size int64, files map[string][]byte) string {
+	t.Helper()
+	vol := dataVolume(t, size, files)
+	addJournal(t, vol, 0, 1024)
+	return vol
+}
+
+func open(t *testing.T, img string, dev func(*os.File) Device) (*Volume, func()) {
+	t.Helper()
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Device = f
+	if dev != nil {
+		d = dev(f)
+	}
+	v, err := Open(d, 0)
+	if err != nil {
+		f.Close()
+		t.Fatalf("Open: %v", err)
+	}
+	return v, func() { f.Close() }
+}
+
+func update(t *testing.T, img string, changes []Change, dev func(*os.File) Device) (Stats, error) {
+	t.Helper()
+	v, done := open(t, img, dev)
+	defer done()
+	return v.Update(context.Background(), changes, Options{Chunk: 64 << 10, Time: testTime})
+}
+
+func put(p string, b []byte) Change {
+	return Change{Path: p, Size: int64(len(b)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+}
+
+// ownFiles reads every file with this package's reader.
+func ownFiles(t *testing.T, img string) map[string]string {
+	t.Helper()
+	v, done := open(t, img, nil)
+	defer done()
+	got := map[string]string{}
+	for _, f := range v.Files() {
+		r, err := v.Open(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("reading %s: %v", f.Path, err)
+		}
+		got[f.Path] = digest(b)
+	}
+	return got
+}
+
+// debugfsFiles reads files with debugfs cat, an independent reader.
+func debugfsFiles(t *testing.T, img string, paths map[string]string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for p := range paths {
+		out, err := exec.Command("debugfs", "-R", "cat "+p, img).Output()
+		if err != nil {
+			t.Fatalf("debugfs cat %s: %v", p, err)
+		}
+		got[p] = digest(out)
+	}
+	return got
+}
+
+// scenario is an old tree and the changes that make the new one.
+func scenario() (old, next map[string][]byte, changes []Change) {
+	old = map[string][]byte{
+		"/isos/alpha.iso": content("alpha", 1<<20),
+		"/isos/beta.iso":  content("beta", 600<<10+17),
+		"/isos/gamma.iso": content("gamma", 700<<10),
+		"/keep/kept.bin":  content("kept", 50<<10+1),
+	}
+	next = map[string][]byte{}
+	for p, b := range old {
+		next[p] = b
+	}
+	set := func(p string, b []byte) {
+		next[p] = b
+		changes = append(changes, put(p, b))
+	}
+	changes = append(changes, Change{Path: "/isos/beta.iso", Remove: true})
+	set("/isos/beta.iso", content("beta2", 900<<10+3))
+	set("/isos/a-rather-long-name-for-a-new-iso-image.iso", content("delta", 1<<20))
+	set("/isos/empty.iso", nil)
+	delete(next, "/isos/gamma.iso")
+	changes = append(changes, Change{Path: "/isos/gamma.iso", Remove: true})
+	return old, next, changes
+}
+
+func checkAll(t *testing.T, img string, want map[string][]byte, when string) {
+	t.Helper()
+	clean(t, img, when)
+	sums := digests(want)
+	if got := ownFiles(t, img); !sameMap(got, sums) {
+		t.Fatalf("%s: Open reads %v\nwant %v", when, got, sums)
+	}
+	if got := debugfsFiles(t, img, sums); !sameMap(got, sums) {
+		t.Fatalf("%s: debugfs reads %v\nwant %v", when, got, sums)
+	}
+	if got := diskfsFiles(t, img, "/isos", "/keep"); !sameMap(got, sums) {
+		t.Fatalf("%s: go-diskfs reads %v\nwant %v", when, got, sums)
+	}
+}
+
+func TestUpdateReplacesAddsRemoves(t *testing.T) {
+	testenv.Tools(t, "e2fsck", "debugfs")
+	old, next, changes := scenario()
+	img := journaled(t, 64<<20, old)
+	checkAll(t, img, old, "before")
+	st, err := update(t, img, changes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, img, next, "after Update")
+	var n int64
+	for _, c := range changes {
+		n += c.Size
+	}
+	if st.Written < n || st.Written > n+1<<20 {
+		t.Errorf("wrote %d bytes for %d of content", st.Written, n)
+	}
+	if st.SHA256["/isos/beta.iso"] != digest(next["/isos/beta.iso"]) {
+		t.Errorf("Stats digest of beta.iso is %s", st.SHA256["/isos/beta.iso"])
+	}
+	// A new directory, and adding what exists is refused.
+	next["/new/dir/x.bin"] = content("x", 5000)
+	if _, err := update(t, img, []Change{put("/new/dir/x.bin", next["/new/dir/x.bin"])}, nil); err != nil {
+		t.Fatal(err)
+	}
+	clean(t, img, "after mkdir")
+	if got := ownFiles(t, img); !sameMap(got, digests(next)) {
+		t.Fatalf("after mkdir Open reads %v", got)
+	}
+	if _, err := update(t, img, []Change{put("/isos/alpha.iso", []byte("x"))}, nil); err == nil {
+		t.Error("adding an existing path succeeded")
+	}
+}
+
+func TestUpdateRefusesWhatDoesNotFit(t *testing.T) {
+	testenv.Tools(t, "e2fsck")
+	old, _, _ := scenario()
+	img := journaled(t, 64<<20, old)
+	big := int64(70 << 20)
+	_, err := update(t, img, []Change{{Path: "/isos/huge.iso", Size: big, Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(io.LimitReader(zeros{}, big)), nil
+	}}}, nil)
+	if !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("got %v, want ErrNoSpace", err)
+	}
+	clean(t, img, "after a refused Update")
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+var _ = filepath.Join
