@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,9 +52,12 @@ func childApply() error {
 	if err != nil {
 		return err
 	}
+	fmt.Println(applying) // killAt's mark for kills during Apply only
 	_, err = Apply(ctx, p, BuildOptions{})
 	return err
 }
+
+const applying = "applying"
 
 func newFetcherErr(cache string) (*fetch.Fetcher, error) {
 	return fetch.New(fetch.Options{CacheDir: cache})
@@ -87,7 +91,8 @@ func bigISO(t *testing.T, dir, name, marker string, size int) string {
 // writing two 12 MiB ISOs, the commit, verifying), on an image file and on
 // a loop device, and checks after each kill what checkKit checks, then
 // that a rerun converges. Then 25 more on each for a two-step apply
-// (TestConvergeTwoStepsSurvivesKill9).
+// (killTwoSteps), and 25 on each for a kit with its ISOs on ext4
+// (killData), in parallel with the first.
 func TestConvergeSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		testenv.Skip(t, "100 killed applies take minutes; skipped with -short")
@@ -112,8 +117,41 @@ func TestConvergeSurvivesKill9(t *testing.T) {
 	}
 	newKit := planAgainst(t, two, cache, filepath.Join(dir, "none.img")).desired.Kit
 	oldKit := checkKit(t, pristine).State.Kit
-	killBoth(t, dir, pristine, two.File, cache, oldKit, newKit, 50, "old", "new")
+	killBoth(t, dir, pristine, kill{manifest: two.File, cache: cache, oldKit: oldKit, newKit: newKit, points: 50, want: []string{"old", "new"}})
 	t.Run("two-step", func(t *testing.T) { killTwoSteps(t, 25) })
+	t.Run("ext4", func(t *testing.T) {
+		t.Parallel()
+		killData(t, 25)
+	})
+}
+
+// killData kills an apply that replaces, adds and removes ISOs on the ext4
+// data partition (storage: data) at points seeded moments, on an image and
+// a loop device. checkKit reads every menu entry's ISO without journal
+// replay, as GRUB does, and runs e2fsck -fn on a copy after replay. Kills
+// must leave both the old and the new kit.
+func killData(t *testing.T, points int) {
+	testenv.Tools(t, "e2fsck", "debugfs")
+	dir := t.TempDir()
+	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
+	v2 := filepath.Join(dir, "v2")
+	os.Mkdir(v2, 0o755)
+	b2, c := bigISO(t, v2, "beta", "b2", 4<<20), bigISO(t, v2, "gamma", "c", 4<<20)
+	cache, pristine := filepath.Join(dir, "cache"), filepath.Join(dir, "pristine.img")
+	top := "firmware: [uefi-x64]\nstorage: data\nsize: 64MiB"
+	build(t, kitWith(t, dir, top, a, b), cache, pristine)
+	two := kitWith(t, dir, top, b2, c)
+	l, err := ResolveLock(context.Background(), two, newFetcher(t, cache))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := config.WriteLock(config.LockPath(two), l); err != nil {
+		t.Fatal(err)
+	}
+	newKit := planAgainst(t, two, cache, filepath.Join(dir, "none.img")).desired.Kit
+	oldKit := checkKit(t, pristine).State.Kit
+	killBoth(t, dir, pristine, kill{manifest: two.File, cache: cache, oldKit: oldKit, newKit: newKit, points: points,
+		want: []string{"old", "new"}, duringApply: true})
 }
 
 // killTwoSteps kills a two-step apply (a 40 MiB ISO replaced on a size:
@@ -139,19 +177,31 @@ func killTwoSteps(t *testing.T, points int) {
 		t.Fatalf("the kit converges in %d steps, want 2", p.Diff.Steps)
 	}
 	oldKit, newKit := checkKit(t, pristine).State.Kit, p.desired.Kit
-	killBoth(t, dir, pristine, two.File, cache, oldKit, newKit, points, "old", "interim")
+	killBoth(t, dir, pristine, kill{manifest: two.File, cache: cache, oldKit: oldKit, newKit: newKit, points: points, want: []string{"old", "interim"}})
+}
+
+// kill is one kill -9 test: the apply of manifest (its ISOs in cache) to a
+// target holding oldKit, killed at points seeded moments; every state in
+// want ("old", "interim", "new") must be left by some kill.
+type kill struct {
+	manifest, cache, oldKit, newKit string
+	points                          int
+	want                            []string
+	// duringApply spreads the kills over Apply alone, after planning:
+	// where a small change's writes are a short part of the whole run.
+	duringApply bool
 }
 
 // killBoth runs killAt on an image file and on a loop device in dir, each
 // restored from pristine before every run.
-func killBoth(t *testing.T, dir, pristine, manifest, cache, oldKit, newKit string, points int, want ...string) {
+func killBoth(t *testing.T, dir, pristine string, k kill) {
 	// The image and the loop device are independent targets: killed in
 	// parallel they use both cores (each kill reruns a -race binary).
 	t.Run("image", func(t *testing.T) {
 		t.Parallel()
 		img := filepath.Join(dir, "kit.img")
 		restore := func() { testenv.Run(t, "cp", "--sparse=always", pristine, img) }
-		killAt(t, manifest, cache, img, restore, oldKit, newKit, points, want...)
+		killAt(t, k, img, restore)
 	})
 	t.Run("loop", func(t *testing.T) {
 		t.Parallel()
@@ -162,7 +212,7 @@ func killBoth(t *testing.T, dir, pristine, manifest, cache, oldKit, newKit strin
 		loop := strings.TrimSpace(testenv.Run(t, "losetup", "--find", "--show", back))
 		defer testenv.Run(t, "losetup", "-d", loop)
 		restore := func() { copyInto(t, pristine, loop) }
-		killAt(t, manifest, cache, loop, restore, oldKit, newKit, points, want...)
+		killAt(t, k, loop, restore)
 	})
 }
 
@@ -186,13 +236,12 @@ func copyInto(t *testing.T, from, to string) {
 	}
 }
 
-// killAt kills an apply of manifest to target at points seeded random
-// moments and checks the kit after each kill and after a rerun; every
-// state in want ("old", "interim", "new") must be left by some kill.
-func killAt(t *testing.T, manifest, cache, target string, restore func(), oldKit, newKit string, points int, want ...string) {
+// killAt kills an apply to target at k.points seeded moments and checks
+// the kit after each kill and after a rerun.
+func killAt(t *testing.T, k kill, target string, restore func()) {
 	child := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), "COMPOSE_TEST_APPLY_CHILD=1", "MANIFEST="+manifest, "CACHE="+cache, "TARGET="+target)
+		cmd.Env = append(os.Environ(), "COMPOSE_TEST_APPLY_CHILD=1", "MANIFEST="+k.manifest, "CACHE="+k.cache, "TARGET="+target)
 		return cmd
 	}
 	// Kill moments spread over the longest of three whole applies: on a
@@ -201,52 +250,101 @@ func killAt(t *testing.T, manifest, cache, target string, restore func(), oldKit
 	var whole time.Duration
 	for range 3 {
 		restore()
-		start := time.Now()
-		if out, err := child().CombinedOutput(); err != nil {
-			t.Fatalf("uninterrupted apply: %v\n%s", err, out)
+		cmd := child()
+		start, err := startChild(t, cmd, k.duringApply)
+		if err == nil {
+			err = cmd.Wait()
+		}
+		if err != nil {
+			t.Fatalf("uninterrupted apply: %v", err)
 		}
 		whole = max(whole, time.Since(start))
-		if k := checkKit(t, target).State.Kit; k != newKit {
+		if kt := checkKit(t, target).State.Kit; kt != k.newKit {
 			t.Fatal("uninterrupted apply did not converge")
 		}
 	}
 	r := rand.New(rand.NewSource(15))
-	seen := map[string]int{}
-	for i := 0; i < points; i++ {
+	seen, data := map[string]int{}, map[string]int{}
+	for i := 0; i < k.points; i++ {
 		restore()
 		cmd := child()
-		if err := cmd.Start(); err != nil {
+		start, err := startChild(t, cmd, k.duringApply)
+		if err != nil {
 			t.Fatal(err)
 		}
 		at := time.Duration(r.Int63n(int64(whole)))
-		time.Sleep(at)
+		time.Sleep(time.Until(start.Add(at)))
 		cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
-		st := checkKit(t, target).State
-		switch k := st.Kit; {
+		err = cmd.Wait()
+		tg := checkKit(t, target)
+		if tg.Data != nil {
+			data[dataPhase(tg, k.oldKit, k.newKit)]++
+		}
+		st := tg.State
+		switch kt := st.Kit; {
 		case err == nil:
 			seen["finished"]++
-		case st.Interim && k == newKit:
+		case st.Interim && kt == k.newKit:
 			seen["interim"]++
-		case k == oldKit:
+		case kt == k.oldKit:
 			seen["old"]++
-		case k == newKit:
+		case kt == k.newKit:
 			seen["new"]++
 		default:
-			t.Fatalf("killed at %v: kit %s is neither old nor new", at, k)
+			t.Fatalf("killed at %v: kit %s is neither old nor new", at, kt)
 		}
 		if out, err := child().CombinedOutput(); err != nil {
 			t.Fatalf("rerun after a kill at %v: %v\n%s", at, err, out)
 		}
-		if st := checkKit(t, target).State; st.Kit != newKit || st.Interim {
+		if tg := checkKit(t, target); tg.State.Kit != k.newKit || tg.State.Interim || (tg.Data != nil && (tg.Data.Recovery || len(tg.Data.Leftovers) > 0)) {
 			t.Fatalf("rerun after a kill at %v did not converge", at)
 		}
 	}
-	for _, w := range want {
+	for _, w := range k.want {
 		if seen[w] == 0 {
-			t.Errorf("kills left %v; want each of %v", seen, want)
+			t.Errorf("kills left %v; want each of %v", seen, k.want)
 			break
 		}
 	}
-	t.Logf("an uninterrupted apply takes %v; %d kills left %v", whole, points, seen)
+	t.Logf("an uninterrupted apply takes %v; %d kills left %v", whole, k.points, seen)
+	if len(data) > 0 {
+		t.Logf("the data partition after the kills: %v", data)
+	}
+}
+
+// startChild starts cmd and returns when its kill window opens: at once,
+// or with duringApply once the child says it is applying.
+func startChild(t *testing.T, cmd *exec.Cmd, duringApply bool) (time.Time, error) {
+	mark := &marker{seen: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = mark, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return time.Time{}, err
+	}
+	if !duringApply {
+		return time.Now(), nil
+	}
+	select {
+	case <-mark.seen:
+		return time.Now(), nil
+	case <-time.After(5 * time.Minute):
+		return time.Time{}, fmt.Errorf("the apply child never said %q", applying)
+	}
+}
+
+// marker closes seen once the child prints the applying line.
+type marker struct {
+	mu   sync.Mutex
+	out  []byte
+	seen chan struct{}
+}
+
+func (m *marker) Write(b []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	had := strings.Contains(string(m.out), applying+"\n")
+	m.out = append(m.out, b...)
+	if !had && strings.Contains(string(m.out), applying+"\n") {
+		close(m.seen)
+	}
+	return len(b), nil
 }
