@@ -45,8 +45,10 @@
 // through compose/internal/fatedit's crash-safe in-place FAT32 update: in
 // one commit, or in two when the ESP has no room for new ISOs beside the
 // ones they replace (Diff.Interim: first a menu and record without them,
-// then the new files). Each commit is read back with the page cache
-// bypassed (compose/internal/directio).
+// then the new files). The ext4 data partition is changed through its
+// journal (compose/internal/ext4edit): new files under new paths before
+// the ESP's commit, old ones removed after it. Each commit is read back
+// with the page cache bypassed (compose/internal/directio).
 //
 // It prints nothing: progress leaves through callbacks (fetch.Options.Events
 // for downloads, ApplyOptions.Progress for building and writing).
