@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"math/rand/v2"
@@ -208,6 +209,7 @@ func checkStick(t *testing.T, work string, p *Plan, dev string) {
 			testenv.Run(t, "fsck.fat", "-n", part)
 		case disk.FSExt4:
 			testenv.Run(t, "e2fsck", "-fn", part)
+			checkJournalZeroed(t, work, part)
 		default:
 			continue
 		}
@@ -224,6 +226,29 @@ func checkStick(t *testing.T, work string, p *Plan, dev string) {
 			os.Remove(back)
 		}
 		os.Remove(part)
+	}
+}
+
+// checkJournalZeroed checks that the journal (inode 8) of the ext4 volume
+// part holds nothing after its superblock: a stale block of the stick's
+// old contents there could pass for a transaction to replay.
+func checkJournalZeroed(t *testing.T, work, part string) {
+	t.Helper()
+	j := filepath.Join(work, "journal")
+	testenv.Run(t, "debugfs", "-R", "dump <8> "+j, part)
+	b, err := os.ReadFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(j)
+	if len(b) < 1024 || binary.BigEndian.Uint32(b) != 0xc03b3998 {
+		t.Fatalf("inode 8 is not a jbd2 journal (%d bytes)", len(b))
+	}
+	bs := int(binary.BigEndian.Uint32(b[12:]))
+	for i, c := range b[bs:] {
+		if c != 0 {
+			t.Fatalf("the journal holds old bytes at %d of %d", bs+i, len(b))
+		}
 	}
 }
 
