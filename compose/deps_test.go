@@ -26,6 +26,8 @@ var forbidden = map[string][]string{
 	"compose/internal/fatedit": {"config", "fetch", "bootloader", "compose", "cmd"},
 	// directio reads with the page cache bypassed, for compose and compose/device.
 	"compose/internal/directio": {"config", "fetch", "bootloader", "compose", "cmd"},
+	// ext4edit edits ext4 volumes from plain inputs, for compose and compose/disk.
+	"compose/internal/ext4edit": {"config", "fetch", "bootloader", "compose", "cmd"},
 }
 
 const module = "github.com/usbkit/compose/"
@@ -33,7 +35,8 @@ const module = "github.com/usbkit/compose/"
 // shared packages may be imported by every package.
 // compose/internal/stale (names of temporary files) is compose's own.
 var shared = map[string]bool{"config/firmware": true, "config/bytesize": true,
-	"compose/internal/stale": true, "compose/internal/fatbpb": true, "compose/internal/directio": true}
+	"compose/internal/stale": true, "compose/internal/fatbpb": true, "compose/internal/directio": true,
+	"compose/internal/ext4edit": true}
 
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}: {{join .Deps \" \"}}", module+"...").Output()
