@@ -16,6 +16,9 @@ func TestNew(t *testing.T) {
 		if err != nil {
 			t.Fatalf("New(%q): %v", c.alg, err)
 		}
+		if n := HexLen(c.alg); n != len(c.abc) {
+			t.Errorf("HexLen(%q) = %d, want %d", c.alg, n, len(c.abc))
+		}
 		h.Write([]byte("abc"))
 		if got := hex.EncodeToString(h.Sum(nil)); got != c.abc {
 			t.Errorf("%s(abc) = %s, want %s", c.alg, got, c.abc)
@@ -26,6 +29,9 @@ func TestNew(t *testing.T) {
 func TestNewUnknown(t *testing.T) {
 	// "" is not SHA-256 here: callers that default say so themselves.
 	for _, alg := range []string{"", "md5", "sha1", "SHA256", "sha384"} {
+		if n := HexLen(alg); n != 0 {
+			t.Errorf("HexLen(%q) = %d, want 0", alg, n)
+		}
 		h, err := New(alg)
 		if err == nil || h != nil {
 			t.Errorf("New(%q) = %v, %v; want an error", alg, h, err)
