@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -19,7 +17,7 @@ import (
 // compose fake this refusal; this one checks that the real one is
 // recognised.
 func TestOpenRefusedForReal(t *testing.T) {
-	dir := ramfs(t)
+	dir := testenv.Ramfs(t)
 	path := filepath.Join(dir, "kit.img")
 	if err := os.WriteFile(path, make([]byte, 3*Align), 0o644); err != nil {
 		t.Fatal(err)
@@ -40,20 +38,4 @@ func TestOpenRefusedForReal(t *testing.T) {
 	if _, err := Open(filepath.Join(dir, "missing")); err == nil || errors.Is(err, ErrRefused) {
 		t.Fatalf("a missing file: %v, want an error that is not ErrRefused", err)
 	}
-}
-
-// ramfs mounts a fresh ramfs and returns its directory.
-func ramfs(t *testing.T) string {
-	t.Helper()
-	testenv.Require(t, os.Geteuid() == 0, "mounting ramfs needs root")
-	dir := t.TempDir()
-	if err := unix.Mount("ramfs", dir, "ramfs", 0, ""); err != nil {
-		testenv.Skip(t, "cannot mount ramfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmounting %s: %v", dir, err)
-		}
-	})
-	return dir
 }
