@@ -11,6 +11,7 @@ import (
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/compose/internal/fatedit"
+	"github.com/usbkit/compose/config/digest"
 )
 
 // dataStep is the in-place change of the ext4 data partition, in two
@@ -152,7 +153,7 @@ func hasDigest(ctx context.Context, v *ext4edit.Volume, f disk.File) (bool, erro
 	if err != nil || r.Size() != f.Size || f.Digest == "" {
 		return false, nil
 	}
-	h, err := disk.NewHash(f.Algorithm)
+	h, err := digest.New(f.Algorithm)
 	if err != nil {
 		return false, err
 	}
