@@ -152,7 +152,7 @@ func (p *Plan) espSteps(d *Diff, esp *disk.Partition) ([]*step, error) {
 	for _, f := range esp.Files {
 		files[f.Path] = f
 	}
-	if !slices.ContainsFunc(d.Changes, func(c Change) bool { return c.Kind != "leftover" }) {
+	if !slices.ContainsFunc(d.Changes, changesRecord) {
 		return nil, nil
 	}
 	first, last := newStep(), newStep()

@@ -124,7 +124,7 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 			d.Write += c.Size
 		}
 	}
-	if len(d.Changes) > 0 {
+	if slices.ContainsFunc(d.Changes, changesRecord) {
 		d.room(t, esp)
 	}
 	if len(d.Recreate) > 0 {
@@ -133,6 +133,10 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 	d.NoChanges = len(d.Changes) == 0 && !d.Replay
 	return d, nil
 }
+
+// changesRecord: every change but a leftover's removal changes the state
+// record, so the ESP gets a commit.
+func changesRecord(c Change) bool { return c.Kind != "leftover" }
 
 // roomSlack is kept free beyond the files: new directory clusters and the
 // state record.
