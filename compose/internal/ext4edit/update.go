@@ -65,6 +65,7 @@ type updater struct {
 	st          Stats
 	total, done int64
 	adds        []*pending
+	dirBlocks   map[int64]bool // directory blocks the transaction changes
 }
 
 // pending is a file to add: its content is written before the commit,
@@ -89,7 +90,7 @@ func (v *Volume) Update(ctx context.Context, changes []Change, opt Options) (Sta
 	if err != nil {
 		return Stats{}, err
 	}
-	u := &updater{v: v, g: &g, m: m, opt: opt, t: opt.Time, st: Stats{SHA256: map[string]string{}}}
+	u := &updater{v: v, g: &g, m: m, opt: opt, t: opt.Time, st: Stats{SHA256: map[string]string{}}, dirBlocks: map[int64]bool{}}
 	if u.t.IsZero() {
 		u.t = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -98,7 +99,7 @@ func (v *Volume) Update(ctx context.Context, changes []Change, opt Options) (Sta
 	if err != nil {
 		return u.st, err
 	}
-	return u.st, v.load()
+	return u.st, v.load(false)
 }
 
 func (u *updater) run(ctx context.Context, changes []Change) error {
@@ -472,6 +473,7 @@ func (u *updater) newBlock(blk int64) ([]byte, error) {
 	b := make([]byte, u.g.bs)
 	u.m.cache[blk] = b
 	u.m.mark(blk)
+	u.dirBlocks[blk] = true
 	return b, nil
 }
 
@@ -516,6 +518,7 @@ func (u *updater) addEntry(dir int64, name string, ino int64, ftype byte) error 
 					}
 					putEntry(b[at+used:], ino, name, ftype, rec-used)
 					u.m.mark(e.start + i)
+					u.dirBlocks[e.start+i] = true
 					return nil
 				}
 				at += rec
@@ -580,6 +583,7 @@ func (u *updater) removeEntry(dir int64, name string) error {
 		le.PutUint32(b[e.at:], 0)
 	}
 	u.m.mark(e.blk)
+	u.dirBlocks[e.blk] = true
 	return nil
 }
 
@@ -602,7 +606,7 @@ func (u *updater) commit() error {
 		},
 		func() error { _, err := j.setState(j.first, j.seq); return err },
 		func() error {
-			for _, n := range m.order {
+			for _, n := range u.checkpointOrder() {
 				if _, err := g.dev.WriteAt(m.cache[n], g.off+n*g.bs); err != nil {
 					return fmt.Errorf("checkpointing block %d: %w", n, err)
 				}
@@ -621,4 +625,19 @@ func (u *updater) commit() error {
 		}
 	}
 	return nil
+}
+
+// checkpointOrder is the transaction's blocks with the directory blocks
+// last: a reader that never replays (GRUB) sees each directory change
+// only once the inodes and bitmaps it names are home.
+func (u *updater) checkpointOrder() []int64 {
+	var out, dirs []int64
+	for _, n := range u.m.order {
+		if u.dirBlocks[n] {
+			dirs = append(dirs, n)
+		} else {
+			out = append(out, n)
+		}
+	}
+	return append(out, dirs...)
 }

@@ -41,9 +41,14 @@ func open(t *testing.T, img string, dev func(*os.File) Device) (*Volume, func())
 
 func update(t *testing.T, img string, changes []Change, dev func(*os.File) Device) (Stats, error) {
 	t.Helper()
+	return updateChunk(t, img, changes, dev, 64<<10)
+}
+
+func updateChunk(t *testing.T, img string, changes []Change, dev func(*os.File) Device, chunk int) (Stats, error) {
+	t.Helper()
 	v, done := open(t, img, dev)
 	defer done()
-	return v.Update(context.Background(), changes, Options{Chunk: 64 << 10, Time: testTime})
+	return v.Update(context.Background(), changes, Options{Chunk: chunk, Time: testTime})
 }
 
 func put(p string, b []byte) Change {

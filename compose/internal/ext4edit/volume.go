@@ -57,14 +57,15 @@ func Open(dev Device, off int64) (*Volume, error) {
 		return nil, fmt.Errorf("%w: journal in inode %d", ErrUnsupported, n)
 	}
 	v := &Volume{g: g}
-	if err := v.load(); err != nil {
+	if err := v.load(false); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-// load (re)reads the metadata, the journal and the tree.
-func (v *Volume) load() error {
+// load (re)reads the metadata, the journal and the tree; stale reads the
+// tree even when the journal needs recovery, as GRUB does (tests use it).
+func (v *Volume) load(stale bool) error {
 	m, err := v.g.loadMeta()
 	if err != nil {
 		return err
@@ -74,7 +75,7 @@ func (v *Volume) load() error {
 		return err
 	}
 	v.recover = v.j.start != 0
-	if v.recover {
+	if v.recover && !stale {
 		return nil
 	}
 	v.root = &node{path: "/", ino: rootIno, dir: true}

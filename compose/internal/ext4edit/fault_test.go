@@ -1,0 +1,231 @@
+package ext4edit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/usbkit/compose/compose/internal/testenv"
+)
+
+// dying stops writing for good after n writes: the device state of a
+// process killed between two writes.
+type dying struct {
+	*os.File
+	n, writes int
+}
+
+var errDead = errors.New("injected: process killed")
+
+func (d *dying) WriteAt(b []byte, off int64) (int, error) {
+	if d.writes >= d.n {
+		return 0, errDead
+	}
+	d.writes++
+	return d.File.WriteAt(b, off)
+}
+
+// staleFiles reads files as GRUB does, without replaying the journal:
+// this package's reader on the home blocks, and go-diskfs.
+func staleFiles(t *testing.T, img string, paths ...string) (own, diskfs map[string]string) {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := Open(readOnly{f}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.load(true); err != nil {
+		t.Fatal(err)
+	}
+	v.recover = false
+	own = map[string]string{}
+	for _, p := range paths {
+		r, err := v.Open(p)
+		if err != nil {
+			t.Fatalf("stale read of %s: %v", p, err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own[p] = digest(b)
+	}
+	all := diskfsFiles(t, img, "/keep", "/isos")
+	diskfs = map[string]string{}
+	for _, p := range paths {
+		diskfs[p] = all[p]
+	}
+	return own, diskfs
+}
+
+type readOnly struct{ *os.File }
+
+func (readOnly) WriteAt([]byte, int64) (int, error) { return 0, errors.New("read-only") }
+
+// state names where in the commit order a stop left the volume.
+func state(t *testing.T, img string) string {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := Open(readOnly{f}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := make([]byte, 1024)
+	if _, err := f.ReadAt(sb, sbOffset); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case v.NeedsRecovery():
+		return "committed (journal holds the transaction)"
+	case le.Uint32(sb[sbIncompat:])&incompatRecover != 0:
+		return "needs_recovery set, journal empty"
+	default:
+		return "clean"
+	}
+}
+
+// TestUpdateSurvivesDeathAtEveryWrite stops the writer after every n
+// over a whole Update, then checks on copies that e2fsck's replay and
+// Recover each leave a clean volume holding the whole old or the whole
+// new tree, byte-identical between the two; that files the change does
+// not touch read the same at every stop without any replay (as GRUB
+// reads); and what e2fsck -fn says without replay in each state.
+func TestUpdateSurvivesDeathAtEveryWrite(t *testing.T) {
+	testenv.Tools(t, "e2fsck")
+	old, next, changes := scenario()
+	dir := t.TempDir()
+	pristine := journaled(t, 64<<20, old)
+	work := filepath.Join(dir, "work.img")
+	copyFile(t, pristine, work)
+	counter := &dying{n: 1 << 30}
+	if _, err := updateChunk(t, work, changes, func(f *os.File) Device { counter.File = f; return counter }, 512<<10); err != nil {
+		t.Fatal(err)
+	}
+	total := counter.writes
+	untouched := []string{"/isos/alpha.iso", "/keep/kept.bin"}
+	oldSums, newSums := digests(old), digests(next)
+	rcs := map[string]map[int]int{}
+	var sawOld, sawNew int
+	prev := ""
+	for n := 0; n <= total; n++ {
+		copyFile(t, pristine, work)
+		d := &dying{n: n}
+		_, err := updateChunk(t, work, changes, func(f *os.File) Device { d.File = f; return d }, 512<<10)
+		if n < total && !errors.Is(err, errDead) {
+			t.Fatalf("death after %d of %d writes: Update returned %v", n, total, err)
+		}
+		st := state(t, work)
+		rc, out := fsck(t, work, "-fn")
+		if rcs[st] == nil {
+			rcs[st] = map[int]int{}
+		}
+		rcs[st][rc]++
+		if os.Getenv("EXT4EDIT_DEBUG") != "" {
+			t.Logf("stop %d: %s: e2fsck -fn %d", n, st, rc)
+		}
+		committed := st == "committed (journal holds the transaction)"
+		if (!committed || prev != st) && rc != 0 {
+			// Before the commit, and right after it (nothing checkpointed),
+			// the home blocks hold the whole old, consistent metadata.
+			t.Fatalf("death after %d of %d writes (%s): e2fsck -fn without replay exited %d:\n%s", n, total, st, rc, out)
+		}
+		prev = st
+		own, dfs := staleFiles(t, work, untouched...)
+		for _, p := range untouched {
+			if own[p] != oldSums[p] || dfs[p] != oldSums[p] {
+				t.Fatalf("death after %d: untouched %s reads differently without replay (own %v, go-diskfs %v)", n, p, own[p] == oldSums[p], dfs[p] == oldSums[p])
+			}
+		}
+		byFsck := filepath.Join(dir, "fsck.img")
+		copyFile(t, work, byFsck)
+		if rc, out := fsck(t, byFsck, "-y", "-E", "journal_only"); rc > 1 {
+			t.Fatalf("death after %d: e2fsck -E journal_only exited %d:\n%s", n, rc, out)
+		}
+		clean(t, byFsck, fmt.Sprintf("death after %d, replayed by e2fsck", n))
+		v, done := open(t, work, nil)
+		if err := v.Recover(); err != nil {
+			t.Fatalf("death after %d: Recover: %v", n, err)
+		}
+		if err := v.Recover(); err != nil {
+			t.Fatalf("death after %d: second Recover: %v", n, err)
+		}
+		done()
+		clean(t, work, fmt.Sprintf("death after %d, Recovered", n))
+		got := ownFiles(t, work)
+		switch {
+		case sameMap(got, oldSums):
+			sawOld++
+		case sameMap(got, newSums):
+			sawNew++
+		default:
+			t.Fatalf("death after %d of %d writes left a mixed tree: %v", n, total, got)
+		}
+		if g2 := ownFiles(t, byFsck); !sameMap(g2, got) {
+			t.Fatalf("death after %d: e2fsck's replay reads %v, Recover's %v", n, g2, got)
+		}
+		sameBlocks(t, work, byFsck, n)
+		if _, err := update(t, work, changes, nil); err != nil && sameMap(got, oldSums) {
+			t.Fatalf("rerun after death at %d: %v", n, err)
+		}
+	}
+	if sawOld == 0 || sawNew == 0 {
+		t.Fatalf("deaths left %d old and %d new trees; want both", sawOld, sawNew)
+	}
+	var states []string
+	for st, m := range rcs {
+		states = append(states, fmt.Sprintf("%s: e2fsck -fn exit codes %v", st, m))
+	}
+	sort.Strings(states)
+	t.Logf("%d writes per Update; %d deaths left the old tree, %d the new\n%s", total, sawOld, sawNew, strings.Join(states, "\n"))
+}
+
+// sameBlocks fails t unless two images hold the same bytes but for the
+// superblock's write time and lifetime-writes counter, which e2fsck stamps
+// and Recover does not, and the journal's next sequence, which e2fsck
+// bumps even when it replays nothing.
+func sameBlocks(t *testing.T, a, b string, n int) {
+	t.Helper()
+	x, err := os.ReadFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x) != len(y) {
+		t.Fatalf("death after %d: images of %d and %d bytes", n, len(x), len(y))
+	}
+	f, err := os.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := Open(readOnly{f}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsb, _ := v.j.phys(0)
+	js := int(jsb * v.g.bs)
+	for _, r := range [][2]int{{sbOffset + 0x30, sbOffset + 0x34}, {sbOffset + 0x178, sbOffset + 0x180}, {js + jsSequence, js + jsSequence + 4}} {
+		copy(y[r[0]:r[1]], x[r[0]:r[1]])
+	}
+	for i := 0; i < len(x); i += 1024 {
+		if string(x[i:i+1024]) != string(y[i:i+1024]) {
+			t.Fatalf("death after %d: e2fsck's replay and Recover differ in the 1 KiB block at %d", n, i/1024)
+		}
+	}
+}
