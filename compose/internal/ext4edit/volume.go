@@ -27,6 +27,7 @@ type Volume struct {
 	j       *journal
 	root    *node
 	recover bool
+	seen    map[int64]bool // directories read, against loops
 }
 
 // File is one regular file of the volume.
@@ -79,6 +80,7 @@ func (v *Volume) load(stale bool) error {
 		return nil
 	}
 	v.root = &node{path: "/", ino: rootIno, dir: true}
+	v.seen = map[int64]bool{rootIno: true}
 	return v.readDir(v.root, 0)
 }
 
@@ -105,6 +107,10 @@ func (v *Volume) readDir(d *node, depth int) error {
 		k := &node{name: e.name, path: strings.TrimSuffix(d.path, "/") + "/" + e.name, ino: e.ino, size: inodeSize(ino)}
 		switch le.Uint16(ino[0:]) & modeType {
 		case modeDir:
+			if v.seen[e.ino] {
+				return fmt.Errorf("%s: directory inode %d appears twice in the tree", k.path, e.ino)
+			}
+			v.seen[e.ino] = true
 			k.dir = true
 			if err := v.readDir(k, depth+1); err != nil {
 				return err
