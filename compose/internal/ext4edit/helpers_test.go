@@ -161,11 +161,7 @@ func diskfsFiles(t *testing.T, img string, dirs ...string) map[string]string {
 			if err != nil {
 				t.Fatalf("go-diskfs open %s: %v", p, err)
 			}
-			b, err := io.ReadAll(h)
-			if err != nil {
-				t.Fatalf("go-diskfs read %s: %v", p, err)
-			}
-			got[p] = digest(b)
+			got[p] = diskfsDigest(t, h, p)
 		}
 	}
 	return got
@@ -181,4 +177,24 @@ func sameMap(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// diskfsDigest hashes a go-diskfs file in 1 MiB reads, as compose/disk's
+// verify does: go-diskfs v1.9.4's File.Read panics on a read that starts
+// mid-block right after an extent ends (io.ReadAll's growing reads hit it
+// on a file of several extents), block-aligned reads never do.
+func diskfsDigest(t *testing.T, r io.Reader, p string) string {
+	t.Helper()
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := r.Read(buf)
+		h.Write(buf[:n])
+		if errors.Is(err, io.EOF) {
+			return hex.EncodeToString(h.Sum(nil))
+		}
+		if err != nil {
+			t.Fatalf("go-diskfs read %s: %v", p, err)
+		}
+	}
 }

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/usbkit/compose/compose/internal/testenv"
@@ -131,8 +131,14 @@ func checkAll(t *testing.T, img string, want map[string][]byte, when string) {
 
 func TestUpdateReplacesAddsRemoves(t *testing.T) {
 	testenv.Tools(t, "e2fsck", "debugfs")
+	for _, size := range []int64{64 << 20, 600 << 20} { // 1 KiB and 4 KiB blocks
+		t.Run(fmt.Sprintf("%dMiB", size>>20), func(t *testing.T) { testReplacesAddsRemoves(t, size) })
+	}
+}
+
+func testReplacesAddsRemoves(t *testing.T, size int64) {
 	old, next, changes := scenario()
-	img := journaled(t, 64<<20, old)
+	img := journaled(t, size, old)
 	checkAll(t, img, old, "before")
 	st, err := update(t, img, changes, nil)
 	if err != nil {
@@ -180,5 +186,3 @@ func TestUpdateRefusesWhatDoesNotFit(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
-
-var _ = filepath.Join
