@@ -1,7 +1,6 @@
 package ext4edit
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -72,7 +71,8 @@ func dataVolume(t *testing.T, size int64, files map[string][]byte) string {
 	return extract(t, img, off, n)
 }
 
-// extract copies off..off+size of img into a sparse file.
+// extract copies off..off+size of img into a sparse file, reading only
+// the data regions (SEEK_DATA/SEEK_HOLE) of the sparse source.
 func extract(t *testing.T, img string, off, size int64) string {
 	t.Helper()
 	src, err := os.Open(img)
@@ -89,17 +89,21 @@ func extract(t *testing.T, img string, off, size int64) string {
 	if err := dst.Truncate(size); err != nil {
 		t.Fatal(err)
 	}
-	buf, zero := make([]byte, 1<<20), make([]byte, 1<<20)
-	for o := int64(0); o < size; o += int64(len(buf)) {
-		b := buf[:min(int64(len(buf)), size-o)]
-		if _, err := src.ReadAt(b, off+o); err != nil && !errors.Is(err, io.EOF) {
+	const seekData, seekHole = 3, 4
+	for at := off; at < off+size; {
+		data, err := src.Seek(at, seekData)
+		if err != nil || data >= off+size {
+			break // ENXIO: no data after at
+		}
+		hole, err := src.Seek(data, seekHole)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(b, zero[:len(b)]) {
-			if _, err := dst.WriteAt(b, o); err != nil {
-				t.Fatal(err)
-			}
+		hole = min(hole, off+size)
+		if _, err := io.Copy(io.NewOffsetWriter(dst, data-off), io.NewSectionReader(src, data, hole-data)); err != nil {
+			t.Fatal(err)
 		}
+		at = hole
 	}
 	return path
 }

@@ -41,6 +41,9 @@ func TestAddJournal(t *testing.T) {
 		if got := diskfsFiles(t, vol, "/isos"); !sameMap(got, digests(files)) {
 			t.Errorf("go-diskfs reads %v after AddJournal", got)
 		}
+		if size > 64<<20 {
+			continue
+		}
 		// Deterministic: the same volume and arguments give the same bytes.
 		img2, off2, _ := dataImage(t, size, files)
 		addJournal(t, img2, off2, 1024)
