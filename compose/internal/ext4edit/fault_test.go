@@ -2,6 +2,7 @@ package ext4edit
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -264,3 +265,95 @@ func dataRegions(t *testing.T, f *os.File) [][2]int64 {
 
 // noSync hides the file's Sync (see dying).
 func noSync(f *os.File) Device { return struct{ Device }{f} }
+
+// TestNeedsRecoveryRefuses stops an Update right after its commit: Open
+// reports the pending transaction, reads and Update refuse until Recover.
+func TestNeedsRecoveryRefuses(t *testing.T) {
+	testenv.Tools(t, "e2fsck")
+	old, next, changes := scenario()
+	pristine := journaled(t, 64<<20, old)
+	work := filepath.Join(t.TempDir(), "work.img")
+	for n := 0; ; n++ {
+		copyFile(t, pristine, work)
+		d := &dying{n: n}
+		if _, err := updateChunk(t, work, changes, func(f *os.File) Device { d.f = f; return d }, 1<<20); err == nil {
+			t.Fatal("no stop left the journal committed")
+		}
+		if state(t, work) == "committed (journal holds the transaction)" {
+			break
+		}
+	}
+	v, done := open(t, work, noSync)
+	defer done()
+	if !v.NeedsRecovery() || len(v.Files()) != 0 {
+		t.Fatalf("NeedsRecovery %v with %d files", v.NeedsRecovery(), len(v.Files()))
+	}
+	if _, err := v.Open("/keep/kept.bin"); !errors.Is(err, ErrNeedsRecovery) {
+		t.Errorf("Open of a file: %v", err)
+	}
+	if _, err := v.Update(context.Background(), changes, Options{}); !errors.Is(err, ErrNeedsRecovery) {
+		t.Errorf("Update: %v", err)
+	}
+	if err := v.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	if v.NeedsRecovery() {
+		t.Fatal("still needs recovery after Recover")
+	}
+	clean(t, work, "after Recover")
+	if got := ownFiles(t, work); !sameMap(got, digests(next)) {
+		t.Fatalf("after Recover of a committed Update: %v", got)
+	}
+}
+
+// TestStaleJournalBlocksStopReplay commits a long transaction, then stops
+// a shorter one right after its commit: the older transaction's blocks
+// still lie past the new commit block, and replay (Recover and e2fsck's)
+// must stop at them because their sequence is older.
+func TestStaleJournalBlocksStopReplay(t *testing.T) {
+	testenv.Tools(t, "e2fsck")
+	old, next, changes := scenario()
+	pristine := journaled(t, 64<<20, old)
+	if _, err := updateChunk(t, pristine, changes, noSync, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	short := []Change{{Path: "/keep/kept.bin", Remove: true}}
+	delete(next, "/keep/kept.bin")
+	work := filepath.Join(t.TempDir(), "work.img")
+	for n := 0; ; n++ {
+		copyFile(t, pristine, work)
+		d := &dying{n: n}
+		if _, err := updateChunk(t, work, short, func(f *os.File) Device { d.f = f; return d }, 1<<20); err == nil {
+			t.Fatal("no stop left the journal committed")
+		}
+		if state(t, work) == "committed (journal holds the transaction)" {
+			break
+		}
+	}
+	v, done := open(t, work, noSync)
+	txns, err := v.j.scan()
+	defer done()
+	if err != nil || len(txns) != 1 {
+		t.Fatalf("scan found %d transactions (%v), want 1", len(txns), err)
+	}
+	// The premise: past the commit block (one descriptor, the copies) lies
+	// a block of the older transaction.
+	stale, err := v.j.read(v.j.first + 2 + int64(len(txns[0].blocks)))
+	if err != nil || be.Uint32(stale) != jMagic || be.Uint32(stale[8:]) != txns[0].seq-1 {
+		t.Fatalf("no stale block of sequence %d past the commit (%v)", txns[0].seq-1, err)
+	}
+	byFsck := filepath.Join(t.TempDir(), "fsck.img")
+	copyFile(t, work, byFsck)
+	if rc, out := fsck(t, byFsck, "-y", "-E", "journal_only"); rc > 1 {
+		t.Fatalf("e2fsck -E journal_only exited %d:\n%s", rc, out)
+	}
+	clean(t, byFsck, "replayed by e2fsck")
+	if err := v.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	clean(t, work, "Recovered")
+	if got := ownFiles(t, work); !sameMap(got, digests(next)) {
+		t.Fatalf("after Recover: %v", got)
+	}
+	sameBlocks(t, work, byFsck, -1)
+}
