@@ -169,6 +169,7 @@ func TestUpdateSurvivesDeathAtEveryWrite(t *testing.T) {
 		}
 		done()
 		clean(t, work, fmt.Sprintf("death after %d, Recovered", n))
+		checkCounts(t, work, fmt.Sprintf("death after %d, Recovered", n))
 		got := ownFiles(t, work)
 		switch {
 		case sameMap(got, oldSums):

@@ -41,6 +41,7 @@ func TestUpdateFragmented(t *testing.T) {
 		t.Fatal(err)
 	}
 	clean(t, img, "after the fragmented add")
+	checkCounts(t, img, "after the fragmented add")
 	stat := testenv.Run(t, "debugfs", "-R", "stat /isos/frag.iso", img)
 	v, done = open(t, img, nil)
 	ino, err := v.m.inode(v.lookup("/isos/frag.iso").ino)
@@ -71,6 +72,7 @@ func TestUpdateFragmented(t *testing.T) {
 		t.Fatal(err)
 	}
 	clean(t, img, "after removing the fragmented file")
+	checkCounts(t, img, "after removing the fragmented file")
 	if got, want := freeBlocks(t, img)-before, int64(len(frag)+1023)/1024+1; got != want {
 		t.Errorf("removing frag.iso freed %d blocks, want %d (data and leaf)", got, want)
 	}

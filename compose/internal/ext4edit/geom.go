@@ -119,6 +119,9 @@ func readGeom(dev Device, off int64) (*geom, []byte, error) {
 		g.blocks <= g.first || g.first > 1 || (g.first == 1) != (g.bs == 1024) || g.firstIno <= journalIno {
 		return nil, nil, fmt.Errorf("%w: implausible geometry in the superblock", ErrUnsupported)
 	}
+	if f := le.Uint32(sb[sbIncompat:]); f&0x2 == 0 || f&0x40 == 0 {
+		return nil, nil, fmt.Errorf("%w: the volume lacks the filetype or extent feature", ErrUnsupported)
+	}
 	g.groups = (g.blocks - g.first + g.perGroup - 1) / g.perGroup
 	if g.inodes != g.groups*g.ipg {
 		return nil, nil, fmt.Errorf("%w: %d inodes for %d groups of %d", ErrUnsupported, g.inodes, g.groups, g.ipg)

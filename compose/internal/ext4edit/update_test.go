@@ -117,6 +117,7 @@ func scenario() (old, next map[string][]byte, changes []Change) {
 func checkAll(t *testing.T, img string, want map[string][]byte, when string) {
 	t.Helper()
 	clean(t, img, when)
+	checkCounts(t, img, when)
 	sums := digests(want)
 	if got := ownFiles(t, img); !sameMap(got, sums) {
 		t.Fatalf("%s: Open reads %v\nwant %v", when, got, sums)
@@ -186,3 +187,47 @@ func TestUpdateRefusesWhatDoesNotFit(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+// checkCounts compares the superblock's and the group descriptors' free
+// block and inode counts with the bitmaps: e2fsck -n does not fail on a
+// wrong superblock total.
+func checkCounts(t *testing.T, img, when string) {
+	t.Helper()
+	v, done := open(t, img, nil)
+	defer done()
+	sb := v.m.sb()
+	sbBlocks := int64(le.Uint32(sb[sbFreeBlocks:])) | int64(le.Uint32(sb[sbFreeBlocksHi:]))<<32
+	sbInodes := int64(le.Uint32(sb[sbFreeInodes:]))
+	var bits, ibits, descBlocks, descInodes int64
+	for grp := int64(0); grp < v.g.groups; grp++ {
+		d, _ := v.m.desc(grp)
+		fb := int64(le.Uint16(d[0x0c:])) | int64(le.Uint16(d[0x2c:]))<<16
+		fi := int64(le.Uint16(d[0x0e:])) | int64(le.Uint16(d[0x2e:]))<<16
+		bm, _, _, err := v.m.bitmap(grp, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, _, _, err := v.m.bitmap(grp, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gb, gi int64
+		for i := int64(0); i < min(v.g.perGroup, v.g.blocks-v.g.first-grp*v.g.perGroup); i++ {
+			if !bit(bm, i) {
+				gb++
+			}
+		}
+		for i := int64(0); i < v.g.ipg; i++ {
+			if !bit(im, i) {
+				gi++
+			}
+		}
+		if gb != fb || gi != fi {
+			t.Fatalf("%s: group %d says %d free blocks and %d free inodes, its bitmaps %d and %d", when, grp, fb, fi, gb, gi)
+		}
+		bits, ibits, descBlocks, descInodes = bits+gb, ibits+gi, descBlocks+fb, descInodes+fi
+	}
+	if sbBlocks != bits || sbInodes != ibits {
+		t.Fatalf("%s: superblock says %d free blocks and %d free inodes, the bitmaps %d and %d", when, sbBlocks, sbInodes, bits, ibits)
+	}
+}
