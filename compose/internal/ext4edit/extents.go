@@ -65,7 +65,7 @@ func (m *meta) walkNode(b []byte, want int, exts *[]fileExtent, tree *[]int64) e
 		if len(*tree) > 1<<16 {
 			return fmt.Errorf("extent tree too large")
 		}
-		cb, err := m.g.readBlock(child)
+		cb, err := m.get(child) // the cache: a leaf this transaction made is not home yet
 		if err != nil {
 			return err
 		}

@@ -66,6 +66,7 @@ type updater struct {
 	total, done int64
 	adds        []*pending
 	dirBlocks   map[int64]bool // directory blocks the transaction changes
+	fresh       []int64        // metadata blocks allocated by the transaction
 }
 
 // pending is a file to add: its content is written before the commit,
@@ -118,9 +119,6 @@ func (u *updater) run(ctx context.Context, changes []Change) error {
 			return err
 		}
 	}
-	if err := u.g.sync(); err != nil {
-		return err
-	}
 	for _, n := range removes {
 		if err := u.remove(n); err != nil {
 			return err
@@ -130,6 +128,14 @@ func (u *updater) run(ctx context.Context, changes []Change) error {
 		if err := u.link(p); err != nil {
 			return err
 		}
+	}
+	for _, b := range u.fresh {
+		if _, err := u.g.dev.WriteAt(u.m.cache[b], u.g.off+b*u.g.bs); err != nil {
+			return fmt.Errorf("writing new metadata block %d: %w", b, err)
+		}
+	}
+	if err := u.g.sync(); err != nil {
+		return err
 	}
 	return u.commit()
 }
@@ -440,10 +446,7 @@ func (u *updater) mkdir(parent int64, name string) (int64, error) {
 		return 0, err
 	}
 	blk := runs[0].start
-	b, err := u.newBlock(blk)
-	if err != nil {
-		return 0, err
-	}
+	b := u.newBlock(blk, true)
 	putEntry(b[0:], n, ".", 2, 12)
 	putEntry(b[12:], parent, "..", 2, int(u.g.bs)-12)
 	ino := make([]byte, u.g.inodeSize)
@@ -468,13 +471,19 @@ func (u *updater) mkdir(parent int64, name string) (int64, error) {
 	return n, u.addEntry(parent, name, n, 2)
 }
 
-// newBlock puts a zeroed block in the transaction.
-func (u *updater) newBlock(blk int64) ([]byte, error) {
+// newBlock puts a zeroed block, just allocated, in the transaction. Fresh
+// blocks are also written home before the commit (they are free on disk
+// until then), so a reader that never replays finds them complete
+// whenever a checkpointed inode names them.
+func (u *updater) newBlock(blk int64, dir bool) []byte {
 	b := make([]byte, u.g.bs)
 	u.m.cache[blk] = b
 	u.m.mark(blk)
-	u.dirBlocks[blk] = true
-	return b, nil
+	u.fresh = append(u.fresh, blk)
+	if dir {
+		u.dirBlocks[blk] = true
+	}
+	return b
 }
 
 func putEntry(b []byte, ino int64, name string, ftype byte, rec int) {
@@ -529,38 +538,74 @@ func (u *updater) addEntry(dir int64, name string, ino int64, ftype byte) error 
 }
 
 func (u *updater) growDir(dir int64, di []byte, exts []fileExtent, name string, ino int64, ftype byte) error {
-	if le.Uint16(di[0x28+6:]) != 0 {
-		return fmt.Errorf("%w: directory %d has an extent tree", ErrUnsupported, dir)
+	if d := le.Uint16(di[0x28+6:]); d > 1 {
+		return fmt.Errorf("%w: directory %d has an extent tree of depth %d", ErrUnsupported, dir, d)
+	}
+	_, oldTree, err := u.m.extents(di)
+	if err != nil {
+		return err
 	}
 	runs, err := u.m.alloc(1)
 	if err != nil {
 		return err
 	}
 	blk := runs[0].start
-	b, err := u.newBlock(blk)
-	if err != nil {
-		return err
-	}
-	putEntry(b, ino, name, ftype, int(u.g.bs))
-	size := inodeSize(di)
+	putEntry(u.newBlock(blk, true), ino, name, ftype, int(u.g.bs))
 	var plain []extent
+	var data int64
 	for _, e := range exts {
 		plain = append(plain, e.extent)
+		data += e.n
 	}
-	logical := size / u.g.bs
+	logical := inodeSize(di) / u.g.bs
 	if k := len(plain) - 1; k >= 0 && plain[k].start+plain[k].n == blk && plain[k].logical+plain[k].n == logical && plain[k].n < maxExtent {
 		plain[k].n++
-	} else if len(plain) < 4 {
-		plain = append(plain, extent{logical, blk, 1})
 	} else {
-		return fmt.Errorf("%w: directory %d would need a fifth extent", ErrUnsupported, dir)
+		plain = append(plain, extent{logical, blk, 1})
 	}
-	putExtents(di[0x28:0x28+60], plain)
-	size += u.g.bs
+	data++
+	leaves, err := u.dirTree(di[0x28:0x28+60], plain)
+	if err != nil {
+		return fmt.Errorf("directory %d: %w", dir, err)
+	}
+	for _, b := range oldTree {
+		u.m.release(b, 1) // replaced by fresh leaves: live ones are never rewritten in place
+	}
+	size := (logical + 1) * u.g.bs
 	le.PutUint32(di[0x04:], uint32(size))
 	le.PutUint32(di[0x6c:], uint32(size>>32))
-	le.PutUint32(di[0x1c:], le.Uint32(di[0x1c:])+uint32(u.g.bs/512))
+	le.PutUint32(di[0x1c:], uint32((data+leaves)*(u.g.bs/512)))
 	return u.m.putInode(dir, di)
+}
+
+// dirTree stores a directory's extents in its inode root, or, past 4, in
+// fresh leaf blocks of a depth-1 tree; it returns the leaves used.
+func (u *updater) dirTree(root []byte, exts []extent) (int64, error) {
+	if len(exts) <= 4 {
+		putExtents(root, exts)
+		return 0, nil
+	}
+	per := int((u.g.bs - 12) / 12)
+	nl := (len(exts) + per - 1) / per
+	if nl > 4 {
+		return 0, fmt.Errorf("%w: %d extents", ErrUnsupported, len(exts))
+	}
+	runs, err := u.m.alloc(int64(nl))
+	if err != nil {
+		return 0, err
+	}
+	var idx []extent
+	i := 0
+	for _, r := range runs {
+		for k := int64(0); k < r.n; k++ {
+			chunk := exts[i*per : min((i+1)*per, len(exts))]
+			putExtents(u.newBlock(r.start+k, false), chunk)
+			idx = append(idx, extent{logical: chunk[0].logical, start: r.start + k})
+			i++
+		}
+	}
+	putIndex(root, idx)
+	return int64(nl), nil
 }
 
 // removeEntry removes name from directory dir, merging its space into the
