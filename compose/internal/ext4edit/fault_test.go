@@ -337,12 +337,33 @@ func TestStaleJournalBlocksStopReplay(t *testing.T) {
 	if err != nil || len(txns) != 1 {
 		t.Fatalf("scan found %d transactions (%v), want 1", len(txns), err)
 	}
-	// The premise: past the commit block (one descriptor, the copies) lies
-	// a block of the older transaction.
-	stale, err := v.j.read(v.j.first + 2 + int64(len(txns[0].blocks)))
-	if err != nil || be.Uint32(stale) != jMagic || be.Uint32(stale[8:]) != txns[0].seq-1 {
-		t.Fatalf("no stale block of sequence %d past the commit (%v)", txns[0].seq-1, err)
+	// Past the commit block (one descriptor, the copies, the commit) lie
+	// blocks of the older transaction. Make them a whole transaction of
+	// its sequence, as a journal can hold, that would zero the superblock's
+	// block: only its older sequence stops the replay.
+	after := v.j.first + 2 + int64(len(txns[0].blocks))
+	seq := txns[0].seq - 1
+	hdr := func(typ uint32) []byte {
+		b := make([]byte, v.g.bs)
+		be.PutUint32(b[0:], jMagic)
+		be.PutUint32(b[4:], typ)
+		be.PutUint32(b[8:], seq)
+		return b
 	}
+	desc := hdr(jDescriptor)
+	be.PutUint32(desc[12:], uint32(v.g.sbBlock))
+	be.PutUint16(desc[12+6:], jFlagLastTag)
+	wf, err := os.OpenFile(work, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range [][]byte{desc, make([]byte, v.g.bs), hdr(jCommit)} {
+		p, _ := v.j.phys(after + int64(i))
+		if _, err := wf.WriteAt(b, p*v.g.bs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wf.Close()
 	byFsck := filepath.Join(t.TempDir(), "fsck.img")
 	copyFile(t, work, byFsck)
 	if rc, out := fsck(t, byFsck, "-y", "-E", "journal_only"); rc > 1 {

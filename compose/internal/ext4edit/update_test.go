@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"path"
+	"slices"
 	"testing"
 
 	"github.com/usbkit/compose/compose/internal/testenv"
@@ -109,6 +112,7 @@ func scenario() (old, next map[string][]byte, changes []Change) {
 	set("/isos/beta.iso", content("beta2", 900<<10+3))
 	set("/isos/a-rather-long-name-for-a-new-iso-image.iso", content("delta", 1<<20))
 	set("/isos/empty.iso", nil)
+	set("/newdir/sub/x.bin", content("x", 3000))
 	delete(next, "/isos/gamma.iso")
 	changes = append(changes, Change{Path: "/isos/gamma.iso", Remove: true})
 	return old, next, changes
@@ -125,7 +129,11 @@ func checkAll(t *testing.T, img string, want map[string][]byte, when string) {
 	if got := debugfsFiles(t, img, sums); !sameMap(got, sums) {
 		t.Fatalf("%s: debugfs reads %v\nwant %v", when, got, sums)
 	}
-	if got := diskfsFiles(t, img, "/isos", "/keep"); !sameMap(got, sums) {
+	dirs := map[string]bool{}
+	for p := range want {
+		dirs[path.Dir(p)] = true
+	}
+	if got := diskfsFiles(t, img, slices.Collect(maps.Keys(dirs))...); !sameMap(got, sums) {
 		t.Fatalf("%s: go-diskfs reads %v\nwant %v", when, got, sums)
 	}
 }
@@ -156,7 +164,7 @@ func testReplacesAddsRemoves(t *testing.T, size int64) {
 	if st.SHA256["/isos/beta.iso"] != digest(next["/isos/beta.iso"]) {
 		t.Errorf("Stats digest of beta.iso is %s", st.SHA256["/isos/beta.iso"])
 	}
-	// A new directory, and adding what exists is refused.
+	// Another new directory, and adding what exists is refused.
 	next["/new/dir/x.bin"] = content("x", 5000)
 	if _, err := update(t, img, []Change{put("/new/dir/x.bin", next["/new/dir/x.bin"])}, nil); err != nil {
 		t.Fatal(err)
