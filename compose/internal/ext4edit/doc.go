@@ -16,10 +16,12 @@
 // Update adds, replaces (remove and add of one path) and removes files in
 // ONE journal transaction, in this order:
 //
-//  1. New contents, and the extent leaf blocks of files needing more than
-//     the inode's 4 extents, go to blocks free in the on-disk bitmaps
-//     (blocks the transaction frees are not reused: the old files stay
-//     whole until the commit). Nothing refers to them yet. Sync.
+//  1. New contents, the extent leaf blocks of files needing more than the
+//     inode's 4 extents, and every other block the transaction allocates
+//     (new directory blocks, a directory's fresh leaf) go to blocks free in
+//     the on-disk bitmaps (blocks the transaction frees are not reused: the
+//     old files stay whole until the commit). Nothing refers to them yet.
+//     Live tree blocks are never rewritten in place. Sync.
 //  2. needs_recovery is set in the superblock while the journal is empty.
 //     Sync.
 //  3. The transaction goes into the journal: descriptor blocks tagging
@@ -34,9 +36,11 @@
 //     needs_recovery is cleared. Sync.
 //
 // Guarantees: an interruption at any write leaves a volume that, once its
-// journal is replayed (Recover, e2fsck, or the kernel on mount), is
-// e2fsck-clean and holds either the whole old set of files or the whole
-// new one. Replay by e2fsck and by Recover give the same blocks. Before the
+// journal is replayed (Recover, e2fsck, or the kernel on mount; all three
+// are tested), is e2fsck-clean and holds either the whole old set of files
+// or the whole new one. Replay by e2fsck and by Recover give the same
+// blocks. Recover also replays journals the kernel wrote (64-bit tags,
+// revoke records). Before the
 // commit, and after it until the checkpoint's first write, e2fsck -fn
 // without replay also finds the old volume clean (exit 0); it reports
 // errors (exit 4) only mid-checkpoint (step 5), when some home blocks are
