@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -109,7 +110,7 @@ func state(t *testing.T, img string) string {
 // not touch read the same at every stop without any replay (as GRUB
 // reads); and what e2fsck -fn says without replay in each state.
 func TestUpdateSurvivesDeathAtEveryWrite(t *testing.T) {
-	testenv.Tools(t, "e2fsck")
+	testenv.Tools(t, "e2fsck", "grub-fstest")
 	old, next, changes := scenario()
 	dir := t.TempDir()
 	pristine := journaled(t, 64<<20, old)
@@ -148,6 +149,11 @@ func TestUpdateSurvivesDeathAtEveryWrite(t *testing.T) {
 			t.Fatalf("death after %d of %d writes (%s): e2fsck -fn without replay exited %d:\n%s", n, total, st, rc, out)
 		}
 		prev = st
+		if st != "clean" || n == 0 || n == total {
+			// Before step 2 the home metadata is untouched; staleFiles
+			// below checks the untouched files there.
+			grubOldOrNew(t, work, old, next, n)
+		}
 		own, dfs := staleFiles(t, work, untouched...)
 		for _, p := range untouched {
 			if own[p] != oldSums[p] || dfs[p] != oldSums[p] {
@@ -378,4 +384,35 @@ func TestStaleJournalBlocksStopReplay(t *testing.T) {
 		t.Fatalf("after Recover: %v", got)
 	}
 	sameBlocks(t, work, byFsck, -1)
+}
+
+// grubOldOrNew reads every path of the old and new trees with GRUB's ext2
+// driver, which never replays: each must read as its old bytes, its new
+// bytes, or be absent when one side lacks it; never partial, never missing
+// when both sides have it. Untouched files must read as before.
+func grubOldOrNew(t *testing.T, img string, old, next map[string][]byte, n int) {
+	t.Helper()
+	paths := map[string]bool{}
+	for p := range old {
+		paths[p] = true
+	}
+	for p := range next {
+		paths[p] = true
+	}
+	for p := range paths {
+		out, err := exec.Command("grub-fstest", img, "cat", p).Output()
+		o, inOld := old[p]
+		w, inNew := next[p]
+		switch {
+		case err != nil && (!inOld || !inNew):
+		case err != nil:
+			t.Fatalf("death after %d: GRUB cannot read %s: %v", n, p, err)
+		case inOld && bytes.Equal(out, o), inNew && bytes.Equal(out, w):
+		default:
+			t.Fatalf("death after %d: GRUB reads %d bytes of %s, neither the old nor the new content", n, len(out), p)
+		}
+		if inOld && inNew && bytes.Equal(o, w) && !bytes.Equal(out, o) {
+			t.Fatalf("death after %d: GRUB reads the untouched %s differently", n, p)
+		}
+	}
 }

@@ -202,3 +202,19 @@ func diskfsDigest(t *testing.T, r io.Reader, p string) string {
 		}
 	}
 }
+
+// grubReads checks, with GRUB's own ext2 driver (grub-fstest), that each
+// file of want reads as its bytes. GRUB never replays a journal.
+func grubReads(t *testing.T, img string, want map[string][]byte, when string) {
+	t.Helper()
+	dir := t.TempDir()
+	for p, b := range want {
+		local := filepath.Join(dir, "want")
+		if err := os.WriteFile(local, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("grub-fstest", img, "cmp", p, local).CombinedOutput(); err != nil {
+			t.Fatalf("%s: GRUB reads %s differently: %v %s", when, p, err, out)
+		}
+	}
+}

@@ -122,6 +122,7 @@ func checkAll(t *testing.T, img string, want map[string][]byte, when string) {
 	t.Helper()
 	clean(t, img, when)
 	checkCounts(t, img, when)
+	grubReads(t, img, want, when)
 	sums := digests(want)
 	if got := ownFiles(t, img); !sameMap(got, sums) {
 		t.Fatalf("%s: Open reads %v\nwant %v", when, got, sums)
@@ -139,7 +140,7 @@ func checkAll(t *testing.T, img string, want map[string][]byte, when string) {
 }
 
 func TestUpdateReplacesAddsRemoves(t *testing.T) {
-	testenv.Tools(t, "e2fsck", "debugfs")
+	testenv.Tools(t, "e2fsck", "debugfs", "grub-fstest")
 	for _, size := range []int64{64 << 20, 600 << 20} { // 1 KiB and 4 KiB blocks
 		t.Run(fmt.Sprintf("%dMiB", size>>20), func(t *testing.T) { testReplacesAddsRemoves(t, size) })
 	}
