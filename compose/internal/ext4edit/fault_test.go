@@ -283,10 +283,17 @@ func TestNeedsRecoveryRefuses(t *testing.T) {
 	for n := 0; ; n++ {
 		copyFile(t, pristine, work)
 		d := &dying{n: n}
-		if _, err := updateChunk(t, work, changes, func(f *os.File) Device { d.f = f; return d }, 1<<20); err == nil {
+		v, done := open(t, work, func(f *os.File) Device { d.f = f; return d })
+		_, err := v.Update(context.Background(), changes, Options{Chunk: 1 << 20})
+		committed := v.NeedsRecovery()
+		done()
+		if err == nil {
 			t.Fatal("no stop left the journal committed")
 		}
-		if state(t, work) == "committed (journal holds the transaction)" {
+		if (state(t, work) == "committed (journal holds the transaction)") != committed {
+			t.Fatalf("after a failed Update NeedsRecovery says %v, the volume differs", committed)
+		}
+		if committed {
 			break
 		}
 	}

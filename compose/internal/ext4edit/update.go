@@ -97,6 +97,11 @@ func (v *Volume) Update(ctx context.Context, changes []Change, opt Options) (Sta
 	err = u.run(ctx, changes)
 	u.st.Written = cnt.n
 	if err != nil {
+		// Re-read what is on disk: a failure after the commit leaves a
+		// transaction to recover, which NeedsRecovery must then report.
+		if lerr := v.load(false); lerr != nil {
+			v.recover = true
+		}
 		return u.st, err
 	}
 	return u.st, v.load(false)
