@@ -21,10 +21,7 @@ type fileExtent struct {
 // blocks (index and leaf) holding them.
 func (m *meta) extents(ino []byte) ([]fileExtent, []int64, error) {
 	if le.Uint32(ino[0x20:])&flagExtents == 0 {
-		if le.Uint32(ino[0x1c:]) == 0 {
-			return nil, nil, nil // no blocks at all
-		}
-		return nil, nil, fmt.Errorf("%w: an inode maps its blocks without extents", ErrUnsupported)
+		return m.blockMap(ino)
 	}
 	var exts []fileExtent
 	var tree []int64
@@ -68,7 +65,7 @@ func (m *meta) walkNode(b []byte, want int, exts *[]fileExtent, tree *[]int64) e
 		if len(*tree) > 1<<16 {
 			return fmt.Errorf("extent tree too large")
 		}
-		cb, err := m.g.readBlock(child)
+		cb, err := m.get(child) // the cache: a leaf this transaction made is not home yet
 		if err != nil {
 			return err
 		}
@@ -116,4 +113,61 @@ func (r *extentReader) ReadAt(b []byte, off int64) (int, error) {
 		off += int64(k)
 	}
 	return n, nil
+}
+
+// blockMap reads an inode that maps its blocks the ext2/3 way (e2fsck
+// makes lost+found so): 12 direct blocks, then single, double and triple
+// indirect blocks. Only reading is supported; Update never writes one.
+func (m *meta) blockMap(ino []byte) ([]fileExtent, []int64, error) {
+	var exts []fileExtent
+	var tree []int64
+	logical := int64(0)
+	limit := (inodeSize(ino) + m.g.bs - 1) / m.g.bs
+	add := func(b int64) error {
+		if b != 0 {
+			if b < m.g.first || b >= m.g.blocks {
+				return fmt.Errorf("block %d is outside the volume", b)
+			}
+			if k := len(exts) - 1; k >= 0 && exts[k].start+exts[k].n == b && exts[k].logical+exts[k].n == logical && exts[k].n < maxExtent {
+				exts[k].n++
+			} else {
+				exts = append(exts, fileExtent{extent: extent{logical, b, 1}})
+			}
+		}
+		logical++
+		return nil
+	}
+	var walk func(b int64, level int) error
+	walk = func(b int64, level int) error {
+		per := m.g.bs / 4
+		span := int64(1)
+		for i := 0; i < level; i++ {
+			span *= per
+		}
+		if b == 0 {
+			logical += span
+			return nil
+		}
+		if level == 0 {
+			return add(b)
+		}
+		blk, err := m.g.readBlock(b)
+		if err != nil {
+			return err
+		}
+		tree = append(tree, b)
+		for i := int64(0); i < per && logical < limit; i++ {
+			if err := walk(int64(le.Uint32(blk[4*i:])), level-1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := 0; i < 15 && logical < limit; i++ {
+		level := max(0, i-11)
+		if err := walk(int64(le.Uint32(ino[0x28+4*i:])), level); err != nil {
+			return nil, nil, err
+		}
+	}
+	return exts, tree, nil
 }

@@ -115,9 +115,12 @@ func readGeom(dev Device, off int64) (*geom, []byte, error) {
 		g.blocks |= int64(le.Uint32(sb[sbBlocksHi:])) << 32
 	}
 	if g.perGroup <= 0 || g.perGroup > 8*g.bs || g.ipg <= 0 || g.ipg > 8*g.bs || g.inodeSize < 128 ||
-		g.inodeSize > g.bs || g.inodeSize&(g.inodeSize-1) != 0 || g.descSize < 32 || g.descSize > 1024 ||
+		g.inodeSize > g.bs || g.inodeSize&(g.inodeSize-1) != 0 || g.descSize < 32 || g.descSize > g.bs || g.descSize&(g.descSize-1) != 0 ||
 		g.blocks <= g.first || g.first > 1 || (g.first == 1) != (g.bs == 1024) || g.firstIno <= journalIno {
 		return nil, nil, fmt.Errorf("%w: implausible geometry in the superblock", ErrUnsupported)
+	}
+	if f := le.Uint32(sb[sbIncompat:]); f&0x2 == 0 || f&0x40 == 0 {
+		return nil, nil, fmt.Errorf("%w: the volume lacks the filetype or extent feature", ErrUnsupported)
 	}
 	g.groups = (g.blocks - g.first + g.perGroup - 1) / g.perGroup
 	if g.inodes != g.groups*g.ipg {

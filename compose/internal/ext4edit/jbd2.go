@@ -190,7 +190,8 @@ func (j *journal) parseRevoke(b []byte) []int64 {
 }
 
 // replay writes every committed block home (the last copy wins, revoked
-// ones are skipped) and returns the sequence the next transaction gets.
+// ones are skipped) and returns the sequence the next transaction gets:
+// one past the end, as e2fsck and the kernel leave it.
 func (j *journal) replay() (uint32, error) {
 	txns, err := j.scan()
 	if err != nil {
@@ -223,7 +224,7 @@ func (j *journal) replay() (uint32, error) {
 			}
 		}
 	}
-	return j.seq + uint32(len(txns)), nil
+	return j.seq + uint32(len(txns)) + 1, nil
 }
 
 // setState writes the journal superblock's start and sequence: ONE write of
@@ -292,7 +293,7 @@ func (v *Volume) Recover() error {
 	if err := v.g.sync(); err != nil {
 		return err
 	}
-	return v.load()
+	return v.load(false)
 }
 
 // writeTxn logs the blocks of order (contents from cache) as transaction

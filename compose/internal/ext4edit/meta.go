@@ -195,23 +195,32 @@ func (m *meta) take(start, n int64) { m.setBlocks(start, n, true) }
 func (m *meta) release(start, n int64) { m.setBlocks(start, n, false) }
 
 func (m *meta) setBlocks(start, n int64, used bool) {
-	delta := int64(1)
-	if used {
-		delta = -1
-	}
-	for b := start; b < start+n; b++ {
+	for b := start; b < start+n; {
 		grp, i := (b-m.g.first)/m.g.perGroup, (b-m.g.first)%m.g.perGroup
+		end := min(start+n, m.g.first+(grp+1)*m.g.perGroup) // this group's part
 		bm, bn, _, err := m.bitmap(grp, false)
-		if err != nil || bit(bm, i) == used {
-			continue // callers pass blocks they checked
+		if err != nil {
+			return // callers pass blocks they checked
 		}
-		bm[i/8] ^= 1 << (i % 8)
-		m.mark(bn)
-		d, _ := m.desc(grp)
-		m.g.addFree(d, 0x0c, delta)
-		m.mark(m.descBlockNo(grp))
-		addSBFree(m.sb(), delta, 0)
-		m.markSB()
+		var changed int64
+		for k := i; k < i+end-b; k++ {
+			if bit(bm, k) != used {
+				bm[k/8] ^= 1 << (k % 8)
+				changed++
+			}
+		}
+		if changed > 0 {
+			if !used {
+				changed = -changed
+			}
+			m.mark(bn)
+			d, _ := m.desc(grp)
+			m.g.addFree(d, 0x0c, -changed)
+			m.mark(m.descBlockNo(grp))
+			addSBFree(m.sb(), -changed, 0)
+			m.markSB()
+		}
+		b = end
 	}
 }
 

@@ -1,7 +1,6 @@
 package ext4edit
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -65,6 +64,8 @@ type updater struct {
 	st          Stats
 	total, done int64
 	adds        []*pending
+	dirBlocks   map[int64]bool // directory blocks the transaction changes
+	fresh       []int64        // metadata blocks allocated by the transaction
 }
 
 // pending is a file to add: its content is written before the commit,
@@ -89,16 +90,21 @@ func (v *Volume) Update(ctx context.Context, changes []Change, opt Options) (Sta
 	if err != nil {
 		return Stats{}, err
 	}
-	u := &updater{v: v, g: &g, m: m, opt: opt, t: opt.Time, st: Stats{SHA256: map[string]string{}}}
+	u := &updater{v: v, g: &g, m: m, opt: opt, t: opt.Time, st: Stats{SHA256: map[string]string{}}, dirBlocks: map[int64]bool{}}
 	if u.t.IsZero() {
 		u.t = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	err = u.run(ctx, changes)
 	u.st.Written = cnt.n
 	if err != nil {
+		// Re-read what is on disk: a failure after the commit leaves a
+		// transaction to recover, which NeedsRecovery must then report.
+		if lerr := v.load(false); lerr != nil {
+			v.recover = true
+		}
 		return u.st, err
 	}
-	return u.st, v.load()
+	return u.st, v.load(false)
 }
 
 func (u *updater) run(ctx context.Context, changes []Change) error {
@@ -117,9 +123,6 @@ func (u *updater) run(ctx context.Context, changes []Change) error {
 			return err
 		}
 	}
-	if err := u.g.sync(); err != nil {
-		return err
-	}
 	for _, n := range removes {
 		if err := u.remove(n); err != nil {
 			return err
@@ -129,6 +132,14 @@ func (u *updater) run(ctx context.Context, changes []Change) error {
 		if err := u.link(p); err != nil {
 			return err
 		}
+	}
+	for _, b := range u.fresh {
+		if _, err := u.g.dev.WriteAt(u.m.cache[b], u.g.off+b*u.g.bs); err != nil {
+			return fmt.Errorf("writing new metadata block %d: %w", b, err)
+		}
+	}
+	if err := u.g.sync(); err != nil {
+		return err
 	}
 	return u.commit()
 }
@@ -379,246 +390,4 @@ func (u *updater) remove(n *node) error {
 		return err
 	}
 	return u.m.releaseInode(n.ino)
-}
-
-// lookupDir finds a directory's inode by path in the (changing) tree.
-func (u *updater) lookupDir(p string) (int64, error) {
-	ino := int64(rootIno)
-	for _, part := range strings.Split(strings.Trim(p, "/"), "/") {
-		if part == "" {
-			continue
-		}
-		e, err := u.find(ino, part)
-		if err != nil {
-			return 0, err
-		}
-		if e == nil {
-			return 0, nil
-		}
-		if e.ftype != 2 {
-			return 0, fmt.Errorf("%s: %s is not a directory", p, part)
-		}
-		ino = e.ino
-	}
-	return ino, nil
-}
-
-func (u *updater) find(dir int64, name string) (*dirent, error) {
-	ents, err := u.m.dirEntries(dir)
-	if err != nil {
-		return nil, err
-	}
-	for i := range ents {
-		if ents[i].name == name {
-			return &ents[i], nil
-		}
-	}
-	return nil, nil
-}
-
-// mkdirAll returns the inode of directory p, creating what is missing.
-func (u *updater) mkdirAll(p string) (int64, error) {
-	ino, err := u.lookupDir(p)
-	if err != nil || ino != 0 {
-		return ino, err
-	}
-	parent, err := u.mkdirAll(path.Dir(p))
-	if err != nil {
-		return 0, err
-	}
-	return u.mkdir(parent, path.Base(p))
-}
-
-func (u *updater) mkdir(parent int64, name string) (int64, error) {
-	n, err := u.m.takeInode()
-	if err != nil {
-		return 0, err
-	}
-	runs, err := u.m.alloc(1)
-	if err != nil {
-		return 0, err
-	}
-	blk := runs[0].start
-	b, err := u.newBlock(blk)
-	if err != nil {
-		return 0, err
-	}
-	putEntry(b[0:], n, ".", 2, 12)
-	putEntry(b[12:], parent, "..", 2, int(u.g.bs)-12)
-	ino := make([]byte, u.g.inodeSize)
-	u.g.fillInode(ino, 0o40755, u.g.bs, 1, u.t)
-	le.PutUint16(ino[0x1a:], 2)
-	putExtents(ino[0x28:0x28+60], []extent{{0, blk, 1}})
-	if err := u.m.putInode(n, ino); err != nil {
-		return 0, err
-	}
-	pi, err := u.m.inode(parent)
-	if err != nil {
-		return 0, err
-	}
-	le.PutUint16(pi[0x1a:], le.Uint16(pi[0x1a:])+1)
-	if err := u.m.putInode(parent, pi); err != nil {
-		return 0, err
-	}
-	grp := (n - 1) / u.g.ipg
-	d, _ := u.m.desc(grp)
-	u.g.addFree(d, 0x10, 1) // used directories
-	u.m.mark(u.m.descBlockNo(grp))
-	return n, u.addEntry(parent, name, n, 2)
-}
-
-// newBlock puts a zeroed block in the transaction.
-func (u *updater) newBlock(blk int64) ([]byte, error) {
-	b := make([]byte, u.g.bs)
-	u.m.cache[blk] = b
-	u.m.mark(blk)
-	return b, nil
-}
-
-func putEntry(b []byte, ino int64, name string, ftype byte, rec int) {
-	le.PutUint32(b[0:], uint32(ino))
-	le.PutUint16(b[4:], uint16(rec))
-	b[6] = byte(len(name))
-	b[7] = ftype
-	copy(b[8:], name)
-}
-
-// addEntry adds name → ino to directory dir: in the first gap big
-// enough, else in a new block appended to the directory.
-func (u *updater) addEntry(dir int64, name string, ino int64, ftype byte) error {
-	need := recLen(len(name))
-	di, err := u.m.inode(dir)
-	if err != nil {
-		return err
-	}
-	exts, _, err := u.m.extents(di)
-	if err != nil {
-		return err
-	}
-	for _, e := range exts {
-		for i := int64(0); i < e.n; i++ {
-			b, err := u.m.get(e.start + i)
-			if err != nil {
-				return err
-			}
-			for at := 0; at+8 <= len(b); {
-				rec := int(le.Uint16(b[at+4:]))
-				if rec < 8 || at+rec > len(b) {
-					return fmt.Errorf("directory %d: bad entry at %d", dir, at)
-				}
-				used := 0
-				if le.Uint32(b[at:]) != 0 {
-					used = recLen(int(b[at+6]))
-				}
-				if rec-used >= need {
-					if used > 0 {
-						le.PutUint16(b[at+4:], uint16(used))
-					}
-					putEntry(b[at+used:], ino, name, ftype, rec-used)
-					u.m.mark(e.start + i)
-					return nil
-				}
-				at += rec
-			}
-		}
-	}
-	return u.growDir(dir, di, exts, name, ino, ftype)
-}
-
-func (u *updater) growDir(dir int64, di []byte, exts []fileExtent, name string, ino int64, ftype byte) error {
-	if le.Uint16(di[0x28+6:]) != 0 {
-		return fmt.Errorf("%w: directory %d has an extent tree", ErrUnsupported, dir)
-	}
-	runs, err := u.m.alloc(1)
-	if err != nil {
-		return err
-	}
-	blk := runs[0].start
-	b, err := u.newBlock(blk)
-	if err != nil {
-		return err
-	}
-	putEntry(b, ino, name, ftype, int(u.g.bs))
-	size := inodeSize(di)
-	var plain []extent
-	for _, e := range exts {
-		plain = append(plain, e.extent)
-	}
-	logical := size / u.g.bs
-	if k := len(plain) - 1; k >= 0 && plain[k].start+plain[k].n == blk && plain[k].logical+plain[k].n == logical && plain[k].n < maxExtent {
-		plain[k].n++
-	} else if len(plain) < 4 {
-		plain = append(plain, extent{logical, blk, 1})
-	} else {
-		return fmt.Errorf("%w: directory %d would need a fifth extent", ErrUnsupported, dir)
-	}
-	putExtents(di[0x28:0x28+60], plain)
-	size += u.g.bs
-	le.PutUint32(di[0x04:], uint32(size))
-	le.PutUint32(di[0x6c:], uint32(size>>32))
-	le.PutUint32(di[0x1c:], le.Uint32(di[0x1c:])+uint32(u.g.bs/512))
-	return u.m.putInode(dir, di)
-}
-
-// removeEntry removes name from directory dir, merging its space into the
-// entry before it.
-func (u *updater) removeEntry(dir int64, name string) error {
-	e, err := u.find(dir, name)
-	if err != nil {
-		return err
-	}
-	if e == nil {
-		return fmt.Errorf("no entry %q in directory %d", name, dir)
-	}
-	b, err := u.m.get(e.blk)
-	if err != nil {
-		return err
-	}
-	if e.prev >= 0 {
-		le.PutUint16(b[e.prev+4:], uint16(int(le.Uint16(b[e.prev+4:]))+e.rec))
-	} else {
-		le.PutUint32(b[e.at:], 0)
-	}
-	u.m.mark(e.blk)
-	return nil
-}
-
-// commit journals every changed metadata block and checkpoints it, in the
-// order the package documents.
-func (u *updater) commit() error {
-	g, m := u.g, u.m
-	j, err := m.openJournal()
-	if err != nil {
-		return err
-	}
-	sb := m.sb()
-	le.PutUint32(sb[sbIncompat:], le.Uint32(sb[sbIncompat:])|incompatRecover)
-	m.markSB()
-	steps := []func() error{
-		func() error { _, err := g.setRecover(true); return err },
-		func() error {
-			_, err := j.writeTxn(m.order, m.cache, j.seq, bytes.Clone(j.sb[jsUUID:jsUUID+16]))
-			return err
-		},
-		func() error { _, err := j.setState(j.first, j.seq); return err },
-		func() error {
-			for _, n := range m.order {
-				if _, err := g.dev.WriteAt(m.cache[n], g.off+n*g.bs); err != nil {
-					return fmt.Errorf("checkpointing block %d: %w", n, err)
-				}
-			}
-			return nil
-		},
-		func() error { _, err := j.setState(0, j.seq+1); return err },
-		func() error { _, err := g.setRecover(false); return err },
-	}
-	for _, s := range steps {
-		if err := s(); err != nil {
-			return err
-		}
-		if err := g.sync(); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"path"
+	"slices"
 	"testing"
 
 	"github.com/usbkit/compose/compose/internal/testenv"
@@ -41,9 +44,14 @@ func open(t *testing.T, img string, dev func(*os.File) Device) (*Volume, func())
 
 func update(t *testing.T, img string, changes []Change, dev func(*os.File) Device) (Stats, error) {
 	t.Helper()
+	return updateChunk(t, img, changes, dev, 64<<10)
+}
+
+func updateChunk(t *testing.T, img string, changes []Change, dev func(*os.File) Device, chunk int) (Stats, error) {
+	t.Helper()
 	v, done := open(t, img, dev)
 	defer done()
-	return v.Update(context.Background(), changes, Options{Chunk: 64 << 10, Time: testTime})
+	return v.Update(context.Background(), changes, Options{Chunk: chunk, Time: testTime})
 }
 
 func put(p string, b []byte) Change {
@@ -104,6 +112,7 @@ func scenario() (old, next map[string][]byte, changes []Change) {
 	set("/isos/beta.iso", content("beta2", 900<<10+3))
 	set("/isos/a-rather-long-name-for-a-new-iso-image.iso", content("delta", 1<<20))
 	set("/isos/empty.iso", nil)
+	set("/newdir/sub/x.bin", content("x", 3000))
 	delete(next, "/isos/gamma.iso")
 	changes = append(changes, Change{Path: "/isos/gamma.iso", Remove: true})
 	return old, next, changes
@@ -112,6 +121,8 @@ func scenario() (old, next map[string][]byte, changes []Change) {
 func checkAll(t *testing.T, img string, want map[string][]byte, when string) {
 	t.Helper()
 	clean(t, img, when)
+	checkCounts(t, img, when)
+	grubReads(t, img, want, when)
 	sums := digests(want)
 	if got := ownFiles(t, img); !sameMap(got, sums) {
 		t.Fatalf("%s: Open reads %v\nwant %v", when, got, sums)
@@ -119,15 +130,25 @@ func checkAll(t *testing.T, img string, want map[string][]byte, when string) {
 	if got := debugfsFiles(t, img, sums); !sameMap(got, sums) {
 		t.Fatalf("%s: debugfs reads %v\nwant %v", when, got, sums)
 	}
-	if got := diskfsFiles(t, img, "/isos", "/keep"); !sameMap(got, sums) {
+	dirs := map[string]bool{}
+	for p := range want {
+		dirs[path.Dir(p)] = true
+	}
+	if got := diskfsFiles(t, img, slices.Collect(maps.Keys(dirs))...); !sameMap(got, sums) {
 		t.Fatalf("%s: go-diskfs reads %v\nwant %v", when, got, sums)
 	}
 }
 
 func TestUpdateReplacesAddsRemoves(t *testing.T) {
-	testenv.Tools(t, "e2fsck", "debugfs")
+	testenv.Tools(t, "e2fsck", "debugfs", "grub-fstest")
+	for _, size := range []int64{64 << 20, 600 << 20} { // 1 KiB and 4 KiB blocks
+		t.Run(fmt.Sprintf("%dMiB", size>>20), func(t *testing.T) { testReplacesAddsRemoves(t, size) })
+	}
+}
+
+func testReplacesAddsRemoves(t *testing.T, size int64) {
 	old, next, changes := scenario()
-	img := journaled(t, 64<<20, old)
+	img := journaled(t, size, old)
 	checkAll(t, img, old, "before")
 	st, err := update(t, img, changes, nil)
 	if err != nil {
@@ -144,7 +165,7 @@ func TestUpdateReplacesAddsRemoves(t *testing.T) {
 	if st.SHA256["/isos/beta.iso"] != digest(next["/isos/beta.iso"]) {
 		t.Errorf("Stats digest of beta.iso is %s", st.SHA256["/isos/beta.iso"])
 	}
-	// A new directory, and adding what exists is refused.
+	// Another new directory, and adding what exists is refused.
 	next["/new/dir/x.bin"] = content("x", 5000)
 	if _, err := update(t, img, []Change{put("/new/dir/x.bin", next["/new/dir/x.bin"])}, nil); err != nil {
 		t.Fatal(err)
@@ -176,4 +197,46 @@ type zeros struct{}
 
 func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
 
-var _ = filepath.Join
+// checkCounts compares the superblock's and the group descriptors' free
+// block and inode counts with the bitmaps: e2fsck -n does not fail on a
+// wrong superblock total.
+func checkCounts(t *testing.T, img, when string) {
+	t.Helper()
+	v, done := open(t, img, nil)
+	defer done()
+	sb := v.m.sb()
+	sbBlocks := int64(le.Uint32(sb[sbFreeBlocks:])) | int64(le.Uint32(sb[sbFreeBlocksHi:]))<<32
+	sbInodes := int64(le.Uint32(sb[sbFreeInodes:]))
+	var bits, ibits, descBlocks, descInodes int64
+	for grp := int64(0); grp < v.g.groups; grp++ {
+		d, _ := v.m.desc(grp)
+		fb := int64(le.Uint16(d[0x0c:])) | int64(le.Uint16(d[0x2c:]))<<16
+		fi := int64(le.Uint16(d[0x0e:])) | int64(le.Uint16(d[0x2e:]))<<16
+		bm, _, _, err := v.m.bitmap(grp, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, _, _, err := v.m.bitmap(grp, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gb, gi int64
+		for i := int64(0); i < min(v.g.perGroup, v.g.blocks-v.g.first-grp*v.g.perGroup); i++ {
+			if !bit(bm, i) {
+				gb++
+			}
+		}
+		for i := int64(0); i < v.g.ipg; i++ {
+			if !bit(im, i) {
+				gi++
+			}
+		}
+		if gb != fb || gi != fi {
+			t.Fatalf("%s: group %d says %d free blocks and %d free inodes, its bitmaps %d and %d", when, grp, fb, fi, gb, gi)
+		}
+		bits, ibits, descBlocks, descInodes = bits+gb, ibits+gi, descBlocks+fb, descInodes+fi
+	}
+	if sbBlocks != bits || sbInodes != ibits {
+		t.Fatalf("%s: superblock says %d free blocks and %d free inodes, the bitmaps %d and %d", when, sbBlocks, sbInodes, bits, ibits)
+	}
+}

@@ -27,6 +27,7 @@ type Volume struct {
 	j       *journal
 	root    *node
 	recover bool
+	seen    map[int64]bool // directories read, against loops
 }
 
 // File is one regular file of the volume.
@@ -57,14 +58,15 @@ func Open(dev Device, off int64) (*Volume, error) {
 		return nil, fmt.Errorf("%w: journal in inode %d", ErrUnsupported, n)
 	}
 	v := &Volume{g: g}
-	if err := v.load(); err != nil {
+	if err := v.load(false); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-// load (re)reads the metadata, the journal and the tree.
-func (v *Volume) load() error {
+// load (re)reads the metadata, the journal and the tree; stale reads the
+// tree even when the journal needs recovery, as GRUB does (tests use it).
+func (v *Volume) load(stale bool) error {
 	m, err := v.g.loadMeta()
 	if err != nil {
 		return err
@@ -74,10 +76,11 @@ func (v *Volume) load() error {
 		return err
 	}
 	v.recover = v.j.start != 0
-	if v.recover {
+	if v.recover && !stale {
 		return nil
 	}
 	v.root = &node{path: "/", ino: rootIno, dir: true}
+	v.seen = map[int64]bool{rootIno: true}
 	return v.readDir(v.root, 0)
 }
 
@@ -104,6 +107,10 @@ func (v *Volume) readDir(d *node, depth int) error {
 		k := &node{name: e.name, path: strings.TrimSuffix(d.path, "/") + "/" + e.name, ino: e.ino, size: inodeSize(ino)}
 		switch le.Uint16(ino[0:]) & modeType {
 		case modeDir:
+			if v.seen[e.ino] {
+				return fmt.Errorf("%s: directory inode %d appears twice in the tree", k.path, e.ino)
+			}
+			v.seen[e.ino] = true
 			k.dir = true
 			if err := v.readDir(k, depth+1); err != nil {
 				return err
