@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/ext4edit"
@@ -196,6 +197,11 @@ func (s *dataStep) verify(ctx context.Context, f *os.File, want map[string]strin
 	}
 	open := func(r io.ReaderAt) (opener, error) { return ext4edit.Open(readOnly{r}, s.off) }
 	return res.verified(verifyWritten(ctx, f, want, open, imageEvents(opts.Progress)))
+}
+
+// addJournal is ext4edit.AddJournal for disk.Spec.Journal.
+func addJournal(dev disk.Device, off, blocks int64, uuid [16]byte, t time.Time) error {
+	return ext4edit.AddJournal(dev, off, blocks, uuid, t)
 }
 
 // toExt4 converts the ESP step's writes (same fields) for ext4edit.

@@ -10,7 +10,6 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/filesystem/ext4"
 	"github.com/google/uuid"
-	"github.com/usbkit/compose/compose/internal/ext4edit"
 )
 
 // ext4Features: no journal from go-diskfs (its UUID would be random, and it
@@ -48,20 +47,23 @@ func (b *builder) fillExt4(p *Partition) error {
 }
 
 // addJournal gives the volume the jbd2 journal through which compose
-// changes it in place later (compose/internal/ext4edit). It comes after
+// changes it in place later (Spec.Journal). It comes after
 // the files: go-diskfs keeps the superblock and group descriptors in
 // memory and would write its own copies over a journal added before.
 func (b *builder) addJournal(p *Partition) error {
+	if b.l.journal == nil {
+		return nil
+	}
 	bs, err := b.ext4BlockSize(p)
 	if err != nil {
 		return err
 	}
 	id := [16]byte(uuid.MustParse(seedGUID(b.l.seed, "ext4 journal uuid")))
-	var dev ext4edit.Device = b.f
+	var dev Device = b.f
 	if b.holes != nil {
 		dev = b.holes
 	}
-	if err := ext4edit.AddJournal(dev, p.Offset, journalBytes(p.Size)/bs, id, b.l.Time); err != nil {
+	if err := b.l.journal(dev, p.Offset, journalBytes(p.Size)/bs, id, b.l.Time); err != nil {
 		return fmt.Errorf("adding the ext4 journal: %w", err)
 	}
 	return b.zeroJournal(dev, p, bs)
@@ -148,7 +150,7 @@ func ext4Sink(h filesystem.File) sink {
 // deferred build: a device holds old data there, and a stale journal block
 // of an earlier kit at the same place could pass for a transaction to
 // replay. In a fresh image file they read as zeros already.
-func (b *builder) zeroJournal(dev ext4edit.Device, p *Partition, bs int64) error {
+func (b *builder) zeroJournal(dev Device, p *Partition, bs int64) error {
 	if b.holes == nil {
 		return nil
 	}

@@ -58,6 +58,7 @@ type Layout struct {
 	Notes []string
 
 	seed     []byte
+	journal  func(dev Device, off, blocks int64, uuid [16]byte, t time.Time) error
 	bootCode []byte
 	biosBoot []byte
 }
@@ -81,7 +82,7 @@ const (
 // ComputeLayout computes partitions, FAT geometry and file placement from spec,
 // without touching any file. Every input error is reported here.
 func ComputeLayout(spec Spec) (Layout, error) {
-	l := Layout{Time: spec.Time, seed: spec.Seed, bootCode: spec.BootCode, biosBoot: spec.BIOSBoot}
+	l := Layout{Time: spec.Time, seed: spec.Seed, bootCode: spec.BootCode, biosBoot: spec.BIOSBoot, journal: spec.Journal}
 	if l.Time.IsZero() {
 		l.Time = DefaultTime()
 	}
