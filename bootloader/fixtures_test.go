@@ -2,6 +2,7 @@ package bootloader
 
 import (
 	"encoding/binary"
+	"testing"
 	"testing/fstest"
 )
 
@@ -36,6 +37,21 @@ func (f fixture) fs() fstest.MapFS {
 		m[p[1:]] = &fstest.MapFile{Data: d}
 	}
 	return m
+}
+
+// entriesOf inspects each fixture and makes its menu entry, as compose
+// would for the ISO at /isos/<name>.iso.
+func entriesOf(t *testing.T, fs []fixture) []Entry {
+	t.Helper()
+	var entries []Entry
+	for _, f := range fs {
+		d, err := Inspect(f.fs(), f.label)
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		entries = append(entries, Entry{ID: f.name, Title: f.label, ISOPath: "/isos/" + f.name + ".iso", Boot: d})
+	}
+	return entries
 }
 
 func fixtures() []fixture {

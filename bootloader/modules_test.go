@@ -78,14 +78,7 @@ var commandModule = map[string]string{
 func everyRender(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	var entries []Entry
-	for _, f := range fixtures() {
-		d, err := Inspect(f.fs(), f.label)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries = append(entries, Entry{ID: f.name, Title: f.label, ISOPath: "/isos/" + f.name + ".iso", Boot: d})
-	}
+	entries := entriesOf(t, fixtures())
 	for _, c := range []Console{ConsoleVGA, ConsoleSerial, ConsoleBoth} {
 		for _, sb := range []bool{false, true} {
 			b, err := Render(Menu{Title: "t", Timeout: time.Second, Console: c, SecureBoot: sb}, entries)

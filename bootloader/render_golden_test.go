@@ -55,14 +55,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 
 // One menu with every fixture, console on both, Secure Boot off (no MokManager entry).
 func TestRenderGoldenWholeKit(t *testing.T) {
-	var entries []Entry
-	for _, f := range fixtures() {
-		d, err := Inspect(f.fs(), f.label)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries = append(entries, Entry{ID: f.name, Title: f.label, ISOPath: "/isos/" + f.name + ".iso", Boot: d})
-	}
+	entries := entriesOf(t, fixtures())
 	got, err := Render(Menu{Title: "Whole kit", Timeout: -1, Default: IDPowerOff, Console: ConsoleBoth}, entries)
 	if err != nil {
 		t.Fatal(err)
@@ -76,17 +69,15 @@ func TestRenderGoldenWholeKit(t *testing.T) {
 // ISOs on the ext4 data partition: GRUB first finds that partition by its
 // marker, so loopback, and archiso's UUID probe, see the right volume.
 func TestRenderGoldenDataVolume(t *testing.T) {
-	var entries []Entry
+	var two []fixture
 	for _, f := range fixtures() {
-		if f.name != "archlinux-2024.01.01" && f.name != "debian-live-12" {
-			continue
+		if f.name == "archlinux-2024.01.01" || f.name == "debian-live-12" {
+			two = append(two, f)
 		}
-		d, err := Inspect(f.fs(), f.label)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries = append(entries, Entry{ID: f.name, Title: f.label, ISOPath: "/isos/" + f.name + ".iso",
-			Volume: "/.compose/0123456789abcdef.data", Boot: d})
+	}
+	entries := entriesOf(t, two)
+	for i := range entries {
+		entries[i].Volume = "/.compose/0123456789abcdef.data"
 	}
 	if len(entries) != 2 {
 		t.Fatalf("fixtures archlinux-2024.01.01 and debian-live-12 not found")
@@ -103,21 +94,9 @@ func TestRenderGoldenDataVolume(t *testing.T) {
 
 // The kit of every family added for issue 14: the menu the QEMU family test boots.
 func TestRenderGoldenFamiliesKit(t *testing.T) {
-	got, err := Render(Menu{Title: "Families", Timeout: 5 * time.Second, Console: ConsoleSerial}, familyEntries(t))
+	got, err := Render(Menu{Title: "Families", Timeout: 5 * time.Second, Console: ConsoleSerial}, entriesOf(t, familyFixtures()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, filepath.Join("testdata", "golden", "families-kit.cfg"), got)
-}
-
-func familyEntries(t *testing.T) []Entry {
-	var entries []Entry
-	for _, f := range familyFixtures() {
-		d, err := Inspect(f.fs(), f.label)
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries = append(entries, Entry{ID: f.name, Title: f.label, ISOPath: "/isos/" + f.name + ".iso", Boot: d})
-	}
-	return entries
 }

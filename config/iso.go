@@ -11,6 +11,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/usbkit/compose/config/digest"
 )
 
 var isoFields = []string{"name", "title", "url", "path", "sha256", "sha512", "checksum",
@@ -289,8 +291,6 @@ func (d *decoder) regexp(v *yaml.Node, p, s string) bool {
 	return true
 }
 
-var digestLen = map[string]int{"sha256": 64, "sha512": 128}
-
 // digest checks an inline digest for algorithm alg and stores it lower-cased.
 func (d *decoder) digest(v *yaml.Node, p, alg, s string, out *Checksum) {
 	if msg := checkDigest(alg, s); msg != "" {
@@ -301,7 +301,7 @@ func (d *decoder) digest(v *yaml.Node, p, alg, s string, out *Checksum) {
 }
 
 func checkDigest(alg, s string) string {
-	want := digestLen[alg]
+	want := digest.HexLen(alg)
 	if len(s) != want {
 		return fmt.Sprintf("a %s digest has %d hex digits, got %d", alg, want, len(s))
 	}

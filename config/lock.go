@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/usbkit/compose/config/digest"
 )
 
 // LockName is the lock file's conventional name, next to multiboot.yaml.
@@ -227,7 +229,7 @@ func (e *LockedISO) check(p string, bad func(path, format string, args ...any)) 
 	if msg != "" {
 		bad(p+".source", "%s.source: %s", p, msg)
 	}
-	if _, ok := digestLen[e.Algorithm]; !ok {
+	if digest.HexLen(e.Algorithm) == 0 {
 		bad(p+".algorithm", "%s.algorithm: %q is not sha256 or sha512", p, e.Algorithm)
 	} else if msg := checkDigest(e.Algorithm, e.Digest); msg != "" {
 		bad(p+".digest", "%s.digest: %s", p, msg)

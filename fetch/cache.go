@@ -2,8 +2,6 @@ package fetch
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -11,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/usbkit/compose/config/digest"
 )
 
 const partialSuffix = ".partial"
@@ -33,19 +33,16 @@ type partial struct {
 // starts writing it back.
 const writebackChunk = 8 << 20
 
-func newHash(alg string) hash.Hash {
-	if alg == "sha512" {
-		return sha512.New()
-	}
-	return sha256.New()
-}
-
 // openPartial opens and locks <final>.partial. It waits (polling, so ctx
 // can end the wait) while another process or goroutine holds the lock, and
 // makes sure the locked file is still the one at that name: the holder may
 // have renamed it into place meanwhile.
 func openPartial(ctx context.Context, final, alg string) (*partial, error) {
 	path := final + partialSuffix
+	h, err := digest.New(alg)
+	if err != nil {
+		return nil, err
+	}
 	if err := makeCacheDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
@@ -65,7 +62,7 @@ func openPartial(ctx context.Context, final, alg string) (*partial, error) {
 			return nil, err
 		}
 		if sameFile(fh, path) {
-			return &partial{f: fh, path: path, h: newHash(alg)}, nil
+			return &partial{f: fh, path: path, h: h}, nil
 		}
 		fh.Close()
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/usbkit/compose/config/digest"
 )
 
 // ErrBadEntry means a cache entry does not hold what its name promises: it
@@ -98,7 +100,10 @@ func FileDigest(ctx context.Context, path, alg string) (string, error) {
 }
 
 func digestOf(ctx context.Context, fh *os.File, alg string) (string, error) {
-	h := newHash(alg)
+	h, err := digest.New(alg)
+	if err != nil {
+		return "", err
+	}
 	if _, err := io.CopyBuffer(h, ctxReader{ctx, fh}, make([]byte, copyBufSize)); err != nil {
 		return "", fmt.Errorf("hashing %s: %w", fh.Name(), err)
 	}

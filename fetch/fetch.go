@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/usbkit/compose/config/digest"
 )
 
 // ErrChecksumMismatch means the bytes arrived but hash to another digest
@@ -291,13 +293,13 @@ func (s Source) validate() error {
 	return checkDigest(s.Algorithm, s.Digest)
 }
 
-func checkDigest(alg, digest string) error {
-	want := map[string]int{"sha256": 64, "sha512": 128}[alg]
+func checkDigest(alg, hexd string) error {
+	want := digest.HexLen(alg)
 	if want == 0 {
 		return fmt.Errorf("unsupported checksum algorithm %q (want sha256 or sha512)", alg)
 	}
-	if len(digest) != want || strings.Trim(digest, "0123456789abcdef") != "" {
-		return fmt.Errorf("%s digest %q is not %d lowercase hex digits", alg, digest, want)
+	if len(hexd) != want || strings.Trim(hexd, "0123456789abcdef") != "" {
+		return fmt.Errorf("%s digest %q is not %d lowercase hex digits", alg, hexd, want)
 	}
 	return nil
 }

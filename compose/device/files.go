@@ -1,8 +1,6 @@
 package device
 
 import (
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +8,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/usbkit/compose/config/digest"
 )
 
 // File is a host file the image leaves out (compose/disk's Spec.Defer): its
@@ -20,9 +20,10 @@ type File struct {
 	Source  string   // the host file
 	Size    int64    // its size; the extents cover exactly this much
 	Extents []Extent // image byte ranges, in file order
-	// Algorithm ("sha256" or "sha512") and Digest (hex), when set, are what
-	// Source's bytes must hash to. They are hashed as they are written; a
-	// mismatch fails every device before its partition table is written.
+	// Algorithm ("sha256" or "sha512"; empty means "sha256") and Digest
+	// (hex), when Digest is set, are what Source's bytes must hash to. They
+	// are hashed as they are written; a mismatch fails every device before
+	// its partition table is written.
 	Algorithm, Digest string
 }
 
@@ -101,14 +102,14 @@ func newOverlay(files []File, size int64, head span) (*overlay, error) {
 func openSource(fl File) (*source, error) {
 	s := &source{File: fl}
 	if fl.Digest != "" {
-		switch fl.Algorithm {
-		case "sha256", "":
-			s.h, s.Algorithm = sha256.New(), "sha256"
-		case "sha512":
-			s.h = sha512.New()
-		default:
-			return nil, fmt.Errorf("%s: unknown digest algorithm %q", fl.Name, fl.Algorithm)
+		if s.Algorithm == "" { // see File
+			s.Algorithm = "sha256"
 		}
+		h, err := digest.New(s.Algorithm)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", fl.Name, err)
+		}
+		s.h = h
 	}
 	f, err := os.Open(fl.Source)
 	if err != nil {

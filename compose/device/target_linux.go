@@ -9,16 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// target is one open device.
-type target struct {
-	f          *os.File
-	path       string
-	direct     bool
-	size       int64
-	sectorSize int
-	devnum     string
-}
-
 // openTarget opens path read-write and exclusively: on Linux O_EXCL on a
 // block device fails with EBUSY while it is mounted, held by dm/md, or open
 // exclusively elsewhere, and keeps others from doing so until we close it.
@@ -87,7 +77,3 @@ func (t *target) dropCache() error {
 	}
 	return unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
 }
-
-// sync writes back and flushes the device's own cache (fsync on a block
-// device sends a cache flush).
-func (t *target) sync() error { return t.f.Sync() }

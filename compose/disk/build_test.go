@@ -105,20 +105,7 @@ func TestBigISOOnExt4(t *testing.T) {
 	if testing.Short() {
 		testenv.Skip(t, "writes a 4 GiB sparse file; skipped with -short")
 	}
-	dir := t.TempDir()
-	big := filepath.Join(dir, "big.iso")
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	size := 4*gib + mib + 3
-	for _, at := range []int64{0, 4*gib - 5, size - 4096} {
-		if _, err := f.WriteAt(pattern(4096, byte(at)), at); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Truncate(size)
-	f.Close()
+	big, size, _ := bigISO(t)
 	spec := espSpec(File{Path: "/EFI/BOOT/BOOTX64.EFI", Data: pattern(1000, 1)})
 	spec.ISOs = []File{{Path: "/isos/big.iso", Source: big, Size: size}, {Path: "/isos/small.iso", Data: pattern(2<<20, 2)}}
 	spec.Data.Label = "KITDATA"

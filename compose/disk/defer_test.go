@@ -108,21 +108,7 @@ func TestDeferBigExt4(t *testing.T) {
 	if testing.Short() {
 		testenv.Skip(t, "reads back a 4 GiB file; skipped with -short")
 	}
-	dir := t.TempDir()
-	big := filepath.Join(dir, "big.iso")
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	size := 4*gib + mib + 3
-	spots := []int64{0, 4*gib - 5, size - 4096}
-	for _, at := range spots {
-		if _, err := f.WriteAt(pattern(4096, byte(at)), at); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Truncate(size)
-	f.Close()
+	big, size, spots := bigISO(t)
 	spec := espSpec(File{Path: "/EFI/BOOT/BOOTX64.EFI", Data: pattern(1000, 1)})
 	spec.ISOs = []File{{Path: "/isos/big.iso", Source: big, Size: size}}
 	spec.Defer, spec.Verify = true, true

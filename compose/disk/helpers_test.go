@@ -138,6 +138,32 @@ func fileDigest(t testing.TB, name string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// bigISO writes a sparse ISO just over 4 GiB: a 4 KiB pattern at each
+// spot (its start, across the 4 GiB mark, its end), holes elsewhere.
+func bigISO(t *testing.T) (path string, size int64, spots []int64) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "big.iso")
+	size = 4*gib + mib + 3
+	spots = []int64{0, 4*gib - 5, size - 4096}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, at := range spots {
+		if _, err := f.WriteAt(pattern(4096, byte(at)), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, size, spots
+}
+
 // pattern returns n bytes that differ with seed and position.
 func pattern(n int, seed byte) []byte {
 	b := make([]byte, n)

@@ -1,15 +1,14 @@
 package disk
 
 import (
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/usbkit/compose/config/digest"
 )
 
 // ErrSourceMismatch is matched (errors.Is) by a *SourceError.
@@ -39,17 +38,6 @@ func short(h string) string {
 	return h
 }
 
-// newHash returns the hash for a pinned algorithm.
-func newHash(alg string) (hash.Hash, error) {
-	switch alg {
-	case "sha256":
-		return sha256.New(), nil
-	case "sha512":
-		return sha512.New(), nil
-	}
-	return nil, fmt.Errorf("unknown digest algorithm %q", alg)
-}
-
 // checkSum compares what f's bytes hashed to with its pinned digest.
 func checkSum(f File, sum []byte) error {
 	got := hex.EncodeToString(sum)
@@ -66,7 +54,7 @@ func pinned(f File, r io.Reader) (io.Reader, func(sha256sum []byte) []byte, erro
 	if f.Digest == "" || f.Algorithm == "sha256" {
 		return r, func(s []byte) []byte { return s }, nil
 	}
-	h, err := newHash(f.Algorithm)
+	h, err := digest.New(f.Algorithm)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,7 +64,7 @@ func pinned(f File, r io.Reader) (io.Reader, func(sha256sum []byte) []byte, erro
 // hashFile hashes the host file at path with alg, checking ctx between
 // reads (see the builder's kernel copy, which runs beside it).
 func hashFile(done <-chan struct{}, path, alg string) ([]byte, error) {
-	h, err := newHash(alg)
+	h, err := digest.New(alg)
 	if err != nil {
 		return nil, err
 	}

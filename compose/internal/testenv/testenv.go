@@ -58,6 +58,24 @@ func Loop(t testing.TB) {
 	Require(t, err == nil, "no /dev/loop-control: loop devices are not available")
 }
 
+// Ramfs mounts a fresh ramfs (a file system without direct I/O) for the
+// length of t and returns its directory; it needs root.
+func Ramfs(t testing.TB) string {
+	t.Helper()
+	Tools(t, "mount", "umount")
+	Require(t, os.Geteuid() == 0, "mounting ramfs needs root")
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "ramfs", "ramfs", dir).CombinedOutput(); err != nil {
+		Skip(t, "cannot mount ramfs on %s: %v %s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
 // Run runs name with args (mtools' drive check off) and returns its
 // combined output; a failure fails t with that output.
 func Run(t testing.TB, name string, args ...string) string {
