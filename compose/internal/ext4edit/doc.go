@@ -40,13 +40,17 @@
 // are tested), is e2fsck-clean and holds either the whole old set of files
 // or the whole new one. Replay by e2fsck and by Recover give the same
 // blocks. Recover also replays journals the kernel wrote (64-bit tags,
-// revoke records). Before the
-// commit, and after it until the checkpoint's first write, e2fsck -fn
-// without replay also finds the old volume clean (exit 0); it reports
-// errors (exit 4) only mid-checkpoint (step 5), when some home blocks are
-// new and some old. Readers that never replay (GRUB) read files the change
-// does not touch identically at every point, and see a directory change
-// only once the inodes it names are home.
+// revoke records).
+//
+// Without replay, e2fsck -fn (1.47) exits 0 before the commit (steps 1-3,
+// needs_recovery set on an empty journal included), right after it (step
+// 4, nothing checkpointed: the old metadata is whole), once the checkpoint
+// is complete, and after step 6; it exits 4 only mid-checkpoint (step 5),
+// when some home blocks are new and some old. Readers that never replay
+// (GRUB, checked with grub-fstest at every stop) read each path as its
+// whole old or whole new content or not at all, and untouched files
+// identically: directory blocks go home last, and blocks the transaction
+// allocates are written before the commit.
 //
 // Not guaranteed: atomicity against a device that tears the 1024-byte
 // journal superblock write or reorders writes across a flush; a volume

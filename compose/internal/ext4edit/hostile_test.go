@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"sort"
 	"testing"
 )
 
@@ -100,13 +101,14 @@ func TestOpenRefusesHostileVolumes(t *testing.T) {
 		dev  Device
 		want error
 	}{
-		"truncated":     {&memDev{base: base[:1500], patch: map[int64]byte{}}, nil},
-		"empty":         {&memDev{base: nil, patch: map[int64]byte{}}, nil},
-		"garbage":       {&memDev{base: garbage(1 << 20), patch: set(sbOffset+sbMagic, 0x53, 0xef)}, nil},
-		"metadata_csum": {&memDev{base: base, patch: set(sbOffset+sbROCompat+1, base[sbOffset+sbROCompat+1]|0x04)}, ErrUnsupported},
-		"meta_bg":       {&memDev{base: base, patch: set(sbOffset+sbIncompat, base[sbOffset+sbIncompat]|0x10)}, ErrUnsupported},
-		"no journal":    {&memDev{base: base, patch: set(sbOffset+sbCompat, base[sbOffset+sbCompat]&^compatHasJournal)}, ErrNoJournal},
-		"journal magic": {&memDev{base: base, patch: journalPatch(t, base, 0, 0)}, ErrUnsupported},
+		"truncated":       {&memDev{base: base[:1500], patch: map[int64]byte{}}, nil},
+		"empty":           {&memDev{base: nil, patch: map[int64]byte{}}, nil},
+		"garbage":         {&memDev{base: garbage(1 << 20), patch: set(sbOffset+sbMagic, 0x53, 0xef)}, nil},
+		"metadata_csum":   {&memDev{base: base, patch: set(sbOffset+sbROCompat+1, base[sbOffset+sbROCompat+1]|0x04)}, ErrUnsupported},
+		"meta_bg":         {&memDev{base: base, patch: set(sbOffset+sbIncompat, base[sbOffset+sbIncompat]|0x10)}, ErrUnsupported},
+		"no journal":      {&memDev{base: base, patch: set(sbOffset+sbCompat, base[sbOffset+sbCompat]&^compatHasJournal)}, ErrNoJournal},
+		"descriptor size": {&memDev{base: base, patch: set(sbOffset+sbDescSize+1, 3)}, ErrUnsupported}, // 832 bytes: crosses blocks (found by fuzzing)
+		"journal magic":   {&memDev{base: base, patch: journalPatch(t, base, 0, 0)}, ErrUnsupported},
 	} {
 		err := exercise(c.dev)
 		if err == nil || (c.want != nil && !errors.Is(err, c.want)) {
@@ -160,15 +162,31 @@ func TestOpenSurvivesCorruption(t *testing.T) {
 	}
 }
 
+// FuzzOpen patches up to two bytes of the metadata blocks of a real
+// volume (the blocks Open reads, the superblock and the journal
+// superblock) and runs Open, Recover and reads on it.
 func FuzzOpen(f *testing.F) {
-	f.Add(int64(sbOffset+sbIncompat), byte(0xff))
-	f.Add(int64(sbOffset+sbPerGroup), byte(0))
-	f.Add(int64(2048+8), byte(0x77))
+	f.Add(uint32(sbOffset+sbIncompat), byte(0xff), uint32(0), byte(0))
+	f.Add(uint32(sbOffset+sbPerGroup), byte(0), uint32(7), byte(1))
+	f.Add(uint32(2048+8), byte(0x77), uint32(9999), byte(0x80))
 	var base []byte
-	f.Fuzz(func(t *testing.T, off int64, v byte) {
+	var hot []int64
+	var bs int64
+	f.Fuzz(func(t *testing.T, a uint32, x byte, b uint32, y byte) {
 		if base == nil {
 			base = baseImage(t)
+			v, err := Open(&memDev{base: base, patch: map[int64]byte{}}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jsb, _ := v.j.phys(0)
+			hot, bs = []int64{v.g.sbBlock, jsb}, v.g.bs
+			for n := range v.m.cache {
+				hot = append(hot, n)
+			}
+			sort.Slice(hot, func(i, j int) bool { return hot[i] < hot[j] })
 		}
-		_ = exercise(&memDev{base: base, patch: map[int64]byte{off: v}})
+		at := func(s uint32) int64 { return hot[int(s)%len(hot)]*bs + int64(s/uint32(len(hot)))%bs }
+		_ = exercise(&memDev{base: base, patch: map[int64]byte{at(a): x, at(b): y}})
 	})
 }

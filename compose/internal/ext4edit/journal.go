@@ -75,6 +75,9 @@ func AddJournal(dev Device, off int64, blocks int64, uuid [16]byte, t time.Time)
 	if err := m.putInode(journalIno, ino); err != nil {
 		return err
 	}
+	if err := m.reserveInode(journalIno); err != nil {
+		return err
+	}
 	for _, n := range m.order {
 		if _, err := dev.WriteAt(m.cache[n], off+n*g.bs); err != nil {
 			return fmt.Errorf("writing block %d: %w", n, err)

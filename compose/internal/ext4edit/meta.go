@@ -315,3 +315,21 @@ func (m *meta) releaseInode(n int64) error {
 	m.markSB()
 	return nil
 }
+
+// reserveInode marks inode n in use if its bitmap does not already (mkfs
+// marks the reserved inodes; a volume made otherwise may not).
+func (m *meta) reserveInode(n int64) error {
+	grp, i := (n-1)/m.g.ipg, (n-1)%m.g.ipg
+	bm, bn, _, err := m.bitmap(grp, true)
+	if err != nil || bit(bm, i) {
+		return err
+	}
+	bm[i/8] |= 1 << (i % 8)
+	m.mark(bn)
+	d, _ := m.desc(grp)
+	m.g.addFree(d, 0x0e, -1)
+	m.mark(m.descBlockNo(grp))
+	addSBFree(m.sb(), 0, -1)
+	m.markSB()
+	return nil
+}
