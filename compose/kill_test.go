@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -52,12 +53,17 @@ func childApply() error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(applying) // killAt's mark for kills during Apply only
-	_, err = Apply(ctx, p, BuildOptions{})
+	// killAt's marks: kills during Apply only, or after a read-back.
+	fmt.Println(applying)
+	_, err = Apply(ctx, p, BuildOptions{Progress: func(e Event) {
+		if e.Phase == PhaseVerify && e.State == Done {
+			fmt.Println(verified)
+		}
+	}})
 	return err
 }
 
-const applying = "applying"
+const applying, verified = "applying", "verified"
 
 func newFetcherErr(cache string) (*fetch.Fetcher, error) {
 	return fetch.New(fetch.Options{CacheDir: cache})
@@ -189,6 +195,8 @@ type kill struct {
 	want                            []string
 	// duringApply spreads the kills over Apply alone, after planning:
 	// where a small change's writes are a short part of the whole run.
+	// Every other kill then falls after the second read-back (the ESP's,
+	// with an ext4 change): the short tail after the menu swap.
 	duringApply bool
 }
 
@@ -247,18 +255,24 @@ func killAt(t *testing.T, k kill, target string, restore func()) {
 	// Kill moments spread over the longest of three whole applies: on a
 	// loaded machine one run can be quick and leave every kill before the
 	// commit (a kill after the end is counted as "finished").
-	var whole time.Duration
+	windows := k.windows()
 	for range 3 {
 		restore()
 		cmd := child()
-		start, err := startChild(t, cmd, k.duringApply)
+		mark, err := startChild(cmd)
 		if err == nil {
 			err = cmd.Wait()
 		}
 		if err != nil {
 			t.Fatalf("uninterrupted apply: %v", err)
 		}
-		whole = max(whole, time.Since(start))
+		for i := range windows {
+			from, err := mark.at(windows[i].line, windows[i].n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			windows[i].length = max(windows[i].length, time.Since(from))
+		}
 		if kt := checkKit(t, target).State.Kit; kt != k.newKit {
 			t.Fatal("uninterrupted apply did not converge")
 		}
@@ -268,11 +282,16 @@ func killAt(t *testing.T, k kill, target string, restore func()) {
 	for i := 0; i < k.points; i++ {
 		restore()
 		cmd := child()
-		start, err := startChild(t, cmd, k.duringApply)
+		mark, err := startChild(cmd)
 		if err != nil {
 			t.Fatal(err)
 		}
-		at := time.Duration(r.Int63n(int64(whole)))
+		w := windows[i%len(windows)]
+		start, err := mark.at(w.line, w.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Duration(r.Int63n(int64(w.length)))
 		time.Sleep(time.Until(start.Add(at)))
 		cmd.Process.Signal(syscall.SIGKILL)
 		err = cmd.Wait()
@@ -306,45 +325,67 @@ func killAt(t *testing.T, k kill, target string, restore func()) {
 			break
 		}
 	}
-	t.Logf("an uninterrupted apply takes %v; %d kills left %v", whole, k.points, seen)
+	t.Logf("kill windows %+v; %d kills left %v", windows, k.points, seen)
 	if len(data) > 0 {
 		t.Logf("the data partition after the kills: %v", data)
 	}
 }
 
-// startChild starts cmd and returns when its kill window opens: at once,
-// or with duringApply once the child says it is applying.
-func startChild(t *testing.T, cmd *exec.Cmd, duringApply bool) (time.Time, error) {
-	mark := &marker{seen: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = mark, os.Stderr
-	if err := cmd.Start(); err != nil {
-		return time.Time{}, err
-	}
-	if !duringApply {
-		return time.Now(), nil
-	}
-	select {
-	case <-mark.seen:
-		return time.Now(), nil
-	case <-time.After(5 * time.Minute):
-		return time.Time{}, fmt.Errorf("the apply child never said %q", applying)
-	}
+// window is a span of an apply to kill in: from the nth time the child
+// prints line ("" for its start) for length.
+type window struct {
+	line   string
+	n      int
+	length time.Duration
 }
 
-// marker closes seen once the child prints the applying line.
+func (k kill) windows() []window {
+	if !k.duringApply {
+		return []window{{}}
+	}
+	return []window{{line: applying, n: 1}, {line: verified, n: 2}}
+}
+
+// startChild starts cmd, its output marked.
+func startChild(cmd *exec.Cmd) (*marker, error) {
+	mark := &marker{times: map[string][]time.Time{}}
+	cmd.Stdout, cmd.Stderr = mark, os.Stderr
+	mark.start = time.Now()
+	return mark, cmd.Start()
+}
+
+// marker records when the child printed each line.
 type marker struct {
-	mu   sync.Mutex
-	out  []byte
-	seen chan struct{}
+	mu    sync.Mutex
+	start time.Time
+	buf   []byte
+	times map[string][]time.Time
 }
 
 func (m *marker) Write(b []byte) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	had := strings.Contains(string(m.out), applying+"\n")
-	m.out = append(m.out, b...)
-	if !had && strings.Contains(string(m.out), applying+"\n") {
-		close(m.seen)
+	m.buf = append(m.buf, b...)
+	for i := bytes.IndexByte(m.buf, '\n'); i >= 0; i = bytes.IndexByte(m.buf, '\n') {
+		line := string(m.buf[:i])
+		m.buf = m.buf[i+1:]
+		m.times[line] = append(m.times[line], time.Now())
 	}
 	return len(b), nil
+}
+
+// at waits for the nth line printed as line ("": the start) and says when.
+func (m *marker) at(line string, n int) (time.Time, error) {
+	if line == "" {
+		return m.start, nil
+	}
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		m.mu.Lock()
+		ts := m.times[line]
+		m.mu.Unlock()
+		if len(ts) >= n {
+			return ts[n-1], nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("the apply child did not print %q %d times", line, n)
 }
