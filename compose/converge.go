@@ -127,7 +127,7 @@ func (res *Result) verified(direct bool, warning string, err error) error {
 	return err
 }
 
-// openFAT and openExt4 open a volume for the read-back.
+// openFAT opens the ESP at off for the read-back.
 func openFAT(off int64) func(io.ReaderAt) (opener, error) {
 	return func(r io.ReaderAt) (opener, error) { return fatedit.Open(readOnly{r}, off) }
 }
