@@ -23,7 +23,9 @@ import (
 //	go test -run '^$' -bench Converge16GiB -benchtime 1x -timeout 60m ./compose/
 //
 // COMPOSE_BENCH_DIR picks the disk (default: the system temp dir);
-// COMPOSE_BENCH_ISOS the number of 1 GiB ISOs (default 16). The cache and
+// COMPOSE_BENCH_ISOS the number of 1 GiB ISOs (default 16);
+// COMPOSE_BENCH_STORAGE=data puts them on the ext4 data partition (the
+// replace then goes through its journal). The cache and
 // a full rewrite hold real bytes: it needs about twice the kit on disk.
 func BenchmarkConverge16GiB(b *testing.B) {
 	dir, err := os.MkdirTemp(os.Getenv("COMPOSE_BENCH_DIR"), "compose-converge-bench-")
@@ -109,7 +111,11 @@ var benchDigests = map[string]string{}
 func benchKit(b testing.TB, dir string, isos []string) *config.Manifest {
 	var sb strings.Builder
 	// Room for one replaced ISO beside the old one, as on a larger stick.
-	fmt.Fprintf(&sb, "version: 1\nlabel: bench\nsize: %dGiB\nfirmware: [bios, uefi-x64]\nmenu:\n  console: serial\nisos:\n", len(isos)+2)
+	fmt.Fprintf(&sb, "version: 1\nlabel: bench\nsize: %dGiB\nfirmware: [bios, uefi-x64]\nmenu:\n  console: serial\n", len(isos)+2)
+	if s := os.Getenv("COMPOSE_BENCH_STORAGE"); s != "" {
+		fmt.Fprintf(&sb, "storage: %s\n", s)
+	}
+	sb.WriteString("isos:\n")
 	for _, iso := range isos {
 		if benchDigests[iso] == "" {
 			benchDigests[iso] = sha256File(b, iso)
