@@ -33,6 +33,8 @@ var forbidden = map[string][]string{
 	// ext4edit edits ext4 volumes from plain inputs, for compose (compose/disk
 	// gets its AddJournal through Spec.Journal: ext4edit's tests use compose/disk).
 	"compose/internal/ext4edit": {"config", "fetch", "bootloader", "compose", "cmd"},
+	// ext4fmt holds ext4 format facts for compose/disk and ext4edit.
+	"compose/internal/ext4fmt": {"config", "fetch", "bootloader", "compose", "cmd"},
 }
 
 const module = "github.com/usbkit/compose/"
@@ -40,7 +42,8 @@ const module = "github.com/usbkit/compose/"
 // shared packages may be imported by every package.
 // compose/internal/stale (names of temporary files) is compose's own.
 var shared = map[string]bool{"config/firmware": true, "config/bytesize": true, "config/digest": true,
-	"compose/internal/stale": true, "compose/internal/fatbpb": true, "compose/internal/directio": true}
+	"compose/internal/stale": true, "compose/internal/fatbpb": true, "compose/internal/directio": true,
+	"compose/internal/ext4fmt": true}
 
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}: {{join .Deps \" \"}}", module+"...").Output()

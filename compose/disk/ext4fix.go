@@ -3,9 +3,10 @@ package disk
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"time"
+
+	"github.com/usbkit/compose/compose/internal/ext4fmt"
 )
 
 // fixExt4 makes an ext4 volume go-diskfs v1.9.4 created reproducible: it
@@ -39,26 +40,10 @@ type ext4Geom struct {
 	csumSeed                                                             uint32
 }
 
-func hasSuperBackup(g int64, sparse bool) bool {
-	if !sparse || g <= 1 {
-		return true
-	}
-	for _, p := range []int64{3, 5, 7} {
-		n := p
-		for n < g {
-			n *= p
-		}
-		if n == g {
-			return true
-		}
-	}
-	return false
-}
-
 func (g ext4Geom) patchSuperblocks(f *os.File, off int64, ts uint32, hashSeed []byte, sparse bool) error {
 	le := binary.LittleEndian
 	for grp := int64(0); grp < g.groups; grp++ {
-		if !hasSuperBackup(grp, sparse) {
+		if !ext4fmt.HasSuperBackup(grp, sparse) {
 			continue
 		}
 		at := off + (grp*g.perGroup+g.first)*g.bs
@@ -136,7 +121,7 @@ func (g ext4Geom) patchGroup(f *os.File, off, grpIndex, bitmap, table int64, ts 
 			}
 			le.PutUint32(ino[0x90:], ts) // creation time
 		}
-		sum := g.inodeChecksum(ino, uint32(i+1+grpIndex*g.inodes))
+		sum := ext4fmt.InodeChecksum(g.csumSeed, uint32(i+1+grpIndex*g.inodes), ino)
 		le.PutUint16(ino[0x7c:], uint16(sum))
 		if extra {
 			le.PutUint16(ino[0x82:], uint16(sum>>16))
@@ -146,20 +131,4 @@ func (g ext4Geom) patchGroup(f *os.File, off, grpIndex, bitmap, table int64, ts 
 		}
 	}
 	return nil
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// crc32cRaw is CRC32C without the pre- and post-inversion, as ext4 (and
-// go-diskfs) chain it.
-func crc32cRaw(crc uint32, b []byte) uint32 { return ^crc32.Update(^crc, castagnoli, b) }
-
-// inodeChecksum is ext4's inode checksum: CRC32C over the inode number, its
-// generation and the inode with its checksum fields zero.
-func (g ext4Geom) inodeChecksum(ino []byte, number uint32) uint32 {
-	var n [4]byte
-	binary.LittleEndian.PutUint32(n[:], number)
-	c := crc32cRaw(g.csumSeed, n[:])
-	c = crc32cRaw(c, ino[0x64:0x68])
-	return crc32cRaw(c, ino)
 }

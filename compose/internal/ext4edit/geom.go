@@ -4,8 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
+
+	"github.com/usbkit/compose/compose/internal/ext4fmt"
 )
 
 // Device is what a volume lives on: an image file or a block device.
@@ -228,10 +229,6 @@ func addSBFree(sb []byte, blocks, inodes int64) {
 	le.PutUint32(sb[sbFreeInodes:], uint32(int64(le.Uint32(sb[sbFreeInodes:]))+inodes))
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func crc32cRaw(crc uint32, b []byte) uint32 { return ^crc32.Update(^crc, castagnoli, b) }
-
 // sealInode sets the inode checksum go-diskfs writes and insists on even
 // without metadata_csum: CRC32C seeded from s_checksum_seed over the inode
 // number, its generation and the inode with the checksum fields zero.
@@ -241,11 +238,7 @@ func (g *geom) sealInode(ino []byte, number int64) {
 	if hi {
 		le.PutUint16(ino[0x82:], 0)
 	}
-	var n [4]byte
-	le.PutUint32(n[:], uint32(number))
-	c := crc32cRaw(g.csumSeed, n[:])
-	c = crc32cRaw(c, ino[0x64:0x68])
-	c = crc32cRaw(c, ino)
+	c := ext4fmt.InodeChecksum(g.csumSeed, uint32(number), ino)
 	le.PutUint16(ino[0x7c:], uint16(c))
 	if hi {
 		le.PutUint16(ino[0x82:], uint16(c>>16))

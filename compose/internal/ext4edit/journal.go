@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/usbkit/compose/compose/internal/ext4fmt"
 )
 
 var be = binary.BigEndian
@@ -161,27 +163,11 @@ func (g *geom) superCopies(sb []byte) []int64 {
 	sparse := le.Uint32(sb[sbROCompat:])&1 != 0
 	out := []int64{g.off + sbOffset}
 	for grp := int64(1); grp < g.groups; grp++ {
-		if hasSuperBackup(grp, sparse) {
+		if ext4fmt.HasSuperBackup(grp, sparse) {
 			out = append(out, g.off+(grp*g.perGroup+g.first)*g.bs)
 		}
 	}
 	return out
-}
-
-func hasSuperBackup(g int64, sparse bool) bool {
-	if !sparse || g <= 1 {
-		return true
-	}
-	for _, p := range []int64{3, 5, 7} {
-		n := p
-		for n < g {
-			n *= p
-		}
-		if n == g {
-			return true
-		}
-	}
-	return false
 }
 
 // patchSuperCopies applies f to every superblock copy that is there.
