@@ -40,15 +40,8 @@ func (d *dying) WriteAt(b []byte, off int64) (int, error) {
 // this package's reader on the home blocks, and go-diskfs.
 func staleFiles(t *testing.T, img string, paths ...string) (own, diskfs map[string]string) {
 	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, f := openImage(t, img)
 	defer f.Close()
-	v, err := Open(readOnly{f}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := v.load(true); err != nil {
 		t.Fatal(err)
 	}
@@ -77,18 +70,26 @@ type readOnly struct{ *os.File }
 
 func (readOnly) WriteAt([]byte, int64) (int, error) { return 0, errors.New("read-only") }
 
-// state names where in the commit order a stop left the volume.
-func state(t *testing.T, img string) string {
+// openImage opens the volume in img read-only; the caller closes f.
+func openImage(t *testing.T, img string) (*Volume, *os.File) {
 	t.Helper()
 	f, err := os.Open(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	v, err := Open(readOnly{f}, 0)
 	if err != nil {
+		f.Close()
 		t.Fatal(err)
 	}
+	return v, f
+}
+
+// state names where in the commit order a stop left the volume.
+func state(t *testing.T, img string) string {
+	t.Helper()
+	v, f := openImage(t, img)
+	defer f.Close()
 	sb := make([]byte, 1024)
 	if _, err := f.ReadAt(sb, sbOffset); err != nil {
 		t.Fatal(err)
@@ -211,20 +212,13 @@ func TestUpdateSurvivesDeathAtEveryWrite(t *testing.T) {
 // image has data.
 func sameBlocks(t *testing.T, a, b string, n int) {
 	t.Helper()
-	fa, err := os.Open(a)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, fa := openImage(t, a)
 	defer fa.Close()
 	fb, err := os.Open(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fb.Close()
-	v, err := Open(readOnly{fa}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	jsb, _ := v.j.phys(0)
 	js := jsb * v.g.bs
 	skip := [][2]int64{{sbOffset + 0x30, sbOffset + 0x34}, {sbOffset + 0x178, sbOffset + 0x180}, {js + jsSequence, js + jsSequence + 4}}

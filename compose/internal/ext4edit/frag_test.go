@@ -3,7 +3,6 @@ package ext4edit
 import (
 	"fmt"
 	"io"
-	"os"
 	"testing"
 
 	"github.com/usbkit/compose/compose/internal/testenv"
@@ -80,14 +79,7 @@ func TestUpdateFragmented(t *testing.T) {
 
 func freeBlocks(t *testing.T, img string) int64 {
 	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, f := openImage(t, img)
 	defer f.Close()
-	v, err := Open(readOnly{f}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return v.Free() / v.g.bs
 }

@@ -210,18 +210,29 @@ func (m *meta) setBlocks(start, n int64, used bool) {
 			}
 		}
 		if changed > 0 {
-			if !used {
+			if used {
 				changed = -changed
 			}
-			m.mark(bn)
-			d, _ := m.desc(grp)
-			m.g.addFree(d, 0x0c, -changed)
-			m.mark(m.descBlockNo(grp))
-			addSBFree(m.sb(), -changed, 0)
-			m.markSB()
+			m.counted(grp, bn, false, changed)
 		}
 		b = end
 	}
+}
+
+// counted adds delta to the free blocks (inodes false) or free inodes of
+// group grp's descriptor and of the superblock, and marks them and the
+// changed bitmap block bn for the transaction.
+func (m *meta) counted(grp, bn int64, inodes bool, delta int64) {
+	field, blocks, inos := 0x0c, delta, int64(0)
+	if inodes {
+		field, blocks, inos = 0x0e, 0, delta
+	}
+	m.mark(bn)
+	d, _ := m.desc(grp)
+	m.g.addFree(d, field, delta)
+	m.mark(m.descBlockNo(grp))
+	addSBFree(m.sb(), blocks, inos)
+	m.markSB()
 }
 
 func (m *meta) descBlockNo(grp int64) int64 { n, _ := m.descBlock(grp); return n }
@@ -284,12 +295,7 @@ func (m *meta) takeInode() (int64, error) {
 				continue
 			}
 			bm[i/8] |= 1 << (i % 8)
-			m.mark(bn)
-			d, _ := m.desc(grp)
-			m.g.addFree(d, 0x0e, -1)
-			m.mark(m.descBlockNo(grp))
-			addSBFree(m.sb(), 0, -1)
-			m.markSB()
+			m.counted(grp, bn, true, -1)
 			return n, nil
 		}
 	}
@@ -307,12 +313,7 @@ func (m *meta) releaseInode(n int64) error {
 		return fmt.Errorf("inode %d is already free in its bitmap", n)
 	}
 	bm[i/8] &^= 1 << (i % 8)
-	m.mark(bn)
-	d, _ := m.desc(grp)
-	m.g.addFree(d, 0x0e, 1)
-	m.mark(m.descBlockNo(grp))
-	addSBFree(m.sb(), 0, 1)
-	m.markSB()
+	m.counted(grp, bn, true, 1)
 	return nil
 }
 
@@ -325,11 +326,6 @@ func (m *meta) reserveInode(n int64) error {
 		return err
 	}
 	bm[i/8] |= 1 << (i % 8)
-	m.mark(bn)
-	d, _ := m.desc(grp)
-	m.g.addFree(d, 0x0e, -1)
-	m.mark(m.descBlockNo(grp))
-	addSBFree(m.sb(), 0, -1)
-	m.markSB()
+	m.counted(grp, bn, true, -1)
 	return nil
 }
