@@ -97,8 +97,11 @@ func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, 
 // fetcher, which removes it and fetches it again.
 func checkLockedSizes(ctx context.Context, l *config.Lock, f *fetch.Fetcher, srcs []fetch.Source) error {
 	for _, s := range srcs {
-		p, ok := f.Lookup(s.Algorithm, s.Digest)
-		if !ok || checkLockedSize(l, s.Name, p, s.Size) == nil {
+		p, err := f.Lookup(s.Algorithm, s.Digest)
+		if err != nil {
+			return err
+		}
+		if p == "" || checkLockedSize(l, s.Name, p, s.Size) == nil {
 			continue
 		}
 		if d, err := fetch.FileDigest(ctx, p, s.Algorithm); err == nil && strings.EqualFold(d, s.Digest) {

@@ -26,8 +26,10 @@
 // # Trusting the cache
 //
 // The cache directory and its <alg> directories must belong to the
-// effective user and be writable by nobody else; New and Fetch refuse
-// others, saying why. No cache path is followed through a symlink: entries
+// effective user and be writable by nobody else; New refuses others,
+// saying why, and every use of the cache (Fetch, a hit included, Lookup,
+// Open, Verify, Refetch) checks both again before it reads or removes
+// anything, since either may have changed meanwhile. No cache path is followed through a symlink: entries
 // are checked with Lstat and opened with O_NOFOLLOW, and only regular files
 // count. Every lookup checks the type and, when the Source has one, the
 // size; Options.Rehash, [Fetcher.Verify] and the caller's own hashing

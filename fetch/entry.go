@@ -20,8 +20,12 @@ var ErrBadEntry = errors.New("bad cache entry")
 
 // entry checks the cached file for alg:digest without following a symlink:
 // "" and nil when there is none, the path when it is a regular file of the
-// expected size (size 0: any), ErrBadEntry otherwise.
+// expected size (size 0: any), ErrBadEntry otherwise. A cache directory
+// that breaks the ownership rules (checkCacheDirs) is an error of its own.
 func (f *Fetcher) entry(alg, digest string, size int64) (string, error) {
+	if err := checkCacheDirs(f.opts.CacheDir, alg); err != nil {
+		return "", err
+	}
 	p := f.finalPath(alg, digest)
 	fi, err := os.Lstat(p)
 	switch {
@@ -39,9 +43,13 @@ func (f *Fetcher) entry(alg, digest string, size int64) (string, error) {
 
 // Open opens the cached file of src for reading, refusing a symlink, a
 // non-regular file or a size other than src.Size (when known) with
-// ErrBadEntry, and a missing one with ErrNotCached. It does not hash.
+// ErrBadEntry, a missing one with ErrNotCached, and any file of a cache
+// directory that breaks the ownership rules. It does not hash.
 func (f *Fetcher) Open(src Source) (*os.File, error) {
 	if err := src.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkCacheDirs(f.opts.CacheDir, src.Algorithm); err != nil {
 		return nil, err
 	}
 	p := f.finalPath(src.Algorithm, src.Digest)
@@ -117,6 +125,9 @@ func (f *Fetcher) Refetch(ctx context.Context, src Source) (string, error) {
 	src.normalize()
 	if err := src.validate(); err != nil {
 		return "", err
+	}
+	if err := checkCacheDirs(f.opts.CacheDir, src.Algorithm); err != nil {
+		return "", fmt.Errorf("fetching %s: %w", src.Name, err)
 	}
 	f.evict(src)
 	if f.opts.Offline {

@@ -162,15 +162,20 @@ func New(opts Options) (*Fetcher, error) {
 // CacheDir is the directory the Fetcher stores files in.
 func (f *Fetcher) CacheDir() string { return f.opts.CacheDir }
 
-// Lookup returns the cached file for a digest, if there is one: a regular
-// file, never a symlink. It does not hash; see Verify and Open.
-func (f *Fetcher) Lookup(alg, digest string) (string, bool) {
+// Lookup returns the cached file for a digest, "" when there is none: a
+// regular file, never a symlink (a bad entry counts as none; Fetch
+// replaces it). It does not hash; see Verify and Open. A cache directory
+// that breaks the ownership rules is an error, as it is for Fetch.
+func (f *Fetcher) Lookup(alg, digest string) (string, error) {
 	alg, digest = strings.ToLower(alg), strings.ToLower(digest) // as Fetch does
-	if checkDigest(alg, digest) != nil {
-		return "", false
+	if err := checkDigest(alg, digest); err != nil {
+		return "", err
 	}
 	p, err := f.entry(alg, digest, 0)
-	return p, err == nil && p != ""
+	if errors.Is(err, ErrBadEntry) {
+		return "", nil
+	}
+	return p, err
 }
 
 // Fetch returns the path of the verified file for src, downloading it first
@@ -217,6 +222,11 @@ func (f *Fetcher) fetch(ctx context.Context, src Source) Result {
 	if err == nil && p != "" {
 		f.emitCached(src, p)
 		return Result{Source: src, Path: p, Cached: true}
+	}
+	if err != nil && !errors.Is(err, ErrBadEntry) { // an untrusted cache directory: nothing to fetch into
+		res.Err = fmt.Errorf("fetching %s: %w", src.Name, err)
+		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
+		return res
 	}
 	if f.opts.Offline {
 		res.Err = fmt.Errorf("fetching %s: %s:%s is %w %s (offline)",
