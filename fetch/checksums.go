@@ -103,15 +103,40 @@ func (f *Fetcher) getSmall(ctx context.Context, raw string) ([]byte, error) {
 		if f.opts.Offline {
 			return nil, fmt.Errorf("%s: %w (offline)", redact(raw), ErrNotCached)
 		}
+		if b, ok := f.smallRead(raw); ok {
+			return b, nil
+		}
 		var body []byte
 		err := f.retrySmall(ctx, func() error {
 			var err error
 			body, err = f.httpSmall(ctx, target)
 			return err
 		})
+		if err == nil {
+			f.smallKeep(raw, body)
+		}
 		return body, err
 	}
 	return nil, fmt.Errorf("%s: only http, https and local paths are supported here", redact(raw))
+}
+
+// smallRead and smallKeep remember what getSmall read over http, so that
+// one Fetcher reads a vendor's list once: apply checks the lock against it
+// before fetching and again in the plan, and both must see the same list.
+func (f *Fetcher) smallRead(url string) ([]byte, bool) {
+	f.smallMu.Lock()
+	defer f.smallMu.Unlock()
+	b, ok := f.small[url]
+	return b, ok
+}
+
+func (f *Fetcher) smallKeep(url string, b []byte) {
+	f.smallMu.Lock()
+	defer f.smallMu.Unlock()
+	if f.small == nil {
+		f.small = map[string][]byte{}
+	}
+	f.small[url] = b
 }
 
 func (f *Fetcher) retrySmall(ctx context.Context, get func() error) error {

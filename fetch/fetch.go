@@ -102,6 +102,8 @@ type Fetcher struct {
 	client   *http.Client
 	evMu     sync.Mutex
 	attempts map[locKind]attemptFunc // one way to read each kind of location
+	smallMu  sync.Mutex
+	small    map[string][]byte // lists, signatures and keys read over http, by URL
 }
 
 // DefaultCacheDir is $COMPOSE_CACHE_DIR when set, else the user cache
