@@ -201,7 +201,7 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	}
 	res, err := f.FetchAll(ctx, srcs)
 	if err != nil {
-		return nil, err
+		return nil, lockedSizeErrors(l, res)
 	}
 	out := make([]Fetched, len(res))
 	for i, r := range res {

@@ -133,3 +133,31 @@ func checkLockedSize(l *config.Lock, name, file string, size int64) error {
 	}
 	return &config.StaleLockError{Problems: config.Diagnostics{d}}
 }
+
+// lockedSizeErrors joins the failures of res, naming the lock line that
+// pinned the size of each source whose size was not what the lock says (a
+// *fetch.SizeError): the vendor may have replaced the file, and only
+// 'compose lock' can tell the lock so.
+func lockedSizeErrors(l *config.Lock, res []fetch.Result) error {
+	var errs []error
+	for _, r := range res {
+		var se *fetch.SizeError
+		if !errors.As(r.Err, &se) {
+			if r.Err != nil {
+				errs = append(errs, r.Err)
+			}
+			continue
+		}
+		where := l.File
+		for i, e := range l.ISOs {
+			if e.Name == r.Source.Name {
+				if pos := l.Positions[fmt.Sprintf("isos[%d].size", i)]; pos.Line > 0 {
+					where = fmt.Sprintf("%s:%d:%d", l.File, pos.Line, pos.Col)
+				}
+			}
+		}
+		errs = append(errs, fmt.Errorf("%w; the expected size is the lock's (%s: %s: size %d): if the file changed at its source, run 'compose lock' to pin it anew",
+			r.Err, where, r.Source.Name, se.Want))
+	}
+	return errors.Join(errs...)
+}

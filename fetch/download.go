@@ -129,6 +129,22 @@ func (f *Fetcher) download(ctx context.Context, src Source) (cached bool, err er
 	return false, err
 }
 
+// SizeError means the source is not the size the Source pins (Size): the
+// server announced another length, the local file has another size, or
+// more bytes arrived (Got -1). Nothing was kept. The pinned size is the
+// caller's (compose: the lock's), who can say where it comes from.
+type SizeError struct {
+	What      string // "server announces", "source sends", "PATH is"
+	Got, Want int64
+}
+
+func (e *SizeError) Error() string {
+	if e.Got < 0 {
+		return fmt.Sprintf("%s more than the expected %d bytes", e.What, e.Want)
+	}
+	return fmt.Sprintf("%s %d bytes, expected %d", e.What, e.Got, e.Want)
+}
+
 // errRestart asks for an immediate new attempt from byte 0.
 var errRestart = errors.New("restart from zero")
 
