@@ -83,7 +83,7 @@ func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, 
 	if s := iso.Signature; s != nil {
 		sig = &fetch.Signature{URL: s.URL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
 	}
-	alg, digest, err := f.ResolveList(ctx, c.ListURL, iso.FileName(), sig)
+	alg, digest, err := f.ResolveList(ctx, c.ListURL, location(iso), sig)
 	if err != nil {
 		return "", "", fmt.Errorf("resolving checksum from %s: %w", c.ListURL, err)
 	}

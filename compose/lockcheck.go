@@ -52,7 +52,7 @@ func listedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *f
 				p := fmt.Sprintf("isos[%d].digest", j)
 				pos := l.Positions[p]
 				bad = append(bad, config.Diagnostic{File: l.File, Line: pos.Line, Col: pos.Col,
-					Msg: fmt.Sprintf("%s: %s %s is not what %s lists for %s (%s %s): was the lock edited, or did the vendor change the file? 'compose lock' pins what the list says now", p, e.Algorithm, e.Digest, iso.Checksum.ListURL, iso.FileName(), alg, digest)})
+					Msg: fmt.Sprintf("%s: %s %s is not what %s lists for %s (%s %s): was the lock edited, or did the vendor change the file? 'compose lock' pins what the list says now", p, e.Algorithm, e.Digest, iso.Checksum.ListURL, fetch.ListName(iso.Checksum.ListURL, location(iso)), alg, digest)})
 			}
 		}
 	}

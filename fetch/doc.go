@@ -10,7 +10,9 @@
 // URL and the cause. [Fetcher.FetchAll] runs up to Options.Jobs fetches at
 // once. [Fetcher.Lookup] answers from the cache alone. [Fetcher.ResolveList]
 // reads a GNU- or BSD-style checksum list, optionally OpenPGP-signed, and
-// returns the digest it gives for one file name.
+// returns the digest it gives for one file, named as [ListName] says: its
+// path relative to the list's directory, so that a line for a file of the
+// same name in another directory never counts.
 //
 // The cache holds <dir>/<alg>/<digest> (read-only, verified) and
 // <dir>/<alg>/<digest>.partial (an unverified prefix being downloaded,
