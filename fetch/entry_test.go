@@ -314,3 +314,36 @@ func TestUnsafeCacheDirOnHit(t *testing.T) {
 		t.Errorf("%d requests: a refused cache must not be downloaded into", n)
 	}
 }
+
+// A bad entry is removed only while its name still refers to the file
+// found bad: one another run renamed into place meanwhile stays.
+func TestEvictKeepsReplacedEntry(t *testing.T) {
+	f, s, p, _ := cachedOnce(t)
+	tamper(t, p)
+	fh, bad, err := f.open(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	good := p + ".new"
+	if err := os.WriteFile(good, testData, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(good, p); err != nil { // another run's download lands
+		t.Fatal(err)
+	}
+	if err := f.evictIf(context.Background(), s, bad); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(p); err != nil || sha(b) != s.Digest {
+		t.Fatalf("the good entry that replaced the bad one went (%v)", err)
+	}
+	wantOnlyVerified(t, f.CacheDir(), p)
+	cur, _ := os.Lstat(p)
+	if err := f.evictIf(context.Background(), s, cur); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(p); !os.IsNotExist(err) {
+		t.Fatalf("the entry seen was not removed: %v", err)
+	}
+}
