@@ -9,13 +9,14 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/config/digest"
+	"github.com/usbkit/compose/config/filekind"
 )
 
 // ErrBadEntry means a cache entry does not hold what its name promises: it
 // is not a regular file (a symlink, say), its size is not the pinned one,
-// or its bytes hash to another digest. Fetch removes such an entry and
-// downloads it again; Offline, it fails with both ErrBadEntry and
-// ErrNotCached.
+// or its bytes hash to another digest. Fetch downloads it again and
+// renames the new file over it; Offline, it removes it and fails with both
+// ErrBadEntry and ErrNotCached.
 var ErrBadEntry = errors.New("bad cache entry")
 
 // entry checks the cached file for alg:digest without following a symlink:
@@ -35,7 +36,7 @@ func (f *Fetcher) entry(alg, digest string, size int64) (string, os.FileInfo, er
 	case err != nil:
 		return "", nil, err
 	case !fi.Mode().IsRegular():
-		return "", fi, fmt.Errorf("%w: %s is not a regular file (%s)", ErrBadEntry, p, fi.Mode().Type())
+		return "", fi, fmt.Errorf("%w: %s is %s, not a regular file", ErrBadEntry, p, filekind.Name(fi.Mode()))
 	case size > 0 && fi.Size() != size:
 		return "", fi, fmt.Errorf("%w: %s is %d bytes, the lock says %d", ErrBadEntry, p, fi.Size(), size)
 	}
