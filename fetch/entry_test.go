@@ -126,12 +126,17 @@ func TestSymlinkEntry(t *testing.T) {
 	} else if fh != nil {
 		fh.Close()
 	}
+	rec := &recorder{}
+	f.opts.Events = rec.add
 	got, err := f.Fetch(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(got); err != nil || !fi.Mode().IsRegular() {
 		t.Fatalf("entry after refetch: %v %v", fi, err)
+	}
+	if why := rec.errs(Retry); !strings.Contains(why, "is a symbolic link, not a regular file") || strings.Contains(why, "L-") {
+		t.Errorf("the bad entry is not named as a symbolic link: %q", why)
 	}
 	if len(srv.requests()) != 2 {
 		t.Fatal("the symlinked entry was answered from the cache")
@@ -346,4 +351,17 @@ func TestEvictKeepsReplacedEntry(t *testing.T) {
 	if _, err := os.Lstat(p); !os.IsNotExist(err) {
 		t.Fatalf("the entry seen was not removed: %v", err)
 	}
+}
+
+// errs joins the errors of the events of kind k.
+func (r *recorder) errs(k EventKind) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.ev {
+		if e.Kind == k && e.Err != nil {
+			out = append(out, e.Err.Error())
+		}
+	}
+	return strings.Join(out, "; ")
 }
