@@ -171,9 +171,14 @@ type Fetched struct {
 	Name   string `json:"name"`
 	Path   string `json:"path"`
 	Cached bool   `json:"cached"` // it was there already
+	// Warning says that the lock's digest could not be checked against
+	// the vendor's checksum list (offline, or the list could not be read).
+	Warning string `json:"warning,omitempty"`
 }
 
-// Fetch downloads and verifies every pinned ISO into the cache.
+// Fetch downloads and verifies every pinned ISO into the cache. A lock
+// whose digest is not what the vendor's checksum list says is refused
+// first, as plan and apply refuse it (checkListedDigests).
 func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	l, err := k.pinned()
 	if err != nil {
@@ -187,16 +192,20 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	if err != nil {
 		return nil, err
 	}
+	unchecked, err := listedDigests(ctx, k.m, l, f)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkLockedSizes(ctx, l, f, srcs); err != nil {
 		return nil, err
 	}
 	res, err := f.FetchAll(ctx, srcs)
 	if err != nil {
-		return nil, err
+		return nil, lockedSizeErrors(l, res)
 	}
 	out := make([]Fetched, len(res))
 	for i, r := range res {
-		out[i] = Fetched{Name: r.Source.Name, Path: r.Path, Cached: r.Cached}
+		out[i] = Fetched{Name: r.Source.Name, Path: r.Path, Cached: r.Cached, Warning: unchecked[r.Source.Name]}
 	}
 	return out, nil
 }

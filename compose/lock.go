@@ -83,7 +83,7 @@ func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, 
 	if s := iso.Signature; s != nil {
 		sig = &fetch.Signature{URL: s.URL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
 	}
-	alg, digest, err := f.ResolveList(ctx, c.ListURL, iso.FileName(), sig)
+	alg, digest, err := f.ResolveList(ctx, c.ListURL, location(iso), sig)
 	if err != nil {
 		return "", "", fmt.Errorf("resolving checksum from %s: %w", c.ListURL, err)
 	}
@@ -97,8 +97,11 @@ func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, 
 // fetcher, which removes it and fetches it again.
 func checkLockedSizes(ctx context.Context, l *config.Lock, f *fetch.Fetcher, srcs []fetch.Source) error {
 	for _, s := range srcs {
-		p, ok := f.Lookup(s.Algorithm, s.Digest)
-		if !ok || checkLockedSize(l, s.Name, p, s.Size) == nil {
+		p, err := f.Lookup(s.Algorithm, s.Digest)
+		if err != nil {
+			return err
+		}
+		if p == "" || checkLockedSize(l, s.Name, p, s.Size) == nil {
 			continue
 		}
 		if d, err := fetch.FileDigest(ctx, p, s.Algorithm); err == nil && strings.EqualFold(d, s.Digest) {
@@ -129,4 +132,32 @@ func checkLockedSize(l *config.Lock, name, file string, size int64) error {
 		}
 	}
 	return &config.StaleLockError{Problems: config.Diagnostics{d}}
+}
+
+// lockedSizeErrors joins the failures of res, naming the lock line that
+// pinned the size of each source whose size was not what the lock says (a
+// *fetch.SizeError): the vendor may have replaced the file, and only
+// 'compose lock' can tell the lock so.
+func lockedSizeErrors(l *config.Lock, res []fetch.Result) error {
+	var errs []error
+	for _, r := range res {
+		var se *fetch.SizeError
+		if !errors.As(r.Err, &se) {
+			if r.Err != nil {
+				errs = append(errs, r.Err)
+			}
+			continue
+		}
+		where := l.File
+		for i, e := range l.ISOs {
+			if e.Name == r.Source.Name {
+				if pos := l.Positions[fmt.Sprintf("isos[%d].size", i)]; pos.Line > 0 {
+					where = fmt.Sprintf("%s:%d:%d", l.File, pos.Line, pos.Col)
+				}
+			}
+		}
+		errs = append(errs, fmt.Errorf("%w; the expected size is the lock's (%s: %s: size %d): if the file changed at its source, run 'compose lock' to pin it anew",
+			r.Err, where, r.Source.Name, se.Want))
+	}
+	return errors.Join(errs...)
 }

@@ -148,7 +148,11 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		// layout needs only the size, and an unready plan is never built.
 		isos[i] = disk.File{Path: isoPath(iso.Name), Source: s.URL, Size: s.Size}
 		e := EntryPlan{Name: iso.Name, Title: iso.Title, ISOPath: isoPath(iso.Name), Args: iso.Args}
-		if cached, ok := f.Lookup(s.Algorithm, s.Digest); ok {
+		cached, err := f.Lookup(s.Algorithm, s.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if cached != "" {
 			if err := checkLockedSize(l, s.Name, cached, s.Size); err != nil {
 				return nil, err
 			}

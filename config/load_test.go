@@ -192,19 +192,3 @@ func TestSizes(t *testing.T) {
 		}
 	}
 }
-
-func TestFileName(t *testing.T) {
-	for _, tc := range []struct {
-		iso  ISO
-		want string
-	}{
-		{ISO{URL: "https://h/a/debian-12.12.0-amd64-netinst.iso"}, "debian-12.12.0-amd64-netinst.iso"},
-		{ISO{URL: "https://h/dl/x%20y.iso?mirror=1"}, "x y.iso"},
-		{ISO{URL: "s3://bucket/isos/a.iso"}, "a.iso"},
-		{ISO{Path: "isos/debian-12.12.0-amd64-DVD-1.iso"}, "debian-12.12.0-amd64-DVD-1.iso"},
-	} {
-		if got := tc.iso.FileName(); got != tc.want {
-			t.Errorf("%+v: FileName() = %q, want %q", tc.iso, got, tc.want)
-		}
-	}
-}

@@ -2,9 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
-	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -137,9 +134,11 @@ type ISO struct {
 }
 
 // Checksum is how an ISO is verified. Either Digest is known (inline), or
-// ListURL names a GNU or BSD style checksum list in which the ISO's file name
-// is looked up; then Algorithm is empty until the list is read (a 64-digit
-// entry is sha256, a 128-digit one sha512).
+// ListURL names a GNU or BSD style checksum list in which the ISO is looked
+// up under its path relative to the list's directory (its file name, for
+// an ISO beside the list or on another host: fetch.ListName); then
+// Algorithm is empty until the list is read (a 64-digit entry is sha256, a
+// 128-digit one sha512).
 type Checksum struct {
 	Algorithm string // "sha256" or "sha512"
 	Digest    string // lower-case hex
@@ -228,17 +227,4 @@ func parentPath(p string) string {
 		return ""
 	}
 	return p[:i]
-}
-
-// FileName is the ISO's file name as published: the last element of the
-// URL's path, or of Path. It is the name looked up in a checksum list.
-func (iso *ISO) FileName() string {
-	if iso.Path != "" {
-		return filepath.Base(iso.Path)
-	}
-	u, err := url.Parse(iso.URL)
-	if err != nil {
-		return ""
-	}
-	return path.Base(u.Path)
 }

@@ -33,19 +33,23 @@ type partial struct {
 // starts writing it back.
 const writebackChunk = 8 << 20
 
-// openPartial opens and locks <final>.partial. It waits (polling, so ctx
-// can end the wait) while another process or goroutine holds the lock, and
-// makes sure the locked file is still the one at that name: the holder may
-// have renamed it into place meanwhile.
-func openPartial(ctx context.Context, final, alg string) (*partial, error) {
-	path := final + partialSuffix
-	h, err := digest.New(alg)
+// openPartial opens and locks <final>.partial, the lock every change of
+// the entry's name is made under: a download and its rename into place,
+// and the removal of a bad entry (evictIf). It waits (polling, so ctx can
+// end the wait) while another process or goroutine holds the lock, saying
+// so once through a Wait event, and makes sure the locked file is still
+// the one at that name: the holder may have renamed it into place
+// meanwhile.
+func (f *Fetcher) openPartial(ctx context.Context, src Source) (*partial, error) {
+	path := f.finalPath(src.Algorithm, src.Digest) + partialSuffix
+	h, err := digest.New(src.Algorithm)
 	if err != nil {
 		return nil, err
 	}
 	if err := makeCacheDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
+	told := false
 	for {
 		// never through a symlink: in a shared directory it could point at
 		// any file the caller may write
@@ -57,7 +61,7 @@ func openPartial(ctx context.Context, final, alg string) (*partial, error) {
 			fh.Close()
 			return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadEntry, path)
 		}
-		if err := lockFile(ctx, fh); err != nil {
+		if err := f.lockFile(ctx, fh, src.Name, &told); err != nil {
 			fh.Close()
 			return nil, err
 		}
@@ -68,7 +72,7 @@ func openPartial(ctx context.Context, final, alg string) (*partial, error) {
 	}
 }
 
-func lockFile(ctx context.Context, fh *os.File) error {
+func (f *Fetcher) lockFile(ctx context.Context, fh *os.File, name string, told *bool) error {
 	for {
 		busy, err := tryLock(fh)
 		if err != nil {
@@ -77,12 +81,29 @@ func lockFile(ctx context.Context, fh *os.File) error {
 		if !busy {
 			return nil
 		}
+		if !*told {
+			*told = true
+			f.emit(Event{Name: name, Kind: Wait, Msg: waitMessage(lockHolder(fh), name, fh.Name())})
+		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return context.Cause(ctx)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// waitMessage says who holds a cache entry's lock: another compose
+// downloading it (or checking it, before removing it as bad), or, for two
+// entries of one manifest with the same digest, this run.
+func waitMessage(pid int, name, lock string) string {
+	switch pid {
+	case os.Getpid():
+		return fmt.Sprintf("waiting: this run is already downloading the file of %s for another entry", name)
+	case 0:
+		return fmt.Sprintf("waiting for another compose downloading or checking %s (it holds %s)", name, lock)
+	}
+	return fmt.Sprintf("waiting for another compose (pid %d) downloading or checking %s", pid, name)
 }
 
 func sameFile(fh *os.File, path string) bool {
@@ -158,6 +179,15 @@ func (p *partial) commit(final string) error {
 // discard deletes the partial download; the lock goes with the last close.
 func (p *partial) discard() {
 	os.Remove(p.path)
+}
+
+// release unlocks a partial taken only to change the entry's name: an
+// empty one goes, one holding an earlier run's bytes stays to be resumed.
+func (p *partial) release() {
+	if fi, err := p.f.Stat(); err == nil && fi.Size() == 0 {
+		p.discard()
+	}
+	p.close()
 }
 
 func (p *partial) close() { p.f.Close() }

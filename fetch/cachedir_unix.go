@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -30,6 +31,26 @@ func makeCacheDir(dir string) error {
 		return fmt.Errorf("cache directory: %w", err)
 	}
 	return checkCacheDir(dir, fi)
+}
+
+// checkCacheDirs applies makeCacheDir's rules to the cache directory and,
+// when it exists, its <alg> directory, without creating either. Every use
+// of the cache runs it, hits included: either directory may have been
+// chmodded or replaced since New checked the root.
+func checkCacheDirs(root, alg string) error {
+	for _, dir := range []string{root, filepath.Join(root, alg)} {
+		fi, err := os.Lstat(dir)
+		if dir != root && errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("cache directory: %w", err)
+		}
+		if err := checkCacheDir(dir, fi); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func checkCacheDir(dir string, fi os.FileInfo) error {

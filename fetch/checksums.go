@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -21,11 +24,12 @@ var (
 
 // ResolveList fetches a checksum list (http, https, file URL or absolute
 // path), verifies its OpenPGP signature when sig is not nil, and returns the
-// algorithm and lowercase digest it gives for fileName (matched on base
-// names). GNU lines ("HEX  name", "HEX *name") take the algorithm from the
-// digest length, BSD lines ("SHA256 (name) = HEX") from their tag. A
-// clearsigned list is reduced to its signed text before parsing.
-func (f *Fetcher) ResolveList(ctx context.Context, listURL, fileName string, sig *Signature) (alg, digest string, err error) {
+// algorithm and lowercase digest it gives for the file at loc (the ISO's URL
+// or path; a bare name stands for itself), under the name ListName gives.
+// GNU lines ("HEX  name", "HEX *name") take the algorithm from the digest
+// length, BSD lines ("SHA256 (name) = HEX") from their tag. A clearsigned
+// list is reduced to its signed text before parsing.
+func (f *Fetcher) ResolveList(ctx context.Context, listURL, loc string, sig *Signature) (alg, digest string, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("checksum list %s: %w", redact(listURL), err)
@@ -38,19 +42,70 @@ func (f *Fetcher) ResolveList(ctx context.Context, listURL, fileName string, sig
 	if list, err = f.checkSignature(ctx, list, sig); err != nil {
 		return "", "", err
 	}
-	return pickDigest(list, fileName)
+	return pickDigest(list, ListName(listURL, loc))
 }
 
-// pickDigest finds fileName in a list, preferring sha512 over sha256.
-func pickDigest(list []byte, fileName string) (string, string, error) {
-	want := path.Base(fileName)
+// ListName is the name a checksum list at listURL must give the file at
+// loc: its path relative to the list's directory when the file lies under
+// that directory on the same server (or, for local paths, disk), else its
+// base name. A list names files relative to where it lies, so a line for
+// "other/x.iso" is about another file than "x.iso" beside the list, and a
+// mirror on another host must keep the file's name.
+func ListName(listURL, loc string) string {
+	lo, lp, okList := originPath(listURL)
+	fo, fp, okFile := originPath(loc)
+	if !okFile {
+		return path.Base(filepath.ToSlash(loc))
+	}
+	if okList && lo == fo {
+		dir := strings.TrimSuffix(path.Dir(lp), "/") + "/"
+		if rel, found := strings.CutPrefix(fp, dir); found && rel != "" {
+			return rel
+		}
+	}
+	return path.Base(fp)
+}
+
+// originPath splits an http(s) URL or a local path into where it is served
+// from and its slash-separated, cleaned path.
+func originPath(raw string) (origin, p string, ok bool) {
+	kind, target, err := parseLocation(raw)
+	switch {
+	case err != nil:
+		return "", "", false
+	case kind == locFile:
+		return "file", filepath.ToSlash(target), true
+	case kind == locHTTP:
+		u, err := url.Parse(target)
+		if err != nil {
+			return "", "", false
+		}
+		return strings.ToLower(u.Scheme + "://" + u.Host), path.Clean("/" + u.Path), true
+	}
+	return "", "", false
+}
+
+// pickDigest finds the line for name in a list, preferring sha512 over
+// sha256. A line matches only the exact name, after the "./" prefixes
+// sha256sum writes for "./name"; a line for the same base name in another
+// directory is named in the error when nothing matched.
+func pickDigest(list []byte, name string) (string, string, error) {
 	found := map[string]string{}
-	var weak []string
-	sc := bufio.NewScanner(bytes.NewReader(list))
+	var weak, elsewhere []string
+	sc := bufio.NewScanner(bytes.NewReader(bytes.TrimPrefix(list, []byte("\ufeff"))))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		alg, hexd, name, ok := parseListLine(strings.TrimSpace(sc.Text()))
-		if !ok || path.Base(strings.TrimPrefix(name, "./")) != want {
+		alg, hexd, entry, ok := parseListLine(strings.TrimSpace(sc.Text()))
+		if !ok {
+			continue
+		}
+		for strings.HasPrefix(entry, "./") {
+			entry = entry[2:]
+		}
+		if entry != name {
+			if path.Base(entry) == path.Base(name) && len(elsewhere) < 3 {
+				elsewhere = append(elsewhere, strconv.Quote(entry))
+			}
 			continue
 		}
 		if checkDigest(alg, hexd) != nil {
@@ -58,9 +113,12 @@ func pickDigest(list []byte, fileName string) (string, string, error) {
 			continue
 		}
 		if prev, dup := found[alg]; dup && prev != hexd {
-			return "", "", fmt.Errorf("two different %s digests for %s", alg, want)
+			return "", "", fmt.Errorf("two different %s digests for %s", alg, name)
 		}
 		found[alg] = hexd
+	}
+	if err := sc.Err(); err != nil {
+		return "", "", fmt.Errorf("reading the list: %w", err)
 	}
 	for _, alg := range []string{"sha512", "sha256"} {
 		if d, ok := found[alg]; ok {
@@ -68,9 +126,12 @@ func pickDigest(list []byte, fileName string) (string, string, error) {
 		}
 	}
 	if len(weak) > 0 {
-		return "", "", fmt.Errorf("%s has only %s digests; sha256 or sha512 is needed", want, strings.Join(weak, ", "))
+		return "", "", fmt.Errorf("%s has only %s digests; sha256 or sha512 is needed", name, strings.Join(weak, ", "))
 	}
-	return "", "", fmt.Errorf("no line for %s", want)
+	if len(elsewhere) > 0 {
+		return "", "", fmt.Errorf("no line for %s (its path relative to the list's directory); %s names another directory's file", name, strings.Join(elsewhere, ", "))
+	}
+	return "", "", fmt.Errorf("no line for %s", name)
 }
 
 func parseListLine(line string) (alg, digest, name string, ok bool) {
@@ -79,10 +140,16 @@ func parseListLine(line string) (alg, digest, name string, ok bool) {
 	}
 	if m := gnuLine.FindStringSubmatch(line); m != nil {
 		alg := map[int]string{32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}[len(m[1])]
-		return alg, strings.ToLower(m[1]), m[2], alg != ""
+		name := m[2]
+		if strings.HasPrefix(line, "\\") { // GNU escapes a name holding "\\" or a newline
+			name = gnuUnescape.Replace(name)
+		}
+		return alg, strings.ToLower(m[1]), name, alg != ""
 	}
 	return "", "", "", false
 }
+
+var gnuUnescape = strings.NewReplacer(`\\`, `\`, `\n`, "\n", `\r`, "\r")
 
 // getSmall reads a small file (list, signature, key) from http(s) with the
 // Fetcher's client and retries (not when Offline), or from a local path.
@@ -103,15 +170,40 @@ func (f *Fetcher) getSmall(ctx context.Context, raw string) ([]byte, error) {
 		if f.opts.Offline {
 			return nil, fmt.Errorf("%s: %w (offline)", redact(raw), ErrNotCached)
 		}
+		if b, ok := f.smallRead(raw); ok {
+			return b, nil
+		}
 		var body []byte
 		err := f.retrySmall(ctx, func() error {
 			var err error
 			body, err = f.httpSmall(ctx, target)
 			return err
 		})
+		if err == nil {
+			f.smallKeep(raw, body)
+		}
 		return body, err
 	}
 	return nil, fmt.Errorf("%s: only http, https and local paths are supported here", redact(raw))
+}
+
+// smallRead and smallKeep remember what getSmall read over http, so that
+// one Fetcher reads a vendor's list once: apply checks the lock against it
+// before fetching and again in the plan, and both must see the same list.
+func (f *Fetcher) smallRead(url string) ([]byte, bool) {
+	f.smallMu.Lock()
+	defer f.smallMu.Unlock()
+	b, ok := f.small[url]
+	return b, ok
+}
+
+func (f *Fetcher) smallKeep(url string, b []byte) {
+	f.smallMu.Lock()
+	defer f.smallMu.Unlock()
+	if f.small == nil {
+		f.small = map[string][]byte{}
+	}
+	f.small[url] = b
 }
 
 func (f *Fetcher) retrySmall(ctx context.Context, get func() error) error {

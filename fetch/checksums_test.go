@@ -20,22 +20,61 @@ var (
 	d512 = strings.Repeat("cd", 64)
 )
 
-func TestPickDigest(t *testing.T) {
-	cases := []struct{ name, list, file, alg, digest, err string }{
-		{"gnu text", d256 + "  debian-12.iso\n" + strings.Repeat("0", 64) + "  other.iso\n", "debian-12.iso", "sha256", d256, ""},
-		{"gnu binary, path in URL", strings.ToUpper(d512) + " *ubuntu.iso\n", "https://h/dir/ubuntu.iso", "sha512", d512, ""},
-		{"gnu subdir", d256 + "  ./images/x.iso\n", "x.iso", "sha256", d256, ""},
-		{"bsd", "# Fedora\nSHA256 (Fedora.iso) = " + d256 + "\nSHA512 (Fedora.iso) = " + d512 + "\n", "Fedora.iso", "sha512", d512, ""},
-		{"missing line", d256 + "  a.iso\n", "b.iso", "", "", "no line for b.iso"},
-		{"md5 only", "MD5 (a.iso) = d41d8cd98f00b204e9800998ecf8427e\n", "a.iso", "", "", "only md5"},
-		{"conflict", d256 + "  a.iso\n" + strings.Repeat("1", 64) + "  a.iso\n", "a.iso", "", "", "two different"},
-		{"prefix name is no match", d256 + "  a.iso.zsync\n", "a.iso", "", "", "no line"},
+// Real lists, as published (digests shortened to d256/d512 stand-ins),
+// and hostile ones. A line matches only the ISO's path relative to the
+// list's directory: "small.iso", "./small.iso" and "*small.iso" name the
+// file beside the list; "other/small.iso" names another directory's file
+// and counts only for an ISO that lies there.
+func TestChecksumListLines(t *testing.T) {
+	const (
+		deb    = "https://cdimage.example/debian-cd/12.5.0/amd64/iso-cd/"
+		ubuntu = "https://releases.example/24.04/"
+		fedora = "https://dl.example/fedora/releases/40/Workstation/x86_64/iso/"
+		arch   = "https://geo.mirror.example/iso/2024.06.01/"
+	)
+	z64, o64 := strings.Repeat("0", 64), strings.Repeat("1", 64)
+	fedoraList := "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n" +
+		"# Fedora-Workstation-Live-x86_64-40-1.14.iso: 2295853056 bytes\n" +
+		"SHA256 (Fedora-Workstation-Live-x86_64-40-1.14.iso) = " + d256 + "\n" +
+		"-----BEGIN PGP SIGNATURE-----\n\niQIzBAEBCAAdFiEEEV35rO+K\n=abcd\n-----END PGP SIGNATURE-----\n"
+	cases := []struct{ name, list, listURL, iso, alg, digest, err string }{
+		{"debian SHA256SUMS", z64 + "  debian-12.5.0-amd64-netinst.iso\n" + d256 + "  debian-edu-12.5.0-amd64-netinst.iso\n" + o64 + "  debian-mac-12.5.0-amd64-netinst.iso\n",
+			deb + "SHA256SUMS", deb + "debian-edu-12.5.0-amd64-netinst.iso", "sha256", d256, ""},
+		{"debian SHA512SUMS", strings.ToUpper(d512) + "  debian-12.5.0-amd64-netinst.iso\n",
+			deb + "SHA512SUMS", deb + "debian-12.5.0-amd64-netinst.iso", "sha512", d512, ""},
+		{"ubuntu SHA256SUMS, binary mode", d256 + " *ubuntu-24.04-desktop-amd64.iso\n" + z64 + " *ubuntu-24.04-live-server-amd64.iso\n",
+			ubuntu + "SHA256SUMS", ubuntu + "ubuntu-24.04-desktop-amd64.iso", "sha256", d256, ""},
+		{"fedora CHECKSUM, BSD, clearsigned", fedoraList,
+			fedora + "Fedora-Workstation-40-1.14-x86_64-CHECKSUM", fedora + "Fedora-Workstation-Live-x86_64-40-1.14.iso", "sha256", d256, ""},
+		{"arch sha256sums.txt", z64 + "  archlinux-2024.06.01-x86_64.iso\n" + o64 + "  archlinux-bootstrap-2024.06.01-x86_64.tar.zst\n" + d256 + "  archlinux-x86_64.iso\n",
+			arch + "sha256sums.txt", arch + "archlinux-x86_64.iso", "sha256", d256, ""},
+		{"both algorithms: sha512 wins", "SHA256 (a.iso) = " + d256 + "\nSHA512 (a.iso) = " + d512 + "\n", "https://h/SUMS", "https://h/a.iso", "sha512", d512, ""},
+		{"./ prefix", d256 + "  ./small.iso\n", "https://h/d/SUMS", "https://h/d/small.iso", "sha256", d256, ""},
+		{"binary mode and ./", d256 + " *./small.iso\n", "https://h/d/SUMS", "https://h/d/small.iso", "sha256", d256, ""},
+		{"CRLF and a byte order mark", "\ufeff" + d256 + "  small.iso\r\n", "https://h/d/SUMS", "https://h/d/small.iso", "sha256", d256, ""},
+		{"subdirectory, ISO in it", d256 + "  images/small.iso\n" + z64 + "  small.iso\n", "https://h/rel/SHA256SUMS", "https://h/rel/images/small.iso", "sha256", d256, ""},
+		{"ISO on a mirror: its file name", d256 + "  small.iso\n", "https://vendor/rel/SUMS", "https://mirror/pub/rel/small.iso", "sha256", d256, ""},
+		{"local list and path", d256 + "  small.iso\n", "/srv/kit/SUMS", "/srv/kit/small.iso", "sha256", d256, ""},
+		{"escaped name", "\\" + d256 + "  a\\\\b.iso\n", "/srv/SUMS", "/srv/a\\b.iso", "sha256", d256, ""},
+		{"URL-escaped ISO name", d256 + "  x y.iso\n", "https://h/d/SUMS", "https://h/d/x%20y.iso?mirror=1", "sha256", d256, ""},
+
+		{"other directory's file", d256 + "  other/small.iso\n", "https://h/d/SUMS", "https://h/d/small.iso", "", "", `no line for small.iso (its path relative to the list's directory); "other/small.iso" names another directory's file`},
+		{"bare name for a file in a subdirectory", d256 + "  small.iso\n", "https://h/rel/SUMS", "https://h/rel/images/small.iso", "", "", "no line for images/small.iso"},
+		{"parent directory", d256 + "  ../small.iso\n", "https://h/d/SUMS", "https://h/d/small.iso", "", "", "no line for small.iso"},
+		{"absolute path", d256 + "  /d/small.iso\n", "https://h/d/SUMS", "https://h/d/small.iso", "", "", "no line for small.iso"},
+		{"dot-dot inside", d256 + "  x/../small.iso\n", "https://h/d/SUMS", "https://h/d/small.iso", "", "", "no line for small.iso"},
+		{"mirror with a directory in the line", d256 + "  images/small.iso\n", "https://vendor/rel/SUMS", "https://mirror/rel/images/small.iso", "", "", "no line for small.iso"},
+		{"longer name", d256 + "  small.iso.zsync\n" + d256 + "  xsmall.iso\n", "https://h/SUMS", "https://h/small.iso", "", "", "no line for small.iso"},
+		{"md5 only", "MD5 (a.iso) = d41d8cd98f00b204e9800998ecf8427e\n", "https://h/SUMS", "https://h/a.iso", "", "", "only md5"},
+		{"conflict", d256 + "  a.iso\n" + o64 + "  ./a.iso\n", "https://h/SUMS", "https://h/a.iso", "", "", "two different"},
+		{"single space is no GNU line", d256 + " a.iso\n", "https://h/SUMS", "https://h/a.iso", "", "", "no line for a.iso"},
+		{"line too long", strings.Repeat("a", 2<<20) + "\n", "https://h/SUMS", "https://h/a.iso", "", "", "reading the list"},
 	}
 	for _, c := range cases {
-		alg, d, err := pickDigest([]byte(c.list), c.file)
+		alg, d, err := pickDigest([]byte(c.list), ListName(c.listURL, c.iso))
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%s: want error %q, got %v", c.name, c.err, err)
+				t.Errorf("%s: want error %q, got %v (%s %s)", c.name, c.err, err, alg, d)
 			}
 			continue
 		}
@@ -153,4 +192,32 @@ func TestResolveListSigned(t *testing.T) {
 			t.Errorf("%s: got %s %s %v", c.name, alg, d, err)
 		}
 	}
+}
+
+// FuzzPickDigest: any list and name, without panicking; a digest returned
+// comes from a line that names exactly that file.
+func FuzzPickDigest(f *testing.F) {
+	f.Add([]byte(d256+"  small.iso\n"), "small.iso")
+	f.Add([]byte(d256+" *./other/small.iso\r\n"), "small.iso")
+	f.Add([]byte("SHA512 (a b.iso) = "+d512+"\n\\"+d256+"  a\\\\b\\n.iso\n"), "a\\b\n.iso")
+	f.Add([]byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nSHA256 (x.iso) = "+d256+"\n"), "x.iso")
+	f.Fuzz(func(t *testing.T, list []byte, name string) {
+		alg, d, err := pickDigest(list, name)
+		if err != nil {
+			return
+		}
+		if checkDigest(alg, d) != nil {
+			t.Fatalf("returned %s %q", alg, d)
+		}
+		for _, line := range strings.Split(strings.TrimPrefix(string(list), "\ufeff"), "\n") {
+			a, h, entry, ok := parseListLine(strings.TrimSpace(line))
+			for strings.HasPrefix(entry, "./") {
+				entry = entry[2:]
+			}
+			if ok && a == alg && h == d && entry == name {
+				return
+			}
+		}
+		t.Fatalf("%s %s for %q comes from no line naming it", alg, d, name)
+	})
 }

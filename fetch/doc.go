@@ -10,11 +10,22 @@
 // URL and the cause. [Fetcher.FetchAll] runs up to Options.Jobs fetches at
 // once. [Fetcher.Lookup] answers from the cache alone. [Fetcher.ResolveList]
 // reads a GNU- or BSD-style checksum list, optionally OpenPGP-signed, and
-// returns the digest it gives for one file name.
+// returns the digest it gives for one file, named as [ListName] says: its
+// path relative to the list's directory, so that a line for a file of the
+// same name in another directory never counts.
 //
 // The cache holds <dir>/<alg>/<digest> (read-only, verified) and
 // <dir>/<alg>/<digest>.partial (an unverified prefix being downloaded,
 // locked with flock while in use, so two processes never write one file).
+// The .partial's lock is the entry's: every change of the entry's name (a
+// rename into place, the removal of a bad entry) is made under it, so
+// processes sharing a cache never remove a good file another one just put
+// there, and one that waits for the lock says so (a Wait event naming the
+// holder's pid, read from /proc/locks on Linux). Readers take no lock: an
+// entry is never rewritten in place, a bad one is replaced by renaming
+// the new download over it (removed only offline, or when the download
+// fails), so a reader keeps the file it opened and one opening the entry
+// finds the old file or the new one, never a gap.
 // Bytes are hashed as they arrive; a resumed download hashes the kept prefix
 // once and then only the new bytes, so no file is read twice. A file gets
 // its final name only by rename after the digest matched and the data was
@@ -26,13 +37,17 @@
 // # Trusting the cache
 //
 // The cache directory and its <alg> directories must belong to the
-// effective user and be writable by nobody else; New and Fetch refuse
-// others, saying why. No cache path is followed through a symlink: entries
+// effective user and be writable by nobody else; New refuses others,
+// saying why, and every use of the cache (Fetch, a hit included, Lookup,
+// Open, Verify, Refetch) checks both again before it reads or removes
+// anything, since either may have changed meanwhile. No cache path is followed through a symlink: entries
 // are checked with Lstat and opened with O_NOFOLLOW, and only regular files
 // count. Every lookup checks the type and, when the Source has one, the
 // size; Options.Rehash, [Fetcher.Verify] and the caller's own hashing
-// (then [Fetcher.Refetch]) catch an entry rewritten in place. A bad entry is
-// [ErrBadEntry]: it is removed and fetched again, or refused when Offline.
+// (then [Fetcher.Refetch], which hashes the entry again under its lock in
+// case another process replaced it meanwhile) catch an entry rewritten in
+// place. A bad entry is [ErrBadEntry]: it is fetched again, or removed and
+// refused when Offline.
 // A download is capped at the Source's size, or at Options.MaxSize
 // (default 64 GiB, $COMPOSE_MAX_DOWNLOAD) when no size is known yet.
 //

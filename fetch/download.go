@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -94,24 +95,34 @@ func redact(raw string) string {
 
 type attemptFunc func(ctx context.Context, src Source, target string, p *partial) error
 
-// download fills <final>.partial and renames it into place. cached is true
-// when another fetch finished the same digest while this one waited.
-func (f *Fetcher) download(ctx context.Context, src Source) (cached bool, err error) {
+// download fills <final>.partial and renames it into place, over bad (the
+// entry found bad, nil when there was none) if that is still there: a run
+// that opens the entry meanwhile gets the old file or the new one, never
+// nothing. cached is true when another fetch finished the same digest
+// while this one waited.
+func (f *Fetcher) download(ctx context.Context, src Source, bad os.FileInfo) (cached bool, err error) {
 	kind, target, err := parseLocation(src.URL)
 	if err != nil {
 		return false, err
 	}
 	final := f.finalPath(src.Algorithm, src.Digest)
-	p, err := openPartial(ctx, final, src.Algorithm)
+	p, err := f.openPartial(ctx, src)
 	if err != nil {
 		return false, err
 	}
 	defer p.close()
-	if e, err := f.entry(src.Algorithm, src.Digest, src.Size); e != "" {
+	e, fi, err := f.entry(src.Algorithm, src.Digest, src.Size)
+	switch {
+	case e != "" && (bad == nil || !os.SameFile(bad, fi)):
 		p.discard() // another fetch finished it while this one waited
 		return true, nil
-	} else if errors.Is(err, ErrBadEntry) {
-		f.evict(src)
+	case errors.Is(err, ErrBadEntry) && fi.IsDir():
+		f.evictLocked(src, fi) // the rename cannot replace a directory
+	case err != nil && !errors.Is(err, ErrBadEntry):
+		return false, err
+	}
+	if e != "" || err != nil {
+		bad = fi // what the rename replaces: removed if the download fails
 	}
 	attempt := f.attempts[kind]
 	if kind != locFile {
@@ -126,7 +137,26 @@ func (f *Fetcher) download(ctx context.Context, src Source) (cached bool, err er
 	if err != nil && p.n == 0 {
 		p.discard() // nothing worth resuming
 	}
+	if err != nil && bad != nil {
+		f.evictLocked(src, bad) // no good file to put in its place
+	}
 	return false, err
+}
+
+// SizeError means the source is not the size the Source pins (Size): the
+// server announced another length, the local file has another size, or
+// more bytes arrived (Got -1). Nothing was kept. The pinned size is the
+// caller's (compose: the lock's), who can say where it comes from.
+type SizeError struct {
+	What      string // "server announces", "source sends", "PATH is"
+	Got, Want int64
+}
+
+func (e *SizeError) Error() string {
+	if e.Got < 0 {
+		return fmt.Sprintf("%s more than the expected %d bytes", e.What, e.Want)
+	}
+	return fmt.Sprintf("%s %d bytes, expected %d", e.What, e.Got, e.Want)
 }
 
 // errRestart asks for an immediate new attempt from byte 0.

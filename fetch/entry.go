@@ -9,48 +9,65 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/config/digest"
+	"github.com/usbkit/compose/config/filekind"
 )
 
 // ErrBadEntry means a cache entry does not hold what its name promises: it
 // is not a regular file (a symlink, say), its size is not the pinned one,
-// or its bytes hash to another digest. Fetch removes such an entry and
-// downloads it again; Offline, it fails with both ErrBadEntry and
-// ErrNotCached.
+// or its bytes hash to another digest. Fetch downloads it again and
+// renames the new file over it; Offline, it removes it and fails with both
+// ErrBadEntry and ErrNotCached.
 var ErrBadEntry = errors.New("bad cache entry")
 
 // entry checks the cached file for alg:digest without following a symlink:
 // "" and nil when there is none, the path when it is a regular file of the
-// expected size (size 0: any), ErrBadEntry otherwise.
-func (f *Fetcher) entry(alg, digest string, size int64) (string, error) {
+// expected size (size 0: any), ErrBadEntry otherwise, with what Lstat saw
+// (for evictIf). A cache directory that breaks the ownership rules
+// (checkCacheDirs) is an error of its own.
+func (f *Fetcher) entry(alg, digest string, size int64) (string, os.FileInfo, error) {
+	if err := checkCacheDirs(f.opts.CacheDir, alg); err != nil {
+		return "", nil, err
+	}
 	p := f.finalPath(alg, digest)
 	fi, err := os.Lstat(p)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return "", nil
+		return "", nil, nil
 	case err != nil:
-		return "", err
+		return "", nil, err
 	case !fi.Mode().IsRegular():
-		return "", fmt.Errorf("%w: %s is not a regular file (%s)", ErrBadEntry, p, fi.Mode().Type())
+		return "", fi, fmt.Errorf("%w: %s is %s, not a regular file", ErrBadEntry, p, filekind.Name(fi.Mode()))
 	case size > 0 && fi.Size() != size:
-		return "", fmt.Errorf("%w: %s is %d bytes, the lock says %d", ErrBadEntry, p, fi.Size(), size)
+		return "", fi, fmt.Errorf("%w: %s is %d bytes, the lock says %d", ErrBadEntry, p, fi.Size(), size)
 	}
-	return p, nil
+	return p, fi, nil
 }
 
 // Open opens the cached file of src for reading, refusing a symlink, a
 // non-regular file or a size other than src.Size (when known) with
-// ErrBadEntry, and a missing one with ErrNotCached. It does not hash.
+// ErrBadEntry, a missing one with ErrNotCached, and any file of a cache
+// directory that breaks the ownership rules. It does not hash.
 func (f *Fetcher) Open(src Source) (*os.File, error) {
+	fh, _, err := f.open(src)
+	return fh, err
+}
+
+// open is Open that also returns what it found, for evictIf: the open
+// file's FileInfo, or nil for a name it could not open (a symlink).
+func (f *Fetcher) open(src Source) (*os.File, os.FileInfo, error) {
 	if err := src.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if err := checkCacheDirs(f.opts.CacheDir, src.Algorithm); err != nil {
+		return nil, nil, err
 	}
 	p := f.finalPath(src.Algorithm, src.Digest)
 	fh, err := os.OpenFile(p, os.O_RDONLY|oNoFollow, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s:%s is %w %s", src.Algorithm, src.Digest, ErrNotCached, f.opts.CacheDir)
+		return nil, nil, fmt.Errorf("%s:%s is %w %s", src.Algorithm, src.Digest, ErrNotCached, f.opts.CacheDir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: opening %s: %v", ErrBadEntry, p, err) // ELOOP: a symlink
+		return nil, nil, fmt.Errorf("%w: opening %s: %v", ErrBadEntry, p, err) // ELOOP: a symlink
 	}
 	fi, err := fh.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
@@ -60,32 +77,42 @@ func (f *Fetcher) Open(src Source) (*os.File, error) {
 	}
 	if err != nil {
 		fh.Close()
-		return nil, err
+		return nil, fi, err
 	}
-	return fh, nil
+	return fh, fi, nil
 }
 
 // Verify re-hashes the cached file of src. A file that does not match is
-// removed and reported as ErrBadEntry; the next Fetch downloads it again.
+// removed (unless another process replaced it meanwhile: evictIf) and
+// reported as ErrBadEntry; the next Fetch downloads it again.
 func (f *Fetcher) Verify(ctx context.Context, src Source) (string, error) {
 	src.normalize()
-	fh, err := f.Open(src)
-	if err != nil {
-		if errors.Is(err, ErrBadEntry) {
-			f.evict(src)
+	p, bad, err := f.hashEntry(ctx, src)
+	if errors.Is(err, ErrBadEntry) {
+		if eerr := f.evictIf(ctx, src, bad); eerr != nil {
+			return "", eerr
 		}
-		return "", err
+		return "", fmt.Errorf("%w; removed it", err)
+	}
+	return p, err
+}
+
+// hashEntry hashes the entry: its path when it matches, else ErrBadEntry with
+// the file found bad (nil for a name that could not be opened).
+func (f *Fetcher) hashEntry(ctx context.Context, src Source) (string, os.FileInfo, error) {
+	fh, fi, err := f.open(src)
+	if err != nil {
+		return "", fi, err
 	}
 	defer fh.Close()
 	got, err := digestOf(ctx, fh, src.Algorithm)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if got != src.Digest {
-		f.evict(src)
-		return "", fmt.Errorf("%w: %s hashes to %s:%s; removed it", ErrBadEntry, fh.Name(), src.Algorithm, got)
+		return "", fi, fmt.Errorf("%w: %s hashes to %s:%s", ErrBadEntry, fh.Name(), src.Algorithm, got)
 	}
-	return fh.Name(), nil
+	return fh.Name(), fi, nil
 }
 
 // FileDigest hashes the file at path with alg (sha256 or sha512), in
@@ -110,27 +137,88 @@ func digestOf(ctx context.Context, fh *os.File, alg string) (string, error) {
 	return fmt.Sprintf("%x", h.Sum(nil)), nil
 }
 
-// Refetch removes the cached file of src and fetches it again: for a
-// caller that found, while reading it, that the entry does not verify.
-// Offline it fails with ErrBadEntry and ErrNotCached.
+// Refetch fetches src again: for a caller that found, while reading the
+// cached file, that it does not verify. Under the entry's lock it hashes
+// the entry once more first: another process may have replaced the bad
+// file with a good one since the caller read it, and that one is kept and
+// returned. A bad file is replaced by the download (a rename over it, so
+// that another run opening the entry never finds it missing); offline it
+// is removed, and the error is ErrBadEntry and ErrNotCached.
 func (f *Fetcher) Refetch(ctx context.Context, src Source) (string, error) {
 	src.normalize()
 	if err := src.validate(); err != nil {
 		return "", err
 	}
-	f.evict(src)
+	if err := checkCacheDirs(f.opts.CacheDir, src.Algorithm); err != nil {
+		return "", fmt.Errorf("fetching %s: %w", src.Name, err)
+	}
+	good, bad, err := f.recheck(ctx, src)
+	if err != nil {
+		return "", fmt.Errorf("fetching %s: %w", src.Name, err)
+	}
+	if good != "" {
+		f.emitCached(src, good)
+		return good, nil
+	}
 	if f.opts.Offline {
 		err := fmt.Errorf("fetching %s: %w: the cached file did not verify and was removed; offline, so it is %w",
 			src.Name, ErrBadEntry, ErrNotCached)
+		if eerr := f.evictIf(ctx, src, bad); eerr != nil {
+			err = fmt.Errorf("fetching %s: removing its bad cache entry: %w", src.Name, eerr)
+		}
 		f.emit(Event{Name: src.Name, Kind: Failed, Err: err})
 		return "", err
 	}
-	return f.Fetch(ctx, src)
+	r := f.replace(ctx, src, bad, nil)
+	return r.Path, r.Err
 }
 
-// evict removes the entry (the name only: a symlink goes, not its target).
-func (f *Fetcher) evict(src Source) {
-	os.Remove(f.finalPath(src.Algorithm, src.Digest))
+// recheck hashes src's entry under its lock: the path when it verifies;
+// else "" and the file found bad, nil when there is none.
+func (f *Fetcher) recheck(ctx context.Context, src Source) (string, os.FileInfo, error) {
+	p, err := f.openPartial(ctx, src)
+	if err != nil {
+		return "", nil, err
+	}
+	defer p.release()
+	good, bad, err := f.hashEntry(ctx, src)
+	switch {
+	case errors.Is(err, ErrNotCached):
+		return "", nil, nil
+	case errors.Is(err, ErrBadEntry):
+		return "", bad, nil
+	}
+	return good, nil, err
+}
+
+// evictIf removes the entry of src if its name still refers to seen, the
+// file found bad (by Lstat, or the descriptor that was hashed). It takes
+// the entry's lock, under which every rename into place happens, so a
+// good file another process put there meanwhile stays; it waits (saying
+// so) while another process downloads the entry.
+func (f *Fetcher) evictIf(ctx context.Context, src Source, seen os.FileInfo) error {
+	p, err := f.openPartial(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer p.release()
+	f.evictLocked(src, seen)
+	return nil
+}
+
+// evictLocked is evictIf for a caller holding the lock. With seen nil (a
+// name that could not be opened) only a non-regular file goes. The name is
+// removed, not what a symlink points at.
+func (f *Fetcher) evictLocked(src Source, seen os.FileInfo) {
+	name := f.finalPath(src.Algorithm, src.Digest)
+	cur, err := os.Lstat(name)
+	switch {
+	case err != nil:
+	case seen != nil && !os.SameFile(seen, cur):
+	case seen == nil && cur.Mode().IsRegular():
+	default:
+		os.Remove(name)
+	}
 }
 
 type ctxReader struct {

@@ -87,13 +87,13 @@ func TestVerifyAndRefetch(t *testing.T) {
 		t.Fatalf("a good entry does not verify: %v", err)
 	}
 	tamper(t, p)
-	if _, ok := f.Lookup(s.Algorithm, s.Digest); !ok {
-		t.Fatal("Lookup checks type only; the same-size entry should still be found")
+	if p, err := f.Lookup(s.Algorithm, s.Digest); p == "" || err != nil {
+		t.Fatalf("Lookup checks type only; the same-size entry should still be found (%v)", err)
 	}
 	if _, err := f.Verify(context.Background(), s); !errors.Is(err, ErrBadEntry) {
 		t.Fatalf("Verify: want ErrBadEntry, got %v", err)
 	}
-	if _, ok := f.Lookup(s.Algorithm, s.Digest); ok {
+	if p, _ := f.Lookup(s.Algorithm, s.Digest); p != "" {
 		t.Fatal("Verify kept the bad entry")
 	}
 	tamperAgain, err := f.Fetch(context.Background(), s)
@@ -118,20 +118,25 @@ func TestSymlinkEntry(t *testing.T) {
 	os.WriteFile(secret, testData, 0o600) // same bytes: only the type can tell
 	os.Remove(p)
 	os.Symlink(secret, p)
-	if _, ok := f.Lookup(s.Algorithm, s.Digest); ok {
-		t.Fatal("Lookup follows a symlink")
+	if p, err := f.Lookup(s.Algorithm, s.Digest); p != "" || err != nil {
+		t.Fatalf("Lookup follows a symlink (%q, %v)", p, err)
 	}
 	if fh, err := f.Open(s); !errors.Is(err, ErrBadEntry) {
 		t.Fatalf("Open: want ErrBadEntry, got %v", err)
 	} else if fh != nil {
 		fh.Close()
 	}
+	rec := &recorder{}
+	f.opts.Events = rec.add
 	got, err := f.Fetch(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(got); err != nil || !fi.Mode().IsRegular() {
 		t.Fatalf("entry after refetch: %v %v", fi, err)
+	}
+	if why := rec.errs(Retry); !strings.Contains(why, "is a symbolic link, not a regular file") || strings.Contains(why, "L-") {
+		t.Errorf("the bad entry is not named as a symbolic link: %q", why)
 	}
 	if len(srv.requests()) != 2 {
 		t.Fatal("the symlinked entry was answered from the cache")
@@ -243,4 +248,120 @@ func TestIPv6Literal(t *testing.T) {
 	if r := redact("http://u:pw@[::1]:80/a"); r != "http://u:xxxxx@[::1]:80/a" {
 		t.Errorf("redact: %s", r)
 	}
+}
+
+// TestUnsafeCacheDirOnHit: the ownership rules hold for every use of the
+// cache, a hit included (F6: a sha256 directory chmodded 777 after the
+// file was cached was used as before). Each way in, Fetch with and without
+// rehashing, Lookup, Open, Verify and Refetch, refuses the cache, names the
+// rule, and leaves the entry where it is.
+func TestUnsafeCacheDirOnHit(t *testing.T) {
+	type spoil struct {
+		name, want string
+		do, undo   func(root, sub string)
+		rootOnly   bool
+	}
+	cases := []spoil{
+		{name: "sha256 dir 0777", want: "mode 0777",
+			do: func(_, sub string) { os.Chmod(sub, 0o777) }, undo: func(_, sub string) { os.Chmod(sub, 0o755) }},
+		{name: "sha256 dir 0775", want: "mode 0775",
+			do: func(_, sub string) { os.Chmod(sub, 0o775) }, undo: func(_, sub string) { os.Chmod(sub, 0o755) }},
+		{name: "root 0757", want: "mode 0757",
+			do: func(root, _ string) { os.Chmod(root, 0o757) }, undo: func(root, _ string) { os.Chmod(root, 0o755) }},
+		{name: "sha256 dir owned by uid 12345", want: "owned by uid 12345", rootOnly: true,
+			do: func(_, sub string) { os.Chown(sub, 12345, 12345) }, undo: func(_, sub string) { os.Chown(sub, 0, 0) }},
+		{name: "root owned by uid 12345", want: "owned by uid 12345", rootOnly: true,
+			do: func(root, _ string) { os.Chown(root, 12345, 12345) }, undo: func(root, _ string) { os.Chown(root, 0, 0) }},
+	}
+	uses := map[string]func(f *Fetcher, s Source) error{
+		"Fetch": func(f *Fetcher, s Source) error { _, err := f.Fetch(context.Background(), s); return err },
+		"Fetch rehash": func(f *Fetcher, s Source) error {
+			f.opts.Rehash = true
+			defer func() { f.opts.Rehash = false }()
+			_, err := f.Fetch(context.Background(), s)
+			return err
+		},
+		"Lookup": func(f *Fetcher, s Source) error { _, err := f.Lookup(s.Algorithm, s.Digest); return err },
+		"Open": func(f *Fetcher, s Source) error {
+			fh, err := f.Open(s)
+			if fh != nil {
+				fh.Close()
+			}
+			return err
+		},
+		"Verify":  func(f *Fetcher, s Source) error { _, err := f.Verify(context.Background(), s); return err },
+		"Refetch": func(f *Fetcher, s Source) error { _, err := f.Refetch(context.Background(), s); return err },
+	}
+	f, s, p, srv := cachedOnce(t)
+	root := f.CacheDir()
+	sub := filepath.Dir(p)
+	for _, c := range cases {
+		if c.rootOnly && os.Geteuid() != 0 {
+			t.Logf("%s: needs root", c.name)
+			continue
+		}
+		for use, run := range uses {
+			c.do(root, sub)
+			err := run(f, s)
+			c.undo(root, sub)
+			if err == nil || !strings.Contains(err.Error(), "refusing cache directory") || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s, %s: got %v, want a refusal saying %q", c.name, use, err, c.want)
+			}
+			if _, err := os.Lstat(p); err != nil {
+				t.Fatalf("%s, %s: the entry went: %v", c.name, use, err)
+			}
+		}
+	}
+	if got, err := f.Fetch(context.Background(), s); err != nil || got != p {
+		t.Fatalf("with the rules kept again: %q, %v", got, err)
+	}
+	if n := len(srv.requests()); n != 1 {
+		t.Errorf("%d requests: a refused cache must not be downloaded into", n)
+	}
+}
+
+// A bad entry is removed only while its name still refers to the file
+// found bad: one another run renamed into place meanwhile stays.
+func TestEvictKeepsReplacedEntry(t *testing.T) {
+	f, s, p, _ := cachedOnce(t)
+	tamper(t, p)
+	fh, bad, err := f.open(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	good := p + ".new"
+	if err := os.WriteFile(good, testData, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(good, p); err != nil { // another run's download lands
+		t.Fatal(err)
+	}
+	if err := f.evictIf(context.Background(), s, bad); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(p); err != nil || sha(b) != s.Digest {
+		t.Fatalf("the good entry that replaced the bad one went (%v)", err)
+	}
+	wantOnlyVerified(t, f.CacheDir(), p)
+	cur, _ := os.Lstat(p)
+	if err := f.evictIf(context.Background(), s, cur); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(p); !os.IsNotExist(err) {
+		t.Fatalf("the entry seen was not removed: %v", err)
+	}
+}
+
+// errs joins the errors of the events of kind k.
+func (r *recorder) errs(k EventKind) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.ev {
+		if e.Kind == k && e.Err != nil {
+			out = append(out, e.Err.Error())
+		}
+	}
+	return strings.Join(out, "; ")
 }

@@ -13,9 +13,10 @@ const (
 	Done                      // verified and in the cache
 	Cached                    // was already in the cache; nothing transferred
 	Failed                    // gave up; Err says why
+	Wait                      // another process holds the cache entry; Msg says which
 )
 
-var kindNames = [...]string{"start", "progress", "retry", "done", "cached", "failed"}
+var kindNames = [...]string{"start", "progress", "retry", "done", "cached", "failed", "wait"}
 
 func (k EventKind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {
@@ -33,6 +34,7 @@ type Event struct {
 	Total   int64
 	Attempt int
 	Err     error
+	Msg     string // for Wait: who holds the entry
 }
 
 const progressInterval = 100 * time.Millisecond

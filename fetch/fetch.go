@@ -102,6 +102,8 @@ type Fetcher struct {
 	client   *http.Client
 	evMu     sync.Mutex
 	attempts map[locKind]attemptFunc // one way to read each kind of location
+	smallMu  sync.Mutex
+	small    map[string][]byte // lists, signatures and keys read over http, by URL
 }
 
 // DefaultCacheDir is $COMPOSE_CACHE_DIR when set, else the user cache
@@ -162,15 +164,20 @@ func New(opts Options) (*Fetcher, error) {
 // CacheDir is the directory the Fetcher stores files in.
 func (f *Fetcher) CacheDir() string { return f.opts.CacheDir }
 
-// Lookup returns the cached file for a digest, if there is one: a regular
-// file, never a symlink. It does not hash; see Verify and Open.
-func (f *Fetcher) Lookup(alg, digest string) (string, bool) {
+// Lookup returns the cached file for a digest, "" when there is none: a
+// regular file, never a symlink (a bad entry counts as none; Fetch
+// replaces it). It does not hash; see Verify and Open. A cache directory
+// that breaks the ownership rules is an error, as it is for Fetch.
+func (f *Fetcher) Lookup(alg, digest string) (string, error) {
 	alg, digest = strings.ToLower(alg), strings.ToLower(digest) // as Fetch does
-	if checkDigest(alg, digest) != nil {
-		return "", false
+	if err := checkDigest(alg, digest); err != nil {
+		return "", err
 	}
-	p, err := f.entry(alg, digest, 0)
-	return p, err == nil && p != ""
+	p, _, err := f.entry(alg, digest, 0)
+	if errors.Is(err, ErrBadEntry) {
+		return "", nil
+	}
+	return p, err
 }
 
 // Fetch returns the path of the verified file for src, downloading it first
@@ -213,30 +220,47 @@ func (f *Fetcher) fetch(ctx context.Context, src Source) Result {
 		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
 		return res
 	}
-	p, err := f.cached(ctx, src)
+	p, bad, err := f.cached(ctx, src)
 	if err == nil && p != "" {
 		f.emitCached(src, p)
 		return Result{Source: src, Path: p, Cached: true}
 	}
+	if err != nil && !errors.Is(err, ErrBadEntry) { // an untrusted cache directory: nothing to fetch into
+		res.Err = fmt.Errorf("fetching %s: %w", src.Name, err)
+		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
+		return res
+	}
+	return f.replace(ctx, src, bad, err)
+}
+
+// replace downloads src into the cache, in place of the entry bad (nil:
+// there is none) that failed its check with why. Offline, the bad entry is
+// removed instead and the result is ErrNotCached.
+func (f *Fetcher) replace(ctx context.Context, src Source, bad os.FileInfo, why error) Result {
+	res := Result{Source: src}
 	if f.opts.Offline {
 		res.Err = fmt.Errorf("fetching %s: %s:%s is %w %s (offline)",
 			src.Name, src.Algorithm, src.Digest, ErrNotCached, f.opts.CacheDir)
-		if err != nil {
-			res.Err = fmt.Errorf("fetching %s: %w; removed it, and offline it is %w", src.Name, err, ErrNotCached)
+		if why != nil {
+			if err := f.evictIf(ctx, src, bad); err != nil {
+				res.Err = fmt.Errorf("fetching %s: %w; removing it: %w", src.Name, why, err)
+			} else {
+				res.Err = fmt.Errorf("fetching %s: %w; removed it, and offline it is %w", src.Name, why, ErrNotCached)
+			}
 		}
 		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
 		return res
 	}
-	if err != nil {
-		f.emit(Event{Name: src.Name, Kind: Retry, Err: err, Total: src.Size}) // fetched again below
+	if why != nil {
+		f.emit(Event{Name: src.Name, Kind: Retry, Err: why, Total: src.Size}) // fetched again below
 	}
-	wasCached, err := f.download(ctx, src)
+	wasCached, err := f.download(ctx, src, bad)
 	if err != nil {
 		res.Err = fmt.Errorf("fetching %s from %s: %w", src.Name, redact(src.URL), err)
 		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
 		return res
 	}
-	p = f.finalPath(src.Algorithm, src.Digest)
+	p := f.finalPath(src.Algorithm, src.Digest)
 	if wasCached {
 		f.emitCached(src, p)
 	} else {
@@ -247,17 +271,14 @@ func (f *Fetcher) fetch(ctx context.Context, src Source) Result {
 }
 
 // cached returns the verified cache entry of src, "" when there is none,
-// and ErrBadEntry (after removing it) when the entry is not what its name
-// says.
-func (f *Fetcher) cached(ctx context.Context, src Source) (string, error) {
-	p, err := f.entry(src.Algorithm, src.Digest, src.Size)
+// and ErrBadEntry with the file found (to be replaced, see download) when
+// the entry is not what its name says.
+func (f *Fetcher) cached(ctx context.Context, src Source) (string, os.FileInfo, error) {
+	p, fi, err := f.entry(src.Algorithm, src.Digest, src.Size)
 	if err == nil && p != "" && f.opts.Rehash {
-		p, err = f.Verify(ctx, src)
+		return f.hashEntry(ctx, src)
 	}
-	if errors.Is(err, ErrBadEntry) {
-		f.evict(src)
-	}
-	return p, err
+	return p, fi, err
 }
 
 func (s *Source) normalize() {

@@ -423,7 +423,7 @@ func TestCancelThenResume(t *testing.T) {
 	if len(files) != 1 || !strings.HasSuffix(files[0], partialSuffix) {
 		t.Fatalf("after cancel the cache holds %v, want one .partial", files)
 	}
-	if _, ok := f.Lookup("sha256", s.Digest); ok {
+	if p, _ := f.Lookup("sha256", s.Digest); p != "" {
 		t.Fatal("Lookup finds a file that was never verified")
 	}
 	fi, _ := os.Stat(filepath.Join(dir, files[0]))

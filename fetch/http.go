@@ -168,7 +168,7 @@ func acceptResponse(resp *http.Response, src Source, p *partial) error {
 	if src.Size > 0 && resp.ContentLength >= 0 && p.n+resp.ContentLength != src.Size {
 		n := p.n + resp.ContentLength
 		p.reset()
-		return fmt.Errorf("server announces %d bytes, expected %d", n, src.Size)
+		return &SizeError{What: "server announces", Got: n, Want: src.Size}
 	}
 	return nil
 }
@@ -251,7 +251,7 @@ func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *p
 // the disk.
 func (f *Fetcher) checkCap(src Source, n int64) error {
 	if src.Size > 0 && n > src.Size {
-		return fmt.Errorf("source sends more than the expected %d bytes", src.Size)
+		return &SizeError{What: "source sends", Got: -1, Want: src.Size}
 	}
 	if src.Size == 0 && n > f.opts.MaxSize {
 		return fmt.Errorf("source sends more than %d bytes, the limit for a file of unknown size (COMPOSE_MAX_DOWNLOAD)", f.opts.MaxSize)

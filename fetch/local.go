@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 
 	getter "github.com/hashicorp/go-getter/v2"
@@ -43,7 +42,7 @@ func (f *Fetcher) fileAttempt(ctx context.Context, src Source, path string, p *p
 		return err
 	}
 	if src.Size > 0 && fi.Size() != src.Size {
-		return fmt.Errorf("%s is %d bytes, expected %d", path, fi.Size(), src.Size)
+		return &SizeError{What: path + " is", Got: fi.Size(), Want: src.Size}
 	}
 	if err := p.reset(); err != nil {
 		return err

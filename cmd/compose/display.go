@@ -50,6 +50,7 @@ func (d *display) close() {
 var fetchStates = map[fetch.EventKind]progress.State{
 	fetch.Start: progress.Running, fetch.Progress: progress.Running, fetch.Retry: progress.Retrying,
 	fetch.Done: progress.Done, fetch.Cached: progress.Done, fetch.Failed: progress.Failed,
+	fetch.Wait: progress.Waiting,
 }
 
 func (d *display) fetchEvent(e fetch.Event) {
@@ -57,6 +58,8 @@ func (d *display) fetchEvent(e fetch.Event) {
 	switch {
 	case e.Kind == fetch.Cached:
 		u.Msg = "already in the cache"
+	case e.Msg != "":
+		u.Msg = e.Msg
 	case e.Kind == fetch.Failed:
 		// The verb's error says why, once per ISO; the progress line
 		// only marks the task failed.

@@ -15,7 +15,9 @@ func newFetchCmd(a *app) *cobra.Command {
 		Long: `fetch downloads every ISO pinned in the manifest's lock into the
 content-addressed cache, in parallel, resuming partial downloads, and
 verifies each against its pinned digest. It needs a lock that matches the
-manifest ('compose lock').`,
+manifest ('compose lock'); for a 'checksum: file:' ISO, a lock whose digest
+is not what the vendor's list says now is refused before anything is
+downloaded, as plan and apply refuse it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			disp := a.display("fetch")
 			defer disp.close()
@@ -27,6 +29,11 @@ manifest ('compose lock').`,
 			disp.close()
 			if err != nil {
 				return err
+			}
+			for _, r := range out {
+				if r.Warning != "" {
+					a.warn("%s", r.Warning)
+				}
 			}
 			return a.result(out, func(w io.Writer) error {
 				for _, r := range out {

@@ -50,12 +50,13 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// serve DIR: serve DIR over HTTP on 127.0.0.1; $SERVER is its URL.
+// serve DIR [RATE]: serve DIR over HTTP on 127.0.0.1, at RATE bytes a
+// second when given (slowly); $SERVER is its URL.
 func cmdServe(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: serve DIR")
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: serve DIR [RATE]")
 	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(ts.MkAbs(args[0]))))
+	srv := httptest.NewServer(slowly(ts, http.FileServer(http.Dir(ts.MkAbs(args[0]))), args[1:]))
 	ts.Defer(srv.Close)
 	ts.Setenv("SERVER", srv.URL)
 }

@@ -40,16 +40,25 @@ func withoutDeferred(l Layout, on bool) Layout {
 	return out
 }
 
-// allocStep is how much of an ext4 file one go-diskfs write allocates
-// (v1.9.4 refuses more than 65535 blocks at once).
-const allocStep = 128 * mib
+// maxExtentBlocks is the longest initialized ext4 extent: a leaf's length
+// field above 32768 marks the extent uninitialized (reads as zeros).
+const maxExtentBlocks = 32768
 
 // allocateExt4 gives an ext4 file all its blocks with go-diskfs writes of
-// one byte every allocStep and of its last byte (go-diskfs allocates every
+// one byte every step and of its last byte (go-diskfs allocates every
 // block up to the write, it makes no holes) and reads the blocks' image
-// ranges back from the inode's extent tree.
+// ranges back from the inode's extent tree, once diskOrder has put them in
+// disk order. A step is one maximal extent (32768 blocks: 32 MiB with
+// 1 KiB blocks, 128 MiB with 4 KiB): go-diskfs v1.9.4 refuses to allocate
+// more than 65535 blocks in one write (a 128 MiB step failed with 1 KiB
+// blocks), and cuts what it allocates into extents of at most 32768.
 func (b *builder) allocateExt4(h filesystem.File, p *Partition, f File) ([]Extent, error) {
-	for off := min(allocStep, f.Size) - 1; ; off = min(off+allocStep, f.Size-1) {
+	g, err := readExt4Geom(b.f, p.Offset)
+	if err != nil {
+		return nil, err
+	}
+	step := maxExtentBlocks * g.bs
+	for off := min(step, f.Size) - 1; ; off = min(off+step, f.Size-1) {
 		if _, err := h.Seek(off, io.SeekStart); err != nil {
 			return nil, err
 		}
@@ -68,9 +77,8 @@ func (b *builder) allocateExt4(h filesystem.File, p *Partition, f File) ([]Exten
 	if !ok {
 		return nil, fmt.Errorf("go-diskfs gave no inode number (%T)", st.Sys())
 	}
-	g, err := readExt4Geom(b.f, p.Offset)
-	if err != nil {
-		return nil, err
+	if err := g.diskOrder(b.f, p.Offset, int64(sys.Ino)); err != nil {
+		return nil, fmt.Errorf("inode %d: %w", sys.Ino, err)
 	}
 	ext, err := g.fileExtents(b.f, p.Offset, int64(sys.Ino))
 	if err != nil {
@@ -100,28 +108,39 @@ func trimExtents(ext []Extent, size int64, p *Partition) ([]Extent, error) {
 // ranges in file order; a gap in the file (a hole) is an error, as is an
 // uninitialized extent: a deferred file must have every block in place.
 func (g ext4Geom) fileExtents(f io.ReaderAt, off, ino int64) ([]Extent, error) {
-	le := binary.LittleEndian
-	grp, idx := (ino-1)/g.inodes, (ino-1)%g.inodes
-	d := make([]byte, g.descSize)
-	if _, err := f.ReadAt(d, off+(g.first+1)*g.bs+grp*g.descSize); err != nil {
-		return nil, fmt.Errorf("reading group descriptor %d: %w", grp, err)
-	}
-	table := int64(le.Uint32(d[8:]))
-	if g.is64 && g.descSize >= 64 {
-		table |= int64(le.Uint32(d[0x28:])) << 32
-	}
-	inode := make([]byte, g.inodeSize)
-	if _, err := f.ReadAt(inode, off+table*g.bs+idx*g.inodeSize); err != nil {
-		return nil, fmt.Errorf("reading inode: %w", err)
-	}
-	if le.Uint32(inode[0x20:])&0x80000 == 0 {
-		return nil, fmt.Errorf("not an extent-mapped inode")
+	inode, _, err := g.readInode(f, off, ino)
+	if err != nil {
+		return nil, err
 	}
 	w := extentWalk{f: f, off: off, bs: g.bs}
 	if err := w.node(inode[0x28:0x28+60], 0); err != nil {
 		return nil, err
 	}
 	return w.out, nil
+}
+
+// readInode returns inode ino of an extent-mapped file and its image
+// offset.
+func (g ext4Geom) readInode(f io.ReaderAt, off, ino int64) ([]byte, int64, error) {
+	le := binary.LittleEndian
+	grp, idx := (ino-1)/g.inodes, (ino-1)%g.inodes
+	d := make([]byte, g.descSize)
+	if _, err := f.ReadAt(d, off+(g.first+1)*g.bs+grp*g.descSize); err != nil {
+		return nil, 0, fmt.Errorf("reading group descriptor %d: %w", grp, err)
+	}
+	table := int64(le.Uint32(d[8:]))
+	if g.is64 && g.descSize >= 64 {
+		table |= int64(le.Uint32(d[0x28:])) << 32
+	}
+	at := off + table*g.bs + idx*g.inodeSize
+	inode := make([]byte, g.inodeSize)
+	if _, err := f.ReadAt(inode, at); err != nil {
+		return nil, 0, fmt.Errorf("reading inode: %w", err)
+	}
+	if le.Uint32(inode[0x20:])&0x80000 == 0 {
+		return nil, 0, fmt.Errorf("not an extent-mapped inode")
+	}
+	return inode, at, nil
 }
 
 type extentWalk struct {
@@ -163,7 +182,7 @@ func (w *extentWalk) node(n []byte, level int) error {
 func (w *extentWalk) leaf(e []byte) error {
 	le := binary.LittleEndian
 	block, n := int64(le.Uint32(e)), int64(le.Uint16(e[4:]))
-	if n > 32768 {
+	if n > maxExtentBlocks {
 		return fmt.Errorf("uninitialized extent at file block %d", block)
 	}
 	if block != w.next {

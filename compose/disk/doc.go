@@ -58,9 +58,12 @@
 //
 // Deferred sources (Spec.Defer, for apply --device): host files get their
 // clusters or blocks allocated (FAT32 through one write of the last byte;
-// ext4 through a one-byte write every 128 MiB, the extents then read back
-// from the inode's extent tree) but not their bytes; Result.Files gives the
-// extents for compose/device to stream the sources to. go-diskfs's writes
+// ext4 through a one-byte write every 32768 blocks, the longest initialized
+// extent and within go-diskfs's 65535 blocks per write, at every block
+// size) but not their bytes; Result.Files gives the extents for
+// compose/device to stream the sources to, each file's in file order and
+// ascending on the disk (an ext4 file's extent tree is renumbered to make
+// it so: go-diskfs allocates the longest free runs first). go-diskfs's writes
 // of whole zero pages are punched as holes (Result.Zeros), so the image
 // allocates only metadata whatever the kit's size.
 //

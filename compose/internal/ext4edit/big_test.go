@@ -147,3 +147,46 @@ func fileSize(t *testing.T, p string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestUpdateLongRunsOneKiB adds a 100 MiB file to a volume with 1 KiB
+// blocks (compose/disk's choice below 512 MiB), where the free space runs
+// on across block groups for more than 32768 blocks: the longest extent
+// an ext4 leaf can hold initialized (a longer one reads as unwritten).
+// Every leaf must stay within it, e2fsck must accept the volume and
+// debugfs read the file back (F9's check of the converge path).
+func TestUpdateLongRunsOneKiB(t *testing.T) {
+	testenv.Tools(t, "e2fsck", "debugfs")
+	img := journaled(t, 256<<20, map[string][]byte{"/isos/small.iso": content("small", 5000)})
+	g, done := open(t, img, nil)
+	bs := g.g.bs
+	done()
+	if bs != 1024 {
+		t.Fatalf("the volume has %d-byte blocks, want 1024", bs)
+	}
+	big := content("big", 100<<20+5)
+	if _, err := updateChunk(t, img, []Change{put("/isos/big.iso", big)}, nil, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	clean(t, img, "after adding 100 MiB")
+	checkCounts(t, img, "after adding 100 MiB")
+	v, done := open(t, img, nil)
+	ino, _ := v.m.inode(v.lookup("/isos/big.iso").ino)
+	exts, _, err := v.m.extents(ino)
+	done()
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest := int64(0)
+	for _, e := range exts {
+		if e.uninit || e.n > maxExtent {
+			t.Fatalf("extent at file block %d: %d blocks, uninit %t", e.logical, e.n, e.uninit)
+		}
+		longest = max(longest, e.n)
+	}
+	if longest != maxExtent {
+		t.Errorf("the longest extent has %d blocks: the free space never ran past 32768, so the case tests nothing", longest)
+	}
+	if got := debugfsFiles(t, img, map[string]string{"/isos/big.iso": ""}); got["/isos/big.iso"] != digest(big) {
+		t.Fatal("debugfs reads big.iso differently")
+	}
+}

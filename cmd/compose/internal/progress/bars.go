@@ -1,6 +1,7 @@
 package progress
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/vbauerster/mpb/v8"
@@ -25,6 +26,10 @@ func newBars(w io.Writer) *bars {
 }
 
 func (b *bars) update(u Update) {
+	if u.State == Waiting { // a line above the bars: a bar would show nothing moving
+		fmt.Fprintf(b.p, "compose: %s\n", line(u))
+		return
+	}
 	t := b.tasks[u.ID]
 	if t == nil {
 		t = &task{size: u.Total, bar: b.p.AddBar(u.Total,

@@ -31,6 +31,7 @@ type State string
 const (
 	Running  State = "running"
 	Retrying State = "retrying"
+	Waiting  State = "waiting" // another process holds what the task needs; Msg says who
 	Done     State = "done"
 	Failed   State = "failed"
 )
@@ -111,6 +112,9 @@ func (d *Display) Close() {
 }
 
 func line(u Update) string {
+	if u.State == Waiting && u.Msg != "" { // the message says it waits, and for whom
+		return fmt.Sprintf("%s %s: %s", u.Phase, u.ID, u.Msg)
+	}
 	s := fmt.Sprintf("%s %s: %s", u.Phase, u.ID, u.State)
 	switch {
 	case u.Total > 0:
