@@ -157,7 +157,7 @@ func printDiff(w io.Writer, d *compose.Diff) {
 		fmt.Fprintf(w, "apply --recreate rewrites it in full (everything on it is erased)\n")
 		return
 	case d.NoChanges:
-		fmt.Fprintf(w, "\nno changes: %s already holds this kit\n", d.Target)
+		fmt.Fprintf(w, "\nno changes: %s already holds this kit %s\n", d.Target, sampledNote)
 		return
 	}
 	fmt.Fprintf(w, "\nchanges to %s:\n", d.Target)
