@@ -29,7 +29,7 @@ func (r *recorder) ReadAt(b []byte, off int64) (int, error) {
 
 // physOffset is where byte at of the kit file path lies in img: on the
 // ESP, or with data on the ext4 data partition.
-func physOffset(t *testing.T, img, path string, data bool, at int64) int64 {
+func physOffset(t testing.TB, img, path string, data bool, at int64) int64 {
 	t.Helper()
 	tg, err := ReadTarget(img)
 	if err != nil || !tg.Kit {
