@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/directio"
 	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/compose/internal/fatedit"
@@ -247,6 +248,7 @@ func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress 
 		return nil, fmt.Errorf("verifying %s: %w", path, err)
 	}
 	jobs = append(jobs, data...)
+	res.checkBIOSBoot(t, src)
 	if err := hashAll(ctx, jobs, res, verifyEvents(path, progress)); err != nil {
 		return nil, err
 	}
@@ -381,6 +383,51 @@ func (res *Verification) open(v opener, f VerifiedFile) (fileJob, bool) {
 		return fileJob{}, false
 	}
 	return fileJob{r: r, h: h, file: len(res.Files) - 1}, true
+}
+
+// biosBootPath names core.img and the MBR boot code in results, as in a
+// Change.
+const biosBootPath = "BIOS boot partition"
+
+// checkBIOSBoot reads core.img at the BIOS boot partition's start and the
+// boot code at the disk's, the bytes KitState.BIOSBoot covers, and
+// compares their digest; a record without their lengths gets a note.
+func (res *Verification) checkBIOSBoot(t *Target, src io.ReaderAt) {
+	st := t.State
+	if st.BIOSBoot == "" {
+		return
+	}
+	if st.BIOSBootSize <= 0 || st.BootCodeSize <= 0 || st.BIOSBootSize > 1<<20 || st.BootCodeSize > 440 {
+		res.Notes = append(res.Notes, "the BIOS boot code was not read: this kit's record, from an older compose, lacks its length")
+		return
+	}
+	f := VerifiedFile{Path: biosBootPath, Kind: "bootloader", Size: st.BIOSBootSize + st.BootCodeSize, Algorithm: "sha256", Expected: st.BIOSBoot}
+	off := int64(-1)
+	for _, p := range t.Partitions {
+		if p.Type == disk.TypeBIOSBoot {
+			f.Partition, off = p.Index, p.Offset
+		}
+	}
+	defer func() { res.Files = append(res.Files, f) }()
+	if off < 0 {
+		f.Status, f.Error = StatusMissing, "the disk has no BIOS boot partition"
+		return
+	}
+	b := make([]byte, f.Size)
+	core := b[:st.BIOSBootSize]
+	if _, err := src.ReadAt(core, off); err != nil {
+		f.Status, f.Error = StatusUnreadable, err.Error()
+		return
+	}
+	if _, err := src.ReadAt(b[len(core):], 0); err != nil {
+		f.Status, f.Error = StatusUnreadable, err.Error()
+		return
+	}
+	f.ActualSize, f.Actual, f.Status = f.Size, sha256Hex(b), StatusOK
+	res.BytesRead += f.Size
+	if f.Actual != f.Expected {
+		f.Status = StatusChanged
+	}
 }
 
 // allMissing records files that cannot be reached at all.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/directio"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
@@ -176,16 +177,26 @@ func TestVerifyFindsWhatTheSampleMisses(t *testing.T) {
 }
 
 // TestVerifyBootFiles: a boot file with a changed byte is changed, a
-// removed one missing, a file compose did not write added (not damage).
+// removed one missing, a file compose did not write added (not damage),
+// and core.img with a changed byte changed.
 func TestVerifyBootFiles(t *testing.T) {
 	testenv.Tools(t, "xorriso")
-	_, _, img, _ := twoKits(t, "uefi-x64")
+	_, _, img, _ := twoKits(t, "bios, uefi-x64")
+	res, err := verifyOne(t, img)
+	if err != nil || statuses(res)[biosBootPath] != StatusOK {
+		t.Fatalf("the fresh kit: %v %v", statuses(res), err)
+	}
+	tg, _ := ReadTarget(img)
+	for _, p := range tg.Partitions {
+		if p.Type == disk.TypeBIOSBoot {
+			flip(t, img, p.Offset+1000)
+		}
+	}
 	flip(t, img, physOffset(t, img, "/EFI/BOOT/grubx64.efi", false, 5000))
 	f, err := os.OpenFile(img, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, _ := ReadTarget(img)
 	v, err := fatedit.Open(f, partOffset(tg, espIndex(tg.State)))
 	if err != nil {
 		t.Fatal(err)
@@ -196,11 +207,12 @@ func TestVerifyBootFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	res, err := verifyOne(t, img)
-	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "2 files are damaged: ") {
+	res, err = verifyOne(t, img)
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "3 files are damaged: ") {
 		t.Fatalf("verify: %v", err)
 	}
-	wantStatuses(t, res, map[string]string{"/EFI/BOOT/grubx64.efi": StatusChanged, "/EFI/BOOT/mmx64.efi": StatusMissing, "/notes.txt": StatusAdded})
+	wantStatuses(t, res, map[string]string{"/EFI/BOOT/grubx64.efi": StatusChanged, "/EFI/BOOT/mmx64.efi": StatusMissing, "/notes.txt": StatusAdded,
+		biosBootPath: StatusChanged})
 }
 
 // TestVerifyDataPartition: an ISO on the ext4 data partition with a

@@ -72,7 +72,7 @@ func hashAll(ctx context.Context, jobs []fileJob, res *Verification, report func
 			f.Status = StatusChanged
 		}
 	}
-	res.BytesRead = done
+	res.BytesRead += done
 	if report != nil {
 		report(done, total, "", Done)
 	}
