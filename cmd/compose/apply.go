@@ -38,7 +38,10 @@ new ISOs and the final menu. What was written is read back with the page
 cache bypassed. A FILE that is not a compose kit, was changed outside
 compose, or cannot take the change (no room even in two steps, storage mode
 or BIOS boot partition changed, the ext4 data partition touched) is refused;
---recreate rewrites it in full.
+--recreate rewrites it in full. The kit's ISOs are checked only by their size
+and a sample of their first and last 64 KiB; --verify then reads the whole
+kit as 'compose verify' does, after the change or none, and fails (exit 4)
+when a file is damaged.
 
 With --device (repeatable, for several sticks at once) the kit is written to
 USB/MMC devices: each is checked before anything is built (not mounted, not
