@@ -220,8 +220,8 @@ func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress 
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: %w", path, err)
 	}
-	if c, ok := src.(io.Closer); ok && src != io.ReaderAt(f) {
-		defer c.Close()
+	if r, ok := src.(*directio.Reader); ok {
+		defer r.Close()
 	}
 	t, esp, espIndex, err := readRecord(f, src)
 	if err != nil {
@@ -255,18 +255,41 @@ func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress 
 }
 
 // uncachedReader gives a reader of f's bytes that bypasses the page cache:
-// f opened again with O_DIRECT, or where its file system refuses direct
-// I/O, f itself with its cached pages dropped first (and a warning).
+// f opened again with O_DIRECT (refused if the path now names another
+// file), or where its file system refuses direct I/O, f itself (and a
+// warning). f's cached pages are dropped either way: the partition table
+// is read through f.
 func uncachedReader(f *os.File) (io.ReaderAt, bool, string, error) {
+	dropCache(f)
 	r, err := openDirect(f.Name())
 	switch {
 	case err == nil:
+		if err := sameFile(f, r); err != nil {
+			r.Close()
+			return nil, false, "", err
+		}
 		return r, true, "", nil
 	case errors.Is(err, directio.ErrRefused):
-		dropCache(f)
 		return f, false, fmt.Sprintf("read after dropping the page cache, not bypassing it: %v", err), nil
 	}
 	return nil, false, "", err
+}
+
+// sameFile refuses a direct reader of another file than f: its path was
+// renamed or replaced between the two opens.
+func sameFile(f *os.File, r *directio.Reader) error {
+	a, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	b, err := r.Stat()
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(a, b) {
+		return fmt.Errorf("%s was replaced while it was opened", f.Name())
+	}
+	return nil
 }
 
 // finish counts the damage and compares the ISOs with the lock.

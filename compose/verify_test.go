@@ -357,3 +357,28 @@ func TestVerifyAgainstTheLock(t *testing.T) {
 		t.Fatalf("lock comparison %v, notes %q", lock, v.Notes)
 	}
 }
+
+// TestVerifyRefusesAReplacedPath: the direct reader is opened by path
+// after the target; if the path names another file by then (renamed or
+// replaced in between), the target is refused, not read half from each.
+func TestVerifyRefusesAReplacedPath(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.img"), filepath.Join(dir, "b.img")
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, make([]byte, 8192), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Rename(b, a); err != nil {
+		t.Fatal(err)
+	}
+	r, _, _, err := uncachedReader(f)
+	if r != nil || err == nil || !strings.Contains(err.Error(), "a.img was replaced while it was opened") {
+		t.Fatalf("reader %v, %v", r, err)
+	}
+}
