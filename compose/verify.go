@@ -234,6 +234,9 @@ func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress 
 	if warning != "" {
 		res.Warnings = append(res.Warnings, warning)
 	}
+	if res.Interim {
+		res.Notes = append(res.Notes, "it holds the interim kit of an interrupted two-step apply, without the ISOs being replaced: apply again finishes it")
+	}
 	if lock != nil {
 		res.Lock = lock.File
 	}
