@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -380,5 +381,53 @@ func TestVerifyRefusesAReplacedPath(t *testing.T) {
 	r, _, _, err := uncachedReader(f)
 	if r != nil || err == nil || !strings.Contains(err.Error(), "a.img was replaced while it was opened") {
 		t.Fatalf("reader %v, %v", r, err)
+	}
+}
+
+// failingAt reads zeros, and fails from byte at on.
+type failingAt struct{ at int64 }
+
+func (f failingAt) ReadAt(b []byte, off int64) (int, error) {
+	n := int(max(0, min(int64(len(b)), f.at-off)))
+	clear(b[:n])
+	if n < len(b) {
+		return n, errors.New("input/output error")
+	}
+	return n, nil
+}
+
+// TestHashAll: files read whole across many chunks, an empty one, and one
+// whose reads fail part-way (unreadable, saying at which byte; the files
+// after it are still read); a cancelled context stops it.
+func TestHashAll(t *testing.T) {
+	zeros := sha256Hex(make([]byte, 3*verifyChunk+5))
+	res := &Verification{Files: []VerifiedFile{
+		{Path: "/a", Expected: zeros}, {Path: "/bad", Expected: zeros}, {Path: "/empty", Expected: sha256Hex(nil)}, {Path: "/b", Expected: zeros},
+	}}
+	size := int64(3*verifyChunk + 5)
+	var jobs []fileJob
+	for i, r := range []io.ReaderAt{failingAt{size}, failingAt{verifyChunk + 7}, failingAt{0}, failingAt{size}} {
+		n := size
+		if i == 2 {
+			n = 0
+		}
+		jobs = append(jobs, fileJob{r: io.NewSectionReader(r, 0, n), h: sha256.New(), file: i})
+	}
+	var last int64
+	if err := hashAll(context.Background(), jobs, res, func(done, total int64, _ string, _ State) { last = done }); err != nil {
+		t.Fatal(err)
+	}
+	res.finish(nil)
+	wantStatuses(t, res, map[string]string{"/bad": StatusUnreadable})
+	if e := res.Files[1].Error; !strings.Contains(e, fmt.Sprintf("at byte %d: input/output error", verifyChunk+7)) {
+		t.Fatalf("the read error: %q", e)
+	}
+	if res.BytesRead != 2*size+verifyChunk+7 || last != res.BytesRead {
+		t.Fatalf("read %d bytes, last progress %d", res.BytesRead, last)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := hashAll(ctx, jobs[:1], &Verification{Files: res.Files[:1]}, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
 	}
 }
