@@ -223,17 +223,36 @@ func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress 
 	if r, ok := src.(*directio.Reader); ok {
 		defer r.Close()
 	}
-	t, esp, espIndex, err := readRecord(f, src)
+	res, jobs, err := readKit(f, src, lock)
 	if err != nil {
-		return nil, fmt.Errorf("verifying %s: %w", path, err)
+		return nil, err
 	}
-	if !t.Kit {
-		return nil, &NotKitError{Target: path, Problems: t.Problems}
-	}
-	res := &Verification{Target: path, Kit: t.State.Kit, Interim: t.State.Interim, Direct: direct, Files: []VerifiedFile{}}
+	res.Direct = direct
 	if warning != "" {
 		res.Warnings = append(res.Warnings, warning)
 	}
+	if err := hashAll(ctx, jobs, res, verifyEvents(path, progress)); err != nil {
+		return nil, err
+	}
+	res.finish(lock)
+	if res.Damaged > 0 {
+		return res, res.damage()
+	}
+	return res, nil
+}
+
+// readKit reads the kit's record and volumes through src (the partition
+// table through f) and lists the files to read whole; the BIOS boot code,
+// small, is checked at once.
+func readKit(f *os.File, src io.ReaderAt, lock *config.Lock) (*Verification, []fileJob, error) {
+	t, esp, espIndex, err := readRecord(f, src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("verifying %s: %w", f.Name(), err)
+	}
+	if !t.Kit {
+		return nil, nil, &NotKitError{Target: f.Name(), Problems: t.Problems}
+	}
+	res := &Verification{Target: f.Name(), Kit: t.State.Kit, Interim: t.State.Interim, Files: []VerifiedFile{}}
 	if res.Interim {
 		res.Notes = append(res.Notes, "it holds the interim kit of an interrupted two-step apply, without the ISOs being replaced: apply again finishes it")
 	}
@@ -243,18 +262,10 @@ func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress 
 	jobs := espJobs(t.State, esp, espIndex, res)
 	data, err := dataJobs(t, src, res)
 	if err != nil {
-		return nil, fmt.Errorf("verifying %s: %w", path, err)
+		return nil, nil, fmt.Errorf("verifying %s: %w", f.Name(), err)
 	}
-	jobs = append(jobs, data...)
 	res.checkBIOSBoot(t, src)
-	if err := hashAll(ctx, jobs, res, verifyEvents(path, progress)); err != nil {
-		return nil, err
-	}
-	res.finish(lock)
-	if res.Damaged > 0 {
-		return res, res.damage()
-	}
-	return res, nil
+	return res, append(jobs, data...), nil
 }
 
 // uncachedReader gives a reader of f's bytes that bypasses the page cache:
