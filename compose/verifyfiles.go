@@ -79,7 +79,7 @@ func dataJobs(t *Target, src io.ReaderAt, res *Verification) ([]fileJob, error) 
 			continue
 		}
 		status := StatusAdded
-		if strings.HasPrefix(f.Path, isoDir) && !strings.Contains(f.Path[len(isoDir):], "/") {
+		if isLeftover(f.Path) {
 			status = StatusLeftover
 		}
 		res.Files = append(res.Files, VerifiedFile{Path: f.Path, Partition: index, Kind: "extra", ActualSize: f.Size, Status: status})
