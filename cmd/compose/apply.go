@@ -120,7 +120,7 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 	default:
 		_, err = fmt.Fprintf(w, "updated %s in place%s: %d changes, %s written\n", r.Image, inSteps(r.Steps), len(r.Changes), humanSize(r.BytesWritten))
 		if err == nil && r.Verification != nil {
-			_, err = fmt.Fprintf(w, "%s\n", checkedBy(r.ISOCheck, r.Verification))
+			_, err = fmt.Fprintf(w, "every file of %s read back whole and verified: %s\n", r.Image, humanSize(r.Verification.BytesRead))
 		}
 	}
 	return err

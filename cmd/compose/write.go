@@ -49,7 +49,7 @@ func printDeviceResults(w io.Writer, out []compose.DeviceResult) error {
 		case r.Complete && r.Incremental:
 			fmt.Fprintf(w, "%s: updated in place%s: %d changes, %s written\n", r.Device, inSteps(r.Steps), len(r.Changes), humanSize(r.Written))
 			if r.Verification != nil {
-				fmt.Fprintf(w, "%s: %s\n", r.Device, checkedBy(r.ISOCheck, r.Verification))
+				fmt.Fprintf(w, "%s: every file read back whole and verified: %s\n", r.Device, humanSize(r.Verification.BytesRead))
 			}
 		case r.Complete && r.Verified:
 			fmt.Fprintf(w, "%s: written and verified (%s)\n", r.Device, humanSize(r.Written))
