@@ -44,6 +44,9 @@ type ApplyOptions struct {
 	// Recreate rewrites an existing image in full; without it an existing
 	// kit is converged in place, and anything else is refused.
 	Recreate bool
+	// Verify reads a kit converged in place (or found unchanged) whole
+	// afterwards, as Verify does (BuildOptions.Verify).
+	Verify bool
 }
 
 // Applied is what Kit.Apply did.
@@ -104,7 +107,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 		return nil, err
 	}
 	build := BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Recreate: opts.Recreate,
-		deferSources: opts.Image == ""}
+		Verify: opts.Verify, deferSources: opts.Image == ""}
 	out := &Applied{Plan: p}
 	err = k.buildAndWrite(ctx, out, devs, build, opts)
 	var bad *BadCacheEntryError
@@ -243,6 +246,10 @@ type BuildOptions struct {
 	// Recreate rewrites an existing target in full instead of converging
 	// it in place.
 	Recreate bool
+	// Verify reads a target converged in place whole afterwards, against
+	// its new record (see verifyConverged); a full build is read back
+	// whole anyway (unless NoVerify).
+	Verify bool
 
 	// deferSources builds the metadata only, leaving host files for the
 	// device writer (disk.Spec.Defer); Result.deferred lists them.
@@ -275,6 +282,11 @@ type Result struct {
 	// bypassing the page cache; Warnings say why not where it was refused.
 	Direct   bool     `json:"direct,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// ISOCheck says how much of the ISOs an in-place apply checked
+	// (ISOCheckSampled, or ISOCheckFull with Verify, which Verification
+	// then details).
+	ISOCheck     string        `json:"iso_check,omitempty"`
+	Verification *Verification `json:"verification,omitempty"`
 
 	deferred []disk.Placed // the files a deferSources build left out
 	zeros    []disk.Extent // and the zeros it left as holes
@@ -299,7 +311,8 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		return converge(ctx, p, t, opts)
+		res, err := converge(ctx, p, t, opts)
+		return opts.verifyConverged(ctx, res, err)
 	}
 	spec := p.spec
 	spec.Verify = !opts.NoVerify

@@ -395,6 +395,10 @@ func TestConvergeTwoSteps(t *testing.T) {
 			if ops(again.Diff) != "+iso:beta ~menu:/boot/grub/grub.cfg" || again.Diff.Steps != 1 || !again.Diff.Resume {
 				t.Fatalf("plan against the interim kit: %s, %d steps", ops(again.Diff), again.Diff.Steps)
 			}
+			// The interim kit is whole, and verify says what it is.
+			if v, err := verifyOne(t, img); err != nil || !v.OK || !v.Interim || len(v.Notes) != 1 || !strings.Contains(v.Notes[0], "interim kit") {
+				t.Fatalf("verify the interim kit: %+v, %v", v, err)
+			}
 		}
 	}
 	if !interim {

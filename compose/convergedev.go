@@ -64,11 +64,12 @@ func (k *Kit) convergeDevice(ctx context.Context, path string, opts ApplyOptions
 	}
 	var res *Result
 	if err == nil {
-		res, err = Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, exclusive: true})
+		res, err = Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Verify: opts.Verify, exclusive: true})
 	}
 	if res != nil {
 		r.Written, r.Changes, r.Steps, r.Touched = res.BytesWritten, res.Changes, res.Steps, res.BytesWritten > 0
 		r.Warnings = append(r.Warnings, res.Warnings...)
+		r.ISOCheck, r.Verification = res.ISOCheck, res.Verification
 	}
 	if err != nil {
 		r.Error, r.err = err.Error(), err

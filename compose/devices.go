@@ -48,6 +48,9 @@ type DeviceResult struct {
 	Steps    int      `json:"steps,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Error    string   `json:"error,omitempty"`
+	// ISOCheck and Verification are the in-place apply's (Result's).
+	ISOCheck     string        `json:"iso_check,omitempty"`
+	Verification *Verification `json:"verification,omitempty"`
 
 	err error
 }

@@ -36,6 +36,10 @@ type Diff struct {
 	Changes []Change `json:"changes"`
 	// NoChanges is true when the target already holds the planned kit.
 	NoChanges bool `json:"no_changes"`
+	// ISOCheck is how the ISOs already on a kit were checked:
+	// ISOCheckSampled (size, first and last 64 KiB); Verify reads them
+	// whole.
+	ISOCheck string `json:"iso_check,omitempty"`
 	// Recreate lists why the change cannot be made in place; empty when it
 	// can.
 	Recreate []string `json:"recreate,omitempty"`
@@ -105,6 +109,7 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 		d.Recreate = append(d.Recreate, "it is not a compose kit: "+strings.Join(t.Problems, "; "))
 		return d, nil
 	}
+	d.ISOCheck = ISOCheckSampled
 	if t.Drift {
 		d.Recreate = append(d.Recreate, "files on it were changed outside compose: "+strings.Join(t.Problems, "; "))
 	}

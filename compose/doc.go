@@ -50,6 +50,14 @@
 // the ESP's commit, old ones removed after it. Each commit is read back
 // with the page cache bypassed (compose/internal/directio).
 //
+// ReadTarget's drift checks read each ISO's size and first and last 64 KiB
+// only (ISOCheckSampled). Verify reads a kit whole, with O_DIRECT: every
+// file the record names on either partition, and core.img with the MBR
+// boot code, against the record's digests (an ISO's is its whole pinned
+// digest, so no manifest is needed); it writes nothing, and reports each
+// file ok, changed, missing or unreadable (ErrDamaged), or the target not
+// a kit (ErrNotKit). ApplyOptions.Verify runs it after an in-place apply.
+//
 // It prints nothing: progress leaves through callbacks (fetch.Options.Events
 // for downloads, ApplyOptions.Progress for building and writing).
 package compose

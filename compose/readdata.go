@@ -108,13 +108,19 @@ func (t *Target) checkDataFiles(v *ext4edit.Volume) {
 	for _, f := range v.Files() {
 		switch {
 		case known[f.Path]:
-		case strings.HasPrefix(f.Path, isoDir) && !strings.Contains(f.Path[len(isoDir):], "/"):
+		case isLeftover(f.Path):
 			t.Data.Leftovers = append(t.Data.Leftovers, Leftover{Path: f.Path, Size: f.Size})
 		default:
 			t.drift("%s on the data partition was added outside compose", f.Path)
 		}
 	}
 	sort.Slice(t.Data.Leftovers, func(i, j int) bool { return t.Data.Leftovers[i].Path < t.Data.Leftovers[j].Path })
+}
+
+// isLeftover says whether an unrecorded file on the data partition is
+// where an interrupted apply writes: directly under /isos.
+func isLeftover(path string) bool {
+	return strings.HasPrefix(path, isoDir) && !strings.Contains(path[len(isoDir):], "/")
 }
 
 func readAll(v opener, path string) ([]byte, error) {

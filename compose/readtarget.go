@@ -56,34 +56,46 @@ func ReadTarget(path string) (*Target, error) {
 		return nil, err
 	}
 	defer f.Close()
-	t := &Target{Path: path}
-	esp, err := t.readGPT(f)
-	if err != nil || esp == nil {
+	t, v, esp, err := readRecord(f, f)
+	if err != nil || !t.Kit {
 		return t, err
 	}
-	v, err := fatedit.Open(readOnly{f}, esp.Offset)
+	t.checkDrift(v, esp)
+	t.checkData(f)
+	return t, nil
+}
+
+// readRecord reads the GPT of f, then the ESP and its state record through
+// r (f itself, or f's bytes read another way), and returns the ESP and its
+// partition index. The Target is a kit (Kit) only when the record is
+// readable and of this compose's format.
+func readRecord(f *os.File, r io.ReaderAt) (*Target, *fatedit.Volume, int, error) {
+	t := &Target{Path: f.Name()}
+	esp, err := t.readGPT(f)
+	if err != nil || esp == nil {
+		return t, nil, 0, err
+	}
+	v, err := fatedit.Open(readOnly{r}, esp.Offset)
 	if err != nil {
 		t.Problems = append(t.Problems, fmt.Sprintf("its EFI System Partition cannot be read: %v", err))
-		return t, nil
+		return t, nil, 0, nil
 	}
 	t.ESPFree, t.ESPCluster = v.Free(), v.ClusterSize()
 	b, err := v.ReadFile(StatePath)
 	if err != nil {
 		t.Problems = append(t.Problems, "it has no compose state record ("+StatePath+")")
-		return t, nil
+		return t, nil, 0, nil
 	}
 	if t.State, err = ParseState(b); err != nil {
 		t.Problems = append(t.Problems, err.Error())
-		return t, nil
+		return t, nil, 0, nil
 	}
 	if t.State.Format != StateFormat {
 		t.Problems = append(t.Problems, fmt.Sprintf("its state record has format %d; this compose writes format %d", t.State.Format, StateFormat))
-		return t, nil
+		return t, nil, 0, nil
 	}
 	t.Kit = true
-	t.checkDrift(v, esp.Index)
-	t.checkData(f)
-	return t, nil
+	return t, v, esp.Index, nil
 }
 
 // readGPT lists the partitions and returns the ESP, or nil with a

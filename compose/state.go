@@ -28,16 +28,21 @@ const StateFormat = 1
 // changed it since compose wrote it. It is written in the same atomic step
 // as the menu.
 type KitState struct {
-	Format     int              `json:"format"`
-	Compose    string           `json:"compose"` // version of compose that wrote it
-	Kit        string           `json:"kit"`     // digest of the manifest's meaning and the pinned ISOs
-	StickID    string           `json:"stick_id"`
-	Storage    string           `json:"storage"`
-	Firmware   []string         `json:"firmware"`
-	BIOSBoot   string           `json:"bios_boot,omitempty"` // SHA-256 of core.img and the MBR boot code
-	Partitions []StatePartition `json:"partitions"`
-	ISOs       []StateISO       `json:"isos"`
-	Files      []StateFile      `json:"files"` // every other file compose wrote, this record excepted
+	Format   int      `json:"format"`
+	Compose  string   `json:"compose"` // version of compose that wrote it
+	Kit      string   `json:"kit"`     // digest of the manifest's meaning and the pinned ISOs
+	StickID  string   `json:"stick_id"`
+	Storage  string   `json:"storage"`
+	Firmware []string `json:"firmware"`
+	BIOSBoot string   `json:"bios_boot,omitempty"` // SHA-256 of core.img and the MBR boot code
+	// BIOSBootSize and BootCodeSize are the lengths BIOSBoot covers:
+	// core.img at the BIOS boot partition's start, the boot code at the
+	// disk's (Verify reads them; records before them lack both).
+	BIOSBootSize int64            `json:"bios_boot_size,omitempty"`
+	BootCodeSize int64            `json:"boot_code_size,omitempty"`
+	Partitions   []StatePartition `json:"partitions"`
+	ISOs         []StateISO       `json:"isos"`
+	Files        []StateFile      `json:"files"` // every other file compose wrote, this record excepted
 	// Interim marks the record a two-step apply commits first: the ISOs
 	// it replaces or removes are gone, with their menu entries, and the
 	// new ones are not written yet. Apply again finishes it.
@@ -115,6 +120,7 @@ func (p *Plan) state(m *config.Manifest, l *config.Lock, lay disk.Layout, stickI
 		Storage: string(m.Storage), Firmware: p.Firmware}
 	if p.spec.BIOSBoot != nil {
 		st.BIOSBoot = sha256Hex(append(append([]byte(nil), p.spec.BIOSBoot...), p.spec.BootCode...))
+		st.BIOSBootSize, st.BootCodeSize = int64(len(p.spec.BIOSBoot)), int64(len(p.spec.BootCode))
 	}
 	isos := map[string]int{}
 	for i := range m.ISOs {

@@ -38,7 +38,10 @@ new ISOs and the final menu. What was written is read back with the page
 cache bypassed. A FILE that is not a compose kit, was changed outside
 compose, or cannot take the change (no room even in two steps, storage mode
 or BIOS boot partition changed, the ext4 data partition touched) is refused;
---recreate rewrites it in full.
+--recreate rewrites it in full. The kit's ISOs are checked only by their size
+and a sample of their first and last 64 KiB; --verify then reads the whole
+kit as 'compose verify' does, after the change or none, and fails (exit 4)
+when a file is damaged.
 
 With --device (repeatable, for several sticks at once) the kit is written to
 USB/MMC devices: each is checked before anything is built (not mounted, not
@@ -49,6 +52,9 @@ bypassing the page cache. One failing stick does not stop the others.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Image == "" && len(opts.Devices) == 0 {
 				return usageError{errors.New("apply needs --image FILE or --device DEV")}
+			}
+			if opts.Verify && opts.NoVerify {
+				return usageError{errors.New("--verify and --no-verify contradict each other")}
 			}
 			if len(opts.Devices) > 0 {
 				if err := linuxOnly("apply --device"); err != nil {
@@ -88,6 +94,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 	ff.register(cmd)
 	cmd.Flags().StringVar(&opts.Image, "image", "", "write the kit to this image `file`")
 	cmd.Flags().BoolVar(&opts.NoVerify, "no-verify", false, "skip reading back the finished image or devices")
+	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "after an in-place change or none, read the whole kit back as 'compose verify' does")
 	cmd.Flags().StringArrayVar(&opts.Devices, "device", nil, "write the kit to this block `device` (repeatable)")
 	cmd.Flags().BoolVar(&df.yes, "yes", false, "do not ask before erasing the devices (needed without a terminal)")
 	cmd.Flags().BoolVar(&opts.Recreate, "recreate", false, "rewrite an existing image in full instead of changing it in place")
@@ -109,12 +116,27 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 	case !r.Incremental:
 		_, err = fmt.Fprintf(w, "wrote %s (%s, %d entries, %s written)\n", r.Image, humanSize(r.Size), len(res.Plan.Entries), humanSize(r.BytesWritten))
 	case len(r.Changes) == 0:
-		_, err = fmt.Fprintf(w, "no changes: %s already holds this kit\n", r.Image)
+		_, err = fmt.Fprintf(w, "no changes: %s already holds this kit %s\n", r.Image, checkedBy(r.ISOCheck, r.Verification))
 	default:
 		_, err = fmt.Fprintf(w, "updated %s in place%s: %d changes, %s written\n", r.Image, inSteps(r.Steps), len(r.Changes), humanSize(r.BytesWritten))
+		if err == nil && r.Verification != nil {
+			_, err = fmt.Fprintf(w, "every file of %s read back whole and verified: %s\n", r.Image, humanSize(r.Verification.BytesRead))
+		}
 	}
 	return err
 }
+
+// checkedBy says how much of an unchanged kit was read: a sample of each
+// ISO, or with apply --verify, everything.
+func checkedBy(check string, v *compose.Verification) string {
+	if check == compose.ISOCheckFull && v != nil {
+		return fmt.Sprintf("(every file read back whole and verified: %s)", humanSize(v.BytesRead))
+	}
+	return sampledNote
+}
+
+// sampledNote is what the no-op of plan and apply checked.
+const sampledNote = "(ISOs checked by size and a sample of their first and last 64 KiB; run compose verify to read every byte)"
 
 // inSteps says when an in-place apply took two commits.
 func inSteps(n int) string {

@@ -21,8 +21,8 @@ const (
 	exitFailure     = 1   // any failure without a more specific code
 	exitUsage       = 2   // bad command line: unknown verb or flag, wrong arguments
 	exitInvalid     = 3   // the manifest or lock file is invalid, or they disagree
-	exitMismatch    = 4   // a download, a cache entry or the built image does not match its digest
-	exitUnsafe      = 5   // a device or image path was refused as a target; nothing was written
+	exitMismatch    = 4   // a download, a cache entry, the built image or a file on a kit does not match its digest
+	exitUnsafe      = 5   // a device or image path was refused as a target (verify: it holds no kit); nothing was written
 	exitBootFailed  = 6   // compose test: a boot did not pass
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
@@ -53,9 +53,10 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
 		return exitInvalid
-	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch), errors.Is(err, compose.ErrBadCacheEntry):
+	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch), errors.Is(err, compose.ErrBadCacheEntry),
+		errors.Is(err, compose.ErrDamaged):
 		return exitMismatch
-	case errors.Is(err, compose.ErrUnsafeTarget):
+	case errors.Is(err, compose.ErrUnsafeTarget), errors.Is(err, compose.ErrNotKit):
 		return exitUnsafe
 	case errors.Is(err, errBootFailed):
 		return exitBootFailed
@@ -83,6 +84,8 @@ func hintFor(err error) string {
 		return "build the image here with 'compose apply --image FILE', then write or boot-test it on a Linux machine"
 	case errors.Is(err, fetch.ErrNotCached):
 		return "run without --offline, or 'compose fetch' while online"
+	case errors.Is(err, compose.ErrDamaged):
+		return "rewrite the kit in full with the manifest that built it: compose apply --image FILE --recreate (--device DEV --recreate for a stick)"
 	case errors.Is(err, compose.ErrBadCacheEntry):
 		return "remove the cache entry named above and run again: it is fetched and verified anew"
 	case errors.Is(err, fetch.ErrChecksumMismatch):

@@ -27,10 +27,11 @@ It reads sizes and digests from the manifest's lock ('compose lock' writes it).
 
 When --image FILE or --device DEV already holds a kit, plan also shows what
 apply would change there: + add, ~ replace, - remove (ISOs, the menu, boot
-files), or "no changes", whether the change takes two steps (no room for
-new ISOs beside the old), and why the target could only be rewritten in full
-(--recreate) when it is not a compose kit, was changed outside compose, or
-its partitions cannot take the change.`,
+files), or "no changes" (its ISOs checked by size and a sample of their first
+and last 64 KiB: 'compose verify' reads them whole), whether the change takes
+two steps (no room for new ISOs beside the old), and why the target could
+only be rewritten in full (--recreate) when it is not a compose kit, was
+changed outside compose, or its partitions cannot take the change.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dev != "" {
 				if err := linuxOnly("plan --device"); err != nil {
@@ -157,7 +158,7 @@ func printDiff(w io.Writer, d *compose.Diff) {
 		fmt.Fprintf(w, "apply --recreate rewrites it in full (everything on it is erased)\n")
 		return
 	case d.NoChanges:
-		fmt.Fprintf(w, "\nno changes: %s already holds this kit\n", d.Target)
+		fmt.Fprintf(w, "\nno changes: %s already holds this kit %s\n", d.Target, sampledNote)
 		return
 	}
 	fmt.Fprintf(w, "\nchanges to %s:\n", d.Target)

@@ -45,9 +45,12 @@ func printDeviceResults(w io.Writer, out []compose.DeviceResult) error {
 	for _, r := range out {
 		switch {
 		case r.Complete && r.Incremental && len(r.Changes) == 0:
-			fmt.Fprintf(w, "%s: no changes: it already holds this kit\n", r.Device)
+			fmt.Fprintf(w, "%s: no changes: it already holds this kit %s\n", r.Device, checkedBy(r.ISOCheck, r.Verification))
 		case r.Complete && r.Incremental:
 			fmt.Fprintf(w, "%s: updated in place%s: %d changes, %s written\n", r.Device, inSteps(r.Steps), len(r.Changes), humanSize(r.Written))
+			if r.Verification != nil {
+				fmt.Fprintf(w, "%s: every file read back whole and verified: %s\n", r.Device, humanSize(r.Verification.BytesRead))
+			}
 		case r.Complete && r.Verified:
 			fmt.Fprintf(w, "%s: written and verified (%s)\n", r.Device, humanSize(r.Written))
 		case r.Complete:

@@ -73,5 +73,9 @@ func (r *Reader) ReadAt(b []byte, off int64) (int, error) {
 // Close closes the file.
 func (r *Reader) Close() error { return r.f.Close() }
 
+// Stat describes the open file, so that a caller that opened the path
+// before can tell it is the same file.
+func (r *Reader) Stat() (os.FileInfo, error) { return r.f.Stat() }
+
 // Name is the file's path.
 func (r *Reader) Name() string { return r.f.Name() }

@@ -8,6 +8,7 @@
 // I/O, as tmpfs does; or the platform has none), so that the caller can
 // fall back to dropping the cache and say so. Reader.ReadAt accepts any
 // offset and length: it reads whole aligned blocks into its own aligned
-// buffer and copies out. Alignment is 4096 bytes, which covers 512- and
+// buffer and copies out. Reader.Stat describes the open file, so that a
+// caller that opened the path before can check it is the same file. Alignment is 4096 bytes, which covers 512- and
 // 4096-byte logical sectors.
 package directio
