@@ -2,12 +2,15 @@ package compose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 )
 
 // go-diskfs v1.9.4's iso9660 reader trusts the image. Found while fuzzing
@@ -37,12 +40,13 @@ type guard struct {
 // of a large ISO stops at its next step.
 func (g *guard) do(fn func() error) (err error) {
 	if g.ctx != nil && g.ctx.Err() != nil {
+		err := stopped(g.name, g.ctx.Err())
 		g.mu.Lock()
 		if g.err == nil {
-			g.err = g.ctx.Err()
+			g.err = err
 		}
 		g.mu.Unlock()
-		return g.ctx.Err()
+		return err
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -56,6 +60,20 @@ func (g *guard) do(fn func() error) (err error) {
 	}()
 	return fn()
 }
+
+// stopped is the error of an inspection ended by ctx: "interrupted" for
+// Ctrl-C, which matches context.Canceled all the same.
+func stopped(name string, cause error) error {
+	if errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("%s: %w", name, interrupted{cause})
+	}
+	return fmt.Errorf("%s: %w", name, cause)
+}
+
+type interrupted struct{ cause error }
+
+func (interrupted) Error() string   { return "interrupted" }
+func (e interrupted) Unwrap() error { return e.cause }
 
 // panicSite names the go-diskfs function that panicked, for bug reports.
 // It is called from the deferred recover, so the panicking frames are
@@ -116,7 +134,26 @@ func (s guardedFS) Stat(name string) (fi fs.FileInfo, err error) {
 		fi, err = fs.Stat(s.fsys, name)
 		return err
 	})
-	return fi, err
+	if err != nil {
+		return nil, err
+	}
+	return extentInfo{fi}, nil
+}
+
+// extentInfo is a FileInfo that says where its records lie (see Extent).
+type extentInfo struct{ fs.FileInfo }
+
+func (i extentInfo) Extent() (int64, bool) { return extentOf(i.FileInfo) }
+
+// extentOf is the logical block where go-diskfs found an entry's data: a
+// directory's records. bootloader's scan refuses a directory whose records
+// are another's, the loop a crafted ISO uses to walk a reader forever.
+func extentOf(fi fs.FileInfo) (int64, bool) {
+	st, ok := fi.Sys().(*iso9660.StatT)
+	if !ok {
+		return 0, false
+	}
+	return int64(st.Location), true
 }
 
 // guardedFile is an fs.File (and io.Seeker, fs.ReadDirFile) under a guard.
@@ -166,7 +203,10 @@ func (f guardedFile) Stat() (fi fs.FileInfo, err error) {
 		fi, err = f.f.Stat()
 		return err
 	})
-	return fi, err
+	if err != nil {
+		return nil, err
+	}
+	return extentInfo{fi}, nil
 }
 
 func (f guardedFile) Close() error { return f.g.do(f.f.Close) }
@@ -184,6 +224,15 @@ func (e guardedEntry) Info() (fi fs.FileInfo, err error) {
 		return err
 	})
 	return fi, err
+}
+
+// Extent is the entry's extentOf, for bootloader's scan.
+func (e guardedEntry) Extent() (int64, bool) {
+	fi, err := e.Info()
+	if err != nil {
+		return 0, false
+	}
+	return extentOf(fi)
 }
 
 func guardEntries(es []fs.DirEntry, g *guard) []fs.DirEntry {
