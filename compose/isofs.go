@@ -68,7 +68,7 @@ func readISO(ctx context.Context, f isoFile, size int64, name string) (*isoImage
 		fsys, err = iso9660.Read(file.New(cappedISO{f}, true), size, 0, 0)
 		return err
 	})
-	if errors.Is(err, ErrMalformedISO) {
+	if g.failed() != nil { // a panic or ctx: the error names the ISO already
 		return nil, err
 	}
 	if err != nil {
@@ -111,7 +111,7 @@ func inspectImage(im *isoImage, name string) (_ *Inspection, err error) {
 		return nil, perr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, malformedTree(err))
+		return nil, inspectErr(name, err)
 	}
 	r := &Inspection{Label: im.label, Boot: d, Warnings: im.warnings}
 	sb, err := bootloader.CheckSecureBoot(im, d)
@@ -129,12 +129,13 @@ func inspectImage(im *isoImage, name string) (_ *Inspection, err error) {
 // makes (bootloader.ErrMalformedTree: a loop, a name such as ".").
 var ErrMalformedISO = errors.New("malformed ISO 9660 image")
 
-// malformedTree marks bootloader's refusal of an ISO's tree as ErrMalformedISO.
-func malformedTree(err error) error {
+// inspectErr is an inspection's error prefixed with name; bootloader's
+// refusal of the ISO's tree is also ErrMalformedISO.
+func inspectErr(name string, err error) error {
 	if errors.Is(err, bootloader.ErrMalformedTree) {
-		return fmt.Errorf("%w: %w", ErrMalformedISO, err)
+		return fmt.Errorf("%s: %w: %w", name, ErrMalformedISO, err)
 	}
-	return err
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 // maxISORead bounds one read go-diskfs makes from an ISO: it reads a path

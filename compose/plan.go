@@ -249,7 +249,11 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		return fmt.Errorf("%s %w", at, perr)
 	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", at, iso.Name, malformedTree(err))
+		n := iso.Name
+		if errors.Is(err, bootloader.ErrMalformedTree) {
+			n = name // the file as well, as the ISO 9660 reader's failures say
+		}
+		return fmt.Errorf("%s %w", at, inspectErr(n, err))
 	}
 	e.Boot = &d
 	e.Warnings = d.Warnings
