@@ -28,8 +28,8 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("internal error while %s: %v", e.Where, e.Value)
 }
 
-// Is makes errors.Is(err, ErrInternal) true, and true for an error the
-// panic was called with when it matches (a panic(err) keeps err's identity).
+// Is makes errors.Is(err, ErrInternal) true; Unwrap keeps the identity of
+// an error panic was called with.
 func (e *Error) Is(target error) bool {
 	return target == ErrInternal
 }
@@ -48,17 +48,4 @@ func Recover(err *error, format string, a ...any) {
 	if r := recover(); r != nil {
 		*err = &Error{Where: fmt.Sprintf(format, a...), Value: r, Stack: string(debug.Stack())}
 	}
-}
-
-// Go runs fn on a new goroutine and sends its error, or its panic as an
-// *Error, on the returned channel (buffered: nobody has to receive).
-func Go(fn func() error, format string, a ...any) <-chan error {
-	done := make(chan error, 1)
-	go func() {
-		var err error
-		defer func() { done <- err }()
-		defer Recover(&err, format, a...)
-		err = fn()
-	}()
-	return done
 }
