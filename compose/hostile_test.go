@@ -145,6 +145,37 @@ func endlessVDs(iso []byte) []byte {
 	return b
 }
 
+// ceLoop returns iso with the root entry name's last Rock Ridge fields (TF and NM, 32
+// bytes) replaced by a SUSP continuation (CE) into the system area, where a CE points
+// back at itself: a reader that follows continuations never ends. With grow, the area
+// also holds an NM before its CE, so each round adds a field.
+func ceLoop(tb testing.TB, iso []byte, name string, grow bool) []byte {
+	tb.Helper()
+	b := bytes.Clone(iso)
+	r := rootRecord(tb, b, name)
+	end := r.off + int(b[r.off])
+	if string(b[end-32:end-30]) != "TF" || b[end-32+2] != 26 || string(b[end-6:end-4]) != "NM" {
+		tb.Fatalf("record %q does not end in TF, NM", name)
+	}
+	ce := func(at, off, n int) []byte {
+		e := make([]byte, 28)
+		copy(e, "CE\x1c\x01")
+		both32(e[4:], uint32(at))
+		both32(e[12:], uint32(off))
+		both32(e[20:], uint32(n))
+		return e
+	}
+	area := []byte{}
+	if grow {
+		area = append(area, "NM\x06\x01\x00x"...)
+	}
+	area = append(area, ce(1, 0, len(area)+28)...)
+	copy(b[isoSector:], area) // block 1: the system area, unused by a plain xorriso ISO
+	clear(b[end-32 : end])
+	copy(b[end-32:], ce(1, 0, len(area)))
+	return b
+}
+
 type hostileISO struct {
 	iso  []byte
 	want string // in the error; "" for an ISO that must inspect normally
@@ -172,6 +203,8 @@ func hostileISOs(tb testing.TB) map[string]hostileISO {
 		"dirs-share-records":  {moved(tb, rr, "ab", a, 0), "directory /ab has the records of directory /a"},
 		"huge-dir-extent":     {moved(tb, rr, "a", 0, 0xffff_f000), "more than 64 MiB of records"},
 		"endless-vd-set":      {endlessVDs(rr), "no volume descriptor set terminator in its first 64 descriptors"},
+		"rock-ridge-ce-loop":  {ceLoop(tb, rr, "a", false), "its Rock Ridge continuation areas loop"},
+		"rock-ridge-ce-grows": {ceLoop(tb, rr, "a", true), "its Rock Ridge continuation areas loop"},
 		"deep-tree":           {buildISO(tb, deep, "-R"), ""},
 		"rock-ridge-symlinks": {buildISO(tb, links, "-R"), ""},
 	}
@@ -258,5 +291,25 @@ func TestIPXEEFIImageReservedSectors(t *testing.T) {
 	sb := r.SecureBoot
 	if sb == nil || sb.Trust != "unknown" || !strings.Contains(sb.Remedy, "65535 reserved sectors") {
 		t.Fatalf("secure boot: %+v", sb)
+	}
+}
+
+// One call into go-diskfs may read at most maxCallReads times and maxCallBytes; the
+// next call starts afresh, but the inspection has failed.
+func TestGuardBoundsOneCall(t *testing.T) {
+	g := &guard{name: "x.iso"}
+	err := g.do(func() error {
+		for range maxCallBytes/(8<<20) + 1 {
+			if err := g.step(8 << 20); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrMalformedISO) || !strings.HasPrefix(err.Error(), "x.iso: ") {
+		t.Fatalf("want ErrMalformedISO, got %v", err)
+	}
+	if err := g.do(func() error { return g.step(1) }); err != nil || g.failed() == nil {
+		t.Fatalf("next call: %v; failed: %v", err, g.failed())
 	}
 }

@@ -65,7 +65,7 @@ func readISO(ctx context.Context, f isoFile, size int64, name string) (*isoImage
 	var fsys *iso9660.FileSystem
 	err = g.do(func() error {
 		var err error
-		fsys, err = iso9660.Read(file.New(cappedISO{f}, true), size, 0, 0)
+		fsys, err = iso9660.Read(file.New(cappedISO{f, g}, true), size, 0, 0)
 		return err
 	})
 	if g.failed() != nil { // a panic or ctx: the error names the ISO already
@@ -143,9 +143,16 @@ func inspectErr(name string, err error) error {
 // 4 GiB); real ones take kilobytes.
 const maxISORead = 16 << 20
 
-type cappedISO struct{ isoFile }
+// cappedISO is the file go-diskfs reads, each read counted by the guard.
+type cappedISO struct {
+	isoFile
+	g *guard
+}
 
 func (c cappedISO) ReadAt(p []byte, off int64) (int, error) {
+	if err := c.g.step(len(p)); err != nil {
+		return 0, err
+	}
 	if len(p) > maxISORead {
 		return 0, fmt.Errorf("%w: a structure of %d bytes at offset %d (more than %d MiB)", ErrMalformedISO, len(p), off, maxISORead>>20)
 	}

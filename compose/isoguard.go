@@ -33,6 +33,43 @@ type guard struct {
 	ctx  context.Context // nil: never cancelled
 	mu   sync.Mutex
 	err  error
+	// reads and bytes count what the current call into go-diskfs has read
+	// (cappedISO reports each read): see step.
+	reads int
+	bytes int64
+}
+
+// Bounds on one call into go-diskfs (a ReadDir, an Open, one Read). Its
+// parseDirEntry follows Rock Ridge continuation areas (CE) until one does
+// not continue: a CE pointing at itself read the same 28 bytes forever,
+// deaf to Ctrl-C. A real directory takes one read, plus one per entry
+// whose fields overflow into a continuation area.
+const (
+	maxCallReads = 1 << 18
+	maxCallBytes = 256 << 20
+)
+
+// step counts one read of n bytes by the current call. Past the bounds,
+// or once ctx is cancelled, the read fails, and so does the inspection.
+func (g *guard) step(n int) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var err error
+	g.reads++
+	g.bytes += int64(n)
+	switch {
+	case g.ctx != nil && g.ctx.Err() != nil:
+		err = stopped(g.name, g.ctx.Err())
+	case g.reads > maxCallReads || g.bytes > maxCallBytes:
+		err = fmt.Errorf("%s: %w: one lookup in it read more than %d times or %d MiB (its Rock Ridge continuation areas loop)",
+			g.name, ErrMalformedISO, maxCallReads, maxCallBytes>>20)
+	default:
+		return nil
+	}
+	if g.err == nil {
+		g.err = err
+	}
+	return err
 }
 
 // do runs fn and turns a panic inside it into a returned (and remembered) error.
@@ -48,6 +85,9 @@ func (g *guard) do(fn func() error) (err error) {
 		g.mu.Unlock()
 		return err
 	}
+	g.mu.Lock()
+	g.reads, g.bytes = 0, 0
+	g.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: %w: the ISO 9660 reader failed on it (%v%s)", g.name, ErrMalformedISO, r, panicSite())
@@ -163,6 +203,9 @@ type guardedFile struct {
 }
 
 func (f guardedFile) Read(b []byte) (n int, err error) {
+	if len(b) > maxISORead { // go-diskfs reads len(b) at once; cappedISO would refuse it
+		b = b[:maxISORead]
+	}
 	err = f.g.do(func() error {
 		var err error
 		n, err = f.f.Read(b)
