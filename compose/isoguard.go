@@ -25,7 +25,9 @@ import (
 // every call compose makes into that reader goes through a guard that turns
 // a panic into an error naming the ISO, and the first panic fails the whole
 // inspection. FuzzISO keeps the boundary honest: a panic outside go-diskfs
-// still crashes it.
+// still fails it. The same reader follows Rock Ridge continuation areas
+// without end (a CE naming itself spins forever in parseDirEntry), so the
+// guard also bounds what one call may read (step).
 
 // guard records the first panic raised by go-diskfs on one ISO.
 type guard struct {
