@@ -47,7 +47,7 @@ type guard struct {
 // deaf to Ctrl-C. A real directory takes one read, plus one per entry
 // whose fields overflow into a continuation area.
 const (
-	maxCallReads = 1 << 18
+	maxCallReads = 1 << 16
 	maxCallBytes = 256 << 20
 )
 
