@@ -176,6 +176,21 @@ func ceLoop(tb testing.TB, iso []byte, name string, grow bool) []byte {
 	return b
 }
 
+// catalogSelf returns an El Torito ISO whose boot record points its boot catalog at the
+// boot record itself. Neither go-diskfs nor compose follows the catalog (the EFI image
+// is found by name), so nothing may come of it.
+func catalogSelf(tb testing.TB) []byte {
+	b := buildISO(tb, liveTree(), "-R", "-b", "a/x", "-no-emul-boot")
+	for i := isoFirstVD; b[i] != vdTerminator; i += isoSector {
+		if b[i] == 0 && string(b[i+7:i+30]) == "EL TORITO SPECIFICATION" {
+			binary.LittleEndian.PutUint32(b[i+0x47:], uint32(i/isoSector))
+			return b
+		}
+	}
+	tb.Fatal("no El Torito boot record")
+	return nil
+}
+
 type hostileISO struct {
 	iso  []byte
 	want string // in the error; "" for an ISO that must inspect normally
@@ -194,19 +209,20 @@ func hostileISOs(tb testing.TB) map[string]hostileISO {
 	root := uint32(rootExtent(rr))
 	a := binary.LittleEndian.Uint32(rr[rootRecord(tb, rr, "a").off+2:])
 	return map[string]hostileISO{
-		"f3-root-entry-dot":   {renamed(tb, rr, "a", "."), `malformed ISO 9660 image: directory / holds an entry named "."`},
-		"root-entry-dotdot":   {renamed(tb, rr, "ab", ".."), `directory / holds an entry named ".."`},
-		"entry-slash":         {renamed(tb, rr, "ab", "a/"), `directory / holds an entry named "a/"`},
-		"entry-nul":           {renamed(tb, rr, "ab", "a\x00"), `directory / holds an entry named "a\x00"`},
-		"iso9660-id-dot":      {renamed(tb, plain, "a", "."), `directory / holds an entry named "."`},
-		"dir-loop":            {moved(tb, rr, "a", root, 0), "directory /a has the records of its ancestor /: a loop"},
-		"dirs-share-records":  {moved(tb, rr, "ab", a, 0), "directory /ab has the records of directory /a"},
-		"huge-dir-extent":     {moved(tb, rr, "a", 0, 0xffff_f000), "more than 64 MiB of records"},
-		"endless-vd-set":      {endlessVDs(rr), "no volume descriptor set terminator in its first 64 descriptors"},
-		"rock-ridge-ce-loop":  {ceLoop(tb, rr, "a", false), "its Rock Ridge continuation areas loop"},
-		"rock-ridge-ce-grows": {ceLoop(tb, rr, "a", true), "its Rock Ridge continuation areas loop"},
-		"deep-tree":           {buildISO(tb, deep, "-R"), ""},
-		"rock-ridge-symlinks": {buildISO(tb, links, "-R"), ""},
+		"f3-root-entry-dot":      {renamed(tb, rr, "a", "."), `malformed ISO 9660 image: directory / holds an entry named "."`},
+		"root-entry-dotdot":      {renamed(tb, rr, "ab", ".."), `directory / holds an entry named ".."`},
+		"entry-slash":            {renamed(tb, rr, "ab", "a/"), `directory / holds an entry named "a/"`},
+		"entry-nul":              {renamed(tb, rr, "ab", "a\x00"), `directory / holds an entry named "a\x00"`},
+		"iso9660-id-dot":         {renamed(tb, plain, "a", "."), `directory / holds an entry named "."`},
+		"dir-loop":               {moved(tb, rr, "a", root, 0), "directory /a has the records of its ancestor /: a loop"},
+		"dirs-share-records":     {moved(tb, rr, "ab", a, 0), "directory /ab has the records of directory /a"},
+		"huge-dir-extent":        {moved(tb, rr, "a", 0, 0xffff_f000), "more than 64 MiB of records"},
+		"endless-vd-set":         {endlessVDs(rr), "no volume descriptor set terminator in its first 64 descriptors"},
+		"rock-ridge-ce-loop":     {ceLoop(tb, rr, "a", false), "its Rock Ridge continuation areas loop"},
+		"rock-ridge-ce-grows":    {ceLoop(tb, rr, "a", true), "its Rock Ridge continuation areas loop"},
+		"deep-tree":              {buildISO(tb, deep, "-R"), ""},
+		"el-torito-catalog-self": {catalogSelf(tb), ""},
+		"rock-ridge-symlinks":    {buildISO(tb, links, "-R"), ""},
 	}
 }
 
