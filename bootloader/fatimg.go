@@ -10,46 +10,43 @@ import (
 // readFATFile reads one file out of a FAT12 or FAT16 image held in memory: the EFI boot
 // images inside ISOs (iPXE's efi.img) are that small. Names are matched against 8.3 short
 // names, case-insensitively; long names are not needed for EFI/BOOT/BOOTX64.EFI.
+//
+// The image comes from an ISO, so every field is checked before it is used: a BPB whose
+// FATs or root directory lie past the image, a cluster number past the data area or a
+// chain that loops is an error naming the field, never a panic or an endless read
+// (issue 22, F4: one byte of iPXE's efi.img, its reserved sectors, crashed compose).
 func readFATFile(img []byte, path string) ([]byte, error) {
-	if len(img) < 512 {
-		return nil, errors.New("FAT image too small")
+	f, err := parseFAT(img)
+	if err != nil {
+		return nil, err
 	}
-	bps := int(binary.LittleEndian.Uint16(img[11:]))
-	spc := int(img[13])
-	rsvd := int(binary.LittleEndian.Uint16(img[14:]))
-	nfats := int(img[16])
-	rootEnts := int(binary.LittleEndian.Uint16(img[17:]))
-	fatSz := int(binary.LittleEndian.Uint16(img[22:]))
-	tot := int(binary.LittleEndian.Uint16(img[19:]))
-	if tot == 0 {
-		tot = int(binary.LittleEndian.Uint32(img[32:]))
-	}
-	if bps < 512 || bps&(bps-1) != 0 || spc == 0 || fatSz == 0 || rootEnts == 0 || tot*bps > len(img) {
-		return nil, errors.New("not a FAT12/FAT16 image (or truncated)")
-	}
-	rootSec := rsvd + nfats*fatSz
-	dataSec := rootSec + (rootEnts*32+bps-1)/bps
-	f := &fatImage{img: img, bps: bps, spc: spc, fat: img[rsvd*bps : (rsvd+fatSz)*bps], data: dataSec * bps,
-		fat12: (tot-dataSec)/spc < 4085}
-	dir := img[rootSec*bps : dataSec*bps]
+	dir := f.root
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	for i, name := range parts {
 		cluster, size, isDir, err := lookup(dir, name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		data, err := f.chain(cluster)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+		last := i == len(parts)-1
+		if last && isDir {
+			return nil, fmt.Errorf("%s: a directory, not a file", path)
 		}
-		if i == len(parts)-1 {
-			if isDir || size > len(data) {
-				return nil, fmt.Errorf("%s: not a regular file or truncated", path)
+		if !last && !isDir {
+			return nil, fmt.Errorf("%s: %s is not a directory", path, name)
+		}
+		limit := -1 // a directory's chain is read whole
+		if last {
+			limit = size
+		}
+		data, err := f.chain(cluster, limit)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", path, name, err)
+		}
+		if last {
+			if size > len(data) {
+				return nil, fmt.Errorf("%s: its size says %d bytes, its clusters hold %d", path, size, len(data))
 			}
 			return data[:size], nil
-		}
-		if !isDir {
-			return nil, fmt.Errorf("%s: %s is not a directory", path, name)
 		}
 		dir = data
 	}
@@ -58,49 +55,104 @@ func readFATFile(img []byte, path string) ([]byte, error) {
 
 type fatImage struct {
 	img      []byte
-	bps, spc int
+	csize    int // bytes per cluster
 	fat      []byte
-	data     int
+	root     []byte
+	data     int // byte offset of cluster 2
+	clusters int // data clusters: numbers 2 … clusters+1
 	fat12    bool
 }
 
-// chain reads a cluster chain's data.
-func (f *fatImage) chain(c int) ([]byte, error) {
+// errNotFAT says the bytes are no FAT12/FAT16 image compose can read.
+var errNotFAT = errors.New("not a FAT12/FAT16 image")
+
+// parseFAT reads the BPB and checks that what it describes lies in img.
+func parseFAT(img []byte) (*fatImage, error) {
+	if len(img) < 512 {
+		return nil, fmt.Errorf("%w: %d bytes, less than one sector", errNotFAT, len(img))
+	}
+	le16 := func(o int) int { return int(binary.LittleEndian.Uint16(img[o:])) }
+	bps, spc, rsvd, nfats := le16(11), int(img[13]), le16(14), int(img[16])
+	rootEnts, fatSz, tot := le16(17), le16(22), le16(19)
+	if tot == 0 {
+		tot = int(binary.LittleEndian.Uint32(img[32:]))
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", errNotFAT, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case bps < 512 || bps > 4096 || bps&(bps-1) != 0:
+		return nil, bad("%d bytes per sector", bps)
+	case spc == 0 || spc&(spc-1) != 0:
+		return nil, bad("%d sectors per cluster", spc)
+	case rsvd == 0:
+		return nil, bad("no reserved sectors")
+	case nfats == 0:
+		return nil, bad("no FAT")
+	case fatSz == 0:
+		return nil, bad("FAT size 0 (FAT32 keeps it elsewhere; EFI images in ISOs are FAT12/16)")
+	case rootEnts == 0:
+		return nil, bad("no root directory entries")
+	case tot > len(img)/bps:
+		return nil, bad("it claims %d sectors, the image holds %d (truncated)", tot, len(img)/bps)
+	}
+	rootSec := rsvd + nfats*fatSz
+	dataSec := rootSec + (rootEnts*32+bps-1)/bps
+	if dataSec >= tot {
+		return nil, bad("%d reserved sectors, %d FATs of %d sectors and %d root entries leave no data area in %d sectors",
+			rsvd, nfats, fatSz, rootEnts, tot)
+	}
+	f := &fatImage{img: img, csize: bps * spc, fat: img[rsvd*bps : (rsvd+fatSz)*bps], root: img[rootSec*bps : dataSec*bps],
+		data: dataSec * bps, clusters: (tot - dataSec) / spc}
+	f.fat12 = f.clusters < 4085
+	switch need := 2 * (f.clusters + 2); {
+	case f.clusters == 0:
+		return nil, bad("no whole cluster in its data area")
+	case f.clusters >= 65525:
+		return nil, bad("%d clusters make it FAT32", f.clusters)
+	case f.fat12 && len(f.fat) < (3*(f.clusters+2)+1)/2, !f.fat12 && len(f.fat) < need:
+		return nil, bad("a FAT of %d bytes cannot map %d clusters", len(f.fat), f.clusters)
+	}
+	return f, nil
+}
+
+// chain reads the cluster chain starting at c: whole when limit < 0, else
+// only the clusters that hold limit bytes. A chain visits each cluster at
+// most once, so its length is bounded by the image.
+func (f *fatImage) chain(c, limit int) ([]byte, error) {
 	var out []byte
-	csize := f.bps * f.spc
-	for n := 0; c >= 2; n++ {
-		off := f.data + (c-2)*csize
-		if off+csize > len(f.img) || n > len(f.img)/csize {
-			return nil, errors.New("cluster chain out of range")
+	for n := 0; c >= 2 && (limit < 0 || len(out) < limit); n++ {
+		if c >= f.clusters+2 {
+			return nil, fmt.Errorf("cluster %d is past the last (%d)", c, f.clusters+1)
 		}
-		out = append(out, f.img[off:off+csize]...)
+		if n >= f.clusters {
+			return nil, fmt.Errorf("its cluster chain loops")
+		}
+		off := f.data + (c-2)*f.csize
+		out = append(out, f.img[off:off+f.csize]...)
 		c = f.next(c)
 	}
 	return out, nil
 }
 
+// next is the FAT's entry for cluster c: the next cluster, or 0 at the
+// chain's end (end marks, bad cluster marks and free entries all end it).
 func (f *fatImage) next(c int) int {
+	var v, end int
 	if f.fat12 {
 		o := c + c/2
-		if o+1 >= len(f.fat) {
-			return 0
-		}
-		v := int(binary.LittleEndian.Uint16(f.fat[o:]))
+		v, end = int(binary.LittleEndian.Uint16(f.fat[o:])), 0xff7
 		if c&1 == 1 {
 			v >>= 4
 		}
-		if v &= 0xfff; v >= 0xff8 {
-			return 0
-		}
-		return v
+		v &= 0xfff
+	} else {
+		v, end = int(binary.LittleEndian.Uint16(f.fat[2*c:])), 0xfff7
 	}
-	if 2*c+1 >= len(f.fat) {
+	if v >= end || v < 2 {
 		return 0
 	}
-	if v := int(binary.LittleEndian.Uint16(f.fat[2*c:])); v < 0xfff8 {
-		return v
-	}
-	return 0
+	return v
 }
 
 func lookup(dir []byte, name string) (cluster, size int, isDir bool, err error) {

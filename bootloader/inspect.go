@@ -101,6 +101,9 @@ func Inspect(fsys fs.FS, volumeLabel string) (Detection, error) {
 // Resolve is Inspect with the manifest's overrides applied.
 func Resolve(fsys fs.FS, volumeLabel string, ov Overrides) (Detection, error) {
 	t, err := scanTree(fsys)
+	if errors.Is(err, ErrMalformedTree) {
+		return Detection{}, err // says where in the ISO
+	}
 	if err != nil {
 		return Detection{}, fmt.Errorf("inspecting iso: %w", err)
 	}

@@ -14,10 +14,7 @@ import (
 	"github.com/usbkit/compose/bootloader/authenticode"
 )
 
-const (
-	loopbackCfgPath = "/boot/grub/loopback.cfg"
-	maxScanDepth    = 5
-)
+const loopbackCfgPath = "/boot/grub/loopback.cfg"
 
 // Directories that hold packages or firmware, never a kernel: skipping them keeps a scan of
 // a full DVD short.
@@ -50,44 +47,16 @@ type kernelPair struct {
 	initrds []string
 }
 
+// scanTree lists the ISO's files (walk.go bounds the walk and refuses
+// trees that loop).
 func scanTree(fsys fs.FS) (*tree, error) {
 	t := &tree{fsys: fsys, files: map[string]bool{}, dirs: map[string][]string{}, indexes: map[string]*dirIndex{}, efiLoaders: map[Arch]string{}}
-	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if p == "." {
-				return err
-			}
-			return nil // an unreadable corner of an ISO is not fatal to inspection
-		}
-		if p != "." && !validName(e.Name()) {
-			// A malformed ISO can name an entry "" or "."; its path then never
-			// grows, so the depth limit never ends a walk into it (FuzzISO).
-			if e.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		abs := "/" + strings.TrimPrefix(p, ".")
-		abs = path.Clean(abs)
-		if e.IsDir() {
-			if p != "." && (skipDirs[e.Name()] || strings.Count(abs, "/") > maxScanDepth) {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		t.files[abs] = true
-		t.dirs[path.Dir(abs)] = append(t.dirs[path.Dir(abs)], e.Name())
-		return nil
-	})
-	if err != nil {
+	w := &walker{fsys: fsys, t: t, extents: map[int64]string{}}
+	if err := w.run(); err != nil {
 		return nil, err
 	}
 	t.classify()
 	return t, nil
-}
-
-func validName(n string) bool {
-	return n != "" && n != "." && n != ".." && !strings.Contains(n, "/")
 }
 
 func (t *tree) classify() {

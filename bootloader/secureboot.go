@@ -49,16 +49,19 @@ func CheckSecureBoot(fsys fs.FS, d Detection) (SecureBootReport, error) {
 			}
 		}
 	}
+	var unreadable error
 	if payload == "" && d.EFIImage != "" {
 		r := SecureBootReport{Payload: d.EFIImage, Inner: EFIImageLoader}
-		if b, err := PayloadData(fsys, r); err == nil {
+		b, err := PayloadData(fsys, r)
+		if err == nil {
 			return judge(r, b)
 		}
+		unreadable = err
 	}
 	if payload == "" {
 		what := "no kernel found; the iso's own loopback.cfg decides what it boots"
 		if d.EFIImage != "" {
-			what = "its EFI application is inside " + d.EFIImage + ", which could not be read"
+			what = fmt.Sprintf("its EFI application is inside %s, which could not be read (%v)", d.EFIImage, unreadable)
 		}
 		return SecureBootReport{Payload: d.EFIImage, Trust: TrustUnknown,
 			Remedy: what + "; if it fails with \"bad shim signature\", enroll its vendor key with MokManager or disable Secure Boot"}, nil

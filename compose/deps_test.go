@@ -36,6 +36,8 @@ var forbidden = map[string][]string{
 	"compose/internal/ext4edit": {"config", "fetch", "bootloader", "compose", "cmd"},
 	// ext4fmt holds ext4 format facts for compose/disk and ext4edit.
 	"compose/internal/ext4fmt": {"config", "fetch", "bootloader", "compose", "cmd"},
+	// crash turns panics into errors for every package, so it imports none.
+	"internal/crash": {"config", "fetch", "bootloader", "compose", "cmd"},
 }
 
 const module = "github.com/usbkit/compose/"
@@ -44,7 +46,7 @@ const module = "github.com/usbkit/compose/"
 // compose/internal/stale (names of temporary files) is compose's own.
 var shared = map[string]bool{"config/firmware": true, "config/bytesize": true, "config/digest": true, "config/filekind": true,
 	"compose/internal/stale": true, "compose/internal/fatbpb": true, "compose/internal/directio": true,
-	"compose/internal/ext4fmt": true}
+	"compose/internal/ext4fmt": true, "internal/crash": true}
 
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}: {{join .Deps \" \"}}", module+"...").Output()

@@ -24,6 +24,12 @@
 // image, the menu entries with the way each ISO boots, and warnings. The
 // same Plan value that `compose plan` prints is the one `compose apply` runs.
 //
+// ISOs are hostile input. Planning inspects each (InspectISO does one) with
+// every read bounded and the context checked at each: an ISO the ISO 9660
+// reader cannot survive, or whose tree or Rock Ridge fields loop, is
+// ErrMalformedISO naming it and what is wrong; a panic in compose's own
+// code on one is an error matching crash.ErrInternal, not a crash.
+//
 // This package joins config (what the user asked for), fetch (verified ISOs
 // in a cache), bootloader (GRUB files, BIOS boot code, ISO inspection,
 // grub.cfg), compose/disk (the GPT/FAT32/ext4 writer) and compose/device

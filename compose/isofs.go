@@ -12,6 +12,7 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/internal/crash"
 )
 
 // isoImage is an ISO opened read-only for inspection. Its FS is go-diskfs's
@@ -64,10 +65,10 @@ func readISO(ctx context.Context, f isoFile, size int64, name string) (*isoImage
 	var fsys *iso9660.FileSystem
 	err = g.do(func() error {
 		var err error
-		fsys, err = iso9660.Read(file.New(cappedISO{f}, true), size, 0, 0)
+		fsys, err = iso9660.Read(file.New(cappedISO{f, g}, true), size, 0, 0)
 		return err
 	})
-	if errors.Is(err, ErrMalformedISO) {
+	if g.failed() != nil { // a panic or ctx: the error names the ISO already
 		return nil, err
 	}
 	if err != nil {
@@ -90,8 +91,9 @@ type Inspection struct {
 }
 
 // InspectISO decides how the ISO at path boots and who signed its payload.
-func InspectISO(path string) (*Inspection, error) {
-	im, err := openISO(context.Background(), path, path)
+// Cancelling ctx stops it at its next read of the ISO.
+func InspectISO(ctx context.Context, path string) (*Inspection, error) {
+	im, err := openISO(ctx, path, path)
 	if err != nil {
 		return nil, err
 	}
@@ -99,13 +101,17 @@ func InspectISO(path string) (*Inspection, error) {
 	return inspectImage(im, path)
 }
 
-func inspectImage(im *isoImage, name string) (*Inspection, error) {
+// inspectImage runs bootloader's inspection on an opened ISO. A panic in
+// it (compose's own code on hostile input: a bug) is an internal error
+// naming the ISO, not a crash; FuzzISO fails on one.
+func inspectImage(im *isoImage, name string) (_ *Inspection, err error) {
+	defer crash.Recover(&err, "inspecting %s", name)
 	d, err := bootloader.Inspect(im, im.label)
 	if perr := im.failed(); perr != nil {
 		return nil, perr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inspectErr(name, err)
 	}
 	r := &Inspection{Label: im.label, Boot: d, Warnings: im.warnings}
 	sb, err := bootloader.CheckSecureBoot(im, d)
@@ -119,17 +125,34 @@ func inspectImage(im *isoImage, name string) (*Inspection, error) {
 }
 
 // ErrMalformedISO is matched by the error of an ISO whose structures the
-// ISO 9660 reader could not survive.
+// ISO 9660 reader could not survive, or whose directory tree no ISO writer
+// makes (bootloader.ErrMalformedTree: a loop, a name such as ".").
 var ErrMalformedISO = errors.New("malformed ISO 9660 image")
+
+// inspectErr is an inspection's error prefixed with name; bootloader's
+// refusal of the ISO's tree is also ErrMalformedISO.
+func inspectErr(name string, err error) error {
+	if errors.Is(err, bootloader.ErrMalformedTree) {
+		return fmt.Errorf("%s: %w: %w", name, ErrMalformedISO, err)
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
 
 // maxISORead bounds one read go-diskfs makes from an ISO: it reads a path
 // table or a whole directory at once, sized by what the image claims (up to
 // 4 GiB); real ones take kilobytes.
 const maxISORead = 16 << 20
 
-type cappedISO struct{ isoFile }
+// cappedISO is the file go-diskfs reads, each read counted by the guard.
+type cappedISO struct {
+	isoFile
+	g *guard
+}
 
 func (c cappedISO) ReadAt(p []byte, off int64) (int, error) {
+	if err := c.g.step(len(p)); err != nil {
+		return 0, err
+	}
 	if len(p) > maxISORead {
 		return 0, fmt.Errorf("%w: a structure of %d bytes at offset %d (more than %d MiB)", ErrMalformedISO, len(p), off, maxISORead>>20)
 	}

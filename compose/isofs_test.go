@@ -121,7 +121,7 @@ func TestInspectRefusesFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(p, 0o600); err != nil {
 		t.Skip("mkfifo:", err)
 	}
-	_, err := InspectISO(p)
+	_, err := InspectISO(context.Background(), p)
 	if !errors.Is(err, config.ErrNotRegular) || !strings.Contains(err.Error(), "named pipe") {
 		t.Fatalf("want ErrNotRegular, got %v", err)
 	}

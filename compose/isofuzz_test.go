@@ -3,6 +3,8 @@ package compose
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/usbkit/compose/compose/internal/testenv"
+	"github.com/usbkit/compose/internal/crash"
 )
 
 // memISO is an ISO held in memory, shaped like the *os.File go-diskfs reads.
@@ -97,20 +100,98 @@ func seedISOs(tb testing.TB, bigToo bool) [][]byte {
 	return out
 }
 
+// efiSeedISO is a small ISO booting through an EFI boot image, as iPXE's does: /efi.img
+// (FAT12 made by mkfs.fat and mtools, holding EFI/BOOT/BOOTX64.EFI) beside /ipxe.krn.
+// It returns the ISO and the image, and where the ISO holds it.
+func efiSeedISO(tb testing.TB) (iso []byte, at int, img []byte) {
+	tb.Helper()
+	testenv.Tools(tb, "mkfs.fat", "mmd", "mcopy")
+	dir := tb.TempDir()
+	p, src := filepath.Join(dir, "efi.img"), filepath.Join(dir, "BOOTX64.EFI")
+	if err := os.WriteFile(src, bytes.Repeat([]byte("MZ not really PE "), 200), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	for _, args := range [][]string{{"mkfs.fat", "-F", "12", "-C", p, "64"}, {"mmd", "-i", p, "::/EFI", "::/EFI/BOOT"},
+		{"mcopy", "-i", p, src, "::/EFI/BOOT/BOOTX64.EFI"}} {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("%s: %v\n%s", args[0], err, out)
+		}
+	}
+	img, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	iso = buildISO(tb, map[string]string{"efi.img": string(img), "ipxe.krn": "k"}, "-R")
+	return iso, efiImageOffset(tb, iso), img
+}
+
+// efiMutations are F4-style changes to an EFI boot image: one BPB field, or its FAT
+// pointing every chain at cluster 2.
+func efiMutations(img []byte) [][]byte {
+	var out [][]byte
+	for _, f := range []struct{ off, v int }{{14, 0xffff}, {14, 0}, {11, 0}, {17, 0xffff}, {19, 0xffff}, {22, 0xffff}} {
+		b := bytes.Clone(img)
+		binary.LittleEndian.PutUint16(b[f.off:], uint16(f.v))
+		out = append(out, b)
+	}
+	loop := bytes.Clone(img)
+	fat := 512 * int(binary.LittleEndian.Uint16(img[14:]))
+	for i := fat + 3; i+1 < fat+512; i += 2 {
+		loop[i], loop[i+1] = 0x02, 0x20
+	}
+	return append(out, loop)
+}
+
+// splice is iso with part written at offset at (cut at the ISO's end); iso itself is
+// left alone, as the fuzzing engine requires.
+func splice(iso []byte, at uint32, part []byte) []byte {
+	if len(part) == 0 || int64(at) >= int64(len(iso)) {
+		return iso
+	}
+	b := bytes.Clone(iso)
+	copy(b[at:], part)
+	return b
+}
+
 // FuzzISO feeds whole ISO images, mutated, through compose's inspection:
-// volume check, go-diskfs's reader, family detection, Secure Boot check.
-// A go-diskfs panic must come back as an error (isoguard.go); a panic
-// anywhere else fails the fuzzer. COMPOSE_FUZZ_BIG=1 adds Debian's ISOs.
+// volume check, go-diskfs's reader, the tree walk, family detection, the
+// Secure Boot check. Its second and third arguments write an EFI boot
+// image into the ISO at an offset, so the fuzzer mutates the efi.img inside
+// an ISO as well as the ISO's own bytes. A go-diskfs panic must come back
+// as an error (isoguard.go); a panic anywhere else fails the fuzzer, and so
+// does an internal error (a panic compose recovered: still a bug).
+// COMPOSE_FUZZ_BIG=1 adds Debian's ISOs.
 //
 //	go test -run '^$' -fuzz FuzzISO -fuzztime 10m ./compose/
 func FuzzISO(f *testing.F) {
-	for _, b := range seedISOs(f, os.Getenv("COMPOSE_FUZZ_BIG") == "1") {
-		f.Add(b)
+	big := os.Getenv("COMPOSE_FUZZ_BIG") == "1"
+	for _, b := range seedISOs(f, big) {
+		f.Add(b, uint32(0), []byte(nil))
 	}
 	for _, b := range malformedISOs(f) {
-		f.Add(b)
+		f.Add(b, uint32(0), []byte(nil))
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = inspectBytes(b)
+	for _, h := range hostileISOs(f) {
+		f.Add(h.iso, uint32(0), []byte(nil))
+	}
+	iso, at, img := efiSeedISO(f)
+	f.Add(iso, uint32(at), img)
+	for _, b := range efiMutations(img) {
+		f.Add(iso, uint32(at), b)
+	}
+	if ipxe, err := os.ReadFile("/usr/lib/ipxe/ipxe.iso"); err == nil && big {
+		at := efiImageOffset(f, ipxe)
+		for _, b := range efiMutations(ipxe[at : at+64<<10]) { // the BPB, FATs and root directory
+			f.Add(ipxe, uint32(at), b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, iso []byte, at uint32, efi []byte) {
+		_, err := inspectBytes(splice(iso, at, efi))
+		var ie *crash.Error
+		if errors.As(err, &ie) {
+			t.Fatalf("%v\n%s", err, ie.Stack)
+		}
 	})
 }

@@ -2,12 +2,15 @@ package compose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 )
 
 // go-diskfs v1.9.4's iso9660 reader trusts the image. Found while fuzzing
@@ -22,7 +25,9 @@ import (
 // every call compose makes into that reader goes through a guard that turns
 // a panic into an error naming the ISO, and the first panic fails the whole
 // inspection. FuzzISO keeps the boundary honest: a panic outside go-diskfs
-// still crashes it.
+// still fails it. The same reader follows Rock Ridge continuation areas
+// without end (a CE naming itself spins forever in parseDirEntry), so the
+// guard also bounds what one call may read (step).
 
 // guard records the first panic raised by go-diskfs on one ISO.
 type guard struct {
@@ -30,6 +35,43 @@ type guard struct {
 	ctx  context.Context // nil: never cancelled
 	mu   sync.Mutex
 	err  error
+	// reads and bytes count what the current call into go-diskfs has read
+	// (cappedISO reports each read): see step.
+	reads int
+	bytes int64
+}
+
+// Bounds on one call into go-diskfs (a ReadDir, an Open, one Read). Its
+// parseDirEntry follows Rock Ridge continuation areas (CE) until one does
+// not continue: a CE pointing at itself read the same 28 bytes forever,
+// deaf to Ctrl-C. A real directory takes one read, plus one per entry
+// whose fields overflow into a continuation area.
+const (
+	maxCallReads = 1 << 16
+	maxCallBytes = 256 << 20
+)
+
+// step counts one read of n bytes by the current call. Past the bounds,
+// or once ctx is cancelled, the read fails, and so does the inspection.
+func (g *guard) step(n int) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var err error
+	g.reads++
+	g.bytes += int64(n)
+	switch {
+	case g.ctx != nil && g.ctx.Err() != nil:
+		err = stopped(g.name, g.ctx.Err())
+	case g.reads > maxCallReads || g.bytes > maxCallBytes:
+		err = fmt.Errorf("%s: %w: one lookup in it read more than %d times or %d MiB (its Rock Ridge continuation areas loop)",
+			g.name, ErrMalformedISO, maxCallReads, maxCallBytes>>20)
+	default:
+		return nil
+	}
+	if g.err == nil {
+		g.err = err
+	}
+	return err
 }
 
 // do runs fn and turns a panic inside it into a returned (and remembered) error.
@@ -37,13 +79,17 @@ type guard struct {
 // of a large ISO stops at its next step.
 func (g *guard) do(fn func() error) (err error) {
 	if g.ctx != nil && g.ctx.Err() != nil {
+		err := stopped(g.name, g.ctx.Err())
 		g.mu.Lock()
 		if g.err == nil {
-			g.err = g.ctx.Err()
+			g.err = err
 		}
 		g.mu.Unlock()
-		return g.ctx.Err()
+		return err
 	}
+	g.mu.Lock()
+	g.reads, g.bytes = 0, 0
+	g.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: %w: the ISO 9660 reader failed on it (%v%s)", g.name, ErrMalformedISO, r, panicSite())
@@ -56,6 +102,20 @@ func (g *guard) do(fn func() error) (err error) {
 	}()
 	return fn()
 }
+
+// stopped is the error of an inspection ended by ctx: "interrupted" for
+// Ctrl-C, which matches context.Canceled all the same.
+func stopped(name string, cause error) error {
+	if errors.Is(cause, context.Canceled) {
+		return fmt.Errorf("%s: %w", name, interrupted{cause})
+	}
+	return fmt.Errorf("%s: %w", name, cause)
+}
+
+type interrupted struct{ cause error }
+
+func (interrupted) Error() string   { return "interrupted" }
+func (e interrupted) Unwrap() error { return e.cause }
 
 // panicSite names the go-diskfs function that panicked, for bug reports.
 // It is called from the deferred recover, so the panicking frames are
@@ -116,7 +176,26 @@ func (s guardedFS) Stat(name string) (fi fs.FileInfo, err error) {
 		fi, err = fs.Stat(s.fsys, name)
 		return err
 	})
-	return fi, err
+	if err != nil {
+		return nil, err
+	}
+	return extentInfo{fi}, nil
+}
+
+// extentInfo is a FileInfo that says where its records lie (see Extent).
+type extentInfo struct{ fs.FileInfo }
+
+func (i extentInfo) Extent() (int64, bool) { return extentOf(i.FileInfo) }
+
+// extentOf is the logical block where go-diskfs found an entry's data: a
+// directory's records. bootloader's scan refuses a directory whose records
+// are another's, the loop a crafted ISO uses to walk a reader forever.
+func extentOf(fi fs.FileInfo) (int64, bool) {
+	st, ok := fi.Sys().(*iso9660.StatT)
+	if !ok {
+		return 0, false
+	}
+	return int64(st.Location), true
 }
 
 // guardedFile is an fs.File (and io.Seeker, fs.ReadDirFile) under a guard.
@@ -126,6 +205,9 @@ type guardedFile struct {
 }
 
 func (f guardedFile) Read(b []byte) (n int, err error) {
+	if len(b) > maxISORead { // go-diskfs reads len(b) at once; cappedISO would refuse it
+		b = b[:maxISORead]
+	}
 	err = f.g.do(func() error {
 		var err error
 		n, err = f.f.Read(b)
@@ -166,7 +248,10 @@ func (f guardedFile) Stat() (fi fs.FileInfo, err error) {
 		fi, err = f.f.Stat()
 		return err
 	})
-	return fi, err
+	if err != nil {
+		return nil, err
+	}
+	return extentInfo{fi}, nil
 }
 
 func (f guardedFile) Close() error { return f.g.do(f.f.Close) }
@@ -184,6 +269,15 @@ func (e guardedEntry) Info() (fi fs.FileInfo, err error) {
 		return err
 	})
 	return fi, err
+}
+
+// Extent is the entry's extentOf, for bootloader's scan.
+func (e guardedEntry) Extent() (int64, bool) {
+	fi, err := e.Info()
+	if err != nil {
+		return 0, false
+	}
+	return extentOf(fi)
 }
 
 func guardEntries(es []fs.DirEntry, g *guard) []fs.DirEntry {

@@ -24,8 +24,10 @@ type volume struct {
 	blockSize int64
 }
 
-// checkVolume reads the primary volume descriptor itself, before go-diskfs
-// does, so that the common non-ISOs get an error that says what they are.
+// checkVolume reads the volume descriptors itself, before go-diskfs does,
+// so that the common non-ISOs get an error that says what they are, and a
+// set without a terminator is refused: go-diskfs reads descriptors until
+// one ends it, keeping each, as far as the file goes.
 func checkVolume(r io.ReaderAt, size int64, name string) (volume, error) {
 	if size == 0 {
 		return volume{}, fmt.Errorf("%s is empty (0 bytes), not an ISO image", name)
@@ -34,25 +36,27 @@ func checkVolume(r io.ReaderAt, size int64, name string) (volume, error) {
 		return volume{}, fmt.Errorf("%s is %d bytes, too small to be an ISO image", name, size)
 	}
 	vd := make([]byte, isoSector)
+	var v *volume
 	for i := int64(0); i < isoMaxVDs; i++ {
-		if _, err := r.ReadAt(vd, isoFirstVD+i*isoSector); err != nil {
+		if _, err := r.ReadAt(vd, isoFirstVD+i*isoSector); err != nil || string(vd[1:6]) != "CD001" {
 			break
 		}
-		if string(vd[1:6]) != "CD001" {
-			break
-		}
-		switch vd[0] {
-		case vdPrimary:
-			v := volume{int64(binary.LittleEndian.Uint32(vd[pvdSpaceSize:])), int64(binary.LittleEndian.Uint16(vd[pvdLogicalSize:]))}
+		switch {
+		case vd[0] == vdPrimary && v == nil:
+			v = &volume{int64(binary.LittleEndian.Uint32(vd[pvdSpaceSize:])), int64(binary.LittleEndian.Uint16(vd[pvdLogicalSize:]))}
 			if v.blockSize < 512 || v.blockSize > isoSector || v.blockSize&(v.blockSize-1) != 0 {
 				return volume{}, fmt.Errorf("%s: %w: logical block size %d (ISO 9660 allows 512, 1024 or 2048)", name, ErrMalformedISO, v.blockSize)
 			}
-			return v, nil
-		case vdTerminator:
+		case vd[0] == vdTerminator && v != nil:
+			return *v, nil
+		case vd[0] == vdTerminator:
 			i = isoMaxVDs
 		}
 	}
-	return volume{}, fmt.Errorf("%s is not an ISO 9660 image: no primary volume descriptor at offset %d", name, isoFirstVD)
+	if v == nil {
+		return volume{}, fmt.Errorf("%s is not an ISO 9660 image: no primary volume descriptor at offset %d", name, isoFirstVD)
+	}
+	return volume{}, fmt.Errorf("%s: %w: no volume descriptor set terminator in its first %d descriptors", name, ErrMalformedISO, isoMaxVDs)
 }
 
 // truncated describes a file shorter than the volume it holds, or is "".

@@ -14,6 +14,7 @@ import (
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/config/firmware"
 	"github.com/usbkit/compose/fetch"
+	"github.com/usbkit/compose/internal/crash"
 )
 
 // Plan is what apply would do. It is printed by `compose plan` (as text or
@@ -235,10 +236,11 @@ func dataISOPath(name, digest string) string {
 
 // inspect decides how the ISO at file boots and records Secure Boot warnings.
 // Messages name the ISO as the manifest does, never by its cache path.
-func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file string, e *EntryPlan) error {
+func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file string, e *EntryPlan) (err error) {
 	iso := &m.ISOs[i]
 	at := strings.TrimSpace(m.Diag(fmt.Sprintf("isos[%d]", i), "").String())
 	name := fmt.Sprintf("%s (%s)", iso.Name, location(iso))
+	defer crash.Recover(&err, "inspecting %s", name)
 	im, err := openISO(ctx, file, name)
 	if err != nil {
 		return fmt.Errorf("%s %w", at, err)
@@ -251,7 +253,11 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		return fmt.Errorf("%s %w", at, perr)
 	}
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", at, iso.Name, err)
+		n := iso.Name
+		if errors.Is(err, bootloader.ErrMalformedTree) {
+			n = name // the file as well, as the ISO 9660 reader's failures say
+		}
+		return fmt.Errorf("%s %w", at, inspectErr(n, err))
 	}
 	e.Boot = &d
 	e.Warnings = d.Warnings

@@ -8,7 +8,8 @@
 // when known, the size. [Fetcher.Fetch] returns the path of a file in the
 // cache whose bytes hash to that digest, or an error naming the source, the
 // URL and the cause. [Fetcher.FetchAll] runs up to Options.Jobs fetches at
-// once. [Fetcher.Lookup] answers from the cache alone. [Fetcher.ResolveList]
+// once; a panic in one (a bug) fails that source with an error matching
+// crash.ErrInternal. [Fetcher.Lookup] answers from the cache alone. [Fetcher.ResolveList]
 // reads a GNU- or BSD-style checksum list, optionally OpenPGP-signed, and
 // returns the digest it gives for one file, named as [ListName] says: its
 // path relative to the list's directory, so that a line for a file of the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/usbkit/compose/config/digest"
+	"github.com/usbkit/compose/internal/crash"
 )
 
 // ErrChecksumMismatch means the bytes arrived but hash to another digest
@@ -199,6 +200,8 @@ func (f *Fetcher) FetchAll(ctx context.Context, srcs []Source) ([]Result, error)
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			// A bug (here or in the Events callback) fails this source, not the process.
+			defer crash.Recover(&results[i].Err, "fetching %s", s.Name)
 			results[i] = f.fetch(ctx, s)
 		}()
 	}

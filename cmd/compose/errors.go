@@ -13,6 +13,7 @@ import (
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
+	"github.com/usbkit/compose/internal/crash"
 )
 
 // Exit codes. README.md documents the same table; a test keeps them in step.
@@ -24,6 +25,7 @@ const (
 	exitMismatch    = 4   // a download, a cache entry, the built image or a file on a kit does not match its digest
 	exitUnsafe      = 5   // a device or image path was refused as a target (verify: it holds no kit); nothing was written
 	exitBootFailed  = 6   // compose test: a boot did not pass
+	exitInternal    = 70  // a bug in compose: a panic recovered as an error, its stack in the hint
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
 
@@ -49,6 +51,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &i):
 		return exitInterrupted
+	case errors.Is(err, crash.ErrInternal):
+		return exitInternal
 	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice):
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
@@ -66,8 +70,13 @@ func exitCode(err error) int {
 
 // hintFor suggests the next step for errors where one is known.
 func hintFor(err error) string {
-	var u usageError
+	var (
+		u  usageError
+		ie *crash.Error
+	)
 	switch {
+	case errors.As(err, &ie):
+		return "this is a bug in compose; please report it with this stack:\n" + ie.Stack
 	case errors.As(err, &u):
 		return "run 'compose help' for usage"
 	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):

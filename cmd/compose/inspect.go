@@ -13,8 +13,8 @@ func newInspectCmd(a *app) *cobra.Command {
 		Use:   "inspect FILE.iso",
 		Short: "Explain how compose would boot an ISO: family, label, kernel, initrd, arguments",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			r, err := compose.InspectISO(args[0])
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := compose.InspectISO(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

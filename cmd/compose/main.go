@@ -13,6 +13,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/usbkit/compose/internal/crash"
 )
 
 func main() { os.Exit(Main()) }
@@ -22,14 +25,29 @@ func main() { os.Exit(Main()) }
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C or SIGTERM cancels ctx; a second one ends compose at
+	// once, as the signal's default does, whatever is still running.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := newApp(stdin, stdout, stderr)
-	root := newRootCmd(a)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	return a.execute(ctx, newRootCmd(a), args)
+}
+
+// execute runs root with args and reports its error the way the output
+// rules say. A panic on this goroutine (a bug) is reported as an internal
+// error carrying its stack, so that --json output is still an error object.
+func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) int {
+	err := func() (err error) {
+		defer crash.Recover(&err, "running compose")
+		root.SetArgs(args)
+		return root.ExecuteContext(ctx)
+	}()
 	if err == nil {
 		return exitOK
 	}

@@ -33,6 +33,13 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
+			if p, ok := strings.CutPrefix(cond, "file:"); ok { // a file a Debian package installs
+				_, err := os.Stat(p)
+				if err != nil && os.Getenv("CI") == "true" {
+					return false, fmt.Errorf("%s missing (CI=true: .ci/run installs it)", p)
+				}
+				return err == nil, nil
+			}
 			if cond != "loopdev" {
 				return false, fmt.Errorf("unknown condition %q", cond)
 			}
@@ -46,6 +53,7 @@ func TestScripts(t *testing.T) {
 			"sha512":  cmdSHA512,
 			"expand":  cmdExpand,
 			"loopdev": cmdLoopdev,
+			"patch":   cmdPatch,
 		},
 	})
 }

@@ -77,6 +77,7 @@ type jsonError struct {
 	Error struct {
 		Message     string       `json:"message"`
 		ExitCode    int          `json:"exit_code"`
+		Hint        string       `json:"hint,omitempty"`
 		Diagnostics []diagnostic `json:"diagnostics,omitempty"`
 	} `json:"error"`
 }
@@ -96,6 +97,7 @@ func (a *app) fail(err error) {
 		var je jsonError
 		je.Error.Message = err.Error()
 		je.Error.ExitCode = exitCode(err)
+		je.Error.Hint = hintFor(err)
 		je.Error.Diagnostics = diagnosticsOf(err)
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
@@ -110,6 +112,8 @@ func (a *app) fail(err error) {
 		h = a.missingFileHint()
 	}
 	if h != "" && !a.quiet {
-		fmt.Fprintf(a.stderr, "compose: hint: %s\n", h)
+		for _, line := range strings.Split(h, "\n") { // a stack has many
+			fmt.Fprintf(a.stderr, "compose: hint: %s\n", escapeText(line))
+		}
 	}
 }

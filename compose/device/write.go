@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/usbkit/compose/compose/internal/directio"
+	"github.com/usbkit/compose/internal/crash"
 )
 
 // DirectMode chooses whether the device is opened with O_DIRECT.
@@ -111,6 +112,9 @@ func Write(ctx context.Context, imagePath string, targets []string, opts WriteOp
 	jobs := make([]*job, len(targets))
 	parallel(len(targets), func(i int) {
 		jobs[i] = prepare(ctx, img, targets[i], opts, emit, &results[i])
+	}, func(i int, err error) {
+		results[i].Err = err
+		emit(Event{Device: targets[i], Phase: PhaseFailed, Err: err})
 	})
 	var live []*job
 	for _, j := range jobs {
@@ -119,7 +123,7 @@ func Write(ctx context.Context, imagePath string, targets []string, opts WriteOp
 		}
 	}
 	state := broadcast(ctx, img, live, opts.ChunkSize)
-	parallel(len(live), func(i int) { live[i].finish(ctx, img, state, opts) })
+	parallel(len(live), func(i int) { live[i].finish(ctx, img, state, opts) }, func(i int, err error) { live[i].fail(err) })
 	return results
 }
 
@@ -135,16 +139,27 @@ func serialize(progress func(Event)) func(Event) {
 	}
 }
 
-func parallel(n int, fn func(i int)) {
+// parallel runs fn(0) … fn(n-1) at once and waits for them all. A panic in
+// one (a bug) reaches failed as an internal error instead of ending the
+// process with devices half written.
+func parallel(n int, fn func(i int), failed func(i int, err error)) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(i)
+			if err := recovered(func() { fn(i) }); err != nil {
+				failed(i, err)
+			}
 		}()
 	}
 	wg.Wait()
+}
+
+func recovered(fn func()) (err error) {
+	defer crash.Recover(&err, "writing a device")
+	fn()
+	return nil
 }
 
 // incomplete wraps a failure that happened after the device was touched.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sync/atomic"
 
+	"github.com/usbkit/compose/internal/crash"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -40,16 +41,16 @@ func pump(ctx context.Context, src io.Reader, size int64, write sink, progress f
 			free <- c.buf[:cap(c.buf)]
 		}
 	}
-	g.Go(func() error { return readChunks(gctx, src, size, free, toHash, toWrite) })
+	g.Go(safe("reading the source", func() error { return readChunks(gctx, src, size, free, toHash, toWrite) }))
 	h := sha256.New()
-	g.Go(func() error {
+	g.Go(safe("hashing", func() error {
 		for c := range toHash {
 			h.Write(c.buf)
 			release(c)
 		}
 		return nil
-	})
-	g.Go(func() error {
+	}))
+	g.Go(safe("writing", func() error {
 		var done int64
 		for c := range toWrite {
 			if gctx.Err() == nil {
@@ -64,11 +65,20 @@ func pump(ctx context.Context, src io.Reader, size int64, write sink, progress f
 			release(c)
 		}
 		return gctx.Err()
-	})
+	}))
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return h.Sum(nil), nil
+}
+
+// safe is fn with a panic (a bug) returned as an internal error: errgroup
+// then cancels gctx, and the pump's other goroutines stop on it.
+func safe(what string, fn func() error) func() error {
+	return func() (err error) {
+		defer crash.Recover(&err, "%s", what)
+		return fn()
+	}
 }
 
 func drain(ch chan *chunk, release func(*chunk)) {
