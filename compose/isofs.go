@@ -12,7 +12,7 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/config"
-	"github.com/usbkit/compose/internal/crash"
+	"github.com/usbkit/compose/config/crash"
 )
 
 // isoImage is an ISO opened read-only for inspection. Its FS is go-diskfs's

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/usbkit/compose/compose/internal/testenv"
-	"github.com/usbkit/compose/internal/crash"
+	"github.com/usbkit/compose/config/crash"
 )
 
 // memISO is an ISO held in memory, shaped like the *os.File go-diskfs reads.

@@ -12,9 +12,9 @@ import (
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/crash"
 	"github.com/usbkit/compose/config/firmware"
 	"github.com/usbkit/compose/fetch"
-	"github.com/usbkit/compose/internal/crash"
 )
 
 // Plan is what apply would do. It is printed by `compose plan` (as text or

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/usbkit/compose/internal/crash"
+	"github.com/usbkit/compose/config/crash"
 )
 
 // A panic in a FetchAll worker (here the Events callback's, for one source) fails that

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/usbkit/compose/config/crash"
 	"github.com/usbkit/compose/config/digest"
-	"github.com/usbkit/compose/internal/crash"
 )
 
 // ErrChecksumMismatch means the bytes arrived but hash to another digest

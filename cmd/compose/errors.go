@@ -12,8 +12,8 @@ import (
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/crash"
 	"github.com/usbkit/compose/fetch"
-	"github.com/usbkit/compose/internal/crash"
 )
 
 // Exit codes. README.md documents the same table; a test keeps them in step.

@@ -15,7 +15,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"github.com/usbkit/compose/internal/crash"
+	"github.com/usbkit/compose/config/crash"
 )
 
 func main() { os.Exit(Main()) }

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/usbkit/compose/internal/crash"
+	"github.com/usbkit/compose/config/crash"
 )
 
 // A panic in one device's goroutine (a bug) reaches failed as an internal error; the

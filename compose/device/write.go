@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/usbkit/compose/compose/internal/directio"
-	"github.com/usbkit/compose/internal/crash"
+	"github.com/usbkit/compose/config/crash"
 )
 
 // DirectMode chooses whether the device is opened with O_DIRECT.

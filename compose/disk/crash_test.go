@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/usbkit/compose/internal/crash"
+	"github.com/usbkit/compose/config/crash"
 )
 
 // A panic in the pump's writer (a bug in a sink) is an internal error, and the reader

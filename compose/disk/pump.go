@@ -8,7 +8,7 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/usbkit/compose/internal/crash"
+	"github.com/usbkit/compose/config/crash"
 	"golang.org/x/sync/errgroup"
 )
 
