@@ -68,8 +68,18 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if opts.Image == "" && len(opts.Devices) == 0 {
 		return nil, errors.New("no image path or device given")
 	}
-	if err := k.checkImageTarget(opts.Image); err != nil {
+	h, err := k.openImage(opts.Image, imageMode{write: true, recreate: opts.Recreate})
+	if err != nil {
 		return nil, err
+	}
+	defer h.close()
+	if len(opts.Devices) > 0 {
+		stale.Collect(filepath.Clean(os.TempDir()), "", "apply", "")
+		// Refused and duplicate devices are found before anything is
+		// fetched; the size is checked once the plan knows it.
+		if _, err := checkDevices(opts.Devices, 0, opts.Force); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Image == "" && len(opts.Devices) > 0 && !opts.Recreate && readKits(opts.Devices) {
 		return k.convergeDevices(ctx, opts)
@@ -89,7 +99,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 		defer cleanup()
 		img = tmp
 	}
-	p, err := k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate})
+	p, err := k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate, held: h})
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +114,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 		return nil, err
 	}
 	build := BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Recreate: opts.Recreate,
-		deferSources: opts.Image == ""}
+		deferSources: opts.Image == "", held: h}
 	out := &Applied{Plan: p}
 	err = k.buildAndWrite(ctx, out, devs, build, opts)
 	var bad *BadCacheEntryError
@@ -120,7 +130,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 			os.Remove(img) // the metadata scratch image, built anew
 		}
 		// Planned again: the plan samples each ISO's bytes for the state record.
-		if out.Plan, err = k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate}); err != nil {
+		if out.Plan, err = k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate, held: h}); err != nil {
 			return nil, err
 		}
 		err = k.buildAndWrite(ctx, out, devs, build, opts)
@@ -248,8 +258,9 @@ type BuildOptions struct {
 	// device writer (disk.Spec.Defer); Result.deferred lists them.
 	deferSources bool
 
-	exclusive bool                          // open the target O_EXCL (a device)
-	wrap      func(*os.File) fatedit.Device // tests: fault injection
+	held   *heldImage                    // the image path, opened and locked by Kit.Apply
+	device *os.File                      // a device opened exclusively, converged in place
+	wrap   func(*os.File) fatedit.Device // tests: fault injection
 	// tests: runs after an in-place step is written and synced, before
 	// it is read back
 	beforeVerify func()
@@ -287,6 +298,9 @@ type Result struct {
 // only what differs is written, in an order that survives interruption at
 // any point (see converge), and it is refused with a RecreateError when
 // that cannot be done (not a kit, changed outside compose, layout change).
+// The image path is opened once, without following a symbolic link, and
+// locked for the whole apply (ErrTargetBusy when another process holds
+// it); a block device path is converged in place.
 func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if !p.Ready {
 		return nil, ErrNotReady
@@ -294,17 +308,75 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if p.Image == "" {
 		return nil, errors.New("no image path given")
 	}
-	if _, err := os.Stat(p.Image); err == nil && !opts.Recreate {
-		t, err := ReadTarget(p.Image)
+	if opts.device == nil && opts.held == nil && isBlockDevice(p.Image) {
+		// A caller's device path (Kit.Apply opens its devices itself).
+		f, err := os.OpenFile(p.Image, os.O_RDWR, 0)
 		if err != nil {
 			return nil, err
 		}
-		return converge(ctx, p, t, opts)
+		defer f.Close()
+		opts.device = f
 	}
+	if opts.device != nil {
+		t, err := readTarget(opts.device)
+		if err != nil {
+			return nil, err
+		}
+		return converge(ctx, p, t, opts.device, opts)
+	}
+	h := opts.held
+	if h == nil {
+		var err error
+		if h, err = openHeld(p.Image, imageMode{write: true, recreate: opts.Recreate}); err != nil {
+			return nil, err
+		}
+		defer h.close()
+	}
+	if h.f != nil && !opts.Recreate {
+		return convergeHeld(ctx, p, h, opts)
+	}
+	return buildNew(ctx, p, h, opts)
+}
+
+func isBlockDevice(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0
+}
+
+// convergeHeld converges the image file h holds, and says so when the path
+// no longer names that file once it is done.
+func convergeHeld(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
+	t, err := readTarget(h.f)
+	if err != nil {
+		return nil, err
+	}
+	res, err := converge(ctx, p, t, h.f, opts)
+	if err == nil && res.BytesWritten > 0 {
+		if err = h.stillThere(); err != nil {
+			err = fmt.Errorf("%w; the kit was written to the file that was there when apply started", err)
+		}
+	}
+	return res, err
+}
+
+// buildNew builds p's image whole in a locked temporary file beside the
+// path h holds and renames it into place when complete and verified.
+func buildNew(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
+	tmp, tmpName, err := h.createTemp()
+	if err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			unlinkAt(h.dir, tmpName)
+		}
+	}()
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
 	spec.Defer = opts.deferSources
-	res, err := disk.Build(ctx, p.Image, spec, imageEvents(opts.Progress))
+	res, err := disk.BuildFile(ctx, tmp, spec, imageEvents(opts.Progress))
 	var bad *disk.SourceError
 	if errors.As(err, &bad) {
 		return nil, &BadCacheEntryError{ISO: p.isoNamed(bad.Path), Path: bad.Source, Algorithm: bad.Algorithm, Want: bad.Want, Got: bad.Got}
@@ -312,6 +384,10 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}
+	if err := h.commit(tmp, tmpName); err != nil {
+		return nil, err
+	}
+	committed = true
 	out := &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests(), deferred: res.Files, zeros: res.Zeros}
 	if n, ok := allocatedBytes(p.Image); ok {
 		out.BytesWritten = n

@@ -12,14 +12,15 @@ import (
 // compose plans boot cases but does not run them (the CLI joins them to the
 // QEMU runner), so it does not import compose/boottest; no library imports
 // the CLI. config/firmware (the module's firmware names), config/bytesize
-// (byte counts for people) and config/digest (digest algorithm names to
-// hashes) import nothing of the module and every package may use them
+// (byte counts for people), config/digest (digest algorithm names to
+// hashes) and config/filekind (file types in words) import nothing of the module and every package may use them
 // (shared).
 var forbidden = map[string][]string{
 	"config":           {"fetch", "bootloader", "compose", "cmd"},
 	"config/firmware":  {"config", "fetch", "bootloader", "compose", "cmd"},
 	"config/bytesize":  {"config", "fetch", "bootloader", "compose", "cmd"},
 	"config/digest":    {"config", "fetch", "bootloader", "compose", "cmd"},
+	"config/filekind":  {"config", "fetch", "bootloader", "compose", "cmd"},
 	"fetch":            {"config", "bootloader", "compose", "cmd"},
 	"bootloader":       {"config", "fetch", "compose", "cmd"},
 	"compose":          {"cmd", "compose/boottest"},
@@ -41,7 +42,7 @@ const module = "github.com/usbkit/compose/"
 
 // shared packages may be imported by every package.
 // compose/internal/stale (names of temporary files) is compose's own.
-var shared = map[string]bool{"config/firmware": true, "config/bytesize": true, "config/digest": true,
+var shared = map[string]bool{"config/firmware": true, "config/bytesize": true, "config/digest": true, "config/filekind": true,
 	"compose/internal/stale": true, "compose/internal/fatbpb": true, "compose/internal/directio": true,
 	"compose/internal/ext4fmt": true}
 

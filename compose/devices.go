@@ -122,7 +122,8 @@ func writeDevices(ctx context.Context, img string, devs []device.Device, w devic
 	for i, d := range devs {
 		paths[i] = d.Path
 	}
-	opts := device.WriteOptions{Check: device.CheckOptions{Force: w.force}, NoVerify: w.noVerify, Files: w.files, Zeros: w.zeros}
+	opts := device.WriteOptions{Check: device.CheckOptions{Force: w.force}, NoVerify: w.noVerify, Files: w.files, Zeros: w.zeros,
+		Checked: devs}
 	res := device.Write(ctx, img, paths, opts, deviceEvents(w.progress))
 	out := make([]DeviceResult, len(res))
 	var incomplete, refused []error

@@ -213,5 +213,25 @@ func (k *Kit) Plan(ctx context.Context, image string, opts ...PlanOptions) (*Pla
 	if err != nil {
 		return nil, err
 	}
-	return MakePlan(ctx, k.m, l, f, image, opts...)
+	var o PlanOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.held != nil || o.device != nil || o.Device {
+		return MakePlan(ctx, k.m, l, f, image, o)
+	}
+	// An image path is checked as apply checks it, and read through the
+	// file opened then; plan notes another process writing it and the
+	// temporaries killed applies left.
+	h, err := k.openImage(image, imageMode{})
+	if err != nil {
+		return nil, err
+	}
+	defer h.close()
+	o.held = h
+	p, err := MakePlan(ctx, k.m, l, f, image, o)
+	if p != nil && h != nil {
+		p.Warnings = append(p.Warnings, h.notes...)
+	}
+	return p, err
 }

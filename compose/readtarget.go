@@ -56,7 +56,13 @@ func ReadTarget(path string) (*Target, error) {
 		return nil, err
 	}
 	defer f.Close()
-	t := &Target{Path: path}
+	return readTarget(f)
+}
+
+// readTarget is ReadTarget on a file the caller opened (Target.Path is
+// f.Name()).
+func readTarget(f *os.File) (*Target, error) {
+	t := &Target{Path: f.Name()}
 	esp, err := t.readGPT(f)
 	if err != nil || esp == nil {
 		return t, err

@@ -14,7 +14,8 @@ import (
 // compose (the JSON Schema validator is for tests).
 func TestImports(t *testing.T) {
 	allowed := map[string]bool{"go.yaml.in/yaml/v3": true,
-		"github.com/usbkit/compose/config/firmware": true, "github.com/usbkit/compose/config/digest": true}
+		"github.com/usbkit/compose/config/firmware": true, "github.com/usbkit/compose/config/digest": true,
+		"github.com/usbkit/compose/config/filekind": true}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ func TestImports(t *testing.T) {
 			// config/firmware and config/digest import nothing: the
 			// module's firmware names and digest algorithms.
 			if !allowed[p] && strings.Contains(first, ".") {
-				t.Errorf("%s imports %s; config may use only the standard library, go.yaml.in/yaml/v3, config/firmware and config/digest", f, p)
+				t.Errorf("%s imports %s; config may use only the standard library, go.yaml.in/yaml/v3, config/firmware, config/digest and config/filekind", f, p)
 			}
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/usbkit/compose/config/filekind"
 )
 
 // ErrNotRegular is matched by the error of OpenRegular for a path that is a
@@ -33,21 +35,6 @@ func OpenRegular(path string) (*os.File, int64, error) {
 	return f, fi.Size(), nil
 }
 
-// FileKind names what a non-regular file is, for error messages.
-func FileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	}
-	return "not a regular file"
-}
+// FileKind names what a non-regular file is, for error messages
+// (filekind.Of).
+func FileKind(m fs.FileMode) string { return filekind.Of(m) }

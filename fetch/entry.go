@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/config/digest"
+	"github.com/usbkit/compose/config/filekind"
 )
 
 // ErrBadEntry means a cache entry does not hold what its name promises: it
@@ -30,7 +31,7 @@ func (f *Fetcher) entry(alg, digest string, size int64) (string, error) {
 	case err != nil:
 		return "", err
 	case !fi.Mode().IsRegular():
-		return "", fmt.Errorf("%w: %s is not a regular file (%s)", ErrBadEntry, p, fi.Mode().Type())
+		return "", fmt.Errorf("%w: %s is %s, not a regular file", ErrBadEntry, p, filekind.Of(fi.Mode()))
 	case size > 0 && fi.Size() != size:
 		return "", fmt.Errorf("%w: %s is %d bytes, the lock says %d", ErrBadEntry, p, fi.Size(), size)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+
+	"github.com/usbkit/compose/config/filekind"
 )
 
 // openRegular opens a local source for reading without blocking (a FIFO
@@ -16,7 +18,7 @@ func openRegular(path string) (*os.File, os.FileInfo, error) {
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+		err = fmt.Errorf("%s is %s, not a regular file", path, filekind.Of(fi.Mode()))
 	}
 	if err != nil {
 		f.Close()

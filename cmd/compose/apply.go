@@ -50,6 +50,9 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			if opts.Image == "" && len(opts.Devices) == 0 {
 				return usageError{errors.New("apply needs --image FILE or --device DEV")}
 			}
+			if opts.Image == "-" {
+				return usageError{errStdoutImage}
+			}
 			if len(opts.Devices) > 0 {
 				if err := linuxOnly("apply --device"); err != nil {
 					return err
@@ -94,6 +97,11 @@ bypassing the page cache. One failing stick does not stop the others.`,
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow a device that is not removable or is larger than 1 TiB")
 	return cmd
 }
+
+// errStdoutImage refuses --image -: an image is built with random access,
+// verified and renamed into place, none of which a pipe allows, and "-"
+// as a file name is a typo more often than a wish.
+var errStdoutImage = errors.New("--image -: compose cannot write an image to standard output; name a file (./- for a file called -)")
 
 func refetched(res *compose.Applied) []string {
 	if res == nil {

@@ -69,6 +69,10 @@ type WriteOptions struct {
 	// the image builder left as holes to save space, such as ext4 inode
 	// tables): a device holds old data there.
 	Zeros []Extent
+	// Checked are the targets as Check saw them (and the user confirmed),
+	// by Path: a target whose path leads to another device when it is
+	// opened is refused.
+	Checked []Device
 }
 
 // Result is the outcome for one target.
