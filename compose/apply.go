@@ -84,20 +84,20 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if opts.Image == "" && len(opts.Devices) > 0 && !opts.Recreate && readKits(opts.Devices) {
 		return k.convergeDevices(ctx, opts)
 	}
-	if err := k.pin(ctx, opts.Locked); err != nil {
-		return nil, err
-	}
-	if _, err := k.Fetch(ctx); err != nil {
-		return nil, err
-	}
 	img := opts.Image
 	if img == "" {
-		tmp, cleanup, err := scratchImage()
+		tmp, cleanup, err := scratchImage() // before fetching: $TMPDIR may not be writable
 		if err != nil {
 			return nil, err
 		}
 		defer cleanup()
 		img = tmp
+	}
+	if err := k.pin(ctx, opts.Locked); err != nil {
+		return nil, err
+	}
+	if _, err := k.Fetch(ctx); err != nil {
+		return nil, err
 	}
 	p, err := k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate, held: h})
 	if err != nil {
@@ -239,7 +239,7 @@ func scratchImage() (string, func(), error) {
 	stale.Collect(tmp, "", "apply", "")
 	dir, err := os.MkdirTemp(tmp, stale.Pattern("", "apply", ""))
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("creating the scratch image the devices are written from ($TMPDIR): %w", err)
 	}
 	return filepath.Join(dir, "kit.img"), func() { os.RemoveAll(dir) }, nil
 }
@@ -327,7 +327,7 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	h := opts.held
 	if h == nil {
 		var err error
-		if h, err = openHeld(p.Image, imageMode{write: true, recreate: opts.Recreate}); err != nil {
+		if h, err = openHeld(p.Image, imageMode{write: true, recreate: opts.Recreate}, nil); err != nil {
 			return nil, err
 		}
 		defer h.close()
@@ -359,35 +359,36 @@ func convergeHeld(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions)
 	return res, err
 }
 
-// buildNew builds p's image whole in a locked temporary file beside the
+// buildNew builds p's image whole in the locked temporary file beside the
 // path h holds and renames it into place when complete and verified.
 func buildNew(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
-	tmp, tmpName, err := h.createTemp()
-	if err != nil {
-		return nil, err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			unlinkAt(h.dir, tmpName)
+	if h.tmp == nil { // a second build, after the first was committed
+		if err := h.createTemp(); err != nil {
+			return nil, err
 		}
-	}()
+	}
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
 	spec.Defer = opts.deferSources
-	res, err := disk.BuildFile(ctx, tmp, spec, imageEvents(opts.Progress))
-	var bad *disk.SourceError
-	if errors.As(err, &bad) {
-		return nil, &BadCacheEntryError{ISO: p.isoNamed(bad.Path), Path: bad.Source, Algorithm: bad.Algorithm, Want: bad.Want, Got: bad.Got}
+	res, err := disk.BuildFile(ctx, h.tmp, spec, imageEvents(opts.Progress))
+	if err == nil {
+		err = h.commit()
 	}
 	if err != nil {
+		// Emptied for another build (a deferred build relies on holes).
+		if terr := h.tmp.Truncate(0); terr != nil {
+			h.dropTemp()
+		}
+	}
+	var bad *disk.SourceError
+	switch {
+	case errors.As(err, &bad):
+		return nil, &BadCacheEntryError{ISO: p.isoNamed(bad.Path), Path: bad.Source, Algorithm: bad.Algorithm, Want: bad.Want, Got: bad.Got}
+	case errors.Is(err, ErrUnsafeTarget), errors.Is(err, ErrTargetMoved):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}
-	if err := h.commit(tmp, tmpName); err != nil {
-		return nil, err
-	}
-	committed = true
 	out := &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests(), deferred: res.Files, zeros: res.Zeros}
 	if n, ok := allocatedBytes(p.Image); ok {
 		out.BytesWritten = n

@@ -227,8 +227,9 @@ func placeEvents(progress func(disk.Event)) func(done, total int64) {
 	}
 }
 
-// openDirect is directio.Open; tests make it refuse.
-var openDirect = directio.Open
+// openDirect is directio.OpenFile (the file written, not its path); tests
+// make it refuse.
+var openDirect = directio.OpenFile
 
 // verifyWritten reads every written file back through a fresh look at the
 // volume and compares digests. It reads with O_DIRECT, so that the check
@@ -239,7 +240,7 @@ func verifyWritten(ctx context.Context, f *os.File, sums map[string]string, open
 		return false, "", err
 	}
 	var src io.ReaderAt = f
-	r, err := openDirect(f.Name())
+	r, err := openDirect(f)
 	switch {
 	case err == nil:
 		defer r.Close()

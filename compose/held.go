@@ -40,6 +40,10 @@ type heldImage struct {
 	f     *os.File // the file the path names, locked; nil until there is one
 	id    fileID
 	prev  []*os.File // files a commit replaced: locked until close
+	// tmp is the locked temporary file a new image is built in (tmpName in
+	// dir), until commit renames it into place.
+	tmp     *os.File
+	tmpName string
 	// notes are for plan: another process writing the image, temporaries
 	// killed applies left.
 	notes  []string
@@ -47,8 +51,9 @@ type heldImage struct {
 }
 
 // openHeld opens path's directory and the file there, if any, and checks
-// it is a regular file that nobody else is writing.
-func openHeld(path string, mode imageMode) (*heldImage, error) {
+// it is a regular file that nobody else is writing and that may be
+// replaced (refuse, then the checks every caller gets: see refuse).
+func openHeld(path string, mode imageMode, refuse func(*heldImage) string) (*heldImage, error) {
 	path = filepath.Clean(path)
 	dirPath, name := filepath.Dir(path), filepath.Base(path)
 	if name == "." || name == ".." || name == string(filepath.Separator) {
@@ -61,6 +66,18 @@ func openHeld(path string, mode imageMode) (*heldImage, error) {
 	h := &heldImage{path: path, dir: dir, name: name}
 	if h.dirID, _, err = idOfFile(dir); err == nil {
 		err = h.open(mode)
+	}
+	if err == nil {
+		why := ""
+		if refuse != nil {
+			why = refuse(h)
+		}
+		if why == "" {
+			why = h.refuse()
+		}
+		if why != "" {
+			err = h.refused(why)
+		}
 	}
 	if err == nil && mode.write {
 		err = h.prepareWrite(mode)
@@ -138,17 +155,23 @@ func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
 	return true, nil
 }
 
-// prepareWrite checks, for apply, that a new image can be created beside
-// the path and that no other compose is building one there, and collects
-// the temporaries of killed applies.
+// prepareWrite collects the temporaries of killed applies and, unless the
+// file is converged in place, creates and locks the temporary file the new
+// image is built in, right away: it is what tells a second apply of the
+// same path, from its start, that this one is building it.
 func (h *heldImage) prepareWrite(mode imageMode) error {
 	stale.Collect(filepath.Dir(h.path), h.tempPrefix(), "apply", ".tmp")
 	if h.f != nil && !mode.recreate {
 		return nil // converged in place: nothing is created beside it
 	}
-	if err := dirWritable(h.dir); err != nil {
-		return imageDirError(h.path, filepath.Dir(h.path), err)
+	if b := h.builders(false); len(b) > 0 {
+		return h.busy(b[0])
 	}
+	if err := h.createTemp(); err != nil {
+		return err
+	}
+	// Two applies that started at once both see the other's temporary:
+	// both stop, and neither has written anything.
 	if b := h.builders(false); len(b) > 0 {
 		return h.busy(b[0])
 	}
@@ -286,7 +309,7 @@ func (h *heldImage) stillThere() error {
 // createTemp creates and locks the temporary file a new image is built in,
 // beside the path, named for this process (stale.Name) so that one a
 // SIGKILL leaves is collected by the next apply.
-func (h *heldImage) createTemp() (*os.File, string, error) {
+func (h *heldImage) createTemp() error {
 	for range 100 {
 		name := stale.Name(h.tempPrefix(), "apply", ".tmp")
 		f, err := createAt(h.dir, name, filepath.Join(filepath.Dir(h.path), name))
@@ -294,39 +317,49 @@ func (h *heldImage) createTemp() (*os.File, string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("creating image: %w", err)
+			return imageDirError(h.path, filepath.Dir(h.path), err)
 		}
+		h.tmp, h.tmpName = f, name
 		if err := tryLock(f, true); err != nil {
-			f.Close()
-			unlinkAt(h.dir, name)
-			return nil, "", fmt.Errorf("locking %s: %w", f.Name(), err)
+			return fmt.Errorf("locking %s: %w", f.Name(), err)
 		}
-		return f, name, nil
+		return nil
 	}
-	return nil, "", fmt.Errorf("creating image: no free temporary name beside %s", h.path)
+	return fmt.Errorf("creating image: no free temporary name beside %s", h.path)
+}
+
+// dropTemp removes the temporary file.
+func (h *heldImage) dropTemp() {
+	if h.tmp != nil {
+		h.tmp.Close()
+		unlinkAt(h.dir, h.tmpName)
+		h.tmp = nil
+	}
 }
 
 // commit makes the temporary image durable and renames it into place in
 // the directory h holds, over the file h checked (keeping its mode) or,
 // for a new image, only if no file appeared meanwhile. h then holds the
 // new file.
-func (h *heldImage) commit(tmp *os.File, tmpName string) error {
+func (h *heldImage) commit() error {
 	mode := fs.FileMode(0o644)
 	if h.f != nil {
 		if fi, err := h.f.Stat(); err == nil {
 			mode = fi.Mode().Perm()
 		}
 	}
-	if err := tmp.Chmod(mode); err != nil {
+	if err := h.tmp.Chmod(mode); err != nil {
 		return fmt.Errorf("setting the image's mode: %w", err)
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := h.tmp.Sync(); err != nil {
 		return fmt.Errorf("syncing image: %w", err)
 	}
-	if err := h.stillThere(); err != nil {
+	if err := h.stillThere(); errors.Is(err, ErrTargetMoved) {
+		return fmt.Errorf("%w; the new image was discarded", err)
+	} else if err != nil {
 		return err
 	}
-	err := renameAt(h.dir, tmpName, h.name, h.f == nil)
+	err := renameAt(h.dir, h.tmpName, h.name, h.f == nil)
 	if errors.Is(err, fs.ErrExist) {
 		return &RefusedImageError{Path: h.path, Reason: "a file appeared there while the kit was built (another apply finished first?)",
 			Busy: true, Outcome: "the new image was discarded"}
@@ -338,16 +371,18 @@ func (h *heldImage) commit(tmp *os.File, tmpName string) error {
 	if h.f != nil {
 		h.prev = append(h.prev, h.f)
 	}
-	h.f = tmp
-	h.id, _, _ = idOfFile(tmp)
+	h.f, h.tmp = h.tmp, nil
+	h.id, _, _ = idOfFile(h.f)
 	return nil
 }
 
-// close releases the locks and the directory.
+// close releases the locks and the directory, and removes an uncommitted
+// temporary file.
 func (h *heldImage) close() {
 	if h == nil {
 		return
 	}
+	h.dropTemp()
 	for _, f := range append(h.prev, h.f) {
 		if f != nil {
 			f.Close()

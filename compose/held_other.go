@@ -71,7 +71,7 @@ func renameAt(dir *os.File, from, to string, noReplace bool) error {
 // No advisory locks here: two applies to one image are not kept apart.
 func tryLock(*os.File, bool) error { return nil }
 func unlock(*os.File)              {}
-func dirWritable(*os.File) error   { return nil }
-func allHole(*os.File) bool        { return false }
-func lockHolder(fileID) int        { return 0 }
-func commandOf(int) string         { return "" }
+
+func allHole(*os.File) bool { return false }
+func lockHolder(fileID) int { return 0 }
+func commandOf(int) string  { return "" }

@@ -131,8 +131,6 @@ func tryLock(f *os.File, exclusive bool) error {
 
 func unlock(f *os.File) { unix.Flock(int(f.Fd()), unix.LOCK_UN) }
 
-// dirWritable reports why files cannot be created in dir, or nil.
-func dirWritable(dir *os.File) error { return unix.Faccessat(int(dir.Fd()), ".", unix.W_OK, 0) }
 
 // allHole reports whether f holds no data at all (a sparse file made with
 // truncate): SEEK_DATA finds none.

@@ -97,21 +97,12 @@ func (k *Kit) openImage(path string, mode imageMode) (*heldImage, error) {
 	if path == "" {
 		return nil, nil
 	}
-	h, err := openHeld(path, mode)
-	if err != nil {
-		return nil, err
-	}
-	if why := k.refuseImage(h); why != "" {
-		h.close()
-		return nil, &RefusedImageError{Path: path, Reason: why, Outcome: notStarted}
-	}
-	return h, nil
+	return openHeld(path, mode, k.refuseImage)
 }
 
 // refuseImage says why the held image path must not be written, or "":
-// it is the manifest, its lock, a file the manifest names, in the ISO
-// cache, the compose program, under /dev, /proc or /sys, or an existing
-// file that is not a disk image.
+// it is the manifest, its lock, a file the manifest names or in the ISO
+// cache (heldImage.refuse checks the rest).
 func (k *Kit) refuseImage(h *heldImage) string {
 	manifest := config.ManifestName(k.m)
 	protected := []NamedFile{{Path: k.lockPath, What: "the manifest's lock"}}
@@ -131,6 +122,13 @@ func (k *Kit) refuseImage(h *heldImage) string {
 	if f, err := k.fetcher(); err == nil && inside(h.path, f.CacheDir()) {
 		return "it is inside the ISO cache " + f.CacheDir()
 	}
+	return ""
+}
+
+// refuse says why the held image path must not be written whatever the
+// kit, or "": it is the compose program, under /dev, /proc or /sys, or an
+// existing file that is not a disk image.
+func (h *heldImage) refuse() string {
 	if exe, err := os.Executable(); err == nil && h.is(exe) {
 		return "it is the compose program itself (" + exe + ")"
 	}
