@@ -50,7 +50,7 @@ func idOfFile(f *os.File) (fileID, fs.FileMode, error) {
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return fileID{}, 0, err
 	}
-	return idOfStat(&st), modeOf(st.Mode), nil
+	return idOfStat(&st), modeOf(uint32(st.Mode)), nil
 }
 
 // statAt is lstat of name in dir.
@@ -59,7 +59,7 @@ func statAt(dir *os.File, name string) (fileID, fs.FileMode, error) {
 	if err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fileID{}, 0, &fs.PathError{Op: "lstat", Path: name, Err: err}
 	}
-	return idOfStat(&st), modeOf(st.Mode), nil
+	return idOfStat(&st), modeOf(uint32(st.Mode)), nil
 }
 
 func openDir(path string) (*os.File, error) {
