@@ -72,6 +72,5 @@ func renameAt(dir *os.File, from, to string, noReplace bool) error {
 func tryLock(*os.File, bool) error { return nil }
 func unlock(*os.File)              {}
 
-func allHole(*os.File) bool { return false }
 func lockHolder(fileID) int { return 0 }
 func commandOf(int) string  { return "" }

@@ -130,13 +130,3 @@ func tryLock(f *os.File, exclusive bool) error {
 }
 
 func unlock(f *os.File) { unix.Flock(int(f.Fd()), unix.LOCK_UN) }
-
-
-// allHole reports whether f holds no data at all (a sparse file made with
-// truncate): SEEK_DATA finds none.
-func allHole(f *os.File) bool {
-	fd := int(f.Fd())
-	_, err := unix.Seek(fd, 0, unix.SEEK_DATA)
-	unix.Seek(fd, 0, 0)
-	return errors.Is(err, unix.ENXIO)
-}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/usbkit/compose/config"
@@ -154,23 +155,25 @@ func systemDir(path string) string {
 }
 
 // notDiskImage refuses an existing file whose loss could not be undone:
-// one that is not empty (not entirely a hole) and has no boot sector
-// signature in its first sector, as every kit, MBR or GPT disk, hybrid ISO
-// and FAT volume has. A key, a document or an archive is refused even with
-// --recreate.
+// one that holds data in its first 64 KiB (an empty, sparse or zeroed
+// file is blank) and has no boot sector signature in its first sector, as
+// every kit, MBR or GPT disk, hybrid ISO and FAT volume has. A key, a
+// document, an archive or a plain ISO 9660 image (its volume descriptor is
+// at 32 KiB) is refused even with --recreate.
 func (h *heldImage) notDiskImage() string {
 	if h.f == nil {
 		return ""
 	}
-	fi, err := h.f.Stat()
-	if err != nil || fi.Size() == 0 || allHole(h.f) {
+	head := make([]byte, 64<<10)
+	n, _ := h.f.ReadAt(head, 0)
+	head = head[:n]
+	if len(head) >= 512 && head[510] == 0x55 && head[511] == 0xaa {
 		return ""
 	}
-	sector := make([]byte, 512)
-	if n, _ := h.f.ReadAt(sector, 0); n == len(sector) && sector[510] == 0x55 && sector[511] == 0xaa {
+	if !slices.ContainsFunc(head, func(b byte) bool { return b != 0 }) {
 		return ""
 	}
-	return "it exists and is not a disk image (no partition table or boot sector in its first sector, and not empty); " +
+	return "it exists and is not a disk image (no partition table or boot sector in its first sector, and not blank); " +
 		"compose replaces only disk images, even with --recreate: remove it yourself if it can go"
 }
 

@@ -106,6 +106,12 @@ func TestApplyRefusesWhatItMustNotReplace(t *testing.T) {
 		{"under /proc", "/proc/compose-test.img", "it is under /proc", true},
 		{"not a disk image", in("notes.txt"), "it exists and is not a disk image", true},
 		{"not a disk image, in place", in("notes.txt"), "it exists and is not a disk image", false},
+		{"an ISO 9660 image without a boot sector", in("plain.iso"), "it exists and is not a disk image", true},
+	}
+	plain := make([]byte, 64<<10)
+	copy(plain[32769:], "CD001")
+	if err := os.WriteFile(in("plain.iso"), plain, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -126,8 +132,8 @@ func TestApplyRefusesWhatItMustNotReplace(t *testing.T) {
 	}
 }
 
-// TestImageTargetsAccepted: a new path, an empty file, a sparse one and a
-// disk image are what apply may write.
+// TestImageTargetsAccepted: a new path, an empty file, a sparse or zeroed
+// one and a disk image are what apply may write.
 func TestImageTargetsAccepted(t *testing.T) {
 	k, dir, _ := namingKit(t)
 	in := func(name string) string { return filepath.Join(dir, name) }
@@ -146,7 +152,10 @@ func TestImageTargetsAccepted(t *testing.T) {
 	if err := os.WriteFile(in("disk.img"), mbr, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, img := range []string{in("new.img"), in("empty.img"), in("sparse.img"), in("disk.img")} {
+	if err := os.WriteFile(in("zeros.img"), make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range []string{in("new.img"), in("empty.img"), in("sparse.img"), in("zeros.img"), in("disk.img")} {
 		h, err := k.openImage(img, imageMode{write: true, recreate: true})
 		if err != nil {
 			t.Errorf("%s: %v", img, err)

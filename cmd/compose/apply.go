@@ -24,7 +24,7 @@ build the image with GRUB for every firmware target, and read every file back
 to verify it. The image is written beside FILE under a temporary name and
 renamed into place only when complete: a failure or Ctrl-C leaves no partial
 file and an existing FILE untouched. FILE must be a new path or a regular
-file that is a disk image (or empty) and not the manifest, its lock, a file
+file that is a disk image (or blank: empty, sparse or zeroed) and not the manifest, its lock, a file
 the manifest names (an ISO, a key, a certificate), in the cache, the compose
 program or under /dev, /proc or /sys. It is opened once, never through a
 symbolic link, and locked for the whole apply: a second apply of the same
