@@ -157,6 +157,9 @@ func (k *Kit) buildAndWrite(ctx context.Context, out *Applied, devs []device.Dev
 		return nil
 	}
 	w := deviceWrite{force: opts.Force, noVerify: opts.NoVerify, progress: opts.Progress, files: streamed(res.deferred)}
+	if build.held != nil {
+		w.image = build.held.f // the image built, not what its path names by now
+	}
 	for _, z := range res.zeros {
 		w.zeros = append(w.zeros, device.Extent{Offset: z.Offset, Length: z.Length})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/usbkit/compose/compose/device"
 )
@@ -111,6 +112,7 @@ type deviceWrite struct {
 	progress        func(Event)
 	files           []device.File
 	zeros           []device.Extent
+	image           *os.File // the built image, open (nil: read it by its path)
 }
 
 // writeDevices writes img to every device at once. The error says what the
@@ -123,7 +125,7 @@ func writeDevices(ctx context.Context, img string, devs []device.Device, w devic
 		paths[i] = d.Path
 	}
 	opts := device.WriteOptions{Check: device.CheckOptions{Force: w.force}, NoVerify: w.noVerify, Files: w.files, Zeros: w.zeros,
-		Checked: devs}
+		Checked: devs, Image: w.image}
 	res := device.Write(ctx, img, paths, opts, deviceEvents(w.progress))
 	out := make([]DeviceResult, len(res))
 	var incomplete, refused []error

@@ -51,3 +51,28 @@ func TestOpenedDeviceIsTheOneChecked(t *testing.T) {
 	}
 	f.Close()
 }
+
+// With WriteOptions.Image the image written is the file open, not what
+// its path names by the time the device is written.
+func TestWriteReadsTheOpenImage(t *testing.T) {
+	dir := t.TempDir()
+	payload := randomBytes(2*int(MiB), 4)
+	img, esp := testImage(t, dir, 64*MiB, payload)
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	other, _ := testImage(t, t.TempDir(), 64*MiB, randomBytes(2*int(MiB), 5))
+	if err := os.Rename(other, img); err != nil { // the path now names another image
+		t.Fatal(err)
+	}
+	raw := backing(t, t.TempDir(), 64*MiB)
+	dev := loopDev(t, raw)
+	opts := force
+	opts.Image = f
+	if res := Write(context.Background(), img, []string{dev}, opts, nil)[0]; !res.Complete {
+		t.Fatalf("result: %+v", res)
+	}
+	checkStick(t, raw, esp, payload)
+}
