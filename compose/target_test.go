@@ -212,16 +212,7 @@ func TestStaleTemporariesCollected(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	k, err := Load(two.File, Options{Fetch: fetch.Options{CacheDir: cache}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := k.Lock(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := k.Fetch(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	k := loadKit(t, two, cache)
 	leave()
 	p, err := k.Plan(context.Background(), img)
 	if err != nil {
