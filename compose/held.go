@@ -107,6 +107,9 @@ func (h *heldImage) open(mode imageMode) error {
 			return err
 		}
 	}
+	if err == nil {
+		err = errors.New("it was replaced each time")
+	}
 	return fmt.Errorf("%s keeps changing while it is opened: %w", h.path, err)
 }
 
@@ -124,6 +127,9 @@ func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
 	}
 	f, err := openAt(h.dir, h.name, h.path, flag)
 	if err != nil {
+		if now, _, serr := statAt(h.dir, h.name); serr == nil && now.same(id) {
+			return true, err // the file checked: the error is its own (permissions…)
+		}
 		return false, err // a symbolic link or directory swapped in: checked again
 	}
 	fid, fkind, err := idOfFile(f)
@@ -137,7 +143,7 @@ func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
 			return true, h.busy("another process is writing it" + holder(lockHolder(fid)))
 		}
 		h.writer = lockHolder(fid)
-		h.notes = append(h.notes, fmt.Sprintf("%s is being written by another process%s: this plan read it while it changes", h.path, holder(h.writer)))
+		h.notes = append(h.notes[:0], fmt.Sprintf("%s is being written by another process%s: this plan read it while it changes", h.path, holder(h.writer)))
 	} else if err != nil {
 		f.Close()
 		return true, fmt.Errorf("locking %s: %w", h.path, err)

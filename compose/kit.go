@@ -203,7 +203,10 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 
 // Plan computes what Apply would do to build image (a path, or "" when
 // not known yet) from what the cache holds now. It downloads and writes
-// nothing.
+// nothing. An image path is refused as Apply refuses it and read through
+// the one file it opened; the plan warns when another process is writing
+// it or a killed apply left a temporary file beside it. With
+// PlanOptions.Device the path is a device, read as it is.
 func (k *Kit) Plan(ctx context.Context, image string, opts ...PlanOptions) (*Plan, error) {
 	l, err := k.pinned()
 	if err != nil {
@@ -220,9 +223,6 @@ func (k *Kit) Plan(ctx context.Context, image string, opts ...PlanOptions) (*Pla
 	if o.held != nil || o.device != nil || o.Device {
 		return MakePlan(ctx, k.m, l, f, image, o)
 	}
-	// An image path is checked as apply checks it, and read through the
-	// file opened then; plan notes another process writing it and the
-	// temporaries killed applies left.
 	h, err := k.openImage(image, imageMode{})
 	if err != nil {
 		return nil, err
