@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/config"
 )
 
@@ -99,5 +100,18 @@ func TestInterruptedSaysSo(t *testing.T) {
 		if code != exitInterrupted || !strings.Contains(text, "interrupted") || strings.Contains(text, "context canceled") {
 			t.Errorf("json %v: exit %d, output %q; want 130 and \"interrupted\"", json, code, text)
 		}
+	}
+}
+
+// Progress lines escape a task's name and message whole: one update, one
+// line, no raw control character.
+func TestProgressEscapes(t *testing.T) {
+	var errb bytes.Buffer
+	a := newApp(nil, io.Discard, &errb)
+	d := a.display("write")
+	d.event(compose.Event{Phase: compose.PhaseWrite, Task: "/tmp/a\nb.img", State: compose.Failed, Message: "open /tmp/a\nb.img: \x1b[2J"})
+	d.close()
+	if got := errb.String(); strings.Count(got, "\n") != 1 || strings.ContainsRune(got, 0x1b) || !strings.Contains(got, `/tmp/a\x0ab.img`) {
+		t.Errorf("progress line: %q", got)
 	}
 }
