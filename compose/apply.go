@@ -71,11 +71,30 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if opts.Image == "" && len(opts.Devices) == 0 {
 		return nil, errors.New("no image path or device given")
 	}
-	if err := k.checkImageTarget(opts.Image); err != nil {
+	h, err := k.openImage(opts.Image, imageMode{write: true, recreate: opts.Recreate})
+	if err != nil {
 		return nil, err
+	}
+	defer h.close()
+	if len(opts.Devices) > 0 {
+		stale.Collect(filepath.Clean(os.TempDir()), "", "apply", "")
+		// Refused and duplicate devices are found before anything is
+		// fetched; the size is checked once the plan knows it.
+		if _, err := checkDevices(opts.Devices, 0, opts.Force); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Image == "" && len(opts.Devices) > 0 && !opts.Recreate && readKits(opts.Devices) {
 		return k.convergeDevices(ctx, opts)
+	}
+	img := opts.Image
+	if img == "" {
+		tmp, cleanup, err := scratchImage() // before fetching: $TMPDIR may not be writable
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		img = tmp
 	}
 	if err := k.pin(ctx, opts.Locked); err != nil {
 		return nil, err
@@ -83,16 +102,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if _, err := k.Fetch(ctx); err != nil {
 		return nil, err
 	}
-	img := opts.Image
-	if img == "" {
-		tmp, cleanup, err := scratchImage()
-		if err != nil {
-			return nil, err
-		}
-		defer cleanup()
-		img = tmp
-	}
-	p, err := k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate})
+	p, err := k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate, held: h})
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +117,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 		return nil, err
 	}
 	build := BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Recreate: opts.Recreate,
-		Verify: opts.Verify, deferSources: opts.Image == ""}
+		Verify: opts.Verify, deferSources: opts.Image == "", held: h}
 	out := &Applied{Plan: p}
 	err = k.buildAndWrite(ctx, out, devs, build, opts)
 	var bad *BadCacheEntryError
@@ -123,7 +133,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 			os.Remove(img) // the metadata scratch image, built anew
 		}
 		// Planned again: the plan samples each ISO's bytes for the state record.
-		if out.Plan, err = k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate}); err != nil {
+		if out.Plan, err = k.Plan(ctx, img, PlanOptions{Recreate: opts.Recreate, held: h}); err != nil {
 			return nil, err
 		}
 		err = k.buildAndWrite(ctx, out, devs, build, opts)
@@ -150,6 +160,9 @@ func (k *Kit) buildAndWrite(ctx context.Context, out *Applied, devs []device.Dev
 		return nil
 	}
 	w := deviceWrite{force: opts.Force, noVerify: opts.NoVerify, progress: opts.Progress, files: streamed(res.deferred)}
+	if build.held != nil {
+		w.image = build.held.f // the image built, not what its path names by now
+	}
 	for _, z := range res.zeros {
 		w.zeros = append(w.zeros, device.Extent{Offset: z.Offset, Length: z.Length})
 	}
@@ -232,7 +245,7 @@ func scratchImage() (string, func(), error) {
 	stale.Collect(tmp, "", "apply", "")
 	dir, err := os.MkdirTemp(tmp, stale.Pattern("", "apply", ""))
 	if err != nil {
-		return "", nil, err
+		return "", nil, fmt.Errorf("creating the scratch image the devices are written from ($TMPDIR): %w", err)
 	}
 	return filepath.Join(dir, "kit.img"), func() { os.RemoveAll(dir) }, nil
 }
@@ -255,8 +268,9 @@ type BuildOptions struct {
 	// device writer (disk.Spec.Defer); Result.deferred lists them.
 	deferSources bool
 
-	exclusive bool                          // open the target O_EXCL (a device)
-	wrap      func(*os.File) fatedit.Device // tests: fault injection
+	held   *heldImage                    // the image path, opened and locked by Kit.Apply
+	device *os.File                      // a device opened exclusively, converged in place
+	wrap   func(*os.File) fatedit.Device // tests: fault injection
 	// tests: runs after an in-place step is written and synced, before
 	// it is read back
 	beforeVerify func()
@@ -299,6 +313,9 @@ type Result struct {
 // only what differs is written, in an order that survives interruption at
 // any point (see converge), and it is refused with a RecreateError when
 // that cannot be done (not a kit, changed outside compose, layout change).
+// The image path is opened once, without following a symbolic link, and
+// locked for the whole apply (ErrTargetBusy when another process holds
+// it); a block device path is converged in place.
 func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if !p.Ready {
 		return nil, ErrNotReady
@@ -306,23 +323,87 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if p.Image == "" {
 		return nil, errors.New("no image path given")
 	}
-	if _, err := os.Stat(p.Image); err == nil && !opts.Recreate {
-		t, err := ReadTarget(p.Image)
+	if opts.device == nil && opts.held == nil && isBlockDevice(p.Image) {
+		// A caller's device path (Kit.Apply opens its devices itself).
+		f, err := os.OpenFile(p.Image, os.O_RDWR, 0)
 		if err != nil {
 			return nil, err
 		}
-		res, err := converge(ctx, p, t, opts)
-		return opts.verifyConverged(ctx, res, err)
+		defer f.Close()
+		opts.device = f
+	}
+	if opts.device != nil {
+		t, err := readTarget(opts.device)
+		if err != nil {
+			return nil, err
+		}
+		res, err := converge(ctx, p, t, opts.device, opts)
+		return opts.verifyConverged(ctx, res, err, opts.device)
+	}
+	h := opts.held
+	if h == nil {
+		var err error
+		if h, err = openHeld(p.Image, imageMode{write: true, recreate: opts.Recreate}, nil); err != nil {
+			return nil, err
+		}
+		defer h.close()
+	}
+	if h.f != nil && !opts.Recreate {
+		return convergeHeld(ctx, p, h, opts)
+	}
+	return buildNew(ctx, p, h, opts)
+}
+
+func isBlockDevice(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0
+}
+
+// convergeHeld converges the image file h holds, and says so when the path
+// no longer names that file once it is done.
+func convergeHeld(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
+	t, err := readTarget(h.f)
+	if err != nil {
+		return nil, err
+	}
+	res, err := converge(ctx, p, t, h.f, opts)
+	res, err = opts.verifyConverged(ctx, res, err, h.f)
+	if err == nil && res.BytesWritten > 0 {
+		if err = h.stillThere(); err != nil {
+			err = fmt.Errorf("%w; the kit was written to the file that was there when apply started", err)
+		}
+	}
+	return res, err
+}
+
+// buildNew builds p's image whole in the locked temporary file beside the
+// path h holds and renames it into place when complete and verified.
+func buildNew(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
+	if h.tmp == nil { // a second build, after the first was committed
+		if err := h.createTemp(); err != nil {
+			return nil, err
+		}
 	}
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
 	spec.Defer = opts.deferSources
-	res, err := disk.Build(ctx, p.Image, spec, imageEvents(opts.Progress))
-	var bad *disk.SourceError
-	if errors.As(err, &bad) {
-		return nil, &BadCacheEntryError{ISO: p.isoNamed(bad.Path), Path: bad.Source, Algorithm: bad.Algorithm, Want: bad.Want, Got: bad.Got}
+	res, err := disk.BuildFile(ctx, h.tmp, spec, imageEvents(opts.Progress))
+	if err == nil {
+		err = h.commit()
 	}
 	if err != nil {
+		// Emptied for another build (a deferred build relies on holes).
+		if terr := h.tmp.Truncate(0); terr != nil {
+			h.dropTemp()
+		}
+	}
+	var bad *disk.SourceError
+	switch {
+	case errors.As(err, &bad):
+		return nil, &BadCacheEntryError{ISO: p.isoNamed(bad.Path), Path: bad.Source, Algorithm: bad.Algorithm, Want: bad.Want, Got: bad.Got}
+	case errors.Is(err, ErrUnsafeTarget), errors.Is(err, ErrTargetMoved):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)
 	}
 	out := &Result{Image: p.Image, Size: res.Layout.Size, Digests: res.Digests(), deferred: res.Files, zeros: res.Zeros}

@@ -243,7 +243,8 @@ func TestApplyCancelledLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := filepath.Join(dir, "kit.img")
-	os.WriteFile(img, []byte("old image"), 0o644)
+	old := strings.Repeat("old image ", 51) + "\x55\xaa" // a disk image's boot signature
+	os.WriteFile(img, []byte(old), 0o644)
 	p, err := MakePlan(context.Background(), m, l, f, img)
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +254,7 @@ func TestApplyCancelledLeavesNothing(t *testing.T) {
 	if _, err := Apply(ctx, p, BuildOptions{Recreate: true}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled apply: %v", err)
 	}
-	if got, _ := os.ReadFile(img); string(got) != "old image" {
+	if got, _ := os.ReadFile(img); string(got) != old {
 		t.Fatal("cancelled apply changed the existing image")
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*kit.img*")); len(left) != 1 {

@@ -17,13 +17,14 @@ import (
 	"github.com/usbkit/compose/compose/internal/fatedit"
 )
 
-// converge changes the kit at p.Image into the one p plans, in place: only
+// converge changes the kit in f (the image or device at p.Image, opened
+// once by the caller) into the one p plans, in place: only
 // the files in the diff are written, in fatedit's crash-safe order, and the
 // state record swaps with the menu, in one step or two (Diff.Interim), each
 // read back. On the ext4 data partition (dataStep) the new files are
 // written before the swap and the old ones removed after it. It refuses
 // (RecreateError) what it cannot change in place.
-func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Result, error) {
+func converge(ctx context.Context, p *Plan, t *Target, f *os.File, opts BuildOptions) (*Result, error) {
 	d, err := MakeDiff(p, t)
 	if err != nil {
 		return nil, err
@@ -32,7 +33,7 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 		return nil, &RecreateError{Target: t.Path, Reasons: d.Recreate}
 	}
 	res := &Result{Image: t.Path, Incremental: true, Changes: d.Changes, Steps: d.Steps}
-	if fi, err := os.Stat(t.Path); err == nil {
+	if fi, err := f.Stat(); err == nil {
 		res.Size = fi.Size()
 	}
 	if d.NoChanges {
@@ -43,15 +44,6 @@ func converge(ctx context.Context, p *Plan, t *Target, opts BuildOptions) (*Resu
 		return nil, err
 	}
 	data := p.dataStepOf(d, t)
-	flags := os.O_RDWR
-	if opts.exclusive {
-		flags |= os.O_EXCL // a block device: refused while mounted or in use
-	}
-	f, err := os.OpenFile(t.Path, flags, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	var dev fatedit.Device = f
 	if opts.wrap != nil {
 		dev = opts.wrap(f)
@@ -235,8 +227,9 @@ func placeEvents(progress func(disk.Event)) func(done, total int64) {
 	}
 }
 
-// openDirect is directio.Open; tests make it refuse.
-var openDirect = directio.Open
+// openDirect is directio.OpenFile (the file written, not its path); tests
+// make it refuse.
+var openDirect = directio.OpenFile
 
 // verifyWritten reads every written file back through a fresh look at the
 // volume and compares digests. It reads with O_DIRECT, so that the check
@@ -247,7 +240,7 @@ func verifyWritten(ctx context.Context, f *os.File, sums map[string]string, open
 		return false, "", err
 	}
 	var src io.ReaderAt = f
-	r, err := openDirect(f.Name())
+	r, err := openDirect(f)
 	switch {
 	case err == nil:
 		defer r.Close()

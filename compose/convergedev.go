@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/usbkit/compose/compose/device"
 )
 
 // readKits reads every device; it reports whether all of them hold a
@@ -41,7 +43,7 @@ func (k *Kit) convergeDevices(ctx context.Context, opts ApplyOptions) (*Applied,
 	out := &Applied{}
 	var failed []error
 	for _, d := range devs {
-		r, err := k.convergeDevice(ctx, d.Path, opts, out)
+		r, err := k.convergeDevice(ctx, d, opts, out)
 		if err != nil {
 			failed = append(failed, fmt.Errorf("%s: %w", d.Path, err))
 		}
@@ -53,9 +55,17 @@ func (k *Kit) convergeDevices(ctx context.Context, opts ApplyOptions) (*Applied,
 	return out, nil
 }
 
-func (k *Kit) convergeDevice(ctx context.Context, path string, opts ApplyOptions, out *Applied) (DeviceResult, error) {
-	r := DeviceResult{Device: path, Incremental: true}
-	p, err := k.Plan(ctx, path)
+// convergeDevice opens d exclusively, makes sure it is the device checked
+// and confirmed, and plans and converges it through that one open file.
+func (k *Kit) convergeDevice(ctx context.Context, d device.Device, opts ApplyOptions, out *Applied) (DeviceResult, error) {
+	r := DeviceResult{Device: d.Path, Incremental: true}
+	f, err := device.Open(d)
+	if err != nil {
+		r.Error, r.err = err.Error(), err
+		return r, err
+	}
+	defer f.Close()
+	p, err := k.Plan(ctx, d.Path, PlanOptions{device: f})
 	if err == nil && out.Plan == nil {
 		out.Plan = p
 		if opts.Planned != nil {
@@ -64,7 +74,7 @@ func (k *Kit) convergeDevice(ctx context.Context, path string, opts ApplyOptions
 	}
 	var res *Result
 	if err == nil {
-		res, err = Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Verify: opts.Verify, exclusive: true})
+		res, err = Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Verify: opts.Verify, device: f})
 	}
 	if res != nil {
 		r.Written, r.Changes, r.Steps, r.Touched = res.BytesWritten, res.Changes, res.Steps, res.BytesWritten > 0

@@ -71,9 +71,9 @@ func TestConvergeVerifyReadsTheDevice(t *testing.T) {
 func TestConvergeVerifyFallsBack(t *testing.T) {
 	testenv.Tools(t, "xorriso", "fsck.fat")
 	_, cache, img, two := twoKits(t, "uefi-x64")
-	defer func(o func(string) (*directio.Reader, error)) { openDirect = o }(openDirect)
-	openDirect = func(p string) (*directio.Reader, error) {
-		return nil, fmt.Errorf("%s: %w: its file system does not support O_DIRECT", p, directio.ErrRefused)
+	defer func(o func(*os.File) (*directio.Reader, error)) { openDirect = o }(openDirect)
+	openDirect = func(f *os.File) (*directio.Reader, error) {
+		return nil, fmt.Errorf("%s: %w: its file system does not support O_DIRECT", f.Name(), directio.ErrRefused)
 	}
 	res, err := Apply(context.Background(), planAgainst(t, two, cache, img), BuildOptions{})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/usbkit/compose/compose/device"
 )
@@ -114,6 +115,7 @@ type deviceWrite struct {
 	progress        func(Event)
 	files           []device.File
 	zeros           []device.Extent
+	image           *os.File // the built image, open (nil: read it by its path)
 }
 
 // writeDevices writes img to every device at once. The error says what the
@@ -125,7 +127,8 @@ func writeDevices(ctx context.Context, img string, devs []device.Device, w devic
 	for i, d := range devs {
 		paths[i] = d.Path
 	}
-	opts := device.WriteOptions{Check: device.CheckOptions{Force: w.force}, NoVerify: w.noVerify, Files: w.files, Zeros: w.zeros}
+	opts := device.WriteOptions{Check: device.CheckOptions{Force: w.force}, NoVerify: w.noVerify, Files: w.files, Zeros: w.zeros,
+		Checked: devs, Image: w.image}
 	res := device.Write(ctx, img, paths, opts, deviceEvents(w.progress))
 	out := make([]DeviceResult, len(res))
 	var incomplete, refused []error

@@ -16,7 +16,16 @@
 // The lock lives beside the manifest and is named after it (config.LockPath);
 // a lock written for another manifest is refused, never replaced. Apply
 // refuses, before fetching, an image path whose replacement would destroy
-// something (ErrUnsafeImage), and devices that are unsafe or named twice;
+// something (ErrUnsafeImage: a file the manifest names, compared by inode,
+// the cache, a file that is not a disk image…), an image directory it
+// cannot write (ErrImageDir), and devices that are unsafe or named twice.
+// It opens the image path once, without following a symbolic link, and
+// writes only through what it opened: a new image's temporary file is
+// renamed into place relative to the directory it opened, and only over
+// the file it checked (ErrTargetMoved otherwise). It holds an flock on the
+// image, or on a new image's temporary file, for the whole apply, so a
+// second writer is refused (ErrTargetBusy, naming the holder's PID); a
+// device is written only when the node opened is the device checked;
 // every ISO's bytes are hashed against the lock while placed
 // (ErrBadCacheEntry names a cache entry that changed).
 //

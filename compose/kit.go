@@ -212,7 +212,10 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 
 // Plan computes what Apply would do to build image (a path, or "" when
 // not known yet) from what the cache holds now. It downloads and writes
-// nothing.
+// nothing. An image path is refused as Apply refuses it and read through
+// the one file it opened; the plan warns when another process is writing
+// it or a killed apply left a temporary file beside it. With
+// PlanOptions.Device the path is a device, read as it is.
 func (k *Kit) Plan(ctx context.Context, image string, opts ...PlanOptions) (*Plan, error) {
 	l, err := k.pinned()
 	if err != nil {
@@ -222,5 +225,22 @@ func (k *Kit) Plan(ctx context.Context, image string, opts ...PlanOptions) (*Pla
 	if err != nil {
 		return nil, err
 	}
-	return MakePlan(ctx, k.m, l, f, image, opts...)
+	var o PlanOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.held != nil || o.device != nil || o.Device {
+		return MakePlan(ctx, k.m, l, f, image, o)
+	}
+	h, err := k.openImage(image, imageMode{})
+	if err != nil {
+		return nil, err
+	}
+	defer h.close()
+	o.held = h
+	p, err := MakePlan(ctx, k.m, l, f, image, o)
+	if p != nil && h != nil {
+		p.Warnings = append(p.Warnings, h.notes...)
+	}
+	return p, err
 }

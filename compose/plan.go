@@ -59,6 +59,12 @@ type PlanOptions struct {
 	StickID string
 	// Recreate plans a full rewrite: an existing image is not read.
 	Recreate bool
+	// Device says the path is a device (plan --device): Kit.Plan reads it
+	// as it is, where an image path is checked as apply checks it.
+	Device bool
+
+	held   *heldImage // the image path Kit.Apply opened and locked
+	device *os.File   // a device opened exclusively by Kit.Apply
 }
 
 // Download is one ISO apply must fetch first.
@@ -198,8 +204,15 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 
 // existingTarget reads the image at path when there is one to converge.
 func existingTarget(path string, o PlanOptions) (*Target, error) {
-	if path == "" || o.Recreate {
+	switch {
+	case path == "" || o.Recreate:
 		return nil, nil
+	case o.device != nil:
+		return readTarget(o.device)
+	case o.held != nil && o.held.f == nil:
+		return nil, nil
+	case o.held != nil:
+		return readTarget(o.held.f)
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil
@@ -221,7 +234,12 @@ func (p *Plan) strict(m *config.Manifest) error {
 	if len(dead) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w:\n  %s", ErrStrict, strings.Join(dead, "\n  "))
+	// One joined error a line, so that the CLI keeps them as lines.
+	lines := make([]error, len(dead))
+	for i, d := range dead {
+		lines[i] = errors.New("  " + d)
+	}
+	return fmt.Errorf("%w:\n%w", ErrStrict, errors.Join(lines...))
 }
 
 // isoPath is where an ISO lands on the stick. Names are [a-z0-9-], which

@@ -56,6 +56,12 @@ func ReadTarget(path string) (*Target, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readTarget(f)
+}
+
+// readTarget is ReadTarget on a file the caller opened (Target.Path is
+// f.Name()).
+func readTarget(f *os.File) (*Target, error) {
 	t, v, esp, err := readRecord(f, f)
 	if err != nil || !t.Kit {
 		return t, err

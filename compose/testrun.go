@@ -56,6 +56,10 @@ func (k *Kit) BootTest(ctx context.Context, opts TestOptions) (*TestRun, error) 
 		return nil, fmt.Errorf("%s: menu.console is vga: compose test reads the menu on the serial console; set it to serial or both", k.m.File)
 	}
 	run := &TestRun{Image: opts.Image}
+	if run.Image != "" {
+		// What a killed apply of this image left beside it.
+		stale.Collect(filepath.Dir(run.Image), "."+filepath.Base(run.Image)+".", "apply", ".tmp")
+	}
 	if run.Image == "" {
 		stale.Collect(os.TempDir(), "", "test", "")
 		dir, err := os.MkdirTemp("", stale.Pattern("", "test", ""))

@@ -216,6 +216,13 @@ func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress 
 		return nil, fmt.Errorf("verifying %s: %w", path, err)
 	}
 	defer f.Close()
+	return verifyFile(ctx, f, lock, progress)
+}
+
+// verifyFile is verifyTarget on a target the caller has open (apply's
+// descriptor, never its path again).
+func verifyFile(ctx context.Context, f *os.File, lock *config.Lock, progress func(Event)) (*Verification, error) {
+	path := f.Name()
 	src, direct, warning, err := uncachedReader(f)
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: %w", path, err)
@@ -269,13 +276,14 @@ func readKit(f *os.File, src io.ReaderAt, lock *config.Lock) (*Verification, []f
 }
 
 // uncachedReader gives a reader of f's bytes that bypasses the page cache:
-// f opened again with O_DIRECT (refused if the path now names another
-// file), or where its file system refuses direct I/O, f itself (and a
-// warning). f's cached pages are dropped either way: the partition table
-// is read through f.
+// the file f has open, opened again with O_DIRECT (through /proc/self/fd on
+// Linux, so a path renamed or replaced since does not matter; elsewhere by
+// path, refused if the path now names another file), or where its file
+// system refuses direct I/O, f itself (and a warning). f's cached pages are
+// dropped either way: the partition table is read through f.
 func uncachedReader(f *os.File) (io.ReaderAt, bool, string, error) {
 	dropCache(f)
-	r, err := openDirect(f.Name())
+	r, err := openDirect(f)
 	switch {
 	case err == nil:
 		if err := sameFile(f, r); err != nil {
@@ -355,7 +363,7 @@ func verifyEvents(target string, progress func(Event)) func(done, total int64, p
 // much of the ISOs were checked and, with opts.Verify, reads the whole
 // target against the record it now holds. Damage fails the apply with a
 // *DamageError; a full write needs no such pass: it is read back whole.
-func (opts BuildOptions) verifyConverged(ctx context.Context, res *Result, err error) (*Result, error) {
+func (opts BuildOptions) verifyConverged(ctx context.Context, res *Result, err error, f *os.File) (*Result, error) {
 	if err != nil || res == nil || !res.Incremental {
 		return res, err
 	}
@@ -363,7 +371,7 @@ func (opts BuildOptions) verifyConverged(ctx context.Context, res *Result, err e
 	if !opts.Verify {
 		return res, nil
 	}
-	v, err := verifyTarget(ctx, res.Image, nil, opts.Progress)
+	v, err := verifyFile(ctx, f, nil, opts.Progress)
 	if v != nil {
 		res.Verification, res.ISOCheck = v, ISOCheckFull
 	}

@@ -35,5 +35,6 @@ func OpenRegular(path string) (*os.File, int64, error) {
 	return f, fi.Size(), nil
 }
 
-// FileKind names what a non-regular file is, for error messages.
-func FileKind(m fs.FileMode) string { return filekind.Name(m) }
+// FileKind names what a non-regular file is, for error messages
+// (filekind.Of).
+func FileKind(m fs.FileMode) string { return filekind.Of(m) }

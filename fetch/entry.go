@@ -36,7 +36,7 @@ func (f *Fetcher) entry(alg, digest string, size int64) (string, os.FileInfo, er
 	case err != nil:
 		return "", nil, err
 	case !fi.Mode().IsRegular():
-		return "", fi, fmt.Errorf("%w: %s is %s, not a regular file", ErrBadEntry, p, filekind.Name(fi.Mode()))
+		return "", fi, fmt.Errorf("%w: %s is %s, not a regular file", ErrBadEntry, p, filekind.Of(fi.Mode()))
 	case size > 0 && fi.Size() != size:
 		return "", fi, fmt.Errorf("%w: %s is %d bytes, the lock says %d", ErrBadEntry, p, fi.Size(), size)
 	}

@@ -18,7 +18,7 @@ func openRegular(path string) (*os.File, os.FileInfo, error) {
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("%s is %s, not a regular file", path, filekind.Name(fi.Mode()))
+		err = fmt.Errorf("%s is %s, not a regular file", path, filekind.Of(fi.Mode()))
 	}
 	if err != nil {
 		f.Close()

@@ -24,7 +24,11 @@ build the image with GRUB for every firmware target, and read every file back
 to verify it. The image is written beside FILE under a temporary name and
 renamed into place only when complete: a failure or Ctrl-C leaves no partial
 file and an existing FILE untouched. FILE must be a new path or a regular
-file that is not the manifest, its lock, an ISO it names or in the cache.
+file that is a disk image (or blank: empty, sparse or zeroed) and not the manifest, its lock, a file
+the manifest names (an ISO, a key, a certificate), in the cache, the compose
+program or under /dev, /proc or /sys. It is opened once, never through a
+symbolic link, and locked for the whole apply: a second apply of the same
+FILE is refused, naming the first.
 
 An existing FILE that holds a kit is changed in place instead: only the ISOs,
 menu and boot files that differ are written (what 'compose plan --image FILE'
@@ -55,6 +59,9 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			}
 			if opts.Verify && opts.NoVerify {
 				return usageError{errors.New("--verify and --no-verify contradict each other")}
+			}
+			if opts.Image == "-" {
+				return usageError{errStdoutImage}
 			}
 			if len(opts.Devices) > 0 {
 				if err := linuxOnly("apply --device"); err != nil {
@@ -101,6 +108,11 @@ bypassing the page cache. One failing stick does not stop the others.`,
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow a device that is not removable or is larger than 1 TiB")
 	return cmd
 }
+
+// errStdoutImage refuses --image -: an image is built with random access,
+// verified and renamed into place, none of which a pipe allows, and "-"
+// as a file name is a typo more often than a wish.
+var errStdoutImage = errors.New("--image -: compose cannot write an image to standard output; name a file (./- for a file called -)")
 
 func refetched(res *compose.Applied) []string {
 	if res == nil {

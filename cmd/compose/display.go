@@ -15,6 +15,16 @@ type display struct {
 	phase  string
 	d      *progress.Display
 	closed bool
+	text   bool // lines or bars: names and messages are escaped (escape.go)
+}
+
+// update shows u; on a terminal or in plain lines a task's name and message
+// are one line each, every control character in them escaped.
+func (d *display) update(u progress.Update) {
+	if d.text {
+		u.ID, u.Msg = escapeAll(u.ID), escapeAll(u.Msg)
+	}
+	d.d.Update(u)
 }
 
 // display picks the mode from the output rules: nothing when quiet, JSON
@@ -30,7 +40,7 @@ func (a *app) display(phase string) *display {
 	case isTerminal(a.stderr):
 		mode = progress.Bars
 	}
-	return &display{phase: phase, d: progress.New(a.stderr, mode)}
+	return &display{phase: phase, d: progress.New(a.stderr, mode), text: mode != progress.JSON}
 }
 
 func isTerminal(w any) bool {
@@ -66,7 +76,7 @@ func (d *display) fetchEvent(e fetch.Event) {
 	case e.Err != nil:
 		u.Msg = e.Err.Error()
 	}
-	d.d.Update(u)
+	d.update(u)
 }
 
 var eventStates = map[compose.State]progress.State{
@@ -78,7 +88,7 @@ var eventStates = map[compose.State]progress.State{
 // phase, each device a task whose phase (write, verify) says what is
 // happening to it.
 func (d *display) event(e compose.Event) {
-	d.d.Update(progress.Update{Phase: string(e.Phase), ID: e.Task, Done: e.Done, Total: e.Total, State: eventStates[e.State], Msg: e.Message})
+	d.update(progress.Update{Phase: string(e.Phase), ID: e.Task, Done: e.Done, Total: e.Total, State: eventStates[e.State], Msg: e.Message})
 }
 
 func humanSize(n int64) string { return bytesize.Format(n) }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -40,6 +43,12 @@ type interrupted struct{ error }
 
 func (e interrupted) Unwrap() error { return e.error }
 
+// Error says "interrupted" where the library's error says why it stopped
+// in Go's words ("context canceled").
+func (e interrupted) Error() string {
+	return strings.ReplaceAll(e.error.Error(), context.Canceled.Error(), "interrupted")
+}
+
 // exitCode is the one place where errors become exit codes.
 func exitCode(err error) int {
 	var (
@@ -53,7 +62,7 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, crash.ErrInternal):
 		return exitInternal
-	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice):
+	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice), errors.Is(err, compose.ErrImageDir):
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
 		return exitInvalid
@@ -83,6 +92,8 @@ func hintFor(err error) string {
 		return "run 'compose lock' to pin the manifest's ISOs in its lock file"
 	case errors.Is(err, compose.ErrRecreate):
 		return "'compose plan --image/--device' shows the differences; apply --recreate rewrites the target in full"
+	case errors.Is(err, compose.ErrTargetBusy):
+		return "wait for the other process to finish, then run again"
 	case errors.Is(err, compose.ErrUnsafeImage):
 		return "name a new file, or an image compose built before"
 	case errors.Is(err, compose.ErrUnsafeTarget):
@@ -114,6 +125,50 @@ func diagnosticsOf(err error) []diagnostic {
 		out[i] = diagnostic{File: d.File, Line: d.Line, Column: d.Col, Message: d.Msg}
 	}
 	return out
+}
+
+// namesMissingFile reports whether err says that a file the manifest
+// names (a path: ISO, a key or certificate file) is missing: only then is
+// missingFileHint the hint, not for a missing image directory, device or
+// $TMPDIR.
+func (a *app) namesMissingFile(err error) bool {
+	if a.kit == nil || !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	named := map[string]bool{}
+	for _, f := range a.kit.NamedFiles() {
+		named[absOrClean(f.Path)] = true
+	}
+	found := false
+	walkErrors(err, func(e error) {
+		if pe, ok := e.(*fs.PathError); ok && errors.Is(pe.Err, fs.ErrNotExist) && named[absOrClean(pe.Path)] {
+			found = true
+		}
+	})
+	return found
+}
+
+// walkErrors calls fn on err and every error it wraps.
+func walkErrors(err error, fn func(error)) {
+	if err == nil {
+		return
+	}
+	fn(err)
+	switch e := err.(type) {
+	case interface{ Unwrap() error }:
+		walkErrors(e.Unwrap(), fn)
+	case interface{ Unwrap() []error }:
+		for _, k := range e.Unwrap() {
+			walkErrors(k, fn)
+		}
+	}
+}
+
+func absOrClean(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
 }
 
 // installLine finds a package install command in a manifest's header

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,7 @@ func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 	if a.strict { // --strict: as strict: true in the manifest
 		k.Manifest().Strict = true
 	}
+	a.kit = k
 	return k, nil
 }
 
@@ -53,7 +55,7 @@ func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 // plan being executed, and its warnings always show.
 func (a *app) planned(p *compose.Plan) {
 	if a.verbose && !a.json && !a.quiet {
-		_ = printPlan(escaper{a.stderr}, p)
+		_ = a.text(a.stderr, func(w io.Writer) error { return printPlan(w, p) })
 	}
 	for _, w := range p.Warnings {
 		a.warn("%s", w)

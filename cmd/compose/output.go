@@ -2,11 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
+
+	"github.com/usbkit/compose/compose"
 )
 
 // Output rules, followed by every verb:
@@ -23,7 +23,9 @@ import (
 //     colour, so NO_COLOR (https://no-color.org) holds trivially.
 //   - Only `compose apply --device` ever prompts, and only on a terminal.
 //   - Control characters in human-readable output are escaped (escape.go):
-//     text from an ISO or a manifest never reaches the terminal raw.
+//     text from an ISO or a manifest never reaches the terminal raw, and a
+//     newline inside a path (the user's, or one an error quotes) never
+//     starts a line of its own.
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -33,6 +35,9 @@ type app struct {
 	quiet   bool   // -q/--quiet
 	verbose bool   // -v/--verbose
 	strict  bool   // --strict
+
+	userText []string     // paths the user gave holding a newline or tab (noteUserText)
+	kit      *compose.Kit // the kit loaded, for the hints of its errors
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -46,7 +51,7 @@ func (a *app) result(v any, text func(w io.Writer) error) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
-	return text(escaper{a.stdout})
+	return a.text(a.stdout, text)
 }
 
 func (a *app) hint(format string, args ...any) {
@@ -62,14 +67,14 @@ func (a *app) info(format string, args ...any) {
 	if a.quiet || a.json {
 		return
 	}
-	fmt.Fprintf(a.stderr, "compose: %s\n", escapeText(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(a.stderr, "compose: %s\n", escapeText(fmt.Sprintf(format, escapeArgs(args)...)))
 }
 
 func (a *app) diag(kind, format string, args ...any) {
 	if a.quiet || a.json {
 		return
 	}
-	fmt.Fprintf(a.stderr, "compose: %s: %s\n", kind, escapeText(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(a.stderr, "compose: %s: %s\n", kind, escapeText(fmt.Sprintf(format, escapeArgs(args)...)))
 }
 
 // jsonError is the shape of an error under --json.
@@ -104,11 +109,11 @@ func (a *app) fail(err error) {
 		_ = enc.Encode(je)
 		return
 	}
-	for _, line := range strings.Split(strings.TrimRight(err.Error(), "\n"), "\n") {
-		fmt.Fprintf(a.stderr, "compose: error: %s\n", escapeText(line))
+	for _, line := range errorLines(err) {
+		fmt.Fprintf(a.stderr, "compose: error: %s\n", line)
 	}
 	h := hintFor(err)
-	if h == "" && errors.Is(err, fs.ErrNotExist) {
+	if h == "" && a.namesMissingFile(err) {
 		h = a.missingFileHint()
 	}
 	if h != "" && !a.quiet {

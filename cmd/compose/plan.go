@@ -49,7 +49,10 @@ changed outside compose, or its partitions cannot take the change.`,
 			if dev != "" {
 				img = dev
 			}
-			p, err := k.Plan(cmd.Context(), img, compose.PlanOptions{Recreate: recreate})
+			if img == "-" {
+				return usageError{errStdoutImage}
+			}
+			p, err := k.Plan(cmd.Context(), img, compose.PlanOptions{Recreate: recreate, Device: dev != ""})
 			if err != nil {
 				return err
 			}

@@ -15,6 +15,9 @@ func newRootCmd(a *app) *cobra.Command {
 and builds a bootable multi-boot USB image or stick from it.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			a.noteUserText(cmd, args)
+		},
 		// Arbitrary args reach RunE, so an unknown verb becomes a usage error
 		// instead of cobra's untyped one.
 		Args: cobra.ArbitraryArgs,

@@ -53,7 +53,10 @@ func prepare(ctx context.Context, img *image, path string, opts WriteOptions, em
 	}
 	t, err := openTarget(path, opts.Direct)
 	if err == nil {
-		err = recheck(t, img, opts)
+		err = checked(t, opts.Checked)
+		if err == nil {
+			err = recheck(t, img, opts)
+		}
 		if err != nil {
 			t.f.Close()
 		}
@@ -71,6 +74,16 @@ func prepare(ctx context.Context, img *image, path string, opts WriteOptions, em
 	}
 	emit(Event{Device: path, Phase: PhaseOpen, Total: j.total})
 	return j
+}
+
+// checked refuses t when it is not the device checked under its path.
+func checked(t *target, devs []Device) error {
+	for _, d := range devs {
+		if d.Path == t.path {
+			return sameDevice(d, t.devnum)
+		}
+	}
+	return nil
 }
 
 // recheck runs Check again on the device behind the open file, so what was

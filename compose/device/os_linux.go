@@ -22,3 +22,12 @@ func devnumOf(path string) (string, bool) {
 // needed again (each is read once), so a 40 GB kit does not push
 // everything else out of the page cache. Best effort.
 func forget(f *os.File, off, n int64) { _ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED) }
+
+// dupFile is a descriptor of its own for the file f has open.
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}

@@ -29,8 +29,14 @@ type image struct {
 	ov   *overlay // the files streamed from their sources; nil when none
 }
 
-func openImage(path string, files []File, zeros []Extent) (*image, error) {
-	f, err := os.Open(path)
+func openImage(path string, open *os.File, files []File, zeros []Extent) (*image, error) {
+	var f *os.File
+	var err error
+	if open != nil {
+		f, err = dupFile(open)
+	} else {
+		f, err = os.Open(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening image: %w", err)
 	}

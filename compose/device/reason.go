@@ -26,7 +26,8 @@ const (
 	NoMedium       ReasonCode = "no-medium"
 	TooSmall       ReasonCode = "too-small"
 	TooLarge       ReasonCode = "too-large"
-	Busy           ReasonCode = "busy" // the exclusive open failed
+	Busy           ReasonCode = "busy"    // the exclusive open failed
+	Changed        ReasonCode = "changed" // the path leads to another device than the one checked
 )
 
 // Reason is one refusal with the text shown to the user.

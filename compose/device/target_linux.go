@@ -77,3 +77,33 @@ func (t *target) dropCache() error {
 	}
 	return unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED)
 }
+
+// Open opens the device d describes read-write and exclusively, as Write
+// does, for a caller that changes it in place: refused (an
+// *UnsafeTargetError) while it is mounted or in use, or when d.Path now
+// leads to another device than the one checked.
+func Open(d Device) (*os.File, error) {
+	fd, err := unix.Open(d.Path, unix.O_RDWR|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EBUSY) {
+		return nil, &UnsafeTargetError{Device: d.Path, Reasons: []Reason{{Code: Busy,
+			Text: "it is in use (mounted, part of a volume or array, or open elsewhere)"}}}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", d.Path, err)
+	}
+	f := os.NewFile(uintptr(fd), d.Path)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", d.Path, err)
+	}
+	num := ""
+	if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+		num = fmt.Sprintf("%d:%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)))
+	}
+	if err := sameDevice(d, num); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}

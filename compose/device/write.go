@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/usbkit/compose/compose/internal/directio"
@@ -70,6 +71,14 @@ type WriteOptions struct {
 	// the image builder left as holes to save space, such as ext4 inode
 	// tables): a device holds old data there.
 	Zeros []Extent
+	// Image, when set, is the image already open: it is read through a
+	// descriptor of its own duplicated from it, so that a path swapped
+	// since it was built is not followed (imagePath then only names it).
+	Image *os.File
+	// Checked are the targets as Check saw them (and the user confirmed),
+	// by Path: a target whose path leads to another device when it is
+	// opened is refused.
+	Checked []Device
 }
 
 // Result is the outcome for one target.
@@ -99,7 +108,7 @@ func Write(ctx context.Context, imagePath string, targets []string, opts WriteOp
 	for i, p := range targets {
 		results[i].Device = p
 	}
-	img, err := openImage(imagePath, opts.Files, opts.Zeros)
+	img, err := openImage(imagePath, opts.Image, opts.Files, opts.Zeros)
 	if err != nil {
 		for i := range results {
 			results[i].Err = err

@@ -60,6 +60,31 @@ func (r Result) Digests() map[string]string {
 // Build writes the image described by spec to path. See the package
 // documentation for the guarantees on failure and cancellation.
 func Build(ctx context.Context, path string, spec Spec, progress func(Event)) (Result, error) {
+	// Named after the image and this process, so that one left by SIGKILL
+	// is recognisable and collected by the next build of the same image.
+	prefix := "." + filepath.Base(path) + "."
+	stale.Collect(filepath.Dir(path), prefix, "apply", ".tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(path), stale.Pattern(prefix, "apply", ".tmp"))
+	if err != nil {
+		return Result{}, fmt.Errorf("creating image: %w", err)
+	}
+	res, err := BuildFile(ctx, tmp, spec, progress)
+	if err == nil {
+		err = commit(tmp, path)
+	}
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// BuildFile writes the image described by spec into f, an empty file the
+// caller created, and reads it back when spec.Verify. Naming it is the
+// caller's: compose renames it into place through a directory it holds
+// open, so that the path it checked is the one it replaces.
+func BuildFile(ctx context.Context, f *os.File, spec Spec, progress func(Event)) (Result, error) {
 	if progress == nil {
 		progress = func(Event) {}
 	}
@@ -70,22 +95,7 @@ func Build(ctx context.Context, path string, spec Spec, progress func(Event)) (R
 	if err := checkSources(l); err != nil {
 		return Result{}, err
 	}
-	// Named after the image and this process, so that one left by SIGKILL
-	// is recognisable and collected by the next build of the same image.
-	prefix := "." + filepath.Base(path) + "."
-	stale.Collect(filepath.Dir(path), prefix, "apply", ".tmp")
-	tmp, err := os.CreateTemp(filepath.Dir(path), stale.Pattern(prefix, "apply", ".tmp"))
-	if err != nil {
-		return Result{}, fmt.Errorf("creating image: %w", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	b := &builder{ctx: ctx, f: tmp, l: &l, progress: progress, total: totalBytes(withoutDeferred(l, spec.Defer)), deferSrc: spec.Defer}
+	b := &builder{ctx: ctx, f: f, l: &l, progress: progress, total: totalBytes(withoutDeferred(l, spec.Defer)), deferSrc: spec.Defer}
 	if err := b.build(); err != nil {
 		return Result{}, err
 	}
@@ -95,14 +105,10 @@ func Build(ctx context.Context, path string, spec Spec, progress func(Event)) (R
 	}
 	if spec.Verify {
 		opt := VerifyOptions{Digests: res.Digests(), Progress: progress}
-		if err := verifyOpen(ctx, tmp, withoutDeferred(l, spec.Defer), opt); err != nil {
+		if err := verifyOpen(ctx, f, withoutDeferred(l, spec.Defer), opt); err != nil {
 			return Result{}, fmt.Errorf("verifying the new image: %w", err)
 		}
 	}
-	if err := commit(tmp, path); err != nil {
-		return Result{}, err
-	}
-	done = true
 	return res, nil
 }
 

@@ -10,7 +10,8 @@
 //   - Build writes a temporary file beside the target and renames it into
 //     place only when complete (and verified when Spec.Verify is set). On
 //     failure or context cancellation no partial file is left and an existing
-//     target is untouched.
+//     target is untouched. BuildFile does the same work into an empty file
+//     the caller created, and leaves naming it to the caller.
 //   - Images are reproducible: GUIDs, the FAT volume ID and the ext4 UUID and
 //     hash seed come from Spec.Seed, every timestamp is Spec.Time, files and
 //     directories are created in sorted order.

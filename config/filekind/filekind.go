@@ -1,15 +1,17 @@
-// Package filekind names what a file that is not a regular one is ("a
-// symbolic link", "a named pipe (FIFO)"), for error messages, instead of
-// Go's mode strings ("L---------"). It imports nothing of the module:
-// config and fetch both use it.
+// Package filekind names file types in words for messages ("a symbolic
+// link", not Go's "L---------"). It imports nothing of the module, so
+// every package may use it.
 package filekind
 
 import "io/fs"
 
-// Name names the kind of file m describes; "not a regular file" when none
-// of the known kinds fits.
-func Name(m fs.FileMode) string {
+// Of names what a file of mode m is: "a regular file", "a directory", "a
+// symbolic link", "a named pipe (FIFO)", "a socket", "a character device",
+// "a block device".
+func Of(m fs.FileMode) string {
 	switch {
+	case m.IsRegular():
+		return "a regular file"
 	case m.IsDir():
 		return "a directory"
 	case m&fs.ModeSymlink != 0:

@@ -43,6 +43,16 @@ func Open(path string) (*Reader, error) {
 	return &Reader{f: f}, nil
 }
 
+// OpenFile opens the file f has open read-only with the page cache
+// bypassed: the same file, whatever its path names by now.
+func OpenFile(f *os.File) (*Reader, error) {
+	d, err := reopenDirect(f)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{f: d}, nil
+}
+
 // ReadAt reads len(b) bytes at off through aligned reads.
 func (r *Reader) ReadAt(b []byte, off int64) (int, error) {
 	n := 0

@@ -58,3 +58,34 @@ func TestAlignedBuf(t *testing.T) {
 }
 
 func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
+
+// TestOpenFileReadsTheOpenFile: once a file is open, OpenFile reads that
+// file even after its path was given to another one.
+func TestOpenFileReadsTheOpenFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	want := bytes.Repeat([]byte("written"), 4096)
+	if err := os.WriteFile(path, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Rename(path, path+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.Repeat([]byte("another"), 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := make([]byte, len(want))
+	if n, err := r.ReadAt(got, 0); n != len(want) || !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes (%v) of another file than the one open: %.14q…", n, err, got)
+	}
+}

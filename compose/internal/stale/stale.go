@@ -6,11 +6,12 @@
 // A name is PREFIX + "compose-" + WHAT + "-" + PID + "-" + random + SUFFIX,
 // for example ".kit.img.compose-apply-4242-81723.tmp" beside an image, or
 // "compose-apply-4242-81723" in $TMPDIR. Collect removes those whose PID
-// is not a running process. On systems where that cannot be asked,
-// nothing is collected.
+// is not a running process; List reports them all with their owner. On
+// systems where that cannot be asked, nothing is collected.
 package stale
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,22 +24,46 @@ func Pattern(prefix, what, suffix string) string {
 	return prefix + "compose-" + what + "-" + strconv.Itoa(os.Getpid()) + "-*" + suffix
 }
 
-// Collect removes, in dir, every entry named by Pattern(prefix, what,
-// suffix) whose owner process is gone, and returns what it removed.
-// Errors are ignored: collecting is a courtesy, never a reason to fail.
-func Collect(dir, prefix, what, suffix string) []string {
+// Name is a fresh name of Pattern's form, for callers that create the
+// file themselves (relative to a directory they hold open); they retry
+// with another Name when it exists.
+func Name(prefix, what, suffix string) string {
+	return strings.Replace(Pattern(prefix, what, suffix), "*", strconv.FormatUint(uint64(rand.Uint32()), 10), 1)
+}
+
+// Entry is one temporary of Pattern's form.
+type Entry struct {
+	Path string
+	PID  int  // the process that made it
+	Gone bool // that process no longer runs: the entry is stale
+}
+
+// List returns, in dir, every entry named by Pattern(prefix, what,
+// suffix) that another process made, with whether that process is gone.
+func List(dir, prefix, what, suffix string) []Entry {
 	head := prefix + "compose-" + what + "-"
 	matches, _ := filepath.Glob(filepath.Join(dir, globEscape(head)+"*"+globEscape(suffix)))
-	var removed []string
+	var out []Entry
 	for _, m := range matches {
 		rest := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), head), suffix)
 		pidText, _, ok := strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(pidText)
-		if !ok || err != nil || pid <= 0 || pid == os.Getpid() || alive(pid) {
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
 			continue
 		}
-		if os.RemoveAll(m) == nil {
-			removed = append(removed, m)
+		out = append(out, Entry{Path: m, PID: pid, Gone: !alive(pid)})
+	}
+	return out
+}
+
+// Collect removes, in dir, every entry named by Pattern(prefix, what,
+// suffix) whose owner process is gone, and returns what it removed.
+// Errors are ignored: collecting is a courtesy, never a reason to fail.
+func Collect(dir, prefix, what, suffix string) []string {
+	var removed []string
+	for _, e := range List(dir, prefix, what, suffix) {
+		if e.Gone && os.RemoveAll(e.Path) == nil {
+			removed = append(removed, e.Path)
 		}
 	}
 	return removed

@@ -47,3 +47,27 @@ func TestCollectOnlyDeadOwners(t *testing.T) {
 		}
 	}
 }
+
+// List reports every other process's entry with whether it is gone; Name
+// makes names of Pattern's form, owned by this process, that List skips.
+func TestListAndName(t *testing.T) {
+	dir := t.TempDir()
+	dead := filepath.Join(dir, ".kit.img.compose-apply-"+strconv.Itoa(deadPID(t))+"-7.tmp")
+	live := filepath.Join(dir, ".kit.img.compose-apply-1-7.tmp")
+	mine := filepath.Join(dir, Name(".kit.img.", "apply", ".tmp"))
+	if !strings.HasPrefix(filepath.Base(mine), ".kit.img.compose-apply-"+strconv.Itoa(os.Getpid())+"-") || strings.Contains(mine, "*") {
+		t.Fatalf("Name: %s", mine)
+	}
+	for _, f := range []string{dead, live, mine} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]bool{}
+	for _, e := range List(dir, ".kit.img.", "apply", ".tmp") {
+		got[e.Path] = e.Gone
+	}
+	if len(got) != 2 || !got[dead] || got[live] {
+		t.Fatalf("List = %v, want %s gone and %s live", got, dead, live)
+	}
+}

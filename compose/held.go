@@ -1,0 +1,405 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/usbkit/compose/compose/internal/stale"
+	"github.com/usbkit/compose/config/bytesize"
+)
+
+// imageMode is how openHeld opens an image path.
+type imageMode struct {
+	// write is apply's mode: the file is locked for the whole apply and
+	// stale temporaries are collected. Without it (plan) the lock is only
+	// tested, and what it finds becomes a note.
+	write bool
+	// recreate is a full rewrite: the existing file is only locked, never
+	// written; the new image is renamed over it.
+	recreate bool
+}
+
+// heldImage is an image path opened once, so that what was checked is what
+// is written: the directory it is in stays open (a new image is created
+// and renamed into place relative to it), and an existing file is opened
+// without following a symbolic link, compared with what was checked, and
+// locked (flock) against other composes writing it. A new image's
+// temporary file is locked by its builder, and the rename into place
+// refuses to replace a file that appeared meanwhile, so two applies to one
+// path never write the same file at once.
+type heldImage struct {
+	path  string // as given
+	dir   *os.File
+	dirID fileID
+	name  string   // the base name in dir
+	f     *os.File // the file the path names, locked; nil until there is one
+	id    fileID
+	prev  []*os.File // files a commit replaced: locked until close
+	// tmp is the locked temporary file a new image is built in (tmpName in
+	// dir), until commit renames it into place.
+	tmp     *os.File
+	tmpName string
+	// notes are for plan: another process writing the image, temporaries
+	// killed applies left.
+	notes  []string
+	writer int // plan: the process holding the file's lock, when known
+}
+
+// openHeld opens path's directory and the file there, if any, and checks
+// it is a regular file that nobody else is writing and that may be
+// replaced (refuse, then the checks every caller gets: see refuse).
+func openHeld(path string, mode imageMode, refuse func(*heldImage) string) (*heldImage, error) {
+	path = filepath.Clean(path)
+	dirPath, name := filepath.Dir(path), filepath.Base(path)
+	if name == "." || name == ".." || name == string(filepath.Separator) {
+		return nil, &RefusedImageError{Path: path, Reason: "it is a directory", Outcome: notStarted}
+	}
+	dir, err := openDir(dirPath)
+	if err != nil {
+		return nil, imageDirError(path, dirPath, err)
+	}
+	h := &heldImage{path: path, dir: dir, name: name}
+	if h.dirID, _, err = idOfFile(dir); err == nil {
+		err = h.open(mode)
+	}
+	if err == nil {
+		why := ""
+		if refuse != nil {
+			why = refuse(h)
+		}
+		if why == "" {
+			why = h.refuse()
+		}
+		if why != "" {
+			err = h.refused(why)
+		}
+	}
+	if err == nil && mode.write {
+		err = h.prepareWrite(mode)
+	}
+	if err != nil {
+		h.close()
+		return nil, err
+	}
+	if !mode.write {
+		h.notes = append(h.notes, h.builders(true)...)
+		h.notes = append(h.notes, h.leftovers()...)
+	}
+	return h, nil
+}
+
+// open opens the file the path names, if there is one, and locks it; it
+// starts again when the name changes under it.
+func (h *heldImage) open(mode imageMode) error {
+	flag := os.O_RDONLY
+	if mode.write && !mode.recreate {
+		flag = os.O_RDWR // converged in place
+	}
+	var err error
+	for range 5 {
+		var done bool
+		if done, err = h.openOnce(flag, mode.write); done {
+			return err
+		}
+	}
+	if err == nil {
+		err = errors.New("it was replaced each time")
+	}
+	return fmt.Errorf("%s keeps changing while it is opened: %w", h.path, err)
+}
+
+// openOnce is one attempt of open; done is false when the path changed
+// between the check and the open, or before the lock was taken.
+func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
+	id, kind, err := statAt(h.dir, h.name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return true, nil
+	case err != nil:
+		return true, err
+	case !kind.IsRegular():
+		return true, h.refused("it exists and is " + describeKind(kind) + ", not a regular file")
+	}
+	f, err := openAt(h.dir, h.name, h.path, flag)
+	if err != nil {
+		if now, _, serr := statAt(h.dir, h.name); serr == nil && now.same(id) {
+			return true, err // the file checked: the error is its own (permissions…)
+		}
+		return false, err // a symbolic link or directory swapped in: checked again
+	}
+	fid, fkind, err := idOfFile(f)
+	if err != nil || !fkind.IsRegular() || !fid.same(id) {
+		f.Close()
+		return false, err
+	}
+	if err := tryLock(f, write); errors.Is(err, errLocked) {
+		if write {
+			f.Close()
+			return true, h.busy("another process is writing it" + holder(lockHolder(fid)))
+		}
+		h.writer = lockHolder(fid)
+		h.notes = append(h.notes[:0], fmt.Sprintf("%s is being written by another process%s: this plan read it while it changes", h.path, holder(h.writer)))
+	} else if err != nil {
+		f.Close()
+		return true, fmt.Errorf("locking %s: %w", h.path, err)
+	}
+	if !write {
+		unlock(f) // plan only looks
+	}
+	// The lock must be on the file the path names now, not on one a
+	// finished apply just renamed a new image over.
+	if now, _, err := statAt(h.dir, h.name); err != nil || !now.same(fid) {
+		f.Close()
+		return false, err
+	}
+	h.f, h.id = f, fid
+	return true, nil
+}
+
+// prepareWrite collects the temporaries of killed applies and, unless the
+// file is converged in place, creates and locks the temporary file the new
+// image is built in, right away: it is what tells a second apply of the
+// same path, from its start, that this one is building it.
+func (h *heldImage) prepareWrite(mode imageMode) error {
+	stale.Collect(filepath.Dir(h.path), h.tempPrefix(), "apply", ".tmp")
+	if h.f != nil && !mode.recreate {
+		return nil // converged in place: nothing is created beside it
+	}
+	if b := h.builders(false); len(b) > 0 {
+		return h.busy(b[0])
+	}
+	if err := h.createTemp(); err != nil {
+		return err
+	}
+	// Two applies that started at once both see the other's temporary:
+	// both stop, and neither has written anything.
+	if b := h.builders(false); len(b) > 0 {
+		return h.busy(b[0])
+	}
+	return nil
+}
+
+// ImageDirError says why an image cannot be created in its directory; it
+// matches ErrImageDir.
+type ImageDirError struct {
+	Path, Dir string
+	Err       error
+}
+
+func (e *ImageDirError) Error() string {
+	why := e.Err.Error()
+	switch {
+	case errors.Is(e.Err, fs.ErrNotExist):
+		why = "does not exist"
+	case errors.Is(e.Err, syscall.ENOTDIR):
+		why = "is not a directory"
+	case errors.Is(e.Err, syscall.EROFS):
+		why = "is on a read-only file system"
+	case errors.Is(e.Err, fs.ErrPermission):
+		why = "cannot be written (permission denied)"
+	}
+	return fmt.Sprintf("cannot write the image to %s: the directory %s %s; %s", e.Path, e.Dir, why, notStarted)
+}
+
+// Is makes errors.Is(err, ErrImageDir) true.
+func (e *ImageDirError) Is(target error) bool { return target == ErrImageDir }
+
+func imageDirError(path, dir string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &ImageDirError{Path: path, Dir: dir, Err: err}
+}
+
+func (h *heldImage) tempPrefix() string { return "." + h.name + "." }
+
+// builders describes the live applies building a new image for this path
+// (their temporary file is locked); as plan notes when note is set.
+func (h *heldImage) builders(note bool) []string {
+	var out []string
+	for _, e := range stale.List(filepath.Dir(h.path), h.tempPrefix(), "apply", ".tmp") {
+		if e.Gone || (note && e.PID == h.writer) {
+			continue // a writer plan noted already
+		}
+		f, err := openAt(h.dir, filepath.Base(e.Path), e.Path, os.O_RDONLY)
+		if err != nil {
+			continue
+		}
+		locked := errors.Is(tryLock(f, false), errLocked)
+		f.Close()
+		switch {
+		case !locked:
+		case note:
+			out = append(out, fmt.Sprintf("another process%s is building a new image for %s: this plan may be out of date when it finishes", holder(e.PID), h.path))
+		default:
+			out = append(out, "another process"+holder(e.PID)+" is building a new image for it")
+		}
+	}
+	return out
+}
+
+// leftovers notes, for plan, the temporaries killed applies left beside
+// the image; the next apply removes them.
+func (h *heldImage) leftovers() []string {
+	var out []string
+	for _, e := range stale.List(filepath.Dir(h.path), h.tempPrefix(), "apply", ".tmp") {
+		if !e.Gone {
+			continue
+		}
+		size := ""
+		if fi, err := os.Lstat(e.Path); err == nil {
+			size = " (" + bytesize.Format(fi.Size()) + ")"
+		}
+		out = append(out, fmt.Sprintf("%s%s was left by a killed apply; the next apply removes it", e.Path, size))
+	}
+	return out
+}
+
+// holder describes the process holding a lock: " (PID 4242: compose apply
+// --image kit.img)", or "" when unknown.
+func holder(pid int) string {
+	if pid <= 0 {
+		return ""
+	}
+	if cmd := commandOf(pid); cmd != "" {
+		return " (PID " + strconv.Itoa(pid) + ": " + cmd + ")"
+	}
+	return " (PID " + strconv.Itoa(pid) + ")"
+}
+
+func (h *heldImage) refused(why string) error {
+	return &RefusedImageError{Path: h.path, Reason: why, Outcome: notStarted}
+}
+
+func (h *heldImage) busy(why string) error {
+	return &RefusedImageError{Path: h.path, Reason: why + "; run again when it has finished", Busy: true, Outcome: notStarted}
+}
+
+// is reports whether path names the held image: the same file when both
+// exist, else the same name in the same directory.
+func (h *heldImage) is(path string) bool {
+	if h.f != nil {
+		if id, err := idOfPath(path); err == nil {
+			return id.same(h.id)
+		}
+	}
+	dirID, err := idOfPath(filepath.Dir(path))
+	return err == nil && dirID.same(h.dirID) && filepath.Base(path) == h.name
+}
+
+// stillThere checks that the path still leads to what h holds: the same
+// directory, and in it the same file (none, for a new image).
+func (h *heldImage) stillThere() error {
+	if id, err := idOfPath(filepath.Dir(h.path)); err != nil || !id.same(h.dirID) {
+		return fmt.Errorf("the directory of %s was moved or replaced while apply ran: %w", h.path, ErrTargetMoved)
+	}
+	id, _, err := statAt(h.dir, h.name)
+	switch {
+	case h.f == nil && errors.Is(err, fs.ErrNotExist):
+		return nil
+	case h.f == nil && err == nil:
+		return &RefusedImageError{Path: h.path, Reason: "a file appeared there while the kit was built (another apply finished first?)",
+			Busy: true, Outcome: "the new image was discarded"}
+	case h.f != nil && err == nil && id.same(h.id):
+		return nil
+	}
+	return fmt.Errorf("%s was moved or replaced while apply ran: %w", h.path, ErrTargetMoved)
+}
+
+// createTemp creates and locks the temporary file a new image is built in,
+// beside the path, named for this process (stale.Name) so that one a
+// SIGKILL leaves is collected by the next apply.
+func (h *heldImage) createTemp() error {
+	for range 100 {
+		name := stale.Name(h.tempPrefix(), "apply", ".tmp")
+		f, err := createAt(h.dir, name, filepath.Join(filepath.Dir(h.path), name))
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return imageDirError(h.path, filepath.Dir(h.path), err)
+		}
+		h.tmp, h.tmpName = f, name
+		if err := tryLock(f, true); err != nil {
+			return fmt.Errorf("locking %s: %w", f.Name(), err)
+		}
+		return nil
+	}
+	return fmt.Errorf("creating image: no free temporary name beside %s", h.path)
+}
+
+// dropTemp removes the temporary file.
+func (h *heldImage) dropTemp() {
+	if h.tmp != nil {
+		h.tmp.Close()
+		unlinkAt(h.dir, h.tmpName)
+		h.tmp = nil
+	}
+}
+
+// commit makes the temporary image durable and renames it into place in
+// the directory h holds, over the file h checked (keeping its mode) or,
+// for a new image, only if no file appeared meanwhile. h then holds the
+// new file.
+func (h *heldImage) commit() error {
+	mode := fs.FileMode(0o644)
+	if h.f != nil {
+		if fi, err := h.f.Stat(); err == nil {
+			mode = fi.Mode().Perm()
+		}
+	}
+	if err := h.tmp.Chmod(mode); err != nil {
+		return fmt.Errorf("setting the image's mode: %w", err)
+	}
+	if err := h.tmp.Sync(); err != nil {
+		return fmt.Errorf("syncing image: %w", err)
+	}
+	if err := h.stillThere(); errors.Is(err, ErrTargetMoved) {
+		return fmt.Errorf("%w; the new image was discarded", err)
+	} else if err != nil {
+		return err
+	}
+	err := renameAt(h.dir, h.tmpName, h.name, h.f == nil)
+	if errors.Is(err, fs.ErrExist) {
+		return &RefusedImageError{Path: h.path, Reason: "a file appeared there while the kit was built (another apply finished first?)",
+			Busy: true, Outcome: "the new image was discarded"}
+	}
+	if err != nil {
+		return fmt.Errorf("renaming the image into place: %w", err)
+	}
+	h.dir.Sync() // the rename's durability; some file systems refuse it
+	if h.f != nil {
+		h.prev = append(h.prev, h.f)
+	}
+	h.f, h.tmp = h.tmp, nil
+	h.id, _, _ = idOfFile(h.f)
+	return nil
+}
+
+// close releases the locks and the directory, and removes an uncommitted
+// temporary file.
+func (h *heldImage) close() {
+	if h == nil {
+		return
+	}
+	h.dropTemp()
+	for _, f := range append(h.prev, h.f) {
+		if f != nil {
+			f.Close()
+		}
+	}
+	h.prev, h.f = nil, nil
+	if h.dir != nil {
+		h.dir.Close()
+		h.dir = nil
+	}
+}
+
+// errLocked is tryLock's answer when another process holds the lock.
+var errLocked = errors.New("locked by another process")
