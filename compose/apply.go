@@ -55,7 +55,8 @@ type Applied struct {
 	Image   *Result        `json:"image,omitempty"`   // nil when built to a scratch file
 	Devices []DeviceResult `json:"devices,omitempty"` // one per ApplyOptions.Devices, in order
 	// Refetched names the ISOs whose cache entry no longer matched the lock
-	// while it was placed: each was removed, fetched again and placed anew.
+	// while it was placed: each was fetched again, replaced in the cache and
+	// placed anew.
 	Refetched []string `json:"refetched,omitempty"`
 }
 
@@ -122,9 +123,9 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	err = k.buildAndWrite(ctx, out, devs, build, opts)
 	var bad *BadCacheEntryError
 	if errors.As(err, &bad) {
-		// The entry was verified once and changed since: it is evicted and
-		// fetched again (refused offline), then the kit is built (and the
-		// devices written) once more.
+		// The entry was verified once and changed since: it is fetched
+		// again and the download replaces it (refused offline), then the
+		// kit is built (and the devices written) once more.
 		if rerr := k.refetch(ctx, bad.ISO); rerr != nil {
 			return nil, fmt.Errorf("%w; fetching it again: %w", err, rerr)
 		}
@@ -423,7 +424,7 @@ var ErrBadCacheEntry = errors.New("bad cache entry")
 
 // BadCacheEntryError says an ISO's file in the cache no longer hashes to
 // the lock's digest (changed or damaged after it was verified). The image
-// was not written. The entry must be removed and fetched again.
+// was not written. The entry must be fetched again.
 type BadCacheEntryError struct {
 	ISO       string // the manifest's name for it
 	Path      string // the cache entry

@@ -81,7 +81,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			res, err := k.Apply(cmd.Context(), opts)
 			disp.close()
 			for _, name := range refetched(res) {
-				a.warn("%s: its cache entry no longer matched the lock; it was removed, fetched again and placed", name)
+				a.warn("%s: its cache entry no longer matched the lock; it was fetched again, replaced and placed", name)
 			}
 			if res != nil && len(res.Devices) > 0 {
 				if perr := a.result(res.Devices, func(w io.Writer) error { return printDeviceResults(w, res.Devices) }); perr != nil {
