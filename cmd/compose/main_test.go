@@ -14,11 +14,14 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/usbkit/compose/compose/boottest/qemutest"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"compose": func() { os.Exit(Main()) },
+		// a stand-in for qemu-system-x86_64 (scripts put it on PATH under that name)
+		"fakeqemu": qemutest.Main,
 	})
 }
 
@@ -33,6 +36,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
+			if p, ok := strings.CutPrefix(cond, "file:"); ok { // a file the script needs exists
+				_, err := os.Stat(p)
+				return err == nil, nil
+			}
 			if cond != "loopdev" {
 				return false, fmt.Errorf("unknown condition %q", cond)
 			}

@@ -11,10 +11,10 @@ import (
 type Accel string
 
 const (
-	// AccelAuto uses KVM where it can run the guest and TCG elsewhere: a
-	// KVM that opens but fails the guest (QEMU reports an internal error,
-	// seen with nested virtualisation) makes the boot run again under TCG,
-	// and the runner keeps to TCG from then on.
+	// AccelAuto uses KVM where it is proven to run guests of the firmware's
+	// kind (see kvmVerdict) and TCG elsewhere; a boot that KVM fails all the
+	// same (QEMU reports an internal error, or the guest stalls) runs again
+	// under TCG, and that kind stays on TCG from then on.
 	AccelAuto Accel = "auto"
 	AccelKVM  Accel = "kvm" // hardware virtualisation (/dev/kvm), same CPU family only
 	AccelTCG  Accel = "tcg" // QEMU's emulator: everywhere, slowly
@@ -29,18 +29,6 @@ func ParseAccel(s string) (Accel, error) {
 		return AccelAuto, nil
 	}
 	return "", fmt.Errorf("unknown accelerator %q (want auto, kvm or tcg)", s)
-}
-
-// resolve picks the accelerator a boot of f starts with.
-func (a Accel) resolve(f Firmware) Accel {
-	switch a {
-	case AccelKVM, AccelTCG:
-		return a
-	}
-	if kvmUsable(f) {
-		return AccelKVM
-	}
-	return AccelTCG
 }
 
 // reQEMUFatal matches what QEMU prints on stderr when the guest cannot run
