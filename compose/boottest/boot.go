@@ -261,6 +261,9 @@ func (r *Runner) follow(ctx context.Context, g *Guest, w *watcher, scr *screenLo
 	chunks := g.chunks(stop)
 	var st stripper
 	var lf lineFeed
+	own := stripper{moves: true} // the payload's own output, cut at cursor moves too
+	var ownLines lineFeed
+	serial := func(s string, partial bool) { w.ownOutput(s, partial, "serial") }
 	seen := MilestoneNone
 	defer func() { r.report(w, seen) }()
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -298,6 +301,7 @@ func (r *Runner) follow(ctx context.Context, g *Guest, w *watcher, scr *screenLo
 			}
 			lastOutput, lastNews = time.Now(), time.Now()
 			lf.push(st.strip(b), w.line)
+			ownLines.push(own.strip(b), serial)
 		case <-g.Fatal():
 			w.finish(false, ReasonQEMU, g.Failure())
 			return

@@ -74,8 +74,9 @@ var reNotPayload = regexp.MustCompile("Booting `|Booting a command list|^Loading
 	`keys to select which entry is highlighted|Press enter to boot|before booting or|previous menu|highlighted entry will be executed`)
 
 // reDevicePath is an EFI device path as GRUB's chainloader prints it
-// ("file path: /ACPI(a0341d0,0)/PCI(0,2)/HD(2,…)/File(BOOTX64.EFI)/EndEntire").
-var reDevicePath = regexp.MustCompile(`file path:|/?EndEntire|[A-Za-z]*\([^()]*\)|/|File`)
+// ("file path: /ACPI(a0341d0,0)/PCI(0,2)/HD(2,…)/File(BOOTX64.EFI)/EndEntire"),
+// on both consoles, cut into lines anywhere ("…/File(" and "\EFI\BOOT)/File(\E").
+var reDevicePath = regexp.MustCompile(`file path:|EndEntire|[A-Za-z]*\([^()]*\)?|^[^()]*\)|/[A-Za-z]+$|[/\\]`)
 
 // payloadOutput reports whether a line after the entry started is the
 // payload's own output: not GRUB's or the firmware's, not a device path,

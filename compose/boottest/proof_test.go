@@ -26,6 +26,7 @@ func TestFamilyDefaultProofs(t *testing.T) {
 		{name: "ipxe", payload: "ipxe", proof: ProofIPXE, pass: true, source: ProofFamily, matched: "iPXE initialising devices...ok", on: "serial"},
 		{name: "memtest on the screen", payload: "memtest-vga", proof: ProofMemtest, pass: true, source: ProofFamily, matched: "Memtest86+ v6.10", on: "screen"},
 		{name: "other payload", payload: "other", proof: ProofPayload, pass: true, source: ProofFamily, matched: "Something of its own 1.0", on: "serial"},
+		{name: "a payload that draws", payload: "drawn", proof: ProofPayload, pass: true, source: ProofFamily, matched: "Drawn tool v2.0", on: "serial"},
 		{name: "linux", payload: "linux", proof: ProofKernel, pass: true, source: ProofKernelBanner, matched: "Linux version 6.1.0-fake", on: "serial"},
 		{name: "expect wins", payload: "other", proof: ProofIPXE, marker: `of its own`, pass: true, source: ProofExpect, matched: "of its own 1.0", on: "serial"},
 		{name: "a kernel is not ipxe", payload: "linux", proof: ProofIPXE, source: ProofFamily},
@@ -96,11 +97,15 @@ func TestPayloadOutput(t *testing.T) {
 		"file path: /ACPI(a0341d0,0)/PCI(0,2)/HD(2,1000,21000,ebd2cea7c2f02a4b,2,2)/File": false,
 		"(\\EFI\\BOOT)/File(\\EFI\\BOOT)/File(BOOTX64.EFI)":                               false,
 		"/File(BOOTX64.EFI)/EndEntire":                                                    false,
-		"BdsDxe: starting Boot0001":                                                       false,
-		"  *My tool":                                                                      false, // the entry's title
-		"--":                                                                              false,
-		"UEFI Interactive Shell v2.2":                                                     true,
-		"Something of its own 1.0":                                                        true,
+		// as GRUB's serial and OVMF's console cut them, seen with an unknown EFI payload
+		"file path: file path: /ACPI(a0341d0,0)/ACPI(a0341d0,0)/PCI(0,2)/PCI(0,2)/HD(1,800,21000,fa951afd4a64ee4a,2,2)/HD(1,800,21000,fa951afd4a64ee4a,2,2)/File(": false,
+		`\EFI\BOOT)/File(\E`: false,
+		"iPXE 1.21.1 (g3ae83) -- Open Source Network Boot Firmware": true,
+		"BdsDxe: starting Boot0001":                                 false,
+		"  *My tool":                                                false, // the entry's title
+		"--":                                                        false,
+		"UEFI Interactive Shell v2.2":                               true,
+		"Something of its own 1.0":                                  true,
 	} {
 		if got := payloadOutput(line, "My tool"); got != want {
 			t.Errorf("%q: payload output %t, want %t", line, got, want)

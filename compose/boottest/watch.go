@@ -106,9 +106,8 @@ func (w *watcher) line(s string, partial bool) {
 	}
 }
 
-// judge looks for the kernel banner and the case's proof in a line shown
-// after the entry started. The generic payload proof takes complete lines
-// only: a line GRUB is still printing could be cut before its telling word.
+// judge looks for the kernel banner and the case's proof (expect:, or its
+// family's pattern) in a line shown after the entry started.
 func (w *watcher) judge(s string, partial bool, on string) {
 	if reKernel.MatchString(s) {
 		w.proved(MilestoneKernel, s, reKernel, on)
@@ -122,7 +121,20 @@ func (w *watcher) judge(s string, partial bool, on string) {
 		if re.MatchString(s) {
 			w.proved(MilestonePayload, s, re, on)
 		}
-	case w.c.Proof == ProofPayload && !partial && payloadOutput(s, w.c.Entry.Title):
+	}
+}
+
+// ownOutput takes a complete line of the serial console cut at cursor
+// moves too, or of the screen: with ProofPayload, the first one after the
+// entry started that is not GRUB's or the firmware's proves the boot.
+// Partial lines never count: a line GRUB is still printing could be cut
+// before its telling word.
+func (w *watcher) ownOutput(s string, partial bool, on string) {
+	if w.c.source() != ProofFamily || w.c.Proof != ProofPayload || partial || w.done ||
+		w.reached < MilestoneBooting || reMenu.MatchString(s) || reBooting.MatchString(s) {
+		return
+	}
+	if payloadOutput(s, w.c.Entry.Title) {
 		w.proved(MilestonePayload, s, nil, on)
 	}
 }
@@ -163,6 +175,7 @@ func (w *watcher) screen(lines []string) {
 		}
 		w.judged[l] = true
 		w.judge(l, false, "screen")
+		w.ownOutput(l, false, "screen")
 		w.checkFatal(l)
 	}
 }

@@ -15,7 +15,8 @@
 //	                  banner on serial), ipxe (iPXE's banner on serial, then
 //	                  GRUB's "error: image not loaded."), memtest-vga
 //	                  (memtest86+'s screen on VGA only, nothing on serial),
-//	                  other (a line of its own on serial), none (nothing);
+//	                  other (a line of its own on serial), drawn (a screen
+//	                  drawn on serial with cursor moves, no newline), none (nothing);
 //	                  several, separated by "|", go with the menu's titles
 //
 // The menu is GRUB's over serial: a footer, and "*title" for the
@@ -224,6 +225,9 @@ func (q *fake) boot(c net.Conn, title, payload string) {
 		q.draw("      Memtest86+ v6.10        QEMU Virtual CPU version 2.5+",
 			"CLK/Temp: 2694MHz             Pass  0%",
 			"CPU: 1 Cores 1 Threads    SMP: Disabled     Time:  0:00:00  Status: Testing  /")
+	case "drawn": // a screen drawn with cursor moves and no newline, as memtest86+ through OVMF's console
+		fmt.Fprint(c, "/EndEntire\r\nfile path: /ACPI(a0341d0,0)/PCI(0,2)/HD(1,800,21000,fa951afd4a64ee4a,2,2)/File(\r\n\\EFI\\BOOT)/File(BOOTX64.EFI)/EndEntire\r\n")
+		fmt.Fprint(c, "\x1b[2J\x1b[01;01H      Drawn tool v2.0      \x1b[02;01H| CPU: fake\x1b[03;01HStatus: busy")
 	case "other":
 		fmt.Fprint(c, "Booting `"+title+"'\r\n\r\nfile path: /ACPI(a0341d0,0)/PCI(0,2)/File(BOOTX64.EFI)/EndEntire\r\nSomething of its own 1.0\r\n")
 	case "none":
