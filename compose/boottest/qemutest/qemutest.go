@@ -197,8 +197,8 @@ func (q *fake) menu(c net.Conn, titles []string, i int) int {
 		lines = append(lines, mark+t)
 	}
 	lines = append(lines, "Use the ^ and v keys to select which entry is highlighted.")
+	q.draw(lines...) // the screen first: the serial footer lets the runner type
 	fmt.Fprint(c, "\x1b[2J\x1b[1;1H"+strings.Join(lines, "\x1b[K\r\n")+"\r\n")
-	q.draw(lines...)
 	return i
 }
 
