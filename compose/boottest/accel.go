@@ -34,7 +34,11 @@ func ParseAccel(s string) (Accel, error) {
 // reQEMUFatal matches what QEMU prints on stderr when the guest cannot run
 // although QEMU keeps going (a KVM internal error pauses the guest and QEMU
 // waits forever) or before it gives up.
-var reQEMUFatal = regexp.MustCompile(`KVM internal error|emulation failure|kvm run failed|failed to initialize kvm|Could not access KVM`)
+var reQEMUFatal = regexp.MustCompile(`KVM internal error|emulation failure|kvm run failed|failed to initialize kvm|Could not access KVM|not supported by this hypervisor`)
+
+// reQEMUChatter is what QEMU says on stderr in every headless run: not why
+// it stopped.
+var reQEMUChatter = regexp.MustCompile(`info: QEMU waiting for connection|warning: host doesn't support requested feature`)
 
 // stderrWatch copies QEMU's stderr to its log and spots fatal lines: the
 // first one closes fatal, so a boot ends in a second instead of at its
@@ -67,7 +71,9 @@ func (s *stderrWatch) Write(b []byte) (int, error) {
 		if l == "" {
 			continue
 		}
-		s.last = append(s.last, l)
+		if !reQEMUChatter.MatchString(l) {
+			s.last = append(s.last, l)
+		}
 		if len(s.last) > 3 {
 			s.last = s.last[1:]
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -269,5 +270,27 @@ func checkGone(t *testing.T, runs string) {
 			syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("QEMU (pid %d) outlived its boot", pid)
 		}
+	}
+}
+
+// TestStderrWatch: QEMU's routine lines are not why it stopped; a machine
+// the hypervisor cannot run (SMM for the Secure Boot OVMF) is fatal.
+func TestStderrWatch(t *testing.T) {
+	w := newStderrWatch(io.Discard)
+	fmt.Fprint(w, "qemu-system-x86_64: -chardev socket,id=s0,path=/tmp/x/serial.sock,server=on,wait=on: info: QEMU waiting for connection on: disconnected:unix:/tmp/x/serial.sock,server=on\n")
+	fmt.Fprint(w, "qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]\n")
+	fmt.Fprint(w, "qemu-system-x86_64: System Management Mode not supported by this hypervisor.\n")
+	select {
+	case <-w.fatal:
+	default:
+		t.Error("SMM not supported must end the boot at once")
+	}
+	if got := w.message(); got != "qemu-system-x86_64: System Management Mode not supported by this hypervisor." {
+		t.Errorf("message %q", got)
+	}
+	w = newStderrWatch(io.Discard)
+	fmt.Fprint(w, "qemu-system-x86_64: -chardev socket,id=s0: info: QEMU waiting for connection on: x\nqemu-system-x86_64: cannot set up guest memory 'pc.ram': Cannot allocate memory\n")
+	if got := w.message(); got != "qemu-system-x86_64: cannot set up guest memory 'pc.ram': Cannot allocate memory" {
+		t.Errorf("message %q", got)
 	}
 }
