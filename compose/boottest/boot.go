@@ -130,9 +130,10 @@ func MenuKeys(e Entry) []string {
 
 // Boot runs one case and returns its Result. The error is for problems that
 // stop any boot (QEMU or firmware missing, log directory unwritable); a
-// guest that fails to boot is a Result with Pass false. Under AccelAuto a
-// boot QEMU fails under KVM runs again under TCG, and so do the runner's
-// later boots.
+// guest that fails to boot is a Result with Pass false. Under AccelAuto
+// KVM runs the case only once it passed its probe for the firmware's kind,
+// and a boot that QEMU fails or that stalls under KVM runs again under
+// TCG, as do the later boots of that kind.
 func (r *Runner) Boot(ctx context.Context, c Case) (Result, error) {
 	return r.bootFrom(ctx, c, store{})
 }
@@ -273,17 +274,8 @@ func (r *Runner) follow(ctx context.Context, g *Guest, w *watcher, scr *screenLo
 	nextScreen := time.Now()
 	for !w.done {
 		seen = r.report(w, seen)
-		before := w.reached
-		if keys := w.nextKeys(time.Since(lastOutput)); keys != "" {
-			if scr != nil && before < MilestoneBooting && w.reached >= MilestoneBooting {
-				if s, err := g.Screen(); err == nil {
-					scr.changed(s)
-					w.shown(s.Lines())
-				}
-			}
-			g.Console.Write([]byte(keys))
+		if r.typeKeys(g, w, scr, time.Since(lastOutput)) {
 			lastOutput = time.Now()
-			r.emit(Event{Kind: EventKeys, Case: w.c, Keys: keys, At: time.Since(w.start)})
 		}
 		if g.Accel == AccelKVM && time.Since(lastNews) > stallAfter {
 			w.finish(false, ReasonStalled, fmt.Sprintf("nothing new on serial or screen for %s, last milestone: %s", stallAfter, w.reached))
@@ -292,11 +284,7 @@ func (r *Runner) follow(ctx context.Context, g *Guest, w *watcher, scr *screenLo
 		select {
 		case b, ok := <-chunks:
 			if !ok {
-				if ended, err := g.exited(2 * time.Second); ended && err != nil {
-					w.finish(false, ReasonQEMU, g.Failure())
-					return
-				}
-				w.finish(false, ReasonExited, "the serial console closed: the guest powered off or QEMU stopped")
+				w.qemuEnded(g)
 				return
 			}
 			lastOutput, lastNews = time.Now(), time.Now()
@@ -318,6 +306,36 @@ func (r *Runner) follow(ctx context.Context, g *Guest, w *watcher, scr *screenLo
 			}
 		}
 	}
+}
+
+// typeKeys types the keys the watcher wants now, if any. When they start
+// the entry, the screen is read first: all it shows then is the menu's,
+// GRUB's or the firmware's, never the payload's.
+func (r *Runner) typeKeys(g *Guest, w *watcher, scr *screenLog, quiet time.Duration) bool {
+	before := w.reached
+	keys := w.nextKeys(quiet)
+	if keys == "" {
+		return false
+	}
+	if scr != nil && before < MilestoneBooting && w.reached >= MilestoneBooting {
+		if s, err := g.Screen(); err == nil {
+			scr.changed(s)
+			w.shown(s.Lines())
+		}
+	}
+	g.Console.Write([]byte(keys))
+	r.emit(Event{Kind: EventKeys, Case: w.c, Keys: keys, At: time.Since(w.start)})
+	return true
+}
+
+// qemuEnded decides a boot whose serial console closed: QEMU failed, or
+// the guest stopped (powered off, rebooted) before the bar.
+func (w *watcher) qemuEnded(g *Guest) {
+	if ended, err := g.exited(2 * time.Second); ended && err != nil {
+		w.finish(false, ReasonQEMU, g.Failure())
+		return
+	}
+	w.finish(false, ReasonExited, "the serial console closed: the guest powered off or QEMU stopped")
 }
 
 // report emits the milestones reached since the last call.
