@@ -166,6 +166,13 @@ func TestAutoProbeHangs(t *testing.T) {
 	checkGone(t, runs)
 }
 
+// shortStall makes a boot stalled after 2 s of silence, for the test.
+func shortStall(t *testing.T) {
+	old := stallAfter
+	stallAfter = 2 * time.Second
+	t.Cleanup(func() { stallAfter = old })
+}
+
 func setProbeTimeout(d time.Duration) (restore func()) {
 	old := probeTimeout["seabios"]
 	probeTimeout["seabios"] = d
@@ -177,9 +184,7 @@ func setProbeTimeout(d time.Duration) (restore func()) {
 // TCG before it can fail, and the rest of the run stays on TCG.
 func TestKVMStallRunsAgainUnderTCG(t *testing.T) {
 	withKVM(t)
-	old := stallAfter
-	stallAfter = 2 * time.Second
-	defer func() { stallAfter = old }()
+	shortStall(t)
 	r, runs := fakeRunner(t, AccelAuto, "FAKEQEMU_KVM=stall")
 	results, err := r.RunAll(context.Background(), []Case{fakeCase(), fakeCase()})
 	if err != nil {
@@ -200,9 +205,7 @@ func TestKVMStallRunsAgainUnderTCG(t *testing.T) {
 // soon after the guest went quiet, not at the deadline.
 func TestKVMStallForcedFails(t *testing.T) {
 	withKVM(t)
-	old := stallAfter
-	stallAfter = 2 * time.Second
-	defer func() { stallAfter = old }()
+	shortStall(t)
 	r, runs := fakeRunner(t, AccelKVM, "FAKEQEMU_KVM=stall")
 	res, err := r.Boot(context.Background(), fakeCase())
 	if err != nil {
