@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -166,11 +167,30 @@ func TestAutoProbeHangs(t *testing.T) {
 	checkGone(t, runs)
 }
 
-// shortStall makes a boot stalled after 2 s of silence, for the test.
+// shortStall makes a boot stalled after 2 s of silence (4 s once the
+// kernel started), for the test.
 func shortStall(t *testing.T) {
-	old := stallAfter
-	stallAfter = 2 * time.Second
-	t.Cleanup(func() { stallAfter = old })
+	old, oldKernel := stallAfter, stallAfterKernel
+	stallAfter, stallAfterKernel = 2*time.Second, 4*time.Second
+	t.Cleanup(func() { stallAfter, stallAfterKernel = old, oldKernel })
+}
+
+// TestKVMStallAfterKernel: once the kernel started, a live system may be
+// silent for longer before the boot counts as stalled.
+func TestKVMStallAfterKernel(t *testing.T) {
+	withKVM(t)
+	shortStall(t)
+	r, runs := fakeRunner(t, AccelKVM)
+	c := fakeCase()
+	c.Marker = regexp.MustCompile("login:")
+	res, err := r.Boot(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reason != ReasonStalled || res.Milestone != MilestoneKernel || !strings.Contains(res.Detail, "for 4s") {
+		t.Errorf("want a stall after the kernel's longer bound, got %+v", res)
+	}
+	checkGone(t, runs)
 }
 
 func setProbeTimeout(d time.Duration) (restore func()) {

@@ -249,10 +249,23 @@ func (r *Runner) run(ctx context.Context, m Machine, files Files, c Case, base s
 
 // stallAfter is how long a boot under KVM may show nothing new, on serial
 // or screen, before it counts as stalled and runs again under TCG. A
-// working KVM shows something within seconds at every step; GRUB reading a
-// large initrd silently is the longest pause expected, and a lost Enter is
-// typed again after enterLost.
-var stallAfter = 25 * time.Second
+// working KVM shows something within seconds at every step up to the
+// kernel; GRUB reading a large initrd silently is the longest pause
+// expected, and a lost Enter is typed again after enterLost. Once the
+// kernel started, a live system booted with "quiet" may be silent for
+// longer (mounting its root, starting services): stallAfterKernel.
+var (
+	stallAfter       = 25 * time.Second
+	stallAfterKernel = 90 * time.Second
+)
+
+// stallBound is how long the guest may be silent at its milestone.
+func (w *watcher) stallBound() time.Duration {
+	if w.reached >= MilestoneKernel {
+		return stallAfterKernel
+	}
+	return stallAfter
+}
 
 // follow reads serial output (and the screen, every screenPollInterval)
 // into the watcher until a verdict, EOF (QEMU exited) or the deadline.
@@ -277,8 +290,8 @@ func (r *Runner) follow(ctx context.Context, g *Guest, w *watcher, scr *screenLo
 		if r.typeKeys(g, w, scr, time.Since(lastOutput)) {
 			lastOutput = time.Now()
 		}
-		if g.Accel == AccelKVM && time.Since(lastNews) > stallAfter {
-			w.finish(false, ReasonStalled, fmt.Sprintf("nothing new on serial or screen for %s, last milestone: %s", stallAfter, w.reached))
+		if bound := w.stallBound(); g.Accel == AccelKVM && time.Since(lastNews) > bound {
+			w.finish(false, ReasonStalled, fmt.Sprintf("nothing new on serial or screen for %s, last milestone: %s", bound, w.reached))
 			return
 		}
 		select {

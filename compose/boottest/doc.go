@@ -36,7 +36,8 @@
 // boot ends as soon as QEMU exits or reports that it cannot run the guest
 // ("KVM internal error … emulation failure" leaves QEMU waiting forever),
 // with QEMU's words in Result.Detail. A boot under KVM that shows nothing new
-// on serial or screen for 25 s ends as ReasonStalled. Under AccelAuto a
+// on serial or screen for 25 s (90 s once the kernel started) ends as
+// ReasonStalled. Under AccelAuto a
 // boot KVM fails or stalls runs again under TCG, and that kind stays on TCG
 // for the process. Result.Accel says what ran, Result.KVMError why TCG ran
 // where auto would have used KVM, Runner.KVMBroken the reasons once per
