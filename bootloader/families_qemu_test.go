@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/usbkit/compose/compose/boottest"
 )
 
 // The family goldens through the real, embedded GRUB: every family fixture becomes an ISO
@@ -89,6 +91,14 @@ func espImage(t *testing.T, dir string) []byte {
 	return b
 }
 
+// firmwareName keeps the subtests' names (bios, uefi) as they were.
+func firmwareName(fw boottest.Firmware) string {
+	if fw == boottest.UEFI {
+		return "uefi"
+	}
+	return string(fw)
+}
+
 func qemuTest(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
@@ -128,16 +138,16 @@ func TestGRUBReachesEveryFamilysFiles(t *testing.T) {
 	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.ID, b.ID) })
 	m := Menu{Title: "families", Console: ConsoleSerial, Timeout: time.Second}
 	cfg := familyProbeCfg(m, entries)
-	for _, mode := range []string{"bios", "uefi"} {
-		t.Run(mode, func(t *testing.T) {
-			sub := filepath.Join(dir, mode)
+	for _, fw := range []boottest.Firmware{boottest.BIOS, boottest.UEFI} {
+		t.Run(firmwareName(fw), func(t *testing.T) {
+			sub := filepath.Join(dir, firmwareName(fw))
 			must(t, os.MkdirAll(sub, 0o755))
 			img := stickImageCfg(t, sub, []Target{BIOS, UEFIX64}, false, cfg, isos)
-			out := bootQEMU(t, sub, img, boot{mode: mode, want: []string{"FAMILIES-DONE"}, failOn: `grub rescue>|Kernel panic|Access Denied`})
+			out := bootQEMU(t, sub, img, boot{firmware: fw, want: []string{"FAMILIES-DONE"}, failOn: `grub rescue>|Kernel panic|Access Denied`})
 			for _, e := range entries {
 				checkFamilySegment(t, out, e)
 			}
-			if mode == "bios" {
+			if fw == boottest.BIOS {
 				for _, id := range []string{"memtest", "ipxe"} {
 					seg := out[strings.Index(out, "FAMILY-BEGIN "+id):strings.Index(out, "FAMILY-END "+id)]
 					if strings.Contains(seg, "error: ") {
@@ -211,12 +221,12 @@ func TestGRUBReleasesLoopAfterEsc(t *testing.T) {
 	// GRUB runs the fallback entries when the autobooted one returns, as it does after Esc:
 	// "other" twice, so its own loop device is released and made again.
 	cfg = []byte(strings.Replace(string(cfg), "set timeout_style=menu\n", "set timeout_style=menu\nset fallback='1 1'\n", 1))
-	for _, mode := range []string{"bios", "uefi"} {
-		t.Run(mode, func(t *testing.T) {
-			sub := filepath.Join(dir, mode)
+	for _, fw := range []boottest.Firmware{boottest.BIOS, boottest.UEFI} {
+		t.Run(firmwareName(fw), func(t *testing.T) {
+			sub := filepath.Join(dir, firmwareName(fw))
 			must(t, os.MkdirAll(sub, 0o755))
 			img := stickImageCfg(t, sub, []Target{BIOS, UEFIX64}, false, cfg, isos)
-			out := bootQEMU(t, sub, img, boot{mode: mode, pressEnterOn: `nested \(loopback\.cfg\)`, key: "\x1b",
+			out := bootQEMU(t, sub, img, boot{firmware: fw, pressEnterOn: `nested \(loopback\.cfg\)`, key: "\x1b",
 				want:   []string{"nested (loopback.cfg)", "Falling back to", "Failed to boot both default and fallback entries"},
 				failOn: `already exists|not found|grub rescue>|device not found|still referenced`})
 			// bootQEMU returns as soon as the wanted lines are there, even when a failure

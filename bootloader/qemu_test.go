@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -92,140 +90,54 @@ func stickImageCfg(t *testing.T, dir string, targets []Target, secureBoot bool, 
 
 var bootFailure = regexp.MustCompile(`error: |Access Denied|bad shim signature|Kernel panic|No bootable|grub rescue>`)
 
-// boot is one QEMU run: the firmware mode, what must appear on the serial console, and
-// optionally a failure line that is the expected outcome (e.g. Secure Boot refusing).
+// boot is one QEMU run: the firmware, what must appear on the serial console, and a key
+// to type when a menu waits.
 type boot struct {
-	mode         string   // bios, uefi, uefi-sb, ia32
+	firmware     boottest.Firmware
 	want         []string // all must appear
-	wantFailure  string   // if set, this boot-failure text is the expected result
-	pressEnterOn string   // regexp: send Enter once when it shows (nested menus wait for a key)
+	pressEnterOn string   // regexp: send Enter when it shows (nested menus wait for a key)
 	key          string   // sent instead of Enter when pressEnterOn shows
 	failOn       string   // regexp of failure lines, instead of bootFailure
 }
 
-// bootQEMU boots img headless with the serial console on stdio, and returns the console log
-// once every wanted line has shown (or the guest powered off with them). It fails at the
-// first unexpected boot error line or at the deadline.
+// bootQEMU boots img headless through compose/boottest, the module's one QEMU launcher
+// (firmware files, the accelerator, KVM only where it passed its probe, the process
+// group), and returns the console log once every wanted line has shown. It fails at the
+// first boot error line, when QEMU stops, or at the deadline.
 func bootQEMU(t *testing.T, dir, img string, b boot) string {
 	t.Helper()
-	qemu := "qemu-system-x86_64"
-	if strings.HasPrefix(b.mode, "aa64") {
-		qemu = "qemu-system-aarch64"
+	m := boottest.Machine{Image: img, Firmware: b.firmware, Memory: 512}
+	if _, err := boottest.Locate(b.firmware); err != nil {
+		missing(t, "%v", err)
 	}
-	needTool(t, qemu)
-	log := filepath.Join(dir, b.mode+".log")
-	args := []string{"-m", "512", "-display", "none", "-monitor", "none", "-no-reboot", "-net", "none",
-		"-serial", "stdio", "-drive", "file=" + img + ",format=raw,if=none,id=d0,snapshot=on"}
-	if _, err := os.Stat("/dev/kvm"); err == nil && qemu == "qemu-system-x86_64" {
-		args = append(args, "-accel", "kvm")
-	} else {
-		args = append(args, "-accel", "tcg")
+	e := boottest.Expect{Want: b.want, Fail: bootFailure}
+	if b.failOn != "" {
+		e.Fail = regexp.MustCompile(b.failOn)
 	}
-	vars := filepath.Join(dir, b.mode+"-vars.fd")
-	// Firmware files are where compose/boottest finds them: one list of
-	// QEMU firmware paths for the module.
-	pflash := func(fw boottest.Firmware) {
-		files, err := boottest.Locate(fw)
-		if err != nil {
-			missing(t, "%v", err)
+	if b.pressEnterOn != "" {
+		// Keys typed while GRUB is still drawing a menu can be lost: again every few
+		// seconds while the menu is the last thing on the console.
+		key := "\r"
+		if b.key != "" {
+			key = b.key
 		}
-		v, err := os.ReadFile(files.Vars)
-		must(t, err)
-		must(t, os.WriteFile(vars, v, 0o644))
-		args = append(args, "-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+files.Code,
-			"-drive", "if=pflash,format=raw,unit=1,file="+vars, "-device", "virtio-blk-pci,drive=d0,bootindex=0")
-	}
-	secure := []string{"-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on"}
-	switch b.mode {
-	case "bios":
-		args = append(args, "-machine", "pc", "-device", "ide-hd,drive=d0,bootindex=0")
-	case "uefi":
-		args = append(args, "-machine", "q35")
-		pflash(boottest.UEFI)
-	case "uefi-sb":
-		args = append(args, secure...)
-		pflash(boottest.UEFISB)
-	case "ia32":
-		args = append(args, secure...)
-		pflash(boottest.UEFIIA32)
-	case "aa64":
-		args = append(args, "-machine", "virt", "-cpu", "cortex-a57")
-		pflash(boottest.UEFIARM64)
-	case "aa64-sb":
-		args = append(args, "-machine", "virt", "-cpu", "cortex-a57")
-		pflash(boottest.UEFIARM64SB)
-	default:
-		t.Fatalf("unknown boot mode %s", b.mode)
+		e.Keys = []boottest.KeyRule{{On: regexp.MustCompile(b.pressEnterOn), Send: key, Every: 3 * time.Second}}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, qemu, args...)
-	logf, err := os.Create(log)
-	must(t, err)
-	defer logf.Close()
-	cmd.Stdout = logf
-	keys, err := cmd.StdinPipe()
-	must(t, err)
 	start := time.Now()
-	must(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var enterRe *regexp.Regexp
-	var lastEnter time.Time
-	if b.pressEnterOn != "" {
-		enterRe = regexp.MustCompile(b.pressEnterOn)
+	g, err := boottest.Start(ctx, m, boottest.GuestOptions{SerialLog: filepath.Join(dir, string(b.firmware)+".log")})
+	must(t, err)
+	defer g.Close()
+	if g.Fallback != "" {
+		t.Logf("%s: %s; running under %s", b.firmware, g.Fallback, g.Accel)
 	}
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for exited := false; ; {
-		var qerr error
-		select {
-		case qerr = <-done:
-			exited = true
-		case <-tick.C:
-		}
-		raw, _ := os.ReadFile(log)
-		out := strings.ReplaceAll(string(raw), "\r", "")
-		seen := b.wantFailure == "" || strings.Contains(out, b.wantFailure)
-		for _, w := range b.want {
-			seen = seen && strings.Contains(out, w)
-		}
-		if seen {
-			if !exited {
-				cmd.Process.Kill()
-				<-done
-			}
-			t.Logf("%s: reached %q %s in %s", b.mode, b.want, b.wantFailure, time.Since(start).Round(time.Second))
-			return out
-		}
-		// GRUB prefixes the expected failure with "error: ", which may arrive first.
-		failRe := bootFailure
-		if b.failOn != "" {
-			failRe = regexp.MustCompile(b.failOn)
-		}
-		if m := failRe.FindString(out); m != "" && m != b.wantFailure && (b.wantFailure == "" || m != "error: ") {
-			if !exited {
-				cmd.Process.Kill()
-				<-done
-			}
-			t.Fatalf("%s: boot failed with %q after %s\n%s", b.mode, m, time.Since(start), tail(plainText(out)))
-		}
-		if exited {
-			t.Fatalf("%s: %q not on the serial console (qemu: %v, %s)\n%s", b.mode, b.want, qerr, time.Since(start), tail(out))
-		}
-		// Keys sent while GRUB is still drawing a menu can be lost: repeat Enter every few
-		// seconds while the menu is the last thing on the console.
-		if enterRe != nil && time.Since(lastEnter) > 3*time.Second {
-			if loc := enterRe.FindAllStringIndex(out, -1); loc != nil && len(out)-loc[len(loc)-1][1] < 2048 {
-				key := "\r"
-				if b.key != "" {
-					key = b.key
-				}
-				keys.Write([]byte(key))
-				lastEnter = time.Now()
-			}
-		}
+	out, err := g.Expect(ctx, e)
+	if err != nil {
+		t.Fatalf("%s (%s): %v after %s\n%s", b.firmware, g.Accel, err, time.Since(start).Round(time.Second), tail(plainText(out)))
 	}
+	t.Logf("%s: reached %q in %s under %s", b.firmware, b.want, time.Since(start).Round(time.Second), g.Accel)
+	return out
 }
 
 // plainText drops terminal escapes, so a failure shows the text GRUB printed.

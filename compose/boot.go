@@ -2,7 +2,9 @@ package compose
 
 import (
 	"fmt"
+	"path"
 	"regexp"
+	"strings"
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/config"
@@ -33,6 +35,12 @@ type BootCase struct {
 	Machine Machine
 	// Marker is the manifest's `expect:` regexp, nil when it has none.
 	Marker *regexp.Regexp `json:"-"`
+	// Proof is what shows the entry booted when it has no Marker, decided
+	// from the ISO's detection: "" the kernel banner (Linux families),
+	// "memtest86+" its screen, "ipxe" its banner, "payload output" the first
+	// output of another EFI or BIOS payload. The runner judges it
+	// (compose/boottest's Proof has the same names).
+	Proof string `json:"proof,omitempty"`
 	// Unsigned is set when Secure Boot is expected to refuse the entry's
 	// payload (not signed by a key Debian's shim trusts).
 	Unsigned bool `json:"unsigned,omitempty"`
@@ -84,7 +92,7 @@ func (p *Plan) BootCases(m *config.Manifest, ms []Machine) ([]BootCase, error) {
 }
 
 func bootCase(iso *config.ISO, e EntryPlan, index int, mc Machine) (BootCase, error) {
-	c := BootCase{Entry: e.Name, Index: index, Title: e.Title, Machine: mc}
+	c := BootCase{Entry: e.Name, Index: index, Title: e.Title, Machine: mc, Proof: payloadProof(e.Boot)}
 	if iso.Expect != "" {
 		re, err := regexp.Compile(iso.Expect)
 		if err != nil { // config validated it; this is a bug
@@ -99,4 +107,43 @@ func bootCase(iso *config.ISO, e EntryPlan, index int, mc Machine) (BootCase, er
 		}
 	}
 	return c, nil
+}
+
+// The default proofs a BootCase names.
+const (
+	ProofKernel  = ""
+	ProofMemtest = "memtest86+"
+	ProofIPXE    = "ipxe"
+	ProofPayload = "payload output"
+)
+
+// payloadProof is the default proof for what the entry boots: a Linux
+// family's kernel prints its banner; of the EFI family (a payload that is
+// no Linux kernel), memtest86+ is known by its label (MT86PLUS_64) or its
+// images (/boot/floppy.img, memtest*), iPXE by its images (ipxe.lkrn,
+// ipxe.krn, the FAT image efi.img/esp.img holding its EFI build), and any
+// other is proved by its first output of its own.
+func payloadProof(d *bootloader.Detection) string {
+	if d == nil || d.Family != bootloader.EFI {
+		return ProofKernel
+	}
+	paths := []string{d.BIOSKernel, d.Kernel}
+	for _, l := range d.EFILoaders {
+		paths = append(paths, l)
+	}
+	has := func(word string) bool {
+		for _, p := range paths {
+			if strings.Contains(strings.ToLower(path.Base(p)), word) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case strings.HasPrefix(strings.ToUpper(d.Label), "MT86PLUS") || d.BIOSKernel == "/boot/floppy.img" || has("memtest"):
+		return ProofMemtest
+	case d.EFIImage != "" || has("ipxe"):
+		return ProofIPXE
+	}
+	return ProofPayload
 }

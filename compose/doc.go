@@ -48,10 +48,12 @@
 //
 // compose does not import compose/boottest, the QEMU runner: Plan.BootCases
 // and Kit.BootTest give plain BootCases (entry, menu position, title,
-// config/firmware target, Secure Boot, marker, the certificates on the stick that
-// make it boot under Secure Boot once enrolled; TestRun.Volume names the ESP), and the caller (the CLI's
-// test verb, the e2e suite) turns each into a boottest.Case with
-// boottest.CaseOf and runs it. compose_test's deps test enforces the edge.
+// config/firmware target, Secure Boot, marker, the default proof its payload's
+// detection gives (the kernel banner, memtest86+, ipxe, payload output), the
+// certificates on the stick that make it boot under Secure Boot once enrolled;
+// TestRun.Volume names the ESP), and the caller (the CLI's test verb, the e2e
+// suite) turns each into a boottest.Case with boottest.CaseOf and
+// boottest.ParseProof and runs it. compose_test's deps test enforces the edge.
 //
 // An existing kit is converged rather than rebuilt: every build records
 // its content on the ESP (KitState, at StatePath); ReadTarget reads it back

@@ -231,6 +231,9 @@ func runnerCases(t *testing.T, planned []BootCase) []boottest.Case {
 			t.Fatal(err)
 		}
 		bc.Enrol = c.Enrol // as the CLI's test verb does
+		if bc.Proof, err = boottest.ParseProof(c.Proof); err != nil {
+			t.Fatal(err)
+		}
 		if bc.Marker = c.Marker; c.Unsigned {
 			bc.ExpectFail = boottest.ReasonPayloadNotSigned
 		}

@@ -46,14 +46,14 @@ enforces Secure Boot. QEMU ends with compose, however compose ends.`,
 			m := boottest.Machine{Image: args[0], Firmware: f, Memory: memory, Accel: ac}
 			stdio := boottest.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr}
 			_, err = boottest.RunInteractive(cmd.Context(), m, display, stdio, func(msg string) {
-				a.warn("KVM could not run the guest (%s): starting again under TCG", msg)
+				a.warn("KVM is not used (%s): the machine runs under TCG", msg)
 			})
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&fw, "firmware", string(boottest.UEFI), "bios, uefi-x64, uefi-ia32 or uefi-arm64, with -sb for Secure Boot")
 	cmd.Flags().BoolVar(&sb, "secure-boot", false, "enforce Secure Boot (uefi-x64 and uefi-arm64)")
-	cmd.Flags().StringVar(&accel, "accel", string(boottest.AccelAuto), "QEMU accelerator: auto (KVM, TCG where KVM fails), kvm or tcg")
+	cmd.Flags().StringVar(&accel, "accel", string(boottest.AccelAuto), "QEMU accelerator: auto (KVM where it passes its probe, else TCG), kvm or tcg")
 	cmd.Flags().BoolVar(&serial, "serial", false, "serial console on this terminal instead of a window")
 	cmd.Flags().IntVar(&memory, "memory", boottest.DefaultMemory, "guest memory in `MiB`")
 	return cmd

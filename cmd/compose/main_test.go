@@ -14,11 +14,14 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/usbkit/compose/compose/boottest/qemutest"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"compose": func() { os.Exit(Main()) },
+		// a stand-in for qemu-system-x86_64 (scripts put it on PATH under that name)
+		"fakeqemu": qemutest.Main,
 	})
 }
 

@@ -35,16 +35,19 @@ func newTestCmd(a *app) *cobra.Command {
 manifest names (UEFI ones also with Secure Boot enforced when secure_boot is
 on), selecting the entry over the serial console without modifying the image,
 and reports entry × firmware → pass/fail, the milestone reached and the time.
-An ISO's 'expect:' regexp is the proof of success; without one, a started
-kernel is the bar. Entries Debian's shim will refuse under Secure Boot are
+An ISO's 'expect:' regexp is the proof of success; without one, the
+payload's own: a started kernel, memtest86+'s screen, iPXE's banner, or the
+first output of another EFI or BIOS payload (the PROOF column), on the serial
+console or, under SeaBIOS, the VGA text screen. Entries Debian's shim will refuse under Secure Boot are
 expected to fail that way when booted as they are; when the stick carries the
 key that makes one boot, test then enrols the kit's keys with MokManager over
 the serial console (once per firmware, into that run's variable store) and
 boots the entry again, which must then pass (the MOK column, JSON "enrolment"). Without IMAGE, the kit is built first (as apply).
 The manifest's menu must use console: serial or both. Firmware names are the
 manifest's (bios, uefi-x64, uefi-ia32, uefi-arm64); "-sb" or --secure-boot
-enforces Secure Boot. --accel auto runs KVM where /dev/kvm opens and falls back
-to TCG for the rest of the run when QEMU reports that KVM failed the guest.`,
+enforces Secure Boot. --accel auto runs KVM for a kind of firmware only once a
+probe guest reached its marker under KVM within seconds, else TCG (the ACCEL
+column, one warning); a case that KVM fails or stalls runs again under TCG.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := linuxOnly("compose test"); err != nil {
@@ -57,9 +60,9 @@ to TCG for the rest of the run when QEMU reports that KVM failed the guest.`,
 	f := cmd.Flags()
 	f.StringSliceVar(&tf.firmware, "firmware", nil, "firmware to test on: bios, uefi-x64, uefi-ia32, uefi-arm64, with -sb for Secure Boot (repeatable; default: the manifest's targets)")
 	f.BoolVar(&tf.sb, "secure-boot", false, "test only with Secure Boot enforced (uefi-x64 and uefi-arm64)")
-	f.StringVar(&tf.accel, "accel", string(boottest.AccelAuto), "QEMU accelerator: auto (KVM, TCG where KVM fails), kvm or tcg")
+	f.StringVar(&tf.accel, "accel", string(boottest.AccelAuto), "QEMU accelerator: auto (KVM where it passes its probe, else TCG), kvm or tcg")
 	f.StringSliceVar(&tf.entries, "entry", nil, "entry names to test (repeatable; default: all)")
-	f.StringVar(&tf.logs, "logs", "", "keep each boot's serial log in this `dir` (default: a temporary dir)")
+	f.StringVar(&tf.logs, "logs", "", "keep each boot's serial log (and under SeaBIOS the screens it showed) in this `dir` (default: a temporary dir)")
 	f.DurationVar(&tf.timeout, "timeout", boottest.DefaultTimeout, "give up on one boot after this long")
 	f.IntVar(&tf.memory, "memory", boottest.DefaultMemory, "guest memory in `MiB`")
 	return cmd
@@ -110,7 +113,7 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 		return err
 	}
 	if msg := r.KVMBroken(); msg != "" {
-		a.warn("KVM could not run the guest (%s): the run fell back to TCG", msg)
+		a.warn("KVM is not used for these firmware kinds, their cases ran under TCG: %s", msg)
 	}
 	a.info("serial logs are in %s", logs)
 	if !boottest.AllPassed(results) {
@@ -130,6 +133,12 @@ func (a *app) testEvent(e boottest.Event) {
 		if e.Err != nil {
 			a.warn("MokManager enrolment on %s failed: %v", e.Case.Firmware, e.Err)
 		}
+	case boottest.EventProbe:
+		verdict := "passed: KVM runs " + e.Probe.Kind
+		if e.Probe.Why != "" {
+			verdict = "failed: TCG runs " + e.Probe.Kind
+		}
+		a.info("KVM probe for %s %s (%s)", e.Probe.Kind, verdict, e.Probe.Took.Round(100*time.Millisecond))
 	}
 }
 
@@ -162,6 +171,9 @@ func bootCases(cs []compose.BootCase, timeout time.Duration, onlySB bool) ([]boo
 		}
 		bc, err := boottest.CaseOf(c.Entry, c.Index, c.Title, c.Machine.Firmware, c.Machine.SecureBoot)
 		if err != nil {
+			return nil, err
+		}
+		if bc.Proof, err = boottest.ParseProof(c.Proof); err != nil {
 			return nil, err
 		}
 		bc.Marker, bc.Timeout, bc.Enrol = c.Marker, timeout, c.Enrol

@@ -11,10 +11,10 @@ import (
 type Accel string
 
 const (
-	// AccelAuto uses KVM where it can run the guest and TCG elsewhere: a
-	// KVM that opens but fails the guest (QEMU reports an internal error,
-	// seen with nested virtualisation) makes the boot run again under TCG,
-	// and the runner keeps to TCG from then on.
+	// AccelAuto uses KVM where it is proven to run guests of the firmware's
+	// kind (see kvmVerdict) and TCG elsewhere; a boot that KVM fails all the
+	// same (QEMU reports an internal error, or the guest stalls) runs again
+	// under TCG, and that kind stays on TCG from then on.
 	AccelAuto Accel = "auto"
 	AccelKVM  Accel = "kvm" // hardware virtualisation (/dev/kvm), same CPU family only
 	AccelTCG  Accel = "tcg" // QEMU's emulator: everywhere, slowly
@@ -31,22 +31,14 @@ func ParseAccel(s string) (Accel, error) {
 	return "", fmt.Errorf("unknown accelerator %q (want auto, kvm or tcg)", s)
 }
 
-// resolve picks the accelerator a boot of f starts with.
-func (a Accel) resolve(f Firmware) Accel {
-	switch a {
-	case AccelKVM, AccelTCG:
-		return a
-	}
-	if kvmUsable(f) {
-		return AccelKVM
-	}
-	return AccelTCG
-}
-
 // reQEMUFatal matches what QEMU prints on stderr when the guest cannot run
 // although QEMU keeps going (a KVM internal error pauses the guest and QEMU
 // waits forever) or before it gives up.
-var reQEMUFatal = regexp.MustCompile(`KVM internal error|emulation failure|kvm run failed|failed to initialize kvm|Could not access KVM`)
+var reQEMUFatal = regexp.MustCompile(`KVM internal error|emulation failure|kvm run failed|failed to initialize kvm|Could not access KVM|not supported by this hypervisor`)
+
+// reQEMUChatter is what QEMU says on stderr in every headless run: not why
+// it stopped.
+var reQEMUChatter = regexp.MustCompile(`info: QEMU waiting for connection|warning: host doesn't support requested feature`)
 
 // stderrWatch copies QEMU's stderr to its log and spots fatal lines: the
 // first one closes fatal, so a boot ends in a second instead of at its
@@ -79,7 +71,9 @@ func (s *stderrWatch) Write(b []byte) (int, error) {
 		if l == "" {
 			continue
 		}
-		s.last = append(s.last, l)
+		if !reQEMUChatter.MatchString(l) {
+			s.last = append(s.last, l)
+		}
 		if len(s.last) > 3 {
 			s.last = s.last[1:]
 		}

@@ -1,89 +1,48 @@
 package boottest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/usbkit/compose/compose/boottest/qemutest"
 )
 
-// The test binary doubles as a fake qemu-system-x86_64 (FAKE_QEMU=1): under
-// -accel kvm it prints what QEMU prints when KVM cannot run the guest and
-// hangs, as the real one does; under tcg it serves the serial socket, draws
-// a menu and, once Enter arrives, a kernel banner. Each run appends
-// "<pid> <accel>" to $FAKE_QEMU_RUNS.
+// The test binary doubles as qemu-system-x86_64 (FAKEQEMU=1): see package
+// qemutest for what it does under each accelerator.
 func TestMain(m *testing.M) {
-	if os.Getenv("FAKE_QEMU") == "1" {
-		fakeQEMU(os.Args[1:])
+	if os.Getenv("FAKEQEMU") == "1" {
+		qemutest.Main()
 		return
 	}
 	os.Exit(m.Run())
 }
 
-func fakeQEMU(args []string) {
-	var accel, sock string
-	for i, a := range args {
-		if a == "-accel" && i+1 < len(args) {
-			accel = args[i+1]
-		}
-		if strings.HasPrefix(a, "socket,") {
-			for _, kv := range strings.Split(a, ",") {
-				if p, ok := strings.CutPrefix(kv, "path="); ok {
-					sock = p
-				}
-			}
-		}
-	}
-	if f, err := os.OpenFile(os.Getenv("FAKE_QEMU_RUNS"), os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644); err == nil {
-		fmt.Fprintf(f, "%d %s\n", os.Getpid(), accel)
-		f.Close()
-	}
-	if accel == "kvm" {
-		fmt.Fprint(os.Stderr, "KVM internal error. Suberror: 1\nextra data[0]: 0x0000000000000000\nemulation failure\nRAX=0000000000000000 RBX=0000000000000000\n")
-		time.Sleep(time.Hour)
-		return
-	}
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	c, err := l.Accept()
-	if err != nil {
-		os.Exit(1)
-	}
-	fmt.Fprint(c, "SeaBIOS (version fake)\r\n Use the ^ and v keys to select which entry is highlighted.\r\n")
-	r := bufio.NewReader(c)
-	for {
-		b, err := r.ReadByte()
-		if err != nil {
-			os.Exit(0)
-		}
-		if b == '\r' {
-			break
-		}
-	}
-	fmt.Fprint(c, "[    0.000000] Linux version 6.1.0-fake\r\n")
-	time.Sleep(time.Hour)
-}
-
-// fakeRunner is a Runner whose QEMU is this test binary.
-func fakeRunner(t *testing.T, accel Accel) (*Runner, string) {
+// fakeRunner is a Runner whose QEMU is this test binary, with env set for
+// it; each test starts from a process that knows nothing about KVM.
+func fakeRunner(t *testing.T, accel Accel, env ...string) (*Runner, string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	runs := filepath.Join(t.TempDir(), "runs")
-	t.Setenv("FAKE_QEMU", "1")
-	t.Setenv("FAKE_QEMU_RUNS", runs)
+	t.Setenv("FAKEQEMU", "1")
+	t.Setenv("FAKEQEMU_RUNS", runs)
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	forgetKVM()
+	t.Cleanup(forgetKVM)
 	img := filepath.Join(t.TempDir(), "kit.img")
 	os.WriteFile(img, nil, 0o644)
 	files := Files{Firmware: BIOS, QEMU: exe}
@@ -91,15 +50,37 @@ func fakeRunner(t *testing.T, accel Accel) (*Runner, string) {
 		Keys: func(Entry) []string { return []string{"\r"} }}, runs
 }
 
+// withKVM makes /dev/kvm a file that opens, for the test.
+func withKVM(t *testing.T) {
+	dev := filepath.Join(t.TempDir(), "kvm")
+	os.WriteFile(dev, nil, 0o644)
+	old := kvmDevice
+	kvmDevice = dev
+	t.Cleanup(func() { kvmDevice = old })
+}
+
 func fakeCase() Case {
 	return Case{Entry: Entry{Name: "tiny"}, Firmware: BIOS, Timeout: time.Minute}
 }
 
+// starts lists "<accel> <probe|boot>" for every fake QEMU started.
+func starts(t *testing.T, runs string) string {
+	t.Helper()
+	b, _ := os.ReadFile(runs)
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(l); len(f) == 3 {
+			out = append(out, f[1]+" "+f[2])
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // TestKVMInternalErrorFailsFast: --accel kvm with a KVM that cannot run the
 // guest ends the case at once with QEMU's words, not at the deadline, and
-// QEMU is gone afterwards.
+// QEMU is gone afterwards. Forced KVM is not probed.
 func TestKVMInternalErrorFailsFast(t *testing.T) {
-	r, runs := fakeRunner(t, AccelKVM)
+	r, runs := fakeRunner(t, AccelKVM, "FAKEQEMU_KVM=error")
 	start := time.Now()
 	res, err := r.Boot(context.Background(), fakeCase())
 	if err != nil {
@@ -112,58 +93,174 @@ func TestKVMInternalErrorFailsFast(t *testing.T) {
 		!strings.Contains(res.Detail, "KVM internal error. Suberror: 1") || !strings.Contains(res.Detail, "emulation failure") {
 		t.Fatalf("want a qemu failure under kvm quoting QEMU, got %+v", res)
 	}
+	if got := starts(t, runs); got != "kvm boot" {
+		t.Errorf("QEMU started as %q, want one boot under kvm", got)
+	}
 	checkGone(t, runs)
 }
 
-// TestAutoFallsBackToTCG: under auto with a /dev/kvm that opens, the first
-// case fails under KVM, runs again under TCG and passes; the verdict holds
-// for the run, so the second case starts under TCG; JSON says which ran.
-func TestAutoFallsBackToTCG(t *testing.T) {
-	dev := filepath.Join(t.TempDir(), "kvm")
-	os.WriteFile(dev, nil, 0o644)
-	old := kvmDevice
-	kvmDevice = dev
-	defer func() { kvmDevice = old }()
-	r, runs := fakeRunner(t, AccelAuto)
+// TestAutoProbeFails: under auto with a /dev/kvm that opens, KVM is probed
+// once before any case uses it; a probe that KVM fails makes every case run
+// under TCG, each result saying why, the table's ACCEL column too, and
+// KVMBroken (the CLI's one warning) gives the reason once.
+func TestAutoProbeFails(t *testing.T) {
+	withKVM(t)
+	r, runs := fakeRunner(t, AccelAuto, "FAKEQEMU_PROBE=error")
+	var probes []Probe
+	r.OnEvent = func(e Event) {
+		if e.Kind == EventProbe {
+			probes = append(probes, *e.Probe)
+		}
+	}
 	results, err := r.RunAll(context.Background(), []Case{fakeCase(), fakeCase()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, res := range results {
-		if !res.Pass || res.Accel != AccelTCG {
-			t.Errorf("case %d: want a pass under tcg, got %+v", i, res)
+		if !res.Pass || res.Accel != AccelTCG || !strings.Contains(res.KVMError, "KVM failed its seabios probe: qemu: KVM internal error") {
+			t.Errorf("case %d: want a pass under tcg that says why, got %+v", i, res)
 		}
 	}
-	if !strings.Contains(results[0].KVMError, "KVM internal error") || results[1].KVMError != "" {
-		t.Errorf("the first result must carry KVM's error, the second none: %q, %q", results[0].KVMError, results[1].KVMError)
+	if got := starts(t, runs); got != "kvm probe, tcg boot, tcg boot" {
+		t.Errorf("QEMU started as %q, want one kvm probe, then tcg boots", got)
 	}
-	if r.KVMBroken() == "" {
-		t.Error("the runner must remember that KVM failed")
+	if len(probes) != 1 || probes[0].Kind != "seabios" || probes[0].Why == "" || probes[0].Took > 10*time.Second {
+		t.Errorf("want one failed seabios probe event, got %+v", probes)
 	}
-	b, _ := os.ReadFile(runs)
-	var accels []string
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		accels = append(accels, strings.Fields(l)[1])
-	}
-	if strings.Join(accels, ",") != "kvm,tcg,tcg" {
-		t.Errorf("QEMU ran with %v, want kvm once then tcg", accels)
+	if w := r.KVMBroken(); !strings.HasPrefix(w, "seabios: KVM failed its seabios probe") || strings.Count(w, "seabios:") != 1 {
+		t.Errorf("KVMBroken must give the reason once: %q", w)
 	}
 	j, _ := json.Marshal(results[0])
-	if !strings.Contains(string(j), `"accel":"tcg"`) || !strings.Contains(string(j), `"kvm_error":"qemu: KVM internal error`) {
-		t.Errorf("JSON must say which accelerator ran: %s", j)
+	if !strings.Contains(string(j), `"accel":"tcg"`) || !strings.Contains(string(j), `"kvm_error":"KVM failed its seabios probe`) {
+		t.Errorf("JSON must say which accelerator ran and why: %s", j)
 	}
 	var table strings.Builder
 	WriteTable(&table, results)
-	if !strings.Contains(table.String(), "ACCEL") || !strings.Contains(table.String(), "kvm failed") {
-		t.Errorf("table must show the accelerator and the fallback:\n%s", table.String())
+	if !strings.Contains(table.String(), "tcg (kvm failed)") {
+		t.Errorf("the ACCEL column must show the fallback:\n%s", table.String())
 	}
 	checkGone(t, runs)
+}
+
+// TestAutoProbeHangs: a KVM that runs the probe guest without a word (as
+// SeaBIOS under a nested KVM does) costs the probe's deadline, once.
+func TestAutoProbeHangs(t *testing.T) {
+	withKVM(t)
+	defer setProbeTimeout(time.Second)()
+	r, runs := fakeRunner(t, AccelAuto, "FAKEQEMU_PROBE=hang")
+	start := time.Now()
+	results, err := r.RunAll(context.Background(), []Case{fakeCase(), fakeCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("the run took %s", took)
+	}
+	for i, res := range results {
+		if !res.Pass || res.Accel != AccelTCG || !strings.Contains(res.KVMError, `did not reach "compose-kvm-probe: done" within 1s (nothing on serial)`) {
+			t.Errorf("case %d: %+v", i, res)
+		}
+	}
+	if got := starts(t, runs); got != "kvm probe, tcg boot, tcg boot" {
+		t.Errorf("QEMU started as %q", got)
+	}
+	checkGone(t, runs)
+}
+
+// shortStall makes a boot stalled after 2 s of silence (4 s once the
+// kernel started), for the test.
+func shortStall(t *testing.T) {
+	old, oldKernel := stallAfter, stallAfterKernel
+	stallAfter, stallAfterKernel = 2*time.Second, 4*time.Second
+	t.Cleanup(func() { stallAfter, stallAfterKernel = old, oldKernel })
+}
+
+// TestKVMStallAfterKernel: once the kernel started, a live system may be
+// silent for longer before the boot counts as stalled.
+func TestKVMStallAfterKernel(t *testing.T) {
+	withKVM(t)
+	shortStall(t)
+	r, runs := fakeRunner(t, AccelKVM)
+	c := fakeCase()
+	c.Marker = regexp.MustCompile("login:")
+	res, err := r.Boot(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reason != ReasonStalled || res.Milestone != MilestoneKernel || !strings.Contains(res.Detail, "for 4s") {
+		t.Errorf("want a stall after the kernel's longer bound, got %+v", res)
+	}
+	checkGone(t, runs)
+}
+
+func setProbeTimeout(d time.Duration) (restore func()) {
+	old := probeTimeout["seabios"]
+	probeTimeout["seabios"] = d
+	return func() { probeTimeout["seabios"] = old }
+}
+
+// TestKVMStallRunsAgainUnderTCG: KVM passes the probe, then a boot under it
+// draws the menu, takes Enter and goes silent; the case runs again under
+// TCG before it can fail, and the rest of the run stays on TCG.
+func TestKVMStallRunsAgainUnderTCG(t *testing.T) {
+	withKVM(t)
+	shortStall(t)
+	r, runs := fakeRunner(t, AccelAuto, "FAKEQEMU_KVM=stall")
+	results, err := r.RunAll(context.Background(), []Case{fakeCase(), fakeCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := starts(t, runs); got != "kvm probe, kvm boot, tcg boot, tcg boot" {
+		t.Errorf("QEMU started as %q, want the probe, the stalled kvm boot, then tcg", got)
+	}
+	for i, res := range results {
+		if !res.Pass || res.Accel != AccelTCG || !strings.Contains(res.KVMError, "stalled under kvm: nothing new on serial or screen for 2s") {
+			t.Errorf("case %d: want a pass under tcg after the stall, got %+v", i, res)
+		}
+	}
+	checkGone(t, runs)
+}
+
+// TestKVMStallForcedFails: under --accel kvm a stall is the case's failure,
+// soon after the guest went quiet, not at the deadline.
+func TestKVMStallForcedFails(t *testing.T) {
+	withKVM(t)
+	shortStall(t)
+	r, runs := fakeRunner(t, AccelKVM, "FAKEQEMU_KVM=stall")
+	res, err := r.Boot(context.Background(), fakeCase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pass || res.Reason != ReasonStalled || res.Milestone != MilestoneBooting || res.Duration > 20*time.Second {
+		t.Errorf("want a stall after the entry started, got %+v", res)
+	}
+	checkGone(t, runs)
+}
+
+// TestKVMProven: a probe that passes lets the cases run under KVM, and a
+// second runner in the same process does not probe again.
+func TestKVMProven(t *testing.T) {
+	withKVM(t)
+	r, runs := fakeRunner(t, AccelAuto)
+	if res, err := r.Boot(context.Background(), fakeCase()); err != nil || !res.Pass || res.Accel != AccelKVM || res.KVMError != "" {
+		t.Fatalf("want a pass under kvm: %+v %v", res, err)
+	}
+	again := &Runner{Image: r.Image, LogDir: r.LogDir, Accel: r.Accel, Files: r.Files, Keys: r.Keys}
+	if res, err := again.Boot(context.Background(), fakeCase()); err != nil || res.Accel != AccelKVM {
+		t.Fatalf("want a pass under kvm: %+v %v", res, err)
+	}
+	if got := starts(t, runs); got != "kvm probe, kvm boot, kvm boot" {
+		t.Errorf("QEMU started as %q, want one probe per process", got)
+	}
+	if r.KVMBroken() != "" {
+		t.Errorf("KVMBroken: %q", r.KVMBroken())
+	}
 }
 
 // TestCancelEndsQEMU: when the caller gives up (compose got SIGINT or
 // SIGTERM), QEMU ends with the case.
 func TestCancelEndsQEMU(t *testing.T) {
-	r, runs := fakeRunner(t, AccelKVM)
+	r, runs := fakeRunner(t, AccelKVM, "FAKEQEMU_KVM=error")
 	r.Keys = func(Entry) []string { return nil }
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -196,5 +293,27 @@ func checkGone(t *testing.T, runs string) {
 			syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("QEMU (pid %d) outlived its boot", pid)
 		}
+	}
+}
+
+// TestStderrWatch: QEMU's routine lines are not why it stopped; a machine
+// the hypervisor cannot run (SMM for the Secure Boot OVMF) is fatal.
+func TestStderrWatch(t *testing.T) {
+	w := newStderrWatch(io.Discard)
+	fmt.Fprint(w, "qemu-system-x86_64: -chardev socket,id=s0,path=/tmp/x/serial.sock,server=on,wait=on: info: QEMU waiting for connection on: disconnected:unix:/tmp/x/serial.sock,server=on\n")
+	fmt.Fprint(w, "qemu-system-x86_64: warning: host doesn't support requested feature: CPUID.01H:ECX.pni [bit 0]\n")
+	fmt.Fprint(w, "qemu-system-x86_64: System Management Mode not supported by this hypervisor.\n")
+	select {
+	case <-w.fatal:
+	default:
+		t.Error("SMM not supported must end the boot at once")
+	}
+	if got := w.message(); got != "qemu-system-x86_64: System Management Mode not supported by this hypervisor." {
+		t.Errorf("message %q", got)
+	}
+	w = newStderrWatch(io.Discard)
+	fmt.Fprint(w, "qemu-system-x86_64: -chardev socket,id=s0: info: QEMU waiting for connection on: x\nqemu-system-x86_64: cannot set up guest memory 'pc.ram': Cannot allocate memory\n")
+	if got := w.message(); got != "qemu-system-x86_64: cannot set up guest memory 'pc.ram': Cannot allocate memory" {
+		t.Errorf("message %q", got)
 	}
 }

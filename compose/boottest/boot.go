@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +22,7 @@ const (
 	EventDone                       // the case finished; Result is set
 	EventEnrol                      // MokManager is starting to enrol Enrol (RunAll)
 	EventEnrolled                   // MokManager finished; Err is set when it failed
+	EventProbe                      // KVM was probed for Case.Firmware's kind; Probe is set
 )
 
 // Event reports progress of a boot; Runner.OnEvent receives them in order.
@@ -35,17 +35,21 @@ type Event struct {
 	Result    *Result       // EventDone
 	Enrol     []string      // EventEnrol, EventEnrolled: the certificates' ESP paths
 	Err       error         // EventEnrolled: why the enrolment failed
+	Probe     *Probe        // EventProbe: the outcome
 }
 
 // Runner boots cases of one disk image headless, one at a time.
 type Runner struct {
 	Image   string               // raw disk image, never modified
-	LogDir  string               // serial log per case: <LogDir>/<firmware>-<entry>.log (+ .qemu.log)
+	LogDir  string               // per case: <LogDir>/<firmware>-<entry>.log (serial), .qemu.log, .screen.txt (SeaBIOS)
 	Memory  int                  // guest RAM in MiB; 0 means DefaultMemory
 	Files   map[Firmware]Files   // optional: where QEMU and firmware are; default Locate
 	OnEvent func(Event)          // optional progress callback
 	Keys    func(Entry) []string // optional: key groups that select an entry; default MenuKeys
-	Accel   Accel                // "" or AccelAuto: KVM where usable, TCG after KVM failed once
+	// Accel: "" or AccelAuto uses KVM for a kind of firmware only once KVM
+	// passed its probe for that kind, and TCG for that kind after KVM failed
+	// or stalled a boot.
+	Accel Accel
 	// Volume is the ESP's FAT label, the volume MokManager offers the keys on; RunAll
 	// enrols a case's Enrol keys only with it set.
 	Volume string
@@ -53,25 +57,48 @@ type Runner struct {
 	EnrolTimeout time.Duration
 
 	mu        sync.Mutex
-	kvmBroken string // QEMU's message when KVM failed a guest in this run
+	fallbacks []string          // "<kind>: why", in the order they happened
+	fellBack  map[string]string // kind → why this run's boots of it ran under TCG
 }
 
-// accelFor is the accelerator the next boot of f starts with.
-func (r *Runner) accelFor(f Firmware) Accel {
+// accelFor is the accelerator the next boot of f starts with, and why it is
+// TCG although auto would use KVM. Under auto it probes KVM for f's kind
+// (once per process).
+func (r *Runner) accelFor(ctx context.Context, f Firmware, files Files) (Accel, string, error) {
+	a, p, err := chooseAccel(ctx, Machine{Firmware: f, Accel: r.Accel}, files)
+	if err != nil {
+		return "", "", err
+	}
+	if p.Took > 0 {
+		r.emit(Event{Kind: EventProbe, Case: Case{Firmware: f}, Probe: &p, At: p.Took})
+	}
+	if p.Why != "" {
+		r.fellBackOn(f, p.Why)
+	}
+	return a, p.Why, nil
+}
+
+// fellBackOn records why f's kind ran under TCG in this run.
+func (r *Runner) fellBackOn(f Firmware, why string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if (r.Accel == "" || r.Accel == AccelAuto) && r.kvmBroken != "" {
-		return AccelTCG
+	if r.fellBack == nil {
+		r.fellBack = map[string]string{}
 	}
-	return r.Accel.resolve(f)
+	k := kvmKind(f)
+	if _, ok := r.fellBack[k]; !ok {
+		r.fellBack[k] = why
+		r.fallbacks = append(r.fallbacks, k+": "+why)
+	}
 }
 
-// KVMBroken is QEMU's message when KVM failed a guest during this runner's
-// boots (auto then runs everything under TCG), else "".
+// KVMBroken says why this runner's boots ran under TCG although /dev/kvm
+// opens, per kind of firmware ("seabios: KVM's seabios probe did not reach
+// …"), "" when none did.
 func (r *Runner) KVMBroken() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.kvmBroken
+	return strings.Join(r.fallbacks, "; ")
 }
 
 func (r *Runner) emit(e Event) {
@@ -103,9 +130,10 @@ func MenuKeys(e Entry) []string {
 
 // Boot runs one case and returns its Result. The error is for problems that
 // stop any boot (QEMU or firmware missing, log directory unwritable); a
-// guest that fails to boot is a Result with Pass false. Under AccelAuto a
-// boot QEMU fails under KVM runs again under TCG, and so do the runner's
-// later boots.
+// guest that fails to boot is a Result with Pass false. Under AccelAuto
+// KVM runs the case only once it passed its probe for the firmware's kind,
+// and a boot that QEMU fails or that stalls under KVM runs again under
+// TCG, as do the later boots of that kind.
 func (r *Runner) Boot(ctx context.Context, c Case) (Result, error) {
 	return r.bootFrom(ctx, c, store{})
 }
@@ -124,33 +152,41 @@ func (s store) logSuffix() string {
 }
 
 func (r *Runner) bootFrom(ctx context.Context, c Case, st store) (Result, error) {
-	accel := r.accelFor(c.Firmware)
-	res, err := r.boot(ctx, c, accel, st)
-	if err != nil || accel != AccelKVM || res.Reason != ReasonQEMU || (r.Accel != "" && r.Accel != AccelAuto) {
-		return res, err
-	}
-	r.mu.Lock()
-	if r.kvmBroken == "" {
-		r.kvmBroken = res.Detail
-	}
-	r.mu.Unlock()
-	again, err := r.boot(ctx, c, AccelTCG, st)
-	again.KVMError = res.Detail
-	return again, err
-}
-
-func (r *Runner) boot(ctx context.Context, c Case, accel Accel, st store) (Result, error) {
-	m := Machine{Image: r.Image, Firmware: c.Firmware, Memory: r.Memory, Accel: accel}
-	if f, ok := r.Files[c.Firmware]; ok {
-		m.Files = &f
-	}
-	files, err := m.files()
+	files, err := r.files(c.Firmware)
 	if err != nil {
 		return Result{}, err
 	}
 	if st.Vars != "" {
 		files.Vars = st.Vars
 	}
+	accel, why, err := r.accelFor(ctx, c.Firmware, files)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := r.boot(ctx, c, files, accel, st)
+	res.KVMError = why
+	auto := r.Accel == "" || r.Accel == AccelAuto
+	if err != nil || accel != AccelKVM || !auto || (res.Reason != ReasonQEMU && res.Reason != ReasonStalled) {
+		return res, err
+	}
+	why = "the boot under kvm failed: " + string(res.Reason) + ": " + res.Detail
+	distrustKVM(c.Firmware, files, why)
+	r.fellBackOn(c.Firmware, why)
+	again, err := r.boot(ctx, c, files, AccelTCG, st)
+	again.KVMError = why
+	return again, err
+}
+
+// files are QEMU and the firmware for f: Runner.Files', else Locate's.
+func (r *Runner) files(f Firmware) (Files, error) {
+	if files, ok := r.Files[f]; ok {
+		return files, nil
+	}
+	return Locate(f)
+}
+
+func (r *Runner) boot(ctx context.Context, c Case, files Files, accel Accel, st store) (Result, error) {
+	m := Machine{Image: r.Image, Firmware: c.Firmware, Memory: r.Memory, Accel: accel}
 	if err := os.MkdirAll(r.LogDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("log directory: %w", err)
 	}
@@ -175,179 +211,144 @@ func (r *Runner) boot(ctx context.Context, c Case, accel Accel, st store) (Resul
 // reUnsafe matches what may not appear in a log file name.
 var reUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-// run starts QEMU, follows the serial console until the watcher decides,
-// the deadline passes or QEMU exits, then stops QEMU.
+// run starts QEMU, follows the serial console (and under SeaBIOS the
+// screen) until the watcher decides, the deadline passes or QEMU exits,
+// then stops QEMU.
 func (r *Runner) run(ctx context.Context, m Machine, files Files, c Case, base string, res *Result) (*watcher, error) {
-	dir, err := os.MkdirTemp("", "compose-boot-")
-	if err != nil {
-		return nil, fmt.Errorf("boot: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	logf, err := os.Create(res.Log)
-	if err != nil {
-		return nil, fmt.Errorf("serial log: %w", err)
-	}
-	defer logf.Close()
-	qlog, err := os.Create(base + ".qemu.log")
-	if err != nil {
-		return nil, fmt.Errorf("qemu log: %w", err)
-	}
-	defer qlog.Close()
-
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	cmd, sock, err := headlessCmd(ctx, m, files, dir)
+	begin := time.Now()
+	w := newWatcher(c, begin)
+	defer func() { res.Duration = time.Since(begin) }()
+	opts := GuestOptions{SerialLog: res.Log, QEMULog: base + ".qemu.log", Screen: m.Firmware == BIOS}
+	g, err := start(ctx, m, files, opts)
+	var qe *QEMUError
+	if errors.As(err, &qe) {
+		w.finish(false, ReasonQEMU, qe.Detail)
+		return w, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	qerr := newStderrWatch(qlog)
-	cmd.Stdout, cmd.Stderr = qlog, qerr
-	fmt.Fprintf(qlog, "# %s\n", strings.Join(cmd.Args, " "))
-	start := time.Now()
-	w := &watcher{c: c, start: start}
-	defer func() { res.Duration = time.Since(start) }()
-	if err := cmd.Start(); err != nil {
-		w.finish(false, ReasonQEMU, err.Error())
-		return w, nil
+	defer g.Close()
+	var scr *screenLog
+	if opts.Screen {
+		res.ScreenLog = base + ".screen.txt"
+		if scr, err = newScreenLog(res.ScreenLog, begin); err != nil {
+			return nil, err
+		}
+		defer scr.close()
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Cancel()
-		<-exited
-	}()
-	q := &qemuProc{exited: exited, stderr: qerr, log: base + ".qemu.log"}
-	conn, err := dialSerial(ctx, sock, q)
-	if err != nil {
-		w.finish(false, ReasonQEMU, err.Error())
-		return w, nil
-	}
-	defer conn.Close()
 	w.selectKeys = r.Keys
 	if w.selectKeys == nil && c.Entry.Title == "" {
 		w.selectKeys = MenuKeys
 	}
-	follow(ctx, conn, logf, w, r, q)
+	r.follow(ctx, g, w, scr)
 	return w, nil
 }
 
-// qemuProc is what a boot watches of QEMU besides the serial console.
-type qemuProc struct {
-	exited chan error // Wait's result; whoever receives it puts it back
-	stderr *stderrWatch
-	log    string
+// stallAfter is how long a boot under KVM may show nothing new, on serial
+// or screen, before it counts as stalled and runs again under TCG. A
+// working KVM shows something within seconds at every step up to the
+// kernel; GRUB reading a large initrd silently is the longest pause
+// expected, and a lost Enter is typed again after enterLost. Once the
+// kernel started, a live system booted with "quiet" may be silent for
+// longer (mounting its root, starting services): stallAfterKernel.
+var (
+	stallAfter       = 25 * time.Second
+	stallAfterKernel = 90 * time.Second
+)
+
+// stallBound is how long the guest may be silent at its milestone.
+func (w *watcher) stallBound() time.Duration {
+	if w.reached >= MilestoneKernel {
+		return stallAfterKernel
+	}
+	return stallAfter
 }
 
-// failure says why QEMU could not run the guest, in QEMU's own words: a
-// fatal line on stderr (given a moment for the lines after it) or how it
-// exited.
-func (q *qemuProc) failure(exitErr error) string {
-	select {
-	case <-q.stderr.fatal:
-		time.Sleep(300 * time.Millisecond)
-	default:
-	}
-	msg := q.stderr.message()
-	if exitErr != nil {
-		msg = strings.TrimPrefix(msg+"; "+exitErr.Error(), "; ")
-	}
-	if msg == "" {
-		msg = "qemu stopped"
-	}
-	return "qemu: " + msg + " (log " + q.log + ")"
-}
-
-// exitStatus waits up to d for QEMU to end and returns how it ended.
-func (q *qemuProc) exitStatus(d time.Duration) (ended bool, err error) {
-	select {
-	case err := <-q.exited:
-		q.exited <- err
-		return true, err
-	case <-time.After(d):
-		return false, nil
-	}
-}
-
-// dialSerial connects to QEMU's serial socket; QEMU creates it at start and
-// holds the guest until a client connects.
-func dialSerial(ctx context.Context, sock string, q *qemuProc) (net.Conn, error) {
-	for {
-		conn, err := net.Dial("unix", sock)
-		if err == nil {
-			return conn, nil
-		}
-		select {
-		case err := <-q.exited:
-			q.exited <- err // let the deferred Wait-drain see it
-			return nil, errors.New("exited before the serial console opened: " + q.failure(err))
-		case <-q.stderr.fatal:
-			return nil, errors.New(q.failure(nil))
-		case <-ctx.Done():
-			return nil, fmt.Errorf("serial console did not open: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// follow reads serial output into the log and the watcher until a verdict,
-// EOF (QEMU exited) or the deadline.
-func follow(ctx context.Context, conn net.Conn, logf *os.File, w *watcher, r *Runner, q *qemuProc) {
-	chunks := make(chan []byte, 64)
+// follow reads serial output (and the screen, every screenPollInterval)
+// into the watcher until a verdict, EOF (QEMU exited) or the deadline.
+func (r *Runner) follow(ctx context.Context, g *Guest, w *watcher, scr *screenLog) {
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() {
-		defer close(chunks)
-		for {
-			buf := make([]byte, 16<<10)
-			n, err := conn.Read(buf)
-			if n > 0 {
-				select {
-				case chunks <- buf[:n]:
-				case <-stop:
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	chunks := g.chunks(stop)
 	var st stripper
 	var lf lineFeed
+	own := stripper{moves: true} // the payload's own output, cut at cursor moves too
+	var ownLines lineFeed
+	serial := func(s string, partial bool) { w.ownOutput(s, partial, "serial") }
 	seen := MilestoneNone
 	defer func() { r.report(w, seen) }()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	lastOutput := time.Now()
+	lastOutput := time.Now() // serial output or keys: the console's quiet
+	lastNews := time.Now()   // serial output or a changed screen: the guest runs
+	nextScreen := time.Now()
 	for !w.done {
 		seen = r.report(w, seen)
-		if keys := w.nextKeys(time.Since(lastOutput)); keys != "" {
-			conn.Write([]byte(keys))
+		if r.typeKeys(g, w, scr, time.Since(lastOutput)) {
 			lastOutput = time.Now()
-			r.emit(Event{Kind: EventKeys, Case: w.c, Keys: keys, At: time.Since(w.start)})
+		}
+		if bound := w.stallBound(); g.Accel == AccelKVM && time.Since(lastNews) > bound {
+			w.finish(false, ReasonStalled, fmt.Sprintf("nothing new on serial or screen for %s, last milestone: %s", bound, w.reached))
+			return
 		}
 		select {
 		case b, ok := <-chunks:
 			if !ok {
-				if ended, err := q.exitStatus(2 * time.Second); ended && err != nil {
-					w.finish(false, ReasonQEMU, q.failure(err))
-					return
-				}
-				w.finish(false, ReasonExited, "the serial console closed: the guest powered off or QEMU stopped")
+				w.qemuEnded(g)
 				return
 			}
-			logf.Write(b)
-			lastOutput = time.Now()
+			lastOutput, lastNews = time.Now(), time.Now()
 			lf.push(st.strip(b), w.line)
-		case <-q.stderr.fatal:
-			w.finish(false, ReasonQEMU, q.failure(nil))
+			ownLines.push(own.strip(b), serial)
+		case <-g.Fatal():
+			w.finish(false, ReasonQEMU, g.Failure())
 			return
 		case <-tick.C:
 		case <-ctx.Done():
 			w.finish(false, ReasonTimeout, fmt.Sprintf("after %s, last milestone: %s", w.c.Timeout, w.reached))
 			return
 		}
+		if scr != nil && !w.done && time.Now().After(nextScreen) {
+			nextScreen = time.Now().Add(screenPollInterval)
+			if s, err := g.Screen(); err == nil && scr.changed(s) {
+				lastNews = time.Now()
+				w.screen(s.Lines())
+			}
+		}
 	}
+}
+
+// typeKeys types the keys the watcher wants now, if any. When they start
+// the entry, the screen is read first: all it shows then is the menu's,
+// GRUB's or the firmware's, never the payload's.
+func (r *Runner) typeKeys(g *Guest, w *watcher, scr *screenLog, quiet time.Duration) bool {
+	before := w.reached
+	keys := w.nextKeys(quiet)
+	if keys == "" {
+		return false
+	}
+	if scr != nil && before < MilestoneBooting && w.reached >= MilestoneBooting {
+		if s, err := g.Screen(); err == nil {
+			scr.changed(s)
+			w.shown(s.Lines())
+		}
+	}
+	g.Console.Write([]byte(keys))
+	r.emit(Event{Kind: EventKeys, Case: w.c, Keys: keys, At: time.Since(w.start)})
+	return true
+}
+
+// qemuEnded decides a boot whose serial console closed: QEMU failed, or
+// the guest stopped (powered off, rebooted) before the bar.
+func (w *watcher) qemuEnded(g *Guest) {
+	if ended, err := g.exited(2 * time.Second); ended && err != nil {
+		w.finish(false, ReasonQEMU, g.Failure())
+		return
+	}
+	w.finish(false, ReasonExited, "the serial console closed: the guest powered off or QEMU stopped")
 }
 
 // report emits the milestones reached since the last call.

@@ -12,13 +12,37 @@
 // (errors.Is(err, ErrNotInstalled)) naming the Debian packages to install.
 // The image is always attached with snapshot=on, so it is never modified.
 //
-// Accelerator (Accel): AccelAuto uses KVM when /dev/kvm opens for the
-// guest's architecture, else TCG. QEMU's stderr is watched: a boot ends as
-// soon as QEMU exits or reports that it cannot run the guest (a KVM that
-// opens but fails, "KVM internal error … emulation failure", leaves QEMU
-// waiting forever), with QEMU's words in Result.Detail. Under AccelAuto
-// such a boot runs again under TCG and the Runner keeps to TCG
-// (Result.KVMError, Runner.KVMBroken); Result.Accel says what ran.
+// One launcher: every QEMU a test boot starts goes through Start (compose
+// test's Runner, the MokManager driver, the KVM probe, and other packages'
+// tests, which use Guest.Expect: wait for wanted lines or a failure
+// pattern, typing keys when a pattern shows, with a deadline). A Guest is
+// headless: no display, no reboot, the serial console on a socket
+// (Guest.Console, copied to a log), QEMU's own output in another, and with
+// GuestOptions.Screen QEMU's monitor (QMP) for reading the VGA text screen
+// (Guest.Screen: pmemsave of the 80×25 cells at 0xB8000).
+//
+// Accelerator (Accel): AccelAuto uses KVM for a kind of firmware (SeaBIOS,
+// OVMF x64 with or without Secure Boot, OVMF ia32, AAVMF) only where
+// /dev/kvm opens for the guest's architecture and KVM passed a probe for
+// that kind, once per process: SeaBIOS boots a 4 KiB image (kvmprobe/,
+// assembled from probe.S beside it) that reads the disk through the BIOS,
+// works in real mode, 32-bit protected mode and long mode with paging and
+// SSE, takes timer interrupts, and prints "compose-kvm-probe: done" on COM1;
+// OVMF and AAVMF, which run in long mode with paging themselves, must reach
+// their boot manager's "BdsDxe:" line without a disk. The probe must pass
+// within seconds (8 s SeaBIOS, 15 s UEFI): a KVM that emulates instead of
+// running the guest (nested, without unrestricted guest) misses it, one that
+// fails makes QEMU report an internal error. QEMU's stderr is watched: a
+// boot ends as soon as QEMU exits or reports that it cannot run the guest
+// ("KVM internal error … emulation failure" leaves QEMU waiting forever),
+// with QEMU's words in Result.Detail. A boot under KVM that shows nothing new
+// on serial or screen for 25 s (90 s once the kernel started) ends as
+// ReasonStalled. Under AccelAuto a
+// boot KVM fails or stalls runs again under TCG, and that kind stays on TCG
+// for the process. Result.Accel says what ran, Result.KVMError why TCG ran
+// where auto would have used KVM, Runner.KVMBroken the reasons once per
+// kind. On x86 the CPU is QEMU's default model under KVM too ("-cpu host"
+// aborts where KVM cannot set the host model's MSRs).
 //
 // QEMU never outlives its caller: it gets Pdeathsig (SIGKILL when the
 // caller's process dies), a headless QEMU runs in its own process group,
@@ -26,7 +50,7 @@
 //
 // Interactive: RunInteractive(ctx, Machine, Display, Stdio, onFallback)
 // runs QEMU on the user's terminal (a window, or serial on stdio with
-// DisplaySerial) until it exits, with the same KVM fallback;
+// DisplaySerial) until it exits, with the same probe and KVM fallback;
 // InteractiveCmd returns the bare *exec.Cmd and a cleanup func.
 //
 // Headless: Runner{Image, LogDir, OnEvent}.Boot(ctx, Case) returns a
@@ -37,6 +61,26 @@
 // Result with Pass false, a Reason, the serial line behind it (Detail) and
 // an Explanation with the remedy. A Case with ExpectFail passes only when
 // it fails for that reason ("xfail": failed as expected).
+//
+// Proofs: a Case's Marker (the manifest's expect:) proves the boot; without
+// one, its Proof, the payload's family default, named by the planner from
+// its detection of the ISO: the Linux banner (ProofKernel), memtest86+'s
+// screen (ProofMemtest: its header or status block), iPXE's banner
+// (ProofIPXE; iPXE that finds no network and returns to GRUB has booted),
+// or the first output of an unknown EFI or BIOS payload that is not GRUB's
+// or the firmware's (ProofPayload). Proofs are matched only after the entry
+// started, on serial and on the screen; Result.Proof (expect, family
+// default, kernel banner), Payload, Matched and MatchedOn say which proof
+// passed the case and what showed it. A case ends as soon as its proof
+// shows.
+//
+// The screen: under SeaBIOS, memtest86+ and iPXE draw only on the VGA text
+// screen. The Runner reads it every 500 ms while a bios case runs: lines
+// shown before the entry started (the firmware's, GRUB's, the menu, read
+// once more as Enter is typed) never count; each later line is judged
+// once, for the proof and for failures; a changed screen counts as output
+// for the stall rule; every screen is kept in
+// LogDir/<firmware>-<entry>.screen.txt (Result.ScreenLog).
 //
 // How an entry is selected without touching the image: the kit's grub.cfg
 // puts GRUB's terminal on serial (serial --unit=0 --speed=115200;
@@ -55,16 +99,18 @@
 // GRUB's hotkeys were not used: they need the generated menu to declare
 // them. A nested menu (an ISO's loopback.cfg) gets Enter for its default.
 //
-// Milestones, in order: firmware (OVMF/AAVMF "BdsDxe"; SeaBIOS is silent on
-// serial), grub menu, booting entry (Enter typed, or GRUB's "Booting `…'"
-// on autoboot), kernel started ("Linux version"), payload marker
-// (Case.Marker, matched only after the entry started, never in menu
-// titles). Without a marker "kernel started" is the bar. Fail-fast lines:
+// Milestones, in order: firmware (OVMF/AAVMF "BdsDxe"; SeaBIOS's banner on
+// the screen), grub menu, booting entry (Enter typed, or GRUB's "Booting
+// `…'" on autoboot), kernel started ("Linux version"), payload marker
+// (Case.Marker or a family default other than the kernel banner, matched
+// only after the entry started, never in menu titles). With the kernel
+// banner as proof "kernel started" is the bar. Fail-fast lines:
 // "bad shim signature" (kernel not signed by a trusted key), "Access
 // Denied" (bootloader not signed), "Kernel panic", live-boot/dracut giving
 // up on the root, "No bootable device", and GRUB's "error: " until the
 // kernel starts. Each boot's serial output is kept in
-// LogDir/<firmware>-<entry>.log, QEMU's own output in .qemu.log.
+// LogDir/<firmware>-<entry>.log, QEMU's own output in .qemu.log, the
+// screens under SeaBIOS in .screen.txt.
 //
 // Secure Boot enrolment: Runner.Enrol boots the kit's "MOK manager" entry and drives
 // MokManager over the serial console to enrol certificates (and hashes) from the stick,

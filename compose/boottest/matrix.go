@@ -75,31 +75,45 @@ func (r Result) Status() string {
 	return "FAIL"
 }
 
-// WriteTable writes results as an aligned plain-text table: entry, firmware,
-// accelerator, status, milestone reached (and the bar when it was "kernel started"
-// because no marker was configured), time, and the reason with its
-// explanation for failures.
+// WriteTable writes results as an aligned plain-text table: entry,
+// firmware, accelerator ("tcg (kvm failed)" when auto fell back), status,
+// milestone reached, the proof judged by, time, MokManager's part, and the
+// reason with its explanation for failures.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENTRY\tFIRMWARE\tACCEL\tRESULT\tREACHED\tTIME\tMOK\tNOTE")
+	fmt.Fprintln(tw, "ENTRY\tFIRMWARE\tACCEL\tRESULT\tREACHED\tPROOF\tTIME\tMOK\tNOTE")
 	for _, r := range results {
-		reached := r.Milestone.String()
-		if r.Pass && !r.Expected && r.Bar == MilestoneKernel {
-			reached += " (bar: no marker)"
+		accel := string(r.Accel)
+		if r.KVMError != "" {
+			accel += " (kvm failed)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Entry, r.Firmware, r.Accel, r.Status(), reached,
-			r.Duration.Round(100*time.Millisecond), r.Enrolment.String(), note(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Entry, r.Firmware, accel, r.Status(), r.Milestone,
+			r.proofLabel(), r.Duration.Round(100*time.Millisecond), r.Enrolment.String(), note(r))
 	}
 	return tw.Flush()
 }
 
-func note(r Result) string {
-	var fallback string
-	if r.KVMError != "" {
-		fallback = fmt.Sprintf("kvm failed (%q), ran under tcg", r.KVMError)
+// proofLabel is the PROOF column: expect, kernel banner, or the family
+// default and its payload; "on screen" when the VGA text screen showed it.
+func (r Result) proofLabel() string {
+	s := string(r.Proof)
+	if r.Proof == ProofFamily {
+		s += " (" + string(r.Payload) + ")"
 	}
+	if s == "" {
+		s = "-"
+	}
+	if r.MatchedOn == "screen" {
+		s += " on screen"
+	}
+	return s
+}
+
+// note is the reason a case failed, quoted, with its explanation (the
+// reason KVM was not used is the ACCEL column's and the run's one warning).
+func note(r Result) string {
 	if r.Reason == ReasonNone {
-		return fallback
+		return ""
 	}
 	parts := []string{string(r.Reason)}
 	if r.Detail != "" {
@@ -107,9 +121,6 @@ func note(r Result) string {
 	}
 	if r.Explanation != "" {
 		parts = append(parts, r.Explanation)
-	}
-	if fallback != "" {
-		return fallback + "; " + strings.Join(parts, ": ")
 	}
 	return strings.Join(parts, ": ")
 }

@@ -37,11 +37,11 @@ func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 	if !e.Firmware.SecureBoot() {
 		return "", fmt.Errorf("enrolment needs a Secure Boot firmware, not %s", e.Firmware)
 	}
-	m := Machine{Image: r.Image, Firmware: e.Firmware, Memory: r.Memory, Accel: r.accelFor(e.Firmware)}
-	if f, ok := r.Files[e.Firmware]; ok {
-		m.Files = &f
+	files, err := r.files(e.Firmware)
+	if err != nil {
+		return "", err
 	}
-	files, err := m.files()
+	accel, _, err := r.accelFor(ctx, e.Firmware, files)
 	if err != nil {
 		return "", err
 	}
@@ -51,44 +51,21 @@ func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 	if e.Timeout == 0 {
 		e.Timeout = DefaultTimeout
 	}
-	dir, err := os.MkdirTemp("", "compose-mok-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
-	cmd, sock, err := headlessCmd(ctx, m, files, dir)
-	if err != nil {
-		return "", err
-	}
 	base := filepath.Join(r.LogDir, string(e.Firmware)+"-mokmanager")
-	logf, err := os.Create(base + ".log")
+	m := Machine{Image: r.Image, Firmware: e.Firmware, Memory: r.Memory, Accel: accel}
+	g, err := start(ctx, m, files, GuestOptions{SerialLog: base + ".log"})
 	if err != nil {
 		return "", err
 	}
-	defer logf.Close()
-	qerr := newStderrWatch(io.Discard)
-	cmd.Stdout, cmd.Stderr = io.Discard, qerr
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("starting QEMU: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Kill()
-		<-exited
-	}()
-	conn, err := dialSerial(ctx, sock, &qemuProc{exited: exited, stderr: qerr, log: base + ".log"})
-	if err != nil {
-		return "", err
-	}
+	defer g.Close()
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
 		select {
 		case <-ctx.Done():
-			conn.Close()
+			g.Console.Close()
 		case <-stop:
 		}
 	}()
@@ -97,7 +74,7 @@ func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 		return "", err
 	}
 	defer tracef.Close()
-	d := &mokDriver{conn: conn, log: logf, in: make(chan []byte, 64), stop: stop, end: time.Now().Add(e.Timeout), trace: tracef, start: time.Now()}
+	d := &mokDriver{conn: g.Console, log: io.Discard, in: make(chan []byte, 64), stop: stop, end: time.Now().Add(e.Timeout), trace: tracef, start: time.Now()}
 	go d.read()
 	var tasks []mokTask
 	for _, k := range e.Keys {
@@ -110,13 +87,12 @@ func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 		return "", fmt.Errorf("%w: %v (serial log %s.log)", ErrEnrolment, err, base)
 	}
 	select { // Reboot: QEMU runs with -no-reboot, so it exits and the store is complete
-	case <-exited:
-		exited <- nil
+	case <-g.Done():
 	case <-ctx.Done():
 		return "", fmt.Errorf("%w: the machine did not reboot after enrolment", ErrEnrolment)
 	}
 	out := base + ".vars.fd"
-	if err := copyVars(filepath.Join(dir, "vars.fd"), out, 0); err != nil {
+	if err := copyVars(g.Vars(), out, 0); err != nil {
 		return "", err
 	}
 	return out, nil

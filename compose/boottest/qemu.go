@@ -48,11 +48,19 @@ func (m Machine) files() (Files, error) {
 }
 
 // baseArgs is the command line shared by headless and interactive runs,
-// minus display and serial. dir receives the per-run copy of the firmware
-// variable store.
+// minus display and serial, for m.Accel already chosen (KVM or TCG). dir
+// receives the per-run copy of the firmware variable store. Without an
+// image the machine has no disk (the KVM probe of UEFI firmware).
+//
+// The CPU is QEMU's default model under KVM as under TCG: "-cpu host" made
+// QEMU abort at once on a host whose KVM cannot set an MSR the host CPU
+// model has ("failed to set MSR 0x10a"), and one model keeps a KVM result
+// and its TCG re-run comparable.
 func (m Machine) baseArgs(f Files, dir string) ([]string, error) {
-	if _, err := os.Stat(m.Image); err != nil {
-		return nil, fmt.Errorf("disk image: %w", err)
+	if m.Image != "" {
+		if _, err := os.Stat(m.Image); err != nil {
+			return nil, fmt.Errorf("disk image: %w", err)
+		}
 	}
 	mem := m.Memory
 	if mem == 0 {
@@ -60,12 +68,15 @@ func (m Machine) baseArgs(f Files, dir string) ([]string, error) {
 	}
 	args := []string{"-m", strconv.Itoa(mem), "-net", "none"}
 	switch {
-	case m.Accel.resolve(m.Firmware) == AccelKVM:
-		args = append(args, "-accel", "kvm", "-cpu", "host")
+	case m.Accel == AccelKVM:
+		args = append(args, "-accel", "kvm")
 	case m.Firmware.ARM64():
 		args = append(args, "-accel", "tcg", "-cpu", "cortex-a57")
 	default:
 		args = append(args, "-accel", "tcg")
+	}
+	if m.Accel == AccelKVM && m.Firmware.ARM64() {
+		args = append(args, "-cpu", "host") // virt has no default CPU model that KVM runs
 	}
 	switch {
 	case m.Firmware.ARM64():
@@ -86,6 +97,9 @@ func (m Machine) baseArgs(f Files, dir string) ([]string, error) {
 		args = append(args,
 			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+f.Code,
 			"-drive", "if=pflash,format=raw,unit=1,file="+vars)
+	}
+	if m.Image == "" {
+		return args, nil
 	}
 	args = append(args, "-drive", "file="+m.Image+",format=raw,if=none,id=d0,snapshot=on")
 	if m.Firmware == BIOS {
@@ -124,10 +138,14 @@ func copyVars(src, dst string, size int64) error {
 // InteractiveCmd builds the QEMU command for `compose boot`: the user sees
 // the guest in a window or on the terminal and drives the menu. The caller
 // runs the command (with Stdin/Stdout/Stderr set to the terminal) and then
-// calls cleanup, which removes the per-run variable store.
+// calls cleanup, which removes the per-run variable store. Under AccelAuto
+// KVM runs only where it passed its probe (see Start).
 func InteractiveCmd(ctx context.Context, m Machine, d Display) (cmd *exec.Cmd, cleanup func() error, err error) {
 	f, err := m.files()
 	if err != nil {
+		return nil, nil, err
+	}
+	if m.Accel, _, err = chooseAccel(ctx, m, f); err != nil {
 		return nil, nil, err
 	}
 	dir, err := os.MkdirTemp("", "compose-boot-")
@@ -156,19 +174,19 @@ func InteractiveCmd(ctx context.Context, m Machine, d Display) (cmd *exec.Cmd, c
 	return cmd, cleanup, nil
 }
 
-// headlessCmd builds the QEMU command for a test boot: no display, no
-// monitor, no reboot, serial on a unix socket QEMU waits on before starting.
-func headlessCmd(ctx context.Context, m Machine, f Files, dir string) (*exec.Cmd, string, error) {
+// headlessArgs is a test boot's command line: no display, no monitor but
+// QMP when the screen is read, no reboot, serial on a unix socket in dir
+// that QEMU waits on before starting the guest.
+func (m Machine) headlessArgs(f Files, dir string, screen bool) ([]string, error) {
 	args, err := m.baseArgs(f, dir)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	sock := filepath.Join(dir, "serial.sock")
-	args = append(args, "-display", "none", "-monitor", "none", "-no-reboot",
-		"-chardev", "socket,id=s0,path="+sock+",server=on,wait=on", "-serial", "chardev:s0")
-	cmd := exec.CommandContext(ctx, f.QEMU, args...)
-	ownChild(cmd, false)
-	return cmd, sock, nil
+	if screen { // before the serial chardev: QEMU creates it, then waits for the serial client
+		args = append(args, "-qmp", "unix:"+filepath.Join(dir, "qmp.sock")+",server=on,wait=off")
+	}
+	return append(args, "-display", "none", "-monitor", "none", "-no-reboot",
+		"-chardev", "socket,id=s0,path="+filepath.Join(dir, "serial.sock")+",server=on,wait=on", "-serial", "chardev:s0"), nil
 }
 
 // Stdio are the streams an interactive QEMU uses: the terminal.
@@ -179,12 +197,25 @@ type Stdio struct {
 
 // RunInteractive runs QEMU for `compose boot` until it exits or ctx ends,
 // and returns the accelerator it ran with. QEMU ends with compose (see
-// ownChild). Under AccelAuto a KVM that fails the guest (QEMU reports an
-// internal error and would wait forever) ends that QEMU, and the machine
-// starts again under TCG; onFallback, when set, gets QEMU's message first.
+// ownChild). Under AccelAuto KVM runs only where it passed its probe
+// (onFallback, when set, gets the probe's failure), and a KVM that fails
+// the guest all the same (QEMU reports an internal error and would wait
+// forever) ends that QEMU: the machine starts again under TCG, onFallback
+// getting QEMU's message first.
 func RunInteractive(ctx context.Context, m Machine, d Display, stdio Stdio, onFallback func(msg string)) (Accel, error) {
 	auto := m.Accel == "" || m.Accel == AccelAuto
-	m.Accel = m.Accel.resolve(m.Firmware)
+	f, err := m.files()
+	if err != nil {
+		return "", err
+	}
+	m.Files = &f
+	var p Probe
+	if m.Accel, p, err = chooseAccel(ctx, m, f); err != nil {
+		return "", err
+	}
+	if p.Why != "" && onFallback != nil {
+		onFallback(p.Why)
+	}
 	for {
 		fatal, err := runOnce(ctx, m, d, stdio)
 		if fatal == "" || ctx.Err() != nil {
@@ -193,6 +224,7 @@ func RunInteractive(ctx context.Context, m Machine, d Display, stdio Stdio, onFa
 		if !auto || m.Accel != AccelKVM {
 			return m.Accel, errors.New("qemu: " + fatal)
 		}
+		distrustKVM(m.Firmware, f, "qemu: "+fatal)
 		if onFallback != nil {
 			onFallback(fatal)
 		}

@@ -73,14 +73,15 @@ func argsFor(t *testing.T, fw Firmware, share string) ([]string, string) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	cmd, sock, err := headlessCmd(context.Background(), Machine{Image: img, Firmware: fw}, f, dir)
+	args, err := Machine{Image: img, Firmware: fw, Accel: AccelTCG}.headlessArgs(f, dir, fw == BIOS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Dir(sock) != dir {
-		t.Fatalf("socket %s outside the run's temp dir", sock)
+	line := strings.Join(args, " ")
+	if !strings.Contains(line, "path="+filepath.Join(dir, "serial.sock")+",") {
+		t.Fatalf("serial socket outside the run's temp dir: %s", line)
 	}
-	return cmd.Args, dir
+	return append([]string{f.QEMU}, args...), dir
 }
 
 func TestHeadlessCommandLine(t *testing.T) {
@@ -102,10 +103,16 @@ func TestHeadlessCommandLine(t *testing.T) {
 	if err != nil || fi.Size() != 64<<20 {
 		t.Errorf("AAVMF vars copy must be 64 MiB: %v %v", fi, err)
 	}
-	args, _ = argsFor(t, BIOS, share)
+	args, dir = argsFor(t, BIOS, share)
 	line = strings.Join(args, " ")
 	if !strings.Contains(line, "ide-hd,drive=d0") || strings.Contains(line, "pflash") {
 		t.Errorf("bios command: %s", line)
+	}
+	// the screen is read through QMP, whose socket must exist before QEMU
+	// waits for the serial client
+	qmp, serial := strings.Index(line, "-qmp unix:"+filepath.Join(dir, "qmp.sock")), strings.Index(line, "-chardev socket")
+	if qmp < 0 || qmp > serial {
+		t.Errorf("bios command must open QMP before the serial socket: %s", line)
 	}
 }
 
@@ -150,8 +157,9 @@ func TestBootMissingImage(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	var b strings.Builder
 	err := WriteTable(&b, []Result{
-		{Entry: "tiny", Firmware: UEFI, Pass: true, Milestone: MilestonePayload, Bar: MilestonePayload, Duration: 12340 * time.Millisecond},
-		{Entry: "iso", Firmware: BIOS, Pass: true, Milestone: MilestoneKernel, Bar: MilestoneKernel},
+		{Entry: "tiny", Firmware: UEFI, Pass: true, Milestone: MilestonePayload, Bar: MilestonePayload, Duration: 12340 * time.Millisecond, Proof: ProofExpect},
+		{Entry: "iso", Firmware: BIOS, Pass: true, Milestone: MilestoneKernel, Bar: MilestoneKernel, Proof: ProofKernelBanner, Accel: AccelTCG, KVMError: "probe"},
+		{Entry: "memtest86", Firmware: BIOS, Pass: true, Milestone: MilestonePayload, Proof: ProofFamily, Payload: ProofMemtest, MatchedOn: "screen"},
 		{Entry: "memtest", Firmware: UEFISB, Pass: true, Expected: true, Milestone: MilestoneBooting, Reason: ReasonPayloadNotSigned},
 		{Entry: "live", Firmware: BIOS, Milestone: MilestoneKernel, Reason: ReasonTimeout, Explanation: Explain(ReasonTimeout)},
 	})
@@ -159,7 +167,8 @@ func TestWriteTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"ENTRY", "tiny     uefi", "pass", "12.3s", "kernel started (bar: no marker)", "xfail", "FAIL", "timeout: nothing decisive"} {
+	for _, want := range []string{"ENTRY", "PROOF", "tiny       uefi", "pass", "12.3s", "payload marker  expect ", "kernel started  kernel banner ",
+		"tcg (kvm failed)", "family default (memtest86+) on screen", "xfail", "FAIL", "timeout: nothing decisive"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

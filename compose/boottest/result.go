@@ -48,11 +48,12 @@ const (
 	ReasonNoMenu              Reason = "menu not shown"           // cannot select an entry: no menu on serial
 	ReasonUnexpectedPass      Reason = "booted, failure expected" // an entry expected to fail booted
 	ReasonEnrolment           Reason = "enrolment failed"         // MokManager did not enrol the case's keys
+	ReasonStalled             Reason = "stalled under kvm"        // nothing new on serial or screen for stallAfter under KVM
 )
 
 // explanations say what a reason means to a user and what to do about it.
 var explanations = map[Reason]string{
-	ReasonTimeout:             "nothing decisive appeared on the serial console before the deadline; the log shows how far it got",
+	ReasonTimeout:             "nothing decisive appeared on the serial console or the screen before the deadline; the logs show how far it got",
 	ReasonExited:              "the machine stopped before reaching the bar (powered off, rebooted or crashed)",
 	ReasonQEMU:                "QEMU could not run the guest (its own message is quoted; its full output is in the log directory); with a broken KVM, use --accel tcg",
 	ReasonBootloaderNotSigned: "the firmware refused the bootloader: it is not signed by a key in the firmware's db; use shim + a signed GRUB, or turn Secure Boot off",
@@ -65,6 +66,7 @@ var explanations = map[Reason]string{
 	ReasonWrongEntry:          "GRUB booted an entry other than the one selected; the menu order differs from what the test expected",
 	ReasonNoMenu:              "the GRUB menu never appeared on serial; the kit needs console serial|both and a menu timeout above 0",
 	ReasonUnexpectedPass:      "the entry was expected to fail here but booted; update the expectation",
+	ReasonStalled:             "under KVM the guest showed nothing new on serial or screen for a long time: KVM does not run this firmware's guests here (--accel auto runs such a case again under TCG); use --accel tcg",
 	ReasonEnrolment:           "the entry needs a key the stick carries, but driving MokManager over the serial console to enrol it failed (its serial log is in the log directory, <firmware>-mokmanager.log); enrol it by hand with compose boot",
 }
 
@@ -83,10 +85,14 @@ type Entry struct {
 type Case struct {
 	Entry    Entry
 	Firmware Firmware
-	// Marker proves the payload ran (e.g. a login prompt); nil means
-	// "kernel started" is the bar. It is matched only after GRUB started
-	// the entry, so menu titles never match it.
+	// Marker proves the payload ran (e.g. a login prompt: the manifest's
+	// expect:); nil means Proof, the family's default, is the bar. Both are
+	// matched only after GRUB started the entry, so menu titles never match.
 	Marker *regexp.Regexp
+	// Proof is the payload's own proof when there is no Marker: the kernel
+	// banner (ProofKernel, the zero value), memtest86+'s screen, iPXE's
+	// banner, or any output of an unknown payload.
+	Proof Proof
 	// ExpectFail, when set, makes the case pass only if the boot fails with
 	// this reason (unsigned memtest86+ under Secure Boot: ReasonPayloadNotSigned).
 	ExpectFail Reason
@@ -111,8 +117,12 @@ type Result struct {
 	Entry       string          `json:"entry"`
 	Firmware    Firmware        `json:"firmware"`
 	Accel       Accel           `json:"accel"`               // accelerator of the boot reported
-	KVMError    string          `json:"kvm_error,omitempty"` // QEMU's message when KVM failed and TCG ran instead
+	KVMError    string          `json:"kvm_error,omitempty"` // why TCG ran although auto would use KVM: KVM failed its probe, QEMU's message, or a stall
 	Pass        bool            `json:"pass"`
+	Proof       ProofSource     `json:"proof"`                      // what counts as booted: expect, family default or kernel banner
+	Payload     Proof           `json:"payload,omitempty"`          // the family default's payload: memtest86+, ipxe, payload output
+	Matched     string          `json:"matched,omitempty"`          // the text that proved the boot
+	MatchedOn   string          `json:"matched_on,omitempty"`       // where it showed: serial or screen
 	Expected    bool            `json:"expected_failure,omitempty"` // failed, as the case expected
 	Milestone   Milestone       `json:"milestone"`                  // furthest milestone reached
 	Bar         Milestone       `json:"bar"`                        // milestone that counts as success
@@ -120,7 +130,8 @@ type Result struct {
 	Reason      Reason          `json:"reason,omitempty"`
 	Detail      string          `json:"detail,omitempty"` // the serial line or error behind Reason
 	Explanation string          `json:"explanation,omitempty"`
-	Log         string          `json:"log,omitempty"` // full serial log
+	Log         string          `json:"log,omitempty"`        // full serial log
+	ScreenLog   string          `json:"screen_log,omitempty"` // every VGA text screen it showed (SeaBIOS)
 	Times       []MilestoneTime `json:"milestones,omitempty"`
 	Enrolment   *Enrolled       `json:"enrolment,omitempty"` // what RunAll did about Secure Boot keys
 }

@@ -8,7 +8,13 @@ import (
 // stripper removes terminal control sequences and carriage returns from a
 // serial stream, chunk by chunk, so patterns match the text a person reads.
 // GRUB's menu and OVMF's console are drawn with vt100 cursor movements.
-type stripper struct{ state int }
+// With moves set, a cursor positioning (ESC [ row;col H) ends the line: a
+// payload that draws a screen (memtest86+ through OVMF's console) never
+// sends a newline, and what it draws at one place is a line of its own.
+type stripper struct {
+	state int
+	moves bool
+}
 
 const (
 	stText = iota
@@ -28,6 +34,9 @@ func (s *stripper) strip(in []byte) []byte {
 		case stCSI:
 			if c >= 0x40 && c <= 0x7e {
 				s.state = stText
+				if s.moves && (c == 'H' || c == 'f') {
+					out = append(out, '\n')
+				}
 			}
 		default:
 			switch {

@@ -34,18 +34,30 @@ type watcher struct {
 	stuck    int    // presses in a row that did not move the highlight
 	lastSeen string // the highlight when the previous key went out
 
-	done   bool
-	pass   bool
-	reason Reason
-	detail string
+	// The VGA text screen (SeaBIOS): lines shown before the entry started
+	// are GRUB's, the firmware's or the menu's; later ones are judged once.
+	preBoot map[string]bool
+	judged  map[string]bool
+
+	done      bool
+	pass      bool
+	reason    Reason
+	detail    string
+	matched   string // the text that proved the boot
+	matchedOn string // serial or screen
 }
 
-// bar is the milestone that counts as success.
+func newWatcher(c Case, start time.Time) *watcher {
+	return &watcher{c: c, start: start, preBoot: map[string]bool{}, judged: map[string]bool{}}
+}
+
+// bar is the milestone that counts as success: the kernel banner for a
+// Linux payload without expect:, else the payload's marker or proof.
 func (w *watcher) bar() Milestone {
-	if w.c.Marker != nil {
-		return MilestonePayload
+	if w.c.source() == ProofKernelBanner {
+		return MilestoneKernel
 	}
-	return MilestoneKernel
+	return MilestonePayload
 }
 
 func (w *watcher) mark(m Milestone) {
@@ -87,15 +99,94 @@ func (w *watcher) line(s string, partial bool) {
 		return // GRUB echoes the title: never match the payload marker in it
 	}
 	if w.reached >= MilestoneBooting && !reMenu.MatchString(s) {
-		if reKernel.MatchString(s) {
-			w.mark(MilestoneKernel)
-		}
-		if w.c.Marker != nil && w.c.Marker.MatchString(s) {
-			w.mark(MilestonePayload)
-		}
+		w.judge(s, partial, "serial")
 	}
 	if !partial {
 		w.checkFatal(s)
+	}
+}
+
+// judge looks for the kernel banner and the case's proof (expect:, or its
+// family's pattern) in a line shown after the entry started.
+func (w *watcher) judge(s string, partial bool, on string) {
+	if reKernel.MatchString(s) {
+		w.proved(MilestoneKernel, s, reKernel, on)
+	}
+	switch re := proofPatterns[w.c.Proof]; {
+	case w.c.Marker != nil:
+		if w.c.Marker.MatchString(s) {
+			w.proved(MilestonePayload, s, w.c.Marker, on)
+		}
+	case re != nil:
+		if re.MatchString(s) {
+			w.proved(MilestonePayload, s, re, on)
+		}
+	}
+}
+
+// ownOutput takes a complete line of the serial console cut at cursor
+// moves too, or of the screen: with ProofPayload, the first one after the
+// entry started that is not GRUB's or the firmware's proves the boot.
+// Partial lines never count: a line GRUB is still printing could be cut
+// before its telling word.
+func (w *watcher) ownOutput(s string, partial bool, on string) {
+	if w.c.source() != ProofFamily || w.c.Proof != ProofPayload || partial || w.done ||
+		w.reached < MilestoneBooting || reMenu.MatchString(s) || reBooting.MatchString(s) {
+		return
+	}
+	if payloadOutput(s, w.c.Entry.Title) {
+		w.proved(MilestonePayload, s, nil, on)
+	}
+}
+
+// proved marks m, keeping what proved it when m is the bar.
+func (w *watcher) proved(m Milestone, s string, re *regexp.Regexp, on string) {
+	if m >= w.bar() && !w.done {
+		w.matched, w.matchedOn = strings.TrimSpace(s), on
+		if re != nil {
+			w.matched = excerpt(s, re)
+		}
+		if len(w.matched) > 160 {
+			w.matched = w.matched[:160]
+		}
+	}
+	w.mark(m)
+}
+
+// screen takes the VGA text screen's lines: the firmware's banner is a
+// milestone; until the entry starts, every line is remembered as not the
+// payload's (the menu, GRUB's and the firmware's words); after, each new
+// line is judged once, for the proof and for failures.
+func (w *watcher) screen(lines []string) {
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" || w.done {
+			continue
+		}
+		if w.reached < MilestoneFirmware && reFirmware.MatchString(l) {
+			w.mark(MilestoneFirmware)
+		}
+		if w.reached < MilestoneBooting {
+			w.preBoot[l] = true
+			continue
+		}
+		if w.preBoot[l] || w.judged[l] {
+			continue
+		}
+		w.judged[l] = true
+		w.judge(l, false, "screen")
+		w.ownOutput(l, false, "screen")
+		w.checkFatal(l)
+	}
+}
+
+// shown remembers lines as shown before the entry started: the screen at
+// the moment Enter is typed, which the last reading may have missed.
+func (w *watcher) shown(lines []string) {
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			w.preBoot[l] = true
+		}
 	}
 }
 
@@ -208,6 +299,10 @@ func (w *watcher) checkFatal(s string) {
 func (w *watcher) verdict(res *Result) {
 	res.Milestone, res.Bar, res.Times = w.reached, w.bar(), w.times
 	res.Pass, res.Reason, res.Detail = w.pass, w.reason, w.detail
+	res.Proof, res.Matched, res.MatchedOn = w.c.source(), w.matched, w.matchedOn
+	if res.Proof == ProofFamily {
+		res.Payload = w.c.Proof
+	}
 	if exp := w.c.ExpectFail; exp != ReasonNone {
 		switch {
 		case res.Pass:

@@ -13,7 +13,8 @@ import (
 // answer to them).
 func replay(t *testing.T, data []byte, c Case) Result {
 	t.Helper()
-	w := &watcher{c: c, start: time.Now(), selectKeys: MenuKeys}
+	w := newWatcher(c, time.Now())
+	w.selectKeys = MenuKeys
 	var st stripper
 	var lf lineFeed
 	for i := 0; i < len(data) && !w.done; i += 333 { // odd chunks split escapes and lines
