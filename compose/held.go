@@ -140,9 +140,9 @@ func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
 	if err := tryLock(f, write); errors.Is(err, errLocked) {
 		if write {
 			f.Close()
-			return true, h.busy("another process is writing it" + holder(lockHolder(fid)))
+			return true, h.busy(lockedBy(fid))
 		}
-		h.writer = lockHolder(fid)
+		h.writer, _ = lockHolder(fid)
 		h.notes = append(h.notes[:0], fmt.Sprintf("%s is being written by another process%s: this plan read it while it changes", h.path, holder(h.writer)))
 	} else if err != nil {
 		f.Close()
@@ -259,6 +259,58 @@ func (h *heldImage) leftovers() []string {
 		out = append(out, fmt.Sprintf("%s%s was left by a killed apply; the next apply removes it", e.Path, size))
 	}
 	return out
+}
+
+// lockedBy says who holds the lock on the file id: "another process is
+// writing it (PID 4242: compose apply …)", or reading it when the lock is
+// shared (compose verify, compose test).
+func lockedBy(id fileID) string {
+	pid, shared := lockHolder(id)
+	if shared {
+		return "another process is reading it" + holder(pid)
+	}
+	return "another process is writing it" + holder(pid)
+}
+
+// BusyError says that a target a reader (verify, test) needs is being
+// written by another process; it matches ErrTargetBusy and ErrUnsafeTarget.
+type BusyError struct {
+	Path string
+	Why  string // "another process is writing it (PID …)"
+	Verb string // what the reader does: "verify"
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("%s: %s; %s it when that has finished (what it reads now may be half changed)", e.Path, e.Why, e.Verb)
+}
+
+// Is makes errors.Is match ErrTargetBusy and ErrUnsafeTarget.
+func (e *BusyError) Is(target error) bool {
+	return target == ErrTargetBusy || target == ErrUnsafeTarget
+}
+
+// openReading opens path for a reader that must not see an apply change
+// it (verify, test; verb names it): an image file is locked shared for as
+// long as it stays open, which an apply's exclusive lock excludes either
+// way round. Other files (devices) are opened unlocked.
+func openReading(path, verb string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	id, kind, err := idOfFile(f)
+	if err != nil || !kind.IsRegular() {
+		return f, nil
+	}
+	switch err := tryLock(f, false); {
+	case errors.Is(err, errLocked):
+		f.Close()
+		return nil, &BusyError{Path: path, Why: lockedBy(id), Verb: verb}
+	case err != nil:
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // holder describes the process holding a lock: " (PID 4242: compose apply

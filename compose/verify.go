@@ -211,7 +211,10 @@ func lockUnusable(k *Kit) string {
 // verifyTarget verifies one target; the Verification is nil only when the
 // target could not be read or holds no kit.
 func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress func(Event)) (*Verification, error) {
-	f, err := os.Open(path)
+	f, err := openReading(path, "verify")
+	if errors.Is(err, ErrTargetBusy) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: %w", path, err)
 	}
