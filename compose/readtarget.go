@@ -100,6 +100,10 @@ func readRecord(f *os.File, r io.ReaderAt) (*Target, *fatedit.Volume, int, error
 		t.Problems = append(t.Problems, fmt.Sprintf("its state record has format %d; this compose writes format %d", t.State.Format, StateFormat))
 		return t, nil, 0, nil
 	}
+	if bad := recordProblems(t.State, esp.Index); len(bad) > 0 {
+		t.Problems = append(t.Problems, bad...)
+		return t, nil, 0, nil
+	}
 	t.Kit = true
 	return t, v, esp.Index, nil
 }

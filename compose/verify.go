@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/usbkit/compose/compose/internal/directio"
 	"github.com/usbkit/compose/config"
@@ -117,7 +116,7 @@ func (e *DamageError) Error() string {
 		parts = append(parts, damageLine(f))
 	}
 	return fmt.Sprintf("%s: %d %s damaged: %s",
-		e.Target, len(e.Files), plural(len(e.Files), "file is", "files are"), strings.Join(parts, "; "))
+		e.Target, len(e.Files), plural(len(e.Files), "file is", "files are"), joinSome(parts))
 }
 
 // Is makes errors.Is(err, ErrDamaged) true.
@@ -149,7 +148,7 @@ type NotKitError struct {
 }
 
 func (e *NotKitError) Error() string {
-	return fmt.Sprintf("%s is not a compose kit: %s", e.Target, strings.Join(e.Problems, "; "))
+	return fmt.Sprintf("%s is not a compose kit: %s", e.Target, joinSome(e.Problems))
 }
 
 // Is makes errors.Is(err, ErrNotKit) true.
