@@ -191,6 +191,32 @@ func catalogSelf(tb testing.TB) []byte {
 	return nil
 }
 
+// vdSized returns iso with a both-endian size field (at off in the first volume
+// descriptor of type vd) set to v: go-diskfs allocates path tables and root directories
+// as their descriptors size them, before reading them.
+func vdSized(tb testing.TB, iso []byte, vd byte, off int, v uint32) []byte {
+	b := bytes.Clone(iso)
+	for i := isoFirstVD; b[i] != vdTerminator; i += isoSector {
+		if b[i] == vd {
+			both32(b[i+off:], v)
+			return b
+		}
+	}
+	tb.Fatalf("no volume descriptor of type %d", vd)
+	return nil
+}
+
+// ceSized returns iso with its first Rock Ridge continuation area's length set to v.
+func ceSized(tb testing.TB, iso []byte, v uint32) []byte {
+	b := bytes.Clone(iso)
+	i := bytes.Index(b, []byte("CE\x1c\x01"))
+	if i < 0 {
+		tb.Fatal("no CE entry")
+	}
+	both32(b[i+20:], v)
+	return b
+}
+
 type hostileISO struct {
 	iso  []byte
 	want string // in the error; "" for an ISO that must inspect normally
@@ -200,6 +226,7 @@ type hostileISO struct {
 func hostileISOs(tb testing.TB) map[string]hostileISO {
 	rr := buildISO(tb, liveTree(), "-R")
 	plain := buildISO(tb, liveTree(), "--norock")
+	joliet := buildISO(tb, liveTree(), "-R", "-J")
 	deep := liveTree()
 	deep[strings.Repeat("d/", 40)+"vmlinuz"] = "k"
 	links := liveTree()
@@ -223,6 +250,12 @@ func hostileISOs(tb testing.TB) map[string]hostileISO {
 		"deep-tree":              {buildISO(tb, deep, "-R"), ""},
 		"el-torito-catalog-self": {catalogSelf(tb), ""},
 		"rock-ridge-symlinks":    {buildISO(tb, links, "-R"), ""},
+		// Sizes go-diskfs allocates before it reads: 4 GiB, fatal under a memory limit.
+		"pvd-root-4gib":          {vdSized(tb, rr, vdPrimary, vdRootSize, 0xffff_f800), "its primary volume descriptor gives a root directory of 4294965248 bytes"},
+		"pvd-path-table-4gib":    {vdSized(tb, rr, vdPrimary, vdPathTable, 0xffff_ff00), "its primary volume descriptor gives a path table of 4294967040 bytes"},
+		"joliet-root-4gib":       {vdSized(tb, joliet, vdSupplement, vdRootSize, 0xffff_f800), "its supplementary (Joliet) volume descriptor gives a root directory"},
+		"joliet-path-table-4gib": {vdSized(tb, joliet, vdSupplement, vdPathTable, 0xffff_ff00), "its supplementary (Joliet) volume descriptor gives a path table"},
+		"rock-ridge-ce-4gib":     {ceSized(tb, rr, 0xffff_ff00), "a structure of 4294967040 bytes"},
 	}
 }
 
