@@ -75,6 +75,9 @@ func openHeld(path string, mode imageMode, refuse func(*heldImage) string) (*hel
 		if why == "" {
 			why = h.refuse()
 		}
+		if why == "" && !mode.recreate {
+			why = h.mountedLoop()
+		}
 		if why != "" {
 			err = h.refused(why)
 		}
