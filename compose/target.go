@@ -121,7 +121,7 @@ func (k *Kit) refuseImage(h *heldImage) string {
 			return fmt.Sprintf("it is %s (%s in %s)", p.What, p.Field, manifest)
 		}
 	}
-	if f, err := k.fetcher(); err == nil && inside(h.path, f.CacheDir()) {
+	if f, err := k.fetcher(); err == nil && inside(h.dirPath, f.CacheDir()) {
 		return "it is inside the ISO cache " + f.CacheDir()
 	}
 	return ""
@@ -134,16 +134,16 @@ func (h *heldImage) refuse() string {
 	if exe, err := os.Executable(); err == nil && h.is(exe) {
 		return "it is the compose program itself (" + exe + ")"
 	}
-	if dir := systemDir(h.path); dir != "" {
+	if dir := systemDir(h.dirPath); dir != "" {
 		return "it is under " + dir + ", where the kernel's own files are, not a place for an image"
 	}
 	return h.notDiskImage()
 }
 
-// systemDir names the kernel file system the path is in (/dev, /proc,
-// /sys; /dev/shm is an ordinary tmpfs), or "".
-func systemDir(path string) string {
-	dir := absPath(filepath.Dir(path))
+// systemDir names the kernel file system the directory dirPath is in
+// (/dev, /proc, /sys; /dev/shm is an ordinary tmpfs), or "".
+func systemDir(dirPath string) string {
+	dir := absPath(dirPath)
 	if dir == "/dev/shm" || strings.HasPrefix(dir, "/dev/shm/") {
 		return ""
 	}
@@ -205,10 +205,10 @@ func (h *heldImage) mountedLoop() string {
 // describeKind names a file type for messages.
 func describeKind(m fs.FileMode) string { return config.FileKind(m) }
 
-// inside reports whether path is in dir or below it (symbolic links in
-// both resolved where they exist).
-func inside(path, dir string) bool {
-	p, d := absPath(filepath.Dir(path)), absPath(dir)
+// inside reports whether the directory dirPath is dir or below it
+// (symbolic links in both resolved where they exist).
+func inside(dirPath, dir string) bool {
+	p, d := absPath(dirPath), absPath(dir)
 	return p == d || strings.HasPrefix(p, d+string(filepath.Separator))
 }
 

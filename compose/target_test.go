@@ -351,3 +351,41 @@ func TestApplyRefusesAMountedLoopImage(t *testing.T) {
 		t.Fatalf("apply with the loop device attached but not mounted: %v", err)
 	}
 }
+
+// TestImagePathAsTheKernelResolvesIt: "link/../kit.img" names kit.img in
+// the parent of where link leads, as every other tool reads it. Found by
+// the recheck pass: apply cleaned the path lexically and wrote ./kit.img,
+// another file than the one named. A trailing separator names a
+// directory: refused, not taken as the file without it.
+func TestImagePathAsTheKernelResolvesIt(t *testing.T) {
+	testenv.Tools(t, "xorriso")
+	dir := t.TempDir()
+	m := kit(t, dir, "uefi-x64", liveISO(t, dir, "alpha", "a"))
+	k := loadKit(t, m, filepath.Join(dir, "cache"))
+	work, other := filepath.Join(dir, "work"), filepath.Join(dir, "other")
+	if err := os.MkdirAll(filepath.Join(other, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(work, 0o755)
+	if err := os.Symlink(filepath.Join(other, "sub"), filepath.Join(work, "link")); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(work, "link") + "/../kit.img"
+	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(work, "kit.img")); err == nil {
+		t.Fatal("the kit went to work/kit.img, which link/../kit.img does not name")
+	}
+	if tg := checkKit(t, filepath.Join(other, "kit.img")); !holdsISO(tg, "alpha") {
+		t.Fatalf("other/kit.img: %+v", tg)
+	}
+	p, err := k.Plan(context.Background(), img)
+	if err != nil || p.Diff == nil || !p.Diff.NoChanges {
+		t.Fatalf("plan of the same path: %+v, %v", p, err)
+	}
+	_, err = k.Apply(context.Background(), ApplyOptions{Image: filepath.Join(other, "kit.img") + "/"})
+	if !errors.Is(err, ErrUnsafeImage) || !strings.Contains(err.Error(), "it ends in a path separator") {
+		t.Fatalf("a trailing separator: %v", err)
+	}
+}
