@@ -386,7 +386,7 @@ func (h *heldImage) is(path string) bool {
 // directory, and in it the same file (none, for a new image).
 func (h *heldImage) stillThere() error {
 	if id, err := idOfPath(h.dirPath); err != nil || !id.same(h.dirID) {
-		return fmt.Errorf("the directory of %s was moved or replaced while apply ran: %w", h.path, ErrTargetMoved)
+		return movedError("the directory of " + h.path + " was moved or replaced while apply ran")
 	}
 	id, _, err := statAt(h.dir, h.name)
 	switch {
@@ -398,8 +398,15 @@ func (h *heldImage) stillThere() error {
 	case h.f != nil && err == nil && id.same(h.id):
 		return nil
 	}
-	return fmt.Errorf("%s was moved or replaced while apply ran: %w", h.path, ErrTargetMoved)
+	return movedError(h.path + " was moved or replaced while apply ran")
 }
+
+// movedError says what stillThere found moved; it matches ErrTargetMoved
+// without repeating its words.
+type movedError string
+
+func (e movedError) Error() string        { return string(e) }
+func (e movedError) Is(target error) bool { return target == ErrTargetMoved }
 
 // createTemp creates and locks the temporary file a new image is built in,
 // beside the path, named for this process (stale.Name) so that one a

@@ -77,7 +77,7 @@ func (k *Kit) BootTest(ctx context.Context, opts TestOptions) (*TestRun, error) 
 		stale.Collect(os.TempDir(), "", "test", "")
 		dir, err := os.MkdirTemp("", stale.Pattern("", "test", ""))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("creating the scratch directory the kit is built in for the test ($TMPDIR): %w", err)
 		}
 		run.dir, run.Image = dir, filepath.Join(dir, "kit.img")
 		_, err = k.Apply(ctx, ApplyOptions{Image: run.Image, Planned: opts.Planned, Progress: opts.Progress})

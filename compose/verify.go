@@ -241,7 +241,7 @@ func verifyFile(ctx context.Context, f *os.File, lock *config.Lock, progress fun
 		res.Warnings = append(res.Warnings, warning)
 	}
 	if err := hashAll(ctx, jobs, res, verifyEvents(path, progress)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verifying %s: %w", path, err) // Ctrl-C: say what stopped
 	}
 	res.finish(lock)
 	if res.Damaged > 0 {

@@ -80,7 +80,11 @@ func errorLines(err error) []string {
 	msg := err.Error()
 	switch e := err.(type) {
 	case interrupted:
-		return errorLines(e.error)
+		lines := errorLines(e.error)
+		for i, l := range lines {
+			lines[i] = sayInterrupted(l)
+		}
+		return lines
 	case config.Diagnostics:
 		lines := make([]string, len(e))
 		for i, d := range e {

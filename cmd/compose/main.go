@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/config/crash"
@@ -23,7 +22,7 @@ func main() { os.Exit(Main()) }
 // Main runs the CLI with the process's arguments and streams and returns the
 // exit code. It is separate from main so testscript can run it in-process.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	// The first Ctrl-C or SIGTERM cancels ctx; a second one ends compose at
 	// once, as the signal's default does, whatever is still running.
