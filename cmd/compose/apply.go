@@ -99,7 +99,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 		},
 	}
 	ff.register(cmd)
-	cmd.Flags().StringVar(&opts.Image, "image", "", "write the kit to this image `file`")
+	onceVar(cmd.Flags(), &opts.Image, "image", "", "", "write the kit to this image `file`")
 	cmd.Flags().BoolVar(&opts.NoVerify, "no-verify", false, "skip reading back the finished image or devices")
 	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "after an in-place change or none, read the whole kit back as 'compose verify' does")
 	cmd.Flags().StringArrayVar(&opts.Devices, "device", nil, "write the kit to this block `device` (repeatable)")

@@ -53,6 +53,24 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) i
 	if ctx.Err() != nil {
 		err = interrupted{err}
 	}
+	if !a.json && wantsJSON(args) {
+		a.json = true // a flag error came before pflag reached --json
+	}
 	a.fail(err)
 	return exitCode(err)
+}
+
+// wantsJSON reports whether args ask for --json before a "--": a flag
+// error stops parsing where it is, so "apply --imag x --json" never set
+// it, and its error went to stderr as text with nothing on stdout.
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true", "--json=1":
+			return true
+		}
+	}
+	return false
 }

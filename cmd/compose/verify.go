@@ -72,7 +72,7 @@ unreadable, 5 when a target holds no compose kit.`,
 			return errors.Join(err, perr)
 		},
 	}
-	cmd.Flags().StringVar(&img, "image", "", "verify the kit in this image `file`")
+	onceVar(cmd.Flags(), &img, "image", "", "", "verify the kit in this image `file`")
 	cmd.Flags().StringArrayVar(&devs, "device", nil, "verify the kit on this block `device` (repeatable)")
 	return cmd
 }
