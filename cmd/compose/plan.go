@@ -64,7 +64,7 @@ changed outside compose, or its partitions cannot take the change.`,
 	cmd.Flags().Lookup("jobs").Hidden = true
 	cmd.Flags().Lookup("idle-timeout").Hidden = true
 	onceVar(cmd.Flags(), &img, "image", "", "", "the image `file` apply would write")
-	cmd.Flags().StringVar(&dev, "device", "", "show what apply would change on the kit on this `device`")
+	onceVar(cmd.Flags(), &dev, "device", "", "", "show what apply would change on the kit on this `device`")
 	cmd.Flags().BoolVar(&recreate, "recreate", false, "plan a full rewrite, ignoring what the target holds")
 	return cmd
 }
