@@ -362,3 +362,40 @@ func TestGuardBoundsOneCall(t *testing.T) {
 		t.Fatalf("next call: %v; failed: %v", err, g.failed())
 	}
 }
+
+// tinyPE is a PE32+ header for x86_64 whose certificate table (the
+// security directory) is at off, n bytes long.
+func tinyPE(off, n uint32) string {
+	b := make([]byte, 1024)
+	copy(b, "MZ")
+	binary.LittleEndian.PutUint32(b[0x3c:], 0x80)
+	copy(b[0x80:], "PE\x00\x00")
+	coff := 0x84
+	binary.LittleEndian.PutUint16(b[coff:], 0x8664)
+	binary.LittleEndian.PutUint16(b[coff+16:], 240)
+	opt := coff + 20
+	binary.LittleEndian.PutUint16(b[opt:], 0x20b)
+	binary.LittleEndian.PutUint32(b[opt+108:], 16)
+	binary.LittleEndian.PutUint32(b[opt+112+4*8:], off)
+	binary.LittleEndian.PutUint32(b[opt+112+4*8+4:], n)
+	return string(b)
+}
+
+// TestInspectSaysWhenTheSignerIsUnreadable: an EFI payload whose
+// certificate table lies past its end, or claims 4 GiB, is inspected with
+// a warning saying so, as plan warns. Found by the recheck pass: inspect
+// printed no secure boot line at all and no warning.
+func TestInspectSaysWhenTheSignerIsUnreadable(t *testing.T) {
+	for name, pe := range map[string]string{"past the end": tinyPE(0x7ffffff0, 0x1000), "4 GiB": tinyPE(0x100, 0xfffffff0)} {
+		t.Run(name, func(t *testing.T) {
+			iso := buildISO(t, map[string]string{"EFI/BOOT/bootx64.efi": pe, "a/x": "x"}, "-R")
+			r, err := inspectBytesCtx(context.Background(), iso)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.SecureBoot != nil || !strings.Contains(strings.Join(r.Warnings, "\n"), "cannot tell who signed its boot payload: signature of /EFI/BOOT/bootx64.efi") {
+				t.Fatalf("secure boot %+v, warnings %q; want a warning naming the payload", r.SecureBoot, r.Warnings)
+			}
+		})
+	}
+}
