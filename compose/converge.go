@@ -107,7 +107,10 @@ func (s *step) apply(ctx context.Context, f *os.File, dev fatedit.Device, off in
 	if opts.beforeVerify != nil {
 		opts.beforeVerify()
 	}
-	return res.verified(verifyWritten(ctx, f, st.SHA256, openFAT(off), imageEvents(opts.Progress)))
+	if err := res.verified(verifyWritten(ctx, f, st.SHA256, openFAT(off), imageEvents(opts.Progress))); err != nil {
+		return fmt.Errorf("reading back %s after its change was committed: %w", f.Name(), err)
+	}
+	return nil
 }
 
 // verified records how a read-back went.
@@ -276,7 +279,9 @@ func checkSums(ctx context.Context, v opener, sums map[string]string, progress f
 			return fmt.Errorf("verifying %s: %w", path, err)
 		}
 		h := sha256.New()
-		if _, err := io.CopyBuffer(h, r, buf); err != nil {
+		// A 4 GiB ISO on a USB stick takes minutes: Ctrl-C ends it at
+		// the next read, not at the next file.
+		if _, err := io.CopyBuffer(h, ctxReader{ctx, r}, buf); err != nil {
 			return fmt.Errorf("verifying %s: %w", path, err)
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != want {

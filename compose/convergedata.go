@@ -196,7 +196,10 @@ func (s *dataStep) verify(ctx context.Context, f *os.File, want map[string]strin
 		opts.beforeVerify()
 	}
 	open := func(r io.ReaderAt) (opener, error) { return ext4edit.Open(readOnly{r}, s.off) }
-	return res.verified(verifyWritten(ctx, f, want, open, imageEvents(opts.Progress)))
+	if err := res.verified(verifyWritten(ctx, f, want, open, imageEvents(opts.Progress))); err != nil {
+		return fmt.Errorf("reading back the data partition of %s: %w", f.Name(), err)
+	}
+	return nil
 }
 
 // addJournal is ext4edit.AddJournal for disk.Spec.Journal.

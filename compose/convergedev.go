@@ -61,7 +61,7 @@ func (k *Kit) convergeDevice(ctx context.Context, d device.Device, opts ApplyOpt
 	r := DeviceResult{Device: d.Path, Incremental: true}
 	f, err := device.Open(d)
 	if err != nil {
-		r.Error, r.err = err.Error(), err
+		r.Error, r.err = resultText(err), err
 		return r, err
 	}
 	defer f.Close()
@@ -82,7 +82,7 @@ func (k *Kit) convergeDevice(ctx context.Context, d device.Device, opts ApplyOpt
 		r.ISOCheck, r.Verification = res.ISOCheck, res.Verification
 	}
 	if err != nil {
-		r.Error, r.err = err.Error(), err
+		r.Error, r.err = resultText(err), err
 		return r, err
 	}
 	r.Complete, r.Verified = true, !opts.NoVerify

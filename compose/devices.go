@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/usbkit/compose/compose/device"
 )
@@ -122,6 +123,16 @@ type deviceWrite struct {
 // user must know: a device left incomplete (ErrWriteFailed), or devices
 // refused when opened, before any byte was written (ErrUnsafeTarget, for
 // example one mounted while the kit was built).
+// resultText is an error as a result's words (DeviceResult.Error, which
+// the JSON results carry beside the error object): Ctrl-C reads
+// "interrupted", not Go's "context canceled".
+func resultText(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return strings.ReplaceAll(err.Error(), context.Canceled.Error(), "interrupted")
+	}
+	return err.Error()
+}
+
 func writeDevices(ctx context.Context, img string, devs []device.Device, w deviceWrite) ([]DeviceResult, error) {
 	paths := make([]string, len(devs))
 	for i, d := range devs {
@@ -144,7 +155,7 @@ func writeDevices(ctx context.Context, img string, devs []device.Device, w devic
 		if r.Err == nil {
 			r.Err = errors.New("not complete")
 		}
-		out[i].Error = r.Err.Error()
+		out[i].Error = resultText(r.Err)
 		if out[i].Touched {
 			incomplete = append(incomplete, r.Err)
 		} else {

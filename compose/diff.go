@@ -21,7 +21,7 @@ type RecreateError struct {
 }
 
 func (e *RecreateError) Error() string {
-	return fmt.Sprintf("%s cannot be changed in place: %s; rewrite it in full with --recreate (erases it)", e.Target, strings.Join(e.Reasons, "; "))
+	return fmt.Sprintf("%s cannot be changed in place: %s; rewrite it in full with --recreate (erases it)", e.Target, joinSome(e.Reasons))
 }
 
 // Unwrap makes the error match ErrRecreate and ErrUnsafeTarget: nothing
@@ -106,12 +106,12 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 		return nil, ErrNotReady
 	}
 	if !t.Kit {
-		d.Recreate = append(d.Recreate, "it is not a compose kit: "+strings.Join(t.Problems, "; "))
+		d.Recreate = append(d.Recreate, "it is not a compose kit: "+joinSome(t.Problems))
 		return d, nil
 	}
 	d.ISOCheck = ISOCheckSampled
 	if t.Drift {
-		d.Recreate = append(d.Recreate, "files on it were changed outside compose: "+strings.Join(t.Problems, "; "))
+		d.Recreate = append(d.Recreate, "files on it were changed outside compose: "+joinSome(t.Problems))
 	}
 	want, have := p.desired, t.State
 	d.Resume = have.Interim

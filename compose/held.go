@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/usbkit/compose/compose/internal/stale"
@@ -33,13 +34,15 @@ type imageMode struct {
 // refuses to replace a file that appeared meanwhile, so two applies to one
 // path never write the same file at once.
 type heldImage struct {
-	path  string // as given
-	dir   *os.File
-	dirID fileID
-	name  string   // the base name in dir
-	f     *os.File // the file the path names, locked; nil until there is one
-	id    fileID
-	prev  []*os.File // files a commit replaced: locked until close
+	path     string // as given
+	dir      *os.File
+	dirID    fileID
+	dirPath  string   // the directory, resolved (see splitPath)
+	dirShown string   // the directory as the path gives it, for messages
+	name     string   // the base name in dir
+	f        *os.File // the file the path names, locked; nil until there is one
+	id       fileID
+	prev     []*os.File // files a commit replaced: locked until close
 	// tmp is the locked temporary file a new image is built in (tmpName in
 	// dir), until commit renames it into place.
 	tmp     *os.File
@@ -54,16 +57,20 @@ type heldImage struct {
 // it is a regular file that nobody else is writing and that may be
 // replaced (refuse, then the checks every caller gets: see refuse).
 func openHeld(path string, mode imageMode, refuse func(*heldImage) string) (*heldImage, error) {
-	path = filepath.Clean(path)
-	dirPath, name := filepath.Dir(path), filepath.Base(path)
-	if name == "." || name == ".." || name == string(filepath.Separator) {
+	dirPath, name := splitPath(path)
+	switch name {
+	case "":
+		return nil, &RefusedImageError{Path: path, Reason: "it ends in a path separator, so it names a directory, not a file", Outcome: notStarted}
+	case ".", "..":
 		return nil, &RefusedImageError{Path: path, Reason: "it is a directory", Outcome: notStarted}
 	}
 	dir, err := openDir(dirPath)
 	if err != nil {
 		return nil, imageDirError(path, dirPath, err)
 	}
-	h := &heldImage{path: path, dir: dir, name: name}
+	// Kept resolved (no symbolic link, no ".."): the temporaries beside
+	// the image are found by joining names to it, which cleans lexically.
+	h := &heldImage{path: path, dir: dir, dirPath: absPath(dirPath), dirShown: dirPath, name: name}
 	if h.dirID, _, err = idOfFile(dir); err == nil {
 		err = h.open(mode)
 	}
@@ -74,6 +81,9 @@ func openHeld(path string, mode imageMode, refuse func(*heldImage) string) (*hel
 		}
 		if why == "" {
 			why = h.refuse()
+		}
+		if why == "" && !mode.recreate {
+			why = h.mountedLoop()
 		}
 		if why != "" {
 			err = h.refused(why)
@@ -113,6 +123,33 @@ func (h *heldImage) open(mode imageMode) error {
 	return fmt.Errorf("%s keeps changing while it is opened: %w", h.path, err)
 }
 
+// beside names a file in the image's directory for messages, as the
+// image path given names its directory.
+func (h *heldImage) beside(name string) string {
+	if h.dirShown == "." {
+		return name
+	}
+	return strings.TrimSuffix(h.dirShown, string(filepath.Separator)) + string(filepath.Separator) + name
+}
+
+// splitPath splits an image path at its last separator without cleaning
+// it: in "link/../kit.img" the kernel resolves ".." from where the link
+// leads, so the file is kit.img in the link target's parent, which is
+// what every other tool writes; filepath.Clean made it ./kit.img, another
+// file (found by the recheck pass).
+func splitPath(p string) (dir, name string) {
+	vol := filepath.VolumeName(p)
+	rest := p[len(vol):]
+	i := strings.LastIndexAny(rest, "/"+string(filepath.Separator))
+	switch {
+	case i < 0:
+		return vol + ".", rest
+	case strings.TrimRight(rest[:i], "/"+string(filepath.Separator)) == "":
+		return vol + rest[:i+1], rest[i+1:] // the root
+	}
+	return vol + rest[:i], rest[i+1:]
+}
+
 // openOnce is one attempt of open; done is false when the path changed
 // between the check and the open, or before the lock was taken.
 func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
@@ -140,9 +177,9 @@ func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
 	if err := tryLock(f, write); errors.Is(err, errLocked) {
 		if write {
 			f.Close()
-			return true, h.busy("another process is writing it" + holder(lockHolder(fid)))
+			return true, h.busy(lockedBy(fid))
 		}
-		h.writer = lockHolder(fid)
+		h.writer, _ = lockHolder(fid)
 		h.notes = append(h.notes[:0], fmt.Sprintf("%s is being written by another process%s: this plan read it while it changes", h.path, holder(h.writer)))
 	} else if err != nil {
 		f.Close()
@@ -166,7 +203,7 @@ func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
 // image is built in, right away: it is what tells a second apply of the
 // same path, from its start, that this one is building it.
 func (h *heldImage) prepareWrite(mode imageMode) error {
-	stale.Collect(filepath.Dir(h.path), h.tempPrefix(), "apply", ".tmp")
+	stale.Collect(h.dirPath, h.tempPrefix(), "apply", ".tmp")
 	if h.f != nil && !mode.recreate {
 		return nil // converged in place: nothing is created beside it
 	}
@@ -223,7 +260,7 @@ func (h *heldImage) tempPrefix() string { return "." + h.name + "." }
 // (their temporary file is locked); as plan notes when note is set.
 func (h *heldImage) builders(note bool) []string {
 	var out []string
-	for _, e := range stale.List(filepath.Dir(h.path), h.tempPrefix(), "apply", ".tmp") {
+	for _, e := range stale.List(h.dirPath, h.tempPrefix(), "apply", ".tmp") {
 		if e.Gone || (note && e.PID == h.writer) {
 			continue // a writer plan noted already
 		}
@@ -248,7 +285,7 @@ func (h *heldImage) builders(note bool) []string {
 // the image; the next apply removes them.
 func (h *heldImage) leftovers() []string {
 	var out []string
-	for _, e := range stale.List(filepath.Dir(h.path), h.tempPrefix(), "apply", ".tmp") {
+	for _, e := range stale.List(h.dirPath, h.tempPrefix(), "apply", ".tmp") {
 		if !e.Gone {
 			continue
 		}
@@ -256,9 +293,61 @@ func (h *heldImage) leftovers() []string {
 		if fi, err := os.Lstat(e.Path); err == nil {
 			size = " (" + bytesize.Format(fi.Size()) + ")"
 		}
-		out = append(out, fmt.Sprintf("%s%s was left by a killed apply; the next apply removes it", e.Path, size))
+		out = append(out, fmt.Sprintf("%s%s was left by a killed apply; the next apply removes it", h.beside(filepath.Base(e.Path)), size))
 	}
 	return out
+}
+
+// lockedBy says who holds the lock on the file id: "another process is
+// writing it (PID 4242: compose apply …)", or reading it when the lock is
+// shared (compose verify, compose test).
+func lockedBy(id fileID) string {
+	pid, shared := lockHolder(id)
+	if shared {
+		return "another process is reading it" + holder(pid)
+	}
+	return "another process is writing it" + holder(pid)
+}
+
+// BusyError says that a target a reader (verify, test) needs is being
+// written by another process; it matches ErrTargetBusy and ErrUnsafeTarget.
+type BusyError struct {
+	Path string
+	Why  string // "another process is writing it (PID …)"
+	Verb string // what the reader does: "verify"
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("%s: %s; %s it when that has finished (what it reads now may be half changed)", e.Path, e.Why, e.Verb)
+}
+
+// Is makes errors.Is match ErrTargetBusy and ErrUnsafeTarget.
+func (e *BusyError) Is(target error) bool {
+	return target == ErrTargetBusy || target == ErrUnsafeTarget
+}
+
+// openReading opens path for a reader that must not see an apply change
+// it (verify, test; verb names it): an image file is locked shared for as
+// long as it stays open, which an apply's exclusive lock excludes either
+// way round. Other files (devices) are opened unlocked.
+func openReading(path, verb string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	id, kind, err := idOfFile(f)
+	if err != nil || !kind.IsRegular() {
+		return f, nil
+	}
+	switch err := tryLock(f, false); {
+	case errors.Is(err, errLocked):
+		f.Close()
+		return nil, &BusyError{Path: path, Why: lockedBy(id), Verb: verb}
+	case err != nil:
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // holder describes the process holding a lock: " (PID 4242: compose apply
@@ -296,8 +385,8 @@ func (h *heldImage) is(path string) bool {
 // stillThere checks that the path still leads to what h holds: the same
 // directory, and in it the same file (none, for a new image).
 func (h *heldImage) stillThere() error {
-	if id, err := idOfPath(filepath.Dir(h.path)); err != nil || !id.same(h.dirID) {
-		return fmt.Errorf("the directory of %s was moved or replaced while apply ran: %w", h.path, ErrTargetMoved)
+	if id, err := idOfPath(h.dirPath); err != nil || !id.same(h.dirID) {
+		return movedError("the directory of " + h.path + " was moved or replaced while apply ran")
 	}
 	id, _, err := statAt(h.dir, h.name)
 	switch {
@@ -309,8 +398,15 @@ func (h *heldImage) stillThere() error {
 	case h.f != nil && err == nil && id.same(h.id):
 		return nil
 	}
-	return fmt.Errorf("%s was moved or replaced while apply ran: %w", h.path, ErrTargetMoved)
+	return movedError(h.path + " was moved or replaced while apply ran")
 }
+
+// movedError says what stillThere found moved; it matches ErrTargetMoved
+// without repeating its words.
+type movedError string
+
+func (e movedError) Error() string        { return string(e) }
+func (e movedError) Is(target error) bool { return target == ErrTargetMoved }
 
 // createTemp creates and locks the temporary file a new image is built in,
 // beside the path, named for this process (stale.Name) so that one a
@@ -318,12 +414,12 @@ func (h *heldImage) stillThere() error {
 func (h *heldImage) createTemp() error {
 	for range 100 {
 		name := stale.Name(h.tempPrefix(), "apply", ".tmp")
-		f, err := createAt(h.dir, name, filepath.Join(filepath.Dir(h.path), name))
+		f, err := createAt(h.dir, name, h.beside(name))
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return imageDirError(h.path, filepath.Dir(h.path), err)
+			return imageDirError(h.path, h.dirPath, err)
 		}
 		h.tmp, h.tmpName = f, name
 		if err := tryLock(f, true); err != nil {

@@ -8,6 +8,6 @@ import "errors"
 func renameNoReplace(int, string, string) error { return errors.ErrUnsupported }
 
 // lockHolder cannot be asked here.
-func lockHolder(fileID) int { return 0 }
+func lockHolder(fileID) (int, bool) { return 0, false }
 
 func commandOf(int) string { return "" }

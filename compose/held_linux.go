@@ -20,11 +20,11 @@ func renameNoReplace(dirfd int, from, to string) error {
 }
 
 // lockHolder finds in /proc/locks the process holding a flock on the file
-// id, or 0.
-func lockHolder(id fileID) int {
+// id, or 0, and whether its lock is shared (a reader's: verify, test).
+func lockHolder(id fileID) (pid int, shared bool) {
 	f, err := os.Open("/proc/locks")
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	defer f.Close()
 	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(id.dev), unix.Minor(id.dev), id.ino)
@@ -37,10 +37,10 @@ func lockHolder(id fileID) int {
 			continue
 		}
 		if pid, err := strconv.Atoi(fields[4]); err == nil && pid > 0 {
-			return pid
+			return pid, fields[3] == "READ"
 		}
 	}
-	return 0
+	return 0, false
 }
 
 // commandOf is the command line of process pid, or "".

@@ -72,5 +72,5 @@ func renameAt(dir *os.File, from, to string, noReplace bool) error {
 func tryLock(*os.File, bool) error { return nil }
 func unlock(*os.File)              {}
 
-func lockHolder(fileID) int { return 0 }
-func commandOf(int) string  { return "" }
+func lockHolder(fileID) (int, bool) { return 0, false }
+func commandOf(int) string          { return "" }

@@ -191,6 +191,32 @@ func catalogSelf(tb testing.TB) []byte {
 	return nil
 }
 
+// vdSized returns iso with a both-endian size field (at off in the first volume
+// descriptor of type vd) set to v: go-diskfs allocates path tables and root directories
+// as their descriptors size them, before reading them.
+func vdSized(tb testing.TB, iso []byte, vd byte, off int, v uint32) []byte {
+	b := bytes.Clone(iso)
+	for i := isoFirstVD; b[i] != vdTerminator; i += isoSector {
+		if b[i] == vd {
+			both32(b[i+off:], v)
+			return b
+		}
+	}
+	tb.Fatalf("no volume descriptor of type %d", vd)
+	return nil
+}
+
+// ceSized returns iso with its first Rock Ridge continuation area's length set to v.
+func ceSized(tb testing.TB, iso []byte, v uint32) []byte {
+	b := bytes.Clone(iso)
+	i := bytes.Index(b, []byte("CE\x1c\x01"))
+	if i < 0 {
+		tb.Fatal("no CE entry")
+	}
+	both32(b[i+20:], v)
+	return b
+}
+
 type hostileISO struct {
 	iso  []byte
 	want string // in the error; "" for an ISO that must inspect normally
@@ -200,6 +226,7 @@ type hostileISO struct {
 func hostileISOs(tb testing.TB) map[string]hostileISO {
 	rr := buildISO(tb, liveTree(), "-R")
 	plain := buildISO(tb, liveTree(), "--norock")
+	joliet := buildISO(tb, liveTree(), "-R", "-J")
 	deep := liveTree()
 	deep[strings.Repeat("d/", 40)+"vmlinuz"] = "k"
 	links := liveTree()
@@ -223,6 +250,12 @@ func hostileISOs(tb testing.TB) map[string]hostileISO {
 		"deep-tree":              {buildISO(tb, deep, "-R"), ""},
 		"el-torito-catalog-self": {catalogSelf(tb), ""},
 		"rock-ridge-symlinks":    {buildISO(tb, links, "-R"), ""},
+		// Sizes go-diskfs allocates before it reads: 4 GiB, fatal under a memory limit.
+		"pvd-root-4gib":          {vdSized(tb, rr, vdPrimary, vdRootSize, 0xffff_f800), "its primary volume descriptor gives a root directory of 4294965248 bytes"},
+		"pvd-path-table-4gib":    {vdSized(tb, rr, vdPrimary, vdPathTable, 0xffff_ff00), "its primary volume descriptor gives a path table of 4294967040 bytes"},
+		"joliet-root-4gib":       {vdSized(tb, joliet, vdSupplement, vdRootSize, 0xffff_f800), "its supplementary (Joliet) volume descriptor gives a root directory"},
+		"joliet-path-table-4gib": {vdSized(tb, joliet, vdSupplement, vdPathTable, 0xffff_ff00), "its supplementary (Joliet) volume descriptor gives a path table"},
+		"rock-ridge-ce-4gib":     {ceSized(tb, rr, 0xffff_ff00), "a structure of 4294967040 bytes"},
 	}
 }
 
@@ -327,5 +360,42 @@ func TestGuardBoundsOneCall(t *testing.T) {
 	}
 	if err := g.do(func() error { return g.step(1) }); err != nil || g.failed() == nil {
 		t.Fatalf("next call: %v; failed: %v", err, g.failed())
+	}
+}
+
+// tinyPE is a PE32+ header for x86_64 whose certificate table (the
+// security directory) is at off, n bytes long.
+func tinyPE(off, n uint32) string {
+	b := make([]byte, 1024)
+	copy(b, "MZ")
+	binary.LittleEndian.PutUint32(b[0x3c:], 0x80)
+	copy(b[0x80:], "PE\x00\x00")
+	coff := 0x84
+	binary.LittleEndian.PutUint16(b[coff:], 0x8664)
+	binary.LittleEndian.PutUint16(b[coff+16:], 240)
+	opt := coff + 20
+	binary.LittleEndian.PutUint16(b[opt:], 0x20b)
+	binary.LittleEndian.PutUint32(b[opt+108:], 16)
+	binary.LittleEndian.PutUint32(b[opt+112+4*8:], off)
+	binary.LittleEndian.PutUint32(b[opt+112+4*8+4:], n)
+	return string(b)
+}
+
+// TestInspectSaysWhenTheSignerIsUnreadable: an EFI payload whose
+// certificate table lies past its end, or claims 4 GiB, is inspected with
+// a warning saying so, as plan warns. Found by the recheck pass: inspect
+// printed no secure boot line at all and no warning.
+func TestInspectSaysWhenTheSignerIsUnreadable(t *testing.T) {
+	for name, pe := range map[string]string{"past the end": tinyPE(0x7ffffff0, 0x1000), "4 GiB": tinyPE(0x100, 0xfffffff0)} {
+		t.Run(name, func(t *testing.T) {
+			iso := buildISO(t, map[string]string{"EFI/BOOT/bootx64.efi": pe, "a/x": "x"}, "-R")
+			r, err := inspectBytesCtx(context.Background(), iso)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.SecureBoot != nil || !strings.Contains(strings.Join(r.Warnings, "\n"), "cannot tell who signed its boot payload: signature of /EFI/BOOT/bootx64.efi") {
+				t.Fatalf("secure boot %+v, warnings %q; want a warning naming the payload", r.SecureBoot, r.Warnings)
+			}
+		})
 	}
 }

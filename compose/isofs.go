@@ -68,8 +68,8 @@ func readISO(ctx context.Context, f isoFile, size int64, name string) (*isoImage
 		fsys, err = iso9660.Read(file.New(cappedISO{f, g}, true), size, 0, 0)
 		return err
 	})
-	if g.failed() != nil { // a panic or ctx: the error names the ISO already
-		return nil, err
+	if gerr := g.failed(); gerr != nil { // a panic, a bound or ctx: the error names the ISO
+		return nil, gerr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading its ISO 9660 file system: %w", name, err)
@@ -118,7 +118,11 @@ func inspectImage(im *isoImage, name string) (_ *Inspection, err error) {
 	if perr := im.failed(); perr != nil {
 		return nil, perr
 	}
-	if err == nil {
+	if err != nil {
+		// As plan warns; inspect dropped it, and printed no secure boot line
+		// at all for a signature it could not read (recheck pass).
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: cannot tell who signed its boot payload: %v", name, err))
+	} else {
 		r.SecureBoot = &sb
 	}
 	return r, nil
@@ -150,11 +154,13 @@ type cappedISO struct {
 }
 
 func (c cappedISO) ReadAt(p []byte, off int64) (int, error) {
+	// The size first: one read of 4 GiB is a structure claiming that size
+	// (a Rock Ridge continuation area's length), not a loop.
+	if len(p) > maxISORead {
+		return 0, c.g.record(fmt.Errorf("%s: %w: a structure of %d bytes at offset %d (more than %d MiB)", c.g.name, ErrMalformedISO, len(p), off, maxISORead>>20))
+	}
 	if err := c.g.step(len(p)); err != nil {
 		return 0, err
-	}
-	if len(p) > maxISORead {
-		return 0, fmt.Errorf("%w: a structure of %d bytes at offset %d (more than %d MiB)", ErrMalformedISO, len(p), off, maxISORead>>20)
 	}
 	return c.isoFile.ReadAt(p, off)
 }

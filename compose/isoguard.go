@@ -134,6 +134,17 @@ func panicSite() string {
 	}
 }
 
+// record remembers err as the inspection's error, unless one came first,
+// and returns it.
+func (g *guard) record(err error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err == nil {
+		g.err = err
+	}
+	return err
+}
+
 func (g *guard) failed() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -13,9 +13,12 @@ const (
 	isoFirstVD     = 16 * isoSector
 	isoMaxVDs      = 64 // real ISOs carry 2 to 5; the bound stops a scan of junk
 	vdPrimary      = 1
+	vdSupplement   = 2 // Joliet's
 	vdTerminator   = 255
 	pvdSpaceSize   = 80  // volume space size in logical blocks, both-endian uint32
 	pvdLogicalSize = 128 // logical block size, both-endian uint16
+	vdPathTable    = 132 // path table size in bytes, both-endian uint32
+	vdRootSize     = 156 + 10
 )
 
 // volume is what the primary volume descriptor says about the image.
@@ -41,6 +44,11 @@ func checkVolume(r io.ReaderAt, size int64, name string) (volume, error) {
 		if _, err := r.ReadAt(vd, isoFirstVD+i*isoSector); err != nil || string(vd[1:6]) != "CD001" {
 			break
 		}
+		if vd[0] == vdPrimary || vd[0] == vdSupplement {
+			if err := checkSizes(vd, name); err != nil {
+				return volume{}, err
+			}
+		}
 		switch {
 		case vd[0] == vdPrimary && v == nil:
 			v = &volume{int64(binary.LittleEndian.Uint32(vd[pvdSpaceSize:])), int64(binary.LittleEndian.Uint16(vd[pvdLogicalSize:]))}
@@ -57,6 +65,26 @@ func checkVolume(r io.ReaderAt, size int64, name string) (volume, error) {
 		return volume{}, fmt.Errorf("%s is not an ISO 9660 image: no primary volume descriptor at offset %d", name, isoFirstVD)
 	}
 	return volume{}, fmt.Errorf("%s: %w: no volume descriptor set terminator in its first %d descriptors", name, ErrMalformedISO, isoMaxVDs)
+}
+
+// checkSizes refuses a volume descriptor whose path table or root
+// directory is larger than any one read go-diskfs may make (maxISORead):
+// go-diskfs allocates both, as sized here, when it opens the ISO and
+// before it reads a byte of them, so a crafted 4 GiB size reached the
+// allocator first ("fatal error: out of memory" under a memory limit,
+// which no recover catches).
+func checkSizes(vd []byte, name string) error {
+	what := "primary"
+	if vd[0] == vdSupplement {
+		what = "supplementary (Joliet)"
+	}
+	if n := binary.LittleEndian.Uint32(vd[vdPathTable:]); n > maxISORead {
+		return fmt.Errorf("%s: %w: its %s volume descriptor gives a path table of %d bytes (more than %d MiB)", name, ErrMalformedISO, what, n, maxISORead>>20)
+	}
+	if n := binary.LittleEndian.Uint32(vd[vdRootSize:]); n > maxISORead {
+		return fmt.Errorf("%s: %w: its %s volume descriptor gives a root directory of %d bytes (more than %d MiB)", name, ErrMalformedISO, what, n, maxISORead>>20)
+	}
+	return nil
 }
 
 // truncated describes a file shorter than the volume it holds, or is "".

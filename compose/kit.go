@@ -232,7 +232,7 @@ func (k *Kit) Plan(ctx context.Context, image string, opts ...PlanOptions) (*Pla
 	if o.held != nil || o.device != nil || o.Device {
 		return MakePlan(ctx, k.m, l, f, image, o)
 	}
-	h, err := k.openImage(image, imageMode{})
+	h, err := k.openImage(image, imageMode{recreate: o.Recreate})
 	if err != nil {
 		return nil, err
 	}

@@ -109,3 +109,34 @@ func TestPlanStopsWhenCancelled(t *testing.T) {
 		t.Fatalf("Plan with a cancelled context: got plan %v, error %v; want context.Canceled", p != nil, err)
 	}
 }
+
+// TestKitDeviceInterruptedSaysSo: Ctrl-C while a stick is written leaves
+// it incomplete, and its result (which --json prints beside the error
+// object) says "interrupted". Found by the recheck pass: it said
+// "/dev/loopN: the device is incomplete: context canceled".
+func TestKitDeviceInterruptedSaysSo(t *testing.T) {
+	testenv.Tools(t, "xorriso")
+	dev := loopDevice(t, 256<<20)
+	dir := t.TempDir()
+	m := kit(t, dir, "bios, uefi-x64", liveISO(t, dir, "alpha", "a"))
+	k, err := Load(m.File, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.fetchOpts.CacheDir = filepath.Join(dir, "cache")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	progress := func(e Event) {
+		if e.Phase == PhaseWrite && e.Done > 0 {
+			cancel()
+		}
+	}
+	res, err := k.Apply(ctx, ApplyOptions{Devices: []string{dev}, Force: true, Confirm: func([]Stick) error { return nil }, Progress: progress})
+	if !errors.Is(err, context.Canceled) || res == nil || len(res.Devices) != 1 {
+		t.Fatalf("Apply: %+v, %v; want context.Canceled with one device result", res, err)
+	}
+	r := res.Devices[0]
+	if r.Complete || !r.Touched || !strings.Contains(r.Error, "interrupted") || strings.Contains(r.Error, "context canceled") {
+		t.Fatalf("the stick's result: %+v; want incomplete, saying interrupted", r)
+	}
+}

@@ -50,7 +50,8 @@ func TestApplyDoesNotFollowASwappedTarget(t *testing.T) {
 	if sha256File(t, dev) != before {
 		t.Fatalf("the loop device behind the swapped-in link was written")
 	}
-	if !errors.Is(err, ErrTargetMoved) || !strings.Contains(err.Error(), "the kit was written to the file that was there when apply started") {
+	if !errors.Is(err, ErrTargetMoved) || !strings.Contains(err.Error(), "the kit was written to the file that was there when apply started") ||
+		strings.Count(err.Error(), "replaced") != 1 { // it said so twice, in two wordings
 		t.Fatalf("Apply: got %v, want ErrTargetMoved", err)
 	}
 	if fi, err := os.Lstat(img); err != nil || fi.Mode()&os.ModeSymlink == 0 {
@@ -330,4 +331,55 @@ func holdsISO(tg *Target, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestVerifyExcludesApply: verify and compose test read an image while no
+// apply writes it. Found by the recheck pass: a verify that started 10-50
+// ms before a two-step apply read the ISO the apply was replacing in its
+// freed clusters and reported it changed (exit 4, "rewrite the kit in
+// full"), a false alarm; one started inside the apply called the kit
+// "the interim kit of an interrupted two-step apply". Now Verify is
+// refused while an apply holds the image, naming it; an apply is refused
+// while a verify or a boot test reads it; and plan only notes the reader.
+func TestVerifyExcludesApply(t *testing.T) {
+	_, cache, img, two, three := raceKits(t)
+	first := startRacer(t, two, cache, img, "BLOCK=1")
+	pid := fmt.Sprintf("PID %d", first.cmd.Process.Pid)
+	_, err := Verify(context.Background(), VerifyOptions{Targets: []string{img}})
+	if !errors.Is(err, ErrTargetBusy) || !errors.Is(err, ErrUnsafeTarget) || !strings.Contains(err.Error(), "another process is writing it ("+pid) {
+		t.Fatalf("verify while an apply holds the image: %v; want ErrTargetBusy naming %s", err, pid)
+	}
+	if code := first.wait(); code != 0 {
+		t.Fatalf("the apply: exit %d: %s", code, first.stderr.String())
+	}
+	if v, err := verifyOne(t, img); err != nil || !v.OK {
+		t.Fatalf("verify once the apply ended: %+v, %v", v, err)
+	}
+
+	reading, err := openReading(img, "verify") // as Verify holds it while it reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := sha256File(t, img)
+	k := loadKit(t, three, cache)
+	_, err = k.Apply(context.Background(), ApplyOptions{Image: img})
+	if !errors.Is(err, ErrTargetBusy) || !strings.Contains(err.Error(), "another process is reading it (PID") {
+		t.Fatalf("apply while verify reads: %v; want ErrTargetBusy, reading", err)
+	}
+	reading.Close()
+
+	run, err := k.BootTest(context.Background(), TestOptions{Image: img})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); !errors.Is(err, ErrTargetBusy) {
+		t.Fatalf("apply while compose test boots the image: %v; want ErrTargetBusy", err)
+	}
+	if sha256File(t, img) != before {
+		t.Fatal("a refused apply changed the image")
+	}
+	run.Close()
+	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); err != nil {
+		t.Fatalf("apply once the readers are gone: %v", err)
+	}
 }

@@ -100,6 +100,10 @@ func readRecord(f *os.File, r io.ReaderAt) (*Target, *fatedit.Volume, int, error
 		t.Problems = append(t.Problems, fmt.Sprintf("its state record has format %d; this compose writes format %d", t.State.Format, StateFormat))
 		return t, nil, 0, nil
 	}
+	if bad := recordProblems(t.State, esp.Index); len(bad) > 0 {
+		t.Problems = append(t.Problems, bad...)
+		return t, nil, 0, nil
+	}
 	t.Kit = true
 	return t, v, esp.Index, nil
 }
@@ -107,6 +111,10 @@ func readRecord(f *os.File, r io.ReaderAt) (*Target, *fatedit.Volume, int, error
 // readGPT lists the partitions and returns the ESP, or nil with a
 // Problem when there is no GPT or no ESP.
 func (t *Target) readGPT(f *os.File) (*TargetPartition, error) {
+	if why := checkGPTHeaders(f); why != "" { // before go-diskfs reads it
+		t.Problems = append(t.Problems, why)
+		return nil, nil
+	}
 	d, err := diskfs.OpenBackend(file.New(f, true), diskfs.WithOpenMode(diskfs.ReadOnly))
 	if err != nil {
 		t.Problems = append(t.Problems, fmt.Sprintf("it cannot be read as a disk: %v", err))
@@ -123,12 +131,16 @@ func (t *Target) readGPT(f *os.File) (*TargetPartition, error) {
 		if p.Type == gpt.Unused {
 			continue
 		}
-		ss := int64(g.LogicalSectorSize)
-		tp := TargetPartition{Index: p.Index, Type: strings.ToUpper(string(p.Type)), Offset: int64(p.Start) * ss, Size: int64(p.End-p.Start+1) * ss}
+		tp := TargetPartition{Index: p.Index, Type: strings.ToUpper(string(p.Type))}
+		tp.Offset, tp.Size = partitionExtent(p.Start, p.End, uint64(g.LogicalSectorSize))
 		t.Partitions = append(t.Partitions, tp)
 		if tp.Type == disk.TypeESP && esp == nil {
 			esp = &t.Partitions[len(t.Partitions)-1]
 		}
+	}
+	if bad := partitionProblems(t.Partitions, d.Size); len(bad) > 0 {
+		t.Problems = append(t.Problems, bad...)
+		return nil, nil
 	}
 	if esp == nil {
 		t.Problems = append(t.Problems, "it has no EFI System Partition")

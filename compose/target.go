@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/config"
 )
 
@@ -120,7 +121,7 @@ func (k *Kit) refuseImage(h *heldImage) string {
 			return fmt.Sprintf("it is %s (%s in %s)", p.What, p.Field, manifest)
 		}
 	}
-	if f, err := k.fetcher(); err == nil && inside(h.path, f.CacheDir()) {
+	if f, err := k.fetcher(); err == nil && inside(h.dirPath, f.CacheDir()) {
 		return "it is inside the ISO cache " + f.CacheDir()
 	}
 	return ""
@@ -133,16 +134,16 @@ func (h *heldImage) refuse() string {
 	if exe, err := os.Executable(); err == nil && h.is(exe) {
 		return "it is the compose program itself (" + exe + ")"
 	}
-	if dir := systemDir(h.path); dir != "" {
+	if dir := systemDir(h.dirPath); dir != "" {
 		return "it is under " + dir + ", where the kernel's own files are, not a place for an image"
 	}
 	return h.notDiskImage()
 }
 
-// systemDir names the kernel file system the path is in (/dev, /proc,
-// /sys; /dev/shm is an ordinary tmpfs), or "".
-func systemDir(path string) string {
-	dir := absPath(filepath.Dir(path))
+// systemDir names the kernel file system the directory dirPath is in
+// (/dev, /proc, /sys; /dev/shm is an ordinary tmpfs), or "".
+func systemDir(dirPath string) string {
+	dir := absPath(dirPath)
 	if dir == "/dev/shm" || strings.HasPrefix(dir, "/dev/shm/") {
 		return ""
 	}
@@ -177,13 +178,37 @@ func (h *heldImage) notDiskImage() string {
 		"compose replaces only disk images, even with --recreate: remove it yourself if it can go"
 }
 
+// mountedLoop refuses, for an in-place change, an image attached to a loop
+// device whose file system is mounted: the kernel writes its cached view
+// of that file system back over what apply changed (found by the recheck
+// pass: an ext4 data partition mounted through losetup -o had its block
+// bitmap undone, e2fsck found it corrupt). A full rewrite (--recreate) is
+// safe: it renames a new file over the path, and the loop device keeps
+// the old one.
+func (h *heldImage) mountedLoop() string {
+	if h.f == nil {
+		return ""
+	}
+	fi, err := h.f.Stat()
+	if err != nil {
+		return ""
+	}
+	devs, _ := device.BackedBy(device.Root{}, fi)
+	for _, d := range devs {
+		if uses := d.InUse(); len(uses) > 0 {
+			return fmt.Sprintf("it is attached to the loop device %s, which is in use (%s): changing it in place would corrupt the mounted file system; unmount it (and losetup -d %s), or rewrite it with --recreate", d.Path, strings.Join(uses, "; "), d.Path)
+		}
+	}
+	return ""
+}
+
 // describeKind names a file type for messages.
 func describeKind(m fs.FileMode) string { return config.FileKind(m) }
 
-// inside reports whether path is in dir or below it (symbolic links in
-// both resolved where they exist).
-func inside(path, dir string) bool {
-	p, d := absPath(filepath.Dir(path)), absPath(dir)
+// inside reports whether the directory dirPath is dir or below it
+// (symbolic links in both resolved where they exist).
+func inside(dirPath, dir string) bool {
+	p, d := absPath(dirPath), absPath(dir)
 	return p == d || strings.HasPrefix(p, d+string(filepath.Separator))
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -295,5 +297,95 @@ func TestImageDirErrorWords(t *testing.T) {
 		if !errors.Is(err, ErrImageDir) || err.Error() != "cannot write the image to out/kit.img: "+want+"; nothing was fetched or built" {
 			t.Errorf("%v: %v", errno, err)
 		}
+	}
+}
+
+// TestApplyRefusesAMountedLoopImage: an image whose data partition is
+// mounted through a loop device is not changed in place. Found by the
+// recheck pass: apply changed the ext4 partition under the mount, and on
+// umount the kernel wrote its cached block bitmap back over the change
+// (e2fsck -fn: "Block bitmap differences"). plan refuses alike; a full
+// rewrite renames a new file over the path, which leaves the mounted one
+// alone, and is allowed; an attached loop device nobody mounted is fine.
+func TestApplyRefusesAMountedLoopImage(t *testing.T) {
+	testenv.Loop(t)
+	testenv.Tools(t, "xorriso", "mount", "umount", "e2fsck")
+	dir := t.TempDir()
+	cache, img := filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img")
+	one := kitWith(t, dir, "firmware: [uefi-x64]\nstorage: data", liveISO(t, dir, "alpha", "a"))
+	build(t, one, cache, img)
+	v2 := filepath.Join(dir, "v2")
+	os.Mkdir(v2, 0o755)
+	two := kitWith(t, v2, "firmware: [uefi-x64]\nstorage: data", liveISO(t, v2, "beta", "b"))
+	k := loadKit(t, two, cache)
+
+	tg, err := ReadTarget(img)
+	if err != nil || tg.Data == nil {
+		t.Fatalf("the kit has no data partition: %+v, %v", tg, err)
+	}
+	data := tg.Partitions[len(tg.Partitions)-1]
+	dev := strings.TrimSpace(testenv.Run(t, "losetup", "-f", "--show", "-o", strconv.FormatInt(data.Offset, 10),
+		"--sizelimit", strconv.FormatInt(data.Size, 10), img))
+	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+	mnt := t.TempDir()
+	testenv.Run(t, "mount", "-t", "ext4", dev, mnt)
+	mounted := true
+	t.Cleanup(func() {
+		if mounted {
+			exec.Command("umount", mnt).Run()
+		}
+	})
+	want := "it is attached to the loop device " + dev + ", which is in use (" + dev + " on " + mnt + ")"
+	if _, err := k.Plan(context.Background(), img); !errors.Is(err, ErrUnsafeImage) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("plan: %v\nwant ErrUnsafeImage: %s", err, want)
+	}
+	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); !errors.Is(err, ErrUnsafeImage) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("apply: %v\nwant ErrUnsafeImage: %s", err, want)
+	}
+	testenv.Run(t, "umount", mnt)
+	mounted = false
+	if out, err := exec.Command("e2fsck", "-fn", dev).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn of the data partition after umount: %v\n%s", err, out)
+	}
+	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); err != nil {
+		t.Fatalf("apply with the loop device attached but not mounted: %v", err)
+	}
+}
+
+// TestImagePathAsTheKernelResolvesIt: "link/../kit.img" names kit.img in
+// the parent of where link leads, as every other tool reads it. Found by
+// the recheck pass: apply cleaned the path lexically and wrote ./kit.img,
+// another file than the one named. A trailing separator names a
+// directory: refused, not taken as the file without it.
+func TestImagePathAsTheKernelResolvesIt(t *testing.T) {
+	testenv.Tools(t, "xorriso")
+	dir := t.TempDir()
+	m := kit(t, dir, "uefi-x64", liveISO(t, dir, "alpha", "a"))
+	k := loadKit(t, m, filepath.Join(dir, "cache"))
+	work, other := filepath.Join(dir, "work"), filepath.Join(dir, "other")
+	if err := os.MkdirAll(filepath.Join(other, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(work, 0o755)
+	if err := os.Symlink(filepath.Join(other, "sub"), filepath.Join(work, "link")); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(work, "link") + "/../kit.img"
+	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(work, "kit.img")); err == nil {
+		t.Fatal("the kit went to work/kit.img, which link/../kit.img does not name")
+	}
+	if tg := checkKit(t, filepath.Join(other, "kit.img")); !holdsISO(tg, "alpha") {
+		t.Fatalf("other/kit.img: %+v", tg)
+	}
+	p, err := k.Plan(context.Background(), img)
+	if err != nil || p.Diff == nil || !p.Diff.NoChanges {
+		t.Fatalf("plan of the same path: %+v, %v", p, err)
+	}
+	_, err = k.Apply(context.Background(), ApplyOptions{Image: filepath.Join(other, "kit.img") + "/"})
+	if !errors.Is(err, ErrUnsafeImage) || !strings.Contains(err.Error(), "it ends in a path separator") {
+		t.Fatalf("a trailing separator: %v", err)
 	}
 }

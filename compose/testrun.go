@@ -35,10 +35,18 @@ type TestRun struct {
 	// certificates are enrolled from the stick.
 	Volume string
 	dir    string
+	// held is the image given, locked shared until Close: an apply of it
+	// is refused while the test boots it.
+	held *os.File
 }
 
-// Close removes the scratch image, if one was built.
+// Close releases the image and removes the scratch image, if one was
+// built.
 func (r *TestRun) Close() error {
+	if r.held != nil {
+		r.held.Close()
+		r.held = nil
+	}
 	if r.dir == "" {
 		return nil
 	}
@@ -59,12 +67,17 @@ func (k *Kit) BootTest(ctx context.Context, opts TestOptions) (*TestRun, error) 
 	if run.Image != "" {
 		// What a killed apply of this image left beside it.
 		stale.Collect(filepath.Dir(run.Image), "."+filepath.Base(run.Image)+".", "apply", ".tmp")
+		f, err := openReading(run.Image, "test")
+		if err != nil {
+			return nil, err
+		}
+		run.held = f
 	}
 	if run.Image == "" {
 		stale.Collect(os.TempDir(), "", "test", "")
 		dir, err := os.MkdirTemp("", stale.Pattern("", "test", ""))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("creating the scratch directory the kit is built in for the test ($TMPDIR): %w", err)
 		}
 		run.dir, run.Image = dir, filepath.Join(dir, "kit.img")
 		_, err = k.Apply(ctx, ApplyOptions{Image: run.Image, Planned: opts.Planned, Progress: opts.Progress})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/usbkit/compose/compose/internal/directio"
 	"github.com/usbkit/compose/config"
@@ -117,7 +116,7 @@ func (e *DamageError) Error() string {
 		parts = append(parts, damageLine(f))
 	}
 	return fmt.Sprintf("%s: %d %s damaged: %s",
-		e.Target, len(e.Files), plural(len(e.Files), "file is", "files are"), strings.Join(parts, "; "))
+		e.Target, len(e.Files), plural(len(e.Files), "file is", "files are"), joinSome(parts))
 }
 
 // Is makes errors.Is(err, ErrDamaged) true.
@@ -149,7 +148,7 @@ type NotKitError struct {
 }
 
 func (e *NotKitError) Error() string {
-	return fmt.Sprintf("%s is not a compose kit: %s", e.Target, strings.Join(e.Problems, "; "))
+	return fmt.Sprintf("%s is not a compose kit: %s", e.Target, joinSome(e.Problems))
 }
 
 // Is makes errors.Is(err, ErrNotKit) true.
@@ -211,7 +210,10 @@ func lockUnusable(k *Kit) string {
 // verifyTarget verifies one target; the Verification is nil only when the
 // target could not be read or holds no kit.
 func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress func(Event)) (*Verification, error) {
-	f, err := os.Open(path)
+	f, err := openReading(path, "verify")
+	if errors.Is(err, ErrTargetBusy) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: %w", path, err)
 	}
@@ -239,7 +241,7 @@ func verifyFile(ctx context.Context, f *os.File, lock *config.Lock, progress fun
 		res.Warnings = append(res.Warnings, warning)
 	}
 	if err := hashAll(ctx, jobs, res, verifyEvents(path, progress)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verifying %s: %w", path, err) // Ctrl-C: say what stopped
 	}
 	res.finish(lock)
 	if res.Damaged > 0 {

@@ -139,7 +139,7 @@ func (res *Verification) checkBIOSBoot(t *Target, src io.ReaderAt) {
 	if st.BIOSBoot == "" {
 		return
 	}
-	if st.BIOSBootSize <= 0 || st.BootCodeSize <= 0 || st.BIOSBootSize > 1<<20 || st.BootCodeSize > 440 {
+	if st.BIOSBootSize <= 0 || st.BootCodeSize <= 0 || st.BIOSBootSize > maxBIOSBoot || st.BootCodeSize > bootCodeMax {
 		res.Notes = append(res.Notes, "the BIOS boot code was not read: this kit's record, from an older compose, lacks its length")
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 
 	relic "github.com/sassoftware/relic/v8/lib/authenticode"
 	"github.com/sassoftware/relic/v8/lib/pkcs7"
@@ -71,7 +70,7 @@ func LoadKeyPair(keyFile, certFile string) (KeyPair, error) {
 	if err != nil {
 		return KeyPair{}, err
 	}
-	b, err := os.ReadFile(keyFile)
+	b, err := readKeyFile(keyFile)
 	if err != nil {
 		return KeyPair{}, fmt.Errorf("private key: %w", err)
 	}
@@ -87,7 +86,7 @@ func LoadKeyPair(keyFile, certFile string) (KeyPair, error) {
 
 // LoadCert reads one X.509 certificate, PEM ("CERTIFICATE" block) or DER.
 func LoadCert(file string) (*x509.Certificate, error) {
-	b, err := os.ReadFile(file)
+	b, err := readKeyFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}

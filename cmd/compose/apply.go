@@ -99,7 +99,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 		},
 	}
 	ff.register(cmd)
-	cmd.Flags().StringVar(&opts.Image, "image", "", "write the kit to this image `file`")
+	onceVar(cmd.Flags(), &opts.Image, "image", "", "", "write the kit to this image `file`")
 	cmd.Flags().BoolVar(&opts.NoVerify, "no-verify", false, "skip reading back the finished image or devices")
 	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "after an in-place change or none, read the whole kit back as 'compose verify' does")
 	cmd.Flags().StringArrayVar(&opts.Devices, "device", nil, "write the kit to this block `device` (repeatable)")
@@ -126,13 +126,13 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 	var err error
 	switch {
 	case !r.Incremental:
-		_, err = fmt.Fprintf(w, "wrote %s (%s, %d entries, %s written)\n", r.Image, humanSize(r.Size), len(res.Plan.Entries), humanSize(r.BytesWritten))
+		_, err = printf(w, "wrote %s (%s, %d entries, %s written)\n", r.Image, humanSize(r.Size), len(res.Plan.Entries), humanSize(r.BytesWritten))
 	case len(r.Changes) == 0:
-		_, err = fmt.Fprintf(w, "no changes: %s already holds this kit %s\n", r.Image, checkedBy(r.ISOCheck, r.Verification))
+		_, err = printf(w, "no changes: %s already holds this kit %s\n", r.Image, checkedBy(r.ISOCheck, r.Verification))
 	default:
-		_, err = fmt.Fprintf(w, "updated %s in place%s: %d changes, %s written\n", r.Image, inSteps(r.Steps), len(r.Changes), humanSize(r.BytesWritten))
+		_, err = printf(w, "updated %s in place%s: %d changes, %s written\n", r.Image, inSteps(r.Steps), len(r.Changes), humanSize(r.BytesWritten))
 		if err == nil && r.Verification != nil {
-			_, err = fmt.Fprintf(w, "every file of %s read back whole and verified: %s\n", r.Image, humanSize(r.Verification.BytesRead))
+			_, err = printf(w, "every file of %s read back whole and verified: %s\n", r.Image, humanSize(r.Verification.BytesRead))
 		}
 	}
 	return err

@@ -39,7 +39,7 @@ func printDevices(w io.Writer, devs []device.Device) error {
 		if d.Removable {
 			removable = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Path, humanSize(d.Size), d.Bus,
+		printf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Path, humanSize(d.Size), d.Bus,
 			strings.TrimSpace(d.Vendor+" "+d.Model), removable, strings.Join(mounts(d), ","), verdict(d))
 	}
 	return tw.Flush()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/compose/boottest"
@@ -43,10 +44,21 @@ type interrupted struct{ error }
 
 func (e interrupted) Unwrap() error { return e.error }
 
+// stopSignals are the signals that interrupt compose (main.go).
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+
 // Error says "interrupted" where the library's error says why it stopped
-// in Go's words ("context canceled").
-func (e interrupted) Error() string {
-	return strings.ReplaceAll(e.error.Error(), context.Canceled.Error(), "interrupted")
+// in Go's words: "context canceled", or the cause signal.NotifyContext
+// gives, which an HTTP download quotes ("interrupt signal received",
+// "terminated signal received").
+func (e interrupted) Error() string { return sayInterrupted(e.error.Error()) }
+
+func sayInterrupted(msg string) string {
+	msg = strings.ReplaceAll(msg, context.Canceled.Error(), "interrupted")
+	for _, s := range stopSignals {
+		msg = strings.ReplaceAll(msg, s.String()+" signal received", "interrupted")
+	}
+	return msg
 }
 
 // exitCode is the one place where errors become exit codes.

@@ -80,7 +80,11 @@ func errorLines(err error) []string {
 	msg := err.Error()
 	switch e := err.(type) {
 	case interrupted:
-		return errorLines(e.error)
+		lines := errorLines(e.error)
+		for i, l := range lines {
+			lines[i] = sayInterrupted(l)
+		}
+		return lines
 	case config.Diagnostics:
 		lines := make([]string, len(e))
 		for i, d := range e {
@@ -122,6 +126,17 @@ func withPrefix(prefix string, lines []string) []string {
 	}
 	lines[0] = escapeAll(prefix) + lines[0]
 	return lines
+}
+
+// printf prints a line of a result: the format is the layout, and every
+// text argument is escaped whole (escapeArgs), as in diagnostics. A path
+// on a stick or in an ISO, a record's path, a device's mountpoint may
+// hold a newline or a tab: inside a table or a line it must not start a
+// row or a column of its own (a leftover file on a kit's data partition
+// named "x\ncompose: error: …" printed a forged error line in verify and
+// plan).
+func printf(w io.Writer, format string, args ...any) (int, error) {
+	return fmt.Fprintf(w, format, escapeArgs(args)...)
 }
 
 // escapeArgs escapes every text argument of a diagnostic whole.

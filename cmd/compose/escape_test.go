@@ -115,3 +115,42 @@ func TestProgressEscapes(t *testing.T) {
 		t.Errorf("progress line: %q", got)
 	}
 }
+
+// TestResultsEscapePaths: a path compose reads from a target or an ISO
+// is one value of a result: a newline or tab in it is escaped, never a
+// row or a column of its own. Found by the recheck pass: a leftover on a
+// kit's data partition named "evil\ncompose: error: forged line" printed
+// that forged error line in verify's table and plan's diff.
+func TestResultsEscapePaths(t *testing.T) {
+	evil := "/isos/evil\ncompose: error: forged\tline"
+	v := &compose.Verification{Target: "kit.img", OK: true, Files: []compose.VerifiedFile{
+		{Path: "/isos/alpha.iso", Name: "alpha", Partition: 2, Kind: "iso", Status: compose.StatusOK},
+		{Path: evil, Partition: 3, Kind: "extra", Status: compose.StatusLeftover},
+		{Path: "/isos/beta.iso", Name: "beta\nx", Partition: 3, Kind: "iso", Status: compose.StatusMissing, Error: "read error at byte 0:\nEIO"},
+	}}
+	d := &compose.Diff{Target: "kit.img", Kit: true, Changes: []compose.Change{{Op: "-", Kind: "leftover", Path: evil, Size: 1}}}
+	p := &compose.Plan{Manifest: "m.yaml", Image: "kit.img", Diff: d, Notes: []string{"a note\nwith a line"}}
+	for name, render := range map[string]func(io.Writer) error{
+		"verify": func(w io.Writer) error { return printVerification(w, v) },
+		"plan":   func(w io.Writer) error { return printPlan(w, p) },
+		"apply --device": func(w io.Writer) error {
+			printDeviceResults(w, []compose.DeviceResult{{Device: "/dev/sdz\nforged", Error: "gone\nforged"}})
+			return nil
+		},
+	} {
+		var out bytes.Buffer
+		a := newApp(nil, &out, io.Discard)
+		if err := a.result(nil, render); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "compose: error") || strings.HasPrefix(line, "forged") ||
+				strings.HasPrefix(line, "with a line") || strings.HasPrefix(line, "EIO") || strings.HasPrefix(line, "x (beta)") {
+				t.Errorf("%s: a value started a line of its own: %q\n%s", name, line, out.String())
+			}
+		}
+		if !strings.Contains(out.String(), `\x0a`) {
+			t.Errorf("%s: no escaped newline in\n%s", name, out.String())
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -41,7 +40,7 @@ downloaded, as plan and apply refuse it.`,
 					if r.Cached {
 						how = "cached"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\n", r.Name, how, r.Path)
+					printf(w, "%s\t%s\t%s\n", r.Name, how, r.Path)
 				}
 				return nil
 			})

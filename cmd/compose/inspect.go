@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -22,12 +21,12 @@ func newInspectCmd(a *app) *cobra.Command {
 				a.warn("%s", w)
 			}
 			return a.result(r, func(w io.Writer) error {
-				fmt.Fprintf(w, "%s\n", args[0])
+				printf(w, "%s\n", args[0])
 				for _, line := range r.Boot.Lines() {
-					fmt.Fprintf(w, "  %s\n", line)
+					printf(w, "  %s\n", line)
 				}
 				if sb := r.SecureBoot; sb != nil {
-					fmt.Fprintf(w, "  secure boot: %s\n", secureBootLine(sb.Boots, sb.Signer, sb.Remedy))
+					printf(w, "  secure boot: %s\n", secureBootLine(sb.Boots, sb.Signer, sb.Remedy))
 				}
 				return nil
 			})

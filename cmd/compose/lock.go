@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"text/tabwriter"
 
@@ -37,10 +36,10 @@ written for another manifest is refused, never overwritten.`,
 				if res.Changed {
 					state = "written"
 				}
-				fmt.Fprintf(w, "%s: %s\n", res.File, state)
+				printf(w, "%s: %s\n", res.File, state)
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				for _, e := range res.ISOs {
-					fmt.Fprintf(tw, "  %s\t%s\t%s:%s…\n", e.Name, humanSize(e.Size), e.Algorithm, e.Digest[:16])
+					printf(tw, "  %s\t%s\t%s:%s…\n", e.Name, humanSize(e.Size), e.Algorithm, e.Digest[:16])
 				}
 				return tw.Flush()
 			})

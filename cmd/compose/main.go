@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/config/crash"
@@ -23,7 +22,7 @@ func main() { os.Exit(Main()) }
 // Main runs the CLI with the process's arguments and streams and returns the
 // exit code. It is separate from main so testscript can run it in-process.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	// The first Ctrl-C or SIGTERM cancels ctx; a second one ends compose at
 	// once, as the signal's default does, whatever is still running.
@@ -54,6 +53,24 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) i
 	if ctx.Err() != nil {
 		err = interrupted{err}
 	}
+	if !a.json && wantsJSON(args) {
+		a.json = true // a flag error came before pflag reached --json
+	}
 	a.fail(err)
 	return exitCode(err)
+}
+
+// wantsJSON reports whether args ask for --json before a "--": a flag
+// error stops parsing where it is, so "apply --imag x --json" never set
+// it, and its error went to stderr as text with nothing on stdout.
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true", "--json=1":
+			return true
+		}
+	}
+	return false
 }

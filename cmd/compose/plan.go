@@ -63,8 +63,8 @@ changed outside compose, or its partitions cannot take the change.`,
 	cmd.Flags().Lookup("offline").Hidden = true
 	cmd.Flags().Lookup("jobs").Hidden = true
 	cmd.Flags().Lookup("idle-timeout").Hidden = true
-	cmd.Flags().StringVar(&img, "image", "", "the image `file` apply would write")
-	cmd.Flags().StringVar(&dev, "device", "", "show what apply would change on the kit on this `device`")
+	onceVar(cmd.Flags(), &img, "image", "", "", "the image `file` apply would write")
+	onceVar(cmd.Flags(), &dev, "device", "", "", "show what apply would change on the kit on this `device`")
 	cmd.Flags().BoolVar(&recreate, "recreate", false, "plan a full rewrite, ignoring what the target holds")
 	return cmd
 }
@@ -78,30 +78,30 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 	if p.SecureBoot {
 		sb = "on"
 	}
-	fmt.Fprintf(w, "%s → %s, %s\n", p.Manifest, target, humanSize(p.Size))
-	fmt.Fprintf(w, "firmware: %s; Secure Boot %s\n", strings.Join(p.Firmware, ", "), sb)
+	printf(w, "%s → %s, %s\n", p.Manifest, target, humanSize(p.Size))
+	printf(w, "firmware: %s; Secure Boot %s\n", strings.Join(p.Firmware, ", "), sb)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(p.Downloads) > 0 {
-		fmt.Fprintf(tw, "\ndownloads:\n")
+		printf(tw, "\ndownloads:\n")
 		for _, d := range p.Downloads {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Name, humanSize(d.Size), d.URL)
+			printf(tw, "  %s\t%s\t%s\n", d.Name, humanSize(d.Size), d.URL)
 		}
 	}
-	fmt.Fprintf(tw, "\npartitions:\n")
+	printf(tw, "\npartitions:\n")
 	for _, pt := range p.Partitions {
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\tat %s\t%s\n", pt.Index, pt.Name, pt.FS, humanSize(pt.Size), humanSize(pt.Offset), pt.Label)
+		printf(tw, "  %d\t%s\t%s\t%s\tat %s\t%s\n", pt.Index, pt.Name, pt.FS, humanSize(pt.Size), humanSize(pt.Offset), pt.Label)
 	}
 	for _, pt := range p.Partitions {
 		if len(pt.Files) > 0 {
-			fmt.Fprintf(tw, "\nfiles on partition %d (%s):\n", pt.Index, pt.Name)
+			printf(tw, "\nfiles on partition %d (%s):\n", pt.Index, pt.Name)
 		}
 		for _, f := range pt.Files {
-			fmt.Fprintf(tw, "  %s\t%s\n", f.Path, humanSize(f.Size))
+			printf(tw, "  %s\t%s\n", f.Path, humanSize(f.Size))
 		}
 	}
-	fmt.Fprintf(tw, "\nmenu entries:\n")
+	printf(tw, "\nmenu entries:\n")
 	for _, e := range p.Entries {
-		fmt.Fprintf(tw, "  %s\t%q\t%s\n", e.Name, e.Title, entryBoot(e))
+		printf(tw, "  %s\t%q\t%s\n", e.Name, e.Title, entryBoot(e))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -111,10 +111,10 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 		printDiff(w, p.Diff)
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		printf(w, "note: %s\n", n)
 	}
 	for _, warn := range p.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
+		printf(w, "warning: %s\n", warn)
 	}
 	return nil
 }
@@ -150,36 +150,36 @@ func changeName(c compose.Change) string {
 // printDiff shows what apply changes on an existing target.
 func printDiff(w io.Writer, d *compose.Diff) {
 	if d.Resume {
-		fmt.Fprintf(w, "\n%s holds the interim kit of an interrupted two-step apply\n", d.Target)
+		printf(w, "\n%s holds the interim kit of an interrupted two-step apply\n", d.Target)
 	}
 	switch {
 	case len(d.Recreate) > 0:
-		fmt.Fprintf(w, "\n%s cannot be changed in place:\n", d.Target)
+		printf(w, "\n%s cannot be changed in place:\n", d.Target)
 		for _, r := range d.Recreate {
-			fmt.Fprintf(w, "  - %s\n", r)
+			printf(w, "  - %s\n", r)
 		}
-		fmt.Fprintf(w, "apply --recreate rewrites it in full (everything on it is erased)\n")
+		printf(w, "apply --recreate rewrites it in full (everything on it is erased)\n")
 		return
 	case d.NoChanges:
-		fmt.Fprintf(w, "\nno changes: %s already holds this kit %s\n", d.Target, sampledNote)
+		printf(w, "\nno changes: %s already holds this kit %s\n", d.Target, sampledNote)
 		return
 	}
-	fmt.Fprintf(w, "\nchanges to %s:\n", d.Target)
+	printf(w, "\nchanges to %s:\n", d.Target)
 	if d.Replay {
-		fmt.Fprintf(w, "  its data partition's journal holds an interrupted apply's last change: apply replays it first\n")
+		printf(w, "  its data partition's journal holds an interrupted apply's last change: apply replays it first\n")
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range d.Changes {
-		fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", c.Op, c.Kind, changeName(c), humanSize(c.Size))
+		printf(tw, "  %s %s\t%s\t%s\n", c.Op, c.Kind, changeName(c), humanSize(c.Size))
 	}
 	tw.Flush()
 	if d.Interim == nil {
-		fmt.Fprintf(w, "apply writes %s in place\n", humanSize(d.Write))
+		printf(w, "apply writes %s in place\n", humanSize(d.Write))
 		return
 	}
 	in := d.Interim
-	fmt.Fprintf(w, "apply writes %s in place, in two steps: the ESP has too little free room for the new ISOs beside the old\n", humanSize(d.Write))
-	fmt.Fprintf(w, "  1. delete %s (files and menu entries), freeing %s\n", strings.Join(in.Removed, ", "), humanSize(in.Frees))
-	fmt.Fprintf(w, "  2. write %s of new ISOs (about %s free by then) and the final menu\n", humanSize(in.Adds), humanSize(in.Free))
-	fmt.Fprintf(w, "an interruption between the steps leaves a kit without %s; apply again finishes it\n", strings.Join(in.Missing, ", "))
+	printf(w, "apply writes %s in place, in two steps: the ESP has too little free room for the new ISOs beside the old\n", humanSize(d.Write))
+	printf(w, "  1. delete %s (files and menu entries), freeing %s\n", strings.Join(in.Removed, ", "), humanSize(in.Frees))
+	printf(w, "  2. write %s of new ISOs (about %s free by then) and the final menu\n", humanSize(in.Adds), humanSize(in.Free))
+	printf(w, "an interruption between the steps leaves a kit without %s; apply again finishes it\n", strings.Join(in.Missing, ", "))
 }

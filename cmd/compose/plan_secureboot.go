@@ -25,14 +25,14 @@ func printSecureBoot(w io.Writer, p *compose.Plan) {
 	if len(lines) == 0 && len(p.Keys) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nSecure Boot (enrol once per machine with MokManager, menu entry \"MOK manager\"):\n")
+	printf(w, "\nSecure Boot (enrol once per machine with MokManager, menu entry \"MOK manager\"):\n")
 	for _, l := range lines {
-		fmt.Fprintln(w, l)
+		printf(w, "%s\n", l)
 	}
 	if len(p.Keys) > 0 {
-		fmt.Fprintf(w, "  certificates on the stick:\n")
+		printf(w, "  certificates on the stick:\n")
 	}
 	for _, c := range p.Keys {
-		fmt.Fprintf(w, "    %s  %s  from %s\n", c.Path, c.Subject, strings.Join(c.From, ", "))
+		printf(w, "    %s  %s  from %s\n", c.Path, c.Subject, strings.Join(c.From, ", "))
 	}
 }

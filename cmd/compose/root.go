@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newRootCmd(a *app) *cobra.Command {
@@ -39,7 +40,7 @@ and builds a bootable multi-boot USB image or stick from it.`,
 	addExtraCommands(root, a)
 
 	pf := root.PersistentFlags()
-	pf.StringVarP(&a.file, "file", "f", "multiboot.yaml", "manifest `path` (- reads standard input)")
+	onceVar(pf, &a.file, "file", "f", "multiboot.yaml", "manifest `path` (- reads standard input)")
 	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON on stdout")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only results and errors")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print more detail (apply and test show the plan they execute)")
@@ -64,6 +65,31 @@ and builds a bootable multi-boot USB image or stick from it.`,
 		c.Args = wrapArgs(c.Args)
 	}
 	return root
+}
+
+// once is a string flag that may be given once: pflag keeps the last of
+// repeated values, so "verify --image a.img --image b.img" read b.img
+// alone and said "all ok" of a kit it never read, and "apply --image
+// a.img --image b.img" wrote b.img (found by the recheck pass).
+type once struct {
+	p   *string
+	set bool
+}
+
+func onceVar(fs *pflag.FlagSet, p *string, name, short, value, usage string) {
+	*p = value
+	fs.VarP(&once{p: p}, name, short, usage)
+}
+
+func (o *once) String() string { return *o.p }
+func (o *once) Type() string   { return "string" }
+
+func (o *once) Set(v string) error {
+	if o.set && v != *o.p {
+		return fmt.Errorf("given twice (%q and %q): name one", *o.p, v)
+	}
+	*o.p, o.set = v, true
+	return nil
 }
 
 // wrapArgs marks argument-count errors as usage errors.

@@ -107,6 +107,9 @@ func (a *app) bootTest(cmd *cobra.Command, args []string, tf *testFlags) error {
 	r := &boottest.Runner{Image: run.Image, LogDir: logs, Memory: tf.memory, Accel: accel, Volume: run.Volume, OnEvent: a.testEvent}
 	results, err := r.RunAll(ctx, cases)
 	if err != nil {
+		if tf.logs == "" && ctx.Err() != nil {
+			os.RemoveAll(logs) // interrupted: nothing half-written is left, and nothing named it
+		}
 		return err
 	}
 	if err := a.result(results, func(w io.Writer) error { return boottest.WriteTable(w, results) }); err != nil {

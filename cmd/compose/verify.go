@@ -72,7 +72,7 @@ unreadable, 5 when a target holds no compose kit.`,
 			return errors.Join(err, perr)
 		},
 	}
-	cmd.Flags().StringVar(&img, "image", "", "verify the kit in this image `file`")
+	onceVar(cmd.Flags(), &img, "image", "", "", "verify the kit in this image `file`")
 	cmd.Flags().StringArrayVar(&devs, "device", nil, "verify the kit on this block `device` (repeatable)")
 	return cmd
 }
@@ -93,13 +93,13 @@ func printVerifications(w io.Writer, vs []*compose.Verification) error {
 func printVerification(w io.Writer, v *compose.Verification) error {
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "status\tpart\tkind\tfile\tsize\t\n")
+	printf(tw, "status\tpart\tkind\tfile\tsize\t\n")
 	for _, f := range v.Files {
 		name := f.Path
 		if f.Name != "" {
 			name += " (" + f.Name + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", f.Status, f.Partition, f.Kind, name, humanSize(max(f.Size, f.ActualSize)), fileDetail(f))
+		printf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", f.Status, f.Partition, f.Kind, name, humanSize(max(f.Size, f.ActualSize)), fileDetail(f))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -108,7 +108,7 @@ func printVerification(w io.Writer, v *compose.Verification) error {
 		fmt.Fprintln(w, strings.TrimRight(line, " ")) // the empty last column pads
 	}
 	for _, n := range v.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		printf(w, "note: %s\n", n)
 	}
 	how := "bypassing the page cache"
 	if !v.Direct {
@@ -116,9 +116,9 @@ func printVerification(w io.Writer, v *compose.Verification) error {
 	}
 	var err error
 	if v.OK {
-		_, err = fmt.Fprintf(w, "%s: all %d recorded files ok: %s read, %s\n", v.Target, recordedFiles(v), humanSize(v.BytesRead), how)
+		_, err = printf(w, "%s: all %d recorded files ok: %s read, %s\n", v.Target, recordedFiles(v), humanSize(v.BytesRead), how)
 	} else {
-		_, err = fmt.Fprintf(w, "%s: %d of %d recorded files damaged: %s read, %s\n", v.Target, v.Damaged, recordedFiles(v), humanSize(v.BytesRead), how)
+		_, err = printf(w, "%s: %d of %d recorded files damaged: %s read, %s\n", v.Target, v.Damaged, recordedFiles(v), humanSize(v.BytesRead), how)
 	}
 	return err
 }

@@ -28,9 +28,9 @@ func (a *app) confirm(sticks []compose.Stick, yes bool) error {
 	}
 	fmt.Fprintln(escaper{a.stderr}, "compose will ERASE everything on:")
 	for _, d := range sticks {
-		fmt.Fprintf(escaper{a.stderr}, "  %s  %s  %s  %s\n", d.Path, humanSize(d.Size), d.Bus, d.Model)
+		printf(escaper{a.stderr}, "  %s  %s  %s  %s\n", d.Path, humanSize(d.Size), d.Bus, d.Model)
 		for _, p := range d.Partitions {
-			fmt.Fprintf(escaper{a.stderr}, "      %s  %s  %s %s\n", p.Path, humanSize(p.Size), p.FSType, p.Label)
+			printf(escaper{a.stderr}, "      %s  %s  %s %s\n", p.Path, humanSize(p.Size), p.FSType, p.Label)
 		}
 	}
 	fmt.Fprint(escaper{a.stderr}, "Type yes to write: ")
@@ -45,23 +45,23 @@ func printDeviceResults(w io.Writer, out []compose.DeviceResult) error {
 	for _, r := range out {
 		switch {
 		case r.Complete && r.Incremental && len(r.Changes) == 0:
-			fmt.Fprintf(w, "%s: no changes: it already holds this kit %s\n", r.Device, checkedBy(r.ISOCheck, r.Verification))
+			printf(w, "%s: no changes: it already holds this kit %s\n", r.Device, checkedBy(r.ISOCheck, r.Verification))
 		case r.Complete && r.Incremental:
-			fmt.Fprintf(w, "%s: updated in place%s: %d changes, %s written\n", r.Device, inSteps(r.Steps), len(r.Changes), humanSize(r.Written))
+			printf(w, "%s: updated in place%s: %d changes, %s written\n", r.Device, inSteps(r.Steps), len(r.Changes), humanSize(r.Written))
 			if r.Verification != nil {
-				fmt.Fprintf(w, "%s: every file read back whole and verified: %s\n", r.Device, humanSize(r.Verification.BytesRead))
+				printf(w, "%s: every file read back whole and verified: %s\n", r.Device, humanSize(r.Verification.BytesRead))
 			}
 		case r.Complete && r.Verified:
-			fmt.Fprintf(w, "%s: written and verified (%s)\n", r.Device, humanSize(r.Written))
+			printf(w, "%s: written and verified (%s)\n", r.Device, humanSize(r.Written))
 		case r.Complete:
-			fmt.Fprintf(w, "%s: written, not verified (%s)\n", r.Device, humanSize(r.Written))
+			printf(w, "%s: written, not verified (%s)\n", r.Device, humanSize(r.Written))
 		case r.Touched:
-			fmt.Fprintf(w, "%s: FAILED, the stick is incomplete: %s\n", r.Device, r.Error)
+			printf(w, "%s: FAILED, the stick is incomplete: %s\n", r.Device, r.Error)
 		default:
-			fmt.Fprintf(w, "%s: not written, it holds what it held: %s\n", r.Device, r.Error)
+			printf(w, "%s: not written, it holds what it held: %s\n", r.Device, r.Error)
 		}
 		for _, warn := range r.Warnings {
-			fmt.Fprintf(w, "%s: warning: %s\n", r.Device, warn)
+			printf(w, "%s: warning: %s\n", r.Device, warn)
 		}
 	}
 	return nil

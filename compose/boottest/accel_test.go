@@ -317,3 +317,32 @@ func TestStderrWatch(t *testing.T) {
 		t.Errorf("message %q", got)
 	}
 }
+
+// TestGuestTemporariesCollected: a guest's directory in $TMPDIR (QEMU's
+// sockets, screen dumps, variable store) that a SIGKILLed compose left is
+// removed when the next guest starts; one of a live process stays. Found
+// by the recheck pass: compose-qemu-* directories were named without the
+// owner's PID and nothing ever removed them.
+func TestGuestTemporariesCollected(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dead, live := filepath.Join(tmp, "compose-qemu-999999999-1"), filepath.Join(tmp, "compose-qemu-1-2")
+	for _, d := range []string{dead, live} {
+		os.Mkdir(d, 0o700)
+		os.WriteFile(filepath.Join(d, "vars.fd"), []byte("x"), 0o600)
+	}
+	r, _ := fakeRunner(t, AccelTCG)
+	if res, err := r.Boot(context.Background(), fakeCase()); err != nil || !res.Pass {
+		t.Fatalf("boot: %+v, %v", res, err)
+	}
+	if _, err := os.Stat(dead); err == nil {
+		t.Error("the dead process's guest directory is still there")
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live process's guest directory was removed: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "compose-qemu-*"))
+	if len(left) != 1 {
+		t.Errorf("guest directories left: %v", left)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/usbkit/compose/compose/internal/stale"
 )
 
 // Guest is one headless QEMU machine, started by Start: the module's only
@@ -85,7 +87,10 @@ func Start(ctx context.Context, m Machine, o GuestOptions) (*Guest, error) {
 
 // start is Start with the files located and the accelerator chosen.
 func start(ctx context.Context, m Machine, f Files, o GuestOptions) (*Guest, error) {
-	dir, err := os.MkdirTemp("", "compose-qemu-")
+	// Named for this process, so that one a SIGKILL leaves (its sockets,
+	// screen dumps and variable store) goes with the next start.
+	stale.Collect(os.TempDir(), "", "qemu", "")
+	dir, err := os.MkdirTemp("", stale.Pattern("", "qemu", ""))
 	if err != nil {
 		return nil, fmt.Errorf("qemu: %w", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/usbkit/compose/compose/internal/stale"
 )
 
 // Machine describes one QEMU run of a disk image.
@@ -148,7 +150,8 @@ func InteractiveCmd(ctx context.Context, m Machine, d Display) (cmd *exec.Cmd, c
 	if m.Accel, _, err = chooseAccel(ctx, m, f); err != nil {
 		return nil, nil, err
 	}
-	dir, err := os.MkdirTemp("", "compose-boot-")
+	stale.Collect(os.TempDir(), "", "boot", "")
+	dir, err := os.MkdirTemp("", stale.Pattern("", "boot", ""))
 	if err != nil {
 		return nil, nil, fmt.Errorf("boot: %w", err)
 	}

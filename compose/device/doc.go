@@ -15,6 +15,10 @@
 //     user named (a symlink such as /dev/disk/by-id/… is followed). A zero
 //     Root means the host's /sys, /proc, /dev and /run/udev/data; tests pass
 //     a fixture tree.
+//   - BackedBy(root, fileInfo) returns the loop devices whose backing file
+//     is that file (by device and inode), and Device.InUse what mounts or
+//     holds one: compose refuses to change an image in place under a
+//     mounted file system.
 //   - Check(dev, imageSize, opts) returns nil or an *UnsafeTargetError that
 //     matches ErrUnsafeTarget with errors.Is and names the device and every
 //     reason. Only two reasons yield to CheckOptions.Force: not removable

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"testing"
@@ -319,3 +320,69 @@ func TestUpdateRefusesWhatDoesNotFit(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+// pointDirAt makes the directory entry named short (8.3, padded) in dir
+// point at cluster c, as a crafted stick may.
+func pointDirAt(t *testing.T, img string, off int64, dir, short string, c uint32) {
+	t.Helper()
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := Open(f, off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v.lookup(dir)
+	buf := make([]byte, v.cs)
+	at := off + v.clusterOff(d.first)
+	if _, err := f.ReadAt(buf, at); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+slot <= len(buf); i += slot {
+		if string(buf[i:i+11]) == short {
+			b := []byte{byte(c >> 16), byte(c >> 24), byte(c), byte(c >> 8)}
+			f.WriteAt(b[:2], at+int64(i)+20)
+			f.WriteAt(b[2:], at+int64(i)+26)
+			return
+		}
+	}
+	t.Fatalf("no entry %q in %s", short, dir)
+}
+
+// TestOpenRefusesDirectoryLoops: a subdirectory whose clusters are the
+// root's or its parent's is a loop, refused at once. Found by the recheck
+// pass: a kit's /compose pointed at the root cluster made Open recurse
+// into the root forever (11 GB in 2 s, deaf to Ctrl-C) in verify and plan.
+func TestOpenRefusesDirectoryLoops(t *testing.T) {
+	// A regression then fails at a 64 MiB stack, not at gigabytes.
+	defer debug.SetMaxStack(debug.SetMaxStack(64 << 20))
+	for _, c := range []struct {
+		name, parent, short, target, want string
+	}{
+		{"to the root", "/", "A          ", "/", "directory /a has the clusters of directory /"},
+		{"to its parent", "/a", "B          ", "/a", "directory /a/b has the clusters of directory /a"},
+		{"to a sibling", "/", "C          ", "/a", "directory /c has the clusters of directory /a"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			img, off, _ := espImage(t, t.TempDir(), map[string][]byte{"/a/b/x": []byte("x"), "/c/y": []byte("y")})
+			f, err := os.Open(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := Open(readOnly{f}, off)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pointDirAt(t, img, off, c.parent, c.short, v.lookup(c.target).first)
+			f, _ = os.Open(img)
+			defer f.Close()
+			_, err = Open(readOnly{f}, off)
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open: %v; want ErrMalformed: %s", err, c.want)
+			}
+		})
+	}
+}

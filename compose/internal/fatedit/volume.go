@@ -92,10 +92,28 @@ func Open(dev Device, off int64) (*Volume, error) {
 	}
 	rootCluster := le.Uint32(bs[44:])
 	v.root = &node{path: "/", dir: true, first: rootCluster}
-	if err := v.readDir(v.root); err != nil {
+	if err := v.readDir(v.root, &dirWalk{seen: map[uint32]string{}}); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// ErrMalformed is matched by the error of a directory tree no FAT writer
+// makes: a directory whose clusters are another's (a loop when it is an
+// ancestor's), or more directory records than any ESP holds.
+var ErrMalformed = errors.New("malformed FAT directory tree")
+
+// maxDirBytes bounds the directory records Open reads: a kit's ESP has a
+// few KiB of them.
+const maxDirBytes = 64 << 20
+
+// dirWalk is what Open has read of the tree so far. A stick is hostile
+// input: a subdirectory whose first cluster was the root's made the
+// recursive read descend into the root forever, 5 GB of memory a second,
+// deaf to Ctrl-C (found by the recheck pass, in verify and plan).
+type dirWalk struct {
+	seen  map[uint32]string // a directory's first cluster → its path
+	bytes int64
 }
 
 func (v *Volume) readFAT() error {
@@ -135,10 +153,17 @@ func (v *Volume) chainOf(first uint32, n int64) ([]uint32, error) {
 
 func (v *Volume) clusterOff(c uint32) int64 { return v.data + int64(c-2)*v.cs }
 
-func (v *Volume) readDir(d *node) error {
+func (v *Volume) readDir(d *node, w *dirWalk) error {
 	ch, err := v.chain(d.first)
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.path, err)
+	}
+	if other, ok := w.seen[d.first]; ok {
+		return fmt.Errorf("%w: directory %s has the clusters of directory %s", ErrMalformed, d.path, other)
+	}
+	w.seen[d.first] = d.path
+	if w.bytes += int64(len(ch)) * v.cs; w.bytes > maxDirBytes {
+		return fmt.Errorf("%w: more than %d MiB of directory records", ErrMalformed, maxDirBytes>>20)
 	}
 	buf := make([]byte, int64(len(ch))*v.cs)
 	for i, c := range ch {
@@ -151,7 +176,7 @@ func (v *Volume) readDir(d *node) error {
 		e := buf[i : i+slot]
 		switch {
 		case e[0] == 0:
-			return v.readKids(d)
+			return v.readKids(d, w)
 		case e[0] == 0xE5:
 			pending = nil
 		case e[11] == 0x0F:
@@ -168,13 +193,13 @@ func (v *Volume) readDir(d *node) error {
 			pending = nil
 		}
 	}
-	return v.readKids(d)
+	return v.readKids(d, w)
 }
 
-func (v *Volume) readKids(d *node) error {
+func (v *Volume) readKids(d *node, w *dirWalk) error {
 	for _, k := range d.kids {
 		if k.dir {
-			if err := v.readDir(k); err != nil {
+			if err := v.readDir(k, w); err != nil {
 				return err
 			}
 		}
