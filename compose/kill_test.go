@@ -296,37 +296,19 @@ func killAt(t *testing.T, k kill, target string, restore func()) {
 	last := ""
 	for _, i := range picks {
 		restore()
-		k.killAtPoint(t, target, i, pts)
-		tg := checkKit(t, target)
-		if tg.Data != nil {
-			data[dataPhase(tg, k.oldKit, k.newKit)]++
-		}
-		var left string
-		switch kt := tg.State.Kit; {
-		case tg.State.Interim && kt == k.newKit:
-			left = "interim"
-		case kt == k.oldKit:
-			left = "old"
-		case kt == k.newKit:
-			left = "new"
-		default:
-			t.Fatalf("killed at point %d (%s): kit %s is neither old nor new", i, pts[i].region, kt)
-		}
+		left, phase := k.killOnce(t, target, i, pts)
 		if slices.Index(kitOrder, left) < slices.Index(kitOrder, last) {
 			t.Fatalf("killed at point %d (%s): the %s kit, after an earlier point left the %s one", i, pts[i].region, left, last)
 		}
 		last = left
 		seen[left]++
+		if phase != "" {
+			data[phase]++
+		}
 		if !slices.Contains(order, pts[i].region) {
 			order = append(order, pts[i].region)
 		}
 		byRegion[pts[i].region] = append(byRegion[pts[i].region], fmt.Sprintf("%d:%s", i, left))
-		if out, err := k.child(target, -1).CombinedOutput(); err != nil {
-			t.Fatalf("rerun after a kill at point %d: %v\n%s", i, err, lastLines(out, 20))
-		}
-		if tg := checkKit(t, target); tg.State.Kit != k.newKit || tg.State.Interim || (tg.Data != nil && (tg.Data.Recovery || len(tg.Data.Leftovers) > 0)) {
-			t.Fatalf("rerun after a kill at point %d did not converge", i)
-		}
 	}
 	var log strings.Builder
 	for _, r := range order {
@@ -342,6 +324,40 @@ func killAt(t *testing.T, k kill, target string, restore func()) {
 			break
 		}
 	}
+}
+
+// killOnce kills the apply to target at point i, checks the kit it left
+// (old, interim or new; for a kit with a data partition also what that
+// holds, dataPhase) and that a rerun converges.
+func (k kill) killOnce(t *testing.T, target string, i int, pts []point) (left, phase string) {
+	t.Helper()
+	defer func() {
+		if t.Failed() {
+			t.Logf("the apply was killed at point %d of %d (%s)", i, len(pts), pts[i].region)
+		}
+	}()
+	k.killAtPoint(t, target, i, pts)
+	tg := checkKit(t, target)
+	if tg.Data != nil {
+		phase = dataPhase(tg, k.oldKit, k.newKit)
+	}
+	switch kt := tg.State.Kit; {
+	case tg.State.Interim && kt == k.newKit:
+		left = "interim"
+	case kt == k.oldKit:
+		left = "old"
+	case kt == k.newKit:
+		left = "new"
+	default:
+		t.Fatalf("kit %s is neither old nor new", kt)
+	}
+	if out, err := k.child(target, -1).CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, lastLines(out, 20))
+	}
+	if tg := checkKit(t, target); tg.State.Kit != k.newKit || tg.State.Interim || (tg.Data != nil && (tg.Data.Recovery || len(tg.Data.Leftovers) > 0)) {
+		t.Fatal("the rerun did not converge")
+	}
+	return left, phase
 }
 
 // kitOrder is the order in which an apply leaves kits.
