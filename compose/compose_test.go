@@ -51,9 +51,8 @@ func sha256File(t testing.TB, path string) string {
 	return sha256Of(t, f)
 }
 
-// sha256Of hashes r in 1 MiB reads: in a -race binary the race
-// detector's bookkeeping of each read, and of each large buffer, costs
-// more than the hash.
+// sha256Of hashes r streaming: a whole-file buffer (ReadAll grows it by
+// doubling) costs a -race binary more than the hash.
 func sha256Of(t testing.TB, r io.Reader) string {
 	t.Helper()
 	h := sha256.New()

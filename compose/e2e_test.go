@@ -64,16 +64,22 @@ var e2eData = map[boottest.Firmware][]string{
 }
 
 func TestBootMatrix(t *testing.T) {
+	t.Parallel() // beside the other boot tests: see e2eSetup
 	isos := e2eSetup(t)
 	cases := e2eRun(t, isos, "auto", e2eMatrix)
 	e2eCheckExpectations(t, cases)
 }
 
 func TestBootDataPartition(t *testing.T) {
+	t.Parallel()
 	isos := e2eSetup(t)
 	e2eRun(t, isos, "data", e2eData)
 }
 
+// e2eSetup builds the fixtures (once per cache: the boot tests run in
+// parallel, two at a time on two cores, each QEMU under TCG using one;
+// fixture.Cache builds each fixture once for all of them) and returns the
+// ISOs by name.
 func e2eSetup(t *testing.T) map[string]string {
 	t.Helper()
 	if testing.Short() {
@@ -136,6 +142,7 @@ func e2eManifest(t *testing.T, template string, isos map[string]string, storage 
 // arm64 ISO as "tiny", then converged to the real kit (tiny and tinycfg
 // replaced, the menu swapped) before the boots.
 func TestBootConverged(t *testing.T) {
+	t.Parallel()
 	isos := e2eSetup(t)
 	first := map[string]string{}
 	for k, v := range isos {
@@ -333,9 +340,12 @@ func secureBootStateError(log string, secureBoot bool) error {
 	return nil
 }
 
+// logDir is where a boot test's serial logs go: $COMPOSE_BOOT_LOGS/<test>
+// (boot tests run in parallel and boot cases of the same names), else a
+// temporary directory.
 func logDir(t *testing.T) string {
 	if d := os.Getenv("COMPOSE_BOOT_LOGS"); d != "" {
-		return d
+		return filepath.Join(d, t.Name())
 	}
 	return t.TempDir()
 }
