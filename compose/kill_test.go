@@ -88,8 +88,10 @@ func newFetcherErr(cache string) (*fetch.Fetcher, error) {
 
 // The child's stop points: before each write to the target, before each
 // read-back, and after Apply returned. Nothing else changes the target, so
-// a kill at each of them reaches every state a kill -9 can leave, whatever
-// the machine's load.
+// kills at them reach every state a kill between two writes leaves,
+// whatever the machine's load. A kill inside one write is not among them:
+// Linux stops copying a write at a page boundary once SIGKILL is pending,
+// leaving a prefix of it written.
 const (
 	pointWrite    = "write"
 	pointReadBack = "read-back"
