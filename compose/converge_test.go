@@ -113,8 +113,8 @@ func checkKit(t *testing.T, img string) *Target {
 		var got string
 		if onData[m] {
 			got = debugfsSHA256(t, data, m)
-		} else if b, err := v.ReadFile(m); err == nil {
-			got = sha256Hex(b)
+		} else if r, err := v.Open(m); err == nil {
+			got = sha256Of(t, r)
 		} else {
 			t.Fatalf("the menu names %s: %v", m, err)
 		}

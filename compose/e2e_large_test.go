@@ -54,6 +54,7 @@ const (
 )
 
 func TestBootLarge(t *testing.T) {
+	t.Parallel()
 	small := e2eSetup(t)
 	dir, err := fixture.DefaultDir()
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 // boot. A second kit holds (c) a live ISO signed by another vendor whose certificate
 // secure_boot.enroll leaves out: it must still fail, with the remedy in the table.
 func TestBootSecureBootEnrolment(t *testing.T) {
+	t.Parallel() // beside the other boot tests: see e2eSetup
 	if testing.Short() {
 		testenv.Skip(t, "boot test: minutes under TCG; skipped with -short")
 	}
