@@ -38,11 +38,14 @@ point leaves the old kit or the new one, never a mix; run apply again to
 finish. When the ESP has no room for new ISOs beside the ones they replace
 (a size: auto kit), the change is made in two such steps: first a menu and
 state record without the replaced and removed ISOs, deleting them, then the
-new ISOs and the final menu. What was written is read back with the page
-cache bypassed. A FILE that is not a compose kit, was changed outside
-compose, or cannot take the change (no room even in two steps, storage mode
-or BIOS boot partition changed, the ext4 data partition touched) is refused;
---recreate rewrites it in full. The kit's ISOs are checked only by their size
+new ISOs and the final menu. ISOs on the ext4 data partition are changed
+in place too, through its journal: new files under new paths first, then
+the menu, then the old files deleted. What was written is read back with
+the page cache bypassed. A FILE that is not a compose kit, was changed
+outside compose, or cannot take the change (no room even in two steps,
+storage mode or BIOS boot partition changed, a change to a data partition
+an older compose made without a journal) is refused; --recreate rewrites it
+in full. The kit's ISOs are checked only by their size
 and a sample of their first and last 64 KiB; --verify then reads the whole
 kit as 'compose verify' does, after the change or none, and fails (exit 4)
 when a file is damaged.
