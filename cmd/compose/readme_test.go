@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -99,4 +100,31 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestReadmeTestCommand keeps .ci/run running exactly the test command that
+// README's "The two commands" gives.
+func TestReadmeTestCommand(t *testing.T) {
+	section := regexp.MustCompile(`(?s)## The two commands\n(.*?)\n## `).FindStringSubmatch(readme(t))
+	if section == nil {
+		t.Fatal("README.md has no '## The two commands' section")
+	}
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)\n```").FindAllStringSubmatch(section[1], -1)
+	if len(blocks) != 2 {
+		t.Fatalf("'The two commands' has %d sh blocks, want 2 (the main job, the tests)", len(blocks))
+	}
+	test := blocks[1][1]
+	if !strings.HasPrefix(test, "go test ") || strings.Contains(test, "\n") {
+		t.Fatalf("README's test command is %q, want one go test line", test)
+	}
+	ci, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(ci), "\n") {
+		if strings.TrimSpace(line) == test {
+			return
+		}
+	}
+	t.Errorf(".ci/run never runs README's test command %q", test)
 }
