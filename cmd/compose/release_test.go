@@ -20,7 +20,7 @@ func TestReleaseScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a release; run without -short")
 	}
-	need(t, "git", "gpg", "minisign", "tar", "sha256sum")
+	need(t, "git", "gpg", "gpgconf", "minisign", "tar", "sha256sum")
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +41,11 @@ func TestReleaseScript(t *testing.T) {
 		}
 		return string(out)
 	}
+	t.Cleanup(func() { // the gpg-agent gpg started for this GNUPGHOME
+		cmd := exec.Command("gpgconf", "--kill", "gpg-agent")
+		cmd.Env = env
+		_ = cmd.Run()
+	})
 	run(tmp, "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "compose release test <release@example.invalid>", "ed25519", "sign", "never")
 	run(tmp, "minisign", "-G", "-W", "-p", "minisign.pub", "-s", "minisign.key")
 

@@ -322,15 +322,14 @@ All come from these Debian 13 ("trixie") binary packages
 GRUB 2.12: GNU General Public License, version 3 or later
 (GPL-3.0-or-later; full text: grub-GPL-3.0.txt)
   embedded files: %s
+  embedded build inputs (compose's own, Apache-2.0): %s
   corresponding source: Debian source package grub2 %s
     (apt-get source grub2=%s); the signed images are wrapped by
     the source packages grub-efi-amd64-signed %s
     and grub-efi-arm64-signed %s.
     BOOTIA32.EFI and core.img are built from that GRUB's modules by
-    grub-mkimage, with build inputs that are part of compose's source,
-    %s,
-    and the script bootloader/assets/update.sh that rebuilds every file
-    byte for byte. Debian's archive keeps every published source
+    grub-mkimage with the build inputs above; the script
+    bootloader/assets/update.sh rebuilds every file byte for byte. Debian's archive keeps every published source
     version; whoever distributes compose binaries must keep this source
     available to their recipients as GPLv3 section 6 requires.
 
@@ -378,9 +377,9 @@ shim's COPYRIGHT file:
   (http://tianocore.sf.net) and are Copyright 2009-2012 Intel
   Corporation.
 
-`, strings.Join(p.grub, ", "), p.sources["grub2"], p.sources["grub2"],
+`, strings.Join(p.grub, ", "), strings.Join(p.inputs, ", "), p.sources["grub2"], p.sources["grub2"],
 		p.sources["grub-efi-amd64-signed"], p.sources["grub-efi-arm64-signed"],
-		strings.Join(p.inputs, ", "), strings.Join(p.shim, ", "),
+		strings.Join(p.shim, ", "),
 		shimVersion(p), shimVersion(p), p.sources["shim-signed"], p.sources["shim-helpers-amd64-signed"])
 	w(`2. Go code compiled into compose
 ================================
