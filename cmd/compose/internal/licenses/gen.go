@@ -310,8 +310,9 @@ compose carries these files as data (go:embed, bootloader/assets): it
 does not link to them or call them, it writes them onto the sticks and
 images it makes (boot.img and core.img with a few bytes patched at
 documented offsets, as grub-bios-setup patches them: bootloader/bios.go),
-where firmware runs them ("compose test" boots such a stick in QEMU). They are separate programs aggregated with
-compose, not part of compose's code, and stay under their own licences.
+where firmware runs them ("compose test" boots such a stick in QEMU).
+They are separate programs aggregated with compose, not part of compose's
+code, and stay under their own licences.
 All come from these Debian 13 ("trixie") binary packages
 (bootloader/assets/PROVENANCE records the sha256 of each package and file):
 
