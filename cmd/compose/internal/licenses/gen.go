@@ -331,9 +331,10 @@ GRUB 2.12: GNU General Public License, version 3 or later
     and grub-efi-arm64-signed %s.
     BOOTIA32.EFI and core.img are built from that GRUB's modules by
     grub-mkimage with the build inputs above; the script
-    bootloader/assets/update.sh rebuilds every file byte for byte. Debian's archive keeps every published source
-    version; whoever distributes compose binaries must keep this source
-    available to their recipients as GPLv3 section 6 requires.
+    bootloader/assets/update.sh rebuilds every file byte for byte.
+    Debian's archive keeps every published source version; whoever
+    distributes compose binaries must keep this source available to
+    their recipients as GPLv3 section 6 requires.
 
 shim 16.1 and MokManager: BSD-2-Clause (shim's COPYRIGHT file, in the
 notice below; shim includes code derived from Tianocore and OpenSSL under
