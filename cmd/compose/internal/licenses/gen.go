@@ -1,12 +1,15 @@
 //go:build ignore
 
 // gen writes the repository's NOTICE and the licence texts embedded in
-// compose from bootloader/assets/PROVENANCE, go.mod and the module cache:
+// compose from bootloader/assets/PROVENANCE, go.mod, the module cache (go
+// mod download fills it), Go's LICENSE and Debian's
+// /usr/share/common-licenses/GPL-3:
 //
 //	cd cmd/compose/internal/licenses && go run gen.go
 //
-// Run it after changing go.mod or the boot binaries; licenses_test.go
-// fails while its output differs from what is committed.
+// Run it after changing go.mod or the boot binaries; licenses_test.go fails
+// while NOTICE misses a module of go.mod, a package or file of PROVENANCE,
+// or a module linked on a release platform has no text here.
 package main
 
 import (
