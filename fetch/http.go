@@ -92,10 +92,6 @@ func (w *watchdog) cause(err error) error {
 	return err
 }
 
-func (f *Fetcher) httpAttempt(ctx context.Context, src Source, target string, p *partial) error {
-	return f.httpGet(ctx, src, target, p, nil)
-}
-
 // httpGet asks for the bytes the partial file lacks; sign, when set, is the
 // last thing to touch the request (s3).
 func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *partial, sign func(*http.Request)) error {
