@@ -54,8 +54,9 @@
 //
 // Network failures that may pass (connection reset, truncated body, 5xx,
 // 408, 429, no byte for Options.IdleTimeout) are retried with exponential
-// backoff (a refused redirect, a certificate error or an unknown host is
-// not); an attempt that made progress does not count against
+// backoff. A 4xx answer (404 included), a refused redirect and a
+// certificate error are not; nor is a refused connection or an unknown
+// host, which fail at once as [ErrUnreachable] naming the host. An attempt that made progress does not count against
 // Options.Retries. There is no total timeout: a slow but moving transfer is
 // never killed. Progress goes out through Options.Events (never printed).
 //

@@ -252,9 +252,9 @@ func (e *StatusError) Error() string { return "server answered " + e.Status }
 
 // isTransient says whether another attempt may succeed. Every error of
 // http.Client.Do is a *url.Error, which satisfies net.Error, so net.Error
-// alone says nothing: only timeouts and failures of the connection itself
-// (*net.OpError, EOF) count, and refused redirects, certificate errors and
-// unknown host names never do.
+// alone says nothing: only timeouts and failures of a connection that was
+// made (*net.OpError, EOF) count, and refused connections, refused
+// redirects, certificate errors and unknown host names never do.
 func isTransient(err error) bool {
 	var re *retryableError
 	var se *StatusError
@@ -268,7 +268,7 @@ func isTransient(err error) bool {
 	case errors.As(err, &se):
 		return se.Code >= 500 || se.Code == 408 || se.Code == 429
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
+		errors.Is(err, syscall.EPIPE):
 		return true // io.EOF: the server closed the connection before answering
 	case errors.As(err, &oe):
 		return true
@@ -285,6 +285,7 @@ func isPermanent(err error) bool {
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
 	var dns *net.DNSError
-	return errors.As(err, &rd) || errors.As(err, &cv) || errors.As(err, &ua) ||
+	return errors.Is(err, ErrUnreachable) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.As(err, &rd) || errors.As(err, &cv) || errors.As(err, &ua) ||
 		errors.As(err, &hn) || errors.As(err, &ci) || (errors.As(err, &dns) && dns.IsNotFound)
 }

@@ -3,6 +3,7 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -84,5 +85,25 @@ func TestDetectRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", raw, err, want)
 		}
+	}
+}
+
+// TestUnreachableNotRetried: a refused connection fails the first attempt
+// as ErrUnreachable naming the host, without Go's "dial tcp" text and
+// without a retry (it used to be retried with backoff, 25.8 s in all).
+func TestUnreachableNotRetried(t *testing.T) {
+	srv := newFaultServer(t, func(int, http.ResponseWriter, *http.Request) {})
+	u := srv.URL + "/x.iso"
+	srv.Close() // nothing listens on its port now
+	rec := &recorder{}
+	f := newTestFetcher(t, t.TempDir(), rec, func(o *Options) { o.Backoff = time.Second })
+	start := time.Now()
+	_, err := f.Fetch(context.Background(), src(u, testData, true))
+	if !errors.Is(err, ErrUnreachable) || strings.Contains(err.Error(), "dial tcp") ||
+		!strings.Contains(err.Error(), strings.TrimPrefix(srv.URL, "http://")+": connection refused") {
+		t.Fatalf("got %v, want ErrUnreachable naming the host", err)
+	}
+	if n := rec.count(Retry); n != 0 {
+		t.Errorf("%d retries of a refused connection (%s)", n, time.Since(start))
 	}
 }

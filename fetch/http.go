@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/bgentry/go-netrc/netrc"
@@ -116,6 +117,9 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if e := unreachable(req, err); e != nil {
+			return e
+		}
 		return w.cause(err)
 	}
 	defer resp.Body.Close()
@@ -123,6 +127,25 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 		return err
 	}
 	return f.copyBody(w.ctx, resp.Body, src, p, w)
+}
+
+// ErrUnreachable means the source's server could not be reached at all:
+// the connection was refused or its host name is unknown. Another
+// attempt a second later would see the same, so it is not retried.
+var ErrUnreachable = errors.New("cannot connect")
+
+// unreachable words a refused connection or an unknown host as
+// ErrUnreachable naming the host, in place of Go's "dial tcp …" text; nil
+// for any other error.
+func unreachable(req *http.Request, err error) error {
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w to %s: connection refused", ErrUnreachable, req.URL.Host)
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return fmt.Errorf("%w to %s: no such host", ErrUnreachable, req.URL.Host)
+	}
+	return nil
 }
 
 // acceptResponse checks the status and range of an answer against what the
