@@ -94,10 +94,13 @@ func hintFor(err error) string {
 	var (
 		u  usageError
 		ie *crash.Error
+		h  interface{ Hint() string } // an error that knows its next step (compose.SourceError)
 	)
 	switch {
 	case errors.As(err, &ie):
 		return "this is a bug in compose; please report it with this stack:\n" + ie.Stack
+	case errors.As(err, &h) && h.Hint() != "":
+		return h.Hint()
 	case errors.As(err, &u):
 		return "run 'compose help' for usage"
 	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):
