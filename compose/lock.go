@@ -285,21 +285,26 @@ func sourceHint(p string, err error) string {
 }
 
 // pinDigest gives the algorithm and digest of iso: inline, or looked up in
-// the checksum list it names.
+// the checksum list it names, read anew.
 func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, string, error) {
 	c := iso.Checksum
 	if c.ListURL == "" {
 		return c.Algorithm, c.Digest, nil
 	}
-	var sig *fetch.Signature
-	if s := iso.Signature; s != nil {
-		sig = &fetch.Signature{URL: s.URL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
-	}
-	alg, digest, err := f.ResolveList(ctx, c.ListURL, location(iso), sig)
+	alg, digest, err := f.ResolveList(ctx, c.ListURL, location(iso), listSignature(iso))
 	if err != nil {
 		return "", "", fmt.Errorf("resolving checksum from %s: %w", c.ListURL, err)
 	}
 	return alg, digest, nil
+}
+
+// listSignature is how iso's checksum list is signed; nil: it is not.
+func listSignature(iso *config.ISO) *fetch.Signature {
+	s := iso.Signature
+	if s == nil {
+		return nil
+	}
+	return &fetch.Signature{URL: s.URL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
 }
 
 // checkLockedSizes tells an edited lock from a damaged cache entry before

@@ -168,7 +168,7 @@ func (f *Fetcher) getSmall(ctx context.Context, raw string) ([]byte, error) {
 		return readLimited(fh)
 	case locHTTP:
 		if f.opts.Offline {
-			return nil, fmt.Errorf("%s: %w (offline)", redact(raw), ErrNotCached)
+			return f.fromKept(ctx, raw, fmt.Errorf("%s: %w (offline)", redact(raw), ErrNotCached))
 		}
 		if b, ok := f.smallRead(raw); ok {
 			return b, nil
@@ -179,10 +179,12 @@ func (f *Fetcher) getSmall(ctx context.Context, raw string) ([]byte, error) {
 			body, err = f.httpSmall(ctx, target)
 			return err
 		})
-		if err == nil {
-			f.smallKeep(raw, body)
+		if err != nil {
+			return f.fromKept(ctx, raw, err)
 		}
-		return body, err
+		f.smallKeep(raw, body)
+		f.keep(raw, body)
+		return body, nil
 	}
 	return nil, fmt.Errorf("%s: only http, https and local paths are supported here", redact(raw))
 }
@@ -231,6 +233,9 @@ func (f *Fetcher) httpSmall(ctx context.Context, target string) ([]byte, error) 
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		if e := unreachable(req, err); e != nil {
+			return nil, e
+		}
 		return nil, w.cause(err)
 	}
 	defer resp.Body.Close()

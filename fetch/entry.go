@@ -160,7 +160,7 @@ func (f *Fetcher) Refetch(ctx context.Context, src Source) (string, error) {
 		f.emitCached(src, good)
 		return good, nil
 	}
-	if f.opts.Offline {
+	if f.cacheOnly() {
 		err := fmt.Errorf("fetching %s: %w: the cached file did not verify and was removed; offline, so it is %w",
 			src.Name, ErrBadEntry, ErrNotCached)
 		if eerr := f.evictIf(ctx, src, bad); eerr != nil {

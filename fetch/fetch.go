@@ -54,6 +54,9 @@ type Options struct {
 	Retries     int           // retries after a failed attempt; NoRetries for none
 	Backoff     time.Duration // first retry delay; doubles up to 30s
 	Offline     bool          // use the cache only
+	// NoDownload takes ISOs from the cache only, as Offline, but still
+	// reads checksum lists, signatures and keys (compose plan).
+	NoDownload bool
 	// Events receives progress; calls are serialized and must return quickly.
 	Events     func(Event)
 	HTTPClient *http.Client // default: own transport, proxy from the environment
@@ -163,6 +166,9 @@ func New(opts Options) (*Fetcher, error) {
 	return f, nil
 }
 
+// cacheOnly says whether ISOs come from the cache alone.
+func (f *Fetcher) cacheOnly() bool { return f.opts.Offline || f.opts.NoDownload }
+
 // CacheDir is the directory the Fetcher stores files in.
 func (f *Fetcher) CacheDir() string { return f.opts.CacheDir }
 
@@ -242,7 +248,7 @@ func (f *Fetcher) fetch(ctx context.Context, src Source) Result {
 // removed instead and the result is ErrNotCached.
 func (f *Fetcher) replace(ctx context.Context, src Source, bad os.FileInfo, why error) Result {
 	res := Result{Source: src}
-	if f.opts.Offline {
+	if f.cacheOnly() {
 		res.Err = fmt.Errorf("fetching %s: %s:%s is %w %s (offline)",
 			src.Name, src.Algorithm, src.Digest, ErrNotCached, f.opts.CacheDir)
 		if why != nil {

@@ -35,7 +35,7 @@ func (f *Fetcher) Size(ctx context.Context, src Source) (int64, error) {
 	}
 	n, err := f.size(ctx, g, src)
 	if err != nil {
-		return 0, fmt.Errorf("sizing %s at %s: %w", src.Name, redact(src.URL), err)
+		return 0, fmt.Errorf("asking %s for the size of %s: %w", redact(src.URL), src.Name, err)
 	}
 	return n, nil
 }
@@ -54,7 +54,7 @@ func (f *Fetcher) size(ctx context.Context, g getter.Getter, src Source) (int64,
 		in.Close()
 		return fi.Size(), nil
 	}
-	if f.opts.Offline {
+	if f.cacheOnly() {
 		return 0, fmt.Errorf("%s:%s is %w %s (offline)", src.Algorithm, src.Digest, ErrNotCached, f.opts.CacheDir)
 	}
 	target, sign := src.URL, (func(*http.Request))(nil)
