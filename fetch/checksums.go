@@ -174,11 +174,19 @@ func (f *Fetcher) getSmall(ctx context.Context, raw string) ([]byte, error) {
 			return b, nil
 		}
 		var body []byte
-		err := f.retrySmall(ctx, func() error {
+		get := func() error {
 			var err error
 			body, err = f.httpSmall(ctx, target)
 			return err
-		})
+		}
+		var err error
+		if checking(ctx) { // a kept copy or a warning is the fallback: one short try
+			tctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			defer cancel()
+			body, err = f.httpSmall(tctx, target)
+		} else {
+			err = f.retrySmall(ctx, get)
+		}
 		if err != nil {
 			return f.fromKept(ctx, raw, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 )
 
 // keptDir is the cache directory holding the last copy of every checksum
@@ -22,14 +23,24 @@ type keptKey struct{}
 
 // CheckList is ResolveList for checking a lock against the vendor's list
 // it was pinned from. The list (and signature and key) are read anew when
-// the server can be reached, and their copies kept; offline, or when the
-// server cannot be reached, the copies kept when they were last read are
-// used instead, and kept is true. Without copies the error is the
+// the server can be reached, in one try of at most checkTimeout, and their
+// copies kept; offline, or when the server cannot be reached, the copies
+// kept when they were last read are used instead, and kept is true. Without copies the error is the
 // network's (ErrNotCached offline).
 func (f *Fetcher) CheckList(ctx context.Context, listURL, loc string, sig *Signature) (alg, digest string, kept bool, err error) {
 	var used atomic.Int32
 	alg, digest, err = f.ResolveList(context.WithValue(ctx, keptKey{}, &used), listURL, loc, sig)
 	return alg, digest, used.Load() > 0, err
+}
+
+// checkTimeout bounds a CheckList read: plan must not wait minutes for a
+// server that does not answer when the kept copy would do.
+const checkTimeout = 15 * time.Second
+
+// checking says whether ctx is a CheckList read.
+func checking(ctx context.Context) bool {
+	_, ok := ctx.Value(keptKey{}).(*atomic.Int32)
+	return ok
 }
 
 func (f *Fetcher) keptPath(url string) string {
