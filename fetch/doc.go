@@ -13,7 +13,14 @@
 // reads a GNU- or BSD-style checksum list, optionally OpenPGP-signed, and
 // returns the digest it gives for one file, named as [ListName] says: its
 // path relative to the list's directory, so that a line for a file of the
-// same name in another directory never counts.
+// same name in another directory never counts. [Fetcher.CheckList] does the
+// same for checking a lock already pinned: one short try, and when the
+// server cannot be reached (or Offline) the copy kept in <dir>/lists/ (by
+// SHA-256 of the URL) when the list, signature or key was last read.
+// [Fetcher.Size] tells a source's size without downloading it (its cache
+// entry's, a local file's, or a HEAD answer's; 0 when the server does not
+// say). Options.NoDownload takes ISOs from the cache only but still reads
+// lists.
 //
 // The cache holds <dir>/<alg>/<digest> (read-only, verified) and
 // <dir>/<alg>/<digest>.partial (an unverified prefix being downloaded,
