@@ -35,13 +35,13 @@ func (g countingGetter) GetFile(ctx context.Context, req *getter.Request) error 
 // TestSourcesGoThroughGoGetter fetches one source of each kind and checks
 // that go-getter's Client chose the getter: compose's HTTP getter for
 // http, compose's S3 getter for s3::, go-getter's FileGetter for a path
-// and a file:// URL (a path with '?' and '#' in its name included).
+// and a file:// URL (a path with "?", "#", "%" and " " in its name included).
 func TestSourcesGoThroughGoGetter(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	srv := newFaultServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "x.iso", time.Time{}, bytes.NewReader(testData))
 	})
-	local := filepath.Join(t.TempDir(), "a?b#c.iso")
+	local := filepath.Join(t.TempDir(), "a?b#c%41 d.iso")
 	if err := os.WriteFile(local, testData, 0o644); err != nil {
 		t.Fatal(err)
 	}
