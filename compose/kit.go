@@ -196,9 +196,13 @@ type Fetched struct {
 	Warning string `json:"warning,omitempty"`
 }
 
-// Fetch downloads and verifies every pinned ISO into the cache. A lock
-// whose digest is not what the vendor's checksum list says is refused
-// first, as plan and apply refuse it (checkListedDigests).
+// Fetch downloads and verifies every pinned ISO into the cache, except
+// those this run's Lock fetched already (one fetch per ISO per run). A
+// `path:` ISO whose file is gone is refused even when its digest is
+// cached, and a lock whose digest is not what the vendor's checksum list
+// says is refused first, as plan and apply refuse it
+// (checkListedDigests). A failure names the ISO's manifest line
+// (*SourceError).
 func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	l, err := k.pinned()
 	if err != nil {
