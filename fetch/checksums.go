@@ -231,20 +231,9 @@ func (f *Fetcher) retrySmall(ctx context.Context, get func() error) error {
 func (f *Fetcher) httpSmall(ctx context.Context, target string) ([]byte, error) {
 	w := newWatchdog(ctx, f.opts.IdleTimeout)
 	defer w.stop()
-	req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, target, nil)
+	resp, err := f.send(w, http.MethodGet, target, 0, nil)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Accept-Encoding", "identity")
-	if f.opts.Netrc {
-		addNetrcAuth(req)
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		if e := unreachable(req, err); e != nil {
-			return nil, e
-		}
-		return nil, w.cause(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -101,13 +101,29 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 	}
 	w := newWatchdog(ctx, f.opts.IdleTimeout)
 	defer w.stop()
-	req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, target, nil)
+	resp, err := f.send(w, http.MethodGet, target, p.n, sign)
 	if err != nil {
 		return err
 	}
+	defer resp.Body.Close()
+	if err := acceptResponse(resp, src, p); err != nil || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return err
+	}
+	return f.copyBody(w.ctx, resp.Body, src, p, w)
+}
+
+// send makes one request under w's idle watchdog: identity encoding, a
+// Range from byte from when it is not 0, basic auth from .netrc unless
+// sign (s3) signs the request, which it does last. A refused connection
+// or an unknown host is ErrUnreachable.
+func (f *Fetcher) send(w *watchdog, method, target string, from int64, sign func(*http.Request)) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(w.ctx, method, target, nil)
+	if err != nil {
+		return nil, err
+	}
 	req.Header.Set("Accept-Encoding", "identity")
-	if p.n > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", p.n))
+	if from > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
 	}
 	if f.opts.Netrc && sign == nil {
 		addNetrcAuth(req)
@@ -118,15 +134,11 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 	resp, err := f.client.Do(req)
 	if err != nil {
 		if e := unreachable(req, err); e != nil {
-			return e
+			return nil, e
 		}
-		return w.cause(err)
+		return nil, w.cause(err)
 	}
-	defer resp.Body.Close()
-	if err := acceptResponse(resp, src, p); err != nil || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
-		return err
-	}
-	return f.copyBody(w.ctx, resp.Body, src, p, w)
+	return resp, nil
 }
 
 // ErrUnreachable means the source's server could not be reached at all:

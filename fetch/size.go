@@ -78,23 +78,9 @@ func (f *Fetcher) size(ctx context.Context, g getter.Getter, src Source) (int64,
 func (f *Fetcher) head(ctx context.Context, target string, sign func(*http.Request)) (int64, error) {
 	w := newWatchdog(ctx, f.opts.IdleTimeout)
 	defer w.stop()
-	req, err := http.NewRequestWithContext(w.ctx, http.MethodHead, target, nil)
+	resp, err := f.send(w, http.MethodHead, target, 0, sign)
 	if err != nil {
 		return 0, err
-	}
-	req.Header.Set("Accept-Encoding", "identity")
-	if f.opts.Netrc && sign == nil {
-		addNetrcAuth(req)
-	}
-	if sign != nil {
-		sign(req)
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		if e := unreachable(req, err); e != nil {
-			return 0, e
-		}
-		return 0, w.cause(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
