@@ -133,7 +133,11 @@ func hintFor(err error) string {
 func diagnosticsOf(err error) []diagnostic {
 	var ds config.Diagnostics
 	if !errors.As(err, &ds) {
-		return nil
+		walkErrors(err, func(e error) { // ISOs that failed to fetch or pin, at their manifest lines
+			if se, ok := e.(*compose.SourceError); ok {
+				ds = append(ds, se.Where)
+			}
+		})
 	}
 	out := make([]diagnostic, len(ds))
 	for i, d := range ds {
