@@ -32,7 +32,15 @@ type Kit struct {
 	lockPath  string
 	fetchOpts fetch.Options
 	f         *fetch.Fetcher // made on first use: validate touches no cache
+	// fetched holds what this run downloaded already (the lock downloads
+	// an ISO whose server does not say its size), so Fetch does not fetch
+	// it again: one fetch per ISO per run.
+	fetched map[string]fetch.Result // by fetchedKey
 }
+
+// fetchedKey names a download by ISO and digest (the lock's size was not
+// known when it was fetched).
+func fetchedKey(s fetch.Source) string { return s.Name + "\x00" + s.Algorithm + ":" + s.Digest }
 
 // Load reads the manifest at file ("-" is standard input) and the lock
 // beside it (config.LockPath). An invalid manifest is an error; a lock that
@@ -129,10 +137,12 @@ type LockResult struct {
 	ISOs    []config.LockedISO `json:"isos"`
 }
 
-// Lock pins every ISO (resolving checksum lists, fetching each ISO to
-// learn its size) and writes the lock unless it is byte for byte what is
-// there. A lock written for another manifest is refused, not replaced.
-func (k *Kit) Lock(ctx context.Context) (*LockResult, error) {
+// Lock pins the ISOs named (none: every ISO) as PinLock does, without
+// downloading what it need not, and writes the lock unless it is byte for
+// byte what is there; the others keep their entries while these still
+// match the manifest. A lock written for another manifest is refused, not
+// replaced.
+func (k *Kit) Lock(ctx context.Context, names ...string) (*LockResult, error) {
 	if errors.Is(k.lockErr, config.ErrForeignLock) {
 		return nil, k.lockErr
 	}
@@ -140,9 +150,19 @@ func (k *Kit) Lock(ctx context.Context) (*LockResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := ResolveLock(ctx, k.m, f)
+	old := k.lock
+	if old == nil && len(names) > 0 {
+		old, _ = config.LoadLock(k.lockPath) // stale is fine: its current entries are kept
+	}
+	l, res, err := PinLock(ctx, k.m, f, old, names)
 	if err != nil {
 		return nil, err
+	}
+	for _, r := range res {
+		if k.fetched == nil {
+			k.fetched = map[string]fetch.Result{}
+		}
+		k.fetched[fetchedKey(r.Source)] = r
 	}
 	changed, err := k.writeLock(l)
 	if err != nil {
@@ -176,9 +196,13 @@ type Fetched struct {
 	Warning string `json:"warning,omitempty"`
 }
 
-// Fetch downloads and verifies every pinned ISO into the cache. A lock
-// whose digest is not what the vendor's checksum list says is refused
-// first, as plan and apply refuse it (checkListedDigests).
+// Fetch downloads and verifies every pinned ISO into the cache, except
+// those this run's Lock fetched already (one fetch per ISO per run). A
+// `path:` ISO whose file is gone is refused even when its digest is
+// cached, and a lock whose digest is not what the vendor's checksum list
+// says is refused first, as plan and apply refuse it
+// (checkListedDigests). A failure names the ISO's manifest line
+// (*SourceError).
 func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	l, err := k.pinned()
 	if err != nil {
@@ -192,6 +216,9 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckPaths(k.m); err != nil {
+		return nil, err
+	}
 	unchecked, err := listedDigests(ctx, k.m, l, f)
 	if err != nil {
 		return nil, err
@@ -199,13 +226,23 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	if err := checkLockedSizes(ctx, l, f, srcs); err != nil {
 		return nil, err
 	}
-	res, err := f.FetchAll(ctx, srcs)
-	if err != nil {
-		return nil, lockedSizeErrors(l, res)
+	var todo []fetch.Source
+	for _, s := range srcs {
+		if _, done := k.fetched[fetchedKey(s)]; !done {
+			todo = append(todo, s)
+		}
 	}
-	out := make([]Fetched, len(res))
-	for i, r := range res {
-		out[i] = Fetched{Name: r.Source.Name, Path: r.Path, Cached: r.Cached, Warning: unchecked[r.Source.Name]}
+	res, err := f.FetchAll(ctx, todo)
+	if err != nil {
+		return nil, lockedSizeErrors(k.m, l, res)
+	}
+	out := make([]Fetched, len(srcs))
+	for i, s := range srcs {
+		r, done := k.fetched[fetchedKey(s)]
+		if !done {
+			r, res = res[0], res[1:]
+		}
+		out[i] = Fetched{Name: s.Name, Path: r.Path, Cached: r.Cached, Warning: unchecked[s.Name]}
 	}
 	return out, nil
 }

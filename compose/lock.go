@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/filekind"
 	"github.com/usbkit/compose/fetch"
 )
 
@@ -35,31 +36,148 @@ func Sources(m *config.Manifest, l *config.Lock) ([]fetch.Source, error) {
 	return out, nil
 }
 
-// ResolveLock pins every ISO of m: it reads vendors' checksum lists (with
-// their signatures) for `checksum: file:` entries, then fetches each ISO into
-// the cache, verifying it, to learn its size. The lock is true of real bytes,
-// never of a listing alone.
+// ResolveLock pins every ISO of m (PinLock) and fetches each into the
+// cache, verifying it against the lock.
 func ResolveLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher) (*config.Lock, error) {
-	srcs := make([]fetch.Source, len(m.ISOs))
-	var errs []error
-	for i := range m.ISOs {
-		iso := &m.ISOs[i]
-		alg, digest, err := pinDigest(ctx, iso, f)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", iso.Name, err))
-			continue
-		}
-		srcs[i] = fetch.Source{Name: iso.Name, URL: location(iso), Algorithm: alg, Digest: digest}
+	l, _, err := PinLock(ctx, m, f, nil, nil)
+	if err != nil {
+		return nil, err
 	}
-	if err := errors.Join(errs...); err != nil {
+	srcs, err := Sources(m, l)
+	if err != nil {
 		return nil, err
 	}
 	res, err := f.FetchAll(ctx, srcs)
 	if err != nil {
-		return nil, err
+		return nil, lockedSizeErrors(m, l, res)
 	}
-	l := &config.Lock{Version: config.Version}
-	for i, r := range res {
+	return l, nil
+}
+
+// PinLock pins the ISOs of m named in names (nil: all) without
+// downloading what it need not: the digest is the manifest's, or what the
+// vendor's checksum list (with its signature) says for the file; the size
+// of a network source is that of its verified cache entry or what the
+// server answers to a HEAD request, checked again when the ISO is fetched.
+// A `path:` ISO is copied into the cache and verified (a local read), and
+// an ISO whose server does not say its size is downloaded and verified to
+// learn it; those fetches are the Results, so that the run does not fetch
+// them again. An ISO not named keeps its entry in old when that
+// entry still matches the manifest, and is pinned like the others when it
+// does not.
+func PinLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher, old *config.Lock, names []string) (*config.Lock, []fetch.Result, error) {
+	pick, err := pickNames(m, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckPaths(m); err != nil {
+		return nil, nil, err
+	}
+	entries := make([]config.LockedISO, len(m.ISOs))
+	var unsized []fetch.Source
+	var where []int
+	var errs []error
+	for i := range m.ISOs {
+		iso := &m.ISOs[i]
+		if e := keptEntry(old, iso); e != nil && !pick[iso.Name] {
+			entries[i] = *e
+			continue
+		}
+		src, size, err := pinISO(ctx, m, i, f)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case size == 0:
+			unsized, where = append(unsized, src), append(where, i)
+		default:
+			entries[i] = iso.Lock(src.Algorithm, src.Digest, size)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	res, err := sizeByFetching(ctx, m, f, unsized, where, entries)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &config.Lock{Version: config.Version, ISOs: entries}, res, nil
+}
+
+// pickNames turns the names given to PinLock into a set, refusing a name
+// that is not an ISO of m. No names picks every ISO.
+func pickNames(m *config.Manifest, names []string) (map[string]bool, error) {
+	pick := map[string]bool{}
+	for _, n := range names {
+		if m.ISO(n) == nil {
+			var have []string
+			for _, iso := range m.ISOs {
+				have = append(have, iso.Name)
+			}
+			return nil, fmt.Errorf("%s has no ISO named %q (it has: %s): %w", m.File, n, strings.Join(have, ", "), ErrUnknownName)
+		}
+		pick[n] = true
+	}
+	if len(names) == 0 {
+		for _, iso := range m.ISOs {
+			pick[iso.Name] = true
+		}
+	}
+	return pick, nil
+}
+
+// ErrUnknownName is a name given to lock that is not an ISO of the manifest.
+var ErrUnknownName = errors.New("no such ISO")
+
+// keptEntry is old's entry for iso when it still pins what the manifest
+// names (same URL or path, same checksum), else nil.
+func keptEntry(old *config.Lock, iso *config.ISO) *config.LockedISO {
+	if old == nil {
+		return nil
+	}
+	e := old.ISO(iso.Name)
+	if e == nil || e.URL != iso.URL || e.Path != iso.Path || e.Source != iso.Checksum.Spec() {
+		return nil
+	}
+	return e
+}
+
+// pinISO finds the digest and, without downloading, the size of the i-th
+// ISO of m; size 0 when only a download can tell.
+func pinISO(ctx context.Context, m *config.Manifest, i int, f *fetch.Fetcher) (fetch.Source, int64, error) {
+	iso := &m.ISOs[i]
+	alg, digest, err := pinDigest(ctx, iso, f)
+	if err != nil {
+		return fetch.Source{}, 0, sourceError(m, i, "checksum", err)
+	}
+	src := fetch.Source{Name: iso.Name, URL: location(iso), Algorithm: alg, Digest: digest}
+	if iso.LocalPath != "" {
+		return src, 0, nil // copied and verified: a local read, and the lock is true of real bytes
+	}
+	size, err := f.Size(ctx, src)
+	if err != nil {
+		return src, 0, sourceError(m, i, "", err)
+	}
+	return src, size, nil
+}
+
+// sizeByFetching downloads the sources whose size no server told, and
+// pins the size of the verified file in entries[where[j]].
+func sizeByFetching(ctx context.Context, m *config.Manifest, f *fetch.Fetcher, srcs []fetch.Source, where []int, entries []config.LockedISO) ([]fetch.Result, error) {
+	if len(srcs) == 0 {
+		return nil, nil
+	}
+	res, err := f.FetchAll(ctx, srcs)
+	if err != nil {
+		var errs []error
+		for j, r := range res {
+			if r.Err != nil {
+				errs = append(errs, sourceError(m, where[j], "", r.Err))
+			}
+		}
+		return nil, errors.Join(errs...)
+	}
+	for j, r := range res {
+		i := where[j]
 		st, err := os.Stat(r.Path)
 		if err != nil {
 			return nil, err
@@ -67,27 +185,126 @@ func ResolveLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher) (*co
 		if st.Size() == 0 { // the lock would refuse size 0 as if it were the lock's fault
 			return nil, fmt.Errorf("%s: %s is empty (0 bytes), not an ISO image", m.ISOs[i].Name, location(&m.ISOs[i]))
 		}
-		l.ISOs = append(l.ISOs, m.ISOs[i].Lock(r.Source.Algorithm, r.Source.Digest, st.Size()))
+		entries[i] = m.ISOs[i].Lock(r.Source.Algorithm, r.Source.Digest, st.Size())
 	}
-	return l, nil
+	return res, nil
+}
+
+// CheckPaths reports every `path:` ISO of m whose file is missing or is
+// not a regular file, at the manifest line that names it: the lock, a
+// fetch (even one the cache answers) and validate all say so.
+func CheckPaths(m *config.Manifest) error {
+	var errs []error
+	for i := range m.ISOs {
+		iso := &m.ISOs[i]
+		if iso.LocalPath == "" {
+			continue
+		}
+		fi, err := os.Stat(iso.LocalPath)
+		if err == nil && !fi.Mode().IsRegular() {
+			err = fmt.Errorf("%s is %s, not a regular file", iso.LocalPath, filekind.Of(fi.Mode()))
+		}
+		if err != nil {
+			errs = append(errs, sourceError(m, i, "path", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SourceError is a failure to pin or fetch one ISO, placed at the
+// manifest line that says where the ISO comes from (or its checksum),
+// with what to do about it.
+type SourceError struct {
+	Where config.Diagnostic // Msg is Err's text
+	Err   error
+	hint  string
+}
+
+func (e *SourceError) Error() string { return e.Where.String() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// Hint says what to do; "" leaves it to the kind of Err.
+func (e *SourceError) Hint() string { return e.hint }
+
+// sourceError places err, a failure of the i-th ISO of m, at its field
+// ("path", "checksum"; "" for where it comes from), and picks the hint.
+func sourceError(m *config.Manifest, i int, field string, err error) error {
+	var se *SourceError
+	if errors.As(err, &se) || err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err // placed already, or not the entry's fault
+	}
+	p := fmt.Sprintf("isos[%d]", i)
+	if errors.Is(err, fetch.ErrChecksumMismatch) {
+		field = "checksum" // the bytes arrived; the digest they do not match is the manifest's
+	}
+	switch field {
+	case "", "path":
+		p = firstSet(m, p, "url", "path")
+	case "checksum":
+		p = firstSet(m, p, "checksum", "sha256", "sha512")
+	}
+	name := m.ISOs[i].Name
+	msg := err.Error()
+	if !strings.Contains(msg, name) {
+		msg = name + ": " + msg
+	}
+	return &SourceError{Where: m.Diag(p, "%s", msg), Err: err, hint: sourceHint(p, err)}
+}
+
+// isoIndex is the index of the ISO called name in m, -1 for none.
+func isoIndex(m *config.Manifest, name string) int {
+	for i := range m.ISOs {
+		if m.ISOs[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func firstSet(m *config.Manifest, p string, fields ...string) string {
+	for _, f := range fields {
+		if _, ok := m.Positions[p+"."+f]; ok {
+			return p + "." + f
+		}
+	}
+	return p
+}
+
+// sourceHint is the next step for a failure at manifest field p.
+func sourceHint(p string, err error) string {
+	var st *fetch.StatusError
+	switch {
+	case errors.Is(err, fetch.ErrUnreachable):
+		return fmt.Sprintf("nothing answers there: check the host and port in %s, the network and any proxy ($https_proxy); an ISO already cached needs no network ('compose fetch --offline')", p)
+	case errors.As(err, &st) && (st.Code == 404 || st.Code == 410):
+		return fmt.Sprintf("the server has no file at %s: check it in a browser; a vendor that moves or replaces an ISO usually renames it, so update %s and run 'compose lock NAME'", p, p)
+	case errors.As(err, &st) && (st.Code == 401 || st.Code == 403):
+		return fmt.Sprintf("the server refused access to %s: check the URL and its credentials (~/.netrc, or s3 keys in the environment)", p)
+	}
+	return ""
 }
 
 // pinDigest gives the algorithm and digest of iso: inline, or looked up in
-// the checksum list it names.
+// the checksum list it names, read anew.
 func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, string, error) {
 	c := iso.Checksum
 	if c.ListURL == "" {
 		return c.Algorithm, c.Digest, nil
 	}
-	var sig *fetch.Signature
-	if s := iso.Signature; s != nil {
-		sig = &fetch.Signature{URL: s.URL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
-	}
-	alg, digest, err := f.ResolveList(ctx, c.ListURL, location(iso), sig)
+	alg, digest, err := f.ResolveList(ctx, c.ListURL, location(iso), listSignature(iso))
 	if err != nil {
 		return "", "", fmt.Errorf("resolving checksum from %s: %w", c.ListURL, err)
 	}
 	return alg, digest, nil
+}
+
+// listSignature is how iso's checksum list is signed; nil: it is not.
+func listSignature(iso *config.ISO) *fetch.Signature {
+	s := iso.Signature
+	if s == nil {
+		return nil
+	}
+	return &fetch.Signature{URL: s.URL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
 }
 
 // checkLockedSizes tells an edited lock from a damaged cache entry before
@@ -134,16 +351,19 @@ func checkLockedSize(l *config.Lock, name, file string, size int64) error {
 	return &config.StaleLockError{Problems: config.Diagnostics{d}}
 }
 
-// lockedSizeErrors joins the failures of res, naming the lock line that
-// pinned the size of each source whose size was not what the lock says (a
-// *fetch.SizeError): the vendor may have replaced the file, and only
-// 'compose lock' can tell the lock so.
-func lockedSizeErrors(l *config.Lock, res []fetch.Result) error {
+// lockedSizeErrors joins the failures of res (in m's order), naming the
+// lock line that pinned the size of each source whose size was not what
+// the lock says (a *fetch.SizeError): the vendor may have replaced the
+// file, and only 'compose lock' can tell the lock so. Other failures are
+// placed at the manifest line of their ISO (a *SourceError).
+func lockedSizeErrors(m *config.Manifest, l *config.Lock, res []fetch.Result) error {
 	var errs []error
 	for _, r := range res {
 		var se *fetch.SizeError
 		if !errors.As(r.Err, &se) {
-			if r.Err != nil {
+			if i := isoIndex(m, r.Source.Name); r.Err != nil && i >= 0 {
+				errs = append(errs, sourceError(m, i, "", r.Err))
+			} else if r.Err != nil {
 				errs = append(errs, r.Err)
 			}
 			continue

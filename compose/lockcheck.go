@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
@@ -12,9 +13,11 @@ import (
 // checkListedDigests compares the lock's digest of every `checksum: file:`
 // entry (signed or not) with the vendor's list, so that a hand-edited lock,
 // or one the vendor's list has moved on from, cannot point an entry at
-// other bytes. A list that cannot be read here (offline, or the network is
-// down) gives a warning, in manifest order, saying the entry was not
-// checked; a disagreement is an invalid lock, positioned at its digest.
+// other bytes. The list is read when its server can be reached; offline or
+// when it cannot, the copy kept when it was last read is used
+// (fetch.CheckList). Without one, a warning per entry, in manifest order,
+// says that it was not checked and why, naming the list once; a
+// disagreement is an invalid lock, positioned at its digest.
 func checkListedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher) ([]string, error) {
 	unchecked, err := listedDigests(ctx, m, l, f)
 	var warns []string
@@ -35,16 +38,12 @@ func listedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *f
 		if iso.Checksum.ListURL == "" {
 			continue
 		}
-		alg, digest, err := pinDigest(ctx, iso, f)
+		alg, digest, _, err := f.CheckList(ctx, iso.Checksum.ListURL, location(iso), listSignature(iso))
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		if err != nil {
-			why := "it could not be read"
-			if errors.Is(err, fetch.ErrNotCached) {
-				why = "offline"
-			}
-			warns[iso.Name] = fmt.Sprintf("%s: the lock's digest was not checked against %s (%s): %v", iso.Name, iso.Checksum.ListURL, why, err)
+			warns[iso.Name] = uncheckedWarning(iso, err)
 			continue
 		}
 		for j, e := range l.ISOs {
@@ -60,4 +59,19 @@ func listedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *f
 		return warns, bad
 	}
 	return warns, nil
+}
+
+// uncheckedWarning says that iso's lock entry was not checked against its
+// list, and why, naming the list once (err names it at every level).
+func uncheckedWarning(iso *config.ISO, err error) string {
+	url := iso.Checksum.ListURL
+	why := "offline, and no copy of the list is kept in the cache: 'compose lock' or 'compose fetch' while online keeps one"
+	if !errors.Is(err, fetch.ErrNotCached) {
+		why = err.Error()
+		for _, prefix := range []string{"checksum list " + url + ": ", url + ": "} {
+			why = strings.ReplaceAll(why, prefix, "")
+		}
+		why = "it could not be read: " + why
+	}
+	return fmt.Sprintf("%s: the lock's digest was not checked against %s (%s)", iso.Name, url, why)
 }

@@ -24,7 +24,8 @@ import (
 func hexSHA(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
 // A lock whose digest was edited to another ISO's is refused where it
-// names the checksum list; offline, the plan says the entry was not checked.
+// names the checksum list, offline too when a copy of the list was kept;
+// offline without one, the plan says the entry was not checked.
 func TestLockDigestCheckedAgainstList(t *testing.T) {
 	dir := t.TempDir()
 	real, other := []byte("the real iso"), []byte("another iso")
@@ -54,10 +55,18 @@ func TestLockDigestCheckedAgainstList(t *testing.T) {
 	if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "multiboot.lock:7:13: isos[0].digest") {
 		t.Fatalf("edited lock: want a positioned lock error, got %v", err)
 	}
+	// offline, the copy of the list kept by the online read is used
 	offline, _ := fetch.New(fetch.Options{CacheDir: filepath.Join(dir, "c"), Offline: true})
-	warns, err := checkListedDigests(context.Background(), m, lockFor(hexSHA(other)), offline)
-	if err != nil || len(warns) != 1 || !strings.Contains(warns[0], "not checked") || !strings.Contains(warns[0], "offline") {
-		t.Fatalf("offline: want one warning, got %q, %v", warns, err)
+	_, err = checkListedDigests(context.Background(), m, lockFor(hexSHA(other)), offline)
+	if !errors.Is(err, config.ErrInvalid) {
+		t.Fatalf("offline with the list kept: want the lock refused, got %v", err)
+	}
+	// without a kept copy, one warning naming the list once
+	bare, _ := fetch.New(fetch.Options{CacheDir: filepath.Join(dir, "c2"), Offline: true})
+	warns, err := checkListedDigests(context.Background(), m, lockFor(hexSHA(other)), bare)
+	if err != nil || len(warns) != 1 || !strings.Contains(warns[0], "not checked") || !strings.Contains(warns[0], "offline") ||
+		strings.Count(warns[0], srv.URL) != 1 {
+		t.Fatalf("offline: want one warning naming the list once, got %q, %v", warns, err)
 	}
 }
 

@@ -168,21 +168,31 @@ func (f *Fetcher) getSmall(ctx context.Context, raw string) ([]byte, error) {
 		return readLimited(fh)
 	case locHTTP:
 		if f.opts.Offline {
-			return nil, fmt.Errorf("%s: %w (offline)", redact(raw), ErrNotCached)
+			return f.fromKept(ctx, raw, fmt.Errorf("%s: %w (offline)", redact(raw), ErrNotCached))
 		}
 		if b, ok := f.smallRead(raw); ok {
 			return b, nil
 		}
 		var body []byte
-		err := f.retrySmall(ctx, func() error {
+		get := func() error {
 			var err error
 			body, err = f.httpSmall(ctx, target)
 			return err
-		})
-		if err == nil {
-			f.smallKeep(raw, body)
 		}
-		return body, err
+		var err error
+		if checking(ctx) { // a kept copy or a warning is the fallback: one short try
+			tctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			defer cancel()
+			body, err = f.httpSmall(tctx, target)
+		} else {
+			err = f.retrySmall(ctx, get)
+		}
+		if err != nil {
+			return f.fromKept(ctx, raw, err)
+		}
+		f.smallKeep(raw, body)
+		f.keep(raw, body)
+		return body, nil
 	}
 	return nil, fmt.Errorf("%s: only http, https and local paths are supported here", redact(raw))
 }
@@ -221,17 +231,9 @@ func (f *Fetcher) retrySmall(ctx context.Context, get func() error) error {
 func (f *Fetcher) httpSmall(ctx context.Context, target string) ([]byte, error) {
 	w := newWatchdog(ctx, f.opts.IdleTimeout)
 	defer w.stop()
-	req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, target, nil)
+	resp, err := f.send(w, http.MethodGet, target, 0, nil)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Accept-Encoding", "identity")
-	if f.opts.Netrc {
-		addNetrcAuth(req)
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return nil, w.cause(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -13,7 +13,14 @@
 // reads a GNU- or BSD-style checksum list, optionally OpenPGP-signed, and
 // returns the digest it gives for one file, named as [ListName] says: its
 // path relative to the list's directory, so that a line for a file of the
-// same name in another directory never counts.
+// same name in another directory never counts. [Fetcher.CheckList] does the
+// same for checking a lock already pinned: one short try, and when the
+// server cannot be reached (or Offline) the copy kept in <dir>/lists/ (by
+// SHA-256 of the URL) when the list, signature or key was last read.
+// [Fetcher.Size] tells a source's size without downloading it (its cache
+// entry's, a local file's, or a HEAD answer's; 0 when the server does not
+// say). Options.NoDownload takes ISOs from the cache only but still reads
+// lists.
 //
 // The cache holds <dir>/<alg>/<digest> (read-only, verified) and
 // <dir>/<alg>/<digest>.partial (an unverified prefix being downloaded,
@@ -54,25 +61,36 @@
 //
 // Network failures that may pass (connection reset, truncated body, 5xx,
 // 408, 429, no byte for Options.IdleTimeout) are retried with exponential
-// backoff (a refused redirect, a certificate error or an unknown host is
-// not); an attempt that made progress does not count against
+// backoff. A 4xx answer (404 included), a refused redirect and a
+// certificate error are not; nor is a refused connection or an unknown
+// host, which fail at once as [ErrUnreachable] naming the host. An attempt that made progress does not count against
 // Options.Retries. There is no total timeout: a slow but moving transfer is
 // never killed. Progress goes out through Options.Events (never printed).
 //
 // # What go-getter does here
 //
-// go-getter v2 (v2.2.5) resolves local sources: absolute paths and file://
-// URLs go through a client holding only its FileGetter, no decompressors
-// (an .iso.xz is not unpacked) and DisableSymlinks, with Inplace set, so
-// go-getter checks the source and returns its path, and the copy into the
-// cache is made here with the hash taken on the way. Its Copy mode is not
-// used: it removes and recreates the destination, which would put a new
-// file under the locked .partial's name, and it has no progress hook, so the
-// digest would cost a second read of every byte.
+// go-getter v2 (v2.2.5) dispatches every source: one Client per Fetcher
+// (getters.go) detects it (an absolute path, file://, http(s)://, s3://,
+// the forced "s3::"), picks the getter and calls it, once per attempt.
+// Its getters are compose's resumable HTTP getter and SigV4 S3 getter,
+// which implement go-getter's Getter interface and download into the
+// locked .partial the attempt carries in its context, and go-getter's
+// FileGetter, asked for a local file in place (Inplace): it checks the
+// source and hands back its path, and the copy into the cache is made
+// here with the hash taken on the way. FileGetter's Copy mode is not used:
+// it removes and recreates the destination, which would put a new file
+// under the locked .partial's name, and it has no progress hook, so the
+// digest would cost a second read of every byte. The Client has no
+// decompressors (an .iso.xz is not unpacked) and DisableSymlinks. What
+// go-getter would read as its own syntax rather than as the file's
+// address is refused when the source is checked: '//' in a path (a
+// subdirectory to extract) and ?checksum=, ?archive=, ?filename=. No other
+// scheme has a getter, so no git or hg ever runs. Checksum lists,
+// signatures and keys are small files read by getSmall, not sources.
 //
-// http and https use net/http directly because v2's HttpGetter fails these
-// cases of the fault suite (TestGoGetterV2HTTP re-runs the suite through it
-// and fails when that list changes):
+// The HTTP getter is compose's own because v2's HttpGetter fails these
+// cases of the fault suite (TestGoGetterV2HTTP re-runs the suite through
+// it and fails when that list changes):
 //   - "ranges advertised, 200 answered": it decides to resume from a HEAD
 //     answer and never looks at the GET status, so a whole 200 body is
 //     appended to the prefix;

@@ -25,8 +25,9 @@ const (
 	locS3
 )
 
-// parseLocation sorts a source URL into one of the three ways to read it.
-// For s3 the target is the URL itself; s3Attempt signs per request.
+// parseLocation sorts the URL of a checksum list, signature or key into
+// one of the ways to read it (getSmall). ISO sources go through go-getter
+// (getters.go).
 func parseLocation(raw string) (locKind, string, error) {
 	if filepath.IsAbs(raw) {
 		return locFile, filepath.Clean(raw), nil
@@ -93,15 +94,13 @@ func redact(raw string) string {
 	return prefix + u.Redacted()
 }
 
-type attemptFunc func(ctx context.Context, src Source, target string, p *partial) error
-
 // download fills <final>.partial and renames it into place, over bad (the
 // entry found bad, nil when there was none) if that is still there: a run
 // that opens the entry meanwhile gets the old file or the new one, never
 // nothing. cached is true when another fetch finished the same digest
 // while this one waited.
 func (f *Fetcher) download(ctx context.Context, src Source, bad os.FileInfo) (cached bool, err error) {
-	kind, target, err := parseLocation(src.URL)
+	g, err := f.detect(src.URL)
 	if err != nil {
 		return false, err
 	}
@@ -124,15 +123,14 @@ func (f *Fetcher) download(ctx context.Context, src Source, bad os.FileInfo) (ca
 	if e != "" || err != nil {
 		bad = fi // what the rename replaces: removed if the download fails
 	}
-	attempt := f.attempts[kind]
-	if kind != locFile {
+	if resumes(g) {
 		err = p.hashPrefix(src.Size)
 	} else {
 		err = p.reset()
 	}
 	if err == nil {
 		f.emit(Event{Name: src.Name, Kind: Start, Bytes: p.n, Total: src.Size})
-		err = f.transfer(ctx, src, target, p, attempt, final)
+		err = f.transfer(ctx, src, p, final)
 	}
 	if err != nil && p.n == 0 {
 		p.discard() // nothing worth resuming
@@ -164,11 +162,11 @@ var errRestart = errors.New("restart from zero")
 
 // transfer runs attempts until the file verifies, a permanent error occurs,
 // ctx ends, or Retries attempts in a row failed without progress.
-func (f *Fetcher) transfer(ctx context.Context, src Source, target string, p *partial, attempt attemptFunc, final string) error {
+func (f *Fetcher) transfer(ctx context.Context, src Source, p *partial, final string) error {
 	failures, restarted := 0, false
 	for n := 1; ; n++ {
 		before := p.n
-		err := attempt(ctx, src, target, p)
+		err := f.attempt(ctx, src, p)
 		if err == nil {
 			err = f.verify(src, p, final)
 			if err == nil {
@@ -254,9 +252,9 @@ func (e *StatusError) Error() string { return "server answered " + e.Status }
 
 // isTransient says whether another attempt may succeed. Every error of
 // http.Client.Do is a *url.Error, which satisfies net.Error, so net.Error
-// alone says nothing: only timeouts and failures of the connection itself
-// (*net.OpError, EOF) count, and refused redirects, certificate errors and
-// unknown host names never do.
+// alone says nothing: only timeouts and failures of a connection that was
+// made (*net.OpError, EOF) count, and refused connections, refused
+// redirects, certificate errors and unknown host names never do.
 func isTransient(err error) bool {
 	var re *retryableError
 	var se *StatusError
@@ -270,7 +268,7 @@ func isTransient(err error) bool {
 	case errors.As(err, &se):
 		return se.Code >= 500 || se.Code == 408 || se.Code == 429
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
+		errors.Is(err, syscall.EPIPE):
 		return true // io.EOF: the server closed the connection before answering
 	case errors.As(err, &oe):
 		return true
@@ -287,6 +285,7 @@ func isPermanent(err error) bool {
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
 	var dns *net.DNSError
-	return errors.As(err, &rd) || errors.As(err, &cv) || errors.As(err, &ua) ||
+	return errors.Is(err, ErrUnreachable) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.As(err, &rd) || errors.As(err, &cv) || errors.As(err, &ua) ||
 		errors.As(err, &hn) || errors.As(err, &ci) || (errors.As(err, &dns) && dns.IsNotFound)
 }

@@ -55,7 +55,7 @@ func (f *Fetcher) Open(src Source) (*os.File, error) {
 // open is Open that also returns what it found, for evictIf: the open
 // file's FileInfo, or nil for a name it could not open (a symlink).
 func (f *Fetcher) open(src Source) (*os.File, os.FileInfo, error) {
-	if err := src.validate(); err != nil {
+	if err := f.validate(src); err != nil {
 		return nil, nil, err
 	}
 	if err := checkCacheDirs(f.opts.CacheDir, src.Algorithm); err != nil {
@@ -146,7 +146,7 @@ func digestOf(ctx context.Context, fh *os.File, alg string) (string, error) {
 // is removed, and the error is ErrBadEntry and ErrNotCached.
 func (f *Fetcher) Refetch(ctx context.Context, src Source) (string, error) {
 	src.normalize()
-	if err := src.validate(); err != nil {
+	if err := f.validate(src); err != nil {
 		return "", err
 	}
 	if err := checkCacheDirs(f.opts.CacheDir, src.Algorithm); err != nil {
@@ -160,7 +160,7 @@ func (f *Fetcher) Refetch(ctx context.Context, src Source) (string, error) {
 		f.emitCached(src, good)
 		return good, nil
 	}
-	if f.opts.Offline {
+	if f.cacheOnly() {
 		err := fmt.Errorf("fetching %s: %w: the cached file did not verify and was removed; offline, so it is %w",
 			src.Name, ErrBadEntry, ErrNotCached)
 		if eerr := f.evictIf(ctx, src, bad); eerr != nil {

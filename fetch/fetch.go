@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	getter "github.com/hashicorp/go-getter/v2"
 	"github.com/usbkit/compose/config/crash"
 	"github.com/usbkit/compose/config/digest"
 )
@@ -53,6 +54,9 @@ type Options struct {
 	Retries     int           // retries after a failed attempt; NoRetries for none
 	Backoff     time.Duration // first retry delay; doubles up to 30s
 	Offline     bool          // use the cache only
+	// NoDownload takes ISOs from the cache only, as Offline, but still
+	// reads checksum lists, signatures and keys (compose plan).
+	NoDownload bool
 	// Events receives progress; calls are serialized and must return quickly.
 	Events     func(Event)
 	HTTPClient *http.Client // default: own transport, proxy from the environment
@@ -99,12 +103,12 @@ type Result struct {
 
 // Fetcher downloads Sources into the cache. It is safe for concurrent use.
 type Fetcher struct {
-	opts     Options
-	client   *http.Client
-	evMu     sync.Mutex
-	attempts map[locKind]attemptFunc // one way to read each kind of location
-	smallMu  sync.Mutex
-	small    map[string][]byte // lists, signatures and keys read over http, by URL
+	opts    Options
+	client  *http.Client
+	evMu    sync.Mutex
+	gg      *getter.Client // dispatches every source to its getter (getters.go)
+	smallMu sync.Mutex
+	small   map[string][]byte // lists, signatures and keys read over http, by URL
 }
 
 // DefaultCacheDir is $COMPOSE_CACHE_DIR when set, else the user cache
@@ -158,9 +162,12 @@ func New(opts Options) (*Fetcher, error) {
 		client = newHTTPClient(opts.Jobs)
 	}
 	f := &Fetcher{opts: opts, client: client}
-	f.attempts = map[locKind]attemptFunc{locHTTP: f.httpAttempt, locFile: f.fileAttempt, locS3: f.s3Attempt}
+	f.gg = f.newClient()
 	return f, nil
 }
+
+// cacheOnly says whether ISOs come from the cache alone.
+func (f *Fetcher) cacheOnly() bool { return f.opts.Offline || f.opts.NoDownload }
 
 // CacheDir is the directory the Fetcher stores files in.
 func (f *Fetcher) CacheDir() string { return f.opts.CacheDir }
@@ -218,7 +225,7 @@ func (f *Fetcher) FetchAll(ctx context.Context, srcs []Source) ([]Result, error)
 func (f *Fetcher) fetch(ctx context.Context, src Source) Result {
 	res := Result{Source: src}
 	src.normalize()
-	if err := src.validate(); err != nil {
+	if err := f.validate(src); err != nil {
 		res.Err = fmt.Errorf("fetching %s: %w", src.Name, err)
 		f.emit(Event{Name: src.Name, Kind: Failed, Err: res.Err})
 		return res
@@ -241,7 +248,7 @@ func (f *Fetcher) fetch(ctx context.Context, src Source) Result {
 // removed instead and the result is ErrNotCached.
 func (f *Fetcher) replace(ctx context.Context, src Source, bad os.FileInfo, why error) Result {
 	res := Result{Source: src}
-	if f.opts.Offline {
+	if f.cacheOnly() {
 		res.Err = fmt.Errorf("fetching %s: %s:%s is %w %s (offline)",
 			src.Name, src.Algorithm, src.Digest, ErrNotCached, f.opts.CacheDir)
 		if why != nil {
@@ -301,7 +308,7 @@ func fileSize(p string, fallback int64) int64 {
 	return fallback
 }
 
-func (s Source) validate() error {
+func (f *Fetcher) validate(s Source) error {
 	if s.Name == "" {
 		return errors.New("source has no name")
 	}
@@ -311,7 +318,7 @@ func (s Source) validate() error {
 	if s.Size < 0 {
 		return fmt.Errorf("negative size %d", s.Size)
 	}
-	if _, _, err := parseLocation(s.URL); err != nil {
+	if _, err := f.detect(s.URL); err != nil {
 		return err
 	}
 	return checkDigest(s.Algorithm, s.Digest)

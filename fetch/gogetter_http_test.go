@@ -36,6 +36,18 @@ func (f *Fetcher) v2HTTPAttempt(ctx context.Context, src Source, target string, 
 	return nil
 }
 
+// v2HTTPGetter takes http(s) sources in place of compose's getter and
+// downloads them with v2HTTPAttempt.
+type v2HTTPGetter struct{ httpGetter }
+
+func (g *v2HTTPGetter) GetFile(ctx context.Context, req *getter.Request) error {
+	st, err := attemptOf(ctx, req.Dst)
+	if err != nil {
+		return err
+	}
+	return g.f.v2HTTPAttempt(ctx, st.src, req.URL().String(), st.p)
+}
+
 // v2Tracker hashes what go-getter writes through its own descriptor.
 type v2Tracker struct {
 	src  Source
@@ -88,7 +100,13 @@ var v2HTTPFailures = []string{
 // fails when the set of cases v2 gets wrong changes: when it shrinks to
 // nothing, http(s) should move to go-getter.
 func TestGoGetterV2HTTP(t *testing.T) {
-	useV2 := func(f *Fetcher) { f.attempts[locHTTP] = f.v2HTTPAttempt }
+	useV2 := func(f *Fetcher) {
+		for i, g := range f.gg.Getters {
+			if _, ok := g.(*httpGetter); ok {
+				f.gg.Getters[i] = &v2HTTPGetter{httpGetter{f}}
+			}
+		}
+	}
 	log.SetOutput(io.Discard) // net/http logs the junk after a body that is too long
 	defer log.SetOutput(os.Stderr)
 	var failed []string

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/bgentry/go-netrc/netrc"
@@ -92,10 +93,6 @@ func (w *watchdog) cause(err error) error {
 	return err
 }
 
-func (f *Fetcher) httpAttempt(ctx context.Context, src Source, target string, p *partial) error {
-	return f.httpGet(ctx, src, target, p, nil)
-}
-
 // httpGet asks for the bytes the partial file lacks; sign, when set, is the
 // last thing to touch the request (s3).
 func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *partial, sign func(*http.Request)) error {
@@ -104,13 +101,29 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 	}
 	w := newWatchdog(ctx, f.opts.IdleTimeout)
 	defer w.stop()
-	req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, target, nil)
+	resp, err := f.send(w, http.MethodGet, target, p.n, sign)
 	if err != nil {
 		return err
 	}
+	defer resp.Body.Close()
+	if err := acceptResponse(resp, src, p); err != nil || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return err
+	}
+	return f.copyBody(w.ctx, resp.Body, src, p, w)
+}
+
+// send makes one request under w's idle watchdog: identity encoding, a
+// Range from byte from when it is not 0, basic auth from .netrc unless
+// sign (s3) signs the request, which it does last. A refused connection
+// or an unknown host is ErrUnreachable.
+func (f *Fetcher) send(w *watchdog, method, target string, from int64, sign func(*http.Request)) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(w.ctx, method, target, nil)
+	if err != nil {
+		return nil, err
+	}
 	req.Header.Set("Accept-Encoding", "identity")
-	if p.n > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", p.n))
+	if from > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
 	}
 	if f.opts.Netrc && sign == nil {
 		addNetrcAuth(req)
@@ -120,13 +133,31 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return w.cause(err)
+		if e := unreachable(req, err); e != nil {
+			return nil, e
+		}
+		return nil, w.cause(err)
 	}
-	defer resp.Body.Close()
-	if err := acceptResponse(resp, src, p); err != nil || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
-		return err
+	return resp, nil
+}
+
+// ErrUnreachable means the source's server could not be reached at all:
+// the connection was refused or its host name is unknown. Another
+// attempt a second later would see the same, so it is not retried.
+var ErrUnreachable = errors.New("cannot connect")
+
+// unreachable words a refused connection or an unknown host as
+// ErrUnreachable naming the host, in place of Go's "dial tcp …" text; nil
+// for any other error.
+func unreachable(req *http.Request, err error) error {
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w to %s: connection refused", ErrUnreachable, req.URL.Host)
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return fmt.Errorf("%w to %s: no such host", ErrUnreachable, req.URL.Host)
 	}
-	return f.copyBody(w.ctx, resp.Body, src, p, w)
+	return nil
 }
 
 // acceptResponse checks the status and range of an answer against what the

@@ -106,9 +106,10 @@ func checkS3Query(u *url.URL) error {
 	return nil
 }
 
-// s3Attempt is an HTTP attempt whose request is signed for the object.
-func (f *Fetcher) s3Attempt(ctx context.Context, src Source, _ string, p *partial) error {
-	o, err := parseS3(src.URL)
+// s3Get is an HTTP attempt whose request is signed for the object raw
+// names (s3://… or s3::http(s)://…).
+func (f *Fetcher) s3Get(ctx context.Context, src Source, raw string, p *partial) error {
+	o, err := parseS3(raw)
 	if err != nil {
 		return err
 	}

@@ -94,10 +94,13 @@ func hintFor(err error) string {
 	var (
 		u  usageError
 		ie *crash.Error
+		h  interface{ Hint() string } // an error that knows its next step (compose.SourceError)
 	)
 	switch {
 	case errors.As(err, &ie):
 		return "this is a bug in compose; please report it with this stack:\n" + ie.Stack
+	case errors.As(err, &h) && h.Hint() != "":
+		return h.Hint()
 	case errors.As(err, &u):
 		return "run 'compose help' for usage"
 	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):
@@ -130,7 +133,11 @@ func hintFor(err error) string {
 func diagnosticsOf(err error) []diagnostic {
 	var ds config.Diagnostics
 	if !errors.As(err, &ds) {
-		return nil
+		walkErrors(err, func(e error) { // ISOs that failed to fetch or pin, at their manifest lines
+			if se, ok := e.(*compose.SourceError); ok {
+				ds = append(ds, se.Where)
+			}
+		})
 	}
 	out := make([]diagnostic, len(ds))
 	for i, d := range ds {

@@ -17,6 +17,7 @@ type fetchFlags struct {
 	offline  bool
 	idle     time.Duration
 	rehash   bool // not a flag: set by verbs that vouch for the cache
+	noFetch  bool // not a flag: set by plan, which downloads no ISO but reads checksum lists
 }
 
 func (ff *fetchFlags) register(cmd *cobra.Command) {
@@ -36,7 +37,7 @@ func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 	if ff.idle <= 0 {
 		return nil, usageError{fmt.Errorf("--idle-timeout must be positive, got %s", ff.idle)}
 	}
-	opts := fetch.Options{CacheDir: ff.cacheDir, Jobs: ff.jobs, Offline: ff.offline, IdleTimeout: ff.idle, Rehash: ff.rehash}
+	opts := fetch.Options{CacheDir: ff.cacheDir, Jobs: ff.jobs, Offline: ff.offline, IdleTimeout: ff.idle, Rehash: ff.rehash, NoDownload: ff.noFetch}
 	if disp != nil {
 		opts.Events = disp.fetchEvent
 	}

@@ -1,33 +1,43 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/usbkit/compose/compose"
 )
 
 func newLockCmd(a *app) *cobra.Command {
 	var ff fetchFlags
 	cmd := &cobra.Command{
-		Use:   "lock",
+		Use:   "lock [NAME...]",
+		Args:  cobra.ArbitraryArgs,
 		Short: "Pin every ISO to URL, algorithm, digest and size in the manifest's lock",
 		Long: `lock resolves every ISO of the manifest: inline digests as written, checksum
-lists (and their OpenPGP signatures) as the vendor publishes them. It then
-downloads each ISO into the cache and verifies it, so the lock records the
-size of real, verified bytes. The lock is written beside the manifest and
-named after it (multiboot.yaml → multiboot.lock, rescue.yaml → rescue.lock),
-sorted and stable so that 'git diff' shows exactly what changed. A lock
-written for another manifest is refused, never overwritten.`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+lists (and their OpenPGP signatures) as the vendor publishes them. It
+downloads nothing it need not: the size is the cached file's, a local
+file's, or what the server answers to a HEAD request, and it is checked
+again when the ISO is fetched; only an ISO whose server does not say its
+size is downloaded and verified to learn it. With NAMEs, only those entries
+are pinned anew; the others keep their entries while these still match the
+manifest. The lock is written beside the manifest and named after it
+(multiboot.yaml → multiboot.lock, rescue.yaml → rescue.lock), sorted and
+stable so that 'git diff' shows exactly what changed. A lock written for
+another manifest is refused, never overwritten.`,
+		RunE: func(cmd *cobra.Command, names []string) error {
 			disp := a.display("lock")
 			defer disp.close()
 			k, err := a.loadKit(&ff, disp)
 			if err != nil {
 				return err
 			}
-			res, err := k.Lock(cmd.Context())
+			res, err := k.Lock(cmd.Context(), names...)
 			disp.close()
+			if errors.Is(err, compose.ErrUnknownName) {
+				return usageError{err}
+			}
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ changed outside compose, or its partitions cannot take the change.`,
 					return err
 				}
 			}
-			ff.offline = true // plan never downloads
+			ff.noFetch = true // plan downloads no ISO; it reads checksum lists to check the lock
 			k, err := a.loadKit(&ff, nil)
 			if err != nil {
 				return err
@@ -56,7 +56,13 @@ changed outside compose, or its partitions cannot take the change.`,
 			if err != nil {
 				return err
 			}
-			return a.result(p, func(w io.Writer) error { return printPlan(w, p) })
+			if err := a.result(p, func(w io.Writer) error { return printPlan(w, p) }); err != nil {
+				return err
+			}
+			for _, w := range p.Warnings { // in the result under --json
+				a.warn("%s", w)
+			}
+			return nil
 		},
 	}
 	ff.register(cmd)
@@ -113,10 +119,7 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 	for _, n := range p.Notes {
 		printf(w, "note: %s\n", n)
 	}
-	for _, warn := range p.Warnings {
-		printf(w, "warning: %s\n", warn)
-	}
-	return nil
+	return nil // warnings go to stderr, through a.warn
 }
 
 func entryBoot(e compose.EntryPlan) string {

@@ -33,6 +33,11 @@ is checked too; one that no longer matches the manifest is a warning (run
 				return err
 			}
 			m := k.Manifest()
+			if err := compose.CheckPaths(m); err != nil { // lock and apply refuse it
+				for _, line := range strings.Split(err.Error(), "\n") {
+					a.warn("%s", line)
+				}
+			}
 			res := validateResult{File: m.File, Valid: true, Label: m.Label}
 			for _, f := range m.Firmware {
 				res.Firmware = append(res.Firmware, string(f))
