@@ -192,6 +192,8 @@ func deviceEvents(progress func(Event)) func(device.Event) {
 		switch e.Phase {
 		case device.PhaseDone:
 			ev.State = Done
+		case device.PhaseWarning:
+			ev.State = Warning
 		case device.PhaseFailed:
 			ev.State = Failed
 			if e.Err != nil {

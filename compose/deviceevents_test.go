@@ -1,0 +1,18 @@
+package compose
+
+import (
+	"testing"
+
+	"github.com/usbkit/compose/compose/device"
+)
+
+// A device's warning reaches the CLI as a warning, not as progress: the
+// write goes on, and its bytes are not reset to the zero the event carries.
+func TestDeviceEventsWarning(t *testing.T) {
+	var got []Event
+	f := deviceEvents(func(e Event) { got = append(got, e) })
+	f(device.Event{Device: "/dev/sdb", Phase: device.PhaseWarning, Message: "no flush"})
+	if len(got) != 1 || got[0].State != Warning || got[0].Phase != PhaseWrite || got[0].Message != "no flush" {
+		t.Fatalf("got %+v, want one write warning", got)
+	}
+}
