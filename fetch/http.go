@@ -126,7 +126,11 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 	if err := acceptResponse(resp, src, p); err != nil || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		return err
 	}
-	return f.copyBody(w.ctx, resp.Body, src, p, w)
+	total := src.Size
+	if total == 0 && resp.ContentLength >= 0 { // unpinned (lock): progress shows what the server announces
+		total = p.n + resp.ContentLength
+	}
+	return f.copyBody(w.ctx, resp.Body, src, p, w, total)
 }
 
 // acceptResponse checks the status and range of an answer against what the
@@ -204,8 +208,8 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 }
 
 // copyBody writes and hashes the body in one pass, feeding the watchdog
-// and emitting rate-limited progress.
-func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *partial, w *watchdog) error {
+// and emitting rate-limited progress of total bytes (0: unknown).
+func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *partial, w *watchdog, total int64) error {
 	buf := make([]byte, copyBufSize)
 	last := time.Now()
 	for {
@@ -223,7 +227,7 @@ func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *p
 			}
 			if now := time.Now(); now.Sub(last) >= progressInterval {
 				last = now
-				f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: src.Size})
+				f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: total})
 			}
 		}
 		if rerr == io.EOF {
@@ -239,7 +243,7 @@ func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *p
 			return context.Cause(ctx)
 		}
 	}
-	f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: src.Size})
+	f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: total})
 	if src.Size > 0 && p.n < src.Size {
 		return retryable("body ended after %d of %d bytes", p.n, src.Size)
 	}

@@ -96,13 +96,22 @@ func (t *task) noteLine(u Update) string {
 	return fmt.Sprintf("%s: %s", t.name(), u.State)
 }
 
+// count is "1 of 3 done", and how many failed.
+func (s total) count() string {
+	c := fmt.Sprintf("%d of %d done", s.finished-s.failed, s.tasks)
+	if s.failed > 0 {
+		c += fmt.Sprintf(", %d failed", s.failed)
+	}
+	return c
+}
+
 // line is a phase's total: "fetch total: 1 of 3 done, 2 MiB of 6 MiB (33%), 1 MiB/s, ETA 4s".
 func (s total) line() string {
 	size := s.todo
 	if !s.sized {
 		size = 0
 	}
-	return fmt.Sprintf("%s total: %d of %d done, %s, %s, ETA %s", s.phase, s.finished, s.tasks,
+	return fmt.Sprintf("%s total: %s, %s, %s, ETA %s", s.phase, s.count(),
 		amount(s.moved, size), rate(s.speed), clock(eta(s.todo-s.moved, s.speed, s.sized)))
 }
 
@@ -121,7 +130,7 @@ func (s total) bar(label string, width int) string {
 	if !s.sized {
 		size = 0
 	}
-	tail := fmt.Sprintf("%d of %d done  %s  ETA %s", s.finished, s.tasks, rate(s.speed), clock(eta(s.todo-s.moved, s.speed, s.sized)))
+	tail := fmt.Sprintf("%s  %s  ETA %s", s.count(), rate(s.speed), clock(eta(s.todo-s.moved, s.speed, s.sized)))
 	return fit(fmt.Sprintf("%s %s  %s  %s", label, meter(s.moved, size), sizes(s.moved, size), tail), width)
 }
 

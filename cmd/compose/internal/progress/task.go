@@ -179,6 +179,7 @@ func (t *task) moved() int64 {
 type total struct {
 	phase           string
 	tasks, finished int
+	failed          int
 	todo, moved     int64
 	sized           bool
 	speed           float64
@@ -196,6 +197,9 @@ func (b *board) total(phase string, now time.Time) (total, bool) {
 		s.moved += t.moved()
 		if t.finished() {
 			s.finished++
+			if t.state == Failed {
+				s.failed++
+			}
 			continue
 		}
 		s.sized = s.sized && t.size > 0
