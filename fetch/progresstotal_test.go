@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,15 @@ func TestProgressTotalFromServerWhenUnpinned(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatalf("no progress events in %+v", rec.ev)
+	}
+}
+
+// One attempt is "1 attempt".
+func TestGivingUpPlural(t *testing.T) {
+	srv := newFaultServer(t, func(_ int, w http.ResponseWriter, _ *http.Request) { dropHalf(w) })
+	f := newTestFetcher(t, t.TempDir(), nil, func(o *Options) { o.Retries = NoRetries })
+	_, err := f.Fetch(context.Background(), src(srv.URL+"/x.iso", testData, true))
+	if err == nil || !strings.Contains(err.Error(), "giving up after 1 attempt:") {
+		t.Fatalf("want 'giving up after 1 attempt:', got %v", err)
 	}
 }
