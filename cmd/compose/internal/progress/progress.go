@@ -102,7 +102,7 @@ func New(w io.Writer, mode Mode) *Display {
 	if period > 0 {
 		d.stop = make(chan struct{})
 		d.ticker.Add(1)
-		go d.run(period)
+		go d.run(period, d.stop)
 	}
 	return d
 }
@@ -121,13 +121,13 @@ func termWidth(w io.Writer) int {
 	return 80
 }
 
-func (d *Display) run(period time.Duration) {
+func (d *Display) run(period time.Duration, stop <-chan struct{}) {
 	defer d.ticker.Done()
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
-		case <-d.stop:
+		case <-stop:
 			return
 		case <-t.C:
 			d.tick()

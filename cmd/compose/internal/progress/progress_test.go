@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -123,4 +124,47 @@ func TestWarningKeepsBytes(t *testing.T) {
 	if buf.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", buf, want)
 	}
+}
+
+// The ticker runs beside updates and stops at Close (run under -race).
+func TestTickerAndClose(t *testing.T) {
+	for _, mode := range []Mode{Bars, Lines, JSON, Off} {
+		var buf safeBuffer
+		d := New(&buf, mode)
+		done := make(chan bool)
+		go func() {
+			for i := range 50 {
+				d.Update(Update{Phase: "fetch", ID: "a", State: Running, Done: int64(i), Total: 100})
+				time.Sleep(time.Millisecond)
+			}
+			done <- true
+		}()
+		<-done
+		d.Close()
+		d.Close()
+		d.Update(Update{Phase: "fetch", ID: "a", State: Done, Done: 100, Total: 100}) // after Close: nothing
+		if mode != Off && !strings.Contains(buf.String(), "fetch a") && !strings.Contains(buf.String(), `"id":"a"`) {
+			t.Errorf("mode %d printed %q", mode, buf.String())
+		}
+		if strings.Contains(buf.String(), ": done") || strings.Contains(buf.String(), `"state":"done"`) {
+			t.Errorf("mode %d printed an update after Close: %q", mode, buf.String())
+		}
+	}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
