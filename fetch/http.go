@@ -233,6 +233,9 @@ func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *p
 		if rerr == io.EOF {
 			break
 		}
+		if rerr != nil || ctx.Err() != nil { // the last word on what the .partial keeps (a display after Ctrl-C)
+			f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: total})
+		}
 		if rerr != nil {
 			if w != nil {
 				return w.cause(rerr)
