@@ -23,10 +23,6 @@ func TestMessagesPlural(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{nothingWritten([]error{errors.New("busy")}, 1).Error(), "nothing was written to 1 of 1 device: busy"},
 		{nothingWritten([]error{errors.New("busy")}, 2).Error(), "nothing was written to 1 of 2 devices: busy"},
-		{(&DamageError{Target: "kit.img", Files: []VerifiedFile{{Path: "/a", Status: StatusMissing}}}).Error(), "kit.img: 1 file is damaged: /a is missing"},
-		{(&DamageError{Target: "kit.img", Files: []VerifiedFile{{Path: "/a", Status: StatusMissing}, {Path: "/b", Status: StatusMissing}}}).Error(), "kit.img: 2 files are damaged: /a is missing; /b is missing"},
-		{damageLine(VerifiedFile{Path: "/c", Status: StatusChanged, ActualSize: 1, Size: 2}), "/c is 1 byte, recorded 2"},
-		{damageLine(VerifiedFile{Path: "/c", Status: StatusChanged, ActualSize: 3, Size: 2}), "/c is 3 bytes, recorded 2"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/usbkit/compose/compose/internal/directio"
 	"github.com/usbkit/compose/config"
-	"github.com/usbkit/compose/internal/plural"
 )
 
 // ErrNotKit is matched (errors.Is) by Verify's error for a target that
@@ -116,7 +115,8 @@ func (e *DamageError) Error() string {
 	for _, f := range e.Files {
 		parts = append(parts, damageLine(f))
 	}
-	return fmt.Sprintf("%s: %s damaged: %s", e.Target, plural.Count(len(e.Files), "file is"), joinSome(parts))
+	return fmt.Sprintf("%s: %d %s damaged: %s",
+		e.Target, len(e.Files), plural(len(e.Files), "file is", "files are"), joinSome(parts))
 }
 
 // Is makes errors.Is(err, ErrDamaged) true.
@@ -129,9 +129,16 @@ func damageLine(f VerifiedFile) string {
 	case f.Status == StatusUnreadable:
 		return fmt.Sprintf("%s cannot be read (%s)", f.Path, f.Error)
 	case f.ActualSize != f.Size:
-		return fmt.Sprintf("%s is %s, recorded %d", f.Path, plural.Count(int(f.ActualSize), "byte"), f.Size)
+		return fmt.Sprintf("%s is %d bytes, recorded %d", f.Path, f.ActualSize, f.Size)
 	}
 	return fmt.Sprintf("%s changed (read %s %s, recorded %s)", f.Path, f.Algorithm, f.Actual, f.Expected)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // NotKitError says why a target Verify was given is not a compose kit.

@@ -130,7 +130,7 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 	if total == 0 && resp.ContentLength >= 0 { // unpinned (lock): progress shows what the server announces
 		total = p.n + resp.ContentLength
 	}
-	return f.copyBody(w.ctx, resp.Body, src, p, w, total)
+	return f.copyBodyOf(w.ctx, resp.Body, src, p, w, total)
 }
 
 // acceptResponse checks the status and range of an answer against what the
@@ -208,8 +208,13 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 }
 
 // copyBody writes and hashes the body in one pass, feeding the watchdog
-// and emitting rate-limited progress of total bytes (0: unknown).
-func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *partial, w *watchdog, total int64) error {
+// and emitting rate-limited progress of the pinned size.
+func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *partial, w *watchdog) error {
+	return f.copyBodyOf(ctx, body, src, p, w, src.Size)
+}
+
+// copyBodyOf is copyBody with progress of total bytes (0: unknown).
+func (f *Fetcher) copyBodyOf(ctx context.Context, body io.Reader, src Source, p *partial, w *watchdog, total int64) error {
 	buf := make([]byte, copyBufSize)
 	last := time.Now()
 	for {

@@ -47,5 +47,5 @@ func (f *Fetcher) fileAttempt(ctx context.Context, src Source, path string, p *p
 	if err := p.reset(); err != nil {
 		return err
 	}
-	return f.copyBody(ctx, in, src, p, nil, fi.Size())
+	return f.copyBody(ctx, in, src, p, nil)
 }

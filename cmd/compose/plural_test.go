@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,28 +14,39 @@ import (
 	"github.com/usbkit/compose/compose"
 )
 
+// argOf decodes js into the argument type of print: the results are built
+// from their JSON shape, whichever package declares their types.
+func argOf[T any](t *testing.T, _ func(io.Writer, T) error, js string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(js), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // Every count in the CLI's results agrees with its noun ("1 ISO", not
 // "1 ISOs"): one case of each kind for one and for two.
 func TestResultsPlural(t *testing.T) {
 	entries := func(n int) *compose.Applied {
-		return &compose.Applied{Plan: &compose.Plan{Entries: make([]compose.EntryPlan, n)}, Image: &compose.Result{Image: "kit.img"}}
+		a := argOf(t, printApplied, `{"image": {"image": "kit.img"}}`)
+		a.Plan = &compose.Plan{Entries: make([]compose.EntryPlan, n)}
+		return a
 	}
 	changes := func(n int) *compose.Applied {
-		return &compose.Applied{Image: &compose.Result{Image: "kit.img", Incremental: true, Changes: make([]compose.Change, n)}}
-	}
-	files := func(n, damaged int) *compose.Verification {
-		v := &compose.Verification{Target: "kit.img", OK: damaged == 0, Damaged: damaged}
-		for i := range n {
-			f := compose.VerifiedFile{Path: "/f", Kind: "iso", Status: compose.StatusOK}
-			if i < damaged {
-				f.Status, f.Size, f.ActualSize = compose.StatusChanged, 2, 1
-			}
-			v.Files = append(v.Files, f)
-		}
-		return v
+		return argOf(t, printApplied, `{"image": {"image": "kit.img", "incremental": true, "changes": [{}`+strings.Repeat(`, {}`, n-1)+`]}}`)
 	}
 	device := func(n int) []compose.DeviceResult {
-		return []compose.DeviceResult{{Device: "/dev/sdb", Complete: true, Incremental: true, Changes: make([]compose.Change, n)}}
+		return argOf(t, printDeviceResults, `[{"device": "/dev/sdb", "complete": true, "incremental": true, "changes": [{}`+strings.Repeat(`, {}`, n-1)+`]}]`)
+	}
+	ok := `{"path": "/f", "kind": "iso", "status": "ok", "size": 2, "actual_size": 2}`
+	bad := `{"path": "/f", "kind": "iso", "status": "changed", "size": 2, "actual_size": 1}`
+	files := func(list ...string) string {
+		damaged := strings.Count(strings.Join(list, ""), `"changed"`)
+		return fmt.Sprintf(`{"target": "kit.img", "ok": %t, "damaged": %d, "files": [%s]}`, damaged == 0, damaged, strings.Join(list, ", "))
+	}
+	verification := func(list ...string) func(w *bytes.Buffer) error {
+		return func(w *bytes.Buffer) error { return printVerification(w, argOf(t, printVerification, files(list...))) }
 	}
 	for _, tc := range []struct {
 		name  string
@@ -45,11 +59,12 @@ func TestResultsPlural(t *testing.T) {
 		{"2 changes", func(w *bytes.Buffer) error { return printApplied(w, changes(2)) }, "in place: 2 changes, "},
 		{"device 1 change", func(w *bytes.Buffer) error { return printDeviceResults(w, device(1)) }, "in place: 1 change, "},
 		{"device 2 changes", func(w *bytes.Buffer) error { return printDeviceResults(w, device(2)) }, "in place: 2 changes, "},
-		{"1 file ok", func(w *bytes.Buffer) error { return printVerification(w, files(1, 0)) }, "kit.img: 1 recorded file ok: "},
-		{"2 files ok", func(w *bytes.Buffer) error { return printVerification(w, files(2, 0)) }, "kit.img: all 2 recorded files ok: "},
-		{"1 of 1 damaged", func(w *bytes.Buffer) error { return printVerification(w, files(1, 1)) }, "kit.img: 1 of 1 recorded file damaged: "},
-		{"1 of 2 damaged", func(w *bytes.Buffer) error { return printVerification(w, files(2, 1)) }, "kit.img: 1 of 2 recorded files damaged: "},
-		{"1 byte", func(w *bytes.Buffer) error { return printVerification(w, files(1, 1)) }, "1 byte, recorded 2"},
+		{"1 file ok", verification(ok), "kit.img: 1 recorded file ok: "},
+		{"2 files ok", verification(ok, ok), "kit.img: all 2 recorded files ok: "},
+		{"1 of 1 damaged", verification(bad), "kit.img: 1 of 1 recorded file damaged: "},
+		{"1 of 2 damaged", verification(bad, ok), "kit.img: 1 of 2 recorded files damaged: "},
+		{"1 byte", verification(bad), "1 byte, recorded 2"},
+		{"3 bytes", verification(strings.Replace(bad, `"actual_size": 1`, `"actual_size": 3`, 1)), "3 bytes, recorded 2"},
 	} {
 		var buf bytes.Buffer
 		if err := tc.print(&buf); err != nil {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/compose"
-	"github.com/usbkit/compose/internal/plural"
 )
 
 type validateResult struct {
@@ -54,7 +53,7 @@ is checked too; one that no longer matches the manifest is a warning (run
 			res.Lock = string(status)
 			return a.result(res, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "%s: valid: %s (%s), firmware %s, label %s\n",
-					res.File, plural.Count(len(res.ISOs), "ISO"), strings.Join(res.ISOs, ", "),
+					res.File, count(len(res.ISOs), "ISO"), strings.Join(res.ISOs, ", "),
 					strings.Join(res.Firmware, ", "), res.Label)
 				return err
 			})

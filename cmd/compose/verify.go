@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/compose"
-	"github.com/usbkit/compose/internal/plural"
 )
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -121,9 +120,9 @@ func printVerification(w io.Writer, v *compose.Verification) error {
 		if recordedFiles(v) == 1 {
 			all = ""
 		}
-		_, err = printf(w, "%s: %s%s ok: %s read, %s\n", v.Target, all, plural.Count(recordedFiles(v), "recorded file"), humanSize(v.BytesRead), how)
+		_, err = printf(w, "%s: %s%s ok: %s read, %s\n", v.Target, all, count(recordedFiles(v), "recorded file"), humanSize(v.BytesRead), how)
 	} else {
-		_, err = printf(w, "%s: %d of %s damaged: %s read, %s\n", v.Target, v.Damaged, plural.Count(recordedFiles(v), "recorded file"), humanSize(v.BytesRead), how)
+		_, err = printf(w, "%s: %d of %s damaged: %s read, %s\n", v.Target, v.Damaged, count(recordedFiles(v), "recorded file"), humanSize(v.BytesRead), how)
 	}
 	return err
 }
@@ -144,7 +143,7 @@ func fileDetail(f compose.VerifiedFile) string {
 	switch f.Status {
 	case compose.StatusChanged:
 		if f.Actual == "" {
-			return fmt.Sprintf("%s, recorded %d", plural.Count(int(f.ActualSize), "byte"), f.Size)
+			return fmt.Sprintf("%s, recorded %d", count(int(f.ActualSize), "byte"), f.Size)
 		}
 		return fmt.Sprintf("read %s %s, recorded %s", f.Algorithm, f.Actual, f.Expected)
 	case compose.StatusMissing, compose.StatusUnreadable:
