@@ -20,8 +20,8 @@ func (d *Display) draw() {
 	if d.drawn > 0 {
 		fmt.Fprintf(&b, "\r\x1b[%dA", d.drawn)
 	}
-	for _, s := range d.above {
-		b.WriteString("\x1b[2K" + fit("compose: "+s, d.width) + "\n")
+	for _, s := range d.above { // whole, even if it wraps: it stays, and the bars are drawn below it
+		b.WriteString("\x1b[2Kcompose: " + s + "\n")
 	}
 	d.above = d.above[:0]
 	for _, s := range live {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -181,5 +182,29 @@ func TestBarsNeverOverrun(t *testing.T) {
 	// beta and gamma: 7 MiB to move (beta's 1 MiB prefix was there) + 6 MiB.
 	if !strings.Contains(out, "fetch total [") || !strings.Contains(out, " / 13 MiB ") {
 		t.Errorf("the fetch total is not 13 MiB (beta's 7 MiB left + gamma's 6 MiB):\n%s", out)
+	}
+}
+
+// On a narrow terminal a bar is cut to fit (a wrapped bar could not be
+// redrawn in place), while a line above the bars is printed whole.
+func TestBarsNarrowTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Unix(0, 0)
+	d := newDisplay(&buf, Bars, func() time.Time { return now }, 40)
+	msg := "attempt 1: read tcp 127.0.0.1:40000->127.0.0.1:8080: connection reset by peer"
+	d.Update(Update{Phase: "fetch", ID: "debian-live-12.8.0-amd64-standard", State: Running, Total: 1 << 30})
+	d.tick()
+	d.Update(Update{Phase: "fetch", ID: "debian-live-12.8.0-amd64-standard", State: Retrying, Msg: msg})
+	d.tick()
+	d.Close()
+	out := buf.String()
+	if !strings.Contains(out, msg+"\n") {
+		t.Errorf("the retry line was cut:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		l = regexp.MustCompile(`\x1b\[\d*[AKJ]|\r`).ReplaceAllString(l, "")
+		if strings.Contains(l, "[") && utf8.RuneCountInString(l) >= 40 {
+			t.Errorf("bar %q is %d columns on a 40-column terminal", l, utf8.RuneCountInString(l))
+		}
 	}
 }
