@@ -157,6 +157,25 @@ func TestBarsScreen(t *testing.T) {
 			"compose: fetch beta: failed at 32 MiB of 94.4 MiB (33%)",
 			"compose: fetch gamma: stopped at 1 MiB of 6 MiB (16%)",
 		},
+		// recorded: the .partial files held 9437184 and 4587520 bytes
+		"testdata/fetch-interrupt.stream": {
+			"compose: fetch ipxe: already in the cache (2 MiB)",
+			"compose: fetch beta: retrying at 3 MiB of 11.4 MiB (26%): unexpected EOF",
+			"compose: fetch alpha: failed at 9 MiB of 19.1 MiB (47%)",
+			"compose: fetch beta: failed at 4.4 MiB of 11.4 MiB (38%)",
+		},
+		"testdata/lock-recorded.stream": {
+			"compose: lock ipxe: done 2 MiB of 2 MiB (100%) in 1s, 2 MiB/s",
+			"compose: lock beta: done 11.4 MiB of 11.4 MiB (100%) in 6s, 1.9 MiB/s",
+			"compose: lock alpha: done 19.1 MiB of 19.1 MiB (100%) in 10s, 1.9 MiB/s",
+		},
+		"testdata/apply-recorded.stream": {
+			"compose: fetch beta: retrying at 3 MiB of 14.7 MiB (20%): unexpected EOF",
+			"compose: fetch alpha: done 14.7 MiB of 14.7 MiB (100%) in 8s, 1.9 MiB/s",
+			"compose: fetch beta: done 14.7 MiB of 14.7 MiB (100%) in 10s, 1.5 MiB/s",
+			"compose: place files: done 33.7 MiB of 33.7 MiB (100%)",
+			"compose: verify files: done 33.7 MiB of 33.7 MiB (100%)",
+		},
 	} {
 		got := screen(t, replay(t, stream, Bars))
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -165,20 +184,26 @@ func TestBarsScreen(t *testing.T) {
 	}
 }
 
-// TestBarsNeverOverrun checks every frame of the apply stream: no amount
-// above its size, no percentage above 100, no negative ETA, and the fetch
-// total never counting the cached alpha.
-func TestBarsNeverOverrun(t *testing.T) {
-	out := replay(t, "testdata/apply.stream", Bars)
+// TestNeverOverrun checks every frame and line of every stream: no
+// percentage above 100, no negative ETA or speed, and the fetch total of
+// the apply stream never counting the cached alpha.
+func TestNeverOverrun(t *testing.T) {
+	streams, _ := filepath.Glob("testdata/*.stream")
 	pct := regexp.MustCompile(`(\d+)%`)
-	for _, m := range pct.FindAllStringSubmatch(out, -1) {
-		if n, _ := strconv.Atoi(m[1]); n > 100 {
-			t.Errorf("percentage %s%% in\n%s", m[1], out)
+	for _, s := range streams {
+		for _, mode := range []Mode{Bars, Lines} {
+			out := replay(t, s, mode)
+			for _, m := range pct.FindAllStringSubmatch(out, -1) {
+				if n, _ := strconv.Atoi(m[1]); n > 100 {
+					t.Errorf("%s: percentage %s%% in\n%s", s, m[1], out)
+				}
+			}
+			if regexp.MustCompile(` -\d`).MatchString(out) { // "ETA -4s", "-1 B/s"
+				t.Errorf("%s: a negative number in\n%s", s, out)
+			}
 		}
 	}
-	if strings.Contains(out, "ETA -") {
-		t.Errorf("negative ETA in\n%s", out)
-	}
+	out := replay(t, "testdata/apply.stream", Bars)
 	// beta and gamma: 7 MiB to move (beta's 1 MiB prefix was there) + 6 MiB.
 	if !strings.Contains(out, "fetch total [") || !strings.Contains(out, " / 13 MiB ") {
 		t.Errorf("the fetch total is not 13 MiB (beta's 7 MiB left + gamma's 6 MiB):\n%s", out)

@@ -85,10 +85,10 @@ type Display struct {
 	now    func() time.Time
 	width  int // terminal columns (Bars)
 	board  *board
-	drawn  int      // Bars: lines of the live area now on screen
-	above  []string // Bars: finished lines to print above the bars at the next draw
-	last   map[string]time.Time
-	state  map[string]State
+	drawn  int                  // Bars: lines of the live area now on screen
+	above  []string             // Bars: finished lines to print above the bars at the next draw
+	last   map[string]time.Time // JSON: per task, when last shown; Lines: per phase, its total
+	state  map[string]State     // JSON: per task, the state last shown
 	stop   chan struct{}
 	ticker sync.WaitGroup
 	closed bool
@@ -173,9 +173,6 @@ func (d *Display) Update(u Update) {
 		if d.mode == Bars {
 			d.draw() // the line above the bars shows at once, in order
 		}
-	case d.mode == Lines && t.state == Running && now.Sub(t.shown) >= Interval:
-		d.note(t.progressLine(now))
-		t.shown = now
 	}
 }
 
@@ -189,7 +186,8 @@ func (d *Display) note(s string) {
 }
 
 // periodic prints, off a terminal, a line for each task that ran for an
-// Interval without one, and a phase's total with them.
+// Interval without one, and with them their phase's total, at most every
+// Interval too.
 func (d *Display) periodic() {
 	now := d.now()
 	phases := map[string]bool{}
@@ -201,8 +199,9 @@ func (d *Display) periodic() {
 		}
 	}
 	for _, ph := range d.board.phases {
-		if tot, ok := d.board.total(ph, now); ok && phases[ph] {
+		if tot, ok := d.board.total(ph, now); ok && phases[ph] && now.Sub(d.last["total\x00"+ph]) >= Interval {
 			d.note(tot.line())
+			d.last["total\x00"+ph] = now
 		}
 	}
 }

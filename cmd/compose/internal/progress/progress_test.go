@@ -23,6 +23,8 @@ func TestLinesThrottleRunningButNotStateChanges(t *testing.T) {
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Running, Done: 1 << 20, Total: 4 << 20})
 	*now = now.Add(Interval)
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Running, Done: 2 << 20, Total: 4 << 20})
+	d.tick()
+	d.tick() // at once again: nothing
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Retrying, Done: 2 << 20, Total: 4 << 20, Msg: "connection reset"})
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Done, Done: 4 << 20, Total: 4 << 20})
 	d.Update(Update{Phase: "fetch", ID: "debian", State: Done, Done: 4 << 20, Total: 4 << 20})
