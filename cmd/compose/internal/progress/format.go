@@ -119,8 +119,8 @@ func (s total) line() string {
 func (t *task) bar(label string, now time.Time, width int) string {
 	v := t.speed(now)
 	tail := rate(v) + "  ETA " + clock(eta(t.size-t.done, v, t.size > 0))
-	if t.state == Retrying {
-		tail = "retrying"
+	if t.state == Retrying || t.state == Waiting {
+		tail = string(t.state)
 	}
 	return fit(fmt.Sprintf("%s %s  %s  %s", label, meter(t.done, t.size), sizes(t.done, t.size), tail), width)
 }

@@ -166,13 +166,13 @@ func (d *Display) Update(u Update) {
 	}
 	now := d.now()
 	t, news, start := d.board.apply(u, now)
-	switch {
-	case news != "" && (d.mode == Lines || !start):
-		d.note(news)
-		t.shown = now
-		if d.mode == Bars {
-			d.draw() // the line above the bars shows at once, in order
-		}
+	if news == "" || (start && d.mode == Bars) { // on a terminal the new bar says it began
+		return
+	}
+	d.note(news)
+	t.shown = now
+	if d.mode == Bars {
+		d.draw() // the line above the bars shows at once, in order
 	}
 }
 

@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -169,4 +170,24 @@ func (s *safeBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A task waiting for another process's lock says so on its bar, with the
+// message above it, and starts like any other once the wait ends.
+func TestBarsWaiting(t *testing.T) {
+	d, buf, now := clocked(Bars)
+	d.Update(Update{Phase: "fetch", ID: "alpha", State: Waiting, Msg: "waiting for another compose (pid 42)"})
+	d.tick()
+	if !strings.Contains(buf.String(), "compose: fetch alpha: waiting for another compose (pid 42)\n") ||
+		!regexp.MustCompile(`fetch alpha \[ +\]  0 B / \?  waiting`).MatchString(buf.String()) {
+		t.Fatalf("waiting not shown:\n%s", buf)
+	}
+	buf.Reset()
+	d.Update(Update{Phase: "fetch", ID: "alpha", State: Running, Done: 1 << 20, Total: 2 << 20})
+	*now = now.Add(2 * time.Second)
+	d.Update(Update{Phase: "fetch", ID: "alpha", State: Running, Done: 3 << 19, Total: 2 << 20})
+	d.tick()
+	if !strings.Contains(buf.String(), "1.5 MiB / 2 MiB  75%  256 KiB/s  ETA 2s") {
+		t.Fatalf("after the wait:\n%s", buf)
+	}
 }

@@ -1,6 +1,9 @@
 package progress
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // window is how far back a task's speed looks.
 const window = 5 * time.Second
@@ -19,7 +22,6 @@ type task struct {
 	state      State
 	cached     bool
 	ran        bool // a running update arrived: base is set
-	msg        string
 	started    time.Time
 	ended      time.Time // zero while unfinished
 	samples    []sample  // recent (time, done) pairs, for the speed
@@ -43,7 +45,7 @@ func (b *board) apply(u Update, now time.Time) (t *task, news string, start bool
 		t = &task{phase: u.Phase, id: u.ID, state: Running, started: now}
 		b.byKey[key] = t
 		b.tasks = append(b.tasks, t)
-		if !b.hasPhase(u.Phase) {
+		if !slices.Contains(b.phases, u.Phase) {
 			b.phases = append(b.phases, u.Phase)
 		}
 		start = true
@@ -70,15 +72,6 @@ func (b *board) apply(u Update, now time.Time) (t *task, news string, start bool
 	return t, "", false
 }
 
-func (b *board) hasPhase(p string) bool {
-	for _, q := range b.phases {
-		if q == p {
-			return true
-		}
-	}
-	return false
-}
-
 // record takes in u's numbers: a size when it says one, bytes unless a
 // failure sent none (a wait or a warning carries none either), and a
 // restart when the bytes went back.
@@ -87,7 +80,7 @@ func (t *task) record(u Update, now time.Time) {
 		t.size = u.Total
 	}
 	if !t.ran && (u.State == Running || u.State == Retrying) {
-		t.ran, t.base = true, u.Done // its start (perhaps after a wait): a resumed prefix was there
+		t.ran, t.base, t.samples = true, u.Done, nil // its start (perhaps after a wait): a resumed prefix was there
 	}
 	if u.State != Waiting && u.State != Warning && (u.State != Failed || u.Done > 0) {
 		if u.Done < t.done { // restarted: what went before is to be moved again
@@ -100,7 +93,11 @@ func (t *task) record(u Update, now time.Time) {
 		t.size = t.done
 	}
 	switch u.State {
-	case Waiting, Warning:
+	case Waiting:
+		if !t.ran {
+			t.state = Waiting // not begun: its bar says so
+		}
+	case Warning:
 		// the task goes on in the state it was in
 	case Retrying:
 		t.state, t.samples = Retrying, nil
@@ -114,8 +111,10 @@ func (t *task) record(u Update, now time.Time) {
 		t.ended = now
 		return
 	}
-	t.samples = append(t.samples, sample{now, t.done})
-	t.trim(now)
+	if t.state == Running { // a wait or a retry moves nothing
+		t.samples = append(t.samples, sample{now, t.done})
+		t.trim(now)
+	}
 }
 
 // trim keeps the samples of the last window and the one just before it,
