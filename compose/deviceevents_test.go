@@ -18,7 +18,7 @@ func TestDeviceEventsWarning(t *testing.T) {
 	}
 }
 
-// Counts in compose's messages agree with their nouns (internal/plural).
+// Counts in compose's messages agree with their nouns (config/plural).
 func TestMessagesPlural(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{nothingWritten([]error{errors.New("busy")}, 1).Error(), "nothing was written to 1 of 1 device: busy"},

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/compose/device"
-	english "github.com/usbkit/compose/internal/plural" // compose has a func plural of its own
+	english "github.com/usbkit/compose/config/plural" // compose has a func plural of its own
 )
 
 // ErrWriteFailed is returned by Apply when a device did not end up

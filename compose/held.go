@@ -11,8 +11,8 @@ import (
 	"syscall"
 
 	"github.com/usbkit/compose/compose/internal/stale"
+	"github.com/usbkit/compose/config/atomicfile"
 	"github.com/usbkit/compose/config/bytesize"
-	"github.com/usbkit/compose/internal/atomicfile"
 )
 
 // imageMode is how openHeld opens an image path.
@@ -445,7 +445,7 @@ func (h *heldImage) dropTemp() {
 // for a new image, only if no file appeared meanwhile. h then holds the
 // new file.
 func (h *heldImage) commit() error {
-	var replaced fs.FileInfo // internal/atomicfile's mode rule, for the file held open
+	var replaced fs.FileInfo // config/atomicfile's mode rule, for the file held open
 	if h.f != nil {
 		replaced, _ = h.f.Stat()
 	}

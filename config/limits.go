@@ -7,7 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/usbkit/compose/internal/plural"
+	"github.com/usbkit/compose/config/plural"
 )
 
 // Limits on what a manifest may ask for. Real kits are far below them; they

@@ -10,8 +10,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/usbkit/compose/config/atomicfile"
 	"github.com/usbkit/compose/config/digest"
-	"github.com/usbkit/compose/internal/atomicfile"
 )
 
 // LockName is the lock file's conventional name, next to multiboot.yaml.
@@ -269,7 +269,7 @@ func (l *Lock) Marshal() []byte {
 }
 
 // WriteLock validates l and writes it to path atomically
-// (internal/atomicfile: synced, renamed over path, the directory synced; a
+// (config/atomicfile: synced, renamed over path, the directory synced; a
 // replaced lock keeps its mode, a new one is 0644). On error nothing is
 // left behind and an existing lock is untouched.
 func WriteLock(path string, l *Lock) error {

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/usbkit/compose/internal/plural"
+	"github.com/usbkit/compose/config/plural"
 )
 
 type locKind int

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/config"
-	"github.com/usbkit/compose/internal/atomicfile"
+	"github.com/usbkit/compose/config/atomicfile"
 )
 
 func newInitCmd(a *app) *cobra.Command {
@@ -40,7 +40,7 @@ func newInitCmd(a *app) *cobra.Command {
 // errExists is returned when init would overwrite a file.
 var errExists = errors.New("already exists")
 
-// writeNew writes data to path atomically (internal/atomicfile): a crash
+// writeNew writes data to path atomically (config/atomicfile): a crash
 // leaves nothing or the whole file, 0644 when new. Without force an
 // existing file, even one that appears meanwhile, is left as it was.
 func writeNew(path string, data []byte, force bool) error {

@@ -14,7 +14,7 @@ import (
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/usbkit/compose/compose/internal/stale"
-	"github.com/usbkit/compose/internal/atomicfile"
+	"github.com/usbkit/compose/config/atomicfile"
 )
 
 // Result describes a built image.
@@ -144,7 +144,7 @@ func totalBytes(l Layout) int64 {
 }
 
 // commit makes the temporary image durable and gives it its name, under
-// internal/atomicfile's mode rule: an image it replaces keeps its mode; a
+// config/atomicfile's mode rule: an image it replaces keeps its mode; a
 // new one is 0644.
 func commit(tmp *os.File, path string) error {
 	if err := atomicfile.Commit(tmp, path); err != nil {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// Build follows internal/atomicfile's mode rule: a new image is 0644, a
+// Build follows config/atomicfile's mode rule: a new image is 0644, a
 // replaced one keeps its mode.
 func TestBuildModeRule(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "kit.img")
