@@ -126,11 +126,7 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 	if err := acceptResponse(resp, src, p); err != nil || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		return err
 	}
-	total := src.Size
-	if total == 0 && resp.ContentLength >= 0 { // unpinned (lock): progress shows what the server announces
-		total = p.n + resp.ContentLength
-	}
-	return f.copyBodyOf(w.ctx, resp.Body, src, p, w, total)
+	return f.copyBodyOf(w.ctx, resp.Body, src, p, w, announced(src, p, resp))
 }
 
 // acceptResponse checks the status and range of an answer against what the
@@ -211,6 +207,15 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 // and emitting rate-limited progress of the pinned size.
 func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *partial, w *watchdog) error {
 	return f.copyBodyOf(ctx, body, src, p, w, src.Size)
+}
+
+// announced is the size progress reports for an answer: the pinned one,
+// else (lock) what the server announces after the bytes already there.
+func announced(src Source, p *partial, resp *http.Response) int64 {
+	if src.Size == 0 && resp.ContentLength >= 0 {
+		return p.n + resp.ContentLength
+	}
+	return src.Size
 }
 
 // copyBodyOf is copyBody with progress of total bytes (0: unknown).
