@@ -13,22 +13,26 @@ import (
 // QEMU runner), so it does not import compose/boottest; no library imports
 // the CLI. config/firmware (the module's firmware names), config/bytesize
 // (byte counts for people), config/digest (digest algorithm names to
-// hashes), config/filekind (names of file kinds for errors) and
-// config/crash (panics turned into errors) import nothing of the module and
+// hashes), config/filekind (names of file kinds for errors),
+// config/crash (panics turned into errors), config/atomicfile (the one way
+// a file is replaced) and config/plural (counts in words) import nothing
+// of the module and
 // every package may use them (shared). They sit under config because fetch
 // cannot import compose/internal and the top-level layout is fixed.
 var forbidden = map[string][]string{
-	"config":           {"fetch", "bootloader", "compose", "cmd"},
-	"config/firmware":  {"config", "fetch", "bootloader", "compose", "cmd"},
-	"config/bytesize":  {"config", "fetch", "bootloader", "compose", "cmd"},
-	"config/digest":    {"config", "fetch", "bootloader", "compose", "cmd"},
-	"config/filekind":  {"config", "fetch", "bootloader", "compose", "cmd"},
-	"fetch":            {"config", "bootloader", "compose", "cmd"},
-	"bootloader":       {"config", "fetch", "compose", "cmd"},
-	"compose":          {"cmd", "compose/boottest"},
-	"compose/disk":     {"config", "fetch", "bootloader", "compose", "cmd"},
-	"compose/device":   {"config", "fetch", "bootloader", "compose", "cmd"},
-	"compose/boottest": {"config", "fetch", "bootloader", "compose", "cmd"},
+	"config":            {"fetch", "bootloader", "compose", "cmd"},
+	"config/firmware":   {"config", "fetch", "bootloader", "compose", "cmd"},
+	"config/bytesize":   {"config", "fetch", "bootloader", "compose", "cmd"},
+	"config/digest":     {"config", "fetch", "bootloader", "compose", "cmd"},
+	"config/filekind":   {"config", "fetch", "bootloader", "compose", "cmd"},
+	"config/atomicfile": {"config", "fetch", "bootloader", "compose", "cmd"},
+	"config/plural":     {"config", "fetch", "bootloader", "compose", "cmd"},
+	"fetch":             {"config", "bootloader", "compose", "cmd"},
+	"bootloader":        {"config", "fetch", "compose", "cmd"},
+	"compose":           {"cmd", "compose/boottest"},
+	"compose/disk":      {"config", "fetch", "bootloader", "compose", "cmd"},
+	"compose/device":    {"config", "fetch", "bootloader", "compose", "cmd"},
+	"compose/boottest":  {"config", "fetch", "bootloader", "compose", "cmd"},
 	// fatedit edits FAT32 volumes from plain inputs.
 	"compose/internal/fatedit": {"config", "fetch", "bootloader", "compose", "cmd"},
 	// directio reads with the page cache bypassed, for compose and compose/device.
@@ -48,7 +52,7 @@ const module = "github.com/usbkit/compose/"
 // compose/internal/stale (names of temporary files) is compose's own.
 var shared = map[string]bool{"config/firmware": true, "config/bytesize": true, "config/digest": true, "config/filekind": true,
 	"compose/internal/stale": true, "compose/internal/fatbpb": true, "compose/internal/directio": true,
-	"compose/internal/ext4fmt": true, "config/crash": true}
+	"compose/internal/ext4fmt": true, "config/crash": true, "config/atomicfile": true, "config/plural": true}
 
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}: {{join .Deps \" \"}}", module+"...").Output()

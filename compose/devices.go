@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/compose/device"
+	english "github.com/usbkit/compose/config/plural" // compose has a func plural of its own
 )
 
 // ErrWriteFailed is returned by Apply when a device did not end up
@@ -172,9 +173,14 @@ func writeDevices(ctx context.Context, img string, devs []device.Device, w devic
 	case len(incomplete) > 0:
 		return out, ErrWriteFailed
 	case len(refused) > 0:
-		return out, fmt.Errorf("nothing was written to %d of %d devices: %w", len(refused), len(res), errors.Join(refused...))
+		return out, nothingWritten(refused, len(res))
 	}
 	return out, nil
+}
+
+// nothingWritten says that devices refused, of n, were left untouched.
+func nothingWritten(refused []error, n int) error {
+	return fmt.Errorf("nothing was written to %d of %s: %w", len(refused), english.Count(n, "device"), errors.Join(refused...))
 }
 
 var devicePhases = map[device.Phase]Phase{
@@ -192,6 +198,8 @@ func deviceEvents(progress func(Event)) func(device.Event) {
 		switch e.Phase {
 		case device.PhaseDone:
 			ev.State = Done
+		case device.PhaseWarning:
+			ev.State = Warning
 		case device.PhaseFailed:
 			ev.State = Failed
 			if e.Err != nil {

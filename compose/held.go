@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/usbkit/compose/compose/internal/stale"
+	"github.com/usbkit/compose/config/atomicfile"
 	"github.com/usbkit/compose/config/bytesize"
 )
 
@@ -444,13 +445,11 @@ func (h *heldImage) dropTemp() {
 // for a new image, only if no file appeared meanwhile. h then holds the
 // new file.
 func (h *heldImage) commit() error {
-	mode := fs.FileMode(0o644)
+	var replaced fs.FileInfo // config/atomicfile's mode rule, for the file held open
 	if h.f != nil {
-		if fi, err := h.f.Stat(); err == nil {
-			mode = fi.Mode().Perm()
-		}
+		replaced, _ = h.f.Stat()
 	}
-	if err := h.tmp.Chmod(mode); err != nil {
+	if err := h.tmp.Chmod(atomicfile.ModeOf(replaced)); err != nil {
 		return fmt.Errorf("setting the image's mode: %w", err)
 	}
 	if err := h.tmp.Sync(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/usbkit/compose/config/plural"
 )
 
 // Limits on what a manifest may ask for. Real kits are far below them; they
@@ -49,7 +51,7 @@ func (ds Diagnostics) capped() Diagnostics {
 		return ds
 	}
 	out := append(Diagnostics(nil), ds[:MaxDiagnostics]...)
-	return append(out, Diagnostic{File: ds[0].File, Msg: fmt.Sprintf("… and %d more problems", len(ds)-MaxDiagnostics)})
+	return append(out, Diagnostic{File: ds[0].File, Msg: "… and " + plural.Count(len(ds)-MaxDiagnostics, "more problem")})
 }
 
 // aliasToken is a YAML alias (*name) where a node can start. Quoted text can

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/usbkit/compose/config/plural"
 )
 
 type locKind int
@@ -189,7 +191,7 @@ func (f *Fetcher) transfer(ctx context.Context, src Source, p *partial, final st
 		}
 		failures++
 		if failures > f.opts.Retries {
-			return fmt.Errorf("giving up after %d attempts: %w", n, err)
+			return fmt.Errorf("giving up after %s: %w", plural.Count(n, "attempt"), err)
 		}
 		f.emit(Event{Name: src.Name, Kind: Retry, Attempt: n, Err: err, Bytes: p.n, Total: src.Size})
 		if err := sleep(ctx, f.backoff(failures)); err != nil {

@@ -8,7 +8,7 @@ type EventKind int
 // Event kinds, in the order a download usually sees them.
 const (
 	Start    EventKind = iota // transfer begins; Bytes is a resumed prefix
-	Progress                  // Bytes of Total arrived (Total 0 = unknown)
+	Progress                  // Bytes of Total arrived (Total: the pinned size, else the announced one; 0 = unknown)
 	Retry                     // attempt Attempt failed with Err; retrying after a backoff
 	Done                      // verified and in the cache
 	Cached                    // was already in the cache; nothing transferred
@@ -26,7 +26,8 @@ func (k EventKind) String() string {
 }
 
 // Event reports the state of one source. Progress events are emitted at
-// most every progressInterval per download, plus one at the end.
+// most every progressInterval per download, plus one where it ends (the
+// last byte, or where a dropped or interrupted transfer left its .partial).
 type Event struct {
 	Name    string
 	Kind    EventKind

@@ -109,7 +109,7 @@ func (f *Fetcher) httpGet(ctx context.Context, src Source, target string, p *par
 	if err := acceptResponse(resp, src, p); err != nil || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		return err
 	}
-	return f.copyBody(w.ctx, resp.Body, src, p, w)
+	return f.copyBodyOf(w.ctx, resp.Body, src, p, w, announced(src, p, resp))
 }
 
 // send makes one request under w's idle watchdog: identity encoding, a
@@ -235,8 +235,22 @@ func parseContentRange(s string) (start, total int64, ok bool) {
 }
 
 // copyBody writes and hashes the body in one pass, feeding the watchdog
-// and emitting rate-limited progress.
+// and emitting rate-limited progress of the pinned size.
 func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *partial, w *watchdog) error {
+	return f.copyBodyOf(ctx, body, src, p, w, src.Size)
+}
+
+// announced is the size progress reports for an answer: the pinned one,
+// else (lock) what the server announces after the bytes already there.
+func announced(src Source, p *partial, resp *http.Response) int64 {
+	if src.Size == 0 && resp.ContentLength >= 0 {
+		return p.n + resp.ContentLength
+	}
+	return src.Size
+}
+
+// copyBodyOf is copyBody with progress of total bytes (0: unknown).
+func (f *Fetcher) copyBodyOf(ctx context.Context, body io.Reader, src Source, p *partial, w *watchdog, total int64) error {
 	buf := make([]byte, copyBufSize)
 	last := time.Now()
 	for {
@@ -254,11 +268,14 @@ func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *p
 			}
 			if now := time.Now(); now.Sub(last) >= progressInterval {
 				last = now
-				f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: src.Size})
+				f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: total})
 			}
 		}
 		if rerr == io.EOF {
 			break
+		}
+		if rerr != nil || ctx.Err() != nil { // the last word on what the .partial keeps (a display after Ctrl-C)
+			f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: total})
 		}
 		if rerr != nil {
 			if w != nil {
@@ -270,7 +287,7 @@ func (f *Fetcher) copyBody(ctx context.Context, body io.Reader, src Source, p *p
 			return context.Cause(ctx)
 		}
 	}
-	f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: src.Size})
+	f.emit(Event{Name: src.Name, Kind: Progress, Bytes: p.n, Total: total})
 	if src.Size > 0 && p.n < src.Size {
 		return retryable("body ended after %d of %d bytes", p.n, src.Size)
 	}

@@ -129,11 +129,11 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 	var err error
 	switch {
 	case !r.Incremental:
-		_, err = printf(w, "wrote %s (%s, %d entries, %s written)\n", r.Image, humanSize(r.Size), len(res.Plan.Entries), humanSize(r.BytesWritten))
+		_, err = printf(w, "wrote %s (%s, %s, %s written)\n", r.Image, humanSize(r.Size), count(len(res.Plan.Entries), "entry"), humanSize(r.BytesWritten))
 	case len(r.Changes) == 0:
 		_, err = printf(w, "no changes: %s already holds this kit %s\n", r.Image, checkedBy(r.ISOCheck, r.Verification))
 	default:
-		_, err = printf(w, "updated %s in place%s: %d changes, %s written\n", r.Image, inSteps(r.Steps), len(r.Changes), humanSize(r.BytesWritten))
+		_, err = printf(w, "updated %s in place%s: %s, %s written\n", r.Image, inSteps(r.Steps), count(len(r.Changes), "change"), humanSize(r.BytesWritten))
 		if err == nil && r.Verification != nil {
 			_, err = printf(w, "every file of %s read back whole and verified: %s\n", r.Image, humanSize(r.Verification.BytesRead))
 		}

@@ -37,7 +37,7 @@ func (a *app) display(phase string) *display {
 		mode = progress.Off
 	case a.json:
 		mode = progress.JSON
-	case isTerminal(a.stderr):
+	case isTerminal(a.stderr) && os.Getenv("TERM") != "dumb": // a dumb terminal cannot redraw
 		mode = progress.Bars
 	}
 	return &display{phase: phase, d: progress.New(a.stderr, mode), text: mode != progress.JSON}
@@ -64,7 +64,7 @@ var fetchStates = map[fetch.EventKind]progress.State{
 }
 
 func (d *display) fetchEvent(e fetch.Event) {
-	u := progress.Update{Phase: d.phase, ID: e.Name, Done: e.Bytes, Total: e.Total, State: fetchStates[e.Kind]}
+	u := progress.Update{Phase: d.phase, ID: e.Name, Done: e.Bytes, Total: e.Total, State: fetchStates[e.Kind], Cached: e.Kind == fetch.Cached}
 	switch {
 	case e.Kind == fetch.Cached:
 		u.Msg = "already in the cache"
@@ -81,7 +81,7 @@ func (d *display) fetchEvent(e fetch.Event) {
 
 var eventStates = map[compose.State]progress.State{
 	compose.Running: progress.Running, compose.Done: progress.Done,
-	compose.Failed: progress.Failed, compose.Warning: progress.Running,
+	compose.Failed: progress.Failed, compose.Warning: progress.Warning,
 }
 
 // event shows compose's build and write events: the image is one task per

@@ -6,10 +6,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/config"
+	"github.com/usbkit/compose/config/atomicfile"
 )
 
 func newInitCmd(a *app) *cobra.Command {
@@ -40,25 +40,22 @@ func newInitCmd(a *app) *cobra.Command {
 // errExists is returned when init would overwrite a file.
 var errExists = errors.New("already exists")
 
-// writeNew writes data to path through a temporary file in the same
-// directory, so a crash leaves either nothing or the whole file.
+// writeNew writes data to path atomically (config/atomicfile): a crash
+// leaves nothing or the whole file, 0644 when new. Without force an
+// existing file, even one that appears meanwhile, is left as it was.
 func writeNew(path string, data []byte, force bool) error {
 	if _, err := os.Lstat(path); err == nil && !force {
 		return fmt.Errorf("%s %w (use --force to overwrite)", path, errExists)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".compose-init-*")
-	if err != nil {
+	if force {
+		return atomicfile.Write(path, data)
+	}
+	if err := atomicfile.Create(path, data); errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s %w (use --force to overwrite)", path, errExists)
+	} else if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

@@ -19,8 +19,10 @@ import (
 //     result, and on failure an object {"error": {...}} in place of the
 //     result; stderr carries only progress, as JSON lines.
 //   - -q/--quiet drops hints, warnings and progress; errors always print.
-//   - Progress bars appear only when stderr is a terminal. compose prints no
-//     colour, so NO_COLOR (https://no-color.org) holds trivially.
+//   - Progress bars appear only when stderr is a terminal whose TERM is not
+//     "dumb"; elsewhere plain lines, every few seconds, not one per event.
+//     compose prints no colour, so NO_COLOR (https://no-color.org) holds
+//     trivially.
 //   - Only `compose apply --device` ever prompts, and only on a terminal.
 //   - Control characters in human-readable output are escaped (escape.go):
 //     text from an ISO or a manifest never reaches the terminal raw, and a

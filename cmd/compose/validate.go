@@ -57,8 +57,8 @@ is checked too; one that no longer matches the manifest is a warning (run
 			}
 			res.Lock = string(status)
 			return a.result(res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "%s: valid: %d ISOs (%s), firmware %s, label %s\n",
-					res.File, len(res.ISOs), strings.Join(res.ISOs, ", "),
+				_, err := fmt.Fprintf(w, "%s: valid: %s (%s), firmware %s, label %s\n",
+					res.File, count(len(res.ISOs), "ISO"), strings.Join(res.ISOs, ", "),
 					strings.Join(res.Firmware, ", "), res.Label)
 				return err
 			})

@@ -116,9 +116,13 @@ func printVerification(w io.Writer, v *compose.Verification) error {
 	}
 	var err error
 	if v.OK {
-		_, err = printf(w, "%s: all %d recorded files ok: %s read, %s\n", v.Target, recordedFiles(v), humanSize(v.BytesRead), how)
+		all := "all "
+		if recordedFiles(v) == 1 {
+			all = ""
+		}
+		_, err = printf(w, "%s: %s%s ok: %s read, %s\n", v.Target, all, count(recordedFiles(v), "recorded file"), humanSize(v.BytesRead), how)
 	} else {
-		_, err = printf(w, "%s: %d of %d recorded files damaged: %s read, %s\n", v.Target, v.Damaged, recordedFiles(v), humanSize(v.BytesRead), how)
+		_, err = printf(w, "%s: %d of %s damaged: %s read, %s\n", v.Target, v.Damaged, count(recordedFiles(v), "recorded file"), humanSize(v.BytesRead), how)
 	}
 	return err
 }
@@ -139,7 +143,7 @@ func fileDetail(f compose.VerifiedFile) string {
 	switch f.Status {
 	case compose.StatusChanged:
 		if f.Actual == "" {
-			return fmt.Sprintf("%d bytes, recorded %d", f.ActualSize, f.Size)
+			return fmt.Sprintf("%s, recorded %d", count(int(f.ActualSize), "byte"), f.Size)
 		}
 		return fmt.Sprintf("read %s %s, recorded %s", f.Algorithm, f.Actual, f.Expected)
 	case compose.StatusMissing, compose.StatusUnreadable:

@@ -47,7 +47,7 @@ func printDeviceResults(w io.Writer, out []compose.DeviceResult) error {
 		case r.Complete && r.Incremental && len(r.Changes) == 0:
 			printf(w, "%s: no changes: it already holds this kit %s\n", r.Device, checkedBy(r.ISOCheck, r.Verification))
 		case r.Complete && r.Incremental:
-			printf(w, "%s: updated in place%s: %d changes, %s written\n", r.Device, inSteps(r.Steps), len(r.Changes), humanSize(r.Written))
+			printf(w, "%s: updated in place%s: %s, %s written\n", r.Device, inSteps(r.Steps), count(len(r.Changes), "change"), humanSize(r.Written))
 			if r.Verification != nil {
 				printf(w, "%s: every file read back whole and verified: %s\n", r.Device, humanSize(r.Verification.BytesRead))
 			}

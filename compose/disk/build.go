@@ -14,6 +14,7 @@ import (
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/usbkit/compose/compose/internal/stale"
+	"github.com/usbkit/compose/config/atomicfile"
 )
 
 // Result describes a built image.
@@ -142,28 +143,12 @@ func totalBytes(l Layout) int64 {
 	return n
 }
 
-// commit makes the temporary image durable and gives it its name. An
-// image it replaces keeps its mode; a new one is 0644.
+// commit makes the temporary image durable and gives it its name, under
+// config/atomicfile's mode rule: an image it replaces keeps its mode; a
+// new one is 0644.
 func commit(tmp *os.File, path string) error {
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("setting the image's mode: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing image: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("closing image: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("renaming image into place: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
+	if err := atomicfile.Commit(tmp, path); err != nil {
+		return fmt.Errorf("putting the image in place: %w", err)
 	}
 	return nil
 }

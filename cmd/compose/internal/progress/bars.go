@@ -2,77 +2,68 @@ package progress
 
 import (
 	"fmt"
-	"io"
-
-	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/decor"
+	"strings"
+	"unicode/utf8"
 )
 
-// bars draws one bar per task and a total with speed and ETA.
-type bars struct {
-	p     *mpb.Progress
-	tasks map[string]*task
-	total *mpb.Bar
-	sum   int64 // sum of all tasks' totals
-}
-
-type task struct {
-	bar        *mpb.Bar
-	done, size int64
-}
-
-func newBars(w io.Writer) *bars {
-	return &bars{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithAutoRefresh()), tasks: map[string]*task{}}
-}
-
-func (b *bars) update(u Update) {
-	if u.State == Waiting { // a line above the bars: a bar would show nothing moving
-		fmt.Fprintf(b.p, "compose: %s\n", line(u))
+// draw replaces the live area on the terminal: the lines waiting to go
+// above it first (they stay), then a bar for each running task, grouped by
+// phase, with the phase's total under its bars. Every line ends in a
+// newline, so the cursor rests below the area and moving up by its height
+// reaches its top again.
+func (d *Display) draw() {
+	live := d.live()
+	if d.drawn == 0 && len(d.above) == 0 && len(live) == 0 {
 		return
 	}
-	t := b.tasks[u.ID]
-	if t == nil {
-		t = &task{size: u.Total, bar: b.p.AddBar(u.Total,
-			mpb.PrependDecorators(decor.Name(u.Phase+" "+u.ID, decor.WCSyncSpaceR)),
-			mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Name(" "), decor.Percentage()))}
-		b.tasks[u.ID] = t
-		b.sum += u.Total
-		b.ensureTotal()
+	var b strings.Builder
+	if d.drawn > 0 {
+		fmt.Fprintf(&b, "\r\x1b[%dA", d.drawn)
 	}
-	if delta := u.Done - t.done; delta > 0 {
-		t.bar.IncrInt64(delta)
-		b.total.IncrInt64(delta)
-	} else if delta < 0 { // a restart from zero
-		t.bar.SetCurrent(u.Done)
+	for _, s := range d.above { // whole, even if it wraps: it stays, and the bars are drawn below it
+		b.WriteString("\x1b[2Kcompose: " + s + "\n")
 	}
-	t.done = u.Done
-	switch u.State {
-	case Done:
-		t.bar.SetTotal(-1, true)
-	case Failed:
-		t.bar.Abort(false)
+	d.above = d.above[:0]
+	for _, s := range live {
+		b.WriteString("\x1b[2K" + s + "\n")
 	}
+	b.WriteString("\x1b[J") // what is left of a taller area before
+	d.drawn = len(live)
+	fmt.Fprint(d.w, b.String())
 }
 
-func (b *bars) ensureTotal() {
-	if b.total == nil {
-		b.total = b.p.AddBar(b.sum, mpb.BarPriority(1<<30),
-			mpb.PrependDecorators(decor.Name("total", decor.WCSyncSpaceR)),
-			mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Name("  "),
-				decor.AverageSpeed(decor.SizeB1024(0), "% .1f"), decor.Name("  ETA "), decor.AverageETA(decor.ET_STYLE_GO)))
-		return
+// live is the bars of the running tasks and their phases' totals.
+func (d *Display) live() []string {
+	if d.closed {
+		return nil
 	}
-	b.total.SetTotal(b.sum, false)
-}
-
-func (b *bars) close() {
-	if b.total != nil {
-		b.total.SetTotal(-1, true)
-	}
-	for _, t := range b.tasks {
-		if !t.bar.Completed() && !t.bar.Aborted() {
-			t.bar.Abort(false)
+	now := d.now()
+	width := 0
+	for _, t := range d.board.tasks {
+		if !t.finished() {
+			width = max(width, utf8.RuneCountInString(t.name()), utf8.RuneCountInString(t.phase+" total"))
 		}
 	}
-	b.p.Wait()
+	width = min(width, d.width/3)
+	var out []string
+	for _, ph := range d.board.phases {
+		for _, t := range d.board.tasks {
+			if t.phase == ph && !t.finished() {
+				out = append(out, t.bar(pad(t.name(), width), now, d.width))
+			}
+		}
+		if tot, ok := d.board.total(ph, now); ok {
+			out = append(out, tot.bar(pad(ph+" total", width), d.width))
+		}
+	}
+	return out
+}
+
+// pad cuts or pads s to n columns.
+func pad(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:max(n-1, 0)]) + "…"
+	}
+	return s + strings.Repeat(" ", n-len(r))
 }
