@@ -93,11 +93,15 @@ func exitCode(err error) int {
 func hintFor(err error) string {
 	var (
 		u  usageError
+		uv *unknownVerbError
 		ie *crash.Error
+		ut *device.UnsafeTargetError
 	)
 	switch {
 	case errors.As(err, &ie):
 		return "this is a bug in compose; please report it with this stack:\n" + ie.Stack
+	case errors.As(err, &uv) && len(uv.suggest) > 0:
+		return fmt.Sprintf("did you mean %s?", strings.Join(uv.suggest, " or "))
 	case errors.As(err, &u):
 		return "run 'compose help' for usage"
 	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):
@@ -108,6 +112,8 @@ func hintFor(err error) string {
 		return "wait for the other process to finish, then run again"
 	case errors.Is(err, compose.ErrUnsafeImage):
 		return "name a new file, or an image compose built before"
+	case errors.As(err, &ut) && forceLifts(ut):
+		return "--force writes it anyway: it lifts the removable and size limits, which are all that refused it"
 	case errors.Is(err, compose.ErrUnsafeTarget):
 		return "'compose devices' lists the disks and why each is refused; --force lifts only the removable and size limits"
 	case errors.Is(err, boottest.ErrNotInstalled):
@@ -126,6 +132,16 @@ func hintFor(err error) string {
 	return ""
 }
 
+// forceLifts reports whether --force lifts every reason of e.
+func forceLifts(e *device.UnsafeTargetError) bool {
+	for _, r := range e.Reasons {
+		if !r.Overridable {
+			return false
+		}
+	}
+	return len(e.Reasons) > 0
+}
+
 // diagnosticsOf extracts positioned problems for --json output.
 func diagnosticsOf(err error) []diagnostic {
 	var ds config.Diagnostics
@@ -137,6 +153,42 @@ func diagnosticsOf(err error) []diagnostic {
 		out[i] = diagnostic{File: d.File, Line: d.Line, Column: d.Col, Message: d.Msg}
 	}
 	return out
+}
+
+// hintOf is the hint for err: hintFor's, or one that needs to know the
+// manifest (a missing manifest, a missing file it names).
+func (a *app) hintOf(err error) string {
+	if h := hintFor(err); h != "" {
+		return h
+	}
+	if a.missingManifest(err) {
+		if a.file == defaultManifest {
+			return "no " + defaultManifest + " here: 'compose init' writes a commented one to start from, or -f names another manifest"
+		}
+		return fmt.Sprintf("'compose init -f %s' writes a commented manifest there to start from, or -f names another one", a.file)
+	}
+	if a.namesMissingFile(err) {
+		return a.missingFileHint()
+	}
+	return ""
+}
+
+// defaultManifest is what -f names when not given.
+const defaultManifest = "multiboot.yaml"
+
+// missingManifest reports whether err says that the manifest -f names
+// does not exist.
+func (a *app) missingManifest(err error) bool {
+	if a.file == "-" || !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	found := false
+	walkErrors(err, func(e error) {
+		if pe, ok := e.(*fs.PathError); ok && errors.Is(pe.Err, fs.ErrNotExist) && absOrClean(pe.Path) == absOrClean(a.file) {
+			found = true
+		}
+	})
+	return found
 }
 
 // namesMissingFile reports whether err says that a file the manifest

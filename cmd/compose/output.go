@@ -102,7 +102,7 @@ func (a *app) fail(err error) {
 		var je jsonError
 		je.Error.Message = err.Error()
 		je.Error.ExitCode = exitCode(err)
-		je.Error.Hint = hintFor(err)
+		je.Error.Hint = a.hintOf(err)
 		je.Error.Diagnostics = diagnosticsOf(err)
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
@@ -112,10 +112,7 @@ func (a *app) fail(err error) {
 	for _, line := range errorLines(err) {
 		fmt.Fprintf(a.stderr, "compose: error: %s\n", line)
 	}
-	h := hintFor(err)
-	if h == "" && a.namesMissingFile(err) {
-		h = a.missingFileHint()
-	}
+	h := a.hintOf(err)
 	if h != "" && !a.quiet {
 		for _, line := range strings.Split(h, "\n") { // a stack has many
 			fmt.Fprintf(a.stderr, "compose: hint: %s\n", escapeText(line))
