@@ -29,9 +29,14 @@ const (
 	exitMismatch    = 4   // a download, a cache entry, the built image or a file on a kit does not match its digest
 	exitUnsafe      = 5   // a device or image path was refused as a target (verify: it holds no kit); nothing was written
 	exitBootFailed  = 6   // compose test: a boot did not pass
+	exitPending     = 7   // plan --detailed-exitcode: apply would change something
 	exitInternal    = 70  // a bug in compose: a panic recovered as an error, its stack in the hint
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
+
+// errPending is plan --detailed-exitcode's result when apply would change
+// something: not a failure, so execute prints nothing for it.
+var errPending = errors.New("apply would change something")
 
 // usageError marks errors in how compose was called, as opposed to what it
 // was asked to do.
@@ -85,6 +90,8 @@ func exitCode(err error) int {
 		return exitUnsafe
 	case errors.Is(err, errBootFailed):
 		return exitBootFailed
+	case errors.Is(err, errPending):
+		return exitPending
 	}
 	return exitFailure
 }
