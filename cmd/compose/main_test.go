@@ -50,13 +50,14 @@ func TestScripts(t *testing.T) {
 			return os.Geteuid() == 0 && err == nil, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"serve":   cmdServe,
-			"mkiso":   cmdMkiso,
-			"sha256":  cmdSHA256,
-			"sha512":  cmdSHA512,
-			"expand":  cmdExpand,
-			"loopdev": cmdLoopdev,
-			"patch":   cmdPatch,
+			"serve":      cmdServe,
+			"mkiso":      cmdMkiso,
+			"sha256":     cmdSHA256,
+			"sha512":     cmdSHA512,
+			"expand":     cmdExpand,
+			"loopdev":    cmdLoopdev,
+			"patch":      cmdPatch,
+			"jsonschema": cmdJSONSchema,
 		},
 	})
 }

@@ -49,7 +49,7 @@ func (a *app) result(v any, text func(w io.Writer) error) error {
 	if a.json {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return enc.Encode(emptyLists(v))
 	}
 	return a.text(a.stdout, text)
 }
