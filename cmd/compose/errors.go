@@ -81,7 +81,8 @@ func exitCode(err error) int {
 		return exitInternal
 	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice), errors.Is(err, compose.ErrImageDir):
 		return exitUsage
-	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock),
+		errors.Is(err, errFrozen):
 		return exitInvalid
 	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch), errors.Is(err, compose.ErrBadCacheEntry),
 		errors.Is(err, compose.ErrDamaged):
@@ -111,6 +112,8 @@ func hintFor(err error) string {
 		return fmt.Sprintf("did you mean %s?", strings.Join(uv.suggest, " or "))
 	case errors.As(err, &u):
 		return "run 'compose help' for usage"
+	case errors.Is(err, errFrozen):
+		return "run 'compose lock' where it may write (without --frozen and " + frozenEnv + "), and commit the lock with the manifest"
 	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):
 		return "run 'compose lock' to pin the manifest's ISOs in its lock file"
 	case errors.Is(err, compose.ErrRecreate):

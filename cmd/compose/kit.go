@@ -44,6 +44,9 @@ func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.checkFrozen(k); err != nil {
+		return nil, err
+	}
 	if a.strict { // --strict: as strict: true in the manifest
 		k.Manifest().Strict = true
 	}

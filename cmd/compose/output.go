@@ -35,6 +35,7 @@ type app struct {
 	quiet   bool   // -q/--quiet
 	verbose bool   // -v/--verbose
 	strict  bool   // --strict
+	frozen  bool   // --frozen (or COMPOSE_FROZEN: frozenOn)
 
 	userText []string     // paths the user gave holding a newline or tab (noteUserText)
 	kit      *compose.Kit // the kit loaded, for the hints of its errors

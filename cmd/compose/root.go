@@ -18,8 +18,9 @@ func newRootCmd(a *app) *cobra.Command {
 and builds a bootable multi-boot USB image or stick from it.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			a.noteUserText(cmd, args)
+			return a.refuseFrozen(cmd)
 		},
 		// Arbitrary args reach RunE, so an unknown verb becomes a usage error
 		// instead of cobra's untyped one.
@@ -50,6 +51,7 @@ and builds a bootable multi-boot USB image or stick from it.`,
 	pf.BoolVar(&a.json, "json", false, "print machine-readable JSON on stdout")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only results and errors")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print more detail (apply and test show the plan they execute)")
+	pf.BoolVar(&a.frozen, "frozen", false, "never write or change a lock: fail where one is missing or out of date (also "+frozenEnv+"=1)")
 	pf.BoolVar(&a.strict, "strict", false, "fail when a menu entry would not find its ISO (as strict: true in the manifest)")
 
 	root.AddCommand(
