@@ -74,6 +74,7 @@ and builds a bootable multi-boot USB image or stick from it.`,
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}
+	addCompletions(root, a)
 	return root
 }
 
