@@ -39,9 +39,9 @@ var jsonShapes = map[string]any{
 	"test":           []boottest.Result{},
 	"version":        versionInfo{},
 	"init":           initResult{},
-	//	"cache":          cacheView{},
-	//	"cache_prune":    pruneView{},
-	"error": jsonError{},
+	"cache":          cacheView{},
+	"cache_prune":    pruneView{},
+	"error":          jsonError{},
 }
 
 const schemaFile = "output.schema.json"
