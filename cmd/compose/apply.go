@@ -33,15 +33,16 @@ FILE is refused, naming the first.
 An existing FILE that holds a kit is changed in place instead: only the ISOs,
 menu and boot files that differ are written (what 'compose plan --image FILE'
 shows), new files first into free space, then the menu, the state record and
-every rename and removal in one final write, so that an interruption at any
-point leaves the old kit or the new one, never a mix; run apply again to
-finish. When the ESP has no room for new ISOs beside the ones they replace
+every rename and removal in one final write (an ext4 data partition is
+changed through its journal), so that an interruption at any point leaves
+the old kit or the new one, never a mix; run apply again to finish. When the ESP has no room for new ISOs beside the ones they replace
 (a size: auto kit), the change is made in two such steps: first a menu and
 state record without the replaced and removed ISOs, deleting them, then the
 new ISOs and the final menu. What was written is read back with the page
 cache bypassed. A FILE that is not a compose kit, was changed outside
 compose, or cannot take the change (no room even in two steps, storage mode
-or BIOS boot partition changed, the ext4 data partition touched) is refused;
+or BIOS boot partition changed, a change to an ext4 data partition made by
+an older compose without a journal) is refused;
 --recreate rewrites it in full. The kit's ISOs are checked only by their size
 and a sample of their first and last 64 KiB; --verify then reads the whole
 kit as 'compose verify' does, after the change or none, and fails (exit 4)
