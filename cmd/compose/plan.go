@@ -67,6 +67,11 @@ their own codes.`,
 			if err != nil {
 				return err
 			}
+			// Warnings go to stderr as every verb's do (output.go); --json
+			// carries them in the plan.
+			for _, w := range p.Warnings {
+				a.warn("%s", w)
+			}
 			if err := a.result(viewPlan(p, recreate), func(w io.Writer) error { return printPlan(w, p, recreate) }); err != nil {
 				return err
 			}
@@ -179,9 +184,6 @@ func printPlan(w io.Writer, p *compose.Plan, recreate bool) error {
 	}
 	for _, n := range p.Notes {
 		printf(w, "note: %s\n", n)
-	}
-	for _, warn := range p.Warnings {
-		printf(w, "warning: %s\n", warn)
 	}
 	return nil
 }
