@@ -72,9 +72,7 @@ and builds a bootable multi-boot USB image or stick from it.`,
 	)
 	root.SuggestionsMinimumDistance = 2
 	root.SetHelpCommand(newHelpCmd(root))
-	for _, c := range root.Commands() {
-		c.Args = wrapArgs(c.Args)
-	}
+	wrapAllArgs(root)
 	addCompletions(root, a)
 	return root
 }
@@ -102,6 +100,24 @@ func (o *once) Set(v string) error {
 	}
 	*o.p, o.set = v, true
 	return nil
+}
+
+// wrapAllArgs wraps the argument checks of every verb below root; a verb
+// with verbs of its own (compose cache prune) names a mistyped one with a
+// suggestion, as the root does.
+func wrapAllArgs(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() && c.Args == nil {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return unknownVerb(cmd, args[0])
+				}
+				return nil
+			}
+		}
+		c.Args = wrapArgs(c.Args)
+		wrapAllArgs(c)
+	}
 }
 
 // wrapArgs marks argument-count errors as usage errors.
