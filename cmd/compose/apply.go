@@ -85,7 +85,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 				a.warn("%s: its cache entry no longer matched the lock; it was fetched again, replaced and placed", name)
 			}
 			if res != nil && len(res.Devices) > 0 {
-				if perr := a.result(res.Devices, func(w io.Writer) error { return printDeviceResults(w, res.Devices) }); perr != nil {
+				if perr := a.result(viewDevices(res.Devices), func(w io.Writer) error { return printDeviceResults(w, res.Devices) }); perr != nil {
 					return perr
 				}
 				return err
@@ -149,6 +149,21 @@ type resultView struct {
 
 func viewResult(r *compose.Result) resultView {
 	return resultView{Result: r, ContentBytes: contentBytes(r.Changes)}
+}
+
+// deviceView is one device's result as printed, with content_bytes as
+// for an image.
+type deviceView struct {
+	compose.DeviceResult
+	ContentBytes int64 `json:"content_bytes,omitempty"`
+}
+
+func viewDevices(rs []compose.DeviceResult) []deviceView {
+	out := make([]deviceView, len(rs))
+	for i, r := range rs {
+		out[i] = deviceView{DeviceResult: r, ContentBytes: contentBytes(r.Changes)}
+	}
+	return out
 }
 
 // contentBytes is the file content a change writes: what plan's diff

@@ -31,7 +31,7 @@ var jsonShapes = map[string]any{
 	"fetch":          []compose.Fetched{},
 	"plan":           planView{},
 	"apply":          resultView{},
-	"apply_devices":  []compose.DeviceResult{},
+	"apply_devices":  []deviceView{},
 	"verify":         compose.Verification{},
 	"verify_devices": []*compose.Verification{},
 	"inspect":        compose.Inspection{},
