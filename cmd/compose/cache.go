@@ -47,15 +47,17 @@ download (interrupted, or "in use" while a compose downloads or checks it),
 with its size, its age (since it was downloaded) and the entries of the
 manifest's lock (-f) that use it. 'compose cache prune' removes files.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := fetch.New(fetch.Options{CacheDir: dir})
+			f, err := openCache(dir)
 			if err != nil {
 				return err
 			}
-			es, err := f.List()
-			if err != nil {
-				return err
+			var es []fetch.CacheEntry
+			if f != nil {
+				if es, err = f.List(); err != nil {
+					return err
+				}
 			}
-			v := cacheView{Dir: f.CacheDir(), Size: fetch.CacheSize(es), Entries: a.cacheItems(es)}
+			v := cacheView{Dir: cacheDirOf(f, dir), Size: fetch.CacheSize(es), Entries: a.cacheItems(es)}
 			return a.result(v, func(w io.Writer) error { return printCache(w, v, time.Now()) })
 		},
 	}
@@ -100,15 +102,17 @@ is downloaded again when a kit needs it. --dry-run lists what would go.`,
 			if unreferenced {
 				opts.Keep = func(alg, digest string) bool { return len(refs[alg+":"+digest]) > 0 }
 			}
-			f, err := fetch.New(fetch.Options{CacheDir: *dir})
+			f, err := openCache(*dir)
 			if err != nil {
 				return err
 			}
-			rm, err := f.Prune(cmd.Context(), opts)
-			if err != nil {
-				return err
+			var rm []fetch.CacheEntry
+			if f != nil {
+				if rm, err = f.Prune(cmd.Context(), opts); err != nil {
+					return err
+				}
 			}
-			v := pruneView{Dir: f.CacheDir(), DryRun: dryRun, Freed: fetch.CacheSize(rm), Removed: a.itemsWith(rm, refs)}
+			v := pruneView{Dir: cacheDirOf(f, *dir), DryRun: dryRun, Freed: fetch.CacheSize(rm), Removed: a.itemsWith(rm, refs)}
 			return a.result(v, func(w io.Writer) error { return printPruned(w, v) })
 		},
 	}
@@ -116,6 +120,33 @@ is downloaded again when a kit needs it. --dry-run lists what would go.`,
 	cmd.Flags().BoolVar(&unreferenced, "unreferenced", false, "remove files the manifest's lock does not use")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be removed, remove nothing")
 	return cmd
+}
+
+// openCache opens the cache at dir (default: fetch's), or returns nil
+// when there is none yet: listing or pruning it creates nothing.
+func openCache(dir string) (*fetch.Fetcher, error) {
+	if dir == "" {
+		d, err := fetch.DefaultCacheDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return fetch.New(fetch.Options{CacheDir: dir})
+}
+
+// cacheDirOf names the cache for the output, opened or not.
+func cacheDirOf(f *fetch.Fetcher, dir string) string {
+	if f != nil {
+		return f.CacheDir()
+	}
+	if dir == "" {
+		dir, _ = fetch.DefaultCacheDir()
+	}
+	return dir
 }
 
 // parseAge reads a Go duration or a number of days ("90d").
