@@ -51,7 +51,7 @@ const schemaFile = "output.schema.json"
 // generator refuses a field without a json name (a Go name would leak)
 // and a name that is not snake_case.
 func TestJSONSchemaFile(t *testing.T) {
-	got, err := outputSchema()
+	got, err := genOutputSchema()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestJSONSchemaRefuses(t *testing.T) {
 	}
 }
 
-func outputSchema() ([]byte, error) {
+func genOutputSchema() ([]byte, error) {
 	defs := map[string]any{}
 	for name, v := range jsonShapes {
 		s, err := (&shaper{}).of(reflect.TypeOf(v))
