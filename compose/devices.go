@@ -37,7 +37,7 @@ type StickPartition struct {
 type DeviceResult struct {
 	Device   string `json:"device"`
 	Complete bool   `json:"complete"` // written, flushed and (unless NoVerify) read back
-	Written  int64  `json:"written"`
+	Written  int64  `json:"bytes_written"`
 	Verified bool   `json:"verified"`
 	SHA256   string `json:"sha256,omitempty"`
 	// Touched is false when the device was refused or failed before its

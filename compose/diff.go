@@ -44,7 +44,7 @@ type Diff struct {
 	// can.
 	Recreate []string `json:"recreate,omitempty"`
 	// Write is the bytes of file content an in-place apply writes.
-	Write int64 `json:"write"`
+	Write int64 `json:"content_bytes"`
 	// Steps is how many commits the in-place apply makes: 1, or 2 when
 	// the ESP cannot hold the new ISOs beside the ones they replace (see
 	// Interim). 0 when there is nothing to apply or it is refused.

@@ -73,18 +73,20 @@ type Lock struct {
 
 // LockedISO is one pinned ISO.
 type LockedISO struct {
-	Name string `yaml:"name"`
+	Name string `yaml:"name" json:"name"`
 	// URL or Path as written in the manifest; exactly one is set.
-	URL  string `yaml:"url,omitempty"`
-	Path string `yaml:"path,omitempty"`
+	URL  string `yaml:"url,omitempty" json:"url,omitempty"`
+	Path string `yaml:"path,omitempty" json:"path,omitempty"`
 	// Source is the manifest's checksum as Checksum.Spec gives it
 	// ("file:https://…/SHA256SUMS", "sha256:…"), to notice edits.
-	Source    string `yaml:"source"`
-	Algorithm string `yaml:"algorithm"` // sha256 or sha512
-	Digest    string `yaml:"digest"`    // lower-case hex
-	Size      int64  `yaml:"size"`      // bytes
+	Source    string `yaml:"source" json:"source"`
+	Algorithm string `yaml:"algorithm" json:"algorithm"` // sha256 or sha512
+	Digest    string `yaml:"digest" json:"digest"`       // lower-case hex
+	Size      int64  `yaml:"size" json:"size"`           // bytes
 
-	Pos Pos `yaml:"-"`
+	// Pos is where the entry is in the lock file (for errors), not data:
+	// compose lock --json leaves it out.
+	Pos Pos `yaml:"-" json:"-"`
 }
 
 // Lock builds a lock entry for iso with the digest and size found for it.

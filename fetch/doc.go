@@ -40,7 +40,10 @@
 // synced: a crash or Ctrl-C leaves at most a .partial, which the next run
 // resumes. A mismatch deletes the .partial and fails with
 // [ErrChecksumMismatch] carrying both digests; Offline misses fail with
-// [ErrNotCached].
+// [ErrNotCached]. [Fetcher.List] lists the entries and .partial downloads;
+// [Fetcher.Prune] removes those its rules select (age, not referenced),
+// each under its .partial's lock taken without waiting, so an entry
+// being downloaded, checked or replaced is skipped.
 //
 // # Trusting the cache
 //

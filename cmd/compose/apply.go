@@ -87,7 +87,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 				a.warn("%s: its cache entry no longer matched the lock; it was fetched again, replaced and placed", name)
 			}
 			if res != nil && len(res.Devices) > 0 {
-				if perr := a.result(res.Devices, func(w io.Writer) error { return printDeviceResults(w, res.Devices) }); perr != nil {
+				if perr := a.result(viewDevices(res.Devices), func(w io.Writer) error { return printDeviceResults(w, res.Devices) }); perr != nil {
 					return perr
 				}
 				return err
@@ -98,7 +98,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			for _, warn := range res.Image.Warnings {
 				a.warn("%s: %s", res.Image.Image, warn)
 			}
-			return a.result(res.Image, func(w io.Writer) error { return printApplied(w, res) })
+			return a.result(viewResult(res.Image), func(w io.Writer) error { return printApplied(w, res) })
 		},
 	}
 	ff.register(cmd)
@@ -133,12 +133,51 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 	case len(r.Changes) == 0:
 		_, err = printf(w, "no changes: %s already holds this kit %s\n", r.Image, checkedBy(r.ISOCheck, r.Verification))
 	default:
-		_, err = printf(w, "updated %s in place%s: %s, %s written\n", r.Image, inSteps(r.Steps), count(len(r.Changes), "change"), humanSize(r.BytesWritten))
+		_, err = printf(w, "updated %s in place%s: %s, %s of files, %s written\n", r.Image, inSteps(r.Steps), count(len(r.Changes), "change"), humanSize(contentBytes(r.Changes)), humanSize(r.BytesWritten))
 		if err == nil && r.Verification != nil {
 			_, err = printf(w, "every file of %s read back whole and verified: %s\n", r.Image, humanSize(r.Verification.BytesRead))
 		}
 	}
 	return err
+}
+
+// resultView is apply's result as printed: content_bytes is the number
+// plan's diff gives under the same name (file content written), beside
+// bytes_written (everything written, file-system metadata included).
+type resultView struct {
+	*compose.Result
+	ContentBytes int64 `json:"content_bytes,omitempty"`
+}
+
+func viewResult(r *compose.Result) resultView {
+	return resultView{Result: r, ContentBytes: contentBytes(r.Changes)}
+}
+
+// deviceView is one device's result as printed, with content_bytes as
+// for an image.
+type deviceView struct {
+	compose.DeviceResult
+	ContentBytes int64 `json:"content_bytes,omitempty"`
+}
+
+func viewDevices(rs []compose.DeviceResult) []deviceView {
+	out := make([]deviceView, len(rs))
+	for i, r := range rs {
+		out[i] = deviceView{DeviceResult: r, ContentBytes: contentBytes(r.Changes)}
+	}
+	return out
+}
+
+// contentBytes is the file content a change writes: what plan's diff
+// counts (compose.Diff.Write).
+func contentBytes(cs []compose.Change) int64 {
+	var n int64
+	for _, c := range cs {
+		if c.Op != "-" {
+			n += c.Size
+		}
+	}
+	return n
 }
 
 // checkedBy says how much of an unchanged kit was read: a sample of each

@@ -61,8 +61,15 @@ func verdict(d device.Device) string {
 		return "ok"
 	}
 	var why []string
+	lift := true
 	for _, r := range d.Refusals {
 		why = append(why, r.Text)
+		lift = lift && r.Overridable
+	}
+	// --force is offered only when it would be enough: after "mounted"
+	// or "the running system" it promised what it cannot do.
+	if lift {
+		return "refuses: " + strings.Join(why, "; ") + " (--force writes it anyway)"
 	}
 	return "refuses: " + strings.Join(why, "; ")
 }

@@ -29,9 +29,14 @@ const (
 	exitMismatch    = 4   // a download, a cache entry, the built image or a file on a kit does not match its digest
 	exitUnsafe      = 5   // a device or image path was refused as a target (verify: it holds no kit); nothing was written
 	exitBootFailed  = 6   // compose test: a boot did not pass
+	exitPending     = 7   // plan --detailed-exitcode: apply would change something
 	exitInternal    = 70  // a bug in compose: a panic recovered as an error, its stack in the hint
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
+
+// errPending is plan --detailed-exitcode's result when apply would change
+// something: not a failure, so execute prints nothing for it.
+var errPending = errors.New("apply would change something")
 
 // usageError marks errors in how compose was called, as opposed to what it
 // was asked to do.
@@ -76,7 +81,8 @@ func exitCode(err error) int {
 		return exitInternal
 	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice), errors.Is(err, compose.ErrImageDir):
 		return exitUsage
-	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock),
+		errors.Is(err, errFrozen):
 		return exitInvalid
 	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch), errors.Is(err, compose.ErrBadCacheEntry),
 		errors.Is(err, compose.ErrDamaged):
@@ -85,6 +91,8 @@ func exitCode(err error) int {
 		return exitUnsafe
 	case errors.Is(err, errBootFailed):
 		return exitBootFailed
+	case errors.Is(err, errPending):
+		return exitPending
 	}
 	return exitFailure
 }
@@ -93,16 +101,22 @@ func exitCode(err error) int {
 func hintFor(err error) string {
 	var (
 		u  usageError
+		uv *unknownVerbError
 		ie *crash.Error
 		h  interface{ Hint() string } // an error that knows its next step (compose.SourceError)
+		ut *device.UnsafeTargetError
 	)
 	switch {
 	case errors.As(err, &ie):
 		return "this is a bug in compose; please report it with this stack:\n" + ie.Stack
 	case errors.As(err, &h) && h.Hint() != "":
 		return h.Hint()
+	case errors.As(err, &uv) && len(uv.suggest) > 0:
+		return fmt.Sprintf("did you mean %s?", strings.Join(uv.suggest, " or "))
 	case errors.As(err, &u):
 		return "run 'compose help' for usage"
+	case errors.Is(err, errFrozen):
+		return "run 'compose lock' where it may write (without --frozen and " + frozenEnv + "), and commit the lock with the manifest"
 	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):
 		return "run 'compose lock' to pin the manifest's ISOs in its lock file"
 	case errors.Is(err, compose.ErrRecreate):
@@ -111,6 +125,8 @@ func hintFor(err error) string {
 		return "wait for the other process to finish, then run again"
 	case errors.Is(err, compose.ErrUnsafeImage):
 		return "name a new file, or an image compose built before"
+	case errors.As(err, &ut) && forceLifts(ut):
+		return "--force writes it anyway: it lifts the removable and size limits, which are all that refused it"
 	case errors.Is(err, compose.ErrUnsafeTarget):
 		return "'compose devices' lists the disks and why each is refused; --force lifts only the removable and size limits"
 	case errors.Is(err, boottest.ErrNotInstalled):
@@ -129,6 +145,16 @@ func hintFor(err error) string {
 	return ""
 }
 
+// forceLifts reports whether --force lifts every reason of e.
+func forceLifts(e *device.UnsafeTargetError) bool {
+	for _, r := range e.Reasons {
+		if !r.Overridable {
+			return false
+		}
+	}
+	return len(e.Reasons) > 0
+}
+
 // diagnosticsOf extracts positioned problems for --json output.
 func diagnosticsOf(err error) []diagnostic {
 	var ds config.Diagnostics
@@ -144,6 +170,42 @@ func diagnosticsOf(err error) []diagnostic {
 		out[i] = diagnostic{File: d.File, Line: d.Line, Column: d.Col, Message: d.Msg}
 	}
 	return out
+}
+
+// hintOf is the hint for err: hintFor's, or one that needs to know the
+// manifest (a missing manifest, a missing file it names).
+func (a *app) hintOf(err error) string {
+	if h := hintFor(err); h != "" {
+		return h
+	}
+	if a.missingManifest(err) {
+		if a.file == defaultManifest {
+			return "no " + defaultManifest + " here: 'compose init' writes a commented one to start from, or -f names another manifest"
+		}
+		return fmt.Sprintf("'compose init -f %s' writes a commented manifest there to start from, or -f names another one", a.file)
+	}
+	if a.namesMissingFile(err) {
+		return a.missingFileHint()
+	}
+	return ""
+}
+
+// defaultManifest is what -f names when not given.
+const defaultManifest = "multiboot.yaml"
+
+// missingManifest reports whether err says that the manifest -f names
+// does not exist.
+func (a *app) missingManifest(err error) bool {
+	if a.file == "-" || !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	found := false
+	walkErrors(err, func(e error) {
+		if pe, ok := e.(*fs.PathError); ok && errors.Is(pe.Err, fs.ErrNotExist) && absOrClean(pe.Path) == absOrClean(a.file) {
+			found = true
+		}
+	})
+	return found
 }
 
 // namesMissingFile reports whether err says that a file the manifest

@@ -132,7 +132,7 @@ func TestResultsEscapePaths(t *testing.T) {
 	p := &compose.Plan{Manifest: "m.yaml", Image: "kit.img", Diff: d, Notes: []string{"a note\nwith a line"}}
 	for name, render := range map[string]func(io.Writer) error{
 		"verify": func(w io.Writer) error { return printVerification(w, v) },
-		"plan":   func(w io.Writer) error { return printPlan(w, p) },
+		"plan":   func(w io.Writer) error { return printPlan(w, p, false) },
 		"apply --device": func(w io.Writer) error {
 			printDeviceResults(w, []compose.DeviceResult{{Device: "/dev/sdz\nforged", Error: "gone\nforged"}})
 			return nil

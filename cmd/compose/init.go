@@ -26,7 +26,7 @@ func newInitCmd(a *app) *cobra.Command {
 			if err := writeNew(a.file, config.Starter(), force); err != nil {
 				return err
 			}
-			return a.result(map[string]string{"file": a.file}, func(w io.Writer) error {
+			return a.result(initResult{File: a.file}, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "wrote %s\n", a.file)
 				a.hint("edit it, then run 'compose validate'")
 				return err
@@ -35,6 +35,11 @@ func newInitCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
 	return cmd
+}
+
+// initResult is init's --json result.
+type initResult struct {
+	File string `json:"file"` // the manifest written
 }
 
 // errExists is returned when init would overwrite a file.

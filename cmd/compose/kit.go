@@ -45,6 +45,9 @@ func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.checkFrozen(k); err != nil {
+		return nil, err
+	}
 	if a.strict { // --strict: as strict: true in the manifest
 		k.Manifest().Strict = true
 	}
@@ -56,7 +59,7 @@ func (a *app) loadKit(ff *fetchFlags, disp *display) (*compose.Kit, error) {
 // plan being executed, and its warnings always show.
 func (a *app) planned(p *compose.Plan) {
 	if a.verbose && !a.json && !a.quiet {
-		_ = a.text(a.stderr, func(w io.Writer) error { return printPlan(w, p) })
+		_ = a.text(a.stderr, func(w io.Writer) error { return printPlan(w, p, false) })
 	}
 	for _, w := range p.Warnings {
 		a.warn("%s", w)

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/signal"
@@ -49,6 +50,9 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) i
 	}()
 	if err == nil {
 		return exitOK
+	}
+	if errors.Is(err, errPending) { // plan printed it; not an error
+		return exitCode(err)
 	}
 	if ctx.Err() != nil {
 		err = interrupted{err}

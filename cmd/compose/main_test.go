@@ -50,13 +50,14 @@ func TestScripts(t *testing.T) {
 			return os.Geteuid() == 0 && err == nil, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"serve":   cmdServe,
-			"mkiso":   cmdMkiso,
-			"sha256":  cmdSHA256,
-			"sha512":  cmdSHA512,
-			"expand":  cmdExpand,
-			"loopdev": cmdLoopdev,
-			"patch":   cmdPatch,
+			"serve":      cmdServe,
+			"mkiso":      cmdMkiso,
+			"sha256":     cmdSHA256,
+			"sha512":     cmdSHA512,
+			"expand":     cmdExpand,
+			"loopdev":    cmdLoopdev,
+			"patch":      cmdPatch,
+			"jsonschema": cmdJSONSchema,
 		},
 	})
 }
@@ -109,13 +110,17 @@ func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(text), 0o644))
 }
 
-// loopdev FILE VAR: attach FILE to a free loop device, $VAR is its path;
-// detached when the script ends.
+// loopdev [-r] FILE VAR: attach FILE to a free loop device (read-only
+// with -r), $VAR is its path; detached when the script ends.
 func cmdLoopdev(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: loopdev FILE VAR")
+	flags := []string{"-f", "--show"}
+	if len(args) > 0 && args[0] == "-r" {
+		flags, args = append(flags, "-r"), args[1:]
 	}
-	out, err := exec.Command("losetup", "-f", "--show", ts.MkAbs(args[0])).Output()
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: loopdev [-r] FILE VAR")
+	}
+	out, err := exec.Command("losetup", append(flags, ts.MkAbs(args[0]))...).Output()
 	ts.Check(err)
 	dev := strings.TrimSpace(string(out))
 	ts.Defer(func() { exec.Command("losetup", "-d", dev).Run() })

@@ -34,7 +34,7 @@ func addExtraCommands(root *cobra.Command, _ *app) {
 			if err := doc.GenManTree(root, hdr, args[0]); err != nil {
 				return fmt.Errorf("writing man pages to %s: %w", args[0], err)
 			}
-			return nil
+			return finishManPages(args[0])
 		},
 	}
 	// A given date (the release commit's) keeps the pages byte-identical

@@ -37,6 +37,7 @@ type app struct {
 	quiet   bool   // -q/--quiet
 	verbose bool   // -v/--verbose
 	strict  bool   // --strict
+	frozen  bool   // --frozen (or COMPOSE_FROZEN: frozenOn)
 
 	userText []string     // paths the user gave holding a newline or tab (noteUserText)
 	kit      *compose.Kit // the kit loaded, for the hints of its errors
@@ -51,7 +52,7 @@ func (a *app) result(v any, text func(w io.Writer) error) error {
 	if a.json {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return enc.Encode(emptyLists(v))
 	}
 	return a.text(a.stdout, text)
 }
@@ -104,7 +105,7 @@ func (a *app) fail(err error) {
 		var je jsonError
 		je.Error.Message = err.Error()
 		je.Error.ExitCode = exitCode(err)
-		je.Error.Hint = hintFor(err)
+		je.Error.Hint = a.hintOf(err)
 		je.Error.Diagnostics = diagnosticsOf(err)
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
@@ -114,10 +115,7 @@ func (a *app) fail(err error) {
 	for _, line := range errorLines(err) {
 		fmt.Fprintf(a.stderr, "compose: error: %s\n", line)
 	}
-	h := hintFor(err)
-	if h == "" && a.namesMissingFile(err) {
-		h = a.missingFileHint()
-	}
+	h := a.hintOf(err)
 	if h != "" && !a.quiet {
 		for _, line := range strings.Split(h, "\n") { // a stack has many
 			fmt.Fprintf(a.stderr, "compose: hint: %s\n", escapeText(line))

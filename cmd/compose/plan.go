@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -16,6 +17,7 @@ func newPlanCmd(a *app) *cobra.Command {
 		ff       fetchFlags
 		img, dev string
 		recreate bool
+		detailed bool
 	)
 	cmd := &cobra.Command{
 		Use:   "plan",
@@ -31,7 +33,16 @@ files), or "no changes" (its ISOs checked by size and a sample of their first
 and last 64 KiB: 'compose verify' reads them whole), whether the change takes
 two steps (no room for new ISOs beside the old), and why the target could
 only be rewritten in full (--recreate) when it is not a compose kit, was
-changed outside compose, or its partitions cannot take the change.`,
+changed outside compose, or its partitions cannot take the change. On an
+existing kit that difference is the plan: the partitions and files of a
+fresh image are shown only when apply would build one (a new FILE, no
+target, or --recreate); --json says which in "action" ("create", "change",
+"none" or "recreate").
+
+With --detailed-exitcode, plan exits 7 when apply would do something (build
+an image, change the kit, or need --recreate) and 0 when the target already
+holds this kit, as terraform's plan -detailed-exitcode does; errors keep
+their own codes.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dev != "" {
 				if err := linuxOnly("plan --device"); err != nil {
@@ -56,11 +67,16 @@ changed outside compose, or its partitions cannot take the change.`,
 			if err != nil {
 				return err
 			}
-			if err := a.result(p, func(w io.Writer) error { return printPlan(w, p) }); err != nil {
+			// Warnings go to stderr as every verb's do (output.go); --json
+			// carries them in the plan.
+			for _, w := range p.Warnings {
+				a.warn("%s", w)
+			}
+			if err := a.result(viewPlan(p, recreate), func(w io.Writer) error { return printPlan(w, p, recreate) }); err != nil {
 				return err
 			}
-			for _, w := range p.Warnings { // in the result under --json
-				a.warn("%s", w)
+			if detailed && planAction(p, recreate) != actionNone {
+				return errPending
 			}
 			return nil
 		},
@@ -72,10 +88,62 @@ changed outside compose, or its partitions cannot take the change.`,
 	onceVar(cmd.Flags(), &img, "image", "", "", "the image `file` apply would write")
 	onceVar(cmd.Flags(), &dev, "device", "", "", "show what apply would change on the kit on this `device`")
 	cmd.Flags().BoolVar(&recreate, "recreate", false, "plan a full rewrite, ignoring what the target holds")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 7 when apply would change something (0: the target already holds this kit)")
 	return cmd
 }
 
-func printPlan(w io.Writer, p *compose.Plan) error {
+// Plan actions: what apply would do to the target, the same in text and
+// --json ("action").
+const (
+	actionCreate   = "create"   // build a new image (no target, a new one, or --recreate)
+	actionChange   = "change"   // change the kit on the target in place
+	actionNone     = "none"     // the target already holds this kit
+	actionRecreate = "recreate" // the target cannot be changed in place: apply needs --recreate
+	// the target exists, but what apply changes there is known only once
+	// every ISO is in the cache (the diff compares digests and boot files)
+	actionFetchFirst = "fetch_first"
+)
+
+// planView is the plan as printed: on an existing kit the diff is the
+// plan, and the fresh layout (partitions and their files) is shown only
+// when apply would build one, so text and JSON never show both.
+type planView struct {
+	*compose.Plan
+	Action     string                  `json:"action"`
+	Partitions []compose.PartitionPlan `json:"partitions,omitempty"`
+}
+
+func viewPlan(p *compose.Plan, recreate bool) planView {
+	v := planView{Plan: p, Action: planAction(p, recreate)}
+	if v.Action == actionCreate {
+		v.Partitions = p.Partitions
+	}
+	return v
+}
+
+func planAction(p *compose.Plan, recreate bool) string {
+	switch d := p.Diff; {
+	case d == nil && !p.Ready && !recreate && targetExists(p.Image):
+		return actionFetchFirst
+	case d == nil:
+		return actionCreate
+	case len(d.Recreate) > 0:
+		return actionRecreate
+	case d.NoChanges:
+		return actionNone
+	}
+	return actionChange
+}
+
+// targetExists reports whether path names a file or device that holds
+// something: an empty file is built afresh.
+func targetExists(path string) bool {
+	fi, err := os.Stat(path)
+	return path != "" && err == nil && (fi.Size() > 0 || fi.Mode()&os.ModeDevice != 0)
+}
+
+func printPlan(w io.Writer, p *compose.Plan, recreate bool) error {
+	v := viewPlan(p, recreate)
 	target := p.Image
 	if target == "" {
 		target = "an image"
@@ -84,7 +152,11 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 	if p.SecureBoot {
 		sb = "on"
 	}
-	printf(w, "%s → %s, %s\n", p.Manifest, target, humanSize(p.Size))
+	if v.Action == actionCreate {
+		printf(w, "%s → %s, %s\n", p.Manifest, target, humanSize(p.Size))
+	} else {
+		printf(w, "%s → %s (a kit already: changed in place)\n", p.Manifest, target)
+	}
 	printf(w, "firmware: %s; Secure Boot %s\n", strings.Join(p.Firmware, ", "), sb)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(p.Downloads) > 0 {
@@ -93,21 +165,12 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 			printf(tw, "  %s\t%s\t%s\n", d.Name, humanSize(d.Size), d.URL)
 		}
 	}
-	printf(tw, "\npartitions:\n")
-	for _, pt := range p.Partitions {
-		printf(tw, "  %d\t%s\t%s\t%s\tat %s\t%s\n", pt.Index, pt.Name, pt.FS, humanSize(pt.Size), humanSize(pt.Offset), pt.Label)
-	}
-	for _, pt := range p.Partitions {
-		if len(pt.Files) > 0 {
-			printf(tw, "\nfiles on partition %d (%s):\n", pt.Index, pt.Name)
+	printLayout(tw, v.Partitions)
+	if v.Action == actionCreate {
+		printf(tw, "\nmenu entries:\n")
+		for _, e := range p.Entries {
+			printf(tw, "  %s\t%q\t%s\n", e.Name, e.Title, entryBoot(e))
 		}
-		for _, f := range pt.Files {
-			printf(tw, "  %s\t%s\n", f.Path, humanSize(f.Size))
-		}
-	}
-	printf(tw, "\nmenu entries:\n")
-	for _, e := range p.Entries {
-		printf(tw, "  %s\t%q\t%s\n", e.Name, e.Title, entryBoot(e))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -116,10 +179,32 @@ func printPlan(w io.Writer, p *compose.Plan) error {
 	if p.Diff != nil {
 		printDiff(w, p.Diff)
 	}
+	if v.Action == actionFetchFirst {
+		printf(w, "\n%s exists: what apply changes there shows once every ISO above is in the cache ('compose fetch')\n", p.Image)
+	}
 	for _, n := range p.Notes {
 		printf(w, "note: %s\n", n)
 	}
-	return nil // warnings go to stderr, through a.warn
+	return nil
+}
+
+// printLayout shows the partitions of a new image and the files on each.
+func printLayout(tw io.Writer, parts []compose.PartitionPlan) {
+	if len(parts) == 0 {
+		return
+	}
+	printf(tw, "\npartitions:\n")
+	for _, pt := range parts {
+		printf(tw, "  %d\t%s\t%s\t%s\tat %s\t%s\n", pt.Index, pt.Name, pt.FS, humanSize(pt.Size), humanSize(pt.Offset), pt.Label)
+	}
+	for _, pt := range parts {
+		if len(pt.Files) > 0 {
+			printf(tw, "\nfiles on partition %d (%s):\n", pt.Index, pt.Name)
+		}
+		for _, f := range pt.Files {
+			printf(tw, "  %s\t%s\n", f.Path, humanSize(f.Size))
+		}
+	}
 }
 
 func entryBoot(e compose.EntryPlan) string {
@@ -177,11 +262,11 @@ func printDiff(w io.Writer, d *compose.Diff) {
 	}
 	tw.Flush()
 	if d.Interim == nil {
-		printf(w, "apply writes %s in place\n", humanSize(d.Write))
+		printf(w, "apply writes %s of files in place\n", humanSize(d.Write))
 		return
 	}
 	in := d.Interim
-	printf(w, "apply writes %s in place, in two steps: the ESP has too little free room for the new ISOs beside the old\n", humanSize(d.Write))
+	printf(w, "apply writes %s of files in place, in two steps: the ESP has too little free room for the new ISOs beside the old\n", humanSize(d.Write))
 	printf(w, "  1. delete %s (files and menu entries), freeing %s\n", strings.Join(in.Removed, ", "), humanSize(in.Frees))
 	printf(w, "  2. write %s of new ISOs (about %s free by then) and the final menu\n", humanSize(in.Adds), humanSize(in.Free))
 	printf(w, "an interruption between the steps leaves a kit without %s; apply again finishes it\n", strings.Join(in.Missing, ", "))

@@ -26,7 +26,9 @@ func newValidateCmd(a *app) *cobra.Command {
 		Long: `validate loads the manifest strictly and reports every problem at once as
 FILE:LINE:COL: message. The manifest's lock (multiboot.yaml → multiboot.lock)
 is checked too; one that no longer matches the manifest is a warning (run
-'compose lock'), one written for another manifest an error.`,
+'compose lock'), one written for another manifest an error. In frozen mode (--frozen or
+COMPOSE_FROZEN=1, for CI) a lock that is missing or no longer matches is an
+error (exit 3).`,
 		RunE: func(*cobra.Command, []string) error {
 			k, err := compose.Load(a.file, compose.Options{})
 			if err != nil {
@@ -48,6 +50,9 @@ is checked too; one that no longer matches the manifest is a warning (run
 			status, err := k.LockStatus()
 			if status == "" {
 				return err
+			}
+			if ferr := a.checkFrozen(k); ferr != nil {
+				return ferr
 			}
 			if status == compose.LockStale {
 				for _, line := range strings.Split(err.Error(), "\n") {

@@ -76,11 +76,11 @@ func reasons(dev Device, imageSize int64, opts CheckOptions) []Reason {
 	}
 	if !dev.Removable && dev.Bus != BusUSB && dev.Bus != BusMMC {
 		rs = append(rs, Reason{Code: NotRemovable, Overridable: true,
-			Text: fmt.Sprintf("it is not removable media (bus %s); --force to write it anyway", dev.Bus)})
+			Text: fmt.Sprintf("it is not removable media (bus %s)", dev.Bus)})
 	}
 	if max := opts.maxSize(); max > 0 && dev.Size > max {
 		rs = append(rs, Reason{Code: TooLarge, Overridable: true,
-			Text: fmt.Sprintf("it is larger (%s) than the %s sanity limit; --force to write it anyway", bytesize.Format(dev.Size), bytesize.Format(max))})
+			Text: fmt.Sprintf("it is larger (%s) than the %s sanity limit", bytesize.Format(dev.Size), bytesize.Format(max))})
 	}
 	return rs
 }
