@@ -29,6 +29,8 @@ var forbidden = map[string][]string{
 	"compose/disk":     {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/device":   {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/boottest": {"config", "fetch", "bootloader", "compose", "cmd"},
+	// isoimage reads hostile ISOs for the planner and `compose inspect`.
+	"compose/isoimage": {"fetch", "compose", "cmd"},
 	// fatedit edits FAT32 volumes from plain inputs.
 	"compose/internal/fatedit": {"config", "fetch", "bootloader", "compose", "cmd"},
 	// directio reads with the page cache bypassed, for compose and compose/device.

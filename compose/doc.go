@@ -33,7 +33,7 @@
 // image, the menu entries with the way each ISO boots, and warnings. The
 // same Plan value that `compose plan` prints is the one `compose apply` runs.
 //
-// ISOs are hostile input. Planning inspects each (InspectISO does one) with
+// ISOs are hostile input. Planning inspects each (isoimage.Inspect does one) with
 // every read bounded and the context checked at each: an ISO the ISO 9660
 // reader cannot survive, or whose tree or Rock Ridge fields loop, is
 // ErrMalformedISO naming it and what is wrong; a panic in compose's own

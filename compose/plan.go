@@ -11,6 +11,7 @@ import (
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/isoimage"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/config/crash"
 	"github.com/usbkit/compose/config/firmware"
@@ -259,15 +260,15 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	at := strings.TrimSpace(m.Diag(fmt.Sprintf("isos[%d]", i), "").String())
 	name := fmt.Sprintf("%s (%s)", iso.Name, location(iso))
 	defer crash.Recover(&err, "inspecting %s", name)
-	im, err := openISO(ctx, file, name)
+	im, err := isoimage.Open(ctx, file, name)
 	if err != nil {
 		return fmt.Errorf("%s %w", at, err)
 	}
-	defer im.close()
-	p.Warnings = append(p.Warnings, im.warnings...)
+	defer im.Close()
+	p.Warnings = append(p.Warnings, im.Warnings...)
 	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd, Args: iso.Args}
-	d, err := bootloader.Resolve(im, im.label, ov)
-	if perr := im.failed(); perr != nil {
+	d, err := bootloader.Resolve(im, im.Label, ov)
+	if perr := im.Failed(); perr != nil {
 		return fmt.Errorf("%s %w", at, perr)
 	}
 	if err != nil {
@@ -275,7 +276,7 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		if errors.Is(err, bootloader.ErrMalformedTree) {
 			n = name // the file as well, as the ISO 9660 reader's failures say
 		}
-		return fmt.Errorf("%s %w", at, inspectErr(n, err))
+		return fmt.Errorf("%s %w", at, isoimage.InspectErr(n, err))
 	}
 	e.Boot = &d
 	e.Warnings = d.Warnings
@@ -287,7 +288,7 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		return nil
 	}
 	r, err := bootloader.CheckSecureBoot(im, d)
-	if perr := im.failed(); perr != nil {
+	if perr := im.Failed(); perr != nil {
 		return fmt.Errorf("%s %w", at, perr)
 	}
 	if err != nil {
@@ -297,7 +298,7 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	e.SecureBoot = &r
 	if !r.Boots && (r.Trust == bootloader.TrustUnsigned || r.Trust == bootloader.TrustOther) {
 		e.payload, err = bootloader.PayloadData(im, r)
-		if perr := im.failed(); perr != nil {
+		if perr := im.Failed(); perr != nil {
 			return fmt.Errorf("%s %w", at, perr)
 		}
 		if err != nil {

@@ -1,4 +1,4 @@
-package compose
+package isoimage
 
 import (
 	"context"
@@ -15,24 +15,28 @@ import (
 	"github.com/usbkit/compose/config/crash"
 )
 
-// isoImage is an ISO opened read-only for inspection. Its FS is go-diskfs's
-// iso9660 behind a panic guard (isoguard.go): call failed after using it.
-type isoImage struct {
+// Image is an ISO opened read-only for inspection. Its FS is go-diskfs's
+// iso9660 behind a panic guard (guard.go): call Failed after using it, and
+// Close when done.
+type Image struct {
 	fs.FS
-	label    string
-	warnings []string // e.g. a volume larger than the file (truncated download)
+	Label    string
+	Warnings []string // e.g. a volume larger than the file (truncated download)
 	guard    *guard
 	close    func()
 }
 
-// failed is the first panic go-diskfs raised while the ISO was read, as an
+// Failed is the first panic go-diskfs raised while the ISO was read, as an
 // error naming the ISO, or nil.
-func (im *isoImage) failed() error { return im.guard.failed() }
+func (im *Image) Failed() error { return im.guard.failed() }
 
-// openISO opens the ISO at path for inspection. name is how messages call it
+// Close closes the ISO file.
+func (im *Image) Close() { im.close() }
+
+// Open opens the ISO at path for inspection. name is how messages call it
 // (the user's file or the manifest's ISO name, never a cache path). Only a
 // regular file is opened, so a FIFO cannot block compose.
-func openISO(ctx context.Context, path, name string) (*isoImage, error) {
+func Open(ctx context.Context, path, name string) (*Image, error) {
 	f, size, err := config.OpenRegular(path)
 	if err != nil {
 		return nil, err
@@ -56,7 +60,7 @@ type isoFile interface {
 // readISO checks the volume descriptor itself, then hands the file to
 // go-diskfs; any panic in go-diskfs, now or while the FS is used, becomes
 // an error naming the ISO.
-func readISO(ctx context.Context, f isoFile, size int64, name string) (*isoImage, error) {
+func readISO(ctx context.Context, f isoFile, size int64, name string) (*Image, error) {
 	vol, err := checkVolume(f, size, name)
 	if err != nil {
 		return nil, err
@@ -74,10 +78,10 @@ func readISO(ctx context.Context, f isoFile, size int64, name string) (*isoImage
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading its ISO 9660 file system: %w", name, err)
 	}
-	im := &isoImage{FS: guardFS(fsys, g), guard: g, close: func() {}}
-	_ = g.do(func() error { im.label = strings.TrimSpace(fsys.Label()); return nil })
+	im := &Image{FS: guardFS(fsys, g), guard: g, close: func() {}}
+	_ = g.do(func() error { im.Label = strings.TrimSpace(fsys.Label()); return nil })
 	if w := vol.truncated(size); w != "" {
-		im.warnings = append(im.warnings, name+": "+w)
+		im.Warnings = append(im.Warnings, name+": "+w)
 	}
 	return im, g.failed()
 }
@@ -90,32 +94,32 @@ type Inspection struct {
 	Warnings   []string                     `json:"warnings,omitempty"`
 }
 
-// InspectISO decides how the ISO at path boots and who signed its payload.
+// Inspect decides how the ISO at path boots and who signed its payload.
 // Cancelling ctx stops it at its next read of the ISO.
-func InspectISO(ctx context.Context, path string) (*Inspection, error) {
-	im, err := openISO(ctx, path, path)
+func Inspect(ctx context.Context, path string) (*Inspection, error) {
+	im, err := Open(ctx, path, path)
 	if err != nil {
 		return nil, err
 	}
-	defer im.close()
+	defer im.Close()
 	return inspectImage(im, path)
 }
 
 // inspectImage runs bootloader's inspection on an opened ISO. A panic in
 // it (compose's own code on hostile input: a bug) is an internal error
 // naming the ISO, not a crash; FuzzISO fails on one.
-func inspectImage(im *isoImage, name string) (_ *Inspection, err error) {
+func inspectImage(im *Image, name string) (_ *Inspection, err error) {
 	defer crash.Recover(&err, "inspecting %s", name)
-	d, err := bootloader.Inspect(im, im.label)
-	if perr := im.failed(); perr != nil {
+	d, err := bootloader.Inspect(im, im.Label)
+	if perr := im.Failed(); perr != nil {
 		return nil, perr
 	}
 	if err != nil {
-		return nil, inspectErr(name, err)
+		return nil, InspectErr(name, err)
 	}
-	r := &Inspection{Label: im.label, Boot: d, Warnings: im.warnings}
+	r := &Inspection{Label: im.Label, Boot: d, Warnings: im.Warnings}
 	sb, err := bootloader.CheckSecureBoot(im, d)
-	if perr := im.failed(); perr != nil {
+	if perr := im.Failed(); perr != nil {
 		return nil, perr
 	}
 	if err != nil {
@@ -133,9 +137,9 @@ func inspectImage(im *isoImage, name string) (_ *Inspection, err error) {
 // makes (bootloader.ErrMalformedTree: a loop, a name such as ".").
 var ErrMalformedISO = errors.New("malformed ISO 9660 image")
 
-// inspectErr is an inspection's error prefixed with name; bootloader's
+// InspectErr is an inspection's error prefixed with name; bootloader's
 // refusal of the ISO's tree is also ErrMalformedISO.
-func inspectErr(name string, err error) error {
+func InspectErr(name string, err error) error {
 	if errors.Is(err, bootloader.ErrMalformedTree) {
 		return fmt.Errorf("%s: %w: %w", name, ErrMalformedISO, err)
 	}

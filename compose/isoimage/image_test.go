@@ -1,4 +1,4 @@
-package compose
+package isoimage
 
 import (
 	"bytes"
@@ -73,7 +73,7 @@ func TestGuardedFSPanicFailsInspection(t *testing.T) {
 	if _, err := fsys.Open("live"); !errors.Is(err, ErrMalformedISO) {
 		t.Fatalf("Open: want ErrMalformedISO, got %v", err)
 	}
-	im := &isoImage{FS: fsys, guard: g}
+	im := &Image{FS: fsys, guard: g}
 	if _, err := inspectImage(im, "x.iso"); !errors.Is(err, ErrMalformedISO) {
 		t.Fatalf("inspect: want ErrMalformedISO, got %v", err)
 	}
@@ -121,7 +121,7 @@ func TestInspectRefusesFIFO(t *testing.T) {
 	if err := syscall.Mkfifo(p, 0o600); err != nil {
 		t.Skip("mkfifo:", err)
 	}
-	_, err := InspectISO(context.Background(), p)
+	_, err := Inspect(context.Background(), p)
 	if !errors.Is(err, config.ErrNotRegular) || !strings.Contains(err.Error(), "named pipe") {
 		t.Fatalf("want ErrNotRegular, got %v", err)
 	}
