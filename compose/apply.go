@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/fatedit"
@@ -269,13 +270,13 @@ type BuildOptions struct {
 	// device writer (disk.Spec.Defer); Result.deferred lists them.
 	deferSources bool
 
-	held   *heldImage                    // the image path, opened and locked by Kit.Apply
-	device *os.File                      // a device opened exclusively, converged in place
-	wrap   func(*os.File) fatedit.Device // tests: fault injection
-	// tests: runs after an in-place step is written and synced, before
-	// it is read back
+	held   *heldImage // the image path, opened and locked by Kit.Apply
+	device *os.File   // a device opened exclusively, converged in place
+	// tests: converge.Options' Wrap, BeforeVerify, Chunk and OpenDirect
+	wrap         func(*os.File) fatedit.Device
 	beforeVerify func()
-	chunk        int // tests: content write size
+	chunk        int
+	openDirect   converge.DirectOpener
 }
 
 // Result is what Apply built.
@@ -285,8 +286,8 @@ type Result struct {
 	Digests map[string]string `json:"sha256,omitempty"` // "partition:path" → SHA-256 of each placed file
 	// Incremental is true when an existing kit was converged in place;
 	// Changes are then what changed.
-	Incremental bool     `json:"incremental"`
-	Changes     []Change `json:"changes,omitempty"`
+	Incremental bool              `json:"incremental"`
+	Changes     []converge.Change `json:"changes,omitempty"`
 	// Steps is how many commits an in-place apply made: 2 when the ESP
 	// had no room for new ISOs beside the ones they replace (Diff.Interim).
 	Steps int `json:"steps,omitempty"`
@@ -300,8 +301,8 @@ type Result struct {
 	// ISOCheck says how much of the ISOs an in-place apply checked
 	// (ISOCheckSampled, or ISOCheckFull with Verify, which Verification
 	// then details).
-	ISOCheck     string        `json:"iso_check,omitempty"`
-	Verification *Verification `json:"verification,omitempty"`
+	ISOCheck     string                 `json:"iso_check,omitempty"`
+	Verification *converge.Verification `json:"verification,omitempty"`
 
 	deferred []disk.Placed // the files a deferSources build left out
 	zeros    []disk.Extent // and the zeros it left as holes
@@ -334,12 +335,7 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 		opts.device = f
 	}
 	if opts.device != nil {
-		t, err := readTarget(opts.device)
-		if err != nil {
-			return nil, err
-		}
-		res, err := converge(ctx, p, t, opts.device, opts)
-		return opts.verifyConverged(ctx, res, err, opts.device)
+		return convergeFile(ctx, p, opts.device, opts)
 	}
 	h := opts.held
 	if h == nil {
@@ -358,23 +354,6 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 func isBlockDevice(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0
-}
-
-// convergeHeld converges the image file h holds, and says so when the path
-// no longer names that file once it is done.
-func convergeHeld(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
-	t, err := readTarget(h.f)
-	if err != nil {
-		return nil, err
-	}
-	res, err := converge(ctx, p, t, h.f, opts)
-	res, err = opts.verifyConverged(ctx, res, err, h.f)
-	if err == nil && res.BytesWritten > 0 {
-		if err = h.stillThere(); err != nil {
-			err = fmt.Errorf("%w; the kit was written to the file that was there when apply started", err)
-		}
-	}
-	return res, err
 }
 
 // buildNew builds p's image whole in the locked temporary file beside the

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
@@ -52,7 +53,7 @@ func mustSources(t *testing.T, m *config.Manifest, l *config.Lock) []fetch.Sourc
 	return s
 }
 
-func ops(d *Diff) string {
+func ops(d *converge.Diff) string {
 	var out []string
 	for _, c := range d.Changes {
 		n := c.Name
@@ -70,9 +71,9 @@ func ops(d *Diff) string {
 // ext4 read without journal replay, as GRUB reads it), that the ext4 data
 // partition is e2fsck-clean after replay, and that the target reads back
 // as a kit without drift.
-func checkKit(t *testing.T, img string) *Target {
+func checkKit(t *testing.T, img string) *converge.Target {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,9 +130,9 @@ func checkKit(t *testing.T, img string) *Target {
 }
 
 // dataCopy copies the kit's ext4 data partition to a file; "" without one.
-func dataCopy(t *testing.T, img string, tg *Target) string {
+func dataCopy(t *testing.T, img string, tg *converge.Target) string {
 	t.Helper()
-	idx := dataIndex(tg.State)
+	idx := tg.State.DataIndex()
 	for _, p := range tg.Partitions {
 		if p.Index == idx {
 			out := filepath.Join(t.TempDir(), "data.img")
@@ -218,13 +219,13 @@ func TestConvergeRefuses(t *testing.T) {
 
 	// A firmware target that needs a partition the kit lacks.
 	bios := kit(t, dir, "bios, uefi-x64", filepath.Join(dir, "alpha.iso"))
-	if _, err := Apply(ctx, planAgainst(t, bios, cache, img), BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "BIOS boot partition") {
+	if _, err := Apply(ctx, planAgainst(t, bios, cache, img), BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "BIOS boot partition") {
 		t.Fatalf("adding bios: %v", err)
 	}
 	// A file changed outside compose.
 	f, _ := os.OpenFile(img, os.O_RDWR, 0)
-	tg, _ := ReadTarget(img)
-	v, err := fatedit.Open(f, partOffset(tg, espIndex(tg.State)))
+	tg, _ := converge.ReadTarget(img)
+	v, err := fatedit.Open(f, tg.Offset(tg.State.ESPIndex()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,13 +236,13 @@ func TestConvergeRefuses(t *testing.T) {
 	}
 	f.Close()
 	p := planAgainst(t, two, cache, img)
-	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "grub.cfg was changed outside compose") {
+	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "grub.cfg was changed outside compose") {
 		t.Fatalf("drift: %v", err)
 	}
 	// Not a kit at all; --recreate rewrites it.
 	os.WriteFile(img, make([]byte, 4<<20), 0o644)
 	p = planAgainst(t, two, cache, img)
-	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "not a compose kit") {
+	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "not a compose kit") {
 		t.Fatalf("not a kit: %v", err)
 	}
 	if _, err := Apply(ctx, planAgainst(t, two, cache, img, PlanOptions{Recreate: true}), BuildOptions{Recreate: true}); err != nil {
@@ -423,7 +424,7 @@ func TestConvergeRefusesWhenEvenTwoStepsDoNotFit(t *testing.T) {
 	if p.Diff.Steps != 0 || len(p.Diff.Recreate) != 1 || !strings.Contains(p.Diff.Recreate[0], "more once the replaced and removed ISOs are deleted first") {
 		t.Fatalf("diff: %+v", p.Diff)
 	}
-	if _, err := Apply(context.Background(), p, BuildOptions{}); !errors.Is(err, ErrRecreate) {
+	if _, err := Apply(context.Background(), p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) {
 		t.Fatalf("apply: %v", err)
 	}
 }
@@ -431,7 +432,7 @@ func TestConvergeRefusesWhenEvenTwoStepsDoNotFit(t *testing.T) {
 // readESPFile reads a file from the ESP of the kit at img.
 func readESPFile(t *testing.T, img, path string) string {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +441,7 @@ func readESPFile(t *testing.T, img, path string) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	v, err := fatedit.Open(readOnly{f}, partOffset(tg, espIndex(tg.State)))
+	v, err := fatedit.Open(readOnly{f}, tg.Offset(tg.State.ESPIndex()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,3 +451,8 @@ func readESPFile(t *testing.T, img, path string) string {
 	}
 	return string(b)
 }
+
+// readOnly lets fatedit read a kit the test must not write.
+type readOnly struct{ io.ReaderAt }
+
+func (readOnly) WriteAt([]byte, int64) (int, error) { return 0, errors.New("opened read-only") }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
@@ -76,7 +77,7 @@ func TestConvergeData(t *testing.T) {
 // back, as an interrupted apply would have left them.
 func putData(t *testing.T, img string, files map[string][]byte) {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func putData(t *testing.T, img string, files map[string][]byte) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	v, err := ext4edit.Open(f, partOffset(tg, dataIndex(tg.State)))
+	v, err := ext4edit.Open(f, tg.Offset(tg.State.DataIndex()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +149,9 @@ func TestConvergeDataLeftovers(t *testing.T) {
 	}
 }
 
-func checkDrift(t *testing.T, img string) *Target {
+func checkDrift(t *testing.T, img string) *converge.Target {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil || !tg.Drift {
 		t.Fatalf("drift not seen: %v %+v", err, tg)
 	}
@@ -215,7 +216,7 @@ func spread(total, n int, seed int64) []int {
 
 // dataPhase names what an interrupted apply left: the old or new kit,
 // with leftovers and/or a journal to replay.
-func dataPhase(tg *Target, oldKit, newKit string) string {
+func dataPhase(tg *converge.Target, oldKit, newKit string) string {
 	s := map[string]string{oldKit: "old", newKit: "new"}[tg.State.Kit]
 	if s == "" {
 		s = "neither"

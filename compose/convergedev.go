@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 )
 
@@ -14,7 +15,7 @@ import (
 // them after confirmation.
 func readKits(paths []string) bool {
 	for _, p := range paths {
-		t, err := ReadTarget(p)
+		t, err := converge.ReadTarget(p)
 		if err != nil || !t.Kit {
 			return false
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 )
 
@@ -44,15 +45,15 @@ type DeviceResult struct {
 	Touched bool `json:"touched"`
 	// Incremental is true when the device's kit was changed in place;
 	// Changes are then what changed (none: it already held the kit).
-	Incremental bool     `json:"incremental,omitempty"`
-	Changes     []Change `json:"changes,omitempty"`
+	Incremental bool              `json:"incremental,omitempty"`
+	Changes     []converge.Change `json:"changes,omitempty"`
 	// Steps is how many commits the in-place change made (Result.Steps).
 	Steps    int      `json:"steps,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Error    string   `json:"error,omitempty"`
 	// ISOCheck and Verification are the in-place apply's (Result's).
-	ISOCheck     string        `json:"iso_check,omitempty"`
-	Verification *Verification `json:"verification,omitempty"`
+	ISOCheck     string                 `json:"iso_check,omitempty"`
+	Verification *converge.Verification `json:"verification,omitempty"`
 
 	err error
 }

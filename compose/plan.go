@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/bootloader"
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/isoimage"
 	"github.com/usbkit/compose/config"
@@ -39,13 +40,13 @@ type Plan struct {
 	Keys []bootloader.Certificate `json:"keys,omitempty"`
 	// Diff is what applying changes on an existing image (nil for a new
 	// image, with Recreate, or before the plan is Ready).
-	Diff *Diff `json:"diff,omitempty"`
+	Diff *converge.Diff `json:"diff,omitempty"`
 
 	spec     disk.Spec
 	lay      disk.Layout
 	stickID  string
-	desired  *KitState   // the record Apply writes; nil until Ready
-	espExtra []disk.File // Secure Boot files for the ESP: keys, payload copies
+	desired  *converge.KitState // the record Apply writes; nil until Ready
+	espExtra []disk.File        // Secure Boot files for the ESP: keys, payload copies
 	// The menu as rendered into grub.cfg, kept for a two-step apply's
 	// interim menu.
 	menu        bootloader.Menu
@@ -196,29 +197,27 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		return nil, err
 	}
 	if target != nil && p.Ready {
-		if p.Diff, err = MakeDiff(p, target); err != nil {
-			return nil, err
-		}
+		p.Diff = converge.MakeDiff(p.desired, target)
 	}
 	return p, nil
 }
 
 // existingTarget reads the image at path when there is one to converge.
-func existingTarget(path string, o PlanOptions) (*Target, error) {
+func existingTarget(path string, o PlanOptions) (*converge.Target, error) {
 	switch {
 	case path == "" || o.Recreate:
 		return nil, nil
 	case o.device != nil:
-		return readTarget(o.device)
+		return converge.Read(o.device)
 	case o.held != nil && o.held.f == nil:
 		return nil, nil
 	case o.held != nil:
-		return readTarget(o.held.f)
+		return converge.Read(o.held.f)
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil
 	}
-	return ReadTarget(path)
+	return converge.ReadTarget(path)
 }
 
 // strict fails the plan on entry warnings when the manifest asks for it.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
@@ -324,7 +325,7 @@ func TestApplyRaceLeavesAKit(t *testing.T) {
 	assertNoTemporaries(t, dir)
 }
 
-func holdsISO(tg *Target, name string) bool {
+func holdsISO(tg *converge.Target, name string) bool {
 	for _, iso := range tg.State.ISOs {
 		if iso.Name == name {
 			return true

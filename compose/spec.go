@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/usbkit/compose/bootloader"
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/config/firmware"
 )
@@ -68,7 +71,7 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 		if err != nil {
 			return err
 		}
-		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: StatePath, Data: st})
+		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: converge.StatePath, Data: st})
 		if lay, err = disk.ComputeLayout(p.spec); err != nil {
 			return fmt.Errorf("%s: %w", m.File, err)
 		}
@@ -229,4 +232,9 @@ func kitSeed(m *config.Manifest, l *config.Lock) [32]byte {
 	}
 	b, _ := json.Marshal(kit) // plain data: cannot fail
 	return sha256.Sum256(b)
+}
+
+// addJournal is ext4edit.AddJournal for disk.Spec.Journal.
+func addJournal(dev disk.Device, off, blocks int64, uuid [16]byte, t time.Time) error {
+	return ext4edit.AddJournal(dev, off, blocks, uuid, t)
 }

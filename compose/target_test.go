@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/fetch"
 )
@@ -319,7 +320,7 @@ func TestApplyRefusesAMountedLoopImage(t *testing.T) {
 	two := kitWith(t, v2, "firmware: [uefi-x64]\nstorage: data", liveISO(t, v2, "beta", "b"))
 	k := loadKit(t, two, cache)
 
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil || tg.Data == nil {
 		t.Fatalf("the kit has no data partition: %+v, %v", tg, err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/compose"
+	"github.com/usbkit/compose/compose/converge"
 )
 
 func newApplyCmd(a *app) *cobra.Command {
@@ -140,8 +141,8 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 
 // checkedBy says how much of an unchanged kit was read: a sample of each
 // ISO, or with apply --verify, everything.
-func checkedBy(check string, v *compose.Verification) string {
-	if check == compose.ISOCheckFull && v != nil {
+func checkedBy(check string, v *converge.Verification) string {
+	if check == converge.ISOCheckFull && v != nil {
 		return fmt.Sprintf("(every file read back whole and verified: %s)", humanSize(v.BytesRead))
 	}
 	return sampledNote

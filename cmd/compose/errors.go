@@ -13,6 +13,7 @@ import (
 
 	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/config"
@@ -79,9 +80,9 @@ func exitCode(err error) int {
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
 		return exitInvalid
 	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch), errors.Is(err, compose.ErrBadCacheEntry),
-		errors.Is(err, compose.ErrDamaged):
+		errors.Is(err, converge.ErrDamaged):
 		return exitMismatch
-	case errors.Is(err, compose.ErrUnsafeTarget), errors.Is(err, compose.ErrNotKit):
+	case errors.Is(err, compose.ErrUnsafeTarget), errors.Is(err, converge.ErrNotKit):
 		return exitUnsafe
 	case errors.Is(err, errBootFailed):
 		return exitBootFailed
@@ -102,7 +103,7 @@ func hintFor(err error) string {
 		return "run 'compose help' for usage"
 	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):
 		return "run 'compose lock' to pin the manifest's ISOs in its lock file"
-	case errors.Is(err, compose.ErrRecreate):
+	case errors.Is(err, converge.ErrRecreate):
 		return "'compose plan --image/--device' shows the differences; apply --recreate rewrites the target in full"
 	case errors.Is(err, compose.ErrTargetBusy):
 		return "wait for the other process to finish, then run again"
@@ -116,7 +117,7 @@ func hintFor(err error) string {
 		return "build the image here with 'compose apply --image FILE', then write or boot-test it on a Linux machine"
 	case errors.Is(err, fetch.ErrNotCached):
 		return "run without --offline, or 'compose fetch' while online"
-	case errors.Is(err, compose.ErrDamaged):
+	case errors.Is(err, converge.ErrDamaged):
 		return "rewrite the kit in full with the manifest that built it: compose apply --image FILE --recreate (--device DEV --recreate for a stick)"
 	case errors.Is(err, compose.ErrBadCacheEntry):
 		return "remove the cache entry named above and run again: it is fetched and verified anew"

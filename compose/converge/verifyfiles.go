@@ -1,4 +1,4 @@
-package compose
+package converge
 
 import (
 	"errors"
@@ -45,17 +45,17 @@ func espJobs(st *KitState, v *fatedit.Volume, index int, res *Verification) []fi
 // dataJobs lists the data partition's recorded files, its leftovers and
 // its unrecorded files; nil for a kit without one.
 func dataJobs(t *Target, src io.ReaderAt, res *Verification) ([]fileJob, error) {
-	index := dataIndex(t.State)
+	index := t.State.DataIndex()
 	if index == 0 {
 		return nil, nil
 	}
 	files := recorded(t.State, index)
-	off := partOffset(t, index)
+	off := t.Offset(index)
 	if off < 0 {
 		res.allMissing(files, fmt.Sprintf("the data partition %d is missing", index))
 		return nil, nil
 	}
-	v, replayed, err := openDataReadOnly(src, off)
+	v, replayed, err := OpenExt4(src, off)
 	switch {
 	case errors.Is(err, ext4edit.ErrNoJournal):
 		return nil, fmt.Errorf("its data partition was made by an older compose without a journal, which verify cannot read; rewrite it once with apply --recreate")
@@ -127,9 +127,9 @@ func (res *Verification) open(v opener, f VerifiedFile) (fileJob, bool) {
 	return fileJob{r: r, h: h, file: len(res.Files) - 1}, true
 }
 
-// biosBootPath names core.img and the MBR boot code in results, as in a
+// BIOSBootPath names core.img and the MBR boot code in results, as in a
 // Change.
-const biosBootPath = "BIOS boot partition"
+const BIOSBootPath = "BIOS boot partition"
 
 // checkBIOSBoot reads core.img at the BIOS boot partition's start and the
 // boot code at the disk's, the bytes KitState.BIOSBoot covers, and
@@ -143,7 +143,7 @@ func (res *Verification) checkBIOSBoot(t *Target, src io.ReaderAt) {
 		res.Notes = append(res.Notes, "the BIOS boot code was not read: this kit's record, from an older compose, lacks its length")
 		return
 	}
-	f := VerifiedFile{Path: biosBootPath, Kind: "bootloader", Size: st.BIOSBootSize + st.BootCodeSize, Algorithm: "sha256", Expected: st.BIOSBoot}
+	f := VerifiedFile{Path: BIOSBootPath, Kind: "bootloader", Size: st.BIOSBootSize + st.BootCodeSize, Algorithm: "sha256", Expected: st.BIOSBoot}
 	off := int64(-1)
 	for _, p := range t.Partitions {
 		if p.Type == disk.TypeBIOSBoot {

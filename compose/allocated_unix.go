@@ -3,8 +3,6 @@
 package compose
 
 import (
-	"os"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -17,7 +15,3 @@ func allocatedBytes(path string) (int64, bool) {
 	}
 	return int64(st.Blocks) * 512, true
 }
-
-// dropCache asks the kernel to forget f's cached pages so that the
-// read-back verification reads the medium, not memory. Best effort.
-func dropCache(f *os.File) { fadviseDontNeed(f) }

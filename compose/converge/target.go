@@ -1,4 +1,4 @@
-package compose
+package converge
 
 import (
 	"errors"
@@ -56,12 +56,12 @@ func ReadTarget(path string) (*Target, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readTarget(f)
+	return Read(f)
 }
 
-// readTarget is ReadTarget on a file the caller opened (Target.Path is
+// Read is ReadTarget on a file the caller opened (Target.Path is
 // f.Name()).
-func readTarget(f *os.File) (*Target, error) {
+func Read(f *os.File) (*Target, error) {
 	t, v, esp, err := readRecord(f, f)
 	if err != nil || !t.Kit {
 		return t, err

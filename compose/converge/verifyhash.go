@@ -1,4 +1,4 @@
-package compose
+package converge
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // hashes the last: a ring of a few keeps both busy.
 const verifyChunk = 4<<20 - directio.Align
 
-var verifyRingSize = 4 // the benchmark compares 1
+const verifyRing = 4
 
 // chunk is one read of a job's file.
 type chunk struct {
@@ -30,16 +30,19 @@ type chunk struct {
 // file's result goes to its VerifiedFile. Reading runs in its own
 // goroutine, one chunk ahead of hashing or more. Only cancellation is an
 // error: a read error marks its file unreadable.
-func hashAll(ctx context.Context, jobs []fileJob, res *Verification, report func(done, total int64, path string, state State)) error {
+func hashAll(ctx context.Context, jobs []fileJob, res *Verification, ring int, report func(done, total int64, path string)) error {
+	if ring <= 0 {
+		ring = verifyRing
+	}
 	var total int64
 	for _, j := range jobs {
 		total += j.r.Size()
 	}
-	free := make(chan []byte, verifyRingSize)
-	for range verifyRingSize {
+	free := make(chan []byte, ring)
+	for range ring {
 		free <- make([]byte, verifyChunk)
 	}
-	full := make(chan chunk, verifyRingSize)
+	full := make(chan chunk, ring)
 	go readJobs(ctx, jobs, free, full)
 	var done int64
 	failed := make([]error, len(jobs))
@@ -52,13 +55,10 @@ func hashAll(ctx context.Context, jobs []fileJob, res *Verification, report func
 			failed[c.job] = c.err
 		}
 		if report != nil {
-			report(done, total, res.Files[j.file].Path, Running)
+			report(done, total, res.Files[j.file].Path)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		if report != nil {
-			report(done, total, "", Failed)
-		}
 		return err
 	}
 	for i, j := range jobs {
@@ -73,9 +73,6 @@ func hashAll(ctx context.Context, jobs []fileJob, res *Verification, report func
 		}
 	}
 	res.BytesRead += done
-	if report != nil {
-		report(done, total, "", Done)
-	}
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package compose
+package converge
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
@@ -17,63 +18,115 @@ import (
 	"github.com/usbkit/compose/compose/internal/fatedit"
 )
 
-// converge changes the kit in f (the image or device at p.Image, opened
-// once by the caller) into the one p plans, in place: only
-// the files in the diff are written, in fatedit's crash-safe order, and the
-// state record swaps with the menu, in one step or two (Diff.Interim), each
-// read back. On the ext4 data partition (dataStep) the new files are
-// written before the swap and the old ones removed after it. It refuses
-// (RecreateError) what it cannot change in place.
-func converge(ctx context.Context, p *Plan, t *Target, f *os.File, opts BuildOptions) (*Result, error) {
-	d, err := MakeDiff(p, t)
-	if err != nil {
-		return nil, err
-	}
+// Goal is the kit Run makes of a target: plain data, rendered by the
+// planner.
+type Goal struct {
+	// Record is the state record the kit will hold.
+	Record *KitState
+	// ESP and Data are every file of the ESP (the record and the final
+	// menu included) and of the ext4 data partition, as planned; Run
+	// writes the ones the diff adds or replaces.
+	ESP, Data []disk.File
+	// InterimMenu and InterimRecord are a two-step apply's first menu and
+	// record (Diff.Interim), nil for a one-step apply.
+	InterimMenu, InterimRecord []byte
+	// Time stamps what is written.
+	Time time.Time
+}
+
+// Options tune Run.
+type Options struct {
+	// NoVerify skips reading each commit back.
+	NoVerify bool
+	// Progress is told the bytes placed and read back, with the ESP's
+	// step for a two-step apply (1 or 2 of 2; 0 of 0 otherwise and for
+	// the data partition).
+	Progress func(e disk.Event, step, steps int)
+
+	// Tests only: Wrap injects faults into the target's writes,
+	// BeforeVerify runs after a step is written and synced and before it
+	// is read back, Chunk is the content write size, OpenDirect refuses
+	// O_DIRECT.
+	Wrap         func(*os.File) fatedit.Device
+	BeforeVerify func()
+	Chunk        int
+	OpenDirect   DirectOpener
+}
+
+// Result is what Run wrote.
+type Result struct {
+	// BytesWritten counts bytes written to the target.
+	BytesWritten int64
+	// Direct is true when what was written was read back with O_DIRECT,
+	// bypassing the page cache; Warnings say why not where it was refused.
+	Direct   bool
+	Warnings []string
+}
+
+// Run changes the kit in f (the target t was read from, opened once by
+// the caller) into g, in place: only the files in the diff d are written,
+// in fatedit's crash-safe order, and the state record swaps with the
+// menu, in one step or two (Diff.Interim), each read back. On the ext4
+// data partition (ext4Step) the new files are written before the swap and
+// the old ones removed after it. It refuses (RecreateError) a diff that
+// cannot be made in place.
+func Run(ctx context.Context, f *os.File, t *Target, d *Diff, g Goal, opts Options) (*Result, error) {
 	if len(d.Recreate) > 0 {
 		return nil, &RecreateError{Target: t.Path, Reasons: d.Recreate}
 	}
-	res := &Result{Image: t.Path, Incremental: true, Changes: d.Changes, Steps: d.Steps}
-	if fi, err := f.Stat(); err == nil {
-		res.Size = fi.Size()
-	}
+	res := &Result{}
 	if d.NoChanges {
 		return res, nil
 	}
-	steps, err := p.espSteps(d, p.lay.Partition(disk.FSFAT32))
+	steps, err := espSteps(d, g)
 	if err != nil {
 		return nil, err
 	}
-	data := p.dataStepOf(d, t)
+	data := ext4StepOf(d, t, g)
 	var dev fatedit.Device = f
-	if opts.wrap != nil {
-		dev = opts.wrap(f)
+	if opts.Wrap != nil {
+		dev = opts.Wrap(f)
 	}
+	r := run{f: f, dev: dev, time: g.Time, opts: opts, res: res}
 	if data != nil {
-		if err := data.write(ctx, f, dev, p, opts, res); err != nil {
+		if err := data.write(ctx, r); err != nil {
 			return res, err
 		}
 	}
-	if err := runSteps(ctx, f, dev, partOffset(t, espIndex(p.desired)), steps, p, opts, res); err != nil {
+	if err := r.steps(ctx, t.Offset(g.Record.ESPIndex()), steps); err != nil {
 		return res, err
 	}
 	if data != nil {
-		return res, data.finish(ctx, f, dev, p, opts, res)
+		return res, data.finish(ctx, r)
 	}
 	return res, nil
 }
 
-// runSteps runs the ESP's steps in order.
-func runSteps(ctx context.Context, f *os.File, dev fatedit.Device, off int64, steps []*step, p *Plan, opts BuildOptions, res *Result) error {
+// run is one Run's target and what it did.
+type run struct {
+	f    *os.File
+	dev  fatedit.Device
+	time time.Time
+	opts Options
+	res  *Result
+}
+
+// events adapts the editors' progress for step of steps.
+func (r run) events(step, steps int) func(disk.Event) {
+	if r.opts.Progress == nil {
+		return nil
+	}
+	return func(e disk.Event) { r.opts.Progress(e, step, steps) }
+}
+
+// steps runs the ESP's steps in order.
+func (r run) steps(ctx context.Context, off int64, steps []*step) error {
 	for i, s := range steps {
-		o := opts
-		if len(steps) > 1 && opts.Progress != nil {
-			// One progress line per step: a finished task does not restart.
-			o.Progress = func(e Event) {
-				e.Task = fmt.Sprintf("%s (step %d of %d)", e.Task, i+1, len(steps))
-				opts.Progress(e)
-			}
+		events := r.events(0, 0)
+		if len(steps) > 1 {
+			events = r.events(i+1, len(steps))
 		}
-		if err := s.apply(ctx, f, dev, off, p, o, res); err != nil {
+		if err := s.apply(ctx, r, off, events); err != nil {
 			return err
 		}
 	}
@@ -88,27 +141,27 @@ type step struct {
 }
 
 // apply runs the step on the ESP at off and reads what it wrote back.
-func (s *step) apply(ctx context.Context, f *os.File, dev fatedit.Device, off int64, p *Plan, opts BuildOptions, res *Result) error {
-	v, err := fatedit.Open(dev, off)
+func (s *step) apply(ctx context.Context, r run, off int64, events func(disk.Event)) error {
+	v, err := fatedit.Open(r.dev, off)
 	if err != nil {
-		return fmt.Errorf("%s: %w", f.Name(), err)
+		return fmt.Errorf("%s: %w", r.f.Name(), err)
 	}
-	st, err := v.Update(ctx, s.changes, fatedit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(imageEvents(opts.Progress))})
-	res.BytesWritten += st.Written
+	st, err := v.Update(ctx, s.changes, fatedit.Options{Time: r.time, Chunk: r.opts.Chunk, Progress: placeEvents(events)})
+	r.res.BytesWritten += st.Written
 	if err != nil {
-		return fmt.Errorf("updating %s: %w", f.Name(), err)
+		return fmt.Errorf("updating %s: %w", r.f.Name(), err)
 	}
 	if err := s.checkSources(st.SHA256); err != nil {
 		return err
 	}
-	if opts.NoVerify {
+	if r.opts.NoVerify {
 		return nil
 	}
-	if opts.beforeVerify != nil {
-		opts.beforeVerify()
+	if r.opts.BeforeVerify != nil {
+		r.opts.BeforeVerify()
 	}
-	if err := res.verified(verifyWritten(ctx, f, st.SHA256, openFAT(off), imageEvents(opts.Progress))); err != nil {
-		return fmt.Errorf("reading back %s after its change was committed: %w", f.Name(), err)
+	if err := r.res.verified(verifyWritten(ctx, r.f, st.SHA256, openFAT(off), events, r.opts.OpenDirect)); err != nil {
+		return fmt.Errorf("reading back %s after its change was committed: %w", r.f.Name(), err)
 	}
 	return nil
 }
@@ -127,7 +180,9 @@ func openFAT(off int64) func(io.ReaderAt) (opener, error) {
 	return func(r io.ReaderAt) (opener, error) { return fatedit.Open(readOnly{r}, off) }
 }
 
-func partOffset(t *Target, index int) int64 {
+// Offset is where partition index starts on the target, -1 when it has
+// none.
+func (t *Target) Offset(index int) int64 {
 	for _, p := range t.Partitions {
 		if p.Index == index {
 			return p.Offset
@@ -142,9 +197,10 @@ func partOffset(t *Target, index int) int64 {
 // step ends with the state record (Update commits its changes together).
 // Changes on the data partition are dataStep's, but any change other than
 // a leftover's removal changes the record; with none there is no step.
-func (p *Plan) espSteps(d *Diff, esp *disk.Partition) ([]*step, error) {
+func espSteps(d *Diff, g Goal) ([]*step, error) {
+	esp := g.Record.ESPIndex()
 	files := map[string]disk.File{}
-	for _, f := range esp.Files {
+	for _, f := range g.ESP {
 		files[f.Path] = f
 	}
 	if !slices.ContainsFunc(d.Changes, changesRecord) {
@@ -153,7 +209,7 @@ func (p *Plan) espSteps(d *Diff, esp *disk.Partition) ([]*step, error) {
 	first, last := newStep(), newStep()
 	for _, c := range d.Changes {
 		switch {
-		case c.Partition != esp.Index && c.Partition != 0:
+		case c.Partition != esp && c.Partition != 0:
 		case d.Interim == nil:
 			last.change(c, files)
 		case c.Kind == "iso" && c.Op == "~":
@@ -169,12 +225,11 @@ func (p *Plan) espSteps(d *Diff, esp *disk.Partition) ([]*step, error) {
 	if d.Interim == nil {
 		return []*step{last}, nil
 	}
-	menu, state, err := p.interim(d)
-	if err != nil {
-		return nil, err
+	if g.InterimMenu == nil || g.InterimRecord == nil {
+		return nil, errors.New("a two-step apply without its interim menu and record")
 	}
-	first.add(disk.File{Path: bootloader.ConfigPath, Data: menu})
-	first.add(disk.File{Path: StatePath, Data: state})
+	first.add(disk.File{Path: bootloader.ConfigPath, Data: g.InterimMenu})
+	first.add(disk.File{Path: StatePath, Data: g.InterimRecord})
 	// The interim menu replaced the old one: the final one is always written.
 	if !slices.ContainsFunc(last.changes, func(c fatedit.Change) bool { return c.Path == bootloader.ConfigPath }) {
 		last.add(files[bootloader.ConfigPath])
@@ -230,17 +285,16 @@ func placeEvents(progress func(disk.Event)) func(done, total int64) {
 	}
 }
 
-// openDirect is directio.OpenFile (the file written, not its path); tests
-// make it refuse.
-var openDirect = directio.OpenFile
-
 // verifyWritten reads every written file back through a fresh look at the
 // volume and compares digests. It reads with O_DIRECT, so that the check
 // sees the medium and not the page cache; where the file system refuses
 // direct I/O it drops the cached pages instead and says why (warning).
-func verifyWritten(ctx context.Context, f *os.File, sums map[string]string, open func(io.ReaderAt) (opener, error), progress func(disk.Event)) (direct bool, warning string, err error) {
+func verifyWritten(ctx context.Context, f *os.File, sums map[string]string, open func(io.ReaderAt) (opener, error), progress func(disk.Event), openDirect DirectOpener) (direct bool, warning string, err error) {
 	if err := f.Sync(); err != nil {
 		return false, "", err
+	}
+	if openDirect == nil {
+		openDirect = directio.OpenFile // the file written, not its path
 	}
 	var src io.ReaderAt = f
 	r, err := openDirect(f)

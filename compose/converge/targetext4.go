@@ -1,4 +1,4 @@
-package compose
+package converge
 
 import (
 	"errors"
@@ -41,8 +41,8 @@ const isoDir = "/isos/"
 // checkData reads the ext4 data partition the record names, if any, and
 // checks its files against the record as checkDrift does the ESP's.
 func (t *Target) checkData(r io.ReaderAt) {
-	idx := dataIndex(t.State)
-	off := partOffset(t, idx)
+	idx := t.State.DataIndex()
+	off := t.Offset(idx)
 	if idx == 0 {
 		return
 	}
@@ -51,7 +51,7 @@ func (t *Target) checkData(r io.ReaderAt) {
 		t.drift("its data partition %d is missing", idx)
 		return
 	}
-	v, recovery, err := openDataReadOnly(r, off)
+	v, recovery, err := OpenExt4(r, off)
 	switch {
 	case errors.Is(err, ext4edit.ErrNoJournal):
 		return
@@ -63,10 +63,10 @@ func (t *Target) checkData(r io.ReaderAt) {
 	t.checkDataFiles(v)
 }
 
-// openDataReadOnly opens the ext4 volume at off; when it needs journal
+// OpenExt4 opens the ext4 volume at off read-only; when it needs journal
 // replay, the replay goes to an overlay in memory, so the volume reads as
 // after replay and the target is not written.
-func openDataReadOnly(r io.ReaderAt, off int64) (*ext4edit.Volume, bool, error) {
+func OpenExt4(r io.ReaderAt, off int64) (*ext4edit.Volume, bool, error) {
 	v, err := ext4edit.Open(readOnly{r}, off)
 	if err != nil || !v.NeedsRecovery() {
 		return v, false, err
@@ -131,7 +131,8 @@ func readAll(v opener, path string) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
-func dataIndex(st *KitState) int {
+// DataIndex is the record's ext4 data partition, 0 when it has none.
+func (st *KitState) DataIndex() int {
 	for _, p := range st.Partitions {
 		if p.FS == disk.FSExt4 {
 			return p.Index

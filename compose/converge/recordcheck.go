@@ -1,4 +1,4 @@
-package compose
+package converge
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ const (
 // never wrote; a record carrying any is not a kit's.
 func recordProblems(st *KitState, espIndex int) []string {
 	var out []string
-	data := dataIndex(st)
+	data := st.DataIndex()
 	check := func(p string, part int, size int64) {
 		switch {
 		case !path.IsAbs(p) || path.Clean(p) != p:

@@ -1,6 +1,7 @@
-package compose
+package converge
 
 import (
+	"sort"
 	"strings"
 	"testing"
 
@@ -14,7 +15,7 @@ func dataState(isos ...StateISO) *KitState {
 }
 
 func onData(name, digest string, size int64) StateISO {
-	return StateISO{Name: name, Path: dataISOPath(name, digest), Partition: 2, Size: size, Algorithm: "sha256", Digest: digest}
+	return StateISO{Name: name, Path: "/isos/" + name + "-" + digest[:8] + ".iso", Partition: 2, Size: size, Algorithm: "sha256", Digest: digest}
 }
 
 func TestDataDiff(t *testing.T) {
@@ -55,10 +56,7 @@ func TestDataDiff(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.data.Index = 2
 			tg := &Target{Path: "kit.img", Kit: true, State: tt.have, Data: &tt.data, ESPFree: 64 << 20, ESPCluster: 4096}
-			d, err := MakeDiff(&Plan{desired: tt.want}, tg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := MakeDiff(tt.want, tg)
 			steps := 0 // the ESP commits when the record changes
 			if len(d.Recreate) == 0 && strings.Contains(tt.ops, "iso:") {
 				steps = 1
@@ -79,4 +77,18 @@ func TestDataDiff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ops lists a diff's changes as "+iso:name", sorted.
+func ops(d *Diff) string {
+	var out []string
+	for _, c := range d.Changes {
+		n := c.Name
+		if n == "" {
+			n = c.Path
+		}
+		out = append(out, c.Op+c.Kind+":"+n)
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
 }

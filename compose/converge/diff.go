@@ -1,4 +1,4 @@
-package compose
+package converge
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/bootloader"
+	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
 )
 
@@ -26,7 +27,7 @@ func (e *RecreateError) Error() string {
 
 // Unwrap makes the error match ErrRecreate and ErrUnsafeTarget: nothing
 // was written.
-func (e *RecreateError) Unwrap() []error { return []error{ErrRecreate, ErrUnsafeTarget} }
+func (e *RecreateError) Unwrap() []error { return []error{ErrRecreate, device.ErrUnsafeTarget} }
 
 // Diff is what converging a target to a plan changes. It is data: `compose
 // plan --image/--device` prints it and Apply executes exactly it.
@@ -99,21 +100,19 @@ type Change struct {
 	Leftover bool `json:"leftover,omitempty"`
 }
 
-// MakeDiff compares the plan with what the target holds.
-func MakeDiff(p *Plan, t *Target) (*Diff, error) {
+// MakeDiff compares the record of the kit wanted with what the target
+// holds.
+func MakeDiff(want *KitState, t *Target) *Diff {
 	d := &Diff{Target: t.Path, Kit: t.Kit, Changes: []Change{}}
-	if p.desired == nil {
-		return nil, ErrNotReady
-	}
 	if !t.Kit {
 		d.Recreate = append(d.Recreate, "it is not a compose kit: "+joinSome(t.Problems))
-		return d, nil
+		return d
 	}
 	d.ISOCheck = ISOCheckSampled
 	if t.Drift {
 		d.Recreate = append(d.Recreate, "files on it were changed outside compose: "+joinSome(t.Problems))
 	}
-	want, have := p.desired, t.State
+	have := t.State
 	d.Resume = have.Interim
 	d.layoutReasons(want, have)
 	d.isoChanges(want, have)
@@ -122,7 +121,7 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 		d.Changes = append(d.Changes, Change{Op: "~", Kind: "bootloader", Path: "BIOS boot partition"})
 		d.Recreate = append(d.Recreate, "the BIOS boot code changed, and it is rewritten only in full")
 	}
-	esp := espIndex(want)
+	esp := want.ESPIndex()
 	d.dataChanges(t)
 	for _, c := range d.Changes {
 		if c.Op != "-" {
@@ -136,7 +135,7 @@ func MakeDiff(p *Plan, t *Target) (*Diff, error) {
 		d.Steps, d.Interim = 0, nil
 	}
 	d.NoChanges = len(d.Changes) == 0 && !d.Replay
-	return d, nil
+	return d
 }
 
 // changesRecord: every change but a leftover's removal changes the state
@@ -191,7 +190,8 @@ func (d *Diff) room(t *Target, esp int) {
 	d.Steps, d.Interim = 2, in
 }
 
-func espIndex(st *KitState) int {
+// ESPIndex is the record's ESP partition, 0 when it has none.
+func (st *KitState) ESPIndex() int {
 	for _, p := range st.Partitions {
 		if p.FS == disk.FSFAT32 {
 			return p.Index
@@ -279,7 +279,7 @@ func (d *Diff) fileChanges(want, have *KitState) {
 
 func fileKind(f StateFile, st *KitState) string {
 	switch {
-	case f.Partition != espIndex(st):
+	case f.Partition != st.ESPIndex():
 		return "data"
 	case strings.EqualFold(f.Path, bootloader.ConfigPath):
 		return "menu"

@@ -1,13 +1,11 @@
-package compose
+package converge
 
 import (
 	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/ext4edit"
@@ -15,33 +13,33 @@ import (
 	"github.com/usbkit/compose/config/digest"
 )
 
-// dataStep is the in-place change of the ext4 data partition, in two
+// ext4Step is the in-place change of the ext4 data partition, in two
 // journaled updates around the ESP's menu swap: the new files (under new
 // paths) before it, the old ones' removal after it. A kill before the swap
 // leaves files the record does not name, one after it old files; both are
 // leftovers the next apply removes (TargetData.Leftovers).
-type dataStep struct {
+type ext4Step struct {
 	off     int64
 	adds    []disk.File
 	reuse   map[string]bool // leftovers to keep if their digest matches
 	removes []string
 }
 
-// dataStepOf collects the diff's changes on the data partition; nil when
+// ext4StepOf collects the diff's changes on the data partition; nil when
 // there are none.
-func (p *Plan) dataStepOf(d *Diff, t *Target) *dataStep {
-	part := p.lay.Partition(disk.FSExt4)
-	if part == nil || (!d.Replay && !touches(d, part.Index)) {
+func ext4StepOf(d *Diff, t *Target, g Goal) *ext4Step {
+	index := g.Record.DataIndex()
+	if index == 0 || (!d.Replay && !touches(d, index)) {
 		return nil
 	}
 	files := map[string]disk.File{}
-	for _, f := range part.Files {
+	for _, f := range g.Data {
 		files[f.Path] = f
 	}
-	s := &dataStep{off: partOffset(t, part.Index), reuse: map[string]bool{}}
+	s := &ext4Step{off: t.Offset(index), reuse: map[string]bool{}}
 	for _, c := range d.Changes {
 		switch {
-		case c.Partition != part.Index:
+		case c.Partition != index:
 		case c.Op == "-":
 			s.removes = append(s.removes, c.Path)
 		default:
@@ -66,8 +64,8 @@ func touches(d *Diff, index int) bool {
 
 // write replays the journal if an interrupted apply left it to replay,
 // then writes the new files and reads them back.
-func (s *dataStep) write(ctx context.Context, f *os.File, dev ext4edit.Device, p *Plan, opts BuildOptions, res *Result) error {
-	v, err := s.open(dev)
+func (s *ext4Step) write(ctx context.Context, r run) error {
+	v, err := s.open(r.dev)
 	if err != nil {
 		return err
 	}
@@ -76,7 +74,7 @@ func (s *dataStep) write(ctx context.Context, f *os.File, dev ext4edit.Device, p
 		return err
 	}
 	if len(stale) > 0 {
-		if _, err := s.update(ctx, f, v, removals(stale), p, opts, res); err != nil {
+		if _, err := s.update(ctx, r, v, removals(stale)); err != nil {
 			return err
 		}
 	}
@@ -87,31 +85,31 @@ func (s *dataStep) write(ctx context.Context, f *os.File, dev ext4edit.Device, p
 	for _, a := range adds {
 		w.add(a)
 	}
-	st, err := s.update(ctx, f, v, toExt4(w.changes), p, opts, res)
+	st, err := s.update(ctx, r, v, toExt4(w.changes))
 	if err != nil {
 		return err
 	}
 	if err := w.checkSources(st.SHA256); err != nil {
 		return err
 	}
-	return s.verify(ctx, f, st.SHA256, opts, res)
+	return s.verify(ctx, r, st.SHA256)
 }
 
 // finish removes the replaced and removed files, after the menu swap.
-func (s *dataStep) finish(ctx context.Context, f *os.File, dev ext4edit.Device, p *Plan, opts BuildOptions, res *Result) error {
+func (s *ext4Step) finish(ctx context.Context, r run) error {
 	if len(s.removes) == 0 {
 		return nil
 	}
-	v, err := s.open(dev)
+	v, err := s.open(r.dev)
 	if err != nil {
 		return err
 	}
-	_, err = s.update(ctx, f, v, removals(s.removes), p, opts, res)
+	_, err = s.update(ctx, r, v, removals(s.removes))
 	return err
 }
 
 // open opens the data partition, replaying its journal first if needed.
-func (s *dataStep) open(dev ext4edit.Device) (*ext4edit.Volume, error) {
+func (s *ext4Step) open(dev ext4edit.Device) (*ext4edit.Volume, error) {
 	v, err := ext4edit.Open(dev, s.off)
 	if err != nil {
 		return nil, fmt.Errorf("data partition: %w", err)
@@ -131,7 +129,7 @@ func (s *dataStep) open(dev ext4edit.Device) (*ext4edit.Volume, error) {
 // checkLeftovers hashes each leftover the plan would keep: one whose
 // pinned digest matches is not written again; one that does not is
 // removed first (stale) and written.
-func (s *dataStep) checkLeftovers(ctx context.Context, v *ext4edit.Volume) (adds []disk.File, stale []string, err error) {
+func (s *ext4Step) checkLeftovers(ctx context.Context, v *ext4edit.Volume) (adds []disk.File, stale []string, err error) {
 	for _, f := range s.adds {
 		if !s.reuse[f.Path] {
 			adds = append(adds, f)
@@ -177,34 +175,29 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func (s *dataStep) update(ctx context.Context, f *os.File, v *ext4edit.Volume, changes []ext4edit.Change, p *Plan, opts BuildOptions, res *Result) (ext4edit.Stats, error) {
-	st, err := v.Update(ctx, changes, ext4edit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(imageEvents(opts.Progress))})
-	res.BytesWritten += st.Written
+func (s *ext4Step) update(ctx context.Context, r run, v *ext4edit.Volume, changes []ext4edit.Change) (ext4edit.Stats, error) {
+	st, err := v.Update(ctx, changes, ext4edit.Options{Time: r.time, Chunk: r.opts.Chunk, Progress: placeEvents(r.events(0, 0))})
+	r.res.BytesWritten += st.Written
 	if err != nil {
-		return st, fmt.Errorf("updating the data partition of %s: %w", f.Name(), err)
+		return st, fmt.Errorf("updating the data partition of %s: %w", r.f.Name(), err)
 	}
 	return st, nil
 }
 
 // verify checks what the update wrote against the sources' digests and
 // reads it back with the page cache bypassed.
-func (s *dataStep) verify(ctx context.Context, f *os.File, want map[string]string, opts BuildOptions, res *Result) error {
-	if opts.NoVerify {
+func (s *ext4Step) verify(ctx context.Context, r run, want map[string]string) error {
+	if r.opts.NoVerify {
 		return nil
 	}
-	if opts.beforeVerify != nil {
-		opts.beforeVerify()
+	if r.opts.BeforeVerify != nil {
+		r.opts.BeforeVerify()
 	}
-	open := func(r io.ReaderAt) (opener, error) { return ext4edit.Open(readOnly{r}, s.off) }
-	if err := res.verified(verifyWritten(ctx, f, want, open, imageEvents(opts.Progress))); err != nil {
-		return fmt.Errorf("reading back the data partition of %s: %w", f.Name(), err)
+	open := func(src io.ReaderAt) (opener, error) { return ext4edit.Open(readOnly{src}, s.off) }
+	if err := r.res.verified(verifyWritten(ctx, r.f, want, open, r.events(0, 0), r.opts.OpenDirect)); err != nil {
+		return fmt.Errorf("reading back the data partition of %s: %w", r.f.Name(), err)
 	}
 	return nil
-}
-
-// addJournal is ext4edit.AddJournal for disk.Spec.Journal.
-func addJournal(dev disk.Device, off, blocks int64, uuid [16]byte, t time.Time) error {
-	return ext4edit.AddJournal(dev, off, blocks, uuid, t)
 }
 
 // toExt4 converts the ESP step's writes (same fields) for ext4edit.

@@ -11,6 +11,3 @@ func allocatedBytes(path string) (int64, bool) {
 	}
 	return fi.Size(), true
 }
-
-// dropCache: Windows has no posix_fadvise; verification may read cached pages.
-func dropCache(*os.File) {}

@@ -1,4 +1,4 @@
-package compose
+package converge
 
 import (
 	"bytes"
@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 
 	"github.com/usbkit/compose/bootloader"
-	"github.com/usbkit/compose/compose/disk"
-	"github.com/usbkit/compose/config"
 )
 
 // StatePath is where every kit records what it holds, on its ESP.
@@ -92,7 +89,8 @@ func sample(r io.ReaderAt, size int64) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func sampleFile(path string, size int64) (string, error) {
+// SampleFile is sample on the file at path.
+func SampleFile(path string, size int64) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -106,81 +104,42 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func composeVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(unknown)"
+// RecordFile is the record of a file compose writes from data.
+func RecordFile(path string, partition int, data []byte) StateFile {
+	return StateFile{Path: path, Partition: partition, Size: int64(len(data)), SHA256: sha256Hex(data)}
 }
 
-// state builds the record for the layout lay (grub.cfg included), for a
-// ready plan.
-func (p *Plan) state(m *config.Manifest, l *config.Lock, lay disk.Layout, stickID string, seed [32]byte) ([]byte, error) {
-	st := KitState{Format: StateFormat, Compose: composeVersion(), Kit: hex.EncodeToString(seed[:]), StickID: stickID,
-		Storage: string(m.Storage), Firmware: p.Firmware}
-	if p.spec.BIOSBoot != nil {
-		st.BIOSBoot = sha256Hex(append(append([]byte(nil), p.spec.BIOSBoot...), p.spec.BootCode...))
-		st.BIOSBootSize, st.BootCodeSize = int64(len(p.spec.BIOSBoot)), int64(len(p.spec.BootCode))
-	}
-	isos := map[string]int{}
-	for i := range m.ISOs {
-		isos[p.Entries[i].ISOPath] = i
-	}
-	for _, part := range lay.Partitions {
-		st.Partitions = append(st.Partitions, StatePartition{Index: part.Index, FS: part.FS})
-		for _, f := range part.Files {
-			if f.Path == StatePath {
-				continue
-			}
-			if i, ok := isos[f.Path]; ok && f.Source != "" {
-				e := l.ISO(m.ISOs[i].Name)
-				s, err := sampleFile(f.Source, f.Size)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", m.ISOs[i].Name, err)
-				}
-				st.ISOs = append(st.ISOs, StateISO{Name: m.ISOs[i].Name, Path: f.Path, Partition: part.Index, Size: f.Size,
-					Algorithm: e.Algorithm, Digest: e.Digest, Sample: s})
-				continue
-			}
-			st.Files = append(st.Files, StateFile{Path: f.Path, Partition: part.Index, Size: int64(len(f.Data)), SHA256: sha256Hex(f.Data)})
+// SetBIOSBoot records the BIOS boot code: core.img and the MBR's boot code.
+func (st *KitState) SetBIOSBoot(core, bootCode []byte) {
+	st.BIOSBoot = sha256Hex(append(append([]byte(nil), core...), bootCode...))
+	st.BIOSBootSize, st.BootCodeSize = int64(len(core)), int64(len(bootCode))
+}
+
+// InterimRecord encodes the record a two-step apply commits first: st
+// without the ISOs named missing, and with menu as its grub.cfg.
+func (st *KitState) InterimRecord(missing map[string]bool, menu []byte) ([]byte, error) {
+	in := *st
+	in.Interim, in.ISOs, in.Files = true, nil, slices.Clone(st.Files)
+	for _, i := range st.ISOs {
+		if !missing[i.Name] {
+			in.ISOs = append(in.ISOs, i)
 		}
 	}
-	p.desired = &st
-	return encodeState(&st)
+	for i, f := range in.Files {
+		if f.Path == bootloader.ConfigPath {
+			in.Files[i].Size, in.Files[i].SHA256 = int64(len(menu)), sha256Hex(menu)
+		}
+	}
+	return in.Encode()
 }
 
-func encodeState(st *KitState) ([]byte, error) {
+// Encode gives the record as written on the ESP.
+func (st *KitState) Encode() ([]byte, error) {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	return append(b, '\n'), nil
-}
-
-// interim renders a two-step apply's first menu and state record: the
-// planned ones without the entries and ISOs d.Interim says are missing.
-func (p *Plan) interim(d *Diff) (menu, state []byte, err error) {
-	missing := map[string]bool{}
-	for _, name := range d.Interim.Missing {
-		missing[name] = true
-	}
-	if menu, err = p.renderMenu(func(e bootloader.Entry) bool { return !missing[e.ID] }); err != nil {
-		return nil, nil, err
-	}
-	st := *p.desired
-	st.Interim, st.ISOs, st.Files = true, nil, slices.Clone(st.Files)
-	for _, i := range p.desired.ISOs {
-		if !missing[i.Name] {
-			st.ISOs = append(st.ISOs, i)
-		}
-	}
-	for i, f := range st.Files {
-		if f.Path == bootloader.ConfigPath {
-			st.Files[i].Size, st.Files[i].SHA256 = int64(len(menu)), sha256Hex(menu)
-		}
-	}
-	state, err = encodeState(&st)
-	return menu, state, err
 }
 
 // ParseState decodes a state record.
