@@ -296,7 +296,6 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 		testenv.Run(t, "cp", "--sparse=always", pristine, img)
 		d := &dying{n: n}
 		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
-		// Apply reads the target again: one plan serves every run.
 		_, err := Apply(ctx, p, opts)
 		if !errors.Is(err, syscall.EIO) {
 			t.Fatalf("stopped after %d of %d writes: Apply returned %v", n, total, err)
@@ -309,7 +308,8 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 		default:
 			t.Fatalf("stopped after %d writes: kit %s is neither old nor new", n, k)
 		}
-		if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
+		// A rerun is a new apply: it plans against what the stop left.
+		if _, err := Apply(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 			t.Fatalf("rerun after stop at %d: %v", n, err)
 		}
 		if k := checkKit(t, img).State.Kit; k != newKit {
@@ -405,7 +405,7 @@ func TestConvergeTwoSteps(t *testing.T) {
 	if !interim {
 		t.Fatal("no stop left the interim kit")
 	}
-	if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
+	if _, err := Apply(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if st := checkKit(t, img).State; st.Interim || st.Kit != p.desired.Kit {

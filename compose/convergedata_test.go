@@ -191,7 +191,8 @@ func TestConvergeDataSurvivesDeath(t *testing.T) {
 			t.Fatalf("stopped after %d writes: the kit is neither old nor new", n)
 		}
 		seen[phase]++
-		if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
+		// A rerun is a new apply: it plans against what the stop left.
+		if _, err := Apply(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 			t.Fatalf("rerun after stop at %d: %v", n, err)
 		}
 		if tg := checkKit(t, img); tg.State.Kit != newKit || len(tg.Data.Leftovers) > 0 || tg.Data.Recovery {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
-	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 )
 
@@ -15,8 +15,7 @@ import (
 // them after confirmation.
 func readKits(paths []string) bool {
 	for _, p := range paths {
-		t, err := converge.ReadTarget(p)
-		if err != nil || !t.Kit {
+		if !isKit(p) {
 			return false
 		}
 	}
@@ -88,4 +87,16 @@ func (k *Kit) convergeDevice(ctx context.Context, d device.Device, opts ApplyOpt
 	}
 	r.Complete, r.Verified = true, !opts.NoVerify
 	return r, nil
+}
+
+// isKit reads the state record of the target at path and says whether
+// it holds a kit.
+func isKit(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	t, err := readRecord(f)
+	return err == nil && t.Kit
 }

@@ -58,9 +58,12 @@
 // boottest.ParseProof and runs it. compose_test's deps test enforces the edge.
 //
 // An existing kit is converged rather than rebuilt: the plan reads the
-// target's record (compose/converge's ReadTarget) and holds the changes
-// as Plan.Diff; Apply hands them to converge.Run with the record, files
-// and menus the planner rendered. ApplyOptions.Verify then reads the kit
+// target once (compose/converge's ReadTarget: its record and drift checks)
+// and holds the changes as Plan.Diff, with the record, files and menus
+// (the interim ones of a two-step apply too) rendered for them; Apply
+// reads the state record alone again, refuses a target whose record
+// changed since (converge.ErrChanged), and hands exactly those to
+// converge.Run. ApplyOptions.Verify then reads the kit
 // whole (converge.Verify), as Verify does for `compose verify`.
 //
 // It prints nothing: progress leaves through callbacks (fetch.Options.Events

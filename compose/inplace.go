@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -9,24 +10,40 @@ import (
 	"github.com/usbkit/compose/compose/disk"
 )
 
+// The target's readers: the plan reads it whole (its GPT, record and the
+// drift checks), apply its record alone again. Tests count the reads.
+var (
+	readTarget = converge.Read
+	readRecord = converge.ReadRecord
+)
+
+// ErrNotPlanned is matched when apply finds a kit to change in place at a
+// target its plan did not read (planned as a new image, or with
+// Recreate): nothing was written.
+var ErrNotPlanned = errors.New("the plan has no diff for this target")
+
 // convergeFile converges the kit in f (the target at p.Image, opened once
-// by the caller) into the one p plans, in place, through converge.Run;
-// it refuses (converge.RecreateError) what cannot be changed in place.
+// by the caller) in place: it runs p.Diff, made when the plan read f,
+// through converge.Run, after checking that f's state record is still the
+// one the plan read (converge.ErrChanged otherwise). It refuses
+// (converge.RecreateError) what cannot be changed in place.
 func convergeFile(ctx context.Context, p *Plan, f *os.File, opts BuildOptions) (*Result, error) {
-	t, err := converge.Read(f)
+	if p.Diff == nil {
+		return nil, fmt.Errorf("%s: %w (planned as a new image or a full rewrite): plan again; nothing was written", f.Name(), ErrNotPlanned)
+	}
+	now, err := readRecord(f)
 	if err != nil {
 		return nil, err
 	}
-	d := converge.MakeDiff(p.desired, t)
-	g, err := p.goal(d)
-	if err != nil {
+	if err := p.target.Unchanged(now); err != nil {
 		return nil, err
 	}
-	res := &Result{Image: t.Path, Incremental: true, Changes: d.Changes, Steps: d.Steps}
+	d := p.Diff
+	res := &Result{Image: p.target.Path, Incremental: true, Changes: d.Changes, Steps: d.Steps}
 	if fi, err := f.Stat(); err == nil {
 		res.Size = fi.Size()
 	}
-	w, err := converge.Run(ctx, f, t, d, g, converge.Options{NoVerify: opts.NoVerify, Progress: convergeEvents(opts.Progress),
+	w, err := converge.Run(ctx, f, p.target, d, p.goal, converge.Options{NoVerify: opts.NoVerify, Progress: convergeEvents(opts.Progress),
 		Wrap: opts.wrap, BeforeVerify: opts.beforeVerify, Chunk: opts.chunk, OpenDirect: opts.openDirect})
 	if w == nil {
 		return nil, err
@@ -47,9 +64,9 @@ func convergeHeld(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions)
 	return res, err
 }
 
-// goal is what converge.Run makes of a target for diff d: the planned
+// goalFor is what converge.Run makes of a target for diff d: the planned
 // record and files, and for a two-step apply the interim menu and record.
-func (p *Plan) goal(d *converge.Diff) (converge.Goal, error) {
+func (p *Plan) goalFor(d *converge.Diff) (converge.Goal, error) {
 	g := converge.Goal{Record: p.desired, Time: p.lay.Time}
 	if esp := p.lay.Partition(disk.FSFAT32); esp != nil {
 		g.ESP = esp.Files

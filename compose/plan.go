@@ -39,11 +39,17 @@ type Plan struct {
 	// MokManager (secure_boot), under /EFI/compose/keys.
 	Keys []bootloader.Certificate `json:"keys,omitempty"`
 	// Diff is what applying changes on an existing image (nil for a new
-	// image, with Recreate, or before the plan is Ready).
+	// image, with Recreate, or before the plan is Ready). Apply runs exactly
+	// it, on the target the plan read, once it checked that the target's
+	// state record is still the one read (converge.ErrChanged otherwise).
 	Diff *converge.Diff `json:"diff,omitempty"`
 
-	spec     disk.Spec
-	lay      disk.Layout
+	spec disk.Spec
+	lay  disk.Layout
+	// target is the kit Diff was made against, and goal what converge.Run
+	// makes of it: apply runs exactly these (nil without a Diff).
+	target   *converge.Target
+	goal     converge.Goal
 	stickID  string
 	desired  *converge.KitState // the record Apply writes; nil until Ready
 	espExtra []disk.File        // Secure Boot files for the ESP: keys, payload copies
@@ -197,7 +203,10 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		return nil, err
 	}
 	if target != nil && p.Ready {
-		p.Diff = converge.MakeDiff(p.desired, target)
+		p.target, p.Diff = target, converge.MakeDiff(p.desired, target)
+		if p.goal, err = p.goalFor(p.Diff); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -208,16 +217,21 @@ func existingTarget(path string, o PlanOptions) (*converge.Target, error) {
 	case path == "" || o.Recreate:
 		return nil, nil
 	case o.device != nil:
-		return converge.Read(o.device)
+		return readTarget(o.device)
 	case o.held != nil && o.held.f == nil:
 		return nil, nil
 	case o.held != nil:
-		return converge.Read(o.held.f)
+		return readTarget(o.held.f)
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil
 	}
-	return converge.ReadTarget(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readTarget(f)
 }
 
 // strict fails the plan on entry warnings when the manifest asks for it.

@@ -30,7 +30,7 @@ func (e *RecreateError) Error() string {
 func (e *RecreateError) Unwrap() []error { return []error{ErrRecreate, device.ErrUnsafeTarget} }
 
 // Diff is what converging a target to a plan changes. It is data: `compose
-// plan --image/--device` prints it and Apply executes exactly it.
+// plan --image/--device` prints it and Run executes exactly it.
 type Diff struct {
 	Target  string   `json:"target"`
 	Kit     bool     `json:"kit"`

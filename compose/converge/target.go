@@ -1,10 +1,12 @@
 package converge
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	diskfs "github.com/diskfs/go-diskfs"
@@ -34,6 +36,8 @@ type Target struct {
 	Drift bool `json:"drift,omitempty"`
 	// Data is the ext4 data partition, for a kit that has one.
 	Data *TargetData `json:"data,omitempty"`
+
+	record []byte // the state record's bytes, as read
 }
 
 // TargetPartition is one partition of the target's GPT.
@@ -71,6 +75,29 @@ func Read(f *os.File) (*Target, error) {
 	return t, nil
 }
 
+// ReadRecord reads only the GPT of f and the state record on its ESP,
+// none of the files the record names: apply reads that much again to
+// check that the target is still the one planned (Unchanged).
+func ReadRecord(f *os.File) (*Target, error) {
+	t, _, _, err := readRecord(f, f)
+	return t, err
+}
+
+// ErrChanged is matched when a target changed between its plan and the
+// apply of that plan.
+var ErrChanged = errors.New("the target changed since it was planned")
+
+// Unchanged checks that now (ReadRecord's, read just before an apply)
+// holds the partitions, the ESP's free space and the state record, byte
+// for byte, that t (the plan's) was read with; else the error matches
+// ErrChanged.
+func (t *Target) Unchanged(now *Target) error {
+	if now.Kit == t.Kit && bytes.Equal(now.record, t.record) && slices.Equal(now.Partitions, t.Partitions) && now.ESPFree == t.ESPFree {
+		return nil
+	}
+	return fmt.Errorf("%s: %w: its partitions, free space or state record are not the ones the plan read; nothing was written, plan again", t.Path, ErrChanged)
+}
+
 // readRecord reads the GPT of f, then the ESP and its state record through
 // r (f itself, or f's bytes read another way), and returns the ESP and its
 // partition index. The Target is a kit (Kit) only when the record is
@@ -92,6 +119,7 @@ func readRecord(f *os.File, r io.ReaderAt) (*Target, *fatedit.Volume, int, error
 		t.Problems = append(t.Problems, "it has no compose state record ("+StatePath+")")
 		return t, nil, 0, nil
 	}
+	t.record = b
 	if t.State, err = ParseState(b); err != nil {
 		t.Problems = append(t.Problems, err.Error())
 		return t, nil, 0, nil
