@@ -14,7 +14,7 @@ import (
 	"github.com/usbkit/compose/compose/internal/stale"
 )
 
-// ErrNotReady is returned by Apply for a plan whose ISOs are not all in the
+// ErrNotReady is returned by Build for a plan whose ISOs are not all in the
 // cache: fetch first, then plan again.
 var ErrNotReady = errors.New("plan is not ready: ISOs missing from the cache")
 
@@ -151,7 +151,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 // and the ISOs go from the cache straight to the devices.
 func (k *Kit) buildAndWrite(ctx context.Context, out *Applied, devs []device.Device, build BuildOptions, opts ApplyOptions) error {
 	p := out.Plan
-	res, err := Apply(ctx, p, build)
+	res, err := Build(ctx, p, build)
 	if err != nil {
 		return err
 	}
@@ -252,7 +252,7 @@ func scratchImage() (string, func(), error) {
 	return filepath.Join(dir, "kit.img"), func() { os.RemoveAll(dir) }, nil
 }
 
-// BuildOptions tune Apply.
+// BuildOptions tune Build.
 type BuildOptions struct {
 	// NoVerify skips reading every file back from the finished image.
 	NoVerify bool
@@ -279,7 +279,7 @@ type BuildOptions struct {
 	openDirect   converge.DirectOpener
 }
 
-// Result is what Apply built.
+// Result is what Build did.
 type Result struct {
 	Image   string            `json:"image"`
 	Size    int64             `json:"size"`
@@ -308,7 +308,7 @@ type Result struct {
 	zeros    []disk.Extent // and the zeros it left as holes
 }
 
-// Apply makes p.Image hold the kit p describes. A new image (or any with
+// Build makes p.Image hold the kit p describes. A new image (or any with
 // opts.Recreate) is built whole in a temporary file beside it and renamed
 // into place only when complete and verified; on failure or cancellation an
 // existing image is untouched. An existing kit is converged in place:
@@ -318,7 +318,7 @@ type Result struct {
 // The image path is opened once, without following a symbolic link, and
 // locked for the whole apply (ErrTargetBusy when another process holds
 // it); a block device path is converged in place.
-func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
+func Build(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if !p.Ready {
 		return nil, ErrNotReady
 	}

@@ -191,7 +191,7 @@ func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
 	if p.Diff == nil || ops(p.Diff) != "+iso:gamma -iso:alpha ~iso:beta ~menu:/boot/grub/grub.cfg" || len(p.Diff.Recreate) > 0 || p.Diff.Steps != 1 {
 		t.Fatalf("diff: %+v", p.Diff)
 	}
-	res, err := Apply(context.Background(), p, BuildOptions{})
+	res, err := Build(context.Background(), p, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
 	if !again.Diff.NoChanges {
 		t.Fatalf("re-plan after apply: %s", ops(again.Diff))
 	}
-	res, err = Apply(context.Background(), again, BuildOptions{})
+	res, err = Build(context.Background(), again, BuildOptions{})
 	if err != nil || res.BytesWritten != 0 {
 		t.Fatalf("no-op apply wrote %d bytes: %v", res.BytesWritten, err)
 	}
@@ -219,7 +219,7 @@ func TestConvergeRefuses(t *testing.T) {
 
 	// A firmware target that needs a partition the kit lacks.
 	bios := kit(t, dir, "bios, uefi-x64", filepath.Join(dir, "alpha.iso"))
-	if _, err := Apply(ctx, planAgainst(t, bios, cache, img), BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "BIOS boot partition") {
+	if _, err := Build(ctx, planAgainst(t, bios, cache, img), BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "BIOS boot partition") {
 		t.Fatalf("adding bios: %v", err)
 	}
 	// A file changed outside compose.
@@ -236,16 +236,16 @@ func TestConvergeRefuses(t *testing.T) {
 	}
 	f.Close()
 	p := planAgainst(t, two, cache, img)
-	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "grub.cfg was changed outside compose") {
+	if _, err := Build(ctx, p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "grub.cfg was changed outside compose") {
 		t.Fatalf("drift: %v", err)
 	}
 	// Not a kit at all; --recreate rewrites it.
 	os.WriteFile(img, make([]byte, 4<<20), 0o644)
 	p = planAgainst(t, two, cache, img)
-	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "not a compose kit") {
+	if _, err := Build(ctx, p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "not a compose kit") {
 		t.Fatalf("not a kit: %v", err)
 	}
-	if _, err := Apply(ctx, planAgainst(t, two, cache, img, PlanOptions{Recreate: true}), BuildOptions{Recreate: true}); err != nil {
+	if _, err := Build(ctx, planAgainst(t, two, cache, img, PlanOptions{Recreate: true}), BuildOptions{Recreate: true}); err != nil {
 		t.Fatal(err)
 	}
 	checkKit(t, img)
@@ -282,7 +282,7 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 	p := planAgainst(t, two, cache, img)
 	newKit := p.desired.Kit
 	opts := BuildOptions{chunk: 64 << 10, wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
-	if _, err := Apply(ctx, p, opts); err != nil {
+	if _, err := Build(ctx, p, opts); err != nil {
 		t.Fatal(err)
 	}
 	total := count.writes
@@ -296,7 +296,7 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 		testenv.Run(t, "cp", "--sparse=always", pristine, img)
 		d := &dying{n: n}
 		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
-		_, err := Apply(ctx, p, opts)
+		_, err := Build(ctx, p, opts)
 		if !errors.Is(err, syscall.EIO) {
 			t.Fatalf("stopped after %d of %d writes: Apply returned %v", n, total, err)
 		}
@@ -309,7 +309,7 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 			t.Fatalf("stopped after %d writes: kit %s is neither old nor new", n, k)
 		}
 		// A rerun is a new apply: it plans against what the stop left.
-		if _, err := Apply(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
+		if _, err := Build(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 			t.Fatalf("rerun after stop at %d: %v", n, err)
 		}
 		if k := checkKit(t, img).State.Kit; k != newKit {
@@ -363,7 +363,7 @@ func TestConvergeTwoSteps(t *testing.T) {
 	opts := BuildOptions{wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
 	pristine := img + ".pristine"
 	testenv.Run(t, "cp", "--sparse=always", img, pristine)
-	res, err := Apply(ctx, p, opts)
+	res, err := Build(ctx, p, opts)
 	if err != nil || res.Steps != 2 {
 		t.Fatalf("apply: %+v, %v", res, err)
 	}
@@ -380,7 +380,7 @@ func TestConvergeTwoSteps(t *testing.T) {
 		testenv.Run(t, "cp", "--sparse=always", pristine, img)
 		d := &dying{n: n}
 		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
-		if _, err := Apply(ctx, p, opts); !errors.Is(err, syscall.EIO) {
+		if _, err := Build(ctx, p, opts); !errors.Is(err, syscall.EIO) {
 			t.Fatalf("stopped after %d writes: %v", n, err)
 		}
 		st := checkKit(t, img).State
@@ -405,7 +405,7 @@ func TestConvergeTwoSteps(t *testing.T) {
 	if !interim {
 		t.Fatal("no stop left the interim kit")
 	}
-	if _, err := Apply(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
+	if _, err := Build(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if st := checkKit(t, img).State; st.Interim || st.Kit != p.desired.Kit {
@@ -424,7 +424,7 @@ func TestConvergeRefusesWhenEvenTwoStepsDoNotFit(t *testing.T) {
 	if p.Diff.Steps != 0 || len(p.Diff.Recreate) != 1 || !strings.Contains(p.Diff.Recreate[0], "more once the replaced and removed ISOs are deleted first") {
 		t.Fatalf("diff: %+v", p.Diff)
 	}
-	if _, err := Apply(context.Background(), p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) {
+	if _, err := Build(context.Background(), p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) {
 		t.Fatalf("apply: %v", err)
 	}
 }

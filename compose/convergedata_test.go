@@ -52,7 +52,7 @@ func TestConvergeData(t *testing.T) {
 			t.Fatalf("beta's replacement: %+v", c)
 		}
 	}
-	res, err := Apply(context.Background(), p, BuildOptions{})
+	res, err := Build(context.Background(), p, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestConvergeData(t *testing.T) {
 	if !again.Diff.NoChanges {
 		t.Fatalf("re-plan after apply: %s", ops(again.Diff))
 	}
-	if res, err := Apply(context.Background(), again, BuildOptions{}); err != nil || res.BytesWritten != 0 {
+	if res, err := Build(context.Background(), again, BuildOptions{}); err != nil || res.BytesWritten != 0 {
 		t.Fatalf("no-op apply wrote %d bytes: %v", res.BytesWritten, err)
 	}
 }
@@ -131,7 +131,7 @@ func TestConvergeDataLeftovers(t *testing.T) {
 			t.Fatalf("%s is not marked as a leftover", c.Name)
 		}
 	}
-	res, err := Apply(context.Background(), p, BuildOptions{})
+	res, err := Build(context.Background(), p, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestConvergeDataSurvivesDeath(t *testing.T) {
 	p := planAgainst(t, two, cache, img)
 	newKit := p.desired.Kit
 	opts := BuildOptions{chunk: 64 << 10, wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
-	if _, err := Apply(ctx, p, opts); err != nil {
+	if _, err := Build(ctx, p, opts); err != nil {
 		t.Fatal(err)
 	}
 	total := count.writes
@@ -183,7 +183,7 @@ func TestConvergeDataSurvivesDeath(t *testing.T) {
 		testenv.Run(t, "cp", "--sparse=always", pristine, img)
 		d := &dying{n: n}
 		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
-		if _, err := Apply(ctx, p, opts); !errors.Is(err, syscall.EIO) {
+		if _, err := Build(ctx, p, opts); !errors.Is(err, syscall.EIO) {
 			t.Fatalf("stopped after %d of %d writes: Apply returned %v", n, total, err)
 		}
 		phase := dataPhase(checkKit(t, img), oldKit, newKit)
@@ -192,7 +192,7 @@ func TestConvergeDataSurvivesDeath(t *testing.T) {
 		}
 		seen[phase]++
 		// A rerun is a new apply: it plans against what the stop left.
-		if _, err := Apply(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
+		if _, err := Build(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 			t.Fatalf("rerun after stop at %d: %v", n, err)
 		}
 		if tg := checkKit(t, img); tg.State.Kit != newKit || len(tg.Data.Leftovers) > 0 || tg.Data.Recovery {

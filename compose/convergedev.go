@@ -74,7 +74,7 @@ func (k *Kit) convergeDevice(ctx context.Context, d device.Device, opts ApplyOpt
 	}
 	var res *Result
 	if err == nil {
-		res, err = Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Verify: opts.Verify, device: f})
+		res, err = Build(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Verify: opts.Verify, device: f})
 	}
 	if res != nil {
 		r.Written, r.Changes, r.Steps, r.Touched = res.BytesWritten, res.Changes, res.Steps, res.BytesWritten > 0

@@ -53,7 +53,7 @@ func TestConvergeVerifyReadsTheDevice(t *testing.T) {
 		l.ReadAt(got, int64(i))
 		cached = bytes.Equal(got, marker)
 	}}
-	res, err := Apply(context.Background(), p, opts)
+	res, err := Build(context.Background(), p, opts)
 	if !corrupted {
 		t.Fatal("the new beta was not found on the loop device to corrupt it")
 	}
@@ -71,7 +71,7 @@ func TestConvergeVerifyReadsTheDevice(t *testing.T) {
 func TestConvergeVerifyFallsBack(t *testing.T) {
 	testenv.Tools(t, "xorriso", "fsck.fat")
 	_, cache, img, two := twoKits(t, "uefi-x64")
-	res, err := Apply(context.Background(), planAgainst(t, two, cache, img), BuildOptions{openDirect: refuseDirect})
+	res, err := Build(context.Background(), planAgainst(t, two, cache, img), BuildOptions{openDirect: refuseDirect})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,12 +189,12 @@ func deviceEvents(progress func(Event)) func(device.Event) {
 		return nil
 	}
 	return func(e device.Event) {
-		ev := Event{Phase: devicePhases[e.Phase], Task: e.Device, Done: e.Done, Total: e.Total, State: Running, Message: e.Message}
+		ev := Event{Phase: devicePhases[e.Phase], Task: e.Device, Done: e.Done, Total: e.Total, Status: Running, Message: e.Message}
 		switch e.Phase {
 		case device.PhaseDone:
-			ev.State = Done
+			ev.Status = Done
 		case device.PhaseFailed:
-			ev.State = Failed
+			ev.Status = Failed
 			if e.Err != nil {
 				ev.Message = e.Err.Error()
 			}

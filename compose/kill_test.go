@@ -76,7 +76,7 @@ func childApply() error {
 	if opts.chunk, err = strconv.Atoi(os.Getenv("CHUNK")); err != nil {
 		return err
 	}
-	if _, err := Apply(ctx, p, opts); err != nil {
+	if _, err := Build(ctx, p, opts); err != nil {
 		return err
 	}
 	sp.reach(pointEnd, 0, 0)

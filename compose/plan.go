@@ -20,7 +20,7 @@ import (
 )
 
 // Plan is what apply would do. It is printed by `compose plan` (as text or
-// JSON) and executed by Apply.
+// JSON) and executed by Build (which Kit.Apply calls).
 type Plan struct {
 	Manifest   string          `json:"manifest"`
 	Image      string          `json:"image,omitempty"`
@@ -39,7 +39,7 @@ type Plan struct {
 	// MokManager (secure_boot), under /EFI/compose/keys.
 	Keys []bootloader.Certificate `json:"keys,omitempty"`
 	// Diff is what applying changes on an existing image (nil for a new
-	// image, with Recreate, or before the plan is Ready). Apply runs exactly
+	// image, with Recreate, or before the plan is Ready). Build runs exactly
 	// it, on the target the plan read, once it checked that the target's
 	// state record is still the one read (converge.ErrChanged otherwise).
 	Diff *converge.Diff `json:"diff,omitempty"`

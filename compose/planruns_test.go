@@ -109,18 +109,18 @@ func TestApplyRefusesATargetChangedSincePlan(t *testing.T) {
 	testenv.Tools(t, "xorriso")
 	_, cache, img, two := twoKits(t, "uefi-x64")
 	p := planAgainst(t, two, cache, img)
-	if _, err := Apply(context.Background(), p, BuildOptions{}); err != nil {
+	if _, err := Build(context.Background(), p, BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	before := sha256File(t, img)
-	_, err := Apply(context.Background(), p, BuildOptions{})
+	_, err := Build(context.Background(), p, BuildOptions{})
 	if !errors.Is(err, converge.ErrChanged) || !strings.Contains(err.Error(), "plan again") {
 		t.Fatalf("second apply of one plan: %v; want converge.ErrChanged", err)
 	}
 	if sha256File(t, img) != before {
 		t.Fatal("the refused apply wrote the target")
 	}
-	if _, err := Apply(context.Background(), planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
+	if _, err := Build(context.Background(), planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 		t.Fatalf("a new plan: %v", err)
 	}
 }

@@ -98,16 +98,16 @@ func verifyFile(ctx context.Context, f *os.File, lock *config.Lock, progress fun
 	if progress != nil {
 		opts.Progress = func(d, t int64, path string) {
 			done, total = d, t
-			progress(Event{Phase: PhaseVerify, Task: f.Name(), Done: d, Total: t, State: Running, Message: path})
+			progress(Event{Phase: PhaseVerify, Task: f.Name(), Done: d, Total: t, Status: Running, Message: path})
 		}
 	}
 	v, err := converge.Verify(ctx, f, lock, opts)
 	switch {
 	case progress == nil:
 	case v != nil:
-		progress(Event{Phase: PhaseVerify, Task: f.Name(), Done: done, Total: total, State: Done})
+		progress(Event{Phase: PhaseVerify, Task: f.Name(), Done: done, Total: total, Status: Done})
 	case ctx.Err() != nil:
-		progress(Event{Phase: PhaseVerify, Task: f.Name(), Done: done, Total: total, State: Failed})
+		progress(Event{Phase: PhaseVerify, Task: f.Name(), Done: done, Total: total, Status: Failed})
 	}
 	return v, err
 }

@@ -74,7 +74,7 @@ func BenchmarkVerifyVsSha256sum(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := Apply(ctx, p, BuildOptions{NoVerify: true}); err != nil {
+	if _, err := Build(ctx, p, BuildOptions{NoVerify: true}); err != nil {
 		b.Fatal(err)
 	}
 	ranges := isoRanges(b, img)

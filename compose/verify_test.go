@@ -154,7 +154,7 @@ func TestVerifyFindsWhatTheSampleMisses(t *testing.T) {
 	if !p.Diff.NoChanges || p.Diff.ISOCheck != converge.ISOCheckSampled {
 		t.Fatalf("plan: no changes %v, iso check %q", p.Diff.NoChanges, p.Diff.ISOCheck)
 	}
-	res, err := Apply(context.Background(), p, BuildOptions{})
+	res, err := Build(context.Background(), p, BuildOptions{})
 	if err != nil || !res.Incremental || len(res.Changes) > 0 || res.ISOCheck != converge.ISOCheckSampled || res.Verification != nil {
 		t.Fatalf("a plain no-op apply: %+v, %v", res, err)
 	}
@@ -171,7 +171,7 @@ func TestVerifyFindsWhatTheSampleMisses(t *testing.T) {
 		}
 	}
 
-	res, err = Apply(context.Background(), planAgainst(t, m, cache, img), BuildOptions{Verify: true})
+	res, err = Build(context.Background(), planAgainst(t, m, cache, img), BuildOptions{Verify: true})
 	if !errors.Is(err, converge.ErrDamaged) || res == nil || res.ISOCheck != converge.ISOCheckFull || res.Verification == nil || res.Verification.Damaged != 1 {
 		t.Fatalf("apply with Verify: %+v, %v", res, err)
 	}
@@ -319,7 +319,7 @@ func TestVerifyNotAKit(t *testing.T) {
 func TestVerifyAfterApply(t *testing.T) {
 	testenv.Tools(t, "xorriso")
 	_, cache, img, two := twoKits(t, "uefi-x64")
-	res, err := Apply(context.Background(), planAgainst(t, two, cache, img), BuildOptions{Verify: true})
+	res, err := Build(context.Background(), planAgainst(t, two, cache, img), BuildOptions{Verify: true})
 	if err != nil || len(res.Changes) == 0 || res.ISOCheck != converge.ISOCheckFull || res.Verification == nil || !res.Verification.OK {
 		t.Fatalf("apply: %+v, %v", res, err)
 	}

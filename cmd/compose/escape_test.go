@@ -110,7 +110,7 @@ func TestProgressEscapes(t *testing.T) {
 	var errb bytes.Buffer
 	a := newApp(nil, io.Discard, &errb)
 	d := a.display("write")
-	d.event(compose.Event{Phase: compose.PhaseWrite, Task: "/tmp/a\nb.img", State: compose.Failed, Message: "open /tmp/a\nb.img: \x1b[2J"})
+	d.event(compose.Event{Phase: compose.PhaseWrite, Task: "/tmp/a\nb.img", Status: compose.Failed, Message: "open /tmp/a\nb.img: \x1b[2J"})
 	d.close()
 	if got := errb.String(); strings.Count(got, "\n") != 1 || strings.ContainsRune(got, 0x1b) || !strings.Contains(got, `/tmp/a\x0ab.img`) {
 		t.Errorf("progress line: %q", got)

@@ -221,7 +221,7 @@ func kitSeed(m *config.Manifest, l *config.Lock) [32]byte {
 	}
 	kit := struct {
 		Label, Storage string
-		Firmware       []config.Firmware
+		Firmware       []firmware.Firmware
 		SecureBoot     bool
 		Menu           config.Menu
 		ISOs           []isoSeed

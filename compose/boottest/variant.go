@@ -12,32 +12,32 @@ import (
 	"github.com/usbkit/compose/config/firmware"
 )
 
-// Firmware names the machine a boot runs on: a QEMU system, its firmware and
-// whether Secure Boot is enforced. The names are the manifest's firmware
+// Variant names the QEMU machine variant a boot runs on: a QEMU system, its
+// firmware and whether Secure Boot is enforced. The names are the manifest's firmware
 // targets (bios, uefi-x64, uefi-ia32, uefi-arm64), with "-sb" appended when
 // Secure Boot is enforced.
-type Firmware string
+type Variant string
 
 // The firmware targets a kit can be tried on.
 const (
-	BIOS        Firmware = "bios"          // SeaBIOS, legacy boot from the MBR
-	UEFI        Firmware = "uefi-x64"      // OVMF x86_64, Secure Boot off
-	UEFISB      Firmware = "uefi-x64-sb"   // OVMF x86_64, Secure Boot on with Microsoft + Debian keys
-	UEFIIA32    Firmware = "uefi-ia32"     // OVMF ia32 (32-bit UEFI on x86_64 CPU), no keys enrolled
-	UEFIARM64   Firmware = "uefi-arm64"    // AAVMF on qemu-system-aarch64 virt, Secure Boot off
-	UEFIARM64SB Firmware = "uefi-arm64-sb" // AAVMF with Microsoft keys, Secure Boot on
+	BIOS        Variant = "bios"          // SeaBIOS, legacy boot from the MBR
+	UEFI        Variant = "uefi-x64"      // OVMF x86_64, Secure Boot off
+	UEFISB      Variant = "uefi-x64-sb"   // OVMF x86_64, Secure Boot on with Microsoft + Debian keys
+	UEFIIA32    Variant = "uefi-ia32"     // OVMF ia32 (32-bit UEFI on x86_64 CPU), no keys enrolled
+	UEFIARM64   Variant = "uefi-arm64"    // AAVMF on qemu-system-aarch64 virt, Secure Boot off
+	UEFIARM64SB Variant = "uefi-arm64-sb" // AAVMF with Microsoft keys, Secure Boot on
 )
 
-// AllFirmware lists every Firmware value in a stable order.
-var AllFirmware = []Firmware{BIOS, UEFI, UEFISB, UEFIIA32, UEFIARM64, UEFIARM64SB}
+// AllVariants lists every Variant in a stable order.
+var AllVariants = []Variant{BIOS, UEFI, UEFISB, UEFIIA32, UEFIARM64, UEFIARM64SB}
 
 // aliases are the names earlier releases used.
-var aliases = map[string]Firmware{"uefi": UEFI, "uefi-sb": UEFISB}
+var aliases = map[string]Variant{"uefi": UEFI, "uefi-sb": UEFISB}
 
-// ParseFirmware turns a user's word (as in --firmware) into a Firmware: a
+// ParseVariant turns a user's word (as in --firmware) into a Variant: a
 // manifest target name, optionally with "-sb", or an older alias.
-func ParseFirmware(s string) (Firmware, error) {
-	for _, f := range AllFirmware {
+func ParseVariant(s string) (Variant, error) {
+	for _, f := range AllVariants {
 		if string(f) == s {
 			return f, nil
 		}
@@ -45,8 +45,8 @@ func ParseFirmware(s string) (Firmware, error) {
 	if f, ok := aliases[s]; ok {
 		return f, nil
 	}
-	names := make([]string, len(AllFirmware))
-	for i, f := range AllFirmware {
+	names := make([]string, len(AllVariants))
+	for i, f := range AllVariants {
 		names[i] = string(f)
 	}
 	return "", fmt.Errorf("unknown firmware %q (want one of %s)", s, strings.Join(names, ", "))
@@ -54,7 +54,7 @@ func ParseFirmware(s string) (Firmware, error) {
 
 // WithSecureBoot is f with Secure Boot enforced; only uefi-x64 and
 // uefi-arm64 have a Secure Boot machine.
-func (f Firmware) WithSecureBoot() (Firmware, error) {
+func (f Variant) WithSecureBoot() (Variant, error) {
 	switch f {
 	case UEFI, UEFISB:
 		return UEFISB, nil
@@ -67,7 +67,7 @@ func (f Firmware) WithSecureBoot() (Firmware, error) {
 // targets maps each machine to the kit firmware it boots and whether Secure
 // Boot is enforced: boottest's names are machines, config/firmware's are
 // what a kit targets.
-var targets = map[Firmware]struct {
+var targets = map[Variant]struct {
 	fw firmware.Firmware
 	sb bool
 }{
@@ -77,7 +77,7 @@ var targets = map[Firmware]struct {
 
 // For returns the machine that boots a kit's target fw, with Secure Boot
 // enforced when secureBoot is set.
-func For(fw firmware.Firmware, secureBoot bool) (Firmware, error) {
+func For(fw firmware.Firmware, secureBoot bool) (Variant, error) {
 	for m, t := range targets {
 		if t.fw == fw && t.sb == secureBoot {
 			return m, nil
@@ -87,16 +87,16 @@ func For(fw firmware.Firmware, secureBoot bool) (Firmware, error) {
 }
 
 // Target is the kit firmware f boots.
-func (f Firmware) Target() firmware.Firmware { return targets[f].fw }
+func (f Variant) Target() firmware.Firmware { return targets[f].fw }
 
 // SecureBoot reports whether the firmware enforces Secure Boot.
-func (f Firmware) SecureBoot() bool { return f == UEFISB || f == UEFIARM64SB }
+func (f Variant) SecureBoot() bool { return f == UEFISB || f == UEFIARM64SB }
 
 // EFI reports whether the firmware is UEFI (GRUB lines then appear twice on serial).
-func (f Firmware) EFI() bool { return f != BIOS }
+func (f Variant) EFI() bool { return f != BIOS }
 
 // ARM64 reports whether the guest is an arm64 machine.
-func (f Firmware) ARM64() bool { return f == UEFIARM64 || f == UEFIARM64SB }
+func (f Variant) ARM64() bool { return f == UEFIARM64 || f == UEFIARM64SB }
 
 // ErrNotInstalled is wrapped by every MissingError: QEMU or a firmware file is
 // not on this machine. The CLI maps it to an exit code and a hint.
@@ -106,7 +106,7 @@ var ErrNotInstalled = errors.New("not installed")
 // packages provide it.
 type MissingError struct {
 	What     string   // "qemu-system-x86_64", "/usr/share/OVMF/OVMF_CODE_4M.fd"
-	Firmware Firmware // the target that needed it
+	Firmware Variant  // the target that needed it
 	Packages []string // Debian packages to install
 }
 
@@ -118,9 +118,9 @@ func (e *MissingError) Error() string {
 // Unwrap lets errors.Is(err, ErrNotInstalled) hold.
 func (e *MissingError) Unwrap() error { return ErrNotInstalled }
 
-// Files are the host programs and firmware images one Firmware needs.
+// Files are the host programs and firmware images one Variant needs.
 type Files struct {
-	Firmware Firmware
+	Firmware Variant
 	QEMU     string // absolute path of the qemu-system binary
 	Code     string // read-only firmware code (pflash 0); empty for BIOS (QEMU's SeaBIOS)
 	Vars     string // variable store template, copied per boot; empty for BIOS
@@ -135,7 +135,7 @@ type fwSpec struct {
 	seabiosSentinel string
 }
 
-var specs = map[Firmware]fwSpec{
+var specs = map[Variant]fwSpec{
 	BIOS:        {qemu: "qemu-system-x86_64", qemuPkg: "qemu-system-x86", seabiosSentinel: "seabios/bios-256k.bin", fwPkg: "seabios"},
 	UEFI:        {qemu: "qemu-system-x86_64", qemuPkg: "qemu-system-x86", code: "OVMF/OVMF_CODE_4M.fd", vars: "OVMF/OVMF_VARS_4M.fd", fwPkg: "ovmf"},
 	UEFISB:      {qemu: "qemu-system-x86_64", qemuPkg: "qemu-system-x86", code: "OVMF/OVMF_CODE_4M.secboot.fd", vars: "OVMF/OVMF_VARS_4M.ms.fd", fwPkg: "ovmf"},
@@ -146,11 +146,11 @@ var specs = map[Firmware]fwSpec{
 
 // Locate finds QEMU and the firmware files for f in the standard Debian
 // places (/usr/share/OVMF, /usr/share/AAVMF, /usr/share/seabios).
-func Locate(f Firmware) (Files, error) { return LocateIn(f, "/usr/share", exec.LookPath) }
+func Locate(f Variant) (Files, error) { return LocateIn(f, "/usr/share", exec.LookPath) }
 
 // LocateIn is Locate with the share directory and the PATH lookup given, so
 // that tests and unusual installs can point elsewhere.
-func LocateIn(f Firmware, share string, lookPath func(string) (string, error)) (Files, error) {
+func LocateIn(f Variant, share string, lookPath func(string) (string, error)) (Files, error) {
 	s, ok := specs[f]
 	if !ok {
 		return Files{}, fmt.Errorf("unknown firmware %q", f)
@@ -180,7 +180,7 @@ var kvmDevice = "/dev/kvm"
 
 // kvmUsable reports whether the guest can run under KVM here: same CPU
 // family as the host and /dev/kvm opens read-write.
-func kvmUsable(f Firmware) bool {
+func kvmUsable(f Variant) bool {
 	if f.ARM64() != (runtime.GOARCH == "arm64") || (!f.ARM64() && runtime.GOARCH != "amd64") {
 		return false
 	}
