@@ -10,6 +10,7 @@ import (
 	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/stale"
 )
@@ -73,11 +74,11 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if opts.Image == "" && len(opts.Devices) == 0 {
 		return nil, errors.New("no image path or device given")
 	}
-	h, err := k.openImage(opts.Image, imageMode{write: true, recreate: opts.Recreate})
+	h, err := k.openImage(opts.Image, imagefile.Mode{Write: true, Recreate: opts.Recreate})
 	if err != nil {
 		return nil, err
 	}
-	defer h.close()
+	defer h.Close()
 	if len(opts.Devices) > 0 {
 		stale.Collect(filepath.Clean(os.TempDir()), "", "apply", "")
 		// Refused and duplicate devices are found before anything is
@@ -163,7 +164,7 @@ func (k *Kit) buildAndWrite(ctx context.Context, out *Applied, devs []device.Dev
 	}
 	w := deviceWrite{force: opts.Force, noVerify: opts.NoVerify, progress: opts.Progress, files: streamed(res.deferred)}
 	if build.held != nil {
-		w.image = build.held.f // the image built, not what its path names by now
+		w.image = build.held.File() // the image built, not what its path names by now
 	}
 	for _, z := range res.zeros {
 		w.zeros = append(w.zeros, device.Extent{Offset: z.Offset, Length: z.Length})
@@ -270,8 +271,8 @@ type BuildOptions struct {
 	// device writer (disk.Spec.Defer); Result.deferred lists them.
 	deferSources bool
 
-	held   *heldImage // the image path, opened and locked by Kit.Apply
-	device *os.File   // a device opened exclusively, converged in place
+	held   *imagefile.Held // the image path, opened and locked by Kit.Apply
+	device *os.File        // a device opened exclusively, converged in place
 	// tests: converge.Options' Wrap, BeforeVerify, Chunk and OpenDirect
 	wrap         func(*os.File) fatedit.Device
 	beforeVerify func()
@@ -316,7 +317,7 @@ type Result struct {
 // any point (see converge), and it is refused with a RecreateError when
 // that cannot be done (not a kit, changed outside compose, layout change).
 // The image path is opened once, without following a symbolic link, and
-// locked for the whole apply (ErrTargetBusy when another process holds
+// locked for the whole apply (imagefile.ErrTargetBusy when another process holds
 // it); a block device path is converged in place.
 func Build(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if !p.Ready {
@@ -340,12 +341,12 @@ func Build(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	h := opts.held
 	if h == nil {
 		var err error
-		if h, err = openHeld(p.Image, imageMode{write: true, recreate: opts.Recreate}, nil); err != nil {
+		if h, err = imagefile.Open(p.Image, imagefile.Mode{Write: true, Recreate: opts.Recreate}, nil); err != nil {
 			return nil, err
 		}
-		defer h.close()
+		defer h.Close()
 	}
-	if h.f != nil && !opts.Recreate {
+	if h.File() != nil && !opts.Recreate {
 		return convergeHeld(ctx, p, h, opts)
 	}
 	return buildNew(ctx, p, h, opts)
@@ -358,30 +359,30 @@ func isBlockDevice(path string) bool {
 
 // buildNew builds p's image whole in the locked temporary file beside the
 // path h holds and renames it into place when complete and verified.
-func buildNew(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
-	if h.tmp == nil { // a second build, after the first was committed
-		if err := h.createTemp(); err != nil {
+func buildNew(ctx context.Context, p *Plan, h *imagefile.Held, opts BuildOptions) (*Result, error) {
+	if h.Temp() == nil { // a second build, after the first was committed
+		if err := h.CreateTemp(); err != nil {
 			return nil, err
 		}
 	}
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
 	spec.Defer = opts.deferSources
-	res, err := disk.BuildFile(ctx, h.tmp, spec, imageEvents(opts.Progress))
+	res, err := disk.BuildFile(ctx, h.Temp(), spec, imageEvents(opts.Progress))
 	if err == nil {
-		err = h.commit()
+		err = h.Commit()
 	}
 	if err != nil {
 		// Emptied for another build (a deferred build relies on holes).
-		if terr := h.tmp.Truncate(0); terr != nil {
-			h.dropTemp()
+		if terr := h.Temp().Truncate(0); terr != nil {
+			h.DropTemp()
 		}
 	}
 	var bad *disk.SourceError
 	switch {
 	case errors.As(err, &bad):
 		return nil, &BadCacheEntryError{ISO: p.isoNamed(bad.Path), Path: bad.Source, Algorithm: bad.Algorithm, Want: bad.Want, Got: bad.Got}
-	case errors.Is(err, ErrUnsafeTarget), errors.Is(err, ErrTargetMoved):
+	case errors.Is(err, ErrUnsafeTarget), errors.Is(err, imagefile.ErrTargetMoved):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)

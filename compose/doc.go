@@ -16,15 +16,15 @@
 // The lock lives beside the manifest and is named after it (config.LockPath);
 // a lock written for another manifest is refused, never replaced. Apply
 // refuses, before fetching, an image path whose replacement would destroy
-// something (ErrUnsafeImage: a file the manifest names, compared by inode,
+// something (imagefile.ErrUnsafeImage: a file the manifest names, compared by inode,
 // the cache, a file that is not a disk image…), an image directory it
-// cannot write (ErrImageDir), and devices that are unsafe or named twice.
+// cannot write (imagefile.ErrImageDir), and devices that are unsafe or named twice.
 // It opens the image path once, without following a symbolic link, and
 // writes only through what it opened: a new image's temporary file is
 // renamed into place relative to the directory it opened, and only over
-// the file it checked (ErrTargetMoved otherwise). It holds an flock on the
+// the file it checked (imagefile.ErrTargetMoved otherwise). It holds an flock on the
 // image, or on a new image's temporary file, for the whole apply, so a
-// second writer is refused (ErrTargetBusy, naming the holder's PID); a
+// second writer is refused (imagefile.ErrTargetBusy, naming the holder's PID); a
 // device is written only when the node opened is the device checked;
 // every ISO's bytes are hashed against the lock while placed
 // (ErrBadCacheEntry names a cache entry that changed).
@@ -43,8 +43,9 @@
 // This package joins config (what the user asked for), fetch (verified ISOs
 // in a cache), bootloader (GRUB files, BIOS boot code, ISO inspection,
 // grub.cfg), compose/disk (the GPT/FAT32/ext4 writer), compose/converge
-// (in-place change of an existing kit, its record) and compose/device
-// (USB devices). Those know nothing of each other, and compose's API uses
+// (in-place change of an existing kit, its record), compose/isoimage
+// (hostile ISOs read for inspection), compose/imagefile (the image path,
+// opened once and locked) and compose/device (USB devices). Those know nothing of each other, and compose's API uses
 // none of compose/disk's or compose/device's types: it has its own Event,
 // Stick, DeviceResult, Machine and BootCase.
 //

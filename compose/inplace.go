@@ -8,6 +8,7 @@ import (
 
 	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/imagefile"
 )
 
 // The target's readers: the plan reads it whole (its GPT, record and the
@@ -54,10 +55,10 @@ func convergeFile(ctx context.Context, p *Plan, f *os.File, opts BuildOptions) (
 
 // convergeHeld converges the image file h holds, and says so when the path
 // no longer names that file once it is done.
-func convergeHeld(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
-	res, err := convergeFile(ctx, p, h.f, opts)
+func convergeHeld(ctx context.Context, p *Plan, h *imagefile.Held, opts BuildOptions) (*Result, error) {
+	res, err := convergeFile(ctx, p, h.File(), opts)
 	if err == nil && res.BytesWritten > 0 {
-		if err = h.stillThere(); err != nil {
+		if err = h.StillThere(); err != nil {
 			err = fmt.Errorf("%w; the kit was written to the file that was there when apply started", err)
 		}
 	}

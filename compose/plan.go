@@ -12,6 +12,7 @@ import (
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/compose/isoimage"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/config/crash"
@@ -71,8 +72,8 @@ type PlanOptions struct {
 	// as it is, where an image path is checked as apply checks it.
 	Device bool
 
-	held   *heldImage // the image path Kit.Apply opened and locked
-	device *os.File   // a device opened exclusively by Kit.Apply
+	held   *imagefile.Held // the image path Kit.Apply opened and locked
+	device *os.File        // a device opened exclusively by Kit.Apply
 }
 
 // Download is one ISO apply must fetch first.
@@ -218,10 +219,10 @@ func existingTarget(path string, o PlanOptions) (*converge.Target, error) {
 		return nil, nil
 	case o.device != nil:
 		return readTarget(o.device)
-	case o.held != nil && o.held.f == nil:
+	case o.held != nil && o.held.File() == nil:
 		return nil, nil
 	case o.held != nil:
-		return readTarget(o.held.f)
+		return readTarget(o.held.File())
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil

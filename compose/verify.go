@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/usbkit/compose/compose/converge"
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/config"
 )
 
@@ -79,8 +80,8 @@ func lockUnusable(k *Kit) string {
 // verifyTarget verifies one target; the Verification is nil only when the
 // target could not be read or holds no kit.
 func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress func(Event)) (*converge.Verification, error) {
-	f, err := openReading(path, "verify")
-	if errors.Is(err, ErrTargetBusy) {
+	f, err := imagefile.OpenReading(path, "verify")
+	if errors.Is(err, imagefile.ErrTargetBusy) {
 		return nil, err
 	}
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/config/crash"
 	"github.com/usbkit/compose/fetch"
@@ -75,7 +76,7 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, crash.ErrInternal):
 		return exitInternal
-	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice), errors.Is(err, compose.ErrImageDir):
+	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice), errors.Is(err, imagefile.ErrImageDir):
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock):
 		return exitInvalid
@@ -105,9 +106,9 @@ func hintFor(err error) string {
 		return "run 'compose lock' to pin the manifest's ISOs in its lock file"
 	case errors.Is(err, converge.ErrRecreate):
 		return "'compose plan --image/--device' shows the differences; apply --recreate rewrites the target in full"
-	case errors.Is(err, compose.ErrTargetBusy):
+	case errors.Is(err, imagefile.ErrTargetBusy):
 		return "wait for the other process to finish, then run again"
-	case errors.Is(err, compose.ErrUnsafeImage):
+	case errors.Is(err, imagefile.ErrUnsafeImage):
 		return "name a new file, or an image compose built before"
 	case errors.Is(err, compose.ErrUnsafeTarget):
 		return "'compose devices' lists the disks and why each is refused; --force lifts only the removable and size limits"

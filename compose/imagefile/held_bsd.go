@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package compose
+package imagefile
 
 import "errors"
 

@@ -1,4 +1,4 @@
-package compose
+package imagefile
 
 import (
 	"errors"
@@ -10,22 +10,23 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/internal/stale"
 	"github.com/usbkit/compose/config/bytesize"
 )
 
-// imageMode is how openHeld opens an image path.
-type imageMode struct {
-	// write is apply's mode: the file is locked for the whole apply and
+// Mode is how Open opens an image path.
+type Mode struct {
+	// Write is apply's mode: the file is locked for the whole apply and
 	// stale temporaries are collected. Without it (plan) the lock is only
 	// tested, and what it finds becomes a note.
-	write bool
-	// recreate is a full rewrite: the existing file is only locked, never
+	Write bool
+	// Recreate is a full rewrite: the existing file is only locked, never
 	// written; the new image is renamed over it.
-	recreate bool
+	Recreate bool
 }
 
-// heldImage is an image path opened once, so that what was checked is what
+// Held is an image path opened once, so that what was checked is what
 // is written: the directory it is in stays open (a new image is created
 // and renamed into place relative to it), and an existing file is opened
 // without following a symbolic link, compared with what was checked, and
@@ -33,7 +34,7 @@ type imageMode struct {
 // temporary file is locked by its builder, and the rename into place
 // refuses to replace a file that appeared meanwhile, so two applies to one
 // path never write the same file at once.
-type heldImage struct {
+type Held struct {
 	path     string // as given
 	dir      *os.File
 	dirID    fileID
@@ -53,16 +54,30 @@ type heldImage struct {
 	writer int // plan: the process holding the file's lock, when known
 }
 
-// openHeld opens path's directory and the file there, if any, and checks
+// File is the file the path names, opened and locked; nil for a new image.
+func (h *Held) File() *os.File { return h.f }
+
+// Temp is the locked temporary file a new image is built in, nil once
+// Commit renamed it into place (CreateTemp makes another).
+func (h *Held) Temp() *os.File { return h.tmp }
+
+// DirPath is the image's directory, resolved.
+func (h *Held) DirPath() string { return h.dirPath }
+
+// Notes are for plan: another process writing the image, temporaries
+// killed applies left.
+func (h *Held) Notes() []string { return h.notes }
+
+// Open opens path's directory and the file there, if any, and checks
 // it is a regular file that nobody else is writing and that may be
 // replaced (refuse, then the checks every caller gets: see refuse).
-func openHeld(path string, mode imageMode, refuse func(*heldImage) string) (*heldImage, error) {
+func Open(path string, mode Mode, refuse func(*Held) string) (*Held, error) {
 	dirPath, name := splitPath(path)
 	switch name {
 	case "":
-		return nil, &RefusedImageError{Path: path, Reason: "it ends in a path separator, so it names a directory, not a file", Outcome: notStarted}
+		return nil, &RefusedImageError{Path: path, Reason: "it ends in a path separator, so it names a directory, not a file", Outcome: NotStarted}
 	case ".", "..":
-		return nil, &RefusedImageError{Path: path, Reason: "it is a directory", Outcome: notStarted}
+		return nil, &RefusedImageError{Path: path, Reason: "it is a directory", Outcome: NotStarted}
 	}
 	dir, err := openDir(dirPath)
 	if err != nil {
@@ -70,7 +85,7 @@ func openHeld(path string, mode imageMode, refuse func(*heldImage) string) (*hel
 	}
 	// Kept resolved (no symbolic link, no ".."): the temporaries beside
 	// the image are found by joining names to it, which cleans lexically.
-	h := &heldImage{path: path, dir: dir, dirPath: absPath(dirPath), dirShown: dirPath, name: name}
+	h := &Held{path: path, dir: dir, dirPath: absPath(dirPath), dirShown: dirPath, name: name}
 	if h.dirID, _, err = idOfFile(dir); err == nil {
 		err = h.open(mode)
 	}
@@ -82,21 +97,21 @@ func openHeld(path string, mode imageMode, refuse func(*heldImage) string) (*hel
 		if why == "" {
 			why = h.refuse()
 		}
-		if why == "" && !mode.recreate {
+		if why == "" && !mode.Recreate {
 			why = h.mountedLoop()
 		}
 		if why != "" {
 			err = h.refused(why)
 		}
 	}
-	if err == nil && mode.write {
+	if err == nil && mode.Write {
 		err = h.prepareWrite(mode)
 	}
 	if err != nil {
-		h.close()
+		h.Close()
 		return nil, err
 	}
-	if !mode.write {
+	if !mode.Write {
 		h.notes = append(h.notes, h.builders(true)...)
 		h.notes = append(h.notes, h.leftovers()...)
 	}
@@ -105,15 +120,15 @@ func openHeld(path string, mode imageMode, refuse func(*heldImage) string) (*hel
 
 // open opens the file the path names, if there is one, and locks it; it
 // starts again when the name changes under it.
-func (h *heldImage) open(mode imageMode) error {
+func (h *Held) open(mode Mode) error {
 	flag := os.O_RDONLY
-	if mode.write && !mode.recreate {
+	if mode.Write && !mode.Recreate {
 		flag = os.O_RDWR // converged in place
 	}
 	var err error
 	for range 5 {
 		var done bool
-		if done, err = h.openOnce(flag, mode.write); done {
+		if done, err = h.openOnce(flag, mode.Write); done {
 			return err
 		}
 	}
@@ -125,7 +140,7 @@ func (h *heldImage) open(mode imageMode) error {
 
 // beside names a file in the image's directory for messages, as the
 // image path given names its directory.
-func (h *heldImage) beside(name string) string {
+func (h *Held) beside(name string) string {
 	if h.dirShown == "." {
 		return name
 	}
@@ -152,7 +167,7 @@ func splitPath(p string) (dir, name string) {
 
 // openOnce is one attempt of open; done is false when the path changed
 // between the check and the open, or before the lock was taken.
-func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
+func (h *Held) openOnce(flag int, write bool) (done bool, err error) {
 	id, kind, err := statAt(h.dir, h.name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -202,15 +217,15 @@ func (h *heldImage) openOnce(flag int, write bool) (done bool, err error) {
 // file is converged in place, creates and locks the temporary file the new
 // image is built in, right away: it is what tells a second apply of the
 // same path, from its start, that this one is building it.
-func (h *heldImage) prepareWrite(mode imageMode) error {
+func (h *Held) prepareWrite(mode Mode) error {
 	stale.Collect(h.dirPath, h.tempPrefix(), "apply", ".tmp")
-	if h.f != nil && !mode.recreate {
+	if h.f != nil && !mode.Recreate {
 		return nil // converged in place: nothing is created beside it
 	}
 	if b := h.builders(false); len(b) > 0 {
 		return h.busy(b[0])
 	}
-	if err := h.createTemp(); err != nil {
+	if err := h.CreateTemp(); err != nil {
 		return err
 	}
 	// Two applies that started at once both see the other's temporary:
@@ -240,7 +255,7 @@ func (e *ImageDirError) Error() string {
 	case errors.Is(e.Err, fs.ErrPermission):
 		why = "cannot be written (permission denied)"
 	}
-	return fmt.Sprintf("cannot write the image to %s: the directory %s %s; %s", e.Path, e.Dir, why, notStarted)
+	return fmt.Sprintf("cannot write the image to %s: the directory %s %s; %s", e.Path, e.Dir, why, NotStarted)
 }
 
 // Is makes errors.Is(err, ErrImageDir) true.
@@ -254,11 +269,11 @@ func imageDirError(path, dir string, err error) error {
 	return &ImageDirError{Path: path, Dir: dir, Err: err}
 }
 
-func (h *heldImage) tempPrefix() string { return "." + h.name + "." }
+func (h *Held) tempPrefix() string { return "." + h.name + "." }
 
 // builders describes the live applies building a new image for this path
 // (their temporary file is locked); as plan notes when note is set.
-func (h *heldImage) builders(note bool) []string {
+func (h *Held) builders(note bool) []string {
 	var out []string
 	for _, e := range stale.List(h.dirPath, h.tempPrefix(), "apply", ".tmp") {
 		if e.Gone || (note && e.PID == h.writer) {
@@ -283,7 +298,7 @@ func (h *heldImage) builders(note bool) []string {
 
 // leftovers notes, for plan, the temporaries killed applies left beside
 // the image; the next apply removes them.
-func (h *heldImage) leftovers() []string {
+func (h *Held) leftovers() []string {
 	var out []string
 	for _, e := range stale.List(h.dirPath, h.tempPrefix(), "apply", ".tmp") {
 		if !e.Gone {
@@ -323,14 +338,14 @@ func (e *BusyError) Error() string {
 
 // Is makes errors.Is match ErrTargetBusy and ErrUnsafeTarget.
 func (e *BusyError) Is(target error) bool {
-	return target == ErrTargetBusy || target == ErrUnsafeTarget
+	return target == ErrTargetBusy || target == device.ErrUnsafeTarget
 }
 
-// openReading opens path for a reader that must not see an apply change
+// OpenReading opens path for a reader that must not see an apply change
 // it (verify, test; verb names it): an image file is locked shared for as
 // long as it stays open, which an apply's exclusive lock excludes either
 // way round. Other files (devices) are opened unlocked.
-func openReading(path, verb string) (*os.File, error) {
+func OpenReading(path, verb string) (*os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -362,17 +377,17 @@ func holder(pid int) string {
 	return " (PID " + strconv.Itoa(pid) + ")"
 }
 
-func (h *heldImage) refused(why string) error {
-	return &RefusedImageError{Path: h.path, Reason: why, Outcome: notStarted}
+func (h *Held) refused(why string) error {
+	return &RefusedImageError{Path: h.path, Reason: why, Outcome: NotStarted}
 }
 
-func (h *heldImage) busy(why string) error {
-	return &RefusedImageError{Path: h.path, Reason: why + "; run again when it has finished", Busy: true, Outcome: notStarted}
+func (h *Held) busy(why string) error {
+	return &RefusedImageError{Path: h.path, Reason: why + "; run again when it has finished", Busy: true, Outcome: NotStarted}
 }
 
 // is reports whether path names the held image: the same file when both
 // exist, else the same name in the same directory.
-func (h *heldImage) is(path string) bool {
+func (h *Held) Is(path string) bool {
 	if h.f != nil {
 		if id, err := idOfPath(path); err == nil {
 			return id.same(h.id)
@@ -384,7 +399,7 @@ func (h *heldImage) is(path string) bool {
 
 // stillThere checks that the path still leads to what h holds: the same
 // directory, and in it the same file (none, for a new image).
-func (h *heldImage) stillThere() error {
+func (h *Held) StillThere() error {
 	if id, err := idOfPath(h.dirPath); err != nil || !id.same(h.dirID) {
 		return movedError("the directory of " + h.path + " was moved or replaced while apply ran")
 	}
@@ -411,7 +426,7 @@ func (e movedError) Is(target error) bool { return target == ErrTargetMoved }
 // createTemp creates and locks the temporary file a new image is built in,
 // beside the path, named for this process (stale.Name) so that one a
 // SIGKILL leaves is collected by the next apply.
-func (h *heldImage) createTemp() error {
+func (h *Held) CreateTemp() error {
 	for range 100 {
 		name := stale.Name(h.tempPrefix(), "apply", ".tmp")
 		f, err := createAt(h.dir, name, h.beside(name))
@@ -431,7 +446,7 @@ func (h *heldImage) createTemp() error {
 }
 
 // dropTemp removes the temporary file.
-func (h *heldImage) dropTemp() {
+func (h *Held) DropTemp() {
 	if h.tmp != nil {
 		h.tmp.Close()
 		unlinkAt(h.dir, h.tmpName)
@@ -443,7 +458,7 @@ func (h *heldImage) dropTemp() {
 // the directory h holds, over the file h checked (keeping its mode) or,
 // for a new image, only if no file appeared meanwhile. h then holds the
 // new file.
-func (h *heldImage) commit() error {
+func (h *Held) Commit() error {
 	mode := fs.FileMode(0o644)
 	if h.f != nil {
 		if fi, err := h.f.Stat(); err == nil {
@@ -456,7 +471,7 @@ func (h *heldImage) commit() error {
 	if err := h.tmp.Sync(); err != nil {
 		return fmt.Errorf("syncing image: %w", err)
 	}
-	if err := h.stillThere(); errors.Is(err, ErrTargetMoved) {
+	if err := h.StillThere(); errors.Is(err, ErrTargetMoved) {
 		return fmt.Errorf("%w; the new image was discarded", err)
 	} else if err != nil {
 		return err
@@ -480,11 +495,11 @@ func (h *heldImage) commit() error {
 
 // close releases the locks and the directory, and removes an uncommitted
 // temporary file.
-func (h *heldImage) close() {
+func (h *Held) Close() {
 	if h == nil {
 		return
 	}
-	h.dropTemp()
+	h.DropTemp()
 	for _, f := range append(h.prev, h.f) {
 		if f != nil {
 			f.Close()
