@@ -160,7 +160,7 @@ func splice(iso []byte, at uint32, part []byte) []byte {
 // Secure Boot check. Its second and third arguments write an EFI boot
 // image into the ISO at an offset, so the fuzzer mutates the efi.img inside
 // an ISO as well as the ISO's own bytes. A go-diskfs panic must come back
-// as an error (isoguard.go); a panic anywhere else fails the fuzzer, and so
+// as an error (guard.go); a panic anywhere else fails the fuzzer, and so
 // does an internal error (a panic compose recovered: still a bug).
 // COMPOSE_FUZZ_BIG=1 adds Debian's ISOs.
 //

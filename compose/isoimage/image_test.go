@@ -44,7 +44,7 @@ func TestGuardTurnsGoDiskfsPanicIntoError(t *testing.T) {
 	func() {
 		defer func() {
 			if recover() == nil {
-				t.Log("go-diskfs no longer panics on this input: update the note in isoguard.go")
+				t.Log("go-diskfs no longer panics on this input: update the note in guard.go")
 			}
 		}()
 		_, _ = iso9660.Read(file.New(memISO{bytes.NewReader(bad)}, true), int64(len(bad)), 0, 0)
