@@ -71,11 +71,11 @@ const (
 // defaults are filled in and values normalised (label upper-cased, digests
 // lower-cased, fingerprints upper-cased without spaces).
 type Manifest struct {
-	Version    int        `yaml:"version"`
-	Label      string     `yaml:"label"`
-	Size       Size       `yaml:"size"`
+	Version    int                 `yaml:"version"`
+	Label      string              `yaml:"label"`
+	Size       Size                `yaml:"size"`
 	Firmware   []firmware.Firmware `yaml:"firmware"`
-	SecureBoot bool       `yaml:"secure_boot"`
+	SecureBoot bool                `yaml:"secure_boot"`
 	// SecureBootOptions holds `secure_boot:` written as a mapping.
 	SecureBootOptions SecureBootOptions `yaml:"-"`
 	Storage           Storage           `yaml:"storage"`
