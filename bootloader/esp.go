@@ -9,18 +9,6 @@ import (
 	"github.com/usbkit/compose/config/firmware"
 )
 
-// Target is a firmware the stick must boot on: the module's one firmware
-// type (config/firmware).
-type Target = firmware.Firmware
-
-// Firmware targets, spelled as in the manifest.
-const (
-	BIOS      = firmware.BIOS
-	UEFIX64   = firmware.UEFIX64
-	UEFIARM64 = firmware.UEFIARM64
-	UEFIIA32  = firmware.UEFIIA32
-)
-
 // ConfigPath is where the generated menu (Render's output) goes on the ESP.
 const ConfigPath = "/boot/grub/grub.cfg"
 
@@ -30,7 +18,7 @@ const BIOSMarkerPath = "/boot/grub/compose.stick"
 
 // ESPOptions selects the boot files for a stick.
 type ESPOptions struct {
-	Targets    []Target
+	Targets    []firmware.Firmware
 	SecureBoot bool   // informational: the signed chain is used either way (it boots with SB off)
 	StickID    string // unique per stick, [A-Za-z0-9_-]{1,64}; names the UEFI marker file
 }
@@ -70,12 +58,12 @@ func ESPFiles(opts ESPOptions) ([]File, error) {
 	for _, t := range dedupTargets(opts.Targets) {
 		var err error
 		switch t {
-		case BIOS:
-		case UEFIX64:
+		case firmware.BIOS:
+		case firmware.UEFIX64:
 			err = addAll(add, "/EFI/BOOT/BOOTX64.EFI", assets.ShimX64, "/EFI/BOOT/grubx64.efi", assets.GrubX64, "/EFI/BOOT/mmx64.efi", assets.MokX64)
-		case UEFIARM64:
+		case firmware.UEFIARM64:
 			err = addAll(add, "/EFI/BOOT/BOOTAA64.EFI", assets.ShimAA64, "/EFI/BOOT/grubaa64.efi", assets.GrubAA64, "/EFI/BOOT/mmaa64.efi", assets.MokAA64)
-		case UEFIIA32:
+		case firmware.UEFIIA32:
 			err = add("/EFI/BOOT/BOOTIA32.EFI", assets.GrubIA32)
 		default:
 			return nil, fmt.Errorf("firmware target %q: want bios, uefi-x64, uefi-arm64 or uefi-ia32", t)
@@ -83,7 +71,7 @@ func ESPFiles(opts ESPOptions) ([]File, error) {
 		if err != nil {
 			return nil, err
 		}
-		needStub = needStub || t != BIOS
+		needStub = needStub || t != firmware.BIOS
 	}
 	if needStub {
 		out = append(out, File{"/EFI/debian/grub.cfg", stubConfig(opts.StickID)})
@@ -102,7 +90,7 @@ func addAll(add func(path, asset string) error, pairs ...string) error {
 	return nil
 }
 
-func dedupTargets(ts []Target) []Target {
+func dedupTargets(ts []firmware.Firmware) []firmware.Firmware {
 	out := slices.Clone(ts)
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/usbkit/compose/bootloader/assets"
+	"github.com/usbkit/compose/config/firmware"
 )
 
 func paths(fs []File) []string {
@@ -20,13 +21,13 @@ func paths(fs []File) []string {
 
 func TestESPFilesPerTarget(t *testing.T) {
 	for _, tc := range []struct {
-		targets []Target
+		targets []firmware.Firmware
 		want    []string
 	}{
-		{[]Target{BIOS}, []string{"/boot/grub/compose-s1.id", "/boot/grub/compose.stick"}},
-		{[]Target{UEFIX64, BIOS, UEFIX64}, []string{"/EFI/BOOT/BOOTX64.EFI", "/EFI/BOOT/grubx64.efi", "/EFI/BOOT/mmx64.efi",
+		{[]firmware.Firmware{firmware.BIOS}, []string{"/boot/grub/compose-s1.id", "/boot/grub/compose.stick"}},
+		{[]firmware.Firmware{firmware.UEFIX64, firmware.BIOS, firmware.UEFIX64}, []string{"/EFI/BOOT/BOOTX64.EFI", "/EFI/BOOT/grubx64.efi", "/EFI/BOOT/mmx64.efi",
 			"/EFI/debian/grub.cfg", "/boot/grub/compose-s1.id", "/boot/grub/compose.stick"}},
-		{[]Target{UEFIARM64, UEFIIA32}, []string{"/EFI/BOOT/BOOTAA64.EFI", "/EFI/BOOT/BOOTIA32.EFI", "/EFI/BOOT/grubaa64.efi",
+		{[]firmware.Firmware{firmware.UEFIARM64, firmware.UEFIIA32}, []string{"/EFI/BOOT/BOOTAA64.EFI", "/EFI/BOOT/BOOTIA32.EFI", "/EFI/BOOT/grubaa64.efi",
 			"/EFI/BOOT/mmaa64.efi", "/EFI/debian/grub.cfg", "/boot/grub/compose-s1.id", "/boot/grub/compose.stick"}},
 	} {
 		fs, err := ESPFiles(ESPOptions{Targets: tc.targets, StickID: "s1"})
@@ -45,7 +46,7 @@ func TestESPFilesPerTarget(t *testing.T) {
 }
 
 func TestESPFilesContent(t *testing.T) {
-	fs, err := ESPFiles(ESPOptions{Targets: []Target{UEFIX64}, SecureBoot: true, StickID: "Kit_2024-a"})
+	fs, err := ESPFiles(ESPOptions{Targets: []firmware.Firmware{firmware.UEFIX64}, SecureBoot: true, StickID: "Kit_2024-a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,11 +76,11 @@ func TestESPFilesContent(t *testing.T) {
 
 func TestESPFilesRejects(t *testing.T) {
 	for _, o := range []ESPOptions{
-		{Targets: []Target{UEFIX64}, StickID: "has space"},
-		{Targets: []Target{UEFIX64}, StickID: ""},
-		{Targets: []Target{UEFIX64}, StickID: strings.Repeat("a", 65)},
+		{Targets: []firmware.Firmware{firmware.UEFIX64}, StickID: "has space"},
+		{Targets: []firmware.Firmware{firmware.UEFIX64}, StickID: ""},
+		{Targets: []firmware.Firmware{firmware.UEFIX64}, StickID: strings.Repeat("a", 65)},
 		{Targets: nil, StickID: "a"},
-		{Targets: []Target{"uefi-riscv64"}, StickID: "a"},
+		{Targets: []firmware.Firmware{"uefi-riscv64"}, StickID: "a"},
 	} {
 		if _, err := ESPFiles(o); err == nil {
 			t.Errorf("%+v accepted", o)

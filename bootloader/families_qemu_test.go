@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/config/firmware"
 )
 
 // The family goldens through the real, embedded GRUB: every family fixture becomes an ISO
@@ -92,7 +93,7 @@ func espImage(t *testing.T, dir string) []byte {
 }
 
 // firmwareName keeps the subtests' names (bios, uefi) as they were.
-func firmwareName(fw boottest.Firmware) string {
+func firmwareName(fw boottest.Variant) string {
 	if fw == boottest.UEFI {
 		return "uefi"
 	}
@@ -129,7 +130,7 @@ func TestGRUBReachesEveryFamilysFiles(t *testing.T) {
 		d, err := Inspect(fsys, label)
 		must(t, err)
 		if d.BIOSKernel == "" {
-			t.Fatalf("%s: no BIOS image detected", iso)
+			t.Fatalf("%s: no firmware.BIOS image detected", iso)
 		}
 		e := Entry{ID: id, ISOPath: "/isos/" + id + ".iso", Boot: d}
 		isos[e.ISOPath] = iso
@@ -138,11 +139,11 @@ func TestGRUBReachesEveryFamilysFiles(t *testing.T) {
 	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.ID, b.ID) })
 	m := Menu{Title: "families", Console: ConsoleSerial, Timeout: time.Second}
 	cfg := familyProbeCfg(m, entries)
-	for _, fw := range []boottest.Firmware{boottest.BIOS, boottest.UEFI} {
+	for _, fw := range []boottest.Variant{boottest.BIOS, boottest.UEFI} {
 		t.Run(firmwareName(fw), func(t *testing.T) {
 			sub := filepath.Join(dir, firmwareName(fw))
 			must(t, os.MkdirAll(sub, 0o755))
-			img := stickImageCfg(t, sub, []Target{BIOS, UEFIX64}, false, cfg, isos)
+			img := stickImageCfg(t, sub, []firmware.Firmware{firmware.BIOS, firmware.UEFIX64}, false, cfg, isos)
 			out := bootQEMU(t, sub, img, boot{firmware: fw, want: []string{"FAMILIES-DONE"}, failOn: `grub rescue>|Kernel panic|Access Denied`})
 			for _, e := range entries {
 				checkFamilySegment(t, out, e)
@@ -151,7 +152,7 @@ func TestGRUBReachesEveryFamilysFiles(t *testing.T) {
 				for _, id := range []string{"memtest", "ipxe"} {
 					seg := out[strings.Index(out, "FAMILY-BEGIN "+id):strings.Index(out, "FAMILY-END "+id)]
 					if strings.Contains(seg, "error: ") {
-						t.Errorf("%s: GRUB refused its BIOS image:\n%s", id, seg)
+						t.Errorf("%s: GRUB refused its firmware.BIOS image:\n%s", id, seg)
 					}
 				}
 			}
@@ -221,11 +222,11 @@ func TestGRUBReleasesLoopAfterEsc(t *testing.T) {
 	// GRUB runs the fallback entries when the autobooted one returns, as it does after Esc:
 	// "other" twice, so its own loop device is released and made again.
 	cfg = []byte(strings.Replace(string(cfg), "set timeout_style=menu\n", "set timeout_style=menu\nset fallback='1 1'\n", 1))
-	for _, fw := range []boottest.Firmware{boottest.BIOS, boottest.UEFI} {
+	for _, fw := range []boottest.Variant{boottest.BIOS, boottest.UEFI} {
 		t.Run(firmwareName(fw), func(t *testing.T) {
 			sub := filepath.Join(dir, firmwareName(fw))
 			must(t, os.MkdirAll(sub, 0o755))
-			img := stickImageCfg(t, sub, []Target{BIOS, UEFIX64}, false, cfg, isos)
+			img := stickImageCfg(t, sub, []firmware.Firmware{firmware.BIOS, firmware.UEFIX64}, false, cfg, isos)
 			out := bootQEMU(t, sub, img, boot{firmware: fw, pressEnterOn: `nested \(loopback\.cfg\)`, key: "\x1b",
 				want:   []string{"nested (loopback.cfg)", "Falling back to", "Failed to boot both default and fallback entries"},
 				failOn: `already exists|not found|grub rescue>|device not found|still referenced`})

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/config/firmware"
 )
 
 // stickImage builds a GPT image the way compose lays it out (p1 BIOS boot 1 MiB at LBA 2048,
 // p2 FAT32 ESP) from this package's outputs only: ESPFiles, Render, BIOSInstall. The
 // filesystem tools stand in for compose's image builder.
-func stickImage(t *testing.T, dir string, targets []Target, m Menu, entries []Entry, isos map[string]string) string {
+func stickImage(t *testing.T, dir string, targets []firmware.Firmware, m Menu, entries []Entry, isos map[string]string) string {
 	t.Helper()
 	cfg, err := Render(m, entries)
 	must(t, err)
@@ -24,7 +25,7 @@ func stickImage(t *testing.T, dir string, targets []Target, m Menu, entries []En
 }
 
 // stickImageCfg is stickImage with a grub.cfg of the caller's.
-func stickImageCfg(t *testing.T, dir string, targets []Target, secureBoot bool, cfg []byte, isos map[string]string) string {
+func stickImageCfg(t *testing.T, dir string, targets []firmware.Firmware, secureBoot bool, cfg []byte, isos map[string]string) string {
 	t.Helper()
 	needTool(t, "mkfs.fat", "mmd", "mcopy", "sgdisk", "fsck.fat")
 	files, err := ESPFiles(ESPOptions{Targets: targets, SecureBoot: secureBoot, StickID: "qemutest01"})
@@ -93,7 +94,7 @@ var bootFailure = regexp.MustCompile(`error: |Access Denied|bad shim signature|K
 // boot is one QEMU run: the firmware, what must appear on the serial console, and a key
 // to type when a menu waits.
 type boot struct {
-	firmware     boottest.Firmware
+	firmware     boottest.Variant
 	want         []string // all must appear
 	pressEnterOn string   // regexp: send Enter when it shows (nested menus wait for a key)
 	key          string   // sent instead of Enter when pressEnterOn shows
@@ -106,7 +107,7 @@ type boot struct {
 // first boot error line, when QEMU stops, or at the deadline.
 func bootQEMU(t *testing.T, dir, img string, b boot) string {
 	t.Helper()
-	m := boottest.Machine{Image: img, Firmware: b.firmware, Memory: 512}
+	m := boottest.VM{Image: img, Firmware: b.firmware, Memory: 512}
 	if _, err := boottest.Locate(b.firmware); err != nil {
 		missing(t, "%v", err)
 	}

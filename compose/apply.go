@@ -7,13 +7,15 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/stale"
 )
 
-// ErrNotReady is returned by Apply for a plan whose ISOs are not all in the
+// ErrNotReady is returned by Build for a plan whose ISOs are not all in the
 // cache: fetch first, then plan again.
 var ErrNotReady = errors.New("plan is not ready: ISOs missing from the cache")
 
@@ -72,11 +74,11 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	if opts.Image == "" && len(opts.Devices) == 0 {
 		return nil, errors.New("no image path or device given")
 	}
-	h, err := k.openImage(opts.Image, imageMode{write: true, recreate: opts.Recreate})
+	h, err := k.openImage(opts.Image, imagefile.Mode{Write: true, Recreate: opts.Recreate})
 	if err != nil {
 		return nil, err
 	}
-	defer h.close()
+	defer h.Close()
 	if len(opts.Devices) > 0 {
 		stale.Collect(filepath.Clean(os.TempDir()), "", "apply", "")
 		// Refused and duplicate devices are found before anything is
@@ -150,7 +152,7 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 // and the ISOs go from the cache straight to the devices.
 func (k *Kit) buildAndWrite(ctx context.Context, out *Applied, devs []device.Device, build BuildOptions, opts ApplyOptions) error {
 	p := out.Plan
-	res, err := Apply(ctx, p, build)
+	res, err := Build(ctx, p, build)
 	if err != nil {
 		return err
 	}
@@ -162,7 +164,7 @@ func (k *Kit) buildAndWrite(ctx context.Context, out *Applied, devs []device.Dev
 	}
 	w := deviceWrite{force: opts.Force, noVerify: opts.NoVerify, progress: opts.Progress, files: streamed(res.deferred)}
 	if build.held != nil {
-		w.image = build.held.f // the image built, not what its path names by now
+		w.image = build.held.File() // the image built, not what its path names by now
 	}
 	for _, z := range res.zeros {
 		w.zeros = append(w.zeros, device.Extent{Offset: z.Offset, Length: z.Length})
@@ -251,7 +253,7 @@ func scratchImage() (string, func(), error) {
 	return filepath.Join(dir, "kit.img"), func() { os.RemoveAll(dir) }, nil
 }
 
-// BuildOptions tune Apply.
+// BuildOptions tune Build.
 type BuildOptions struct {
 	// NoVerify skips reading every file back from the finished image.
 	NoVerify bool
@@ -269,24 +271,24 @@ type BuildOptions struct {
 	// device writer (disk.Spec.Defer); Result.deferred lists them.
 	deferSources bool
 
-	held   *heldImage                    // the image path, opened and locked by Kit.Apply
-	device *os.File                      // a device opened exclusively, converged in place
-	wrap   func(*os.File) fatedit.Device // tests: fault injection
-	// tests: runs after an in-place step is written and synced, before
-	// it is read back
+	held   *imagefile.Held // the image path, opened and locked by Kit.Apply
+	device *os.File        // a device opened exclusively, converged in place
+	// tests: converge.Options' Wrap, BeforeVerify, Chunk and OpenDirect
+	wrap         func(*os.File) fatedit.Device
 	beforeVerify func()
-	chunk        int // tests: content write size
+	chunk        int
+	openDirect   converge.DirectOpener
 }
 
-// Result is what Apply built.
+// Result is what Build did.
 type Result struct {
 	Image   string            `json:"image"`
 	Size    int64             `json:"size"`
 	Digests map[string]string `json:"sha256,omitempty"` // "partition:path" → SHA-256 of each placed file
 	// Incremental is true when an existing kit was converged in place;
 	// Changes are then what changed.
-	Incremental bool     `json:"incremental"`
-	Changes     []Change `json:"changes,omitempty"`
+	Incremental bool              `json:"incremental"`
+	Changes     []converge.Change `json:"changes,omitempty"`
 	// Steps is how many commits an in-place apply made: 2 when the ESP
 	// had no room for new ISOs beside the ones they replace (Diff.Interim).
 	Steps int `json:"steps,omitempty"`
@@ -300,14 +302,14 @@ type Result struct {
 	// ISOCheck says how much of the ISOs an in-place apply checked
 	// (ISOCheckSampled, or ISOCheckFull with Verify, which Verification
 	// then details).
-	ISOCheck     string        `json:"iso_check,omitempty"`
-	Verification *Verification `json:"verification,omitempty"`
+	ISOCheck     string                 `json:"iso_check,omitempty"`
+	Verification *converge.Verification `json:"verification,omitempty"`
 
 	deferred []disk.Placed // the files a deferSources build left out
 	zeros    []disk.Extent // and the zeros it left as holes
 }
 
-// Apply makes p.Image hold the kit p describes. A new image (or any with
+// Build makes p.Image hold the kit p describes. A new image (or any with
 // opts.Recreate) is built whole in a temporary file beside it and renamed
 // into place only when complete and verified; on failure or cancellation an
 // existing image is untouched. An existing kit is converged in place:
@@ -315,9 +317,9 @@ type Result struct {
 // any point (see converge), and it is refused with a RecreateError when
 // that cannot be done (not a kit, changed outside compose, layout change).
 // The image path is opened once, without following a symbolic link, and
-// locked for the whole apply (ErrTargetBusy when another process holds
+// locked for the whole apply (imagefile.ErrTargetBusy when another process holds
 // it); a block device path is converged in place.
-func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
+func Build(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 	if !p.Ready {
 		return nil, ErrNotReady
 	}
@@ -334,22 +336,17 @@ func Apply(ctx context.Context, p *Plan, opts BuildOptions) (*Result, error) {
 		opts.device = f
 	}
 	if opts.device != nil {
-		t, err := readTarget(opts.device)
-		if err != nil {
-			return nil, err
-		}
-		res, err := converge(ctx, p, t, opts.device, opts)
-		return opts.verifyConverged(ctx, res, err, opts.device)
+		return convergeFile(ctx, p, opts.device, opts)
 	}
 	h := opts.held
 	if h == nil {
 		var err error
-		if h, err = openHeld(p.Image, imageMode{write: true, recreate: opts.Recreate}, nil); err != nil {
+		if h, err = imagefile.Open(p.Image, imagefile.Mode{Write: true, Recreate: opts.Recreate}, nil); err != nil {
 			return nil, err
 		}
-		defer h.close()
+		defer h.Close()
 	}
-	if h.f != nil && !opts.Recreate {
+	if h.File() != nil && !opts.Recreate {
 		return convergeHeld(ctx, p, h, opts)
 	}
 	return buildNew(ctx, p, h, opts)
@@ -360,49 +357,32 @@ func isBlockDevice(path string) bool {
 	return err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0
 }
 
-// convergeHeld converges the image file h holds, and says so when the path
-// no longer names that file once it is done.
-func convergeHeld(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
-	t, err := readTarget(h.f)
-	if err != nil {
-		return nil, err
-	}
-	res, err := converge(ctx, p, t, h.f, opts)
-	res, err = opts.verifyConverged(ctx, res, err, h.f)
-	if err == nil && res.BytesWritten > 0 {
-		if err = h.stillThere(); err != nil {
-			err = fmt.Errorf("%w; the kit was written to the file that was there when apply started", err)
-		}
-	}
-	return res, err
-}
-
 // buildNew builds p's image whole in the locked temporary file beside the
 // path h holds and renames it into place when complete and verified.
-func buildNew(ctx context.Context, p *Plan, h *heldImage, opts BuildOptions) (*Result, error) {
-	if h.tmp == nil { // a second build, after the first was committed
-		if err := h.createTemp(); err != nil {
+func buildNew(ctx context.Context, p *Plan, h *imagefile.Held, opts BuildOptions) (*Result, error) {
+	if h.Temp() == nil { // a second build, after the first was committed
+		if err := h.CreateTemp(); err != nil {
 			return nil, err
 		}
 	}
 	spec := p.spec
 	spec.Verify = !opts.NoVerify
 	spec.Defer = opts.deferSources
-	res, err := disk.BuildFile(ctx, h.tmp, spec, imageEvents(opts.Progress))
+	res, err := disk.BuildFile(ctx, h.Temp(), spec, imageEvents(opts.Progress))
 	if err == nil {
-		err = h.commit()
+		err = h.Commit()
 	}
 	if err != nil {
 		// Emptied for another build (a deferred build relies on holes).
-		if terr := h.tmp.Truncate(0); terr != nil {
-			h.dropTemp()
+		if terr := h.Temp().Truncate(0); terr != nil {
+			h.DropTemp()
 		}
 	}
 	var bad *disk.SourceError
 	switch {
 	case errors.As(err, &bad):
 		return nil, &BadCacheEntryError{ISO: p.isoNamed(bad.Path), Path: bad.Source, Algorithm: bad.Algorithm, Want: bad.Want, Got: bad.Got}
-	case errors.Is(err, ErrUnsafeTarget), errors.Is(err, ErrTargetMoved):
+	case errors.Is(err, ErrUnsafeTarget), errors.Is(err, imagefile.ErrTargetMoved):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("building %s: %w", p.Image, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/internal/testenv"
+	"github.com/usbkit/compose/compose/isoimage"
 )
 
 // TestPayloadProof: the default proof comes from what the ISO is: Debian's
@@ -19,7 +20,7 @@ func TestPayloadProof(t *testing.T) {
 	} {
 		_, err := os.Stat(iso)
 		testenv.Require(t, err == nil, iso+" is not installed (Debian packages memtest86+, ipxe)")
-		in, err := InspectISO(context.Background(), iso)
+		in, err := isoimage.Inspect(context.Background(), iso)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -112,7 +112,7 @@ func build(t *testing.T, m *config.Manifest, cache, img string) *Plan {
 	if !p.Ready {
 		t.Fatalf("plan not ready after fetching: downloads %v", p.Downloads)
 	}
-	if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
+	if _, err := Build(ctx, p, BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -226,7 +226,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	if p.Ready || len(p.Downloads) != 1 || p.Downloads[0].Name != "alpha" || p.Entries[0].Boot != nil {
 		t.Fatalf("plan over an empty cache: %+v", p)
 	}
-	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, ErrNotReady) {
+	if _, err := Build(ctx, p, BuildOptions{}); !errors.Is(err, ErrNotReady) {
 		t.Fatalf("Apply of an unready plan: %v", err)
 	}
 	if _, err := os.Stat(img); !errors.Is(err, os.ErrNotExist) {
@@ -254,7 +254,7 @@ func TestApplyCancelledLeavesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Apply(ctx, p, BuildOptions{Recreate: true}); !errors.Is(err, context.Canceled) {
+	if _, err := Build(ctx, p, BuildOptions{Recreate: true}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled apply: %v", err)
 	}
 	if got, _ := os.ReadFile(img); string(got) != old {

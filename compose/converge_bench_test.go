@@ -59,7 +59,7 @@ func BenchmarkConverge16GiB(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := Apply(ctx, p, opts)
+		res, err := Build(ctx, p, opts)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
@@ -52,7 +53,7 @@ func mustSources(t *testing.T, m *config.Manifest, l *config.Lock) []fetch.Sourc
 	return s
 }
 
-func ops(d *Diff) string {
+func ops(d *converge.Diff) string {
 	var out []string
 	for _, c := range d.Changes {
 		n := c.Name
@@ -70,9 +71,9 @@ func ops(d *Diff) string {
 // ext4 read without journal replay, as GRUB reads it), that the ext4 data
 // partition is e2fsck-clean after replay, and that the target reads back
 // as a kit without drift.
-func checkKit(t *testing.T, img string) *Target {
+func checkKit(t *testing.T, img string) *converge.Target {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,9 +130,9 @@ func checkKit(t *testing.T, img string) *Target {
 }
 
 // dataCopy copies the kit's ext4 data partition to a file; "" without one.
-func dataCopy(t *testing.T, img string, tg *Target) string {
+func dataCopy(t *testing.T, img string, tg *converge.Target) string {
 	t.Helper()
-	idx := dataIndex(tg.State)
+	idx := tg.State.DataIndex()
 	for _, p := range tg.Partitions {
 		if p.Index == idx {
 			out := filepath.Join(t.TempDir(), "data.img")
@@ -190,7 +191,7 @@ func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
 	if p.Diff == nil || ops(p.Diff) != "+iso:gamma -iso:alpha ~iso:beta ~menu:/boot/grub/grub.cfg" || len(p.Diff.Recreate) > 0 || p.Diff.Steps != 1 {
 		t.Fatalf("diff: %+v", p.Diff)
 	}
-	res, err := Apply(context.Background(), p, BuildOptions{})
+	res, err := Build(context.Background(), p, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +206,7 @@ func TestConvergeChangesOnlyWhatDiffers(t *testing.T) {
 	if !again.Diff.NoChanges {
 		t.Fatalf("re-plan after apply: %s", ops(again.Diff))
 	}
-	res, err = Apply(context.Background(), again, BuildOptions{})
+	res, err = Build(context.Background(), again, BuildOptions{})
 	if err != nil || res.BytesWritten != 0 {
 		t.Fatalf("no-op apply wrote %d bytes: %v", res.BytesWritten, err)
 	}
@@ -218,13 +219,13 @@ func TestConvergeRefuses(t *testing.T) {
 
 	// A firmware target that needs a partition the kit lacks.
 	bios := kit(t, dir, "bios, uefi-x64", filepath.Join(dir, "alpha.iso"))
-	if _, err := Apply(ctx, planAgainst(t, bios, cache, img), BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "BIOS boot partition") {
+	if _, err := Build(ctx, planAgainst(t, bios, cache, img), BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "BIOS boot partition") {
 		t.Fatalf("adding bios: %v", err)
 	}
 	// A file changed outside compose.
 	f, _ := os.OpenFile(img, os.O_RDWR, 0)
-	tg, _ := ReadTarget(img)
-	v, err := fatedit.Open(f, partOffset(tg, espIndex(tg.State)))
+	tg, _ := converge.ReadTarget(img)
+	v, err := fatedit.Open(f, tg.Offset(tg.State.ESPIndex()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,16 +236,16 @@ func TestConvergeRefuses(t *testing.T) {
 	}
 	f.Close()
 	p := planAgainst(t, two, cache, img)
-	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "grub.cfg was changed outside compose") {
+	if _, err := Build(ctx, p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "grub.cfg was changed outside compose") {
 		t.Fatalf("drift: %v", err)
 	}
 	// Not a kit at all; --recreate rewrites it.
 	os.WriteFile(img, make([]byte, 4<<20), 0o644)
 	p = planAgainst(t, two, cache, img)
-	if _, err := Apply(ctx, p, BuildOptions{}); !errors.Is(err, ErrRecreate) || !strings.Contains(err.Error(), "not a compose kit") {
+	if _, err := Build(ctx, p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) || !strings.Contains(err.Error(), "not a compose kit") {
 		t.Fatalf("not a kit: %v", err)
 	}
-	if _, err := Apply(ctx, planAgainst(t, two, cache, img, PlanOptions{Recreate: true}), BuildOptions{Recreate: true}); err != nil {
+	if _, err := Build(ctx, planAgainst(t, two, cache, img, PlanOptions{Recreate: true}), BuildOptions{Recreate: true}); err != nil {
 		t.Fatal(err)
 	}
 	checkKit(t, img)
@@ -281,7 +282,7 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 	p := planAgainst(t, two, cache, img)
 	newKit := p.desired.Kit
 	opts := BuildOptions{chunk: 64 << 10, wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
-	if _, err := Apply(ctx, p, opts); err != nil {
+	if _, err := Build(ctx, p, opts); err != nil {
 		t.Fatal(err)
 	}
 	total := count.writes
@@ -295,8 +296,7 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 		testenv.Run(t, "cp", "--sparse=always", pristine, img)
 		d := &dying{n: n}
 		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
-		// Apply reads the target again: one plan serves every run.
-		_, err := Apply(ctx, p, opts)
+		_, err := Build(ctx, p, opts)
 		if !errors.Is(err, syscall.EIO) {
 			t.Fatalf("stopped after %d of %d writes: Apply returned %v", n, total, err)
 		}
@@ -308,7 +308,8 @@ func TestConvergeSurvivesDeath(t *testing.T) {
 		default:
 			t.Fatalf("stopped after %d writes: kit %s is neither old nor new", n, k)
 		}
-		if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
+		// A rerun is a new apply: it plans against what the stop left.
+		if _, err := Build(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 			t.Fatalf("rerun after stop at %d: %v", n, err)
 		}
 		if k := checkKit(t, img).State.Kit; k != newKit {
@@ -362,7 +363,7 @@ func TestConvergeTwoSteps(t *testing.T) {
 	opts := BuildOptions{wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
 	pristine := img + ".pristine"
 	testenv.Run(t, "cp", "--sparse=always", img, pristine)
-	res, err := Apply(ctx, p, opts)
+	res, err := Build(ctx, p, opts)
 	if err != nil || res.Steps != 2 {
 		t.Fatalf("apply: %+v, %v", res, err)
 	}
@@ -379,7 +380,7 @@ func TestConvergeTwoSteps(t *testing.T) {
 		testenv.Run(t, "cp", "--sparse=always", pristine, img)
 		d := &dying{n: n}
 		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
-		if _, err := Apply(ctx, p, opts); !errors.Is(err, syscall.EIO) {
+		if _, err := Build(ctx, p, opts); !errors.Is(err, syscall.EIO) {
 			t.Fatalf("stopped after %d writes: %v", n, err)
 		}
 		st := checkKit(t, img).State
@@ -404,7 +405,7 @@ func TestConvergeTwoSteps(t *testing.T) {
 	if !interim {
 		t.Fatal("no stop left the interim kit")
 	}
-	if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
+	if _, err := Build(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if st := checkKit(t, img).State; st.Interim || st.Kit != p.desired.Kit {
@@ -423,7 +424,7 @@ func TestConvergeRefusesWhenEvenTwoStepsDoNotFit(t *testing.T) {
 	if p.Diff.Steps != 0 || len(p.Diff.Recreate) != 1 || !strings.Contains(p.Diff.Recreate[0], "more once the replaced and removed ISOs are deleted first") {
 		t.Fatalf("diff: %+v", p.Diff)
 	}
-	if _, err := Apply(context.Background(), p, BuildOptions{}); !errors.Is(err, ErrRecreate) {
+	if _, err := Build(context.Background(), p, BuildOptions{}); !errors.Is(err, converge.ErrRecreate) {
 		t.Fatalf("apply: %v", err)
 	}
 }
@@ -431,7 +432,7 @@ func TestConvergeRefusesWhenEvenTwoStepsDoNotFit(t *testing.T) {
 // readESPFile reads a file from the ESP of the kit at img.
 func readESPFile(t *testing.T, img, path string) string {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +441,7 @@ func readESPFile(t *testing.T, img, path string) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	v, err := fatedit.Open(readOnly{f}, partOffset(tg, espIndex(tg.State)))
+	v, err := fatedit.Open(readOnly{f}, tg.Offset(tg.State.ESPIndex()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,3 +451,8 @@ func readESPFile(t *testing.T, img, path string) string {
 	}
 	return string(b)
 }
+
+// readOnly lets fatedit read a kit the test must not write.
+type readOnly struct{ io.ReaderAt }
+
+func (readOnly) WriteAt([]byte, int64) (int, error) { return 0, errors.New("opened read-only") }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
@@ -51,7 +52,7 @@ func TestConvergeData(t *testing.T) {
 			t.Fatalf("beta's replacement: %+v", c)
 		}
 	}
-	res, err := Apply(context.Background(), p, BuildOptions{})
+	res, err := Build(context.Background(), p, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestConvergeData(t *testing.T) {
 	if !again.Diff.NoChanges {
 		t.Fatalf("re-plan after apply: %s", ops(again.Diff))
 	}
-	if res, err := Apply(context.Background(), again, BuildOptions{}); err != nil || res.BytesWritten != 0 {
+	if res, err := Build(context.Background(), again, BuildOptions{}); err != nil || res.BytesWritten != 0 {
 		t.Fatalf("no-op apply wrote %d bytes: %v", res.BytesWritten, err)
 	}
 }
@@ -76,7 +77,7 @@ func TestConvergeData(t *testing.T) {
 // back, as an interrupted apply would have left them.
 func putData(t *testing.T, img string, files map[string][]byte) {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func putData(t *testing.T, img string, files map[string][]byte) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	v, err := ext4edit.Open(f, partOffset(tg, dataIndex(tg.State)))
+	v, err := ext4edit.Open(f, tg.Offset(tg.State.DataIndex()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestConvergeDataLeftovers(t *testing.T) {
 			t.Fatalf("%s is not marked as a leftover", c.Name)
 		}
 	}
-	res, err := Apply(context.Background(), p, BuildOptions{})
+	res, err := Build(context.Background(), p, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +149,9 @@ func TestConvergeDataLeftovers(t *testing.T) {
 	}
 }
 
-func checkDrift(t *testing.T, img string) *Target {
+func checkDrift(t *testing.T, img string) *converge.Target {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil || !tg.Drift {
 		t.Fatalf("drift not seen: %v %+v", err, tg)
 	}
@@ -173,7 +174,7 @@ func TestConvergeDataSurvivesDeath(t *testing.T) {
 	p := planAgainst(t, two, cache, img)
 	newKit := p.desired.Kit
 	opts := BuildOptions{chunk: 64 << 10, wrap: func(f *os.File) fatedit.Device { count.File = f; return count }}
-	if _, err := Apply(ctx, p, opts); err != nil {
+	if _, err := Build(ctx, p, opts); err != nil {
 		t.Fatal(err)
 	}
 	total := count.writes
@@ -182,7 +183,7 @@ func TestConvergeDataSurvivesDeath(t *testing.T) {
 		testenv.Run(t, "cp", "--sparse=always", pristine, img)
 		d := &dying{n: n}
 		opts.wrap = func(f *os.File) fatedit.Device { d.File = f; return d }
-		if _, err := Apply(ctx, p, opts); !errors.Is(err, syscall.EIO) {
+		if _, err := Build(ctx, p, opts); !errors.Is(err, syscall.EIO) {
 			t.Fatalf("stopped after %d of %d writes: Apply returned %v", n, total, err)
 		}
 		phase := dataPhase(checkKit(t, img), oldKit, newKit)
@@ -190,7 +191,8 @@ func TestConvergeDataSurvivesDeath(t *testing.T) {
 			t.Fatalf("stopped after %d writes: the kit is neither old nor new", n)
 		}
 		seen[phase]++
-		if _, err := Apply(ctx, p, BuildOptions{}); err != nil {
+		// A rerun is a new apply: it plans against what the stop left.
+		if _, err := Build(ctx, planAgainst(t, two, cache, img), BuildOptions{}); err != nil {
 			t.Fatalf("rerun after stop at %d: %v", n, err)
 		}
 		if tg := checkKit(t, img); tg.State.Kit != newKit || len(tg.Data.Leftovers) > 0 || tg.Data.Recovery {
@@ -215,7 +217,7 @@ func spread(total, n int, seed int64) []int {
 
 // dataPhase names what an interrupted apply left: the old or new kit,
 // with leftovers and/or a journal to replay.
-func dataPhase(tg *Target, oldKit, newKit string) string {
+func dataPhase(tg *converge.Target, oldKit, newKit string) string {
 	s := map[string]string{oldKit: "old", newKit: "new"}[tg.State.Kit]
 	if s == "" {
 		s = "neither"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/usbkit/compose/compose/device"
 )
@@ -14,8 +15,7 @@ import (
 // them after confirmation.
 func readKits(paths []string) bool {
 	for _, p := range paths {
-		t, err := ReadTarget(p)
-		if err != nil || !t.Kit {
+		if !isKit(p) {
 			return false
 		}
 	}
@@ -74,7 +74,7 @@ func (k *Kit) convergeDevice(ctx context.Context, d device.Device, opts ApplyOpt
 	}
 	var res *Result
 	if err == nil {
-		res, err = Apply(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Verify: opts.Verify, device: f})
+		res, err = Build(ctx, p, BuildOptions{NoVerify: opts.NoVerify, Progress: opts.Progress, Verify: opts.Verify, device: f})
 	}
 	if res != nil {
 		r.Written, r.Changes, r.Steps, r.Touched = res.BytesWritten, res.Changes, res.Steps, res.BytesWritten > 0
@@ -87,4 +87,16 @@ func (k *Kit) convergeDevice(ctx context.Context, d device.Device, opts ApplyOpt
 	}
 	r.Complete, r.Verified = true, !opts.NoVerify
 	return r, nil
+}
+
+// isKit reads the state record of the target at path and says whether
+// it holds a kit.
+func isKit(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	t, err := readRecord(f)
+	return err == nil && t.Kit
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
@@ -99,7 +100,7 @@ func readWithOwnExt4(t *testing.T, dev string, data *disk.Partition) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	v, _, err := openDataReadOnly(f, data.Offset)
+	v, _, err := converge.OpenExt4(f, data.Offset)
 	if err != nil {
 		t.Fatal(err)
 	}

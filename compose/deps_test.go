@@ -33,6 +33,13 @@ var forbidden = map[string][]string{
 	"compose/disk":      {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/device":    {"config", "fetch", "bootloader", "compose", "cmd"},
 	"compose/boottest":  {"config", "fetch", "bootloader", "compose", "cmd"},
+	// isoimage reads hostile ISOs for the planner and `compose inspect`.
+	"compose/isoimage": {"fetch", "compose", "cmd"},
+	// converge changes a kit in place from plain data: no manifest, plan
+	// or fetcher.
+	"compose/converge": {"fetch", "cmd", "compose/boottest", "compose/isoimage", "compose/imagefile"},
+	// imagefile holds an image path; it knows nothing of kits.
+	"compose/imagefile": {"config", "fetch", "bootloader", "cmd", "compose/boottest", "compose/isoimage", "compose/converge"},
 	// fatedit edits FAT32 volumes from plain inputs.
 	"compose/internal/fatedit": {"config", "fetch", "bootloader", "compose", "cmd"},
 	// directio reads with the page cache bypassed, for compose and compose/device.

@@ -13,7 +13,7 @@ func TestDeviceEventsWarning(t *testing.T) {
 	var got []Event
 	f := deviceEvents(func(e Event) { got = append(got, e) })
 	f(device.Event{Device: "/dev/sdb", Phase: device.PhaseWarning, Message: "no flush"})
-	if len(got) != 1 || got[0].State != Warning || got[0].Phase != PhaseWrite || got[0].Message != "no flush" {
+	if len(got) != 1 || got[0].Status != Warning || got[0].Phase != PhaseWrite || got[0].Message != "no flush" {
 		t.Fatalf("got %+v, want one write warning", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 	english "github.com/usbkit/compose/config/plural" // compose has a func plural of its own
 )
@@ -45,15 +46,15 @@ type DeviceResult struct {
 	Touched bool `json:"touched"`
 	// Incremental is true when the device's kit was changed in place;
 	// Changes are then what changed (none: it already held the kit).
-	Incremental bool     `json:"incremental,omitempty"`
-	Changes     []Change `json:"changes,omitempty"`
+	Incremental bool              `json:"incremental,omitempty"`
+	Changes     []converge.Change `json:"changes,omitempty"`
 	// Steps is how many commits the in-place change made (Result.Steps).
 	Steps    int      `json:"steps,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Error    string   `json:"error,omitempty"`
 	// ISOCheck and Verification are the in-place apply's (Result's).
-	ISOCheck     string        `json:"iso_check,omitempty"`
-	Verification *Verification `json:"verification,omitempty"`
+	ISOCheck     string                 `json:"iso_check,omitempty"`
+	Verification *converge.Verification `json:"verification,omitempty"`
 
 	err error
 }
@@ -194,14 +195,14 @@ func deviceEvents(progress func(Event)) func(device.Event) {
 		return nil
 	}
 	return func(e device.Event) {
-		ev := Event{Phase: devicePhases[e.Phase], Task: e.Device, Done: e.Done, Total: e.Total, State: Running, Message: e.Message}
+		ev := Event{Phase: devicePhases[e.Phase], Task: e.Device, Done: e.Done, Total: e.Total, Status: Running, Message: e.Message}
 		switch e.Phase {
 		case device.PhaseDone:
-			ev.State = Done
+			ev.Status = Done
 		case device.PhaseWarning:
-			ev.State = Warning
+			ev.Status = Warning
 		case device.PhaseFailed:
-			ev.State = Failed
+			ev.Status = Failed
 			if e.Err != nil {
 				ev.Message = e.Err.Error()
 			}

@@ -61,7 +61,7 @@ func BenchmarkApplyDevice(b *testing.B) {
 				b.Fatal(err)
 			}
 			start := time.Now()
-			res, err := Apply(ctx, p, BuildOptions{deferSources: direct})
+			res, err := Build(ctx, p, BuildOptions{deferSources: direct})
 			if err != nil {
 				b.Fatal(err)
 			}

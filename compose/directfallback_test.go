@@ -19,7 +19,7 @@ func TestConvergeVerifyFallsBackForReal(t *testing.T) {
 	_, cache, built, two := twoKits(t, "uefi-x64")
 	img := filepath.Join(testenv.Ramfs(t), "kit.img")
 	testenv.Run(t, "cp", "--sparse=always", built, img)
-	res, err := Apply(context.Background(), planAgainst(t, two, cache, img), BuildOptions{})
+	res, err := Build(context.Background(), planAgainst(t, two, cache, img), BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

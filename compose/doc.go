@@ -16,15 +16,15 @@
 // The lock lives beside the manifest and is named after it (config.LockPath);
 // a lock written for another manifest is refused, never replaced. Apply
 // refuses, before fetching, an image path whose replacement would destroy
-// something (ErrUnsafeImage: a file the manifest names, compared by inode,
+// something (imagefile.ErrUnsafeImage: a file the manifest names, compared by inode,
 // the cache, a file that is not a disk image…), an image directory it
-// cannot write (ErrImageDir), and devices that are unsafe or named twice.
+// cannot write (imagefile.ErrImageDir), and devices that are unsafe or named twice.
 // It opens the image path once, without following a symbolic link, and
 // writes only through what it opened: a new image's temporary file is
 // renamed into place relative to the directory it opened, and only over
-// the file it checked (ErrTargetMoved otherwise). It holds an flock on the
+// the file it checked (imagefile.ErrTargetMoved otherwise). It holds an flock on the
 // image, or on a new image's temporary file, for the whole apply, so a
-// second writer is refused (ErrTargetBusy, naming the holder's PID); a
+// second writer is refused (imagefile.ErrTargetBusy, naming the holder's PID); a
 // device is written only when the node opened is the device checked;
 // every ISO's bytes are hashed against the lock while placed
 // (ErrBadCacheEntry names a cache entry that changed).
@@ -33,16 +33,19 @@
 // image, the menu entries with the way each ISO boots, and warnings. The
 // same Plan value that `compose plan` prints is the one `compose apply` runs.
 //
-// ISOs are hostile input. Planning inspects each (InspectISO does one) with
+// ISOs are hostile input. Planning inspects each through compose/isoimage,
 // every read bounded and the context checked at each: an ISO the ISO 9660
 // reader cannot survive, or whose tree or Rock Ridge fields loop, is
-// ErrMalformedISO naming it and what is wrong; a panic in compose's own
-// code on one is an error matching crash.ErrInternal, not a crash.
+// isoimage.ErrMalformedISO naming it and what is wrong; a panic in
+// compose's own code on one is an error matching crash.ErrInternal, not a
+// crash.
 //
 // This package joins config (what the user asked for), fetch (verified ISOs
 // in a cache), bootloader (GRUB files, BIOS boot code, ISO inspection,
-// grub.cfg), compose/disk (the GPT/FAT32/ext4 writer) and compose/device
-// (USB devices). Those know nothing of each other, and compose's API uses
+// grub.cfg), compose/disk (the GPT/FAT32/ext4 writer), compose/converge
+// (in-place change of an existing kit, its record), compose/isoimage
+// (hostile ISOs read for inspection), compose/imagefile (the image path,
+// opened once and locked) and compose/device (USB devices). Those know nothing of each other, and compose's API uses
 // none of compose/disk's or compose/device's types: it has its own Event,
 // Stick, DeviceResult, Machine and BootCase.
 //
@@ -55,25 +58,14 @@
 // suite) turns each into a boottest.Case with boottest.CaseOf and
 // boottest.ParseProof and runs it. compose_test's deps test enforces the edge.
 //
-// An existing kit is converged rather than rebuilt: every build records
-// its content on the ESP (KitState, at StatePath); ReadTarget reads it back
-// with drift checks, MakeDiff compares it with a plan (the +/~/- changes
-// `compose plan --image` prints), and Apply writes only those changes
-// through compose/internal/fatedit's crash-safe in-place FAT32 update: in
-// one commit, or in two when the ESP has no room for new ISOs beside the
-// ones they replace (Diff.Interim: first a menu and record without them,
-// then the new files). The ext4 data partition is changed through its
-// journal (compose/internal/ext4edit): new files under new paths before
-// the ESP's commit, old ones removed after it. Each commit is read back
-// with the page cache bypassed (compose/internal/directio).
-//
-// ReadTarget's drift checks read each ISO's size and first and last 64 KiB
-// only (ISOCheckSampled). Verify reads a kit whole, with O_DIRECT: every
-// file the record names on either partition, and core.img with the MBR
-// boot code, against the record's digests (an ISO's is its whole pinned
-// digest, so no manifest is needed); it writes nothing, and reports each
-// file ok, changed, missing or unreadable (ErrDamaged), or the target not
-// a kit (ErrNotKit). ApplyOptions.Verify runs it after an in-place apply.
+// An existing kit is converged rather than rebuilt: the plan reads the
+// target once (compose/converge's ReadTarget: its record and drift checks)
+// and holds the changes as Plan.Diff, with the record, files and menus
+// (the interim ones of a two-step apply too) rendered for them; Apply
+// reads the state record alone again, refuses a target whose record
+// changed since (converge.ErrChanged), and hands exactly those to
+// converge.Run. ApplyOptions.Verify then reads the kit
+// whole (converge.Verify), as Verify does for `compose verify`.
 //
 // It prints nothing: progress leaves through callbacks (fetch.Options.Events
 // for downloads, ApplyOptions.Progress for building and writing).

@@ -39,7 +39,7 @@ isos:
 `
 
 // e2eLarge is what is booted from the real-size kit.
-var e2eLarge = map[boottest.Firmware][]string{
+var e2eLarge = map[boottest.Variant][]string{
 	boottest.UEFI:      {"big", "livebig", "dracutbig", "huge"},
 	boottest.UEFISB:    {"big", "livebig", "dracutbig"},
 	boottest.BIOS:      {"big", "livebig", "dracutbig", "huge"},

@@ -48,7 +48,7 @@ isos:
 
 // e2eMatrix is what is booted: firmware → entries. memtest86+ and iPXE are
 // unsigned, so under Secure Boot they must fail exactly that way.
-var e2eMatrix = map[boottest.Firmware][]string{
+var e2eMatrix = map[boottest.Variant][]string{
 	boottest.UEFI:        {"tiny", "tinycfg", "memtest", "ipxe", "liveboot", "dracut"},
 	boottest.UEFISB:      {"tiny", "tinycfg", "memtest", "ipxe", "liveboot", "dracut"},
 	boottest.BIOS:        {"tiny", "tinycfg", "liveboot", "dracut"},
@@ -58,7 +58,7 @@ var e2eMatrix = map[boottest.Firmware][]string{
 }
 
 // e2eData is the second image: the ISOs on the ext4 data partition.
-var e2eData = map[boottest.Firmware][]string{
+var e2eData = map[boottest.Variant][]string{
 	boottest.UEFI: {"tiny", "liveboot"},
 	boottest.BIOS: {"tiny", "liveboot"},
 }
@@ -120,7 +120,7 @@ func e2eSetup(t *testing.T) map[string]string {
 
 // e2eRun composes the kit with compose's own pipeline (lock, plan, apply),
 // then boots the cases of matrix from it, one at a time.
-func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boottest.Firmware][]string) []boottest.Case {
+func e2eRun(t *testing.T, isos map[string]string, storage string, matrix map[boottest.Variant][]string) []boottest.Case {
 	t.Helper()
 	m, img, p := e2eCompose(t, t.TempDir(), e2eManifest(t, e2eKit, isos, storage))
 	return e2eBoot(t, m, img, p, matrix)
@@ -157,7 +157,7 @@ func TestBootConverged(t *testing.T) {
 		t.Fatalf("converging the kit: diff %+v", p.Diff)
 	}
 	checkKit(t, img)
-	e2eBoot(t, m, img, p, map[boottest.Firmware][]string{
+	e2eBoot(t, m, img, p, map[boottest.Variant][]string{
 		boottest.UEFI: {"tiny", "tinycfg"},
 		boottest.BIOS: {"tiny"},
 	})
@@ -185,7 +185,7 @@ func e2eCompose(t *testing.T, dir, manifest string) (*config.Manifest, string, *
 
 // e2eBoot boots the cases of matrix from the kit, one at a time, and
 // fails the test for each that does not pass (after one retry).
-func e2eBoot(t *testing.T, m *config.Manifest, img string, p *Plan, matrix map[boottest.Firmware][]string) []boottest.Case {
+func e2eBoot(t *testing.T, m *config.Manifest, img string, p *Plan, matrix map[boottest.Variant][]string) []boottest.Case {
 	t.Helper()
 	planned, err := p.BootCases(m, BootMachines(m))
 	if err != nil {
@@ -252,14 +252,14 @@ func runnerCases(t *testing.T, planned []BootCase) []boottest.Case {
 // selectCases keeps the cases matrix names, and fails when the plan does
 // not offer one of them (an entry the menu hides where it should show).
 // COMPOSE_BOOT_CASES, a regexp on "firmware/entry", narrows it further.
-func selectCases(t *testing.T, all []boottest.Case, matrix map[boottest.Firmware][]string) []boottest.Case {
+func selectCases(t *testing.T, all []boottest.Case, matrix map[boottest.Variant][]string) []boottest.Case {
 	t.Helper()
 	var filter *regexp.Regexp
 	if f := os.Getenv("COMPOSE_BOOT_CASES"); f != "" {
 		filter = regexp.MustCompile(f)
 	}
 	var out []boottest.Case
-	for _, fw := range boottest.AllFirmware {
+	for _, fw := range boottest.AllVariants {
 		for _, name := range matrix[fw] {
 			found := false
 			for _, c := range all {

@@ -12,15 +12,15 @@ const (
 	PhaseWrite  Phase = "write"  // the image written to a device
 )
 
-// State is where the task an Event reports stands.
-type State string
+// Status is where the task an Event reports stands.
+type Status string
 
-// States.
+// Statuses.
 const (
-	Running State = "running"
-	Done    State = "done"
-	Failed  State = "failed"
-	Warning State = "warning" // Message says what; the task goes on
+	Running Status = "running"
+	Done    Status = "done"
+	Failed  Status = "failed"
+	Warning Status = "warning" // Message says what; the task goes on
 )
 
 // Event reports progress of Apply: building the image (Task "files") and
@@ -30,7 +30,7 @@ type Event struct {
 	Task    string
 	Done    int64
 	Total   int64
-	State   State
+	Status  Status
 	Message string
 }
 
@@ -42,12 +42,12 @@ func imageEvents(progress func(Event)) func(disk.Event) {
 		return nil
 	}
 	return func(e disk.Event) {
-		ev := Event{Phase: PhasePlace, Task: "files", Done: e.AllDone, Total: e.AllTotal, State: Running}
+		ev := Event{Phase: PhasePlace, Task: "files", Done: e.AllDone, Total: e.AllTotal, Status: Running}
 		if e.Kind == disk.EventVerify {
 			ev.Phase = PhaseVerify
 		}
 		if e.AllTotal > 0 && e.AllDone >= e.AllTotal {
-			ev.State = Done
+			ev.Status = Done
 		}
 		progress(ev)
 	}

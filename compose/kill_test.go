@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
@@ -75,7 +76,7 @@ func childApply() error {
 	if opts.chunk, err = strconv.Atoi(os.Getenv("CHUNK")); err != nil {
 		return err
 	}
-	if _, err := Apply(ctx, p, opts); err != nil {
+	if _, err := Build(ctx, p, opts); err != nil {
 		return err
 	}
 	sp.reach(pointEnd, 0, 0)
@@ -380,7 +381,7 @@ func (k kill) child(target string, stop int) *exec.Cmd {
 // points, each named by the region of the apply it falls in.
 func (k kill) census(t *testing.T, target string) []point {
 	t.Helper()
-	tg, err := ReadTarget(target)
+	tg, err := converge.ReadTarget(target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,14 +472,14 @@ func parsePoints(r io.Reader, stop int) (pts []point, stopped bool, err error) {
 // the ESP's swap (its new directories, FSInfo and the one commit write),
 // the data partition's journal before the swap, its removals after it,
 // the read-backs and the end. A region met again is numbered ("#2").
-func nameRegions(pts []point, tg *Target) {
+func nameRegions(pts []point, tg *converge.Target) {
 	part := func(off int64) string {
 		for _, p := range tg.Partitions {
 			if off >= p.Offset && off < p.Offset+p.Size {
 				switch p.Index {
-				case espIndex(tg.State):
+				case tg.State.ESPIndex():
 					return "esp"
-				case dataIndex(tg.State):
+				case tg.State.DataIndex():
 					return "data"
 				}
 			}

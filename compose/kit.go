@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
 )
@@ -269,15 +270,15 @@ func (k *Kit) Plan(ctx context.Context, image string, opts ...PlanOptions) (*Pla
 	if o.held != nil || o.device != nil || o.Device {
 		return MakePlan(ctx, k.m, l, f, image, o)
 	}
-	h, err := k.openImage(image, imageMode{recreate: o.Recreate})
+	h, err := k.openImage(image, imagefile.Mode{Recreate: o.Recreate})
 	if err != nil {
 		return nil, err
 	}
-	defer h.close()
+	defer h.Close()
 	o.held = h
 	p, err := MakePlan(ctx, k.m, l, f, image, o)
 	if p != nil && h != nil {
-		p.Warnings = append(p.Warnings, h.notes...)
+		p.Warnings = append(p.Warnings, h.Notes()...)
 	}
 	return p, err
 }

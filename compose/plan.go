@@ -10,7 +10,10 @@ import (
 	"strings"
 
 	"github.com/usbkit/compose/bootloader"
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/imagefile"
+	"github.com/usbkit/compose/compose/isoimage"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/config/crash"
 	"github.com/usbkit/compose/config/firmware"
@@ -18,7 +21,7 @@ import (
 )
 
 // Plan is what apply would do. It is printed by `compose plan` (as text or
-// JSON) and executed by Apply.
+// JSON) and executed by Build (which Kit.Apply calls).
 type Plan struct {
 	Manifest   string          `json:"manifest"`
 	Image      string          `json:"image,omitempty"`
@@ -37,14 +40,20 @@ type Plan struct {
 	// MokManager (secure_boot), under /EFI/compose/keys.
 	Keys []bootloader.Certificate `json:"keys,omitempty"`
 	// Diff is what applying changes on an existing image (nil for a new
-	// image, with Recreate, or before the plan is Ready).
-	Diff *Diff `json:"diff,omitempty"`
+	// image, with Recreate, or before the plan is Ready). Build runs exactly
+	// it, on the target the plan read, once it checked that the target's
+	// state record is still the one read (converge.ErrChanged otherwise).
+	Diff *converge.Diff `json:"diff,omitempty"`
 
-	spec     disk.Spec
-	lay      disk.Layout
+	spec disk.Spec
+	lay  disk.Layout
+	// target is the kit Diff was made against, and goal what converge.Run
+	// makes of it: apply runs exactly these (nil without a Diff).
+	target   *converge.Target
+	goal     converge.Goal
 	stickID  string
-	desired  *KitState   // the record Apply writes; nil until Ready
-	espExtra []disk.File // Secure Boot files for the ESP: keys, payload copies
+	desired  *converge.KitState // the record Apply writes; nil until Ready
+	espExtra []disk.File        // Secure Boot files for the ESP: keys, payload copies
 	// The menu as rendered into grub.cfg, kept for a two-step apply's
 	// interim menu.
 	menu        bootloader.Menu
@@ -63,8 +72,8 @@ type PlanOptions struct {
 	// as it is, where an image path is checked as apply checks it.
 	Device bool
 
-	held   *heldImage // the image path Kit.Apply opened and locked
-	device *os.File   // a device opened exclusively by Kit.Apply
+	held   *imagefile.Held // the image path Kit.Apply opened and locked
+	device *os.File        // a device opened exclusively by Kit.Apply
 }
 
 // Download is one ISO apply must fetch first.
@@ -195,7 +204,8 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		return nil, err
 	}
 	if target != nil && p.Ready {
-		if p.Diff, err = MakeDiff(p, target); err != nil {
+		p.target, p.Diff = target, converge.MakeDiff(p.desired, target)
+		if p.goal, err = p.goalFor(p.Diff); err != nil {
 			return nil, err
 		}
 	}
@@ -203,21 +213,26 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 }
 
 // existingTarget reads the image at path when there is one to converge.
-func existingTarget(path string, o PlanOptions) (*Target, error) {
+func existingTarget(path string, o PlanOptions) (*converge.Target, error) {
 	switch {
 	case path == "" || o.Recreate:
 		return nil, nil
 	case o.device != nil:
 		return readTarget(o.device)
-	case o.held != nil && o.held.f == nil:
+	case o.held != nil && o.held.File() == nil:
 		return nil, nil
 	case o.held != nil:
-		return readTarget(o.held.f)
+		return readTarget(o.held.File())
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, nil
 	}
-	return ReadTarget(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readTarget(f)
 }
 
 // strict fails the plan on entry warnings when the manifest asks for it.
@@ -259,15 +274,15 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	at := strings.TrimSpace(m.Diag(fmt.Sprintf("isos[%d]", i), "").String())
 	name := fmt.Sprintf("%s (%s)", iso.Name, location(iso))
 	defer crash.Recover(&err, "inspecting %s", name)
-	im, err := openISO(ctx, file, name)
+	im, err := isoimage.Open(ctx, file, name)
 	if err != nil {
 		return fmt.Errorf("%s %w", at, err)
 	}
-	defer im.close()
-	p.Warnings = append(p.Warnings, im.warnings...)
+	defer im.Close()
+	p.Warnings = append(p.Warnings, im.Warnings...)
 	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd, Args: iso.Args}
-	d, err := bootloader.Resolve(im, im.label, ov)
-	if perr := im.failed(); perr != nil {
+	d, err := bootloader.Resolve(im, im.Label, ov)
+	if perr := im.Failed(); perr != nil {
 		return fmt.Errorf("%s %w", at, perr)
 	}
 	if err != nil {
@@ -275,7 +290,7 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		if errors.Is(err, bootloader.ErrMalformedTree) {
 			n = name // the file as well, as the ISO 9660 reader's failures say
 		}
-		return fmt.Errorf("%s %w", at, inspectErr(n, err))
+		return fmt.Errorf("%s %w", at, isoimage.InspectErr(n, err))
 	}
 	e.Boot = &d
 	e.Warnings = d.Warnings
@@ -287,7 +302,7 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		return nil
 	}
 	r, err := bootloader.CheckSecureBoot(im, d)
-	if perr := im.failed(); perr != nil {
+	if perr := im.Failed(); perr != nil {
 		return fmt.Errorf("%s %w", at, perr)
 	}
 	if err != nil {
@@ -297,7 +312,7 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	e.SecureBoot = &r
 	if !r.Boots && (r.Trust == bootloader.TrustUnsigned || r.Trust == bootloader.TrustOther) {
 		e.payload, err = bootloader.PayloadData(im, r)
-		if perr := im.failed(); perr != nil {
+		if perr := im.Failed(); perr != nil {
 			return fmt.Errorf("%s %w", at, perr)
 		}
 		if err != nil {

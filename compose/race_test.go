@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usbkit/compose/compose/converge"
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/fetch"
@@ -50,9 +52,9 @@ func TestApplyDoesNotFollowASwappedTarget(t *testing.T) {
 	if sha256File(t, dev) != before {
 		t.Fatalf("the loop device behind the swapped-in link was written")
 	}
-	if !errors.Is(err, ErrTargetMoved) || !strings.Contains(err.Error(), "the kit was written to the file that was there when apply started") ||
+	if !errors.Is(err, imagefile.ErrTargetMoved) || !strings.Contains(err.Error(), "the kit was written to the file that was there when apply started") ||
 		strings.Count(err.Error(), "replaced") != 1 { // it said so twice, in two wordings
-		t.Fatalf("Apply: got %v, want ErrTargetMoved", err)
+		t.Fatalf("Apply: got %v, want imagefile.ErrTargetMoved", err)
 	}
 	if fi, err := os.Lstat(img); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("the link was replaced: %v", err)
@@ -81,8 +83,8 @@ func TestApplyRecreateDoesNotReplaceASwappedTarget(t *testing.T) {
 		}
 	}
 	_, err := k.Apply(context.Background(), ApplyOptions{Image: img, Recreate: true, Planned: swap})
-	if !errors.Is(err, ErrTargetMoved) || !strings.Contains(err.Error(), "the new image was discarded") {
-		t.Fatalf("Apply --recreate: got %v, want ErrTargetMoved", err)
+	if !errors.Is(err, imagefile.ErrTargetMoved) || !strings.Contains(err.Error(), "the new image was discarded") {
+		t.Fatalf("Apply --recreate: got %v, want imagefile.ErrTargetMoved", err)
 	}
 	if fi, err := os.Lstat(img); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("the link was replaced: %v", err)
@@ -103,8 +105,8 @@ func TestApplyRecreateDoesNotReplaceASwappedTarget(t *testing.T) {
 		}
 	}
 	_, err = k.Apply(context.Background(), ApplyOptions{Image: filepath.Join(sub, "kit.img"), Planned: replaceDir})
-	if !errors.Is(err, ErrTargetMoved) {
-		t.Fatalf("Apply with the directory replaced: got %v, want ErrTargetMoved", err)
+	if !errors.Is(err, imagefile.ErrTargetMoved) {
+		t.Fatalf("Apply with the directory replaced: got %v, want imagefile.ErrTargetMoved", err)
 	}
 	for _, d := range []string{sub, sub + ".old"} {
 		if entries, _ := os.ReadDir(d); len(entries) > 0 {
@@ -136,7 +138,7 @@ func TestRaceChild(t *testing.T) {
 	}
 	code := 0
 	switch {
-	case errors.Is(err, ErrTargetBusy):
+	case errors.Is(err, imagefile.ErrTargetBusy):
 		code = 5
 	case err != nil:
 		code = 1
@@ -324,7 +326,7 @@ func TestApplyRaceLeavesAKit(t *testing.T) {
 	assertNoTemporaries(t, dir)
 }
 
-func holdsISO(tg *Target, name string) bool {
+func holdsISO(tg *converge.Target, name string) bool {
 	for _, iso := range tg.State.ISOs {
 		if iso.Name == name {
 			return true
@@ -346,8 +348,8 @@ func TestVerifyExcludesApply(t *testing.T) {
 	first := startRacer(t, two, cache, img, "BLOCK=1")
 	pid := fmt.Sprintf("PID %d", first.cmd.Process.Pid)
 	_, err := Verify(context.Background(), VerifyOptions{Targets: []string{img}})
-	if !errors.Is(err, ErrTargetBusy) || !errors.Is(err, ErrUnsafeTarget) || !strings.Contains(err.Error(), "another process is writing it ("+pid) {
-		t.Fatalf("verify while an apply holds the image: %v; want ErrTargetBusy naming %s", err, pid)
+	if !errors.Is(err, imagefile.ErrTargetBusy) || !errors.Is(err, ErrUnsafeTarget) || !strings.Contains(err.Error(), "another process is writing it ("+pid) {
+		t.Fatalf("verify while an apply holds the image: %v; want imagefile.ErrTargetBusy naming %s", err, pid)
 	}
 	if code := first.wait(); code != 0 {
 		t.Fatalf("the apply: exit %d: %s", code, first.stderr.String())
@@ -356,15 +358,15 @@ func TestVerifyExcludesApply(t *testing.T) {
 		t.Fatalf("verify once the apply ended: %+v, %v", v, err)
 	}
 
-	reading, err := openReading(img, "verify") // as Verify holds it while it reads
+	reading, err := imagefile.OpenReading(img, "verify") // as Verify holds it while it reads
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := sha256File(t, img)
 	k := loadKit(t, three, cache)
 	_, err = k.Apply(context.Background(), ApplyOptions{Image: img})
-	if !errors.Is(err, ErrTargetBusy) || !strings.Contains(err.Error(), "another process is reading it (PID") {
-		t.Fatalf("apply while verify reads: %v; want ErrTargetBusy, reading", err)
+	if !errors.Is(err, imagefile.ErrTargetBusy) || !strings.Contains(err.Error(), "another process is reading it (PID") {
+		t.Fatalf("apply while verify reads: %v; want imagefile.ErrTargetBusy, reading", err)
 	}
 	reading.Close()
 
@@ -372,8 +374,8 @@ func TestVerifyExcludesApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); !errors.Is(err, ErrTargetBusy) {
-		t.Fatalf("apply while compose test boots the image: %v; want ErrTargetBusy", err)
+	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); !errors.Is(err, imagefile.ErrTargetBusy) {
+		t.Fatalf("apply while compose test boots the image: %v; want imagefile.ErrTargetBusy", err)
 	}
 	if sha256File(t, img) != before {
 		t.Fatal("a refused apply changed the image")

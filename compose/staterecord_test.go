@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -18,7 +19,7 @@ import (
 // changed by edit (as JSON: a crafted stick may hold any record).
 func withRecord(t *testing.T, img string, edit func(map[string]any)) string {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil || !tg.Kit {
 		t.Fatalf("the kit: %+v, %v", tg, err)
 	}
@@ -44,12 +45,12 @@ func withRecord(t *testing.T, img string, edit func(map[string]any)) string {
 	if err := os.WriteFile(out, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	off := partOffset(tg, espIndexOf(tg))
-	testenv.Run(t, "mcopy", "-o", "-i", out+"@@"+strconv.FormatInt(off, 10), rec, "::"+StatePath)
+	off := tg.Offset(espIndexOf(tg))
+	testenv.Run(t, "mcopy", "-o", "-i", out+"@@"+strconv.FormatInt(off, 10), rec, "::"+converge.StatePath)
 	return out
 }
 
-func espIndexOf(tg *Target) int {
+func espIndexOf(tg *converge.Target) int {
 	for _, p := range tg.Partitions {
 		if p.Type == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" {
 			return p.Index
@@ -95,7 +96,7 @@ func TestHostileStateRecord(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			bad := withRecord(t, img, c.edit)
 			_, err := Verify(context.Background(), VerifyOptions{Targets: []string{bad}})
-			if !errors.Is(err, ErrNotKit) || !strings.Contains(err.Error(), c.want) {
+			if !errors.Is(err, converge.ErrNotKit) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("verify: %v\nwant not a kit: %s", err, c.want)
 			}
 		})
@@ -109,7 +110,7 @@ func TestHostileStateRecord(t *testing.T) {
 		st["files"] = files
 	})
 	_, err := Verify(context.Background(), VerifyOptions{Targets: []string{many}})
-	if !errors.Is(err, ErrDamaged) || len(err.Error()) > 2000 || !strings.Contains(err.Error(), "5000 files are damaged") || !strings.HasSuffix(err.Error(), "; and 4980 more") {
+	if !errors.Is(err, converge.ErrDamaged) || len(err.Error()) > 2000 || !strings.Contains(err.Error(), "5000 files are damaged") || !strings.HasSuffix(err.Error(), "; and 4980 more") {
 		t.Fatalf("a record of 5000 files that are not there: %d bytes of error: %.300s", len(err.Error()), err)
 	}
 }

@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/fetch"
 )
@@ -120,7 +121,7 @@ func TestApplyRefusesWhatItMustNotReplace(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before, _ := os.ReadFile(c.image)
 			_, err := k.Apply(context.Background(), ApplyOptions{Image: c.image, Recreate: c.recreate})
-			if !errors.Is(err, ErrUnsafeImage) || !errors.Is(err, ErrUnsafeTarget) || !strings.Contains(err.Error(), c.want) {
+			if !errors.Is(err, imagefile.ErrUnsafeImage) || !errors.Is(err, ErrUnsafeTarget) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Apply(%s): got %v, want a refusal saying %q", c.image, err, c.want)
 			}
 			if strings.Contains(err.Error(), "unsafe target") {
@@ -159,12 +160,12 @@ func TestImageTargetsAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, img := range []string{in("new.img"), in("empty.img"), in("sparse.img"), in("zeros.img"), in("disk.img")} {
-		h, err := k.openImage(img, imageMode{write: true, recreate: true})
+		h, err := k.openImage(img, imagefile.Mode{Write: true, Recreate: true})
 		if err != nil {
 			t.Errorf("%s: %v", img, err)
 			continue
 		}
-		h.close()
+		h.Close()
 	}
 	assertNoTemporaries(t, dir)
 }
@@ -182,8 +183,8 @@ func TestApplyChecksBeforeFetching(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = k.Apply(context.Background(), ApplyOptions{Image: filepath.Join(dir, "nosuch", "kit.img")})
-	var de *ImageDirError
-	if !errors.Is(err, ErrImageDir) || !errors.As(err, &de) || !strings.Contains(err.Error(), "nosuch does not exist") {
+	var de *imagefile.ImageDirError
+	if !errors.Is(err, imagefile.ErrImageDir) || !errors.As(err, &de) || !strings.Contains(err.Error(), "nosuch does not exist") {
 		t.Fatalf("missing image directory: got %v", err)
 	}
 	assertNothingFetched(t, cache)
@@ -285,21 +286,6 @@ func assertNoTemporaries(t *testing.T, dir string) {
 	}
 }
 
-// ImageDirError says in words why the directory cannot take the image.
-func TestImageDirErrorWords(t *testing.T) {
-	for errno, want := range map[syscall.Errno]string{
-		syscall.ENOENT:  "the directory out does not exist",
-		syscall.ENOTDIR: "the directory out is not a directory",
-		syscall.EROFS:   "the directory out is on a read-only file system",
-		syscall.EACCES:  "the directory out cannot be written (permission denied)",
-	} {
-		err := imageDirError("out/kit.img", "out", &fs.PathError{Op: "open", Path: "out/.kit.img.tmp", Err: errno})
-		if !errors.Is(err, ErrImageDir) || err.Error() != "cannot write the image to out/kit.img: "+want+"; nothing was fetched or built" {
-			t.Errorf("%v: %v", errno, err)
-		}
-	}
-}
-
 // TestApplyRefusesAMountedLoopImage: an image whose data partition is
 // mounted through a loop device is not changed in place. Found by the
 // recheck pass: apply changed the ext4 partition under the mount, and on
@@ -319,7 +305,7 @@ func TestApplyRefusesAMountedLoopImage(t *testing.T) {
 	two := kitWith(t, v2, "firmware: [uefi-x64]\nstorage: data", liveISO(t, v2, "beta", "b"))
 	k := loadKit(t, two, cache)
 
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil || tg.Data == nil {
 		t.Fatalf("the kit has no data partition: %+v, %v", tg, err)
 	}
@@ -336,11 +322,11 @@ func TestApplyRefusesAMountedLoopImage(t *testing.T) {
 		}
 	})
 	want := "it is attached to the loop device " + dev + ", which is in use (" + dev + " on " + mnt + ")"
-	if _, err := k.Plan(context.Background(), img); !errors.Is(err, ErrUnsafeImage) || !strings.Contains(err.Error(), want) {
-		t.Fatalf("plan: %v\nwant ErrUnsafeImage: %s", err, want)
+	if _, err := k.Plan(context.Background(), img); !errors.Is(err, imagefile.ErrUnsafeImage) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("plan: %v\nwant imagefile.ErrUnsafeImage: %s", err, want)
 	}
-	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); !errors.Is(err, ErrUnsafeImage) || !strings.Contains(err.Error(), want) {
-		t.Fatalf("apply: %v\nwant ErrUnsafeImage: %s", err, want)
+	if _, err := k.Apply(context.Background(), ApplyOptions{Image: img}); !errors.Is(err, imagefile.ErrUnsafeImage) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("apply: %v\nwant imagefile.ErrUnsafeImage: %s", err, want)
 	}
 	testenv.Run(t, "umount", mnt)
 	mounted = false
@@ -385,7 +371,7 @@ func TestImagePathAsTheKernelResolvesIt(t *testing.T) {
 		t.Fatalf("plan of the same path: %+v, %v", p, err)
 	}
 	_, err = k.Apply(context.Background(), ApplyOptions{Image: filepath.Join(other, "kit.img") + "/"})
-	if !errors.Is(err, ErrUnsafeImage) || !strings.Contains(err.Error(), "it ends in a path separator") {
+	if !errors.Is(err, imagefile.ErrUnsafeImage) || !strings.Contains(err.Error(), "it ends in a path separator") {
 		t.Fatalf("a trailing separator: %v", err)
 	}
 }

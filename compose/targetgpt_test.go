@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -88,10 +89,10 @@ func TestHostileGPT(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "kit.img")
 			editGPT(t, good, img, c.edit)
 			_, err := Verify(context.Background(), VerifyOptions{Targets: []string{img}})
-			if !errors.Is(err, ErrNotKit) || !strings.Contains(err.Error(), c.want) {
+			if !errors.Is(err, converge.ErrNotKit) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("verify: %v\nwant not a kit: %s", err, c.want)
 			}
-			tg, err := ReadTarget(img)
+			tg, err := converge.ReadTarget(img)
 			if err != nil || tg.Kit || !strings.Contains(strings.Join(tg.Problems, "; "), c.want) {
 				t.Fatalf("ReadTarget: kit %v, problems %q, %v", tg != nil && tg.Kit, tg.Problems, err)
 			}
@@ -104,7 +105,7 @@ func TestHostileGPT(t *testing.T) {
 	if err := os.WriteFile(cut, b[:20<<20], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Verify(context.Background(), VerifyOptions{Targets: []string{cut}}); !errors.Is(err, ErrNotKit) || !strings.Contains(err.Error(), "a truncated copy") {
+	if _, err := Verify(context.Background(), VerifyOptions{Targets: []string{cut}}); !errors.Is(err, converge.ErrNotKit) || !strings.Contains(err.Error(), "a truncated copy") {
 		t.Fatalf("verify of a truncated copy: %v", err)
 	}
 	if v, err := verifyOne(t, good); err != nil || !v.OK {

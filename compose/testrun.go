@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/compose/internal/stale"
 	"github.com/usbkit/compose/config"
 )
@@ -67,7 +68,7 @@ func (k *Kit) BootTest(ctx context.Context, opts TestOptions) (*TestRun, error) 
 	if run.Image != "" {
 		// What a killed apply of this image left beside it.
 		stale.Collect(filepath.Dir(run.Image), "."+filepath.Base(run.Image)+".", "apply", ".tmp")
-		f, err := openReading(run.Image, "test")
+		f, err := imagefile.OpenReading(run.Image, "test")
 		if err != nil {
 			return nil, err
 		}

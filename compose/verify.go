@@ -4,37 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
-	"github.com/usbkit/compose/compose/internal/directio"
+	"github.com/usbkit/compose/compose/converge"
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/config"
-)
-
-// ErrNotKit is matched (errors.Is) by Verify's error for a target that
-// holds no readable compose state record: there is nothing to check it
-// against.
-var ErrNotKit = errors.New("not a compose kit")
-
-// ErrDamaged is matched (errors.Is) by a *DamageError.
-var ErrDamaged = errors.New("the kit on the target is damaged")
-
-// Statuses of a VerifiedFile. Changed, missing and unreadable files are
-// damage; leftovers and added files are reported, not counted as damage.
-const (
-	StatusOK         = "ok"
-	StatusChanged    = "changed"    // its size or digest is not the recorded one
-	StatusMissing    = "missing"    // the record names it; the volume has no such file
-	StatusUnreadable = "unreadable" // reading it failed (Error says why)
-	StatusLeftover   = "leftover"   // under /isos on the data partition, not recorded (TargetData.Leftovers)
-	StatusAdded      = "added"      // any other file the record does not name
-)
-
-// ISO checks: how much of each ISO a check read. The no-op of plan and
-// apply samples; Verify and apply's Verify read every byte.
-const (
-	ISOCheckSampled = "sampled" // its size and the SHA-256 of its first and last 64 KiB
-	ISOCheckFull    = "full"    // every byte, against its whole digest
 )
 
 // VerifyOptions tune Verify.
@@ -50,110 +24,6 @@ type VerifyOptions struct {
 	Progress func(Event)
 }
 
-// Verification is what Verify found on one target.
-type Verification struct {
-	Target string `json:"target"`
-	// Kit is the record's kit digest (KitState.Kit).
-	Kit string `json:"kit"`
-	// Interim is true for the interim kit of an interrupted two-step
-	// apply: its record names fewer ISOs than the manifest.
-	Interim bool           `json:"interim,omitempty"`
-	Files   []VerifiedFile `json:"files"`
-	// Damaged counts the changed, missing and unreadable files.
-	Damaged int  `json:"damaged"`
-	OK      bool `json:"ok"`
-	// BytesRead is the file bytes read and hashed.
-	BytesRead int64 `json:"bytes_read"`
-	// Direct is true when the target was read with O_DIRECT, bypassing
-	// the page cache; Warnings say why not where it was refused.
-	Direct bool `json:"direct"`
-	// Lock is the lock the ISOs were compared with, empty without one;
-	// Notes say how the stick differs from it, or why none was used.
-	Lock     string   `json:"lock,omitempty"`
-	Notes    []string `json:"notes,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
-}
-
-// VerifiedFile is one file of a kit as Verify found it.
-type VerifiedFile struct {
-	Path      string `json:"path"`
-	Partition int    `json:"partition"`
-	// Kind is "iso", "menu", "bootloader", "data" (another file on the
-	// data partition), or "extra" for a file the record does not name.
-	Kind string `json:"kind"`
-	Name string `json:"name,omitempty"` // the ISO's name
-	// Size, Algorithm and Expected are the record's.
-	Size      int64  `json:"size"`
-	Algorithm string `json:"algorithm,omitempty"`
-	Expected  string `json:"expected,omitempty"`
-	// ActualSize and Actual are what the target holds; Actual is empty
-	// when the file was not read whole (missing, another size, a read
-	// error).
-	ActualSize int64  `json:"actual_size"`
-	Actual     string `json:"actual,omitempty"`
-	Status     string `json:"status"`
-	Error      string `json:"error,omitempty"`
-	// Lock, for an ISO with VerifyOptions.Manifest: "pinned" when the
-	// lock pins the recorded digest, "differs" when it pins another,
-	// "absent" when it does not name the ISO.
-	Lock string `json:"lock,omitempty"`
-}
-
-// Damaged is true for a changed, missing or unreadable file.
-func (f VerifiedFile) Damaged() bool {
-	return f.Status == StatusChanged || f.Status == StatusMissing || f.Status == StatusUnreadable
-}
-
-// DamageError says which files of a kit do not match its record.
-type DamageError struct {
-	Target string
-	Files  []VerifiedFile // the damaged ones
-}
-
-func (e *DamageError) Error() string {
-	var parts []string
-	for _, f := range e.Files {
-		parts = append(parts, damageLine(f))
-	}
-	return fmt.Sprintf("%s: %d %s damaged: %s",
-		e.Target, len(e.Files), plural(len(e.Files), "file is", "files are"), joinSome(parts))
-}
-
-// Is makes errors.Is(err, ErrDamaged) true.
-func (e *DamageError) Is(target error) bool { return target == ErrDamaged }
-
-func damageLine(f VerifiedFile) string {
-	switch {
-	case f.Status == StatusMissing:
-		return f.Path + " is missing"
-	case f.Status == StatusUnreadable:
-		return fmt.Sprintf("%s cannot be read (%s)", f.Path, f.Error)
-	case f.ActualSize != f.Size:
-		return fmt.Sprintf("%s is %d bytes, recorded %d", f.Path, f.ActualSize, f.Size)
-	}
-	return fmt.Sprintf("%s changed (read %s %s, recorded %s)", f.Path, f.Algorithm, f.Actual, f.Expected)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-// NotKitError says why a target Verify was given is not a compose kit.
-type NotKitError struct {
-	Target   string
-	Problems []string
-}
-
-func (e *NotKitError) Error() string {
-	return fmt.Sprintf("%s is not a compose kit: %s", e.Target, joinSome(e.Problems))
-}
-
-// Is makes errors.Is(err, ErrNotKit) true.
-func (e *NotKitError) Is(target error) bool { return target == ErrNotKit }
-
 // Verify reads every byte of every file the kit on each target records,
 // on the ESP and the ext4 data partition (as replayed, in memory, when its
 // journal holds an interrupted apply), and compares each with the record:
@@ -166,7 +36,7 @@ func (e *NotKitError) Is(target error) bool { return target == ErrNotKit }
 // per target holding no kit, and the errors of targets that could not be
 // read at all. The manifest's lock, when given, is only compared with the
 // record; a lock that cannot be used is a note, not an error.
-func Verify(ctx context.Context, opts VerifyOptions) ([]*Verification, error) {
+func Verify(ctx context.Context, opts VerifyOptions) ([]*converge.Verification, error) {
 	var lock *config.Lock
 	var lockNote string
 	if opts.Manifest != "" {
@@ -176,7 +46,7 @@ func Verify(ctx context.Context, opts VerifyOptions) ([]*Verification, error) {
 		}
 		lock, lockNote = k.lock, lockUnusable(k)
 	}
-	var out []*Verification
+	var out []*converge.Verification
 	var errs []error
 	for _, path := range opts.Targets {
 		v, err := verifyTarget(ctx, path, lock, opts.Progress)
@@ -209,173 +79,36 @@ func lockUnusable(k *Kit) string {
 
 // verifyTarget verifies one target; the Verification is nil only when the
 // target could not be read or holds no kit.
-func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress func(Event)) (*Verification, error) {
-	f, err := openReading(path, "verify")
-	if errors.Is(err, ErrTargetBusy) {
+func verifyTarget(ctx context.Context, path string, lock *config.Lock, progress func(Event)) (*converge.Verification, error) {
+	f, err := imagefile.OpenReading(path, "verify")
+	if errors.Is(err, imagefile.ErrTargetBusy) {
 		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("verifying %s: %w", path, err)
 	}
 	defer f.Close()
-	return verifyFile(ctx, f, lock, progress)
+	return verifyFile(ctx, f, lock, progress, nil)
 }
 
-// verifyFile is verifyTarget on a target the caller has open (apply's
-// descriptor, never its path again).
-func verifyFile(ctx context.Context, f *os.File, lock *config.Lock, progress func(Event)) (*Verification, error) {
-	path := f.Name()
-	src, direct, warning, err := uncachedReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("verifying %s: %w", path, err)
+// verifyFile is converge.Verify on a target the caller has open (apply's
+// descriptor, never its path again), its progress one task.
+func verifyFile(ctx context.Context, f *os.File, lock *config.Lock, progress func(Event), openDirect converge.DirectOpener) (*converge.Verification, error) {
+	opts := converge.VerifyOptions{OpenDirect: openDirect}
+	var done, total int64
+	if progress != nil {
+		opts.Progress = func(d, t int64, path string) {
+			done, total = d, t
+			progress(Event{Phase: PhaseVerify, Task: f.Name(), Done: d, Total: t, Status: Running, Message: path})
+		}
 	}
-	if r, ok := src.(*directio.Reader); ok {
-		defer r.Close()
-	}
-	res, jobs, err := readKit(f, src, lock)
-	if err != nil {
-		return nil, err
-	}
-	res.Direct = direct
-	if warning != "" {
-		res.Warnings = append(res.Warnings, warning)
-	}
-	if err := hashAll(ctx, jobs, res, verifyEvents(path, progress)); err != nil {
-		return nil, fmt.Errorf("verifying %s: %w", path, err) // Ctrl-C: say what stopped
-	}
-	res.finish(lock)
-	if res.Damaged > 0 {
-		return res, res.damage()
-	}
-	return res, nil
-}
-
-// readKit reads the kit's record and volumes through src (the partition
-// table through f) and lists the files to read whole; the BIOS boot code,
-// small, is checked at once.
-func readKit(f *os.File, src io.ReaderAt, lock *config.Lock) (*Verification, []fileJob, error) {
-	t, esp, espIndex, err := readRecord(f, src)
-	if err != nil {
-		return nil, nil, fmt.Errorf("verifying %s: %w", f.Name(), err)
-	}
-	if !t.Kit {
-		return nil, nil, &NotKitError{Target: f.Name(), Problems: t.Problems}
-	}
-	res := &Verification{Target: f.Name(), Kit: t.State.Kit, Interim: t.State.Interim, Files: []VerifiedFile{}}
-	if res.Interim {
-		res.Notes = append(res.Notes, "it holds the interim kit of an interrupted two-step apply, without the ISOs being replaced: apply again finishes it")
-	}
-	if lock != nil {
-		res.Lock = lock.File
-	}
-	jobs := espJobs(t.State, esp, espIndex, res)
-	data, err := dataJobs(t, src, res)
-	if err != nil {
-		return nil, nil, fmt.Errorf("verifying %s: %w", f.Name(), err)
-	}
-	res.checkBIOSBoot(t, src)
-	return res, append(jobs, data...), nil
-}
-
-// uncachedReader gives a reader of f's bytes that bypasses the page cache:
-// the file f has open, opened again with O_DIRECT (through /proc/self/fd on
-// Linux, so a path renamed or replaced since does not matter; elsewhere by
-// path, refused if the path now names another file), or where its file
-// system refuses direct I/O, f itself (and a warning). f's cached pages are
-// dropped either way: the partition table is read through f.
-func uncachedReader(f *os.File) (io.ReaderAt, bool, string, error) {
-	dropCache(f)
-	r, err := openDirect(f)
+	v, err := converge.Verify(ctx, f, lock, opts)
 	switch {
-	case err == nil:
-		if err := sameFile(f, r); err != nil {
-			r.Close()
-			return nil, false, "", err
-		}
-		return r, true, "", nil
-	case errors.Is(err, directio.ErrRefused):
-		return f, false, fmt.Sprintf("read after dropping the page cache, not bypassing it: %v", err), nil
+	case progress == nil:
+	case v != nil:
+		progress(Event{Phase: PhaseVerify, Task: f.Name(), Done: done, Total: total, Status: Done})
+	case ctx.Err() != nil:
+		progress(Event{Phase: PhaseVerify, Task: f.Name(), Done: done, Total: total, Status: Failed})
 	}
-	return nil, false, "", err
-}
-
-// sameFile refuses a direct reader of another file than f: its path was
-// renamed or replaced between the two opens.
-func sameFile(f *os.File, r *directio.Reader) error {
-	a, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	b, err := r.Stat()
-	if err != nil {
-		return err
-	}
-	if !os.SameFile(a, b) {
-		return fmt.Errorf("%s was replaced while it was opened", f.Name())
-	}
-	return nil
-}
-
-// finish counts the damage and compares the ISOs with the lock.
-func (res *Verification) finish(lock *config.Lock) {
-	for i := range res.Files {
-		f := &res.Files[i]
-		if f.Damaged() {
-			res.Damaged++
-		}
-		if lock == nil || f.Kind != "iso" {
-			continue
-		}
-		switch e := lock.ISO(f.Name); {
-		case e == nil:
-			f.Lock = "absent"
-			res.Notes = append(res.Notes, fmt.Sprintf("%s: %s does not name it", f.Name, lock.File))
-		case e.Algorithm != f.Algorithm || e.Digest != f.Expected || e.Size != f.Size:
-			f.Lock = "differs"
-			res.Notes = append(res.Notes, fmt.Sprintf("%s: %s pins %s:%s, the stick holds %s:%s ('compose plan' on this target shows the change)",
-				f.Name, lock.File, e.Algorithm, e.Digest, f.Algorithm, f.Expected))
-		default:
-			f.Lock = "pinned"
-		}
-	}
-	res.OK = res.Damaged == 0
-}
-
-func (res *Verification) damage() error {
-	e := &DamageError{Target: res.Target}
-	for _, f := range res.Files {
-		if f.Damaged() {
-			e.Files = append(e.Files, f)
-		}
-	}
-	return e
-}
-
-// verifyEvents reports a target's verification as one task.
-func verifyEvents(target string, progress func(Event)) func(done, total int64, path string, state State) {
-	if progress == nil {
-		return nil
-	}
-	return func(done, total int64, path string, state State) {
-		progress(Event{Phase: PhaseVerify, Task: target, Done: done, Total: total, State: state, Message: path})
-	}
-}
-
-// verifyConverged follows an in-place apply (or its no-op): it says how
-// much of the ISOs were checked and, with opts.Verify, reads the whole
-// target against the record it now holds. Damage fails the apply with a
-// *DamageError; a full write needs no such pass: it is read back whole.
-func (opts BuildOptions) verifyConverged(ctx context.Context, res *Result, err error, f *os.File) (*Result, error) {
-	if err != nil || res == nil || !res.Incremental {
-		return res, err
-	}
-	res.ISOCheck = ISOCheckSampled
-	if !opts.Verify {
-		return res, nil
-	}
-	v, err := verifyFile(ctx, f, nil, opts.Progress)
-	if v != nil {
-		res.Verification, res.ISOCheck = v, ISOCheckFull
-	}
-	return res, err
+	return v, err
 }

@@ -1,19 +1,16 @@
 package compose
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/disk"
-	"github.com/usbkit/compose/compose/internal/directio"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
@@ -34,7 +31,7 @@ func (r *recorder) ReadAt(b []byte, off int64) (int, error) {
 // ESP, or with data on the ext4 data partition.
 func physOffset(t testing.TB, img, path string, data bool, at int64) int64 {
 	t.Helper()
-	tg, err := ReadTarget(img)
+	tg, err := converge.ReadTarget(img)
 	if err != nil || !tg.Kit {
 		t.Fatalf("%s: %v %v", img, err, tg.Problems)
 	}
@@ -44,11 +41,13 @@ func physOffset(t testing.TB, img, path string, data bool, at int64) int64 {
 	}
 	defer f.Close()
 	rec := &recorder{r: f}
-	var v opener
+	var v interface {
+		Open(string) (*io.SectionReader, error)
+	}
 	if data {
-		v, _, err = openDataReadOnly(rec, partOffset(tg, dataIndex(tg.State)))
+		v, _, err = converge.OpenExt4(rec, tg.Offset(tg.State.DataIndex()))
 	} else {
-		v, err = fatedit.Open(readOnly{rec}, partOffset(tg, espIndex(tg.State)))
+		v, err = fatedit.Open(readOnly{rec}, tg.Offset(tg.State.ESPIndex()))
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +84,7 @@ func flip(t *testing.T, path string, off int64) {
 }
 
 // statuses maps each verified file's path to its status.
-func statuses(v *Verification) map[string]string {
+func statuses(v *converge.Verification) map[string]string {
 	out := map[string]string{}
 	for _, f := range v.Files {
 		out[f.Path] = f.Status
@@ -95,18 +94,18 @@ func statuses(v *Verification) map[string]string {
 
 // wantStatuses checks the named files' statuses and that every other
 // file is ok, and that Damaged counts the damage.
-func wantStatuses(t *testing.T, v *Verification, want map[string]string) {
+func wantStatuses(t *testing.T, v *converge.Verification, want map[string]string) {
 	t.Helper()
 	damaged := 0
 	for path, got := range statuses(v) {
 		w := want[path]
 		if w == "" {
-			w = StatusOK
+			w = converge.StatusOK
 		}
 		if got != w {
 			t.Errorf("%s: %s, want %s", path, got, w)
 		}
-		if w == StatusChanged || w == StatusMissing || w == StatusUnreadable {
+		if w == converge.StatusChanged || w == converge.StatusMissing || w == converge.StatusUnreadable {
 			damaged++
 		}
 	}
@@ -120,7 +119,7 @@ func wantStatuses(t *testing.T, v *Verification, want map[string]string) {
 	}
 }
 
-func verifyOne(t *testing.T, target string, opts ...VerifyOptions) (*Verification, error) {
+func verifyOne(t *testing.T, target string, opts ...VerifyOptions) (*converge.Verification, error) {
 	t.Helper()
 	o := VerifyOptions{}
 	if len(opts) > 0 {
@@ -152,28 +151,28 @@ func TestVerifyFindsWhatTheSampleMisses(t *testing.T) {
 	flip(t, img, physOffset(t, img, "/isos/big.iso", false, 200<<20))
 
 	p := planAgainst(t, m, cache, img)
-	if !p.Diff.NoChanges || p.Diff.ISOCheck != ISOCheckSampled {
+	if !p.Diff.NoChanges || p.Diff.ISOCheck != converge.ISOCheckSampled {
 		t.Fatalf("plan: no changes %v, iso check %q", p.Diff.NoChanges, p.Diff.ISOCheck)
 	}
-	res, err := Apply(context.Background(), p, BuildOptions{})
-	if err != nil || !res.Incremental || len(res.Changes) > 0 || res.ISOCheck != ISOCheckSampled || res.Verification != nil {
+	res, err := Build(context.Background(), p, BuildOptions{})
+	if err != nil || !res.Incremental || len(res.Changes) > 0 || res.ISOCheck != converge.ISOCheckSampled || res.Verification != nil {
 		t.Fatalf("a plain no-op apply: %+v, %v", res, err)
 	}
 
 	v, err := verifyOne(t, img)
-	var de *DamageError
-	if !errors.Is(err, ErrDamaged) || !errors.As(err, &de) || len(de.Files) != 1 || !strings.Contains(err.Error(), "/isos/big.iso changed (read sha256 ") {
+	var de *converge.DamageError
+	if !errors.Is(err, converge.ErrDamaged) || !errors.As(err, &de) || len(de.Files) != 1 || !strings.Contains(err.Error(), "/isos/big.iso changed (read sha256 ") {
 		t.Fatalf("verify: %v", err)
 	}
-	wantStatuses(t, v, map[string]string{"/isos/big.iso": StatusChanged})
+	wantStatuses(t, v, map[string]string{"/isos/big.iso": converge.StatusChanged})
 	for _, f := range v.Files {
 		if f.Path == "/isos/big.iso" && (f.Actual == f.Expected || f.Actual == "" || f.ActualSize != f.Size || f.Kind != "iso" || f.Name != "big") {
 			t.Fatalf("the changed ISO: %+v", f)
 		}
 	}
 
-	res, err = Apply(context.Background(), planAgainst(t, m, cache, img), BuildOptions{Verify: true})
-	if !errors.Is(err, ErrDamaged) || res == nil || res.ISOCheck != ISOCheckFull || res.Verification == nil || res.Verification.Damaged != 1 {
+	res, err = Build(context.Background(), planAgainst(t, m, cache, img), BuildOptions{Verify: true})
+	if !errors.Is(err, converge.ErrDamaged) || res == nil || res.ISOCheck != converge.ISOCheckFull || res.Verification == nil || res.Verification.Damaged != 1 {
 		t.Fatalf("apply with Verify: %+v, %v", res, err)
 	}
 }
@@ -185,10 +184,10 @@ func TestVerifyBootFiles(t *testing.T) {
 	testenv.Tools(t, "xorriso")
 	_, _, img, _ := twoKits(t, "bios, uefi-x64")
 	res, err := verifyOne(t, img)
-	if err != nil || statuses(res)[biosBootPath] != StatusOK {
+	if err != nil || statuses(res)[converge.BIOSBootPath] != converge.StatusOK {
 		t.Fatalf("the fresh kit: %v %v", statuses(res), err)
 	}
-	tg, _ := ReadTarget(img)
+	tg, _ := converge.ReadTarget(img)
 	for _, p := range tg.Partitions {
 		if p.Type == disk.TypeBIOSBoot {
 			flip(t, img, p.Offset+1000)
@@ -199,7 +198,7 @@ func TestVerifyBootFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := fatedit.Open(f, partOffset(tg, espIndex(tg.State)))
+	v, err := fatedit.Open(f, tg.Offset(tg.State.ESPIndex()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,11 +209,11 @@ func TestVerifyBootFiles(t *testing.T) {
 	}
 	f.Close()
 	res, err = verifyOne(t, img)
-	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "3 files are damaged: ") {
+	if !errors.Is(err, converge.ErrDamaged) || !strings.Contains(err.Error(), "3 files are damaged: ") {
 		t.Fatalf("verify: %v", err)
 	}
-	wantStatuses(t, res, map[string]string{"/EFI/BOOT/grubx64.efi": StatusChanged, "/EFI/BOOT/mmx64.efi": StatusMissing, "/notes.txt": StatusAdded,
-		biosBootPath: StatusChanged})
+	wantStatuses(t, res, map[string]string{"/EFI/BOOT/grubx64.efi": converge.StatusChanged, "/EFI/BOOT/mmx64.efi": converge.StatusMissing, "/notes.txt": converge.StatusAdded,
+		converge.BIOSBootPath: converge.StatusChanged})
 }
 
 // TestVerifyDataPartition: an ISO on the ext4 data partition with a
@@ -225,24 +224,24 @@ func TestVerifyDataPartition(t *testing.T) {
 	_, _, img, _ := dataKits(t)
 	putData(t, img, map[string][]byte{"/isos/zeta-0123abcd.iso": []byte("zeta")})
 	tg := checkKit(t, img)
-	var beta StateISO
+	var beta converge.StateISO
 	for _, i := range tg.State.ISOs {
 		if i.Name == "beta" {
 			beta = i
 		}
 	}
-	if beta.Partition != dataIndex(tg.State) {
+	if beta.Partition != tg.State.DataIndex() {
 		t.Fatalf("beta is not on the data partition: %+v", beta)
 	}
 	flip(t, img, physOffset(t, img, beta.Path, true, beta.Size/2))
-	if tg, err := ReadTarget(img); err != nil || tg.Drift {
+	if tg, err := converge.ReadTarget(img); err != nil || tg.Drift {
 		t.Fatalf("the sample caught a change in the middle: %v", tg.Problems)
 	}
 	v, err := verifyOne(t, img)
-	if !errors.Is(err, ErrDamaged) {
+	if !errors.Is(err, converge.ErrDamaged) {
 		t.Fatalf("verify: %v", err)
 	}
-	wantStatuses(t, v, map[string]string{beta.Path: StatusChanged, "/isos/zeta-0123abcd.iso": StatusLeftover})
+	wantStatuses(t, v, map[string]string{beta.Path: converge.StatusChanged, "/isos/zeta-0123abcd.iso": converge.StatusLeftover})
 	for _, f := range v.Files {
 		if f.Path == beta.Path && f.Partition != beta.Partition {
 			t.Fatalf("beta reported on partition %d", f.Partition)
@@ -278,10 +277,10 @@ func TestVerifyReadsTheDevice(t *testing.T) {
 		t.Logf("the loop device's cache did not keep the old bytes; the test shows less than it could")
 	}
 	v, err := verifyOne(t, loop)
-	if !errors.Is(err, ErrDamaged) || !v.Direct {
+	if !errors.Is(err, converge.ErrDamaged) || !v.Direct {
 		t.Fatalf("verify %s: direct %v, %v", loop, v.Direct, err)
 	}
-	wantStatuses(t, v, map[string]string{"/isos/beta.iso": StatusChanged})
+	wantStatuses(t, v, map[string]string{"/isos/beta.iso": converge.StatusChanged})
 }
 
 // TestVerifyFallsBack: where O_DIRECT is refused, the cached pages are
@@ -289,11 +288,12 @@ func TestVerifyReadsTheDevice(t *testing.T) {
 func TestVerifyFallsBack(t *testing.T) {
 	testenv.Tools(t, "xorriso")
 	_, _, img, _ := twoKits(t, "uefi-x64")
-	defer func(o func(*os.File) (*directio.Reader, error)) { openDirect = o }(openDirect)
-	openDirect = func(f *os.File) (*directio.Reader, error) {
-		return nil, fmt.Errorf("%s: %w: its file system does not support O_DIRECT", f.Name(), directio.ErrRefused)
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
 	}
-	v, err := verifyOne(t, img)
+	defer f.Close()
+	v, err := verifyFile(context.Background(), f, nil, nil, refuseDirect)
 	if err != nil || !v.OK || v.Direct || len(v.Warnings) != 1 || !strings.Contains(v.Warnings[0], "read after dropping the page cache, not bypassing it: ") {
 		t.Fatalf("verify: %+v, %v", v, err)
 	}
@@ -308,8 +308,8 @@ func TestVerifyNotAKit(t *testing.T) {
 		t.Fatal(err)
 	}
 	vs, err := Verify(context.Background(), VerifyOptions{Targets: []string{img, filepath.Join(dir, "none.img")}})
-	var nk *NotKitError
-	if len(vs) != 0 || !errors.Is(err, ErrNotKit) || !errors.As(err, &nk) || nk.Target != img || !strings.Contains(err.Error(), "none.img") {
+	var nk *converge.NotKitError
+	if len(vs) != 0 || !errors.Is(err, converge.ErrNotKit) || !errors.As(err, &nk) || nk.Target != img || !strings.Contains(err.Error(), "none.img") {
 		t.Fatalf("verify: %v, %v", vs, err)
 	}
 }
@@ -319,8 +319,8 @@ func TestVerifyNotAKit(t *testing.T) {
 func TestVerifyAfterApply(t *testing.T) {
 	testenv.Tools(t, "xorriso")
 	_, cache, img, two := twoKits(t, "uefi-x64")
-	res, err := Apply(context.Background(), planAgainst(t, two, cache, img), BuildOptions{Verify: true})
-	if err != nil || len(res.Changes) == 0 || res.ISOCheck != ISOCheckFull || res.Verification == nil || !res.Verification.OK {
+	res, err := Build(context.Background(), planAgainst(t, two, cache, img), BuildOptions{Verify: true})
+	if err != nil || len(res.Changes) == 0 || res.ISOCheck != converge.ISOCheckFull || res.Verification == nil || !res.Verification.OK {
 		t.Fatalf("apply: %+v, %v", res, err)
 	}
 	if n := len(res.Verification.Files); n < 5 || res.Verification.BytesRead < 600<<10 {
@@ -357,84 +357,5 @@ func TestVerifyAgainstTheLock(t *testing.T) {
 	}
 	if lock["alpha"] != "absent" || lock["beta"] != "differs" || len(v.Notes) != 2 {
 		t.Fatalf("lock comparison %v, notes %q", lock, v.Notes)
-	}
-}
-
-// TestVerifyReadsTheFileOpened: the direct reader reads the file verify
-// opened, not whatever its path names by the time the reader is made.
-func TestVerifyReadsTheFileOpened(t *testing.T) {
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "a.img"), filepath.Join(dir, "b.img")
-	for i, p := range []string{a, b} {
-		if err := os.WriteFile(p, bytes.Repeat([]byte{byte('a' + i)}, 8192), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := os.Open(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := os.Rename(b, a); err != nil {
-		t.Fatal(err)
-	}
-	r, _, _, err := uncachedReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	if _, err := r.ReadAt(buf, 0); err != nil {
-		t.Fatal(err)
-	}
-	if buf[0] != 'a' || buf[4095] != 'a' {
-		t.Fatalf("read %q…, want the bytes of the file opened first", buf[:8])
-	}
-}
-
-// failingAt reads zeros, and fails from byte at on.
-type failingAt struct{ at int64 }
-
-func (f failingAt) ReadAt(b []byte, off int64) (int, error) {
-	n := int(max(0, min(int64(len(b)), f.at-off)))
-	clear(b[:n])
-	if n < len(b) {
-		return n, errors.New("input/output error")
-	}
-	return n, nil
-}
-
-// TestHashAll: files read whole across many chunks, an empty one, and one
-// whose reads fail part-way (unreadable, saying at which byte; the files
-// after it are still read); a cancelled context stops it.
-func TestHashAll(t *testing.T) {
-	zeros := sha256Hex(make([]byte, 3*verifyChunk+5))
-	res := &Verification{Files: []VerifiedFile{
-		{Path: "/a", Expected: zeros}, {Path: "/bad", Expected: zeros}, {Path: "/empty", Expected: sha256Hex(nil)}, {Path: "/b", Expected: zeros},
-	}}
-	size := int64(3*verifyChunk + 5)
-	var jobs []fileJob
-	for i, r := range []io.ReaderAt{failingAt{size}, failingAt{verifyChunk + 7}, failingAt{0}, failingAt{size}} {
-		n := size
-		if i == 2 {
-			n = 0
-		}
-		jobs = append(jobs, fileJob{r: io.NewSectionReader(r, 0, n), h: sha256.New(), file: i})
-	}
-	var last int64
-	if err := hashAll(context.Background(), jobs, res, func(done, total int64, _ string, _ State) { last = done }); err != nil {
-		t.Fatal(err)
-	}
-	res.finish(nil)
-	wantStatuses(t, res, map[string]string{"/bad": StatusUnreadable})
-	if e := res.Files[1].Error; !strings.Contains(e, fmt.Sprintf("at byte %d: input/output error", verifyChunk+7)) {
-		t.Fatalf("the read error: %q", e)
-	}
-	if res.BytesRead != 2*size+verifyChunk+7 || last != res.BytesRead {
-		t.Fatalf("read %d bytes, last progress %d", res.BytesRead, last)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := hashAll(ctx, jobs[:1], &Verification{Files: res.Files[:1]}, nil); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled: %v", err)
 	}
 }

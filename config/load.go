@@ -88,7 +88,7 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 		return
 	}
 	m.Label, m.Size = DefaultLabel, Size{Auto: true}
-	m.Firmware = []Firmware{firmware.BIOS, firmware.UEFIX64}
+	m.Firmware = []firmware.Firmware{firmware.BIOS, firmware.UEFIX64}
 	m.Storage = StorageAuto
 	m.Menu = Menu{Title: DefaultTitle, Timeout: DefaultTimeout, Console: ConsoleVGA}
 	var haveISOs bool
@@ -169,22 +169,22 @@ func (d *decoder) enum(v *yaml.Node, path string, allowed []string) (string, boo
 	return s, true
 }
 
-func (d *decoder) firmware(v *yaml.Node, out *[]Firmware) {
-	names := make([]string, len(Firmwares))
-	for i, f := range Firmwares {
+func (d *decoder) firmware(v *yaml.Node, out *[]firmware.Firmware) {
+	names := make([]string, len(firmware.All))
+	for i, f := range firmware.All {
 		names[i] = string(f)
 	}
-	var got []Firmware
+	var got []firmware.Firmware
 	ok := d.list(v, "firmware", func(i int, item *yaml.Node, p string) {
 		s, ok := d.enum(item, p, names)
 		if !ok {
 			return
 		}
-		if contains(got, Firmware(s)) {
+		if contains(got, firmware.Firmware(s)) {
 			d.errAt(item, "%s: %q is listed twice", p, s)
 			return
 		}
-		got = append(got, Firmware(s))
+		got = append(got, firmware.Firmware(s))
 	})
 	if ok && len(v.Content) == 0 {
 		d.errAt(v, "firmware: list at least one target (%s)", quoteList(names))

@@ -106,7 +106,7 @@ isos:
 	}
 	want := &Manifest{
 		Version: 1, Label: "KIT_1-A", Size: Size{Bytes: 8e9},
-		Firmware: []Firmware{firmware.UEFIARM64, firmware.BIOS}, SecureBoot: true, Storage: StorageData,
+		Firmware: []firmware.Firmware{firmware.UEFIARM64, firmware.BIOS}, SecureBoot: true, Storage: StorageData,
 		Menu: Menu{Title: "Test kit", Timeout: 90 * time.Second, Default: "b", Console: ConsoleSerial},
 		ISOs: []ISO{
 			{Name: "a", Title: "a", URL: "s3://bucket/isos/a.iso",
@@ -132,7 +132,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Label != "MULTIBOOT" || !m.Size.Auto || !reflect.DeepEqual(m.Firmware, []Firmware{firmware.BIOS, firmware.UEFIX64}) ||
+	if m.Label != "MULTIBOOT" || !m.Size.Auto || !reflect.DeepEqual(m.Firmware, []firmware.Firmware{firmware.BIOS, firmware.UEFIX64}) ||
 		m.SecureBoot || m.Storage != StorageAuto ||
 		m.Menu != (Menu{Title: DefaultTitle, Timeout: 10 * time.Second, Default: "only", Console: ConsoleVGA}) ||
 		m.ISOs[0].Title != "only" {

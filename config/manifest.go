@@ -11,13 +11,6 @@ import (
 // Version is the only manifest and lock format version this package reads.
 const Version = 1
 
-// Firmware is a boot target the stick is prepared for: the module's one
-// firmware type, whose values are config/firmware's constants.
-type Firmware = firmware.Firmware
-
-// Firmwares lists every known target in a stable order.
-var Firmwares = firmware.All
-
 // Storage says where the ISO files are placed on the stick.
 type Storage string
 
@@ -78,11 +71,11 @@ const (
 // defaults are filled in and values normalised (label upper-cased, digests
 // lower-cased, fingerprints upper-cased without spaces).
 type Manifest struct {
-	Version    int        `yaml:"version"`
-	Label      string     `yaml:"label"`
-	Size       Size       `yaml:"size"`
-	Firmware   []Firmware `yaml:"firmware"`
-	SecureBoot bool       `yaml:"secure_boot"`
+	Version    int                 `yaml:"version"`
+	Label      string              `yaml:"label"`
+	Size       Size                `yaml:"size"`
+	Firmware   []firmware.Firmware `yaml:"firmware"`
+	SecureBoot bool                `yaml:"secure_boot"`
 	// SecureBootOptions holds `secure_boot:` written as a mapping.
 	SecureBootOptions SecureBootOptions `yaml:"-"`
 	Storage           Storage           `yaml:"storage"`

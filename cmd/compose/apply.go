@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/compose"
+	"github.com/usbkit/compose/compose/converge"
 )
 
 func newApplyCmd(a *app) *cobra.Command {
@@ -169,8 +170,8 @@ func viewDevices(rs []compose.DeviceResult) []deviceView {
 }
 
 // contentBytes is the file content a change writes: what plan's diff
-// counts (compose.Diff.Write).
-func contentBytes(cs []compose.Change) int64 {
+// counts (converge.Diff.Write).
+func contentBytes(cs []converge.Change) int64 {
 	var n int64
 	for _, c := range cs {
 		if c.Op != "-" {
@@ -182,8 +183,8 @@ func contentBytes(cs []compose.Change) int64 {
 
 // checkedBy says how much of an unchanged kit was read: a sample of each
 // ISO, or with apply --verify, everything.
-func checkedBy(check string, v *compose.Verification) string {
-	if check == compose.ISOCheckFull && v != nil {
+func checkedBy(check string, v *converge.Verification) string {
+	if check == converge.ISOCheckFull && v != nil {
 		return fmt.Sprintf("(every file read back whole and verified: %s)", humanSize(v.BytesRead))
 	}
 	return sampledNote

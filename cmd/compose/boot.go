@@ -28,7 +28,7 @@ enforces Secure Boot. QEMU ends with compose, however compose ends.`,
 			if err := linuxOnly("compose boot"); err != nil {
 				return err
 			}
-			f, err := boottest.ParseFirmware(fw)
+			f, err := boottest.ParseVariant(fw)
 			if err == nil && sb {
 				f, err = f.WithSecureBoot()
 			}
@@ -43,7 +43,7 @@ enforces Secure Boot. QEMU ends with compose, however compose ends.`,
 			if serial {
 				display = boottest.DisplaySerial
 			}
-			m := boottest.Machine{Image: args[0], Firmware: f, Memory: memory, Accel: ac}
+			m := boottest.VM{Image: args[0], Firmware: f, Memory: memory, Accel: ac}
 			stdio := boottest.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr}
 			_, err = boottest.RunInteractive(cmd.Context(), m, display, stdio, func(msg string) {
 				a.warn("KVM is not used (%s): the machine runs under TCG", msg)

@@ -39,8 +39,8 @@ func fixed(words ...string) cobra.CompletionFunc {
 }
 
 func firmwareNames() []string {
-	out := make([]string, len(boottest.AllFirmware))
-	for i, f := range boottest.AllFirmware {
+	out := make([]string, len(boottest.AllVariants))
+	for i, f := range boottest.AllVariants {
 		out[i] = string(f)
 	}
 	return out

@@ -79,7 +79,7 @@ func (d *display) fetchEvent(e fetch.Event) {
 	d.update(u)
 }
 
-var eventStates = map[compose.State]progress.State{
+var eventStates = map[compose.Status]progress.State{
 	compose.Running: progress.Running, compose.Done: progress.Done,
 	compose.Failed: progress.Failed, compose.Warning: progress.Warning,
 }
@@ -88,7 +88,7 @@ var eventStates = map[compose.State]progress.State{
 // phase, each device a task whose phase (write, verify) says what is
 // happening to it.
 func (d *display) event(e compose.Event) {
-	d.update(progress.Update{Phase: string(e.Phase), ID: e.Task, Done: e.Done, Total: e.Total, State: eventStates[e.State], Msg: e.Message})
+	d.update(progress.Update{Phase: string(e.Phase), ID: e.Task, Done: e.Done, Total: e.Total, State: eventStates[e.Status], Msg: e.Message})
 }
 
 func humanSize(n int64) string { return bytesize.Format(n) }

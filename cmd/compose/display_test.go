@@ -22,10 +22,10 @@ func TestDisplayAdapterKeepsTheTruth(t *testing.T) {
 	d.fetchEvent(fetch.Event{Name: "beta", Kind: fetch.Start, Total: 8 << 20})
 	d.fetchEvent(fetch.Event{Name: "beta", Kind: fetch.Progress, Bytes: 3 << 20, Total: 8 << 20})
 	d.fetchEvent(fetch.Event{Name: "beta", Kind: fetch.Failed, Err: fmt.Errorf("fetching beta: %w", context.Canceled)})
-	d.event(compose.Event{Phase: compose.PhasePlace, Task: "files", Done: 1, Total: 2, State: compose.Running})
-	d.event(compose.Event{Phase: compose.PhaseVerify, Task: "files", Done: 1, Total: 2, State: compose.Running})
-	d.event(compose.Event{Phase: compose.PhaseWrite, Task: "/dev/sdb", Done: 1, Total: 2, State: compose.Running})
-	d.event(compose.Event{Phase: compose.PhaseWrite, Task: "/dev/sdb", State: compose.Warning, Message: "no\nflush"})
+	d.event(compose.Event{Phase: compose.PhasePlace, Task: "files", Done: 1, Total: 2, Status: compose.Running})
+	d.event(compose.Event{Phase: compose.PhaseVerify, Task: "files", Done: 1, Total: 2, Status: compose.Running})
+	d.event(compose.Event{Phase: compose.PhaseWrite, Task: "/dev/sdb", Done: 1, Total: 2, Status: compose.Running})
+	d.event(compose.Event{Phase: compose.PhaseWrite, Task: "/dev/sdb", Status: compose.Warning, Message: "no\nflush"})
 	d.close()
 	want := "compose: fetch alpha: already in the cache (4 MiB)\n" +
 		"compose: fetch beta: running 0 B of 8 MiB (0%)\n" +

@@ -13,8 +13,10 @@ import (
 
 	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/imagefile"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/config/crash"
 	"github.com/usbkit/compose/fetch"
@@ -79,15 +81,15 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, crash.ErrInternal):
 		return exitInternal
-	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice), errors.Is(err, compose.ErrImageDir):
+	case errors.As(err, &u), errors.Is(err, compose.ErrDuplicateDevice), errors.Is(err, imagefile.ErrImageDir):
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrStaleLock), errors.Is(err, config.ErrForeignLock),
 		errors.Is(err, errFrozen):
 		return exitInvalid
 	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch), errors.Is(err, compose.ErrBadCacheEntry),
-		errors.Is(err, compose.ErrDamaged):
+		errors.Is(err, converge.ErrDamaged):
 		return exitMismatch
-	case errors.Is(err, compose.ErrUnsafeTarget), errors.Is(err, compose.ErrNotKit):
+	case errors.Is(err, compose.ErrUnsafeTarget), errors.Is(err, converge.ErrNotKit):
 		return exitUnsafe
 	case errors.Is(err, errBootFailed):
 		return exitBootFailed
@@ -119,11 +121,13 @@ func hintFor(err error) string {
 		return "run 'compose lock' where it may write (without --frozen and " + frozenEnv + "), and commit the lock with the manifest"
 	case errors.Is(err, compose.ErrNoLock), errors.Is(err, config.ErrStaleLock):
 		return "run 'compose lock' to pin the manifest's ISOs in its lock file"
-	case errors.Is(err, compose.ErrRecreate):
+	case errors.Is(err, converge.ErrRecreate):
 		return "'compose plan --image/--device' shows the differences; apply --recreate rewrites the target in full"
-	case errors.Is(err, compose.ErrTargetBusy):
+	case errors.Is(err, converge.ErrChanged), errors.Is(err, compose.ErrNotPlanned):
+		return "something else changed the target while compose planned; run the command again to plan anew"
+	case errors.Is(err, imagefile.ErrTargetBusy):
 		return "wait for the other process to finish, then run again"
-	case errors.Is(err, compose.ErrUnsafeImage):
+	case errors.Is(err, imagefile.ErrUnsafeImage):
 		return "name a new file, or an image compose built before"
 	case errors.As(err, &ut) && forceLifts(ut):
 		return "--force writes it anyway: it lifts the removable and size limits, which are all that refused it"
@@ -135,7 +139,7 @@ func hintFor(err error) string {
 		return "build the image here with 'compose apply --image FILE', then write or boot-test it on a Linux machine"
 	case errors.Is(err, fetch.ErrNotCached):
 		return "run without --offline, or 'compose fetch' while online"
-	case errors.Is(err, compose.ErrDamaged):
+	case errors.Is(err, converge.ErrDamaged):
 		return "rewrite the kit in full with the manifest that built it: compose apply --image FILE --recreate (--device DEV --recreate for a stick)"
 	case errors.Is(err, compose.ErrBadCacheEntry):
 		return "remove the cache entry named above and run again: it is fetched and verified anew"

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/usbkit/compose/compose"
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/config"
 )
 
@@ -109,7 +110,7 @@ func TestProgressEscapes(t *testing.T) {
 	var errb bytes.Buffer
 	a := newApp(nil, io.Discard, &errb)
 	d := a.display("write")
-	d.event(compose.Event{Phase: compose.PhaseWrite, Task: "/tmp/a\nb.img", State: compose.Failed, Message: "open /tmp/a\nb.img: \x1b[2J"})
+	d.event(compose.Event{Phase: compose.PhaseWrite, Task: "/tmp/a\nb.img", Status: compose.Failed, Message: "open /tmp/a\nb.img: \x1b[2J"})
 	d.close()
 	if got := errb.String(); strings.Count(got, "\n") != 1 || strings.ContainsRune(got, 0x1b) || !strings.Contains(got, `/tmp/a\x0ab.img`) {
 		t.Errorf("progress line: %q", got)
@@ -123,12 +124,12 @@ func TestProgressEscapes(t *testing.T) {
 // that forged error line in verify's table and plan's diff.
 func TestResultsEscapePaths(t *testing.T) {
 	evil := "/isos/evil\ncompose: error: forged\tline"
-	v := &compose.Verification{Target: "kit.img", OK: true, Files: []compose.VerifiedFile{
-		{Path: "/isos/alpha.iso", Name: "alpha", Partition: 2, Kind: "iso", Status: compose.StatusOK},
-		{Path: evil, Partition: 3, Kind: "extra", Status: compose.StatusLeftover},
-		{Path: "/isos/beta.iso", Name: "beta\nx", Partition: 3, Kind: "iso", Status: compose.StatusMissing, Error: "read error at byte 0:\nEIO"},
+	v := &converge.Verification{Target: "kit.img", OK: true, Files: []converge.VerifiedFile{
+		{Path: "/isos/alpha.iso", Name: "alpha", Partition: 2, Kind: "iso", Status: converge.StatusOK},
+		{Path: evil, Partition: 3, Kind: "extra", Status: converge.StatusLeftover},
+		{Path: "/isos/beta.iso", Name: "beta\nx", Partition: 3, Kind: "iso", Status: converge.StatusMissing, Error: "read error at byte 0:\nEIO"},
 	}}
-	d := &compose.Diff{Target: "kit.img", Kit: true, Changes: []compose.Change{{Op: "-", Kind: "leftover", Path: evil, Size: 1}}}
+	d := &converge.Diff{Target: "kit.img", Kit: true, Changes: []converge.Change{{Op: "-", Kind: "leftover", Path: evil, Size: 1}}}
 	p := &compose.Plan{Manifest: "m.yaml", Image: "kit.img", Diff: d, Notes: []string{"a note\nwith a line"}}
 	for name, render := range map[string]func(io.Writer) error{
 		"verify": func(w io.Writer) error { return printVerification(w, v) },

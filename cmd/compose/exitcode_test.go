@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/usbkit/compose/compose"
+	"github.com/usbkit/compose/compose/imagefile"
 )
 
 // The target errors map to README's codes: a refused or busy image 5, a
@@ -17,19 +17,19 @@ func TestTargetExitCodes(t *testing.T) {
 		err  error
 		want int
 	}{
-		{&compose.RefusedImageError{Path: "k.img", Reason: "it is the manifest"}, exitUnsafe},
-		{&compose.RefusedImageError{Path: "k.img", Reason: "another process is writing it", Busy: true}, exitUnsafe},
-		{fmt.Errorf("x: %w", compose.ErrTargetBusy), exitUnsafe},
-		{&compose.ImageDirError{Path: "no/k.img", Dir: "no", Err: errors.New("x")}, exitUsage},
+		{&imagefile.RefusedImageError{Path: "k.img", Reason: "it is the manifest"}, exitUnsafe},
+		{&imagefile.RefusedImageError{Path: "k.img", Reason: "another process is writing it", Busy: true}, exitUnsafe},
+		{fmt.Errorf("x: %w", imagefile.ErrTargetBusy), exitUnsafe},
+		{&imagefile.ImageDirError{Path: "no/k.img", Dir: "no", Err: errors.New("x")}, exitUsage},
 		{usageError{errStdoutImage}, exitUsage},
 		{interrupted{fmt.Errorf("fetching: %w", context.Canceled)}, exitInterrupted},
-		{fmt.Errorf("k.img was moved: %w", compose.ErrTargetMoved), exitFailure},
+		{fmt.Errorf("k.img was moved: %w", imagefile.ErrTargetMoved), exitFailure},
 	} {
 		if got := exitCode(c.err); got != c.want {
 			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.want)
 		}
 	}
-	if h := hintFor(&compose.RefusedImageError{Busy: true}); h != "wait for the other process to finish, then run again" {
+	if h := hintFor(&imagefile.RefusedImageError{Busy: true}); h != "wait for the other process to finish, then run again" {
 		t.Errorf("hint for a busy image: %q", h)
 	}
 }

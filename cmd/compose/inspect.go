@@ -4,7 +4,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-	"github.com/usbkit/compose/compose"
+	"github.com/usbkit/compose/compose/isoimage"
 )
 
 func newInspectCmd(a *app) *cobra.Command {
@@ -13,7 +13,7 @@ func newInspectCmd(a *app) *cobra.Command {
 		Short: "Explain how compose would boot an ISO: family, label, kernel, initrd, arguments",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := compose.InspectISO(cmd.Context(), args[0])
+			r, err := isoimage.Inspect(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -18,7 +18,9 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/usbkit/compose/compose"
 	"github.com/usbkit/compose/compose/boottest"
+	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
+	"github.com/usbkit/compose/compose/isoimage"
 )
 
 var update = flag.Bool("update", false, "rewrite output.schema.json from the result types")
@@ -32,9 +34,9 @@ var jsonShapes = map[string]any{
 	"plan":           planView{},
 	"apply":          resultView{},
 	"apply_devices":  []deviceView{},
-	"verify":         compose.Verification{},
-	"verify_devices": []*compose.Verification{},
-	"inspect":        compose.Inspection{},
+	"verify":         converge.Verification{},
+	"verify_devices": []*converge.Verification{},
+	"inspect":        isoimage.Inspection{},
 	"devices":        []device.Device{},
 	"test":           []boottest.Result{},
 	"version":        versionInfo{},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/compose"
+	"github.com/usbkit/compose/compose/converge"
 )
 
 func newPlanCmd(a *app) *cobra.Command {
@@ -223,7 +224,7 @@ func entryBoot(e compose.EntryPlan) string {
 
 // changeName names a change's file: an ISO by its name, and on the data
 // partition, where a replacement gets a new path, by its paths too.
-func changeName(c compose.Change) string {
+func changeName(c converge.Change) string {
 	switch {
 	case c.Name == "":
 		return c.Path
@@ -236,7 +237,7 @@ func changeName(c compose.Change) string {
 }
 
 // printDiff shows what apply changes on an existing target.
-func printDiff(w io.Writer, d *compose.Diff) {
+func printDiff(w io.Writer, d *converge.Diff) {
 	if d.Resume {
 		printf(w, "\n%s holds the interim kit of an interrupted two-step apply\n", d.Target)
 	}

@@ -151,7 +151,7 @@ func (a *app) testEvent(e boottest.Event) {
 func testMachines(flags []string, sb bool) ([]compose.Machine, error) {
 	var out []compose.Machine
 	for _, s := range flags {
-		f, err := boottest.ParseFirmware(s)
+		f, err := boottest.ParseVariant(s)
 		if err == nil && sb {
 			f, err = f.WithSecureBoot()
 		}

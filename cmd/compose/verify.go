@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/compose"
+	"github.com/usbkit/compose/compose/converge"
 )
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -77,7 +78,7 @@ unreadable, 5 when a target holds no compose kit.`,
 	return cmd
 }
 
-func printVerifications(w io.Writer, vs []*compose.Verification) error {
+func printVerifications(w io.Writer, vs []*converge.Verification) error {
 	for i, v := range vs {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -90,7 +91,7 @@ func printVerifications(w io.Writer, vs []*compose.Verification) error {
 }
 
 // printVerification prints one line per file, then the verdict.
-func printVerification(w io.Writer, v *compose.Verification) error {
+func printVerification(w io.Writer, v *converge.Verification) error {
 	var table bytes.Buffer
 	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 	printf(tw, "status\tpart\tkind\tfile\tsize\t\n")
@@ -128,7 +129,7 @@ func printVerification(w io.Writer, v *compose.Verification) error {
 }
 
 // recordedFiles counts the files the record names (extras aside).
-func recordedFiles(v *compose.Verification) int {
+func recordedFiles(v *converge.Verification) int {
 	n := 0
 	for _, f := range v.Files {
 		if f.Kind != "extra" {
@@ -139,18 +140,18 @@ func recordedFiles(v *compose.Verification) int {
 }
 
 // fileDetail says what differs, for anything but an ok file.
-func fileDetail(f compose.VerifiedFile) string {
+func fileDetail(f converge.VerifiedFile) string {
 	switch f.Status {
-	case compose.StatusChanged:
+	case converge.StatusChanged:
 		if f.Actual == "" {
 			return fmt.Sprintf("%s, recorded %d", count(int(f.ActualSize), "byte"), f.Size)
 		}
 		return fmt.Sprintf("read %s %s, recorded %s", f.Algorithm, f.Actual, f.Expected)
-	case compose.StatusMissing, compose.StatusUnreadable:
+	case converge.StatusMissing, converge.StatusUnreadable:
 		return f.Error
-	case compose.StatusLeftover:
+	case converge.StatusLeftover:
 		return "not recorded: left by an interrupted apply, which apply removes"
-	case compose.StatusAdded:
+	case converge.StatusAdded:
 		return "not recorded: added outside compose"
 	}
 	return ""

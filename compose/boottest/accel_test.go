@@ -46,7 +46,7 @@ func fakeRunner(t *testing.T, accel Accel, env ...string) (*Runner, string) {
 	img := filepath.Join(t.TempDir(), "kit.img")
 	os.WriteFile(img, nil, 0o644)
 	files := Files{Firmware: BIOS, QEMU: exe}
-	return &Runner{Image: img, LogDir: t.TempDir(), Accel: accel, Files: map[Firmware]Files{BIOS: files},
+	return &Runner{Image: img, LogDir: t.TempDir(), Accel: accel, Files: map[Variant]Files{BIOS: files},
 		Keys: func(Entry) []string { return []string{"\r"} }}, runs
 }
 

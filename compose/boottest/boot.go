@@ -43,7 +43,7 @@ type Runner struct {
 	Image   string               // raw disk image, never modified
 	LogDir  string               // per case: <LogDir>/<firmware>-<entry>.log (serial), .qemu.log, .screen.txt (SeaBIOS)
 	Memory  int                  // guest RAM in MiB; 0 means DefaultMemory
-	Files   map[Firmware]Files   // optional: where QEMU and firmware are; default Locate
+	Files   map[Variant]Files    // optional: where QEMU and firmware are; default Locate
 	OnEvent func(Event)          // optional progress callback
 	Keys    func(Entry) []string // optional: key groups that select an entry; default MenuKeys
 	// Accel: "" or AccelAuto uses KVM for a kind of firmware only once KVM
@@ -64,8 +64,8 @@ type Runner struct {
 // accelFor is the accelerator the next boot of f starts with, and why it is
 // TCG although auto would use KVM. Under auto it probes KVM for f's kind
 // (once per process).
-func (r *Runner) accelFor(ctx context.Context, f Firmware, files Files) (Accel, string, error) {
-	a, p, err := chooseAccel(ctx, Machine{Firmware: f, Accel: r.Accel}, files)
+func (r *Runner) accelFor(ctx context.Context, f Variant, files Files) (Accel, string, error) {
+	a, p, err := chooseAccel(ctx, VM{Firmware: f, Accel: r.Accel}, files)
 	if err != nil {
 		return "", "", err
 	}
@@ -79,7 +79,7 @@ func (r *Runner) accelFor(ctx context.Context, f Firmware, files Files) (Accel, 
 }
 
 // fellBackOn records why f's kind ran under TCG in this run.
-func (r *Runner) fellBackOn(f Firmware, why string) {
+func (r *Runner) fellBackOn(f Variant, why string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fellBack == nil {
@@ -178,7 +178,7 @@ func (r *Runner) bootFrom(ctx context.Context, c Case, st store) (Result, error)
 }
 
 // files are QEMU and the firmware for f: Runner.Files', else Locate's.
-func (r *Runner) files(f Firmware) (Files, error) {
+func (r *Runner) files(f Variant) (Files, error) {
 	if files, ok := r.Files[f]; ok {
 		return files, nil
 	}
@@ -186,7 +186,7 @@ func (r *Runner) files(f Firmware) (Files, error) {
 }
 
 func (r *Runner) boot(ctx context.Context, c Case, files Files, accel Accel, st store) (Result, error) {
-	m := Machine{Image: r.Image, Firmware: c.Firmware, Memory: r.Memory, Accel: accel}
+	m := VM{Image: r.Image, Firmware: c.Firmware, Memory: r.Memory, Accel: accel}
 	if err := os.MkdirAll(r.LogDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("log directory: %w", err)
 	}
@@ -214,7 +214,7 @@ var reUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // run starts QEMU, follows the serial console (and under SeaBIOS the
 // screen) until the watcher decides, the deadline passes or QEMU exits,
 // then stops QEMU.
-func (r *Runner) run(ctx context.Context, m Machine, files Files, c Case, base string, res *Result) (*watcher, error) {
+func (r *Runner) run(ctx context.Context, m VM, files Files, c Case, base string, res *Result) (*watcher, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
 	begin := time.Now()

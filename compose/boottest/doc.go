@@ -3,11 +3,12 @@
 // booted on each firmware target, one at a time, and judged from the serial
 // console.
 //
-// Firmware targets (Firmware) carry the manifest's names, with "-sb" when
-// Secure Boot is enforced: bios (SeaBIOS), uefi-x64, uefi-x64-sb (OVMF with
-// the Microsoft + Debian keys), uefi-ia32, uefi-arm64, uefi-arm64-sb
-// (AAVMF); ParseFirmware also takes the older uefi and uefi-sb, For maps a
-// kit's config/firmware target to its machine. Locate finds QEMU and the
+// QEMU machine variants (Variant) carry the manifest's firmware names, with
+// "-sb" when Secure Boot is enforced: bios (SeaBIOS), uefi-x64, uefi-x64-sb
+// (OVMF with the Microsoft + Debian keys), uefi-ia32, uefi-arm64,
+// uefi-arm64-sb (AAVMF); ParseVariant also takes the older uefi and
+// uefi-sb, For maps a kit's config/firmware target to its variant. A VM is
+// one QEMU run of an image on a variant. Locate finds QEMU and the
 // firmware files in the Debian locations; when something is missing the error is a *MissingError
 // (errors.Is(err, ErrNotInstalled)) naming the Debian packages to install.
 // The image is always attached with snapshot=on, so it is never modified.
@@ -48,7 +49,7 @@
 // caller's process dies), a headless QEMU runs in its own process group,
 // killed whole when the boot ends or ctx is cancelled.
 //
-// Interactive: RunInteractive(ctx, Machine, Display, Stdio, onFallback)
+// Interactive: RunInteractive(ctx, VM, Display, Stdio, onFallback)
 // runs QEMU on the user's terminal (a window, or serial on stdio with
 // DisplaySerial) until it exits, with the same probe and KVM fallback;
 // InteractiveCmd returns the bare *exec.Cmd and a cleanup func.

@@ -17,8 +17,8 @@ const DefaultEnrolTimeout = 8 * time.Minute
 // firmware list, and remembers the variable store (or the failure) for the cases after.
 type enroller struct {
 	r    *Runner
-	keys map[Firmware][]string
-	done map[Firmware]enrolOutcome
+	keys map[Variant][]string
+	done map[Variant]enrolOutcome
 }
 
 type enrolOutcome struct {
@@ -27,7 +27,7 @@ type enrolOutcome struct {
 }
 
 func newEnroller(r *Runner, cases []Case) *enroller {
-	en := &enroller{r: r, keys: map[Firmware][]string{}, done: map[Firmware]enrolOutcome{}}
+	en := &enroller{r: r, keys: map[Variant][]string{}, done: map[Variant]enrolOutcome{}}
 	for _, c := range cases {
 		for _, k := range c.Enrol {
 			if !slices.Contains(en.keys[c.Firmware], k) {
@@ -71,7 +71,7 @@ func (en *enroller) bootEnrolled(ctx context.Context, c Case, before Result) (Re
 // enrol runs MokManager for firmware f once; a MokManager that did not do what it was
 // asked is the outcome's err (the cases fail), anything else (QEMU missing, ctx ended)
 // stops the run.
-func (en *enroller) enrol(ctx context.Context, f Firmware) (enrolOutcome, error) {
+func (en *enroller) enrol(ctx context.Context, f Variant) (enrolOutcome, error) {
 	if out, ok := en.done[f]; ok {
 		return out, nil
 	}

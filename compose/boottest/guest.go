@@ -69,7 +69,7 @@ func (e *QEMUError) Error() string { return e.Detail }
 // group, killed when ctx ends, on Close, or when the caller's process dies.
 // Errors: *MissingError when QEMU or a firmware file is missing, *QEMUError
 // when QEMU could not run the guest.
-func Start(ctx context.Context, m Machine, o GuestOptions) (*Guest, error) {
+func Start(ctx context.Context, m VM, o GuestOptions) (*Guest, error) {
 	f, err := m.files()
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func Start(ctx context.Context, m Machine, o GuestOptions) (*Guest, error) {
 }
 
 // start is Start with the files located and the accelerator chosen.
-func start(ctx context.Context, m Machine, f Files, o GuestOptions) (*Guest, error) {
+func start(ctx context.Context, m VM, f Files, o GuestOptions) (*Guest, error) {
 	// Named for this process, so that one a SIGKILL leaves (its sockets,
 	// screen dumps and variable store) goes with the next start.
 	stale.Collect(os.TempDir(), "", "qemu", "")

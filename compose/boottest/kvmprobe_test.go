@@ -51,7 +51,7 @@ func TestKVMProbeUnderTCG(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	start := time.Now()
-	g, err := Start(ctx, Machine{Image: img, Firmware: BIOS, Accel: AccelTCG, Memory: 256}, GuestOptions{})
+	g, err := Start(ctx, VM{Image: img, Firmware: BIOS, Accel: AccelTCG, Memory: 256}, GuestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // Matrix crosses entries with firmware targets, in the order given:
 // for each firmware, every entry. expect, when not nil, gives the failure a
 // pair is expected to end with (ReasonNone for "must boot").
-func Matrix(entries []Case, firmware []Firmware, expect func(Case) Reason) []Case {
+func Matrix(entries []Case, firmware []Variant, expect func(Case) Reason) []Case {
 	var out []Case
 	for _, f := range firmware {
 		for _, e := range entries {

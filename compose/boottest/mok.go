@@ -14,7 +14,7 @@ import (
 // hashes) from the stick, the way a user does it at the machine. Firmware must enforce
 // Secure Boot (uefi-sb): MokManager is Debian's signed build and runs through shim.
 type Enrolment struct {
-	Firmware Firmware
+	Firmware Variant
 	Volume   string        // the ESP's FAT label, as MokManager lists the volume
 	Keys     []string      // ESP paths of DER certificates ("Enroll key from disk")
 	Hashes   []string      // ESP paths of binaries ("Enroll hash from disk")
@@ -54,7 +54,7 @@ func (r *Runner) Enrol(ctx context.Context, e Enrolment) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
 	base := filepath.Join(r.LogDir, string(e.Firmware)+"-mokmanager")
-	m := Machine{Image: r.Image, Firmware: e.Firmware, Memory: r.Memory, Accel: accel}
+	m := VM{Image: r.Image, Firmware: e.Firmware, Memory: r.Memory, Accel: accel}
 	g, err := start(ctx, m, files, GuestOptions{SerialLog: base + ".log"})
 	if err != nil {
 		return "", err

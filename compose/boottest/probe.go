@@ -27,7 +27,7 @@ var reProbeStep = regexp.MustCompile(`compose-kvm-probe: ([a-z ]+)`)
 // kvmKind groups the machines KVM runs alike, so that one probe answers
 // for all of them: SeaBIOS, OVMF x64 (with or without Secure Boot), OVMF
 // ia32, AAVMF.
-func kvmKind(f Firmware) string {
+func kvmKind(f Variant) string {
 	switch f {
 	case BIOS:
 		return "seabios"
@@ -61,7 +61,7 @@ var kvmTrust = struct {
 	why map[string]string
 }{why: map[string]string{}}
 
-func trustKey(f Firmware, files Files) string {
+func trustKey(f Variant, files Files) string {
 	return kvmKind(f) + "\x00" + files.QEMU + "\x00" + kvmDevice
 }
 
@@ -69,7 +69,7 @@ func trustKey(f Firmware, files Files) string {
 // and under AccelAuto KVM only where it opens for the guest's architecture
 // and passed its probe; the Probe's Why says why auto chose TCG although
 // /dev/kvm opens. The error is ctx's, or a missing probe prerequisite.
-func chooseAccel(ctx context.Context, m Machine, f Files) (Accel, Probe, error) {
+func chooseAccel(ctx context.Context, m VM, f Files) (Accel, Probe, error) {
 	switch m.Accel {
 	case AccelKVM, AccelTCG:
 		return m.Accel, Probe{}, nil
@@ -93,7 +93,7 @@ type Probe struct {
 
 // kvmVerdict probes KVM for f's kind unless this process already knows the
 // answer.
-func kvmVerdict(ctx context.Context, f Firmware, files Files) (Probe, error) {
+func kvmVerdict(ctx context.Context, f Variant, files Files) (Probe, error) {
 	kvmTrust.Lock()
 	defer kvmTrust.Unlock()
 	key := trustKey(f, files)
@@ -111,7 +111,7 @@ func kvmVerdict(ctx context.Context, f Firmware, files Files) (Probe, error) {
 
 // distrustKVM records that KVM failed a boot of f's kind although it passed
 // the probe: the process's later boots of that kind run under TCG.
-func distrustKVM(f Firmware, files Files, why string) {
+func distrustKVM(f Variant, files Files, why string) {
 	kvmTrust.Lock()
 	defer kvmTrust.Unlock()
 	if key := trustKey(f, files); kvmTrust.why[key] == "" {
@@ -131,10 +131,10 @@ func forgetKVM() {
 // themselves, boot without a disk until their boot manager's "BdsDxe:"
 // line. It returns "" when the marker showed within probeTimeout, else why
 // KVM is not used.
-func probeKVM(ctx context.Context, f Firmware, files Files) (string, error) {
+func probeKVM(ctx context.Context, f Variant, files Files) (string, error) {
 	kind := kvmKind(f)
 	limit := probeTimeout[kind]
-	m := Machine{Firmware: f, Accel: AccelKVM, Memory: 256}
+	m := VM{Firmware: f, Accel: AccelKVM, Memory: 256}
 	want := "BdsDxe:"
 	if f == BIOS {
 		img, err := writeProbeImage()

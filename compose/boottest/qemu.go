@@ -14,16 +14,16 @@ import (
 	"github.com/usbkit/compose/compose/internal/stale"
 )
 
-// Machine describes one QEMU run of a disk image.
-type Machine struct {
-	Image    string   // raw disk image; QEMU opens it with snapshot=on, so it is never modified
-	Firmware Firmware // target to boot on
-	Memory   int      // guest RAM in MiB; 0 means DefaultMemory
-	Files    *Files   // QEMU and firmware paths; nil means Locate(Firmware)
-	Accel    Accel    // "" or AccelAuto: KVM where usable, else TCG
+// VM describes one QEMU run of a disk image.
+type VM struct {
+	Image    string  // raw disk image; QEMU opens it with snapshot=on, so it is never modified
+	Firmware Variant // target to boot on
+	Memory   int     // guest RAM in MiB; 0 means DefaultMemory
+	Files    *Files  // QEMU and firmware paths; nil means Locate(Variant)
+	Accel    Accel   // "" or AccelAuto: KVM where usable, else TCG
 }
 
-// DefaultMemory is the guest RAM when Machine.Memory is 0: enough for a live
+// DefaultMemory is the guest RAM when VM.Memory is 0: enough for a live
 // system that copies nothing to RAM.
 const DefaultMemory = 1024
 
@@ -42,7 +42,7 @@ const (
 )
 
 // files returns m.Files or locates them.
-func (m Machine) files() (Files, error) {
+func (m VM) files() (Files, error) {
 	if m.Files != nil {
 		return *m.Files, nil
 	}
@@ -58,7 +58,7 @@ func (m Machine) files() (Files, error) {
 // QEMU abort at once on a host whose KVM cannot set an MSR the host CPU
 // model has ("failed to set MSR 0x10a"), and one model keeps a KVM result
 // and its TCG re-run comparable.
-func (m Machine) baseArgs(f Files, dir string) ([]string, error) {
+func (m VM) baseArgs(f Files, dir string) ([]string, error) {
 	if m.Image != "" {
 		if _, err := os.Stat(m.Image); err != nil {
 			return nil, fmt.Errorf("disk image: %w", err)
@@ -142,7 +142,7 @@ func copyVars(src, dst string, size int64) error {
 // runs the command (with Stdin/Stdout/Stderr set to the terminal) and then
 // calls cleanup, which removes the per-run variable store. Under AccelAuto
 // KVM runs only where it passed its probe (see Start).
-func InteractiveCmd(ctx context.Context, m Machine, d Display) (cmd *exec.Cmd, cleanup func() error, err error) {
+func InteractiveCmd(ctx context.Context, m VM, d Display) (cmd *exec.Cmd, cleanup func() error, err error) {
 	f, err := m.files()
 	if err != nil {
 		return nil, nil, err
@@ -180,7 +180,7 @@ func InteractiveCmd(ctx context.Context, m Machine, d Display) (cmd *exec.Cmd, c
 // headlessArgs is a test boot's command line: no display, no monitor but
 // QMP when the screen is read, no reboot, serial on a unix socket in dir
 // that QEMU waits on before starting the guest.
-func (m Machine) headlessArgs(f Files, dir string, screen bool) ([]string, error) {
+func (m VM) headlessArgs(f Files, dir string, screen bool) ([]string, error) {
 	args, err := m.baseArgs(f, dir)
 	if err != nil {
 		return nil, err
@@ -205,7 +205,7 @@ type Stdio struct {
 // the guest all the same (QEMU reports an internal error and would wait
 // forever) ends that QEMU: the machine starts again under TCG, onFallback
 // getting QEMU's message first.
-func RunInteractive(ctx context.Context, m Machine, d Display, stdio Stdio, onFallback func(msg string)) (Accel, error) {
+func RunInteractive(ctx context.Context, m VM, d Display, stdio Stdio, onFallback func(msg string)) (Accel, error) {
 	auto := m.Accel == "" || m.Accel == AccelAuto
 	f, err := m.files()
 	if err != nil {
@@ -237,7 +237,7 @@ func RunInteractive(ctx context.Context, m Machine, d Display, stdio Stdio, onFa
 
 // runOnce runs one interactive QEMU. fatal is QEMU's message when it
 // reported that it cannot run the guest (it is then stopped).
-func runOnce(ctx context.Context, m Machine, d Display, stdio Stdio) (fatal string, err error) {
+func runOnce(ctx context.Context, m VM, d Display, stdio Stdio) (fatal string, err error) {
 	cmd, cleanup, err := InteractiveCmd(ctx, m, d)
 	if err != nil {
 		return "", err

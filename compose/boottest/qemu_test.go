@@ -41,7 +41,7 @@ func TestLocateMissingQEMU(t *testing.T) {
 }
 
 func TestLocateMissingFirmware(t *testing.T) {
-	for fw, pkg := range map[Firmware]string{UEFI: "ovmf", UEFISB: "ovmf", UEFIIA32: "ovmf-ia32",
+	for fw, pkg := range map[Variant]string{UEFI: "ovmf", UEFISB: "ovmf", UEFIIA32: "ovmf-ia32",
 		UEFIARM64: "qemu-efi-aarch64", BIOS: "seabios"} {
 		_, err := LocateIn(fw, fakeShare(t), found)
 		var me *MissingError
@@ -62,7 +62,7 @@ func TestLocateSecureBootFiles(t *testing.T) {
 	}
 }
 
-func argsFor(t *testing.T, fw Firmware, share string) ([]string, string) {
+func argsFor(t *testing.T, fw Variant, share string) ([]string, string) {
 	t.Helper()
 	f, err := LocateIn(fw, share, found)
 	if err != nil {
@@ -73,7 +73,7 @@ func argsFor(t *testing.T, fw Firmware, share string) ([]string, string) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	args, err := Machine{Image: img, Firmware: fw, Accel: AccelTCG}.headlessArgs(f, dir, fw == BIOS)
+	args, err := VM{Image: img, Firmware: fw, Accel: AccelTCG}.headlessArgs(f, dir, fw == BIOS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestInteractiveSerial(t *testing.T) {
 	f, _ := LocateIn(UEFIARM64, share, found)
 	img := filepath.Join(t.TempDir(), "kit.img")
 	os.WriteFile(img, nil, 0o644)
-	m := Machine{Image: img, Firmware: UEFIARM64, Files: &f}
+	m := VM{Image: img, Firmware: UEFIARM64, Files: &f}
 	cmd, cleanup, err := InteractiveCmd(context.Background(), m, DisplaySerial)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestInteractiveSerial(t *testing.T) {
 func TestBootMissingImage(t *testing.T) {
 	share := fakeShare(t, "seabios/bios-256k.bin")
 	f, _ := LocateIn(BIOS, share, found)
-	r := &Runner{Image: "/nonexistent/kit.img", LogDir: t.TempDir(), Files: map[Firmware]Files{BIOS: f}}
+	r := &Runner{Image: "/nonexistent/kit.img", LogDir: t.TempDir(), Files: map[Variant]Files{BIOS: f}}
 	if _, err := r.Boot(context.Background(), Case{Entry: Entry{Name: "x"}, Firmware: BIOS}); err == nil {
 		t.Fatal("a missing image must be an error, not a failed boot")
 	}
@@ -178,21 +178,21 @@ func TestWriteTable(t *testing.T) {
 	}
 }
 
-func TestParseFirmware(t *testing.T) {
-	for _, f := range AllFirmware {
-		if got, err := ParseFirmware(string(f)); err != nil || got != f {
+func TestParseVariant(t *testing.T) {
+	for _, f := range AllVariants {
+		if got, err := ParseVariant(string(f)); err != nil || got != f {
 			t.Errorf("%s: %v %v", f, got, err)
 		}
 	}
-	if _, err := ParseFirmware("efi"); err == nil || !strings.Contains(err.Error(), "uefi-x64-sb") {
+	if _, err := ParseVariant("efi"); err == nil || !strings.Contains(err.Error(), "uefi-x64-sb") {
 		t.Errorf("bad name must list the good ones: %v", err)
 	}
-	for alias, want := range map[string]Firmware{"uefi": UEFI, "uefi-sb": UEFISB, "uefi-arm64-sb": UEFIARM64SB} {
-		if got, err := ParseFirmware(alias); err != nil || got != want {
+	for alias, want := range map[string]Variant{"uefi": UEFI, "uefi-sb": UEFISB, "uefi-arm64-sb": UEFIARM64SB} {
+		if got, err := ParseVariant(alias); err != nil || got != want {
 			t.Errorf("%s: got %v %v, want %s", alias, got, err, want)
 		}
 	}
-	for f, want := range map[Firmware]Firmware{UEFI: UEFISB, UEFIARM64: UEFIARM64SB, UEFISB: UEFISB} {
+	for f, want := range map[Variant]Variant{UEFI: UEFISB, UEFIARM64: UEFIARM64SB, UEFISB: UEFISB} {
 		if got, err := f.WithSecureBoot(); err != nil || got != want {
 			t.Errorf("%s with Secure Boot: %v %v", f, got, err)
 		}

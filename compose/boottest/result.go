@@ -84,7 +84,7 @@ type Entry struct {
 // failure, if any, is the expected outcome.
 type Case struct {
 	Entry    Entry
-	Firmware Firmware
+	Firmware Variant
 	// Marker proves the payload ran (e.g. a login prompt: the manifest's
 	// expect:); nil means Proof, the family's default, is the bar. Both are
 	// matched only after GRUB started the entry, so menu titles never match.
@@ -115,7 +115,7 @@ type MilestoneTime struct {
 // Result is the outcome of one Case.
 type Result struct {
 	Entry       string          `json:"entry"`
-	Firmware    Firmware        `json:"firmware"`
+	Firmware    Variant         `json:"firmware"`
 	Accel       Accel           `json:"accel"`               // accelerator of the boot reported
 	KVMError    string          `json:"kvm_error,omitempty"` // why TCG ran although auto would use KVM: KVM failed its probe, QEMU's message, or a stall
 	Pass        bool            `json:"pass"`
