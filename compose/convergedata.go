@@ -2,16 +2,14 @@ package compose
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/ext4edit"
-	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/config/digest"
 )
 
@@ -87,7 +85,7 @@ func (s *dataStep) write(ctx context.Context, f *os.File, dev ext4edit.Device, p
 	for _, a := range adds {
 		w.add(a)
 	}
-	st, err := s.update(ctx, f, v, toExt4(w.changes), p, opts, res)
+	st, err := s.update(ctx, f, v, w.changes, p, opts, res)
 	if err != nil {
 		return err
 	}
@@ -154,31 +152,15 @@ func hasDigest(ctx context.Context, v *ext4edit.Volume, f disk.File) (bool, erro
 	if err != nil || r.Size() != f.Size || f.Digest == "" {
 		return false, nil
 	}
-	h, err := digest.New(f.Algorithm)
+	sum, err := digest.Of(ctx, f.Algorithm, r, make([]byte, 4<<20))
 	if err != nil {
-		return false, err
-	}
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, r}, make([]byte, 4<<20)); err != nil {
 		return false, fmt.Errorf("checking %s: %w", f.Path, err)
 	}
-	return strings.EqualFold(hex.EncodeToString(h.Sum(nil)), f.Digest), nil
+	return strings.EqualFold(sum, f.Digest), nil
 }
 
-// ctxReader stops a long read when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-func (s *dataStep) update(ctx context.Context, f *os.File, v *ext4edit.Volume, changes []ext4edit.Change, p *Plan, opts BuildOptions, res *Result) (ext4edit.Stats, error) {
-	st, err := v.Update(ctx, changes, ext4edit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(imageEvents(opts.Progress))})
+func (s *dataStep) update(ctx context.Context, f *os.File, v *ext4edit.Volume, changes []edit.Change, p *Plan, opts BuildOptions, res *Result) (edit.Stats, error) {
+	st, err := v.Update(ctx, changes, edit.Options{Time: p.lay.Time, Chunk: opts.chunk, Progress: placeEvents(imageEvents(opts.Progress))})
 	res.BytesWritten += st.Written
 	if err != nil {
 		return st, fmt.Errorf("updating the data partition of %s: %w", f.Name(), err)
@@ -202,24 +184,10 @@ func (s *dataStep) verify(ctx context.Context, f *os.File, want map[string]strin
 	return nil
 }
 
-// addJournal is ext4edit.AddJournal for disk.Spec.Journal.
-func addJournal(dev disk.Device, off, blocks int64, uuid [16]byte, t time.Time) error {
-	return ext4edit.AddJournal(dev, off, blocks, uuid, t)
-}
-
-// toExt4 converts the ESP step's writes (same fields) for ext4edit.
-func toExt4(cs []fatedit.Change) []ext4edit.Change {
-	out := make([]ext4edit.Change, len(cs))
-	for i, c := range cs {
-		out[i] = ext4edit.Change{Path: c.Path, Remove: c.Remove, Size: c.Size, Open: c.Open}
-	}
-	return out
-}
-
-func removals(paths []string) []ext4edit.Change {
-	out := make([]ext4edit.Change, len(paths))
+func removals(paths []string) []edit.Change {
+	out := make([]edit.Change, len(paths))
 	for i, p := range paths {
-		out[i] = ext4edit.Change{Path: p, Remove: true}
+		out[i] = edit.Change{Path: p, Remove: true}
 	}
 	return out
 }

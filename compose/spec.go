@@ -32,7 +32,7 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 		return err
 	}
 	p.spec = disk.Spec{Size: sizeOf(m), Seed: seed[:], ESP: disk.ESP{Label: m.Label},
-		ISOs: isos, Placement: placement[m.Storage], Journal: addJournal}
+		ISOs: isos, Placement: placement[m.Storage], Journal: true}
 	for _, b := range boot {
 		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: b.Path, Data: b.Data})
 	}

@@ -11,20 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
 // espSpec is a spec with files on the ESP; an ext4 partition, if any,
 // gets compose's journal, as compose's builds do.
 func espSpec(files ...File) Spec {
-	return Spec{Seed: []byte("test kit"), ESP: ESP{Label: "LABKIT", Files: files}, Journal: addJournal}
-}
-
-func addJournal(dev Device, off, blocks int64, uuid [16]byte, t time.Time) error {
-	return ext4edit.AddJournal(dev, off, blocks, uuid, t)
+	return Spec{Seed: []byte("test kit"), ESP: ESP{Label: "LABKIT", Files: files}, Journal: true}
 }
 
 // TestBuildESPNames covers directories under root, nesting, long names, dot
