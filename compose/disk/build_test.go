@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -141,6 +142,28 @@ func TestAllOnData(t *testing.T) {
 	checkImage(t, img, r.Layout)
 	if err := Verify(context.Background(), img, r.Layout, VerifyOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestJournal: Spec.Journal gives the data partition ext4edit's journal,
+// so that ext4edit can change it in place; without it the partition is as
+// older composes made it, which ext4edit refuses.
+func TestJournal(t *testing.T) {
+	for _, journal := range []bool{true, false} {
+		spec := espSpec(File{Path: "/boot/grub/grub.cfg", Data: []byte("cfg")})
+		spec.Journal = journal
+		spec.Data.Files = []File{{Path: "/isos/a.iso", Data: pattern(1<<20, 1)}}
+		img, r := build(t, spec)
+		checkImage(t, img, r.Layout)
+		f, err := os.Open(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ext4edit.Open(f, r.Layout.Partition(FSExt4).Offset)
+		f.Close()
+		if (journal && err != nil) || (!journal && !errors.Is(err, ext4edit.ErrNoJournal)) {
+			t.Errorf("Journal %t: ext4edit.Open: %v", journal, err)
+		}
 	}
 }
 
