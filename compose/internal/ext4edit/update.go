@@ -2,10 +2,7 @@ package ext4edit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 	"time"
@@ -33,16 +30,16 @@ func (c *counter) Sync() error {
 }
 
 type updater struct {
-	v           *Volume
-	g           *geom
-	m           *meta
-	opt         edit.Options
-	t           time.Time
-	st          edit.Stats
-	total, done int64
-	adds        []*pending
-	dirBlocks   map[int64]bool // directory blocks the transaction changes
-	fresh       []int64        // metadata blocks allocated by the transaction
+	v         *Volume
+	g         *geom
+	m         *meta
+	opt       edit.Options
+	t         time.Time
+	st        edit.Stats
+	cp        edit.Copier
+	adds      []*pending
+	dirBlocks map[int64]bool // directory blocks the transaction changes
+	fresh     []int64        // metadata blocks allocated by the transaction
 }
 
 // pending is a file to add: its content is written before the commit,
@@ -67,7 +64,7 @@ func (v *Volume) Update(ctx context.Context, changes []edit.Change, opt edit.Opt
 	if err != nil {
 		return edit.Stats{}, err
 	}
-	u := &updater{v: v, g: &g, m: m, opt: opt, t: opt.Time, st: edit.Stats{SHA256: map[string]string{}}, dirBlocks: map[int64]bool{}}
+	u := &updater{v: v, g: &g, m: m, opt: opt, cp: edit.Copier{Opt: opt}, t: opt.Time, st: edit.Stats{SHA256: map[string]string{}}, dirBlocks: map[int64]bool{}}
 	if u.t.IsZero() {
 		u.t = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -165,7 +162,7 @@ func (u *updater) plan(changes []edit.Change) ([]*node, error) {
 		added[c.Path] = true
 		dir, name := path.Split(c.Path)
 		u.adds = append(u.adds, &pending{c: c, dir: path.Clean(dir), name: name})
-		u.total += c.Size
+		u.cp.Total += c.Size
 	}
 	return removes, nil
 }
@@ -221,38 +218,16 @@ func (u *updater) writeFile(ctx context.Context, p *pending) error {
 		return fmt.Errorf("%s: %w", p.c.Path, err)
 	}
 	defer r.Close()
-	size := u.opt.ChunkSize()
-	size = (size + u.g.BlockSize - 1) / u.g.BlockSize * u.g.BlockSize
-	buf := make([]byte, min(size, max(u.blocksFor(p.c.Size)*u.g.BlockSize, 1)))
-	h := sha256.New()
-	left := p.c.Size
-	for _, e := range p.exts {
-		off := u.g.off + e.start*u.g.BlockSize
-		for l := e.n * u.g.BlockSize; l > 0; {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			b := buf[:min(l, int64(len(buf)))]
-			k := min(int64(len(b)), left)
-			if _, err := io.ReadFull(r, b[:k]); err != nil {
-				return fmt.Errorf("reading the new %s: %w", p.c.Path, err)
-			}
-			clear(b[k:]) // the last block's tail
-			h.Write(b[:k])
-			if _, err := u.g.dev.WriteAt(b, off); err != nil {
-				return fmt.Errorf("writing %s: %w", p.c.Path, err)
-			}
-			off, l, left = off+int64(len(b)), l-int64(len(b)), left-k
-			u.done += k
-			if u.opt.Progress != nil {
-				u.opt.Progress(u.done, u.total)
-			}
-		}
+	ext := make([]edit.Extent, len(p.exts))
+	for i, e := range p.exts {
+		ext[i] = edit.Extent{Off: u.g.off + e.start*u.g.BlockSize, Len: e.n * u.g.BlockSize}
 	}
-	if k, _ := r.Read(buf[:1]); k > 0 {
-		return fmt.Errorf("the new %s is longer than its declared %d bytes", p.c.Path, p.c.Size)
+	write := func(b []byte, off int64) error { _, err := u.g.dev.WriteAt(b, off); return err }
+	sum, err := u.cp.Copy(ctx, p.c.Path, p.c.Size, r, ext, u.g.BlockSize, write)
+	if err != nil {
+		return err
 	}
-	u.st.SHA256[p.c.Path] = hex.EncodeToString(h.Sum(nil))
+	u.st.SHA256[p.c.Path] = sum
 	return nil
 }
 

@@ -3,12 +3,9 @@ package fatedit
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -32,14 +29,13 @@ type updater struct {
 	fat     []uint32
 	opt     edit.Options
 	st      edit.Stats
-	total   int64
-	done    int64
+	cp      edit.Copier
 	rootLen int64
 }
 
 // Update applies changes in the crash-safe order the package documents.
 func (v *Volume) Update(ctx context.Context, changes []edit.Change, opt edit.Options) (edit.Stats, error) {
-	u := &updater{v: v, fat: slices.Clone(v.fat), opt: opt, st: edit.Stats{SHA256: map[string]string{}}}
+	u := &updater{v: v, fat: slices.Clone(v.fat), opt: opt, st: edit.Stats{SHA256: map[string]string{}}, cp: edit.Copier{Opt: opt}}
 	rootCh, err := v.chain(v.root.first)
 	if err != nil {
 		return u.st, err
@@ -173,7 +169,7 @@ func (u *updater) checkSpace(tree *node, dirs []*node) error {
 	walkFiles(tree, func(n *node) {
 		if n.content != nil {
 			need += u.clustersFor(n.size)
-			u.total += n.size
+			u.cp.Total += n.size
 		}
 	})
 	for _, d := range dirs {
@@ -262,39 +258,19 @@ func (u *updater) writeFile(ctx context.Context, n *node) error {
 		return fmt.Errorf("%s: %w", n.path, err)
 	}
 	defer r.Close()
-	h := sha256.New()
 	ch := u.alloc(u.clustersFor(n.size))
 	if len(ch) > 0 {
 		n.first = ch[0]
 	}
-	size := u.opt.ChunkSize()
-	buf := make([]byte, min(size, max(n.size, 1)))
-	left := n.size
+	var ext []edit.Extent
 	for _, rn := range runs(ch) {
-		off := u.v.clusterOff(rn.first)
-		for l := min(left, int64(rn.n)*u.v.cs); l > 0; {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			b := buf[:min(l, int64(len(buf)))]
-			if _, err := io.ReadFull(r, b); err != nil {
-				return fmt.Errorf("reading the new %s: %w", n.path, err)
-			}
-			h.Write(b)
-			if err := u.writeAt(b, off); err != nil {
-				return fmt.Errorf("writing %s: %w", n.path, err)
-			}
-			off, l, left = off+int64(len(b)), l-int64(len(b)), left-int64(len(b))
-			u.done += int64(len(b))
-			if u.opt.Progress != nil {
-				u.opt.Progress(u.done, u.total)
-			}
-		}
+		ext = append(ext, edit.Extent{Off: u.v.clusterOff(rn.first), Len: int64(rn.n) * u.v.cs})
 	}
-	if k, _ := r.Read(buf[:1]); k > 0 {
-		return fmt.Errorf("the new %s is longer than its declared %d bytes", n.path, n.size)
+	sum, err := u.cp.Copy(ctx, n.path, n.size, r, ext, 1, u.writeAt)
+	if err != nil {
+		return err
 	}
-	u.st.SHA256[n.path] = hex.EncodeToString(h.Sum(nil))
+	u.st.SHA256[n.path] = sum
 	n.content = nil
 	return nil
 }
