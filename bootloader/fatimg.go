@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/usbkit/compose/config/fatbpb"
 )
 
 // readFATFile reads one file out of a FAT12 or FAT16 image held in memory: the EFI boot
@@ -66,44 +68,28 @@ type fatImage struct {
 // errNotFAT says the bytes are no FAT12/FAT16 image compose can read.
 var errNotFAT = errors.New("not a FAT12/FAT16 image")
 
-// parseFAT reads the BPB and checks that what it describes lies in img.
+// parseFAT reads the BPB (fatbpb checks its fields against each other) and
+// checks that what it describes is FAT12/16 and lies in img.
 func parseFAT(img []byte) (*fatImage, error) {
-	if len(img) < 512 {
-		return nil, fmt.Errorf("%w: %d bytes, less than one sector", errNotFAT, len(img))
-	}
-	le16 := func(o int) int { return int(binary.LittleEndian.Uint16(img[o:])) }
-	bps, spc, rsvd, nfats := le16(11), int(img[13]), le16(14), int(img[16])
-	rootEnts, fatSz, tot := le16(17), le16(22), le16(19)
-	if tot == 0 {
-		tot = int(binary.LittleEndian.Uint32(img[32:]))
+	p, err := fatbpb.Parse(img)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotFAT, err)
 	}
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", errNotFAT, fmt.Sprintf(format, a...))
 	}
+	bps, spc, tot := int(p.BytesPerSector), int(p.SectorsPerCluster), int(p.TotalSectors)
 	switch {
-	case bps < 512 || bps > 4096 || bps&(bps-1) != 0:
-		return nil, bad("%d bytes per sector", bps)
-	case spc == 0 || spc&(spc-1) != 0:
-		return nil, bad("%d sectors per cluster", spc)
-	case rsvd == 0:
-		return nil, bad("no reserved sectors")
-	case nfats == 0:
-		return nil, bad("no FAT")
-	case fatSz == 0:
+	case p.FAT32:
 		return nil, bad("FAT size 0 (FAT32 keeps it elsewhere; EFI images in ISOs are FAT12/16)")
-	case rootEnts == 0:
+	case p.RootEntries == 0:
 		return nil, bad("no root directory entries")
 	case tot > len(img)/bps:
 		return nil, bad("it claims %d sectors, the image holds %d (truncated)", tot, len(img)/bps)
 	}
-	rootSec := rsvd + nfats*fatSz
-	dataSec := rootSec + (rootEnts*32+bps-1)/bps
-	if dataSec >= tot {
-		return nil, bad("%d reserved sectors, %d FATs of %d sectors and %d root entries leave no data area in %d sectors",
-			rsvd, nfats, fatSz, rootEnts, tot)
-	}
-	f := &fatImage{img: img, csize: bps * spc, fat: img[rsvd*bps : (rsvd+fatSz)*bps], root: img[rootSec*bps : dataSec*bps],
-		data: dataSec * bps, clusters: (tot - dataSec) / spc}
+	fat, root, data := int(p.Reserved)*bps, int(p.RootSector())*bps, int(p.DataSector())*bps
+	f := &fatImage{img: img, csize: bps * spc, fat: img[fat : fat+int(p.FATSectors)*bps], root: img[root:data],
+		data: data, clusters: int(p.Clusters())}
 	f.fat12 = f.clusters < 4085
 	switch need := 2 * (f.clusters + 2); {
 	case f.clusters == 0:

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/usbkit/compose/compose/converge"
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
@@ -229,9 +230,9 @@ func TestConvergeRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Update(ctx, []fatedit.Change{{Path: "/boot/grub/grub.cfg", Size: 3, Open: func() (io.ReadCloser, error) {
+	if _, err := v.Update(ctx, []edit.Change{{Path: "/boot/grub/grub.cfg", Size: 3, Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(strings.NewReader("hi\n")), nil
-	}}}, fatedit.Options{}); err != nil {
+	}}}, edit.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/usbkit/compose/compose/converge"
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
@@ -90,11 +91,11 @@ func putData(t *testing.T, img string, files map[string][]byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cs []ext4edit.Change
+	var cs []edit.Change
 	for p, b := range files {
-		cs = append(cs, ext4edit.Change{Path: p, Size: int64(len(b)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }})
+		cs = append(cs, edit.Change{Path: p, Size: int64(len(b)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }})
 	}
-	if _, err := v.Update(context.Background(), cs, ext4edit.Options{}); err != nil {
+	if _, err := v.Update(context.Background(), cs, edit.Options{}); err != nil {
 		t.Fatal(err)
 	}
 }

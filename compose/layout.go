@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/disk"
-	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/config/firmware"
 )
@@ -35,7 +33,7 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 		return err
 	}
 	p.spec = disk.Spec{Size: sizeOf(m), Seed: seed[:], ESP: disk.ESP{Label: m.Label},
-		ISOs: isos, Placement: placement[m.Storage], Journal: addJournal}
+		ISOs: isos, Placement: placement[m.Storage], Journal: true}
 	for _, b := range boot {
 		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: b.Path, Data: b.Data})
 	}
@@ -232,9 +230,4 @@ func kitSeed(m *config.Manifest, l *config.Lock) [32]byte {
 	}
 	b, _ := json.Marshal(kit) // plain data: cannot fail
 	return sha256.Sum256(b)
-}
-
-// addJournal is ext4edit.AddJournal for disk.Spec.Journal.
-func addJournal(dev disk.Device, off, blocks int64, uuid [16]byte, t time.Time) error {
-	return ext4edit.AddJournal(dev, off, blocks, uuid, t)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
@@ -203,8 +204,8 @@ func TestVerifyBootFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	notes := "mine\n"
-	if _, err := v.Update(context.Background(), []fatedit.Change{{Path: "/EFI/BOOT/mmx64.efi", Remove: true},
-		{Path: "/notes.txt", Size: int64(len(notes)), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(notes)), nil }}}, fatedit.Options{}); err != nil {
+	if _, err := v.Update(context.Background(), []edit.Change{{Path: "/EFI/BOOT/mmx64.efi", Remove: true},
+		{Path: "/notes.txt", Size: int64(len(notes)), Open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(notes)), nil }}}, edit.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -127,14 +126,11 @@ func FileDigest(ctx context.Context, path, alg string) (string, error) {
 }
 
 func digestOf(ctx context.Context, fh *os.File, alg string) (string, error) {
-	h, err := digest.New(alg)
+	sum, err := digest.Of(ctx, alg, fh, make([]byte, copyBufSize))
 	if err != nil {
-		return "", err
-	}
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, fh}, make([]byte, copyBufSize)); err != nil {
 		return "", fmt.Errorf("hashing %s: %w", fh.Name(), err)
 	}
-	return fmt.Sprintf("%x", h.Sum(nil)), nil
+	return sum, nil
 }
 
 // Refetch fetches src again: for a caller that found, while reading the
@@ -219,16 +215,4 @@ func (f *Fetcher) evictLocked(src Source, seen os.FileInfo) {
 	default:
 		os.Remove(name)
 	}
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(b []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(b)
 }

@@ -3,8 +3,6 @@ package converge
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +13,9 @@ import (
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/directio"
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/fatedit"
+	"github.com/usbkit/compose/config/digest"
 )
 
 // Goal is the kit Run makes of a target: plain data, rendered by the
@@ -136,7 +136,7 @@ func (r run) steps(ctx context.Context, off int64, steps []*step) error {
 // step is one commit of an in-place apply: file writes and removals on
 // the ESP, and the expected SHA-256 of each written file where known.
 type step struct {
-	changes []fatedit.Change
+	changes []edit.Change
 	want    map[string]string
 }
 
@@ -146,7 +146,7 @@ func (s *step) apply(ctx context.Context, r run, off int64, events func(disk.Eve
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.f.Name(), err)
 	}
-	st, err := v.Update(ctx, s.changes, fatedit.Options{Time: r.time, Chunk: r.opts.Chunk, Progress: placeEvents(events)})
+	st, err := v.Update(ctx, s.changes, edit.Options{Time: r.time, Chunk: r.opts.Chunk, Progress: placeEvents(events)})
 	r.res.BytesWritten += st.Written
 	if err != nil {
 		return fmt.Errorf("updating %s: %w", r.f.Name(), err)
@@ -213,7 +213,7 @@ func espSteps(d *Diff, g Goal) ([]*step, error) {
 		case d.Interim == nil:
 			last.change(c, files)
 		case c.Kind == "iso" && c.Op == "~":
-			first.changes = append(first.changes, fatedit.Change{Path: c.Path, Remove: true})
+			first.changes = append(first.changes, edit.Change{Path: c.Path, Remove: true})
 			last.change(c, files)
 		case c.Kind == "iso" && c.Op == "+":
 			last.change(c, files)
@@ -231,7 +231,7 @@ func espSteps(d *Diff, g Goal) ([]*step, error) {
 	first.add(disk.File{Path: bootloader.ConfigPath, Data: g.InterimMenu})
 	first.add(disk.File{Path: StatePath, Data: g.InterimRecord})
 	// The interim menu replaced the old one: the final one is always written.
-	if !slices.ContainsFunc(last.changes, func(c fatedit.Change) bool { return c.Path == bootloader.ConfigPath }) {
+	if !slices.ContainsFunc(last.changes, func(c edit.Change) bool { return c.Path == bootloader.ConfigPath }) {
 		last.add(files[bootloader.ConfigPath])
 	}
 	return []*step{first, last}, nil
@@ -253,7 +253,7 @@ func newStep() *step { return &step{want: map[string]string{}} }
 // change adds the write or removal c to the step.
 func (s *step) change(c Change, files map[string]disk.File) {
 	if c.Op == "-" {
-		s.changes = append(s.changes, fatedit.Change{Path: c.Path, Remove: true})
+		s.changes = append(s.changes, edit.Change{Path: c.Path, Remove: true})
 	} else if f, ok := files[c.Path]; ok {
 		s.add(f)
 	}
@@ -268,7 +268,7 @@ func (s *step) add(f disk.File) {
 	} else if f.SHA256 != "" {
 		s.want[f.Path] = f.SHA256
 	}
-	s.changes = append(s.changes, fatedit.Change{Path: f.Path, Size: size, Open: func() (io.ReadCloser, error) {
+	s.changes = append(s.changes, edit.Change{Path: f.Path, Size: size, Open: func() (io.ReadCloser, error) {
 		if f.Source != "" {
 			return os.Open(f.Source)
 		}
@@ -332,13 +332,13 @@ func checkSums(ctx context.Context, v opener, sums map[string]string, progress f
 		if err != nil {
 			return fmt.Errorf("verifying %s: %w", path, err)
 		}
-		h := sha256.New()
 		// A 4 GiB ISO on a USB stick takes minutes: Ctrl-C ends it at
 		// the next read, not at the next file.
-		if _, err := io.CopyBuffer(h, ctxReader{ctx, r}, buf); err != nil {
+		got, err := digest.Of(ctx, "sha256", r, buf)
+		if err != nil {
 			return fmt.Errorf("verifying %s: %w", path, err)
 		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		if got != want {
 			return fmt.Errorf("verifying %s: read back sha256 %s, wrote %s", path, got, want)
 		}
 		done += r.Size()

@@ -2,14 +2,13 @@ package converge
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/ext4edit"
-	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/config/digest"
 )
 
@@ -85,7 +84,7 @@ func (s *ext4Step) write(ctx context.Context, r run) error {
 	for _, a := range adds {
 		w.add(a)
 	}
-	st, err := s.update(ctx, r, v, toExt4(w.changes))
+	st, err := s.update(ctx, r, v, w.changes)
 	if err != nil {
 		return err
 	}
@@ -152,31 +151,15 @@ func hasDigest(ctx context.Context, v *ext4edit.Volume, f disk.File) (bool, erro
 	if err != nil || r.Size() != f.Size || f.Digest == "" {
 		return false, nil
 	}
-	h, err := digest.New(f.Algorithm)
+	sum, err := digest.Of(ctx, f.Algorithm, r, make([]byte, 4<<20))
 	if err != nil {
-		return false, err
-	}
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, r}, make([]byte, 4<<20)); err != nil {
 		return false, fmt.Errorf("checking %s: %w", f.Path, err)
 	}
-	return strings.EqualFold(hex.EncodeToString(h.Sum(nil)), f.Digest), nil
+	return strings.EqualFold(sum, f.Digest), nil
 }
 
-// ctxReader stops a long read when ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-func (s *ext4Step) update(ctx context.Context, r run, v *ext4edit.Volume, changes []ext4edit.Change) (ext4edit.Stats, error) {
-	st, err := v.Update(ctx, changes, ext4edit.Options{Time: r.time, Chunk: r.opts.Chunk, Progress: placeEvents(r.events(0, 0))})
+func (s *ext4Step) update(ctx context.Context, r run, v *ext4edit.Volume, changes []edit.Change) (edit.Stats, error) {
+	st, err := v.Update(ctx, changes, edit.Options{Time: r.time, Chunk: r.opts.Chunk, Progress: placeEvents(r.events(0, 0))})
 	r.res.BytesWritten += st.Written
 	if err != nil {
 		return st, fmt.Errorf("updating the data partition of %s: %w", r.f.Name(), err)
@@ -200,19 +183,10 @@ func (s *ext4Step) verify(ctx context.Context, r run, want map[string]string) er
 	return nil
 }
 
-// toExt4 converts the ESP step's writes (same fields) for ext4edit.
-func toExt4(cs []fatedit.Change) []ext4edit.Change {
-	out := make([]ext4edit.Change, len(cs))
-	for i, c := range cs {
-		out[i] = ext4edit.Change{Path: c.Path, Remove: c.Remove, Size: c.Size, Open: c.Open}
-	}
-	return out
-}
-
-func removals(paths []string) []ext4edit.Change {
-	out := make([]ext4edit.Change, len(paths))
+func removals(paths []string) []edit.Change {
+	out := make([]edit.Change, len(paths))
 	for i, p := range paths {
-		out[i] = ext4edit.Change{Path: p, Remove: true}
+		out[i] = edit.Change{Path: p, Remove: true}
 	}
 	return out
 }

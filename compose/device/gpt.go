@@ -8,7 +8,8 @@ import (
 	"hash/crc32"
 	"io"
 
-	"github.com/usbkit/compose/compose/internal/fatbpb"
+	"github.com/usbkit/compose/compose/internal/zero"
+	"github.com/usbkit/compose/config/fatbpb"
 )
 
 // gpt is the part of an image's GUID partition table the writer needs to
@@ -87,7 +88,7 @@ func parseGPT(r io.ReaderAt, hdr []byte, ss int) (*gpt, error) {
 	g := &gpt{sectorSize: ss, header: hdr, entries: entries, mbr: mbr}
 	for i := 0; i < int(n); i++ {
 		e := entries[i*int(esize):]
-		if isZero(e[:16]) {
+		if zero.All(e[:16]) {
 			continue
 		}
 		first, last := int64(le.Uint64(e[32:])), int64(le.Uint64(e[40:]))
@@ -172,18 +173,9 @@ func (g *gpt) protectiveMBR(devSize int64) []byte {
 // its boot sector, reserved sectors, FATs and (FAT12/16) root directory, or
 // 0 when the sector is not a FAT boot sector.
 func fatMetadata(boot []byte) int64 {
-	p, ok := fatbpb.Parse(boot)
-	if !ok {
+	p, err := fatbpb.Parse(boot)
+	if err != nil || !p.Signed {
 		return 0
 	}
 	return p.MetadataBytes()
-}
-
-func isZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/usbkit/compose/compose/internal/testenv"
+	"github.com/usbkit/compose/compose/internal/zero"
 )
 
 var force = WriteOptions{Check: CheckOptions{Force: true}} // loop devices are not removable
@@ -281,7 +282,7 @@ func TestWriteCancel(t *testing.T) {
 	// The stick shows no partition table at all, old or new.
 	head := readRange(t, raw, span{0, MiB})
 	tail := readRange(t, raw, span{63 * MiB, 64 * MiB})
-	if !isZero(head) || !isZero(tail) {
+	if !zero.All(head) || !zero.All(tail) {
 		t.Errorf("an interrupted stick still carries a partition table")
 	}
 }

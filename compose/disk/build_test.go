@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/usbkit/compose/compose/internal/ext4edit"
 	"github.com/usbkit/compose/compose/internal/testenv"
@@ -20,11 +19,7 @@ import (
 // espSpec is a spec with files on the ESP; an ext4 partition, if any,
 // gets compose's journal, as compose's builds do.
 func espSpec(files ...File) Spec {
-	return Spec{Seed: []byte("test kit"), ESP: ESP{Label: "LABKIT", Files: files}, Journal: addJournal}
-}
-
-func addJournal(dev Device, off, blocks int64, uuid [16]byte, t time.Time) error {
-	return ext4edit.AddJournal(dev, off, blocks, uuid, t)
+	return Spec{Seed: []byte("test kit"), ESP: ESP{Label: "LABKIT", Files: files}, Journal: true}
 }
 
 // TestBuildESPNames covers directories under root, nesting, long names, dot
@@ -147,6 +142,28 @@ func TestAllOnData(t *testing.T) {
 	checkImage(t, img, r.Layout)
 	if err := Verify(context.Background(), img, r.Layout, VerifyOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestJournal: Spec.Journal gives the data partition ext4edit's journal,
+// so that ext4edit can change it in place; without it the partition is as
+// older composes made it, which ext4edit refuses.
+func TestJournal(t *testing.T) {
+	for _, journal := range []bool{true, false} {
+		spec := espSpec(File{Path: "/boot/grub/grub.cfg", Data: []byte("cfg")})
+		spec.Journal = journal
+		spec.Data.Files = []File{{Path: "/isos/a.iso", Data: pattern(1<<20, 1)}}
+		img, r := build(t, spec)
+		checkImage(t, img, r.Layout)
+		f, err := os.Open(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ext4edit.Open(f, r.Layout.Partition(FSExt4).Offset)
+		f.Close()
+		if (journal && err != nil) || (!journal && !errors.Is(err, ext4edit.ErrNoJournal)) {
+			t.Errorf("Journal %t: ext4edit.Open: %v", journal, err)
+		}
 	}
 }
 

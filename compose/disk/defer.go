@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/filesystem/ext4"
+	"github.com/usbkit/compose/compose/internal/ext4fmt"
 )
 
 // deferred says whether f's bytes are left for the caller (Spec.Defer).
@@ -53,11 +53,11 @@ const maxExtentBlocks = 32768
 // more than 65535 blocks in one write (a 128 MiB step failed with 1 KiB
 // blocks), and cuts what it allocates into extents of at most 32768.
 func (b *builder) allocateExt4(h filesystem.File, p *Partition, f File) ([]Extent, error) {
-	g, err := readExt4Geom(b.f, p.Offset)
+	g, _, err := readExt4Geom(b.f, p.Offset)
 	if err != nil {
 		return nil, err
 	}
-	step := maxExtentBlocks * g.bs
+	step := maxExtentBlocks * g.BlockSize
 	for off := min(step, f.Size) - 1; ; off = min(off+step, f.Size-1) {
 		if _, err := h.Seek(off, io.SeekStart); err != nil {
 			return nil, err
@@ -112,7 +112,7 @@ func (g ext4Geom) fileExtents(f io.ReaderAt, off, ino int64) ([]Extent, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := extentWalk{f: f, off: off, bs: g.bs}
+	w := extentWalk{f: f, off: off, bs: g.BlockSize}
 	if err := w.node(inode[0x28:0x28+60], 0); err != nil {
 		return nil, err
 	}
@@ -123,17 +123,17 @@ func (g ext4Geom) fileExtents(f io.ReaderAt, off, ino int64) ([]Extent, error) {
 // offset.
 func (g ext4Geom) readInode(f io.ReaderAt, off, ino int64) ([]byte, int64, error) {
 	le := binary.LittleEndian
-	grp, idx := (ino-1)/g.inodes, (ino-1)%g.inodes
-	d := make([]byte, g.descSize)
-	if _, err := f.ReadAt(d, off+(g.first+1)*g.bs+grp*g.descSize); err != nil {
+	grp, idx := (ino-1)/g.InodesPerGroup, (ino-1)%g.InodesPerGroup
+	d := make([]byte, g.DescSize)
+	if _, err := f.ReadAt(d, off+(g.FirstData+1)*g.BlockSize+grp*g.DescSize); err != nil {
 		return nil, 0, fmt.Errorf("reading group descriptor %d: %w", grp, err)
 	}
 	table := int64(le.Uint32(d[8:]))
-	if g.is64 && g.descSize >= 64 {
+	if g.Is64 && g.DescSize >= 64 {
 		table |= int64(le.Uint32(d[0x28:])) << 32
 	}
-	at := off + table*g.bs + idx*g.inodeSize
-	inode := make([]byte, g.inodeSize)
+	at := off + table*g.BlockSize + idx*g.InodeSize
+	inode := make([]byte, g.InodeSize)
 	if _, err := f.ReadAt(inode, at); err != nil {
 		return nil, 0, fmt.Errorf("reading inode: %w", err)
 	}
@@ -199,31 +199,12 @@ func (w *extentWalk) leaf(e []byte) error {
 	return nil
 }
 
-// readExt4Geom reads the geometry of the ext4 volume at off.
-func readExt4Geom(f *os.File, off int64) (ext4Geom, error) {
-	le := binary.LittleEndian
-	sb := make([]byte, 1024)
-	if _, err := f.ReadAt(sb, off+1024); err != nil {
-		return ext4Geom{}, fmt.Errorf("reading ext4 superblock: %w", err)
+// readExt4Geom reads the geometry of the ext4 volume at off and its
+// superblock.
+func readExt4Geom(f io.ReaderAt, off int64) (ext4Geom, []byte, error) {
+	g, sb, err := ext4fmt.ReadGeom(f, off)
+	if err != nil {
+		return ext4Geom{}, nil, fmt.Errorf("ext4 volume at %d: %w", off, err)
 	}
-	if le.Uint16(sb[0x38:]) != 0xef53 {
-		return ext4Geom{}, fmt.Errorf("ext4 volume at %d: bad superblock magic", off)
-	}
-	g := ext4Geom{
-		bs:         int64(1024) << le.Uint32(sb[0x18:]),
-		first:      int64(le.Uint32(sb[0x14:])),
-		perGroup:   int64(le.Uint32(sb[0x20:])),
-		inodes:     int64(le.Uint32(sb[0x28:])),
-		inodeSize:  int64(le.Uint16(sb[0x58:])),
-		is64:       le.Uint32(sb[0x60:])&0x80 != 0,
-		descSize:   32,
-		blockCount: int64(le.Uint32(sb[0x04:])),
-	}
-	if g.is64 {
-		g.descSize = int64(le.Uint16(sb[0xfe:]))
-		g.blockCount |= int64(le.Uint32(sb[0x150:])) << 32
-	}
-	g.groups = ceilDiv(g.blockCount-g.first, g.perGroup)
-	g.csumSeed = le.Uint32(sb[0x270:])
-	return g, nil
+	return ext4Geom{g}, sb, nil
 }

@@ -28,8 +28,9 @@
 // the FSInfo free count, hidden sectors, time.Now() stamps and random seeds.
 // FAT sizes where v1.9.4 computes a FAT two entries short are avoided in
 // Layout.
-// The ext4 volume then gets a jbd2 journal (compose/internal/ext4edit's
-// AddJournal), through which compose changes it in place later.
+// With Spec.Journal the ext4 volume then gets a jbd2 journal
+// (compose/internal/ext4edit's AddJournal), through which compose changes
+// it in place later.
 //
 // Data path: FAT32 file contents bypass go-diskfs. Every allocating
 // fat32 File.Write rewrites both FATs, so writing a file piecewise costs

@@ -10,6 +10,7 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/filesystem/ext4"
 	"github.com/google/uuid"
+	"github.com/usbkit/compose/compose/internal/ext4edit"
 )
 
 // ext4Features: no journal from go-diskfs (its UUID would be random, and it
@@ -51,19 +52,20 @@ func (b *builder) fillExt4(p *Partition) error {
 // the files: go-diskfs keeps the superblock and group descriptors in
 // memory and would write its own copies over a journal added before.
 func (b *builder) addJournal(p *Partition) error {
-	if b.l.journal == nil {
+	if !b.l.journal {
 		return nil
 	}
-	bs, err := b.ext4BlockSize(p)
+	g, _, err := readExt4Geom(b.f, p.Offset)
 	if err != nil {
 		return err
 	}
+	bs := g.BlockSize
 	id := [16]byte(uuid.MustParse(seedGUID(b.l.seed, "ext4 journal uuid")))
-	var dev Device = b.f
+	var dev ext4edit.Device = b.f
 	if b.holes != nil {
 		dev = b.holes
 	}
-	if err := b.l.journal(dev, p.Offset, journalBytes(p.Size)/bs, id, b.l.Time); err != nil {
+	if err := ext4edit.AddJournal(dev, p.Offset, journalBytes(p.Size)/bs, id, b.l.Time); err != nil {
 		return fmt.Errorf("adding the ext4 journal: %w", err)
 	}
 	return b.zeroJournal(dev, p, bs)
@@ -77,26 +79,17 @@ func (b *builder) addJournal(p *Partition) error {
 // mke2fs's ceiling.
 func journalBytes(size int64) int64 { return min(128*mib, max(4*mib, size/8192)) }
 
-// ext4BlockSize reads the block size from the volume's superblock.
-func (b *builder) ext4BlockSize(p *Partition) (int64, error) {
-	sb := make([]byte, 1024)
-	if _, err := b.f.ReadAt(sb, p.Offset+1024); err != nil {
-		return 0, fmt.Errorf("reading ext4 superblock: %w", err)
-	}
-	return 1024 << binary.LittleEndian.Uint32(sb[0x18:]), nil
-}
-
 // checkExt4Room reads the new volume's free block count, so a sizing
 // mistake shows up as an error here rather than as a full volume later
 // (the journal, added last, included).
 func (b *builder) checkExt4Room(p *Partition) error {
-	sb := make([]byte, 1024)
-	if _, err := b.f.ReadAt(sb, p.Offset+1024); err != nil {
-		return fmt.Errorf("reading ext4 superblock: %w", err)
+	g, sb, err := readExt4Geom(b.f, p.Offset)
+	if err != nil {
+		return err
 	}
 	le := binary.LittleEndian
 	free := int64(le.Uint32(sb[0x0c:])) | int64(le.Uint32(sb[0x158:]))<<32
-	room := free * (1024 << le.Uint32(sb[0x18:]))
+	room := free * g.BlockSize
 	if need := p.Content + journalBytes(p.Size); room < need {
 		return fmt.Errorf("ext4 volume has %d bytes free, the files and journal need %d", room, need)
 	}
@@ -150,13 +143,13 @@ func ext4Sink(h filesystem.File) sink {
 // deferred build: a device holds old data there, and a stale journal block
 // of an earlier kit at the same place could pass for a transaction to
 // replay. In a fresh image file they read as zeros already.
-func (b *builder) zeroJournal(dev Device, p *Partition, bs int64) error {
+func (b *builder) zeroJournal(dev ext4edit.Device, p *Partition, bs int64) error {
 	if b.holes == nil {
 		return nil
 	}
-	sb := make([]byte, 1024)
-	if _, err := b.f.ReadAt(sb, p.Offset+1024); err != nil {
-		return fmt.Errorf("reading ext4 superblock: %w", err)
+	_, sb, err := readExt4Geom(b.f, p.Offset)
+	if err != nil {
+		return err
 	}
 	le := binary.LittleEndian
 	jb := sb[0x10c:] // s_jnl_blocks: the journal inode's extent root

@@ -15,13 +15,9 @@ import (
 // off). go-diskfs still writes, and on reading insists on, an inode checksum
 // seeded from s_checksum_seed, so patched inodes get that checksum again.
 func fixExt4(f *os.File, off int64, t time.Time, hashSeed []byte) error {
-	g, err := readExt4Geom(f, off)
+	g, sb, err := readExt4Geom(f, off)
 	if err != nil {
 		return err
-	}
-	sb := make([]byte, 1024)
-	if _, err := f.ReadAt(sb, off+1024); err != nil {
-		return fmt.Errorf("reading ext4 superblock: %w", err)
 	}
 	le := binary.LittleEndian
 	if le.Uint32(sb[0x64:])&0x400 != 0 {
@@ -34,19 +30,16 @@ func fixExt4(f *os.File, off int64, t time.Time, hashSeed []byte) error {
 	return g.patchInodes(f, off, ts)
 }
 
-type ext4Geom struct {
-	bs, first, perGroup, inodes, inodeSize, descSize, blockCount, groups int64
-	is64                                                                 bool
-	csumSeed                                                             uint32
-}
+// ext4Geom is the volume's layout, with what this package does to it.
+type ext4Geom struct{ ext4fmt.Geom }
 
 func (g ext4Geom) patchSuperblocks(f *os.File, off int64, ts uint32, hashSeed []byte, sparse bool) error {
 	le := binary.LittleEndian
-	for grp := int64(0); grp < g.groups; grp++ {
+	for grp := int64(0); grp < g.Groups; grp++ {
 		if !ext4fmt.HasSuperBackup(grp, sparse) {
 			continue
 		}
-		at := off + (grp*g.perGroup+g.first)*g.bs
+		at := off + (grp*g.PerGroup+g.FirstData)*g.BlockSize
 		if grp == 0 {
 			at = off + 1024
 		}
@@ -73,14 +66,14 @@ func (g ext4Geom) patchSuperblocks(f *os.File, off int64, ts uint32, hashSeed []
 // patchInodes stamps every in-use inode that carries a time.
 func (g ext4Geom) patchInodes(f *os.File, off int64, ts uint32) error {
 	le := binary.LittleEndian
-	gdt := make([]byte, g.groups*g.descSize)
-	if _, err := f.ReadAt(gdt, off+(g.first+1)*g.bs); err != nil {
+	gdt := make([]byte, g.Groups*g.DescSize)
+	if _, err := f.ReadAt(gdt, off+(g.FirstData+1)*g.BlockSize); err != nil {
 		return fmt.Errorf("reading ext4 group descriptors: %w", err)
 	}
-	for grp := int64(0); grp < g.groups; grp++ {
-		d := gdt[grp*g.descSize:]
+	for grp := int64(0); grp < g.Groups; grp++ {
+		d := gdt[grp*g.DescSize:]
 		bitmap, table := int64(le.Uint32(d[4:])), int64(le.Uint32(d[8:]))
-		if g.is64 && g.descSize >= 64 {
+		if g.Is64 && g.DescSize >= 64 {
 			bitmap |= int64(le.Uint32(d[0x24:])) << 32
 			table |= int64(le.Uint32(d[0x28:])) << 32
 		}
@@ -93,16 +86,16 @@ func (g ext4Geom) patchInodes(f *os.File, off int64, ts uint32) error {
 
 func (g ext4Geom) patchGroup(f *os.File, off, grpIndex, bitmap, table int64, ts uint32) error {
 	le := binary.LittleEndian
-	bm := make([]byte, g.bs)
-	if _, err := f.ReadAt(bm, off+bitmap*g.bs); err != nil {
+	bm := make([]byte, g.BlockSize)
+	if _, err := f.ReadAt(bm, off+bitmap*g.BlockSize); err != nil {
 		return err
 	}
-	ino := make([]byte, g.inodeSize)
-	for i := int64(0); i < g.inodes; i++ {
+	ino := make([]byte, g.InodeSize)
+	for i := int64(0); i < g.InodesPerGroup; i++ {
 		if bm[i/8]&(1<<(i%8)) == 0 {
 			continue
 		}
-		at := off + table*g.bs + i*g.inodeSize
+		at := off + table*g.BlockSize + i*g.InodeSize
 		if _, err := f.ReadAt(ino, at); err != nil {
 			return err
 		}
@@ -113,7 +106,7 @@ func (g ext4Geom) patchGroup(f *os.File, off, grpIndex, bitmap, table int64, ts 
 			le.PutUint32(ino[o:], ts)
 		}
 		le.PutUint16(ino[0x7c:], 0)
-		extra := g.inodeSize > 128 && 128+int64(le.Uint16(ino[0x80:])) >= 0x98
+		extra := g.InodeSize > 128 && 128+int64(le.Uint16(ino[0x80:])) >= 0x98
 		if extra {
 			le.PutUint16(ino[0x82:], 0)
 			for _, o := range []int{0x84, 0x88, 0x8c, 0x94} {
@@ -121,7 +114,7 @@ func (g ext4Geom) patchGroup(f *os.File, off, grpIndex, bitmap, table int64, ts 
 			}
 			le.PutUint32(ino[0x90:], ts) // creation time
 		}
-		sum := ext4fmt.InodeChecksum(g.csumSeed, uint32(i+1+grpIndex*g.inodes), ino)
+		sum := ext4fmt.InodeChecksum(g.CsumSeed, uint32(i+1+grpIndex*g.InodesPerGroup), ino)
 		le.PutUint16(ino[0x7c:], uint16(sum))
 		if extra {
 			le.PutUint16(ino[0x82:], uint16(sum>>16))

@@ -92,7 +92,7 @@ func (g ext4Geom) loadNode(f io.ReaderAt, off int64, n *extNode, level int, all 
 	for i := range n.entries() {
 		e := n.entry(i)
 		child := int64(le.Uint32(e[4:])) | int64(le.Uint16(e[8:]))<<32
-		c := &extNode{buf: make([]byte, g.bs), at: off + child*g.bs}
+		c := &extNode{buf: make([]byte, g.BlockSize), at: off + child*g.BlockSize}
 		if _, err := f.ReadAt(c.buf, c.at); err != nil {
 			return fmt.Errorf("reading extent block %d: %w", child, err)
 		}

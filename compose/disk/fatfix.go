@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/usbkit/compose/compose/internal/fatbpb"
+	"github.com/usbkit/compose/compose/internal/fatedit"
+	"github.com/usbkit/compose/config/fatbpb"
 )
 
 // fatFixer repairs what go-diskfs v1.9.4 leaves wrong in a FAT32 volume it
@@ -24,14 +25,13 @@ type fatFixer struct {
 	rootClus   uint32
 	fsinfo     int64
 	backup     int64
-	fat        []byte // first FAT, patched in memory and written to both copies
-	date, tod  uint16 // FAT date and time of day for every entry
+	fat        []byte    // first FAT, patched in memory and written to both copies
+	t          time.Time // every entry's timestamps
 }
 
 // fixFAT applies every repair to the FAT32 volume at off.
 func fixFAT(f *os.File, off int64, hiddenSectors uint32, volumeID uint32, t time.Time) error {
-	x := &fatFixer{f: f, off: off}
-	x.date, x.tod = fatTime(t)
+	x := &fatFixer{f: f, off: off, t: t}
 	if err := x.readBPB(); err != nil {
 		return err
 	}
@@ -45,13 +45,6 @@ func fixFAT(f *os.File, off int64, hiddenSectors uint32, volumeID uint32, t time
 		return err
 	}
 	return x.writeFSInfo()
-}
-
-func fatTime(t time.Time) (date, tod uint16) {
-	t = t.UTC()
-	date = uint16((t.Year()-1980)<<9 | int(t.Month())<<5 | t.Day())
-	tod = uint16(t.Hour()<<11 | t.Minute()<<5 | t.Second()/2)
-	return date, tod
 }
 
 func (x *fatFixer) readAt(n, at int64) ([]byte, error) {
@@ -74,13 +67,16 @@ func (x *fatFixer) readBPB() error {
 	if err != nil {
 		return err
 	}
-	p, ok := fatbpb.Parse(b)
-	if !ok || p.BytesPerSector != 512 || p.FATs != 2 || p.RootCluster == 0 {
+	p, err := fatbpb.Parse(b)
+	if err != nil {
+		return fmt.Errorf("FAT volume at %d: %w", x.off, err)
+	}
+	if !p.Signed || !p.FAT32 || p.BytesPerSector != 512 || p.FATs != 2 || p.RootCluster == 0 {
 		return fmt.Errorf("FAT volume at %d: unexpected boot sector", x.off)
 	}
 	x.bps, x.spc, x.reserved, x.fatSectors = p.BytesPerSector, p.SectorsPerCluster, p.Reserved, p.FATSectors
 	x.rootClus, x.fsinfo, x.backup = p.RootCluster, p.FSInfo, p.Backup
-	x.clusters = uint32((p.TotalSectors - x.reserved - 2*x.fatSectors) / x.spc)
+	x.clusters = uint32(p.Clusters())
 	x.fat, err = x.readAt(x.fatSectors*x.bps, x.reserved*x.bps)
 	return err
 }
@@ -159,7 +155,8 @@ func (x *fatFixer) fixEntries(buf []byte, dir, parent uint32) ([]uint32, error) 
 			}
 			continue
 		}
-		x.stamp(e)
+		e[13] = 0 // creation time's hundredths
+		fatedit.Stamp(e, x.t)
 		if err := x.fixName(buf, i, lfnStart, names); err != nil {
 			return nil, err
 		}
@@ -173,17 +170,6 @@ func (x *fatFixer) fixEntries(buf []byte, dir, parent uint32) ([]uint32, error) 
 		}
 	}
 	return subdirs, nil
-}
-
-// stamp sets every timestamp of an 8.3 entry to the build time.
-func (x *fatFixer) stamp(e []byte) {
-	le := binary.LittleEndian
-	e[13] = 0
-	le.PutUint16(e[14:], x.tod)
-	le.PutUint16(e[16:], x.date)
-	le.PutUint16(e[18:], x.date)
-	le.PutUint16(e[22:], x.tod)
-	le.PutUint16(e[24:], x.date)
 }
 
 func entryCluster(e []byte) uint32 {
@@ -242,65 +228,13 @@ func (x *fatFixer) fixName(buf []byte, i, lfnStart int, names map[string]bool) e
 	if lfnStart < 0 {
 		return fmt.Errorf("FAT volume: entry %q has a bad 8.3 name and no long name", short)
 	}
-	long := lfnName(buf[lfnStart:i])
-	short = uniqueShort(long, names)
-	names[short] = true
-	copy(e[0:11], short)
-	sum := lfnChecksum([]byte(short))
+	alias := fatedit.Alias(fatedit.LongName(buf[lfnStart:i], e), names)
+	copy(e[0:11], alias[:])
+	sum := fatedit.Checksum(alias[:])
 	for j := lfnStart; j < i; j += 32 {
 		buf[j+13] = sum
 	}
 	return nil
-}
-
-// lfnName decodes long-name slots (stored last part first).
-func lfnName(slots []byte) string {
-	var parts []string
-	for j := 0; j+32 <= len(slots); j += 32 {
-		s := slots[j : j+32]
-		var r []rune
-		for _, o := range []int{1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30} {
-			c := binary.LittleEndian.Uint16(s[o:])
-			if c == 0 || c == 0xffff {
-				break
-			}
-			r = append(r, rune(c))
-		}
-		parts = append([]string{string(r)}, parts...)
-	}
-	return strings.Join(parts, "")
-}
-
-// uniqueShort builds a Windows-style numbered 8.3 name ("DISK~1") for long,
-// padded to 11 bytes, not in names.
-func uniqueShort(long string, names map[string]bool) string {
-	trimmed := strings.TrimLeft(long, ". ")
-	stem, ext := trimmed, ""
-	if k := strings.LastIndex(trimmed, "."); k > 0 {
-		stem, ext = trimmed[:k], trimmed[k+1:]
-	}
-	stem, ext = upperValid(stem), upperValid(ext)
-	if stem == "" {
-		stem = "_"
-	}
-	if len(ext) > 3 {
-		ext = ext[:3]
-	}
-	for n := 1; ; n++ {
-		tail := fmt.Sprintf("~%d", n)
-		s := fmt.Sprintf("%-8s%-3s", stem[:min(len(stem), 8-len(tail))]+tail, ext)
-		if !names[s] {
-			return s
-		}
-	}
-}
-
-func lfnChecksum(short []byte) byte {
-	var sum byte
-	for _, c := range short[:11] {
-		sum = (sum&1)<<7 + sum>>1 + c
-	}
-	return sum
 }
 
 func (x *fatFixer) writeFATs() error {

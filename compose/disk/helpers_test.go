@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/usbkit/compose/compose/internal/testenv"
+	"github.com/usbkit/compose/compose/internal/zero"
 )
 
 func build(t *testing.T, spec Spec) (string, Result) {
@@ -49,7 +50,7 @@ func extract(t *testing.T, img string, p Partition) string {
 		if err != nil && err != io.EOF {
 			t.Fatal(err)
 		}
-		if !allZero(buf[:n]) {
+		if !zero.All(buf[:n]) {
 			if _, err := out.WriteAt(buf[:n], off); err != nil {
 				t.Fatal(err)
 			}

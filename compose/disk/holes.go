@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+
+	"github.com/usbkit/compose/compose/internal/zero"
 )
 
 // holeFile is the image file as go-diskfs sees it in a deferred build: an
@@ -19,7 +21,7 @@ type holeFile struct {
 }
 
 func (h *holeFile) WriteAt(b []byte, off int64) (int, error) {
-	if len(b) < 4096 || !allZero(b) || punchHole(h.File, off, int64(len(b))) != nil {
+	if len(b) < 4096 || !zero.All(b) || punchHole(h.File, off, int64(len(b))) != nil {
 		return h.File.WriteAt(b, off)
 	}
 	h.mu.Lock()

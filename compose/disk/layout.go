@@ -58,7 +58,7 @@ type Layout struct {
 	Notes []string
 
 	seed     []byte
-	journal  func(dev Device, off, blocks int64, uuid [16]byte, t time.Time) error
+	journal  bool
 	bootCode []byte
 	biosBoot []byte
 }

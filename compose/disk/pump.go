@@ -3,11 +3,11 @@ package disk
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"sync/atomic"
 
+	"github.com/usbkit/compose/compose/internal/zero"
 	"github.com/usbkit/compose/config/crash"
 	"golang.org/x/sync/errgroup"
 )
@@ -54,7 +54,7 @@ func pump(ctx context.Context, src io.Reader, size int64, write sink, progress f
 		var done int64
 		for c := range toWrite {
 			if gctx.Err() == nil {
-				if err := write(c.buf, c.off, allZero(c.buf)); err != nil {
+				if err := write(c.buf, c.off, zero.All(c.buf)); err != nil {
 					release(c)
 					drain(toWrite, release)
 					return err
@@ -116,20 +116,4 @@ func readChunks(ctx context.Context, src io.Reader, size int64, free chan []byte
 		off += n
 	}
 	return nil
-}
-
-// allZero returns at the first non-zero word, so random data costs nothing.
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }

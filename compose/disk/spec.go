@@ -1,7 +1,6 @@
 package disk
 
 import (
-	"io"
 	"os"
 	"strconv"
 	"time"
@@ -98,19 +97,12 @@ type Spec struct {
 	// streams the sources straight to a device (compose/device). Verify
 	// then skips deferred files; their extents read as zeros in the image.
 	Defer bool
-	// Journal, when set, adds a jbd2 journal of blocks file-system blocks
-	// to the ext4 data partition at byte offset off of dev once its files
-	// are in (see addJournal). compose passes compose/internal/ext4edit's
-	// AddJournal, which this package cannot import: that package's tests
-	// build their volumes with this one.
-	Journal func(dev Device, off, blocks int64, uuid [16]byte, t time.Time) error
-}
-
-// Device is what Spec.Journal writes through: the image file (or, in a
-// deferred build, its hole-punching wrapper).
-type Device interface {
-	io.ReaderAt
-	io.WriterAt
+	// Journal adds compose/internal/ext4edit's jbd2 journal to the ext4
+	// data partition once its files are in (see addJournal), so that
+	// compose can change the partition in place later. Without it the
+	// partition is as compose made it before in-place updates, which
+	// ext4edit refuses to change (its tests add their own journal).
+	Journal bool
 }
 
 // DefaultEpoch is the timestamp used when neither Spec.Time nor

@@ -1,7 +1,10 @@
 package digest
 
 import (
+	"context"
 	"encoding/hex"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 )
@@ -41,4 +44,37 @@ func TestNewUnknown(t *testing.T) {
 			t.Errorf("New(%q): error %q does not name the choices", alg, err)
 		}
 	}
+}
+
+// Of hashes a reader, and a cancelled context ends it before the next read.
+func TestOf(t *testing.T) {
+	got, err := Of(context.Background(), "sha256", strings.NewReader("abc"), make([]byte, 2))
+	if want := "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; err != nil || got != want {
+		t.Fatalf("Of(abc) = %s, %v; want %s", got, err, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &cancelAfter{n: 3, cancel: cancel}
+	if _, err := Of(ctx, "sha512", r, make([]byte, 1)); !errors.Is(err, context.Canceled) || r.reads != 3 {
+		t.Errorf("cancelled after 3 reads: %v after %d reads", err, r.reads)
+	}
+	if _, err := Of(context.Background(), "md5", r, nil); err == nil {
+		t.Error("md5 accepted")
+	}
+}
+
+// cancelAfter yields one byte a read, cancels its context at read n and
+// ends at read 10.
+type cancelAfter struct {
+	n, reads int
+	cancel   func()
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	if c.reads++; c.reads == c.n {
+		c.cancel()
+	} else if c.reads >= 10 {
+		return 0, io.EOF
+	}
+	p[0] = 'x'
+	return 1, nil
 }

@@ -9,7 +9,9 @@ import (
 
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/ext4"
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/testenv"
+	"github.com/usbkit/compose/compose/internal/zero"
 )
 
 // skipZeros drops all-zero writes: on a fresh sparse image the free
@@ -18,25 +20,10 @@ import (
 type skipZeros struct{ *os.File }
 
 func (s skipZeros) WriteAt(b []byte, off int64) (int, error) {
-	if allZero(b) {
+	if zero.All(b) {
 		return len(b), nil
 	}
 	return s.File.WriteAt(b, off)
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // markedReader yields size bytes of zeros but for marks at given offsets.
@@ -80,9 +67,9 @@ func TestUpdateMultiGiBFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.Update(t.Context(), []Change{{Path: "/isos/big.iso", Size: size, Open: func() (io.ReadCloser, error) {
+	_, err = v.Update(t.Context(), []edit.Change{{Path: "/isos/big.iso", Size: size, Open: func() (io.ReadCloser, error) {
 		return &markedReader{size: size, marks: marks}, nil
-	}}}, Options{Time: testTime})
+	}}}, edit.Options{Time: testTime})
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +111,7 @@ func TestUpdateMultiGiBFile(t *testing.T) {
 	if _, err := io.ReadFull(h, buf); err != nil || !bytes.Equal(buf[4094:], []byte("ac")) {
 		t.Fatalf("go-diskfs reads %q before 4 GiB (%v)", buf[4090:], err)
 	}
-	if _, err := update(t, img, []Change{{Path: "/isos/big.iso", Remove: true}}, nil); err != nil {
+	if _, err := update(t, img, []edit.Change{{Path: "/isos/big.iso", Remove: true}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	clean(t, img, "after removing 4.5 GiB")
@@ -158,13 +145,13 @@ func TestUpdateLongRunsOneKiB(t *testing.T) {
 	testenv.Tools(t, "e2fsck", "debugfs")
 	img := journaled(t, 256<<20, map[string][]byte{"/isos/small.iso": content("small", 5000)})
 	g, done := open(t, img, nil)
-	bs := g.g.bs
+	bs := g.g.BlockSize
 	done()
 	if bs != 1024 {
 		t.Fatalf("the volume has %d-byte blocks, want 1024", bs)
 	}
 	big := content("big", 100<<20+5)
-	if _, err := updateChunk(t, img, []Change{put("/isos/big.iso", big)}, nil, 1<<20); err != nil {
+	if _, err := updateChunk(t, img, []edit.Change{put("/isos/big.iso", big)}, nil, 1<<20); err != nil {
 		t.Fatal(err)
 	}
 	clean(t, img, "after adding 100 MiB")

@@ -25,7 +25,7 @@ func (u *updater) commit() error {
 		func() error { _, err := j.setState(j.first, j.seq); return err },
 		func() error {
 			for _, n := range u.checkpointOrder() {
-				if _, err := g.dev.WriteAt(m.cache[n], g.off+n*g.bs); err != nil {
+				if _, err := g.dev.WriteAt(m.cache[n], g.off+n*g.BlockSize); err != nil {
 					return fmt.Errorf("checkpointing block %d: %w", n, err)
 				}
 			}

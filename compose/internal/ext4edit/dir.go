@@ -135,9 +135,9 @@ func (u *updater) mkdir(parent int64, name string) (int64, error) {
 	blk := runs[0].start
 	b := u.newBlock(blk, true)
 	putEntry(b[0:], n, ".", 2, 12)
-	putEntry(b[12:], parent, "..", 2, int(u.g.bs)-12)
-	ino := make([]byte, u.g.inodeSize)
-	u.g.fillInode(ino, 0o40755, u.g.bs, 1, u.t)
+	putEntry(b[12:], parent, "..", 2, int(u.g.BlockSize)-12)
+	ino := make([]byte, u.g.InodeSize)
+	u.g.fillInode(ino, 0o40755, u.g.BlockSize, 1, u.t)
 	le.PutUint16(ino[0x1a:], 2)
 	putExtents(ino[0x28:0x28+60], []extent{{0, blk, 1}})
 	if err := u.m.putInode(n, ino); err != nil {
@@ -151,7 +151,7 @@ func (u *updater) mkdir(parent int64, name string) (int64, error) {
 	if err := u.m.putInode(parent, pi); err != nil {
 		return 0, err
 	}
-	grp := (n - 1) / u.g.ipg
+	grp := (n - 1) / u.g.InodesPerGroup
 	d, _ := u.m.desc(grp)
 	u.g.addFree(d, 0x10, 1) // used directories
 	u.m.mark(u.m.descBlockNo(grp))
@@ -163,7 +163,7 @@ func (u *updater) mkdir(parent int64, name string) (int64, error) {
 // until then), so a reader that never replays finds them complete
 // whenever a checkpointed inode names them.
 func (u *updater) newBlock(blk int64, dir bool) []byte {
-	b := make([]byte, u.g.bs)
+	b := make([]byte, u.g.BlockSize)
 	u.m.cache[blk] = b
 	u.m.mark(blk)
 	u.fresh = append(u.fresh, blk)
@@ -237,14 +237,14 @@ func (u *updater) growDir(dir int64, di []byte, exts []fileExtent, name string, 
 		return err
 	}
 	blk := runs[0].start
-	putEntry(u.newBlock(blk, true), ino, name, ftype, int(u.g.bs))
+	putEntry(u.newBlock(blk, true), ino, name, ftype, int(u.g.BlockSize))
 	var plain []extent
 	var data int64
 	for _, e := range exts {
 		plain = append(plain, e.extent)
 		data += e.n
 	}
-	logical := inodeSize(di) / u.g.bs
+	logical := inodeSize(di) / u.g.BlockSize
 	if k := len(plain) - 1; k >= 0 && plain[k].start+plain[k].n == blk && plain[k].logical+plain[k].n == logical && plain[k].n < maxExtent {
 		plain[k].n++
 	} else {
@@ -258,10 +258,10 @@ func (u *updater) growDir(dir int64, di []byte, exts []fileExtent, name string, 
 	for _, b := range oldTree {
 		u.m.release(b, 1) // replaced by fresh leaves: live ones are never rewritten in place
 	}
-	size := (logical + 1) * u.g.bs
+	size := (logical + 1) * u.g.BlockSize
 	le.PutUint32(di[0x04:], uint32(size))
 	le.PutUint32(di[0x6c:], uint32(size>>32))
-	le.PutUint32(di[0x1c:], uint32((data+leaves)*(u.g.bs/512)))
+	le.PutUint32(di[0x1c:], uint32((data+leaves)*(u.g.BlockSize/512)))
 	return u.m.putInode(dir, di)
 }
 
@@ -272,7 +272,7 @@ func (u *updater) dirTree(root []byte, exts []extent) (int64, error) {
 		putExtents(root, exts)
 		return 0, nil
 	}
-	per := int((u.g.bs - 12) / 12)
+	per := int((u.g.BlockSize - 12) / 12)
 	nl := (len(exts) + per - 1) / per
 	if nl > 4 {
 		return 0, fmt.Errorf("%w: %d extents", ErrUnsupported, len(exts))

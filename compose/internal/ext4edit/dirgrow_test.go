@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -17,7 +18,7 @@ func TestUpdateGrowsDirectories(t *testing.T) {
 	files := map[string][]byte{"/isos/first.iso": content("first", 3000)}
 	img := journaled(t, 64<<20, files)
 	for round := 0; round < 8; round++ {
-		var cs []Change
+		var cs []edit.Change
 		for i := 0; i < 20; i++ {
 			p := fmt.Sprintf("/isos/%s-%d-%02d.iso", strings.Repeat("long-name", 6), round, i)
 			files[p] = content(p, 1000+round*20+i)
@@ -45,11 +46,11 @@ func TestUpdateGrowsDirectories(t *testing.T) {
 	if got := diskfsFiles(t, img, "/isos"); !sameMap(got, digests(files)) {
 		t.Fatalf("go-diskfs reads %d files, want %d", len(got), len(files))
 	}
-	var cs []Change
+	var cs []edit.Change
 	n := 0
 	for p := range files {
 		if n++; n%2 == 0 {
-			cs = append(cs, Change{Path: p, Remove: true})
+			cs = append(cs, edit.Change{Path: p, Remove: true})
 			delete(files, p)
 		}
 	}

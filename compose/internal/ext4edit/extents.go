@@ -55,7 +55,7 @@ func (m *meta) walkNode(b []byte, want int, exts *[]fileExtent, tree *[]int64) e
 			if l > maxExtent {
 				e.n, e.uninit = l-maxExtent, true
 			}
-			if e.start < m.g.first || e.start+e.n > m.g.blocks {
+			if e.start < m.g.FirstData || e.start+e.n > m.g.Blocks {
 				return fmt.Errorf("extent at block %d+%d is outside the volume", e.start, e.n)
 			}
 			*exts = append(*exts, e)
@@ -91,21 +91,21 @@ func (r *extentReader) ReadAt(b []byte, off int64) (int, error) {
 		if off >= r.size {
 			return n, errEOF
 		}
-		blk, in := off/r.g.bs, off%r.g.bs
+		blk, in := off/r.g.BlockSize, off%r.g.BlockSize
 		k := int(min(int64(len(b)-n), r.size-off))
 		i := sort.Search(len(r.exts), func(i int) bool { return r.exts[i].logical+r.exts[i].n > blk })
 		switch {
 		case i == len(r.exts):
 			clear(b[n : n+k])
 		case r.exts[i].logical > blk:
-			k = int(min(int64(k), (r.exts[i].logical-blk)*r.g.bs-in))
+			k = int(min(int64(k), (r.exts[i].logical-blk)*r.g.BlockSize-in))
 			clear(b[n : n+k])
 		default:
 			e := r.exts[i]
-			k = int(min(int64(k), (e.logical+e.n-blk)*r.g.bs-in))
+			k = int(min(int64(k), (e.logical+e.n-blk)*r.g.BlockSize-in))
 			if e.uninit {
 				clear(b[n : n+k])
-			} else if _, err := r.g.dev.ReadAt(b[n:n+k], r.g.off+(e.start+blk-e.logical)*r.g.bs+in); err != nil {
+			} else if _, err := r.g.dev.ReadAt(b[n:n+k], r.g.off+(e.start+blk-e.logical)*r.g.BlockSize+in); err != nil {
 				return n, err
 			}
 		}
@@ -122,10 +122,10 @@ func (m *meta) blockMap(ino []byte) ([]fileExtent, []int64, error) {
 	var exts []fileExtent
 	var tree []int64
 	logical := int64(0)
-	limit := (inodeSize(ino) + m.g.bs - 1) / m.g.bs
+	limit := (inodeSize(ino) + m.g.BlockSize - 1) / m.g.BlockSize
 	add := func(b int64) error {
 		if b != 0 {
-			if b < m.g.first || b >= m.g.blocks {
+			if b < m.g.FirstData || b >= m.g.Blocks {
 				return fmt.Errorf("block %d is outside the volume", b)
 			}
 			if k := len(exts) - 1; k >= 0 && exts[k].start+exts[k].n == b && exts[k].logical+exts[k].n == logical && exts[k].n < maxExtent {
@@ -139,7 +139,7 @@ func (m *meta) blockMap(ino []byte) ([]fileExtent, []int64, error) {
 	}
 	var walk func(b int64, level int) error
 	walk = func(b int64, level int) error {
-		per := m.g.bs / 4
+		per := m.g.BlockSize / 4
 		span := int64(1)
 		for i := 0; i < level; i++ {
 			span *= per

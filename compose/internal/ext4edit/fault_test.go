@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -220,7 +221,7 @@ func sameBlocks(t *testing.T, a, b string, n int) {
 	}
 	defer fb.Close()
 	jsb, _ := v.j.phys(0)
-	js := jsb * v.g.bs
+	js := jsb * v.g.BlockSize
 	skip := [][2]int64{{sbOffset + 0x30, sbOffset + 0x34}, {sbOffset + 0x178, sbOffset + 0x180}, {js + jsSequence, js + jsSequence + 4}}
 	for _, r := range append(dataRegions(t, fa), dataRegions(t, fb)...) {
 		x, y := make([]byte, r[1]-r[0]), make([]byte, r[1]-r[0])
@@ -278,7 +279,7 @@ func TestNeedsRecoveryRefuses(t *testing.T) {
 		copyFile(t, pristine, work)
 		d := &dying{n: n}
 		v, done := open(t, work, func(f *os.File) Device { d.f = f; return d })
-		_, err := v.Update(context.Background(), changes, Options{Chunk: 1 << 20})
+		_, err := v.Update(context.Background(), changes, edit.Options{Chunk: 1 << 20})
 		committed := v.NeedsRecovery()
 		done()
 		if err == nil {
@@ -299,7 +300,7 @@ func TestNeedsRecoveryRefuses(t *testing.T) {
 	if _, err := v.Open("/keep/kept.bin"); !errors.Is(err, ErrNeedsRecovery) {
 		t.Errorf("Open of a file: %v", err)
 	}
-	if _, err := v.Update(context.Background(), changes, Options{}); !errors.Is(err, ErrNeedsRecovery) {
+	if _, err := v.Update(context.Background(), changes, edit.Options{}); !errors.Is(err, ErrNeedsRecovery) {
 		t.Errorf("Update: %v", err)
 	}
 	if err := v.Recover(); err != nil {
@@ -325,7 +326,7 @@ func TestStaleJournalBlocksStopReplay(t *testing.T) {
 	if _, err := updateChunk(t, pristine, changes, noSync, 1<<20); err != nil {
 		t.Fatal(err)
 	}
-	short := []Change{{Path: "/keep/kept.bin", Remove: true}}
+	short := []edit.Change{{Path: "/keep/kept.bin", Remove: true}}
 	delete(next, "/keep/kept.bin")
 	work := filepath.Join(t.TempDir(), "work.img")
 	for n := 0; ; n++ {
@@ -351,7 +352,7 @@ func TestStaleJournalBlocksStopReplay(t *testing.T) {
 	after := v.j.first + 2 + int64(len(txns[0].blocks))
 	seq := txns[0].seq - 1
 	hdr := func(typ uint32) []byte {
-		b := make([]byte, v.g.bs)
+		b := make([]byte, v.g.BlockSize)
 		be.PutUint32(b[0:], jMagic)
 		be.PutUint32(b[4:], typ)
 		be.PutUint32(b[8:], seq)
@@ -364,9 +365,9 @@ func TestStaleJournalBlocksStopReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, b := range [][]byte{desc, make([]byte, v.g.bs), hdr(jCommit)} {
+	for i, b := range [][]byte{desc, make([]byte, v.g.BlockSize), hdr(jCommit)} {
 		p, _ := v.j.phys(after + int64(i))
-		if _, err := wf.WriteAt(b, p*v.g.bs); err != nil {
+		if _, err := wf.WriteAt(b, p*v.g.BlockSize); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -22,13 +23,13 @@ func TestUpdateFragmented(t *testing.T) {
 	v, done := open(t, img, nil)
 	fill := v.Free() - 300<<10
 	done()
-	changes := []Change{{Path: "/isos/fill.bin", Size: fill, Open: func() (io.ReadCloser, error) {
+	changes := []edit.Change{{Path: "/isos/fill.bin", Size: fill, Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(io.LimitReader(zeros{}, fill)), nil
 	}}}
 	for i := 0; i < 40; i += 2 {
 		p := fmt.Sprintf("/isos/f%02d.bin", i)
 		delete(files, p)
-		changes = append(changes, Change{Path: p, Remove: true})
+		changes = append(changes, edit.Change{Path: p, Remove: true})
 	}
 	if _, err := updateChunk(t, img, changes, nil, 1<<20); err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestUpdateFragmented(t *testing.T) {
 	clean(t, img, "after filling")
 	frag := content("frag", 360<<10+9)
 	files["/isos/frag.iso"] = frag
-	if _, err := update(t, img, []Change{put("/isos/frag.iso", frag)}, nil); err != nil {
+	if _, err := update(t, img, []edit.Change{put("/isos/frag.iso", frag)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	clean(t, img, "after the fragmented add")
@@ -67,7 +68,7 @@ func TestUpdateFragmented(t *testing.T) {
 		t.Fatal("go-diskfs reads frag.iso differently")
 	}
 	before := freeBlocks(t, img)
-	if _, err := update(t, img, []Change{{Path: "/isos/frag.iso", Remove: true}}, nil); err != nil {
+	if _, err := update(t, img, []edit.Change{{Path: "/isos/frag.iso", Remove: true}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	clean(t, img, "after removing the fragmented file")
@@ -81,5 +82,5 @@ func freeBlocks(t *testing.T, img string) int64 {
 	t.Helper()
 	v, f := openImage(t, img)
 	defer f.Close()
-	return v.Free() / v.g.bs
+	return v.Free() / v.g.BlockSize
 }

@@ -35,16 +35,11 @@ var le = binary.LittleEndian
 
 // Superblock fields (byte offsets in the 1024-byte superblock).
 const (
-	sbOffset       = 1024
+	sbOffset       = ext4fmt.SuperblockOffset
 	sbFreeBlocks   = 0x0c
 	sbFreeInodes   = 0x10
-	sbFirstData    = 0x14
-	sbLogBlock     = 0x18
 	sbPerGroup     = 0x20
-	sbInodesGroup  = 0x28
 	sbMagic        = 0x38
-	sbFirstIno     = 0x54
-	sbInodeSize    = 0x58
 	sbCompat       = 0x5c
 	sbIncompat     = 0x60
 	sbROCompat     = 0x64
@@ -52,9 +47,7 @@ const (
 	sbJnlBackup    = 0xfd
 	sbDescSize     = 0xfe
 	sbJnlBlocks    = 0x10c
-	sbBlocksHi     = 0x150
 	sbFreeBlocksHi = 0x158
-	sbCsumSeed     = 0x270
 
 	compatHasJournal = 0x4
 	compatHandled    = compatHasJournal | 0x8 /* ext_attr */ | 0x20 /* dir_index: only linear dirs are read */
@@ -66,68 +59,30 @@ const (
 	rootIno    = 2
 )
 
-// geom is a volume's layout, read from its superblock.
+// geom is a volume's layout, read from its superblock, and where it lives.
 type geom struct {
+	ext4fmt.Geom
 	dev                Device
 	off                int64 // partition start on dev
-	bs                 int64 // block size
-	first              int64 // first data block
-	perGroup, ipg      int64 // blocks, inodes per group
-	inodeSize          int64
-	descSize           int64
-	blocks, groups     int64
-	inodes             int64
-	firstIno           int64
-	csumSeed           uint32
-	is64               bool
 	sbBlock, sbInBlock int64 // the block holding the superblock, and where in it
 }
 
 func readGeom(dev Device, off int64) (*geom, []byte, error) {
-	sb := make([]byte, 1024)
-	if _, err := dev.ReadAt(sb, off+sbOffset); err != nil {
-		return nil, nil, fmt.Errorf("reading the ext4 superblock: %w", err)
+	x, sb, err := ext4fmt.ReadGeom(dev, off)
+	if errors.Is(err, ext4fmt.ErrGeometry) {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
-	if le.Uint16(sb[sbMagic:]) != 0xef53 {
-		return nil, nil, fmt.Errorf("%w: no ext4 superblock magic at offset %d", ErrUnsupported, off)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := checkFeatures(sb); err != nil {
 		return nil, nil, err
 	}
-	g := &geom{dev: dev, off: off,
-		first:     int64(le.Uint32(sb[sbFirstData:])),
-		perGroup:  int64(le.Uint32(sb[sbPerGroup:])),
-		ipg:       int64(le.Uint32(sb[sbInodesGroup:])),
-		inodeSize: int64(le.Uint16(sb[sbInodeSize:])),
-		inodes:    int64(le.Uint32(sb[0:])),
-		firstIno:  int64(le.Uint32(sb[sbFirstIno:])),
-		blocks:    int64(le.Uint32(sb[0x04:])),
-		descSize:  32,
-		csumSeed:  le.Uint32(sb[sbCsumSeed:]),
-		is64:      le.Uint32(sb[sbIncompat:])&0x80 != 0,
-	}
-	if lb := le.Uint32(sb[sbLogBlock:]); lb > 2 {
-		return nil, nil, fmt.Errorf("%w: block size %d", ErrUnsupported, 1024<<lb)
-	} else {
-		g.bs = 1024 << lb
-	}
-	if g.is64 {
-		g.descSize = int64(le.Uint16(sb[sbDescSize:]))
-		g.blocks |= int64(le.Uint32(sb[sbBlocksHi:])) << 32
-	}
-	if g.perGroup <= 0 || g.perGroup > 8*g.bs || g.ipg <= 0 || g.ipg > 8*g.bs || g.inodeSize < 128 ||
-		g.inodeSize > g.bs || g.inodeSize&(g.inodeSize-1) != 0 || g.descSize < 32 || g.descSize > g.bs || g.descSize&(g.descSize-1) != 0 ||
-		g.blocks <= g.first || g.first > 1 || (g.first == 1) != (g.bs == 1024) || g.firstIno <= journalIno {
-		return nil, nil, fmt.Errorf("%w: implausible geometry in the superblock", ErrUnsupported)
-	}
 	if f := le.Uint32(sb[sbIncompat:]); f&0x2 == 0 || f&0x40 == 0 {
 		return nil, nil, fmt.Errorf("%w: the volume lacks the filetype or extent feature", ErrUnsupported)
 	}
-	g.groups = (g.blocks - g.first + g.perGroup - 1) / g.perGroup
-	if g.inodes != g.groups*g.ipg {
-		return nil, nil, fmt.Errorf("%w: %d inodes for %d groups of %d", ErrUnsupported, g.inodes, g.groups, g.ipg)
-	}
-	g.sbBlock, g.sbInBlock = sbOffset/g.bs, sbOffset%g.bs
+	g := &geom{Geom: x, dev: dev, off: off}
+	g.sbBlock, g.sbInBlock = sbOffset/g.BlockSize, sbOffset%g.BlockSize
 	return g, sb, nil
 }
 
@@ -170,11 +125,11 @@ func featureNames(at int, bits uint32) string {
 }
 
 func (g *geom) readBlock(n int64) ([]byte, error) {
-	if n < 0 || n >= g.blocks {
-		return nil, fmt.Errorf("block %d is outside the volume of %d blocks", n, g.blocks)
+	if n < 0 || n >= g.Blocks {
+		return nil, fmt.Errorf("block %d is outside the volume of %d blocks", n, g.Blocks)
 	}
-	b := make([]byte, g.bs)
-	if _, err := g.dev.ReadAt(b, g.off+n*g.bs); err != nil {
+	b := make([]byte, g.BlockSize)
+	if _, err := g.dev.ReadAt(b, g.off+n*g.BlockSize); err != nil {
 		return nil, fmt.Errorf("reading block %d: %w", n, err)
 	}
 	return b, nil
@@ -189,7 +144,7 @@ func (g *geom) sync() error {
 	return nil
 }
 
-func (g *geom) gdtBlocks() int64 { return (g.groups*g.descSize + g.bs - 1) / g.bs }
+func (g *geom) gdtBlocks() int64 { return (g.Groups*g.DescSize + g.BlockSize - 1) / g.BlockSize }
 
 // desc is one group descriptor's fields this package uses.
 type desc struct {
@@ -198,7 +153,7 @@ type desc struct {
 
 func (g *geom) parseDesc(d []byte) desc {
 	x := desc{int64(le.Uint32(d[0:])), int64(le.Uint32(d[4:])), int64(le.Uint32(d[8:]))}
-	if g.is64 && g.descSize >= 64 {
+	if g.Is64 && g.DescSize >= 64 {
 		x.blockBitmap |= int64(le.Uint32(d[0x20:])) << 32
 		x.inodeBitmap |= int64(le.Uint32(d[0x24:])) << 32
 		x.inodeTable |= int64(le.Uint32(d[0x28:])) << 32
@@ -210,12 +165,12 @@ func (g *geom) parseDesc(d []byte) desc {
 // count (field 0x0c or 0x0e, high half at +0x20).
 func (g *geom) addFree(d []byte, field int, n int64) {
 	v := int64(le.Uint16(d[field:]))
-	if g.is64 && g.descSize >= 64 {
+	if g.Is64 && g.DescSize >= 64 {
 		v |= int64(le.Uint16(d[field+0x20:])) << 16
 	}
 	v += n
 	le.PutUint16(d[field:], uint16(v))
-	if g.is64 && g.descSize >= 64 {
+	if g.Is64 && g.DescSize >= 64 {
 		le.PutUint16(d[field+0x20:], uint16(v>>16))
 	}
 }
@@ -234,11 +189,11 @@ func addSBFree(sb []byte, blocks, inodes int64) {
 // number, its generation and the inode with the checksum fields zero.
 func (g *geom) sealInode(ino []byte, number int64) {
 	le.PutUint16(ino[0x7c:], 0)
-	hi := g.inodeSize > 128 // go-diskfs checks both halves whatever i_extra_isize says
+	hi := g.InodeSize > 128 // go-diskfs checks both halves whatever i_extra_isize says
 	if hi {
 		le.PutUint16(ino[0x82:], 0)
 	}
-	c := ext4fmt.InodeChecksum(g.csumSeed, uint32(number), ino)
+	c := ext4fmt.InodeChecksum(g.CsumSeed, uint32(number), ino)
 	le.PutUint16(ino[0x7c:], uint16(c))
 	if hi {
 		le.PutUint16(ino[0x82:], uint16(c>>16))

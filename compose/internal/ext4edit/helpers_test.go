@@ -1,7 +1,6 @@
 package ext4edit
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/ext4"
-	"github.com/usbkit/compose/compose/disk"
 )
 
 var (
@@ -45,22 +43,16 @@ func digests(files map[string][]byte) map[string]string {
 	return m
 }
 
-// dataImage builds a GPT image of size bytes with compose/disk holding files
-// on its ext4 data partition and returns the image and the partition's
-// offset and size.
+// DataImage builds a GPT image of size bytes with compose/disk holding files
+// on its ext4 data partition, without a journal, and returns the image and
+// the partition's offset and size. It is set by image_test.go, in the
+// external test package: compose/disk imports this package, so only a
+// test outside it may import compose/disk.
+var DataImage func(t *testing.T, size int64, files map[string][]byte) (img string, off, n int64)
+
 func dataImage(t *testing.T, size int64, files map[string][]byte) (string, int64, int64) {
 	t.Helper()
-	spec := disk.Spec{Size: size, Seed: []byte("ext4edit"), ESP: disk.ESP{Label: "TESTKIT"}}
-	for p, b := range files {
-		spec.Data.Files = append(spec.Data.Files, disk.File{Path: p, Data: b})
-	}
-	img := filepath.Join(t.TempDir(), "kit.img")
-	res, err := disk.Build(context.Background(), img, spec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := res.Layout.Partition(disk.FSExt4)
-	return img, p.Offset, p.Size
+	return DataImage(t, size, files)
 }
 
 // dataVolume is dataImage's ext4 partition alone in a sparse file (offset

@@ -130,7 +130,7 @@ func journalPatch(t *testing.T, base []byte, at int64, v byte) map[int64]byte {
 		t.Fatal(err)
 	}
 	p, _ := v0.j.phys(0)
-	return map[int64]byte{p*v0.g.bs + at: v}
+	return map[int64]byte{p*v0.g.BlockSize + at: v}
 }
 
 // TestOpenSurvivesCorruption flips random bytes in the metadata of a real
@@ -156,7 +156,7 @@ func TestOpenSurvivesCorruption(t *testing.T) {
 		p := map[int64]byte{}
 		for k := 0; k < 1+r.Intn(4); k++ {
 			blk := hot[r.Intn(len(hot))]
-			p[blk*v.g.bs+int64(r.Intn(int(v.g.bs)))] = byte(r.Intn(256))
+			p[blk*v.g.BlockSize+int64(r.Intn(int(v.g.BlockSize)))] = byte(r.Intn(256))
 		}
 		_ = exercise(&memDev{base: base, patch: p})
 	}
@@ -180,7 +180,7 @@ func FuzzOpen(f *testing.F) {
 				t.Fatal(err)
 			}
 			jsb, _ := v.j.phys(0)
-			hot, bs = []int64{v.g.sbBlock, jsb}, v.g.bs
+			hot, bs = []int64{v.g.sbBlock, jsb}, v.g.BlockSize
 			for n := range v.m.cache {
 				hot = append(hot, n)
 			}

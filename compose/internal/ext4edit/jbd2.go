@@ -50,8 +50,8 @@ func (m *meta) openJournal() (*journal, error) {
 	j.tag64 = be.Uint32(b[jsIncompat:])&jIncompat64 != 0
 	j.first, j.maxlen = int64(be.Uint32(b[jsFirst:])), int64(be.Uint32(b[jsMaxLen:]))
 	j.start, j.seq = int64(be.Uint32(b[jsStart:])), be.Uint32(b[jsSequence:])
-	if int64(be.Uint32(b[jsBlockSize:])) != m.g.bs || j.first < 1 || j.maxlen < j.first+8 ||
-		j.maxlen > inodeSize(ino)/m.g.bs || (j.start != 0 && (j.start < j.first || j.start >= j.maxlen)) {
+	if int64(be.Uint32(b[jsBlockSize:])) != m.g.BlockSize || j.first < 1 || j.maxlen < j.first+8 ||
+		j.maxlen > inodeSize(ino)/m.g.BlockSize || (j.start != 0 && (j.start < j.first || j.start >= j.maxlen)) {
 		return nil, fmt.Errorf("%w: implausible journal superblock (block size %d, first %d, length %d, start %d)",
 			ErrUnsupported, be.Uint32(b[jsBlockSize:]), j.first, j.maxlen, j.start)
 	}
@@ -209,7 +209,7 @@ func (j *journal) replay() (uint32, error) {
 			if s, ok := revoked[l.home]; ok && int32(t.seq-s) <= 0 {
 				continue
 			}
-			if l.home < 0 || l.home >= g.blocks {
+			if l.home < 0 || l.home >= g.Blocks {
 				return 0, fmt.Errorf("journal block %d names block %d outside the volume", l.pos, l.home)
 			}
 			b, err := j.read(l.pos)
@@ -219,7 +219,7 @@ func (j *journal) replay() (uint32, error) {
 			if l.escaped {
 				be.PutUint32(b[0:], jMagic)
 			}
-			if _, err := g.dev.WriteAt(b, g.off+l.home*g.bs); err != nil {
+			if _, err := g.dev.WriteAt(b, g.off+l.home*g.BlockSize); err != nil {
 				return 0, fmt.Errorf("replaying block %d: %w", l.home, err)
 			}
 		}
@@ -236,7 +236,7 @@ func (j *journal) setState(start int64, seq uint32) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := j.m.g.dev.WriteAt(j.sb[:jsLen], j.m.g.off+p*j.m.g.bs)
+	n, err := j.m.g.dev.WriteAt(j.sb[:jsLen], j.m.g.off+p*j.m.g.BlockSize)
 	if err != nil {
 		return int64(n), fmt.Errorf("writing the journal superblock: %w", err)
 	}
@@ -303,7 +303,7 @@ func (v *Volume) Recover() error {
 func (j *journal) writeTxn(order []int64, cache map[int64][]byte, seq uint32, uuid []byte) (int64, error) {
 	g := j.m.g
 	ts := j.tagSize()
-	per := int((g.bs - 12 - 16) / int64(ts))
+	per := int((g.BlockSize - 12 - 16) / int64(ts))
 	descs := (len(order) + per - 1) / per
 	if need := int64(descs + len(order) + 1); need > j.maxlen-j.first {
 		return 0, fmt.Errorf("%w: the transaction needs %d journal blocks, the journal has %d", ErrNoSpace, need, j.maxlen-j.first)
@@ -315,7 +315,7 @@ func (j *journal) writeTxn(order []int64, cache map[int64][]byte, seq uint32, uu
 		if err != nil {
 			return err
 		}
-		n, err := g.dev.WriteAt(b, g.off+p*g.bs)
+		n, err := g.dev.WriteAt(b, g.off+p*g.BlockSize)
 		written += int64(n)
 		if err != nil {
 			return fmt.Errorf("writing the journal: %w", err)
@@ -324,7 +324,7 @@ func (j *journal) writeTxn(order []int64, cache map[int64][]byte, seq uint32, uu
 		return nil
 	}
 	header := func(typ uint32) []byte {
-		b := make([]byte, g.bs)
+		b := make([]byte, g.BlockSize)
 		be.PutUint32(b[0:], jMagic)
 		be.PutUint32(b[4:], typ)
 		be.PutUint32(b[8:], seq)

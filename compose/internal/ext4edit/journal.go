@@ -71,7 +71,7 @@ func AddJournal(dev Device, off int64, blocks int64, uuid [16]byte, t time.Time)
 	if err != nil {
 		return err
 	}
-	if _, err := dev.WriteAt(g.newJournalSuper(blocks, uuid), off+start*g.bs); err != nil {
+	if _, err := dev.WriteAt(g.newJournalSuper(blocks, uuid), off+start*g.BlockSize); err != nil {
 		return fmt.Errorf("writing the journal superblock: %w", err)
 	}
 	if err := m.putInode(journalIno, ino); err != nil {
@@ -81,7 +81,7 @@ func AddJournal(dev Device, off int64, blocks int64, uuid [16]byte, t time.Time)
 		return err
 	}
 	for _, n := range m.order {
-		if _, err := dev.WriteAt(m.cache[n], off+n*g.bs); err != nil {
+		if _, err := dev.WriteAt(m.cache[n], off+n*g.BlockSize); err != nil {
 			return fmt.Errorf("writing block %d: %w", n, err)
 		}
 	}
@@ -100,19 +100,14 @@ func AddJournal(dev Device, off int64, blocks int64, uuid [16]byte, t time.Time)
 
 // journalInode builds inode 8 for a journal of n blocks from start.
 func (m *meta) journalInode(n, start int64, t time.Time) ([]byte, error) {
-	blk, at, err := m.inodeAt(journalIno)
+	ino, err := m.inode(journalIno)
 	if err != nil {
 		return nil, err
 	}
-	b, err := m.get(blk)
-	if err != nil {
-		return nil, err
-	}
-	if le.Uint16(b[at:]) != 0 {
+	if le.Uint16(ino) != 0 {
 		return nil, fmt.Errorf("inode %d is already in use", journalIno)
 	}
-	ino := make([]byte, m.g.inodeSize)
-	m.g.fillInode(ino, 0o100600, n*m.g.bs, n, t)
+	m.g.fillInode(ino, 0o100600, n*m.g.BlockSize, n, t)
 	putExtents(ino[0x28:0x28+60], splitRun(0, start, n))
 	return ino, nil
 }
@@ -129,12 +124,12 @@ func (g *geom) fillInode(ino []byte, mode uint16, size, blocks int64, t time.Tim
 		le.PutUint32(ino[o:], ts)
 	}
 	le.PutUint16(ino[0x1a:], 1)
-	sectors := blocks * (g.bs / 512)
+	sectors := blocks * (g.BlockSize / 512)
 	le.PutUint32(ino[0x1c:], uint32(sectors))
 	le.PutUint16(ino[0x74:], uint16(sectors>>32))
 	le.PutUint32(ino[0x20:], 0x80000) // EXT4_EXTENTS_FL
 	putExtents(ino[0x28:0x28+60], nil)
-	if g.inodeSize > 128 {
+	if g.InodeSize > 128 {
 		le.PutUint16(ino[0x80:], 32)
 		le.PutUint32(ino[0x90:], ts) // creation time
 	}
@@ -142,10 +137,10 @@ func (g *geom) fillInode(ino []byte, mode uint16, size, blocks int64, t time.Tim
 
 // newJournalSuper is an empty v2 journal superblock block.
 func (g *geom) newJournalSuper(blocks int64, uuid [16]byte) []byte {
-	b := make([]byte, g.bs)
+	b := make([]byte, g.BlockSize)
 	be.PutUint32(b[0:], jMagic)
 	be.PutUint32(b[4:], jSuperV2)
-	be.PutUint32(b[jsBlockSize:], uint32(g.bs))
+	be.PutUint32(b[jsBlockSize:], uint32(g.BlockSize))
 	be.PutUint32(b[jsMaxLen:], uint32(blocks))
 	be.PutUint32(b[jsFirst:], 1)
 	// A sequence drawn from the UUID: stale blocks of an older file
@@ -162,9 +157,9 @@ func (g *geom) newJournalSuper(blocks int64, uuid [16]byte) []byte {
 func (g *geom) superCopies(sb []byte) []int64 {
 	sparse := le.Uint32(sb[sbROCompat:])&1 != 0
 	out := []int64{g.off + sbOffset}
-	for grp := int64(1); grp < g.groups; grp++ {
+	for grp := int64(1); grp < g.Groups; grp++ {
 		if ext4fmt.HasSuperBackup(grp, sparse) {
-			out = append(out, g.off+(grp*g.perGroup+g.first)*g.bs)
+			out = append(out, g.off+(grp*g.PerGroup+g.FirstData)*g.BlockSize)
 		}
 	}
 	return out

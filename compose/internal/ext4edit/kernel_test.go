@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -88,7 +89,7 @@ func TestKernelReplays(t *testing.T) {
 	extra := content("after-kernel", 77<<10)
 	next["/isos/after-kernel.iso"] = extra
 	delete(next, "/isos/by-kernel.iso")
-	change := []Change{put("/isos/after-kernel.iso", extra), {Path: "/isos/by-kernel.iso", Remove: true}}
+	change := []edit.Change{put("/isos/after-kernel.iso", extra), {Path: "/isos/by-kernel.iso", Remove: true}}
 	kernelTouched := filepath.Join(t.TempDir(), "kernel.img")
 	copyFile(t, work, kernelTouched)
 	for n := 0; ; n++ {

@@ -23,7 +23,7 @@ func (g *geom) loadMeta() (*meta, error) {
 		return nil, err
 	}
 	for i := int64(0); i < g.gdtBlocks(); i++ {
-		if _, err := m.get(g.first + 1 + i); err != nil {
+		if _, err := m.get(g.FirstData + 1 + i); err != nil {
 			return nil, err
 		}
 	}
@@ -60,13 +60,13 @@ func (m *meta) markSB() { m.mark(m.g.sbBlock) }
 
 // descBlock is the GDT block holding group grp's descriptor and its offset.
 func (m *meta) descBlock(grp int64) (int64, int64) {
-	at := grp * m.g.descSize
-	return m.g.first + 1 + at/m.g.bs, at % m.g.bs
+	at := grp * m.g.DescSize
+	return m.g.FirstData + 1 + at/m.g.BlockSize, at % m.g.BlockSize
 }
 
 func (m *meta) desc(grp int64) ([]byte, desc) {
 	n, at := m.descBlock(grp)
-	d := m.cache[n][at : at+m.g.descSize]
+	d := m.cache[n][at : at+m.g.DescSize]
 	return d, m.g.parseDesc(d)
 }
 
@@ -78,7 +78,7 @@ func (m *meta) bitmap(grp int64, inodes bool) ([]byte, int64, []byte, error) {
 	if inodes {
 		n = d.inodeBitmap
 	}
-	if n <= m.g.first+m.g.gdtBlocks() || n >= m.g.blocks {
+	if n <= m.g.FirstData+m.g.gdtBlocks() || n >= m.g.Blocks {
 		return nil, 0, nil, fmt.Errorf("group %d: bitmap at block %d is outside the volume", grp, n)
 	}
 	b, err := m.get(n)
@@ -95,10 +95,10 @@ func bit(b []byte, i int64) bool { return b[i/8]&(1<<(i%8)) != 0 }
 
 // blockFree says whether block n is free now and was free on disk.
 func (m *meta) blockFree(n int64) (bool, error) {
-	if n < m.g.first || n >= m.g.blocks {
+	if n < m.g.FirstData || n >= m.g.Blocks {
 		return false, nil
 	}
-	grp, i := (n-m.g.first)/m.g.perGroup, (n-m.g.first)%m.g.perGroup
+	grp, i := (n-m.g.FirstData)/m.g.PerGroup, (n-m.g.FirstData)%m.g.PerGroup
 	b, _, o, err := m.bitmap(grp, false)
 	if err != nil {
 		return false, err
@@ -110,13 +110,13 @@ func (m *meta) blockFree(n int64) (bool, error) {
 // in block order, until f returns false.
 func (m *meta) freeRuns(f func(start, n int64) bool) error {
 	start, l := int64(-1), int64(0)
-	for grp := int64(0); grp < m.g.groups; grp++ {
+	for grp := int64(0); grp < m.g.Groups; grp++ {
 		b, _, o, err := m.bitmap(grp, false)
 		if err != nil {
 			return err
 		}
-		base := m.g.first + grp*m.g.perGroup
-		count := min(m.g.perGroup, m.g.blocks-base)
+		base := m.g.FirstData + grp*m.g.PerGroup
+		count := min(m.g.PerGroup, m.g.Blocks-base)
 		for i := int64(0); i < count; i++ {
 			if i%8 == 0 && i+8 <= count && b[i/8]|o[i/8] == 0xFF {
 				if l > 0 && !f(start, l) {
@@ -196,8 +196,8 @@ func (m *meta) release(start, n int64) { m.setBlocks(start, n, false) }
 
 func (m *meta) setBlocks(start, n int64, used bool) {
 	for b := start; b < start+n; {
-		grp, i := (b-m.g.first)/m.g.perGroup, (b-m.g.first)%m.g.perGroup
-		end := min(start+n, m.g.first+(grp+1)*m.g.perGroup) // this group's part
+		grp, i := (b-m.g.FirstData)/m.g.PerGroup, (b-m.g.FirstData)%m.g.PerGroup
+		end := min(start+n, m.g.FirstData+(grp+1)*m.g.PerGroup) // this group's part
 		bm, bn, _, err := m.bitmap(grp, false)
 		if err != nil {
 			return // callers pass blocks they checked
@@ -240,17 +240,17 @@ func (m *meta) descBlockNo(grp int64) int64 { n, _ := m.descBlock(grp); return n
 // inodeAt is where inode number n lives: its inode table block and the
 // byte offset in that block.
 func (m *meta) inodeAt(n int64) (int64, int64, error) {
-	if n < 1 || n > m.g.inodes {
-		return 0, 0, fmt.Errorf("inode %d is outside 1..%d", n, m.g.inodes)
+	if n < 1 || n > m.g.Inodes {
+		return 0, 0, fmt.Errorf("inode %d is outside 1..%d", n, m.g.Inodes)
 	}
-	grp, idx := (n-1)/m.g.ipg, (n-1)%m.g.ipg
+	grp, idx := (n-1)/m.g.InodesPerGroup, (n-1)%m.g.InodesPerGroup
 	_, d := m.desc(grp)
-	byteOff := idx * m.g.inodeSize
-	blk := d.inodeTable + byteOff/m.g.bs
-	if blk <= m.g.first || blk >= m.g.blocks {
+	byteOff := idx * m.g.InodeSize
+	blk := d.inodeTable + byteOff/m.g.BlockSize
+	if blk <= m.g.FirstData || blk >= m.g.Blocks {
 		return 0, 0, fmt.Errorf("inode %d: inode table block %d is outside the volume", n, blk)
 	}
-	return blk, byteOff % m.g.bs, nil
+	return blk, byteOff % m.g.BlockSize, nil
 }
 
 // inode returns a copy of inode n.
@@ -263,7 +263,7 @@ func (m *meta) inode(n int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bytes.Clone(b[at : at+m.g.inodeSize]), nil
+	return bytes.Clone(b[at : at+m.g.InodeSize]), nil
 }
 
 // putInode seals ino with its checksum and stores it as inode n.
@@ -284,14 +284,14 @@ func (m *meta) putInode(n int64, ino []byte) error {
 
 // takeInode allocates the first inode free now and on disk.
 func (m *meta) takeInode() (int64, error) {
-	for grp := int64(0); grp < m.g.groups; grp++ {
+	for grp := int64(0); grp < m.g.Groups; grp++ {
 		bm, bn, o, err := m.bitmap(grp, true)
 		if err != nil {
 			return 0, err
 		}
-		for i := int64(0); i < m.g.ipg; i++ {
-			n := grp*m.g.ipg + i + 1
-			if n < m.g.firstIno || bit(bm, i) || bit(o, i) {
+		for i := int64(0); i < m.g.InodesPerGroup; i++ {
+			n := grp*m.g.InodesPerGroup + i + 1
+			if n < m.g.FirstIno || bit(bm, i) || bit(o, i) {
 				continue
 			}
 			bm[i/8] |= 1 << (i % 8)
@@ -304,7 +304,7 @@ func (m *meta) takeInode() (int64, error) {
 
 // releaseInode frees inode n in its bitmap and the counts.
 func (m *meta) releaseInode(n int64) error {
-	grp, i := (n-1)/m.g.ipg, (n-1)%m.g.ipg
+	grp, i := (n-1)/m.g.InodesPerGroup, (n-1)%m.g.InodesPerGroup
 	bm, bn, _, err := m.bitmap(grp, true)
 	if err != nil {
 		return err
@@ -320,7 +320,7 @@ func (m *meta) releaseInode(n int64) error {
 // reserveInode marks inode n in use if its bitmap does not already (mkfs
 // marks the reserved inodes; a volume made otherwise may not).
 func (m *meta) reserveInode(n int64) error {
-	grp, i := (n-1)/m.g.ipg, (n-1)%m.g.ipg
+	grp, i := (n-1)/m.g.InodesPerGroup, (n-1)%m.g.InodesPerGroup
 	bm, bn, _, err := m.bitmap(grp, true)
 	if err != nil || bit(bm, i) {
 		return err

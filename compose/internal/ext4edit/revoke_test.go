@@ -22,7 +22,7 @@ func TestRecoverHonoursRevokes(t *testing.T) {
 	j := v.j
 	seq := j.seq
 	hdr := func(typ uint32, s uint32) []byte {
-		b := make([]byte, v.g.bs)
+		b := make([]byte, v.g.BlockSize)
 		be.PutUint32(b[0:], jMagic)
 		be.PutUint32(b[4:], typ)
 		be.PutUint32(b[8:], s)
@@ -36,10 +36,10 @@ func TestRecoverHonoursRevokes(t *testing.T) {
 	revoke := hdr(jRevoke, seq+1)
 	be.PutUint32(revoke[12:], 16+4)
 	be.PutUint32(revoke[16:], uint32(x))
-	blocks := [][]byte{desc, bytes.Repeat([]byte{0xAA}, int(v.g.bs)), bytes.Repeat([]byte{0xBB}, int(v.g.bs)), hdr(jCommit, seq), revoke, hdr(jCommit, seq+1)}
+	blocks := [][]byte{desc, bytes.Repeat([]byte{0xAA}, int(v.g.BlockSize)), bytes.Repeat([]byte{0xBB}, int(v.g.BlockSize)), hdr(jCommit, seq), revoke, hdr(jCommit, seq+1)}
 	for i, b := range blocks {
 		p, _ := j.phys(j.first + int64(i))
-		if _, err := v.g.dev.WriteAt(b, p*v.g.bs); err != nil {
+		if _, err := v.g.dev.WriteAt(b, p*v.g.BlockSize); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +70,7 @@ func TestRecoverHonoursRevokes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bs := int(v.g.bs)
+		bs := int(v.g.BlockSize)
 		if bytes.Contains(b[int(x)*bs:int(x+1)*bs], []byte{0xAA}) {
 			t.Errorf("%s: the revoked block was replayed", f)
 		}

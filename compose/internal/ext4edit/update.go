@@ -2,39 +2,13 @@ package ext4edit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 	"time"
+
+	"github.com/usbkit/compose/compose/internal/edit"
 )
-
-// Change is one file to write or remove.
-type Change struct {
-	Path   string
-	Remove bool
-	Size   int64
-	Open   func() (io.ReadCloser, error) // the new content, Size bytes
-}
-
-// Options tune Update.
-type Options struct {
-	Time time.Time // stamps new inodes and removals
-	// Progress gets the bytes of file content written so far and the total.
-	Progress func(done, total int64)
-	// Chunk is the largest content write, 8 MiB when 0.
-	Chunk int
-}
-
-// Stats says what Update did.
-type Stats struct {
-	Written int64             // bytes written to the device, metadata and journal included
-	SHA256  map[string]string // path → digest of the content written
-}
-
-const chunk = 8 << 20
 
 // counter counts the bytes written through it.
 type counter struct {
@@ -56,22 +30,22 @@ func (c *counter) Sync() error {
 }
 
 type updater struct {
-	v           *Volume
-	g           *geom
-	m           *meta
-	opt         Options
-	t           time.Time
-	st          Stats
-	total, done int64
-	adds        []*pending
-	dirBlocks   map[int64]bool // directory blocks the transaction changes
-	fresh       []int64        // metadata blocks allocated by the transaction
+	v         *Volume
+	g         *geom
+	m         *meta
+	opt       edit.Options
+	t         time.Time
+	st        edit.Stats
+	cp        edit.Copier
+	adds      []*pending
+	dirBlocks map[int64]bool // directory blocks the transaction changes
+	fresh     []int64        // metadata blocks allocated by the transaction
 }
 
 // pending is a file to add: its content is written before the commit,
 // its inode and directory entry go into the transaction.
 type pending struct {
-	c      Change
+	c      edit.Change
 	dir    string
 	name   string
 	exts   []extent
@@ -79,18 +53,18 @@ type pending struct {
 }
 
 // Update applies changes in the crash-safe order the package documents.
-func (v *Volume) Update(ctx context.Context, changes []Change, opt Options) (Stats, error) {
+func (v *Volume) Update(ctx context.Context, changes []edit.Change, opt edit.Options) (edit.Stats, error) {
 	if v.recover {
-		return Stats{}, ErrNeedsRecovery
+		return edit.Stats{}, ErrNeedsRecovery
 	}
 	g := *v.g
 	cnt := &counter{Device: v.g.dev}
 	g.dev = cnt
 	m, err := g.loadMeta()
 	if err != nil {
-		return Stats{}, err
+		return edit.Stats{}, err
 	}
-	u := &updater{v: v, g: &g, m: m, opt: opt, t: opt.Time, st: Stats{SHA256: map[string]string{}}, dirBlocks: map[int64]bool{}}
+	u := &updater{v: v, g: &g, m: m, opt: opt, cp: edit.Copier{Opt: opt}, t: opt.Time, st: edit.Stats{SHA256: map[string]string{}}, dirBlocks: map[int64]bool{}}
 	if u.t.IsZero() {
 		u.t = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -107,7 +81,7 @@ func (v *Volume) Update(ctx context.Context, changes []Change, opt Options) (Sta
 	return u.st, v.load(false)
 }
 
-func (u *updater) run(ctx context.Context, changes []Change) error {
+func (u *updater) run(ctx context.Context, changes []edit.Change) error {
 	removes, err := u.plan(changes)
 	if err != nil {
 		return err
@@ -134,7 +108,7 @@ func (u *updater) run(ctx context.Context, changes []Change) error {
 		}
 	}
 	for _, b := range u.fresh {
-		if _, err := u.g.dev.WriteAt(u.m.cache[b], u.g.off+b*u.g.bs); err != nil {
+		if _, err := u.g.dev.WriteAt(u.m.cache[b], u.g.off+b*u.g.BlockSize); err != nil {
 			return fmt.Errorf("writing new metadata block %d: %w", b, err)
 		}
 	}
@@ -145,7 +119,7 @@ func (u *updater) run(ctx context.Context, changes []Change) error {
 }
 
 // plan checks the changes against the tree and returns the files to remove.
-func (u *updater) plan(changes []Change) ([]*node, error) {
+func (u *updater) plan(changes []edit.Change) ([]*node, error) {
 	removed := map[string]bool{}
 	var removes []*node
 	for _, c := range changes {
@@ -188,7 +162,7 @@ func (u *updater) plan(changes []Change) ([]*node, error) {
 		added[c.Path] = true
 		dir, name := path.Split(c.Path)
 		u.adds = append(u.adds, &pending{c: c, dir: path.Clean(dir), name: name})
-		u.total += c.Size
+		u.cp.Total += c.Size
 	}
 	return removes, nil
 }
@@ -206,7 +180,7 @@ func checkPath(p string) error {
 }
 
 // blocksFor is the file blocks of n bytes.
-func (u *updater) blocksFor(n int64) int64 { return (n + u.g.bs - 1) / u.g.bs }
+func (u *updater) blocksFor(n int64) int64 { return (n + u.g.BlockSize - 1) / u.g.BlockSize }
 
 // checkSpace compares the new files' blocks (with a leaf and directory
 // block each, at most) with the blocks free on disk: the old contents
@@ -219,7 +193,7 @@ func (u *updater) checkSpace() error {
 	sb := u.m.sb()
 	free := int64(le.Uint32(sb[sbFreeBlocks:])) | int64(le.Uint32(sb[sbFreeBlocksHi:]))<<32
 	if need > free {
-		return fmt.Errorf("%w: the new files need up to %d bytes beside the old ones, %d are free", ErrNoSpace, need*u.g.bs, free*u.g.bs)
+		return fmt.Errorf("%w: the new files need up to %d bytes beside the old ones, %d are free", ErrNoSpace, need*u.g.BlockSize, free*u.g.BlockSize)
 	}
 	return nil
 }
@@ -244,48 +218,23 @@ func (u *updater) writeFile(ctx context.Context, p *pending) error {
 		return fmt.Errorf("%s: %w", p.c.Path, err)
 	}
 	defer r.Close()
-	size := int64(chunk)
-	if u.opt.Chunk > 0 {
-		size = int64(u.opt.Chunk)
+	ext := make([]edit.Extent, len(p.exts))
+	for i, e := range p.exts {
+		ext[i] = edit.Extent{Off: u.g.off + e.start*u.g.BlockSize, Len: e.n * u.g.BlockSize}
 	}
-	size = (size + u.g.bs - 1) / u.g.bs * u.g.bs
-	buf := make([]byte, min(size, max(u.blocksFor(p.c.Size)*u.g.bs, 1)))
-	h := sha256.New()
-	left := p.c.Size
-	for _, e := range p.exts {
-		off := u.g.off + e.start*u.g.bs
-		for l := e.n * u.g.bs; l > 0; {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			b := buf[:min(l, int64(len(buf)))]
-			k := min(int64(len(b)), left)
-			if _, err := io.ReadFull(r, b[:k]); err != nil {
-				return fmt.Errorf("reading the new %s: %w", p.c.Path, err)
-			}
-			clear(b[k:]) // the last block's tail
-			h.Write(b[:k])
-			if _, err := u.g.dev.WriteAt(b, off); err != nil {
-				return fmt.Errorf("writing %s: %w", p.c.Path, err)
-			}
-			off, l, left = off+int64(len(b)), l-int64(len(b)), left-k
-			u.done += k
-			if u.opt.Progress != nil {
-				u.opt.Progress(u.done, u.total)
-			}
-		}
+	write := func(b []byte, off int64) error { _, err := u.g.dev.WriteAt(b, off); return err }
+	sum, err := u.cp.Copy(ctx, p.c.Path, p.c.Size, r, ext, u.g.BlockSize, write)
+	if err != nil {
+		return err
 	}
-	if k, _ := r.Read(buf[:1]); k > 0 {
-		return fmt.Errorf("the new %s is longer than its declared %d bytes", p.c.Path, p.c.Size)
-	}
-	u.st.SHA256[p.c.Path] = hex.EncodeToString(h.Sum(nil))
+	u.st.SHA256[p.c.Path] = sum
 	return nil
 }
 
 // writeLeaves puts a fragmented file's extents in leaf blocks of a
 // depth-1 tree (at most 4, as the inode holds 4 index entries).
 func (u *updater) writeLeaves(p *pending) error {
-	per := int((u.g.bs - 12) / 12)
+	per := int((u.g.BlockSize - 12) / 12)
 	nl := (len(p.exts) + per - 1) / per
 	if nl > 4 {
 		return fmt.Errorf("%w: %s would need %d extents (the free space is too fragmented)", ErrUnsupported, p.c.Path, len(p.exts))
@@ -300,9 +249,9 @@ func (u *updater) writeLeaves(p *pending) error {
 		}
 	}
 	for i, blk := range p.leaves {
-		b := make([]byte, u.g.bs)
+		b := make([]byte, u.g.BlockSize)
 		putExtents(b, p.exts[i*per:min((i+1)*per, len(p.exts))])
-		if _, err := u.g.dev.WriteAt(b, u.g.off+blk*u.g.bs); err != nil {
+		if _, err := u.g.dev.WriteAt(b, u.g.off+blk*u.g.BlockSize); err != nil {
 			return fmt.Errorf("writing %s's extent leaf: %w", p.c.Path, err)
 		}
 	}
@@ -319,7 +268,7 @@ func (u *updater) link(p *pending) error {
 	if err != nil {
 		return err
 	}
-	ino := make([]byte, u.g.inodeSize)
+	ino := make([]byte, u.g.InodeSize)
 	var data int64
 	for _, e := range p.exts {
 		data += e.n
@@ -329,7 +278,7 @@ func (u *updater) link(p *pending) error {
 	if len(p.leaves) == 0 {
 		putExtents(root, p.exts)
 	} else {
-		per := int((u.g.bs - 12) / 12)
+		per := int((u.g.BlockSize - 12) / 12)
 		var idx []extent
 		for i, blk := range p.leaves {
 			idx = append(idx, extent{logical: p.exts[i*per].logical, start: blk})

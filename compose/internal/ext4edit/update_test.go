@@ -13,6 +13,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/usbkit/compose/compose/internal/edit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -42,20 +43,20 @@ func open(t *testing.T, img string, dev func(*os.File) Device) (*Volume, func())
 	return v, func() { f.Close() }
 }
 
-func update(t *testing.T, img string, changes []Change, dev func(*os.File) Device) (Stats, error) {
+func update(t *testing.T, img string, changes []edit.Change, dev func(*os.File) Device) (edit.Stats, error) {
 	t.Helper()
 	return updateChunk(t, img, changes, dev, 64<<10)
 }
 
-func updateChunk(t *testing.T, img string, changes []Change, dev func(*os.File) Device, chunk int) (Stats, error) {
+func updateChunk(t *testing.T, img string, changes []edit.Change, dev func(*os.File) Device, chunk int) (edit.Stats, error) {
 	t.Helper()
 	v, done := open(t, img, dev)
 	defer done()
-	return v.Update(context.Background(), changes, Options{Chunk: chunk, Time: testTime})
+	return v.Update(context.Background(), changes, edit.Options{Chunk: chunk, Time: testTime})
 }
 
-func put(p string, b []byte) Change {
-	return Change{Path: p, Size: int64(len(b)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+func put(p string, b []byte) edit.Change {
+	return edit.Change{Path: p, Size: int64(len(b)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
 }
 
 // ownFiles reads every file with this package's reader.
@@ -93,7 +94,7 @@ func debugfsFiles(t *testing.T, img string, paths map[string]string) map[string]
 }
 
 // scenario is an old tree and the changes that make the new one.
-func scenario() (old, next map[string][]byte, changes []Change) {
+func scenario() (old, next map[string][]byte, changes []edit.Change) {
 	old = map[string][]byte{
 		"/isos/alpha.iso": content("alpha", 1<<20),
 		"/isos/beta.iso":  content("beta", 600<<10+17),
@@ -108,13 +109,13 @@ func scenario() (old, next map[string][]byte, changes []Change) {
 		next[p] = b
 		changes = append(changes, put(p, b))
 	}
-	changes = append(changes, Change{Path: "/isos/beta.iso", Remove: true})
+	changes = append(changes, edit.Change{Path: "/isos/beta.iso", Remove: true})
 	set("/isos/beta.iso", content("beta2", 900<<10+3))
 	set("/isos/a-rather-long-name-for-a-new-iso-image.iso", content("delta", 1<<20))
 	set("/isos/empty.iso", nil)
 	set("/newdir/sub/x.bin", content("x", 3000))
 	delete(next, "/isos/gamma.iso")
-	changes = append(changes, Change{Path: "/isos/gamma.iso", Remove: true})
+	changes = append(changes, edit.Change{Path: "/isos/gamma.iso", Remove: true})
 	return old, next, changes
 }
 
@@ -163,18 +164,18 @@ func testReplacesAddsRemoves(t *testing.T, size int64) {
 		t.Errorf("wrote %d bytes for %d of content", st.Written, n)
 	}
 	if st.SHA256["/isos/beta.iso"] != digest(next["/isos/beta.iso"]) {
-		t.Errorf("Stats digest of beta.iso is %s", st.SHA256["/isos/beta.iso"])
+		t.Errorf("edit.Stats digest of beta.iso is %s", st.SHA256["/isos/beta.iso"])
 	}
 	// Another new directory, and adding what exists is refused.
 	next["/new/dir/x.bin"] = content("x", 5000)
-	if _, err := update(t, img, []Change{put("/new/dir/x.bin", next["/new/dir/x.bin"])}, nil); err != nil {
+	if _, err := update(t, img, []edit.Change{put("/new/dir/x.bin", next["/new/dir/x.bin"])}, nil); err != nil {
 		t.Fatal(err)
 	}
 	clean(t, img, "after mkdir")
 	if got := ownFiles(t, img); !sameMap(got, digests(next)) {
 		t.Fatalf("after mkdir Open reads %v", got)
 	}
-	if _, err := update(t, img, []Change{put("/isos/alpha.iso", []byte("x"))}, nil); err == nil {
+	if _, err := update(t, img, []edit.Change{put("/isos/alpha.iso", []byte("x"))}, nil); err == nil {
 		t.Error("adding an existing path succeeded")
 	}
 }
@@ -184,7 +185,7 @@ func TestUpdateRefusesWhatDoesNotFit(t *testing.T) {
 	old, _, _ := scenario()
 	img := journaled(t, 64<<20, old)
 	big := int64(70 << 20)
-	_, err := update(t, img, []Change{{Path: "/isos/huge.iso", Size: big, Open: func() (io.ReadCloser, error) {
+	_, err := update(t, img, []edit.Change{{Path: "/isos/huge.iso", Size: big, Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(io.LimitReader(zeros{}, big)), nil
 	}}}, nil)
 	if !errors.Is(err, ErrNoSpace) {
@@ -208,7 +209,7 @@ func checkCounts(t *testing.T, img, when string) {
 	sbBlocks := int64(le.Uint32(sb[sbFreeBlocks:])) | int64(le.Uint32(sb[sbFreeBlocksHi:]))<<32
 	sbInodes := int64(le.Uint32(sb[sbFreeInodes:]))
 	var bits, ibits, descBlocks, descInodes int64
-	for grp := int64(0); grp < v.g.groups; grp++ {
+	for grp := int64(0); grp < v.g.Groups; grp++ {
 		d, _ := v.m.desc(grp)
 		fb := int64(le.Uint16(d[0x0c:])) | int64(le.Uint16(d[0x2c:]))<<16
 		fi := int64(le.Uint16(d[0x0e:])) | int64(le.Uint16(d[0x2e:]))<<16
@@ -221,12 +222,12 @@ func checkCounts(t *testing.T, img, when string) {
 			t.Fatal(err)
 		}
 		var gb, gi int64
-		for i := int64(0); i < min(v.g.perGroup, v.g.blocks-v.g.first-grp*v.g.perGroup); i++ {
+		for i := int64(0); i < min(v.g.PerGroup, v.g.Blocks-v.g.FirstData-grp*v.g.PerGroup); i++ {
 			if !bit(bm, i) {
 				gb++
 			}
 		}
-		for i := int64(0); i < v.g.ipg; i++ {
+		for i := int64(0); i < v.g.InodesPerGroup; i++ {
 			if !bit(im, i) {
 				gi++
 			}

@@ -190,15 +190,15 @@ func (v *Volume) Open(path string) (*io.SectionReader, error) {
 // Free is the bytes of free blocks, from the group descriptors.
 func (v *Volume) Free() int64 {
 	var n int64
-	for grp := int64(0); grp < v.g.groups; grp++ {
+	for grp := int64(0); grp < v.g.Groups; grp++ {
 		d, _ := v.m.desc(grp)
 		n += int64(le.Uint16(d[0x0c:]))
-		if v.g.is64 && v.g.descSize >= 64 {
+		if v.g.Is64 && v.g.DescSize >= 64 {
 			n += int64(le.Uint16(d[0x2c:])) << 16
 		}
 	}
-	return n * v.g.bs
+	return n * v.g.BlockSize
 }
 
 // BlockSize is the allocation unit in bytes.
-func (v *Volume) BlockSize() int64 { return v.g.bs }
+func (v *Volume) BlockSize() int64 { return v.g.BlockSize }

@@ -1,4 +1,4 @@
-package fatedit
+package fatedit_test
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/usbkit/compose/compose/disk"
+	"github.com/usbkit/compose/compose/internal/edit"
+	"github.com/usbkit/compose/compose/internal/fatedit"
 	"github.com/usbkit/compose/compose/internal/testenv"
 )
 
@@ -129,7 +131,7 @@ func sameTree(a, b map[string]string) bool {
 }
 
 // scenario is an old tree and the changes that make the new one.
-func scenario() (old, next map[string][]byte, changes []Change) {
+func scenario() (old, next map[string][]byte, changes []edit.Change) {
 	old = map[string][]byte{
 		"/EFI/BOOT/BOOTX64.EFI":   content("shim", 300<<10),
 		"/boot/grub/grub.cfg":     []byte("menuentry old {}\n"),
@@ -144,7 +146,7 @@ func scenario() (old, next map[string][]byte, changes []Change) {
 	}
 	set := func(p string, b []byte) {
 		next[p] = b
-		changes = append(changes, Change{Path: p, Size: int64(len(b)), Open: func() (io.ReadCloser, error) {
+		changes = append(changes, edit.Change{Path: p, Size: int64(len(b)), Open: func() (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(b)), nil
 		}})
 	}
@@ -154,26 +156,26 @@ func scenario() (old, next map[string][]byte, changes []Change) {
 	set("/boot/grub/compose.json", []byte(`{"new":true}`))
 	set("/empty", nil)
 	delete(next, "/isos/gamma.iso")
-	changes = append(changes, Change{Path: "/isos/gamma.iso", Remove: true})
+	changes = append(changes, edit.Change{Path: "/isos/gamma.iso", Remove: true})
 	return old, next, changes
 }
 
-func update(t *testing.T, img string, off int64, changes []Change, dev func(*os.File) Device) (Stats, error) {
+func update(t *testing.T, img string, off int64, changes []edit.Change, dev func(*os.File) fatedit.Device) (edit.Stats, error) {
 	t.Helper()
 	f, err := os.OpenFile(img, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var d Device = f
+	var d fatedit.Device = f
 	if dev != nil {
 		d = dev(f)
 	}
-	v, err := Open(d, off)
+	v, err := fatedit.Open(d, off)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	return v.Update(context.Background(), changes, Options{Chunk: 64 << 10})
+	return v.Update(context.Background(), changes, edit.Options{Chunk: 64 << 10})
 }
 
 func TestUpdateReplacesAddsRemoves(t *testing.T) {
@@ -200,7 +202,7 @@ func TestUpdateReplacesAddsRemoves(t *testing.T) {
 	// Our own reader agrees, and a second, empty Update writes no content.
 	f, _ := os.Open(img)
 	defer f.Close()
-	v, err := Open(readOnly{f}, off)
+	v, err := fatedit.Open(readOnly{f}, off)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +254,7 @@ func TestUpdateSurvivesDeathAtEveryPhase(t *testing.T) {
 	counter := &dying{n: 1 << 30}
 	work := filepath.Join(dir, "work.img")
 	copyFile(t, pristine, work)
-	if _, err := update(t, work, off, changes, func(f *os.File) Device { counter.File = f; return counter }); err != nil {
+	if _, err := update(t, work, off, changes, func(f *os.File) fatedit.Device { counter.File = f; return counter }); err != nil {
 		t.Fatal(err)
 	}
 	total := counter.writes
@@ -270,7 +272,7 @@ func TestUpdateSurvivesDeathAtEveryPhase(t *testing.T) {
 	for _, n := range points {
 		copyFile(t, pristine, work)
 		d := &dying{n: n}
-		_, err := update(t, work, off, changes, func(f *os.File) Device { d.File = f; return d })
+		_, err := update(t, work, off, changes, func(f *os.File) fatedit.Device { d.File = f; return d })
 		if !errors.Is(err, errDead) {
 			t.Fatalf("death after %d of %d writes: Update returned %v", n, total, err)
 		}
@@ -308,10 +310,10 @@ func TestUpdateRefusesWhatDoesNotFit(t *testing.T) {
 	old, _, _ := scenario()
 	img, off, size := espImage(t, t.TempDir(), old)
 	big := int64(60 << 20)
-	_, err := update(t, img, off, []Change{{Path: "/isos/huge.iso", Size: big, Open: func() (io.ReadCloser, error) {
+	_, err := update(t, img, off, []edit.Change{{Path: "/isos/huge.iso", Size: big, Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(io.LimitReader(zeros{}, big)), nil
 	}}}, nil)
-	if !errors.Is(err, ErrNoSpace) {
+	if !errors.Is(err, fatedit.ErrNoSpace) {
 		t.Fatalf("got %v, want ErrNoSpace", err)
 	}
 	checkESP(t, img, off, size)
@@ -330,17 +332,16 @@ func pointDirAt(t *testing.T, img string, off int64, dir, short string, c uint32
 		t.Fatal(err)
 	}
 	defer f.Close()
-	v, err := Open(f, off)
+	v, err := fatedit.Open(f, off)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := v.lookup(dir)
-	buf := make([]byte, v.cs)
-	at := off + v.clusterOff(d.first)
+	_, rel, n := v.DirAt(dir)
+	buf, at := make([]byte, n), off+rel
 	if _, err := f.ReadAt(buf, at); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i+slot <= len(buf); i += slot {
+	for i := 0; i+32 <= len(buf); i += 32 {
 		if string(buf[i:i+11]) == short {
 			b := []byte{byte(c >> 16), byte(c >> 24), byte(c), byte(c >> 8)}
 			f.WriteAt(b[:2], at+int64(i)+20)
@@ -353,7 +354,7 @@ func pointDirAt(t *testing.T, img string, off int64, dir, short string, c uint32
 
 // TestOpenRefusesDirectoryLoops: a subdirectory whose clusters are the
 // root's or its parent's is a loop, refused at once. Found by the recheck
-// pass: a kit's /compose pointed at the root cluster made Open recurse
+// pass: a kit's /compose pointed at the root cluster made fatedit.Open recurse
 // into the root forever (11 GB in 2 s, deaf to Ctrl-C) in verify and plan.
 func TestOpenRefusesDirectoryLoops(t *testing.T) {
 	// A regression then fails at a 64 MiB stack, not at gigabytes.
@@ -371,16 +372,17 @@ func TestOpenRefusesDirectoryLoops(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := Open(readOnly{f}, off)
+			v, err := fatedit.Open(readOnly{f}, off)
 			f.Close()
 			if err != nil {
 				t.Fatal(err)
 			}
-			pointDirAt(t, img, off, c.parent, c.short, v.lookup(c.target).first)
+			target, _, _ := v.DirAt(c.target)
+			pointDirAt(t, img, off, c.parent, c.short, target)
 			f, _ = os.Open(img)
 			defer f.Close()
-			_, err = Open(readOnly{f}, off)
-			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.want) {
+			_, err = fatedit.Open(readOnly{f}, off)
+			if !errors.Is(err, fatedit.ErrMalformed) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Open: %v; want ErrMalformed: %s", err, c.want)
 			}
 		})

@@ -11,13 +11,14 @@ import (
 // lfnOffsets are where a long-name slot keeps its 13 UCS-2 characters.
 var lfnOffsets = [13]int{1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30}
 
-// longName decodes the long-name slots before short entry s, or "" when
-// there are none or they belong to another 8.3 name (checksum mismatch).
-func longName(lfn, s []byte) string {
+// LongName decodes the long-name slots lfn before short entry s, or ""
+// when there are none or they belong to another 8.3 name (checksum
+// mismatch).
+func LongName(lfn, s []byte) string {
 	if len(lfn) == 0 {
 		return ""
 	}
-	sum := checksum(s[:11])
+	sum := Checksum(s[:11])
 	var u []uint16
 	for i := len(lfn) - slot; i >= 0; i -= slot {
 		e := lfn[i : i+slot]
@@ -52,7 +53,8 @@ func shortName(s []byte) string {
 	return base + "." + ext
 }
 
-func checksum(name []byte) byte {
+// Checksum is the 8.3 name's checksum its long-name slots carry.
+func Checksum(name []byte) byte {
 	var sum byte
 	for _, c := range name {
 		sum = (sum&1)<<7 + sum>>1 + c
@@ -60,10 +62,12 @@ func checksum(name []byte) byte {
 	return sum
 }
 
-// alias picks an 8.3 name not in taken for a long name: "CP" and a
-// counter, keeping a valid extension of up to three characters. Drivers
-// show the long name; the alias only has to be unique and valid.
-func alias(name string, taken map[string]bool) [11]byte {
+// Alias picks an 8.3 name (padded to 11 bytes) not in taken for a long
+// name, and adds it to taken: "CP" and a counter, keeping a valid
+// extension of up to three characters. Drivers show the long name; the
+// alias only has to be unique and valid. It is the one alias generator:
+// compose/disk renames with it the entries go-diskfs names badly.
+func Alias(name string, taken map[string]bool) [11]byte {
 	ext := ""
 	if i := strings.LastIndexByte(name, '.'); i > 0 {
 		ext = strings.ToUpper(name[i+1:])
@@ -88,7 +92,7 @@ func makeSlots(name string, short [11]byte, dir bool, t time.Time) []byte {
 	u := utf16.Encode([]rune(name))
 	n := (len(u) + 12) / 13
 	out := make([]byte, (n+1)*slot)
-	sum := checksum(short[:])
+	sum := Checksum(short[:])
 	for i := 0; i < n; i++ { // slot i holds characters 13i..13i+12
 		e := out[(n-1-i)*slot:]
 		e[0] = byte(i + 1)
@@ -113,12 +117,13 @@ func makeSlots(name string, short [11]byte, dir bool, t time.Time) []byte {
 	if dir {
 		s[11] = 0x10
 	}
-	stamp(s, t)
+	Stamp(s, t)
 	return out
 }
 
-// stamp sets the creation, access and modification times of entry s.
-func stamp(s []byte, t time.Time) {
+// Stamp sets the creation, access and modification times of 8.3 entry s
+// to t (FAT keeps local time; compose writes UTC).
+func Stamp(s []byte, t time.Time) {
 	t = t.UTC()
 	d := uint16((t.Year()-1980)<<9 | int(t.Month())<<5 | t.Day())
 	tm := uint16(t.Hour()<<11 | t.Minute()<<5 | t.Second()/2)

@@ -3,16 +3,15 @@ package fatedit
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf16"
+
+	"github.com/usbkit/compose/compose/internal/edit"
 )
 
 // ErrNoSpace is returned (wrapped, with the numbers) when the new contents
@@ -23,46 +22,20 @@ var ErrNoSpace = errors.New("not enough free space on the FAT32 volume")
 // Update cannot rewrite in its single commit write.
 var ErrUnsupported = errors.New("volume layout not supported for in-place updates")
 
-// Change is one file to write or remove.
-type Change struct {
-	Path   string
-	Remove bool
-	Size   int64
-	Open   func() (io.ReadCloser, error) // the new content, Size bytes
-}
-
-// Options tune Update.
-type Options struct {
-	Time time.Time // stamps new entries
-	// Progress gets the bytes of file content written so far and the total.
-	Progress func(done, total int64)
-	// Chunk is the largest content write, 8 MiB when 0.
-	Chunk int
-}
-
-// Stats says what Update did.
-type Stats struct {
-	Written int64             // bytes written to the device, metadata included
-	SHA256  map[string]string // path → digest of the content written
-}
-
-const chunk = 8 << 20
-
 type syncer interface{ Sync() error }
 
 type updater struct {
 	v       *Volume
 	fat     []uint32
-	opt     Options
-	st      Stats
-	total   int64
-	done    int64
+	opt     edit.Options
+	st      edit.Stats
+	cp      edit.Copier
 	rootLen int64
 }
 
 // Update applies changes in the crash-safe order the package documents.
-func (v *Volume) Update(ctx context.Context, changes []Change, opt Options) (Stats, error) {
-	u := &updater{v: v, fat: slices.Clone(v.fat), opt: opt, st: Stats{SHA256: map[string]string{}}}
+func (v *Volume) Update(ctx context.Context, changes []edit.Change, opt edit.Options) (edit.Stats, error) {
+	u := &updater{v: v, fat: slices.Clone(v.fat), opt: opt, st: edit.Stats{SHA256: map[string]string{}}, cp: edit.Copier{Opt: opt}}
 	rootCh, err := v.chain(v.root.first)
 	if err != nil {
 		return u.st, err
@@ -106,7 +79,7 @@ func clone(n *node) *node {
 	return &c
 }
 
-func (u *updater) edit(tree *node, c Change) error {
+func (u *updater) edit(tree *node, c edit.Change) error {
 	parts := strings.Split(strings.Trim(c.Path, "/"), "/")
 	if c.Path == "" || c.Path[0] != '/' || slices.Contains(parts, "") {
 		return fmt.Errorf("%q: not an absolute file path", c.Path)
@@ -196,7 +169,7 @@ func (u *updater) checkSpace(tree *node, dirs []*node) error {
 	walkFiles(tree, func(n *node) {
 		if n.content != nil {
 			need += u.clustersFor(n.size)
-			u.total += n.size
+			u.cp.Total += n.size
 		}
 	})
 	for _, d := range dirs {
@@ -285,42 +258,19 @@ func (u *updater) writeFile(ctx context.Context, n *node) error {
 		return fmt.Errorf("%s: %w", n.path, err)
 	}
 	defer r.Close()
-	h := sha256.New()
 	ch := u.alloc(u.clustersFor(n.size))
 	if len(ch) > 0 {
 		n.first = ch[0]
 	}
-	size := int64(chunk)
-	if u.opt.Chunk > 0 {
-		size = int64(u.opt.Chunk)
-	}
-	buf := make([]byte, min(size, max(n.size, 1)))
-	left := n.size
+	var ext []edit.Extent
 	for _, rn := range runs(ch) {
-		off := u.v.clusterOff(rn.first)
-		for l := min(left, int64(rn.n)*u.v.cs); l > 0; {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			b := buf[:min(l, int64(len(buf)))]
-			if _, err := io.ReadFull(r, b); err != nil {
-				return fmt.Errorf("reading the new %s: %w", n.path, err)
-			}
-			h.Write(b)
-			if err := u.writeAt(b, off); err != nil {
-				return fmt.Errorf("writing %s: %w", n.path, err)
-			}
-			off, l, left = off+int64(len(b)), l-int64(len(b)), left-int64(len(b))
-			u.done += int64(len(b))
-			if u.opt.Progress != nil {
-				u.opt.Progress(u.done, u.total)
-			}
-		}
+		ext = append(ext, edit.Extent{Off: u.v.clusterOff(rn.first), Len: int64(rn.n) * u.v.cs})
 	}
-	if k, _ := r.Read(buf[:1]); k > 0 {
-		return fmt.Errorf("the new %s is longer than its declared %d bytes", n.path, n.size)
+	sum, err := u.cp.Copy(ctx, n.path, n.size, r, ext, 1, u.writeAt)
+	if err != nil {
+		return err
 	}
-	u.st.SHA256[n.path] = hex.EncodeToString(h.Sum(nil))
+	u.st.SHA256[n.path] = sum
 	n.content = nil
 	return nil
 }
@@ -381,7 +331,7 @@ func (u *updater) serialize(d *node, parent uint32, size int64) []byte {
 			e := make([]byte, slot)
 			copy(e, strings.Repeat(".", i+1)+strings.Repeat(" ", 10-i))
 			e[11] = 0x10
-			stamp(e, t)
+			Stamp(e, t)
 			setEntry(e, c, 0)
 			buf = append(buf, e...)
 		}
@@ -394,7 +344,7 @@ func (u *updater) serialize(d *node, parent uint32, size int64) []byte {
 	}
 	for _, k := range d.kids {
 		if k.slots == nil {
-			k.slots = makeSlots(k.name, alias(k.name, taken), k.dir, t)
+			k.slots = makeSlots(k.name, Alias(k.name, taken), k.dir, t)
 		}
 		size := k.size
 		if k.dir {

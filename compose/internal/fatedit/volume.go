@@ -7,6 +7,9 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/usbkit/compose/compose/internal/edit"
+	"github.com/usbkit/compose/config/fatbpb"
 )
 
 // Device is what a volume lives on: an image file or a block device.
@@ -53,8 +56,8 @@ type node struct {
 	size    int64
 	slots   []byte // the entry as on disk: long-name slots then the 8.3 entry
 	kids    []*node
-	label   []byte  // root only: the volume label entry
-	content *Change // set by Update for content still to write
+	label   []byte       // root only: the volume label entry
+	content *edit.Change // set by Update for content still to write
 }
 
 // Open reads the FAT32 volume at byte offset off of dev.
@@ -63,26 +66,23 @@ func Open(dev Device, off int64) (*Volume, error) {
 	if _, err := dev.ReadAt(bs, off); err != nil {
 		return nil, fmt.Errorf("reading boot sector: %w", err)
 	}
-	le := binary.LittleEndian
-	v := &Volume{dev: dev, off: off, bps: int64(le.Uint16(bs[11:]))}
-	spc := int64(bs[13])
-	reserved := int64(le.Uint16(bs[14:]))
-	nfats := int(bs[16])
-	fatSectors := int64(le.Uint32(bs[36:]))
-	total := int64(le.Uint32(bs[32:]))
-	if bs[510] != 0x55 || bs[511] != 0xAA || le.Uint16(bs[17:]) != 0 || le.Uint16(bs[22:]) != 0 ||
-		string(bs[82:87]) != "FAT32" || nfats != 2 || spc == 0 || fatSectors == 0 ||
-		(v.bps != 512 && v.bps != 4096) {
+	p, err := fatbpb.Parse(bs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFAT32, err)
+	}
+	if !p.Signed || !p.FAT32 || p.RootEntries != 0 || string(bs[82:87]) != "FAT32" || p.FATs != 2 ||
+		(p.BytesPerSector != 512 && p.BytesPerSector != 4096) || p.Clusters() > fatMask-16 {
 		return nil, ErrNotFAT32
 	}
-	v.cs = spc * v.bps
-	v.fat1 = reserved * v.bps
-	v.fatBytes = fatSectors * v.bps
+	v := &Volume{dev: dev, off: off, bps: p.BytesPerSector}
+	v.cs = p.SectorsPerCluster * v.bps
+	v.fat1 = p.Reserved * v.bps
+	v.fatBytes = p.FATSectors * v.bps
 	v.fat2 = v.fat1 + v.fatBytes
 	v.data = v.fat2 + v.fatBytes
-	v.clusters = uint32((total*v.bps - v.data) / v.cs)
-	if fs := int64(le.Uint16(bs[48:])); fs > 0 && fs < reserved {
-		v.fsinfo = fs * v.bps
+	v.clusters = uint32(p.Clusters())
+	if p.FSInfo > 0 && p.FSInfo < p.Reserved {
+		v.fsinfo = p.FSInfo * v.bps
 	}
 	if int64(v.clusters+2)*4 > v.fatBytes {
 		return nil, fmt.Errorf("FAT of %d bytes is too short for %d clusters", v.fatBytes, v.clusters)
@@ -90,8 +90,7 @@ func Open(dev Device, off int64) (*Volume, error) {
 	if err := v.readFAT(); err != nil {
 		return nil, err
 	}
-	rootCluster := le.Uint32(bs[44:])
-	v.root = &node{path: "/", dir: true, first: rootCluster}
+	v.root = &node{path: "/", dir: true, first: p.RootCluster}
 	if err := v.readDir(v.root, &dirWalk{seen: map[uint32]string{}}); err != nil {
 		return nil, err
 	}
@@ -212,7 +211,7 @@ func (v *Volume) entry(parent *node, slots []byte) *node {
 	s := slots[len(slots)-slot:]
 	n := &node{slots: slots, dir: s[11]&0x10 != 0,
 		first: uint32(le.Uint16(s[20:]))<<16 | uint32(le.Uint16(s[26:])), size: int64(le.Uint32(s[28:]))}
-	n.name = longName(slots[:len(slots)-slot], s)
+	n.name = LongName(slots[:len(slots)-slot], s)
 	if n.name == "" {
 		n.name = shortName(s)
 	}
