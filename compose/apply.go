@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/usbkit/compose/compose/pin"
 	"os"
 	"path/filepath"
 
@@ -204,7 +205,7 @@ func (k *Kit) refetch(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	srcs, err := Sources(k.m, l)
+	srcs, err := pin.Sources(k.m, l)
 	if err != nil {
 		return err
 	}

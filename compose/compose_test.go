@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/usbkit/compose/compose/pin"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,7 +102,7 @@ func build(t *testing.T, m *config.Manifest, cache, img string) *Plan {
 	t.Helper()
 	ctx := context.Background()
 	f := newFetcher(t, cache)
-	l, err := ResolveLock(ctx, m, f)
+	l, err := pin.ResolveLock(ctx, m, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +215,7 @@ func TestPlanWritesNothing(t *testing.T) {
 	a := liveISO(t, dir, "alpha", "a")
 	m := kit(t, dir, "uefi-x64", a)
 	ctx := context.Background()
-	l, err := ResolveLock(ctx, m, newFetcher(t, filepath.Join(dir, "c1")))
+	l, err := pin.ResolveLock(ctx, m, newFetcher(t, filepath.Join(dir, "c1")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +242,7 @@ func TestApplyCancelledLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	m := kit(t, dir, "uefi-x64", liveISO(t, dir, "alpha", "a"))
 	f := newFetcher(t, filepath.Join(dir, "c"))
-	l, err := ResolveLock(context.Background(), m, f)
+	l, err := pin.ResolveLock(context.Background(), m, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +364,7 @@ func TestPlanWarnsHiddenEntry(t *testing.T) {
 		m := kitWith(t, dir, "firmware: "+fw, iso)
 		ctx := context.Background()
 		f := newFetcher(t, filepath.Join(dir, "cache"))
-		l, err := ResolveLock(ctx, m, f)
+		l, err := pin.ResolveLock(ctx, m, f)
 		if err != nil {
 			t.Fatal(err)
 		}

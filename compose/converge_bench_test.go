@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"github.com/usbkit/compose/compose/pin"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,11 +47,11 @@ func BenchmarkConverge16GiB(b *testing.B) {
 	apply := func(what string, isos []string, opts BuildOptions) (time.Duration, int64) {
 		m := benchKit(b, dir, isos)
 		f := benchFetcher(b, cache)
-		l, err := ResolveLock(ctx, m, f)
+		l, err := pin.ResolveLock(ctx, m, f)
 		if err != nil {
 			b.Fatal(err)
 		}
-		srcs, _ := Sources(m, l)
+		srcs, _ := pin.Sources(m, l)
 		if _, err := f.FetchAll(ctx, srcs); err != nil {
 			b.Fatal(err)
 		}

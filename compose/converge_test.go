@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"errors"
+	"github.com/usbkit/compose/compose/pin"
 	"io"
 	"math/rand"
 	"os"
@@ -28,7 +29,7 @@ func planAgainst(t *testing.T, m *config.Manifest, cache, img string, opts ...Pl
 	t.Helper()
 	ctx := context.Background()
 	f := newFetcher(t, cache)
-	l, err := ResolveLock(ctx, m, f)
+	l, err := pin.ResolveLock(ctx, m, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func planAgainst(t *testing.T, m *config.Manifest, cache, img string, opts ...Pl
 
 func mustSources(t *testing.T, m *config.Manifest, l *config.Lock) []fetch.Source {
 	t.Helper()
-	s, err := Sources(m, l)
+	s, err := pin.Sources(m, l)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,8 @@ var forbidden = map[string][]string{
 	// converge changes a kit in place from plain data: no manifest, plan
 	// or fetcher.
 	"compose/converge": {"fetch", "cmd", "compose/boottest", "compose/isoimage", "compose/imagefile"},
+	// pin turns a manifest's sources into lock entries: config and fetch only.
+	"compose/pin": {"bootloader", "compose", "cmd"},
 	// imagefile holds an image path; it knows nothing of kits.
 	"compose/imagefile": {"config", "fetch", "bootloader", "cmd", "compose/boottest", "compose/isoimage", "compose/converge"},
 	// fatedit edits FAT32 volumes from plain inputs.

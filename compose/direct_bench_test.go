@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"github.com/usbkit/compose/compose/pin"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,11 +39,11 @@ func BenchmarkApplyDevice(b *testing.B) {
 	m := kitWith(b, work, "firmware: [bios, uefi-x64]", isos...)
 	ctx := context.Background()
 	f := newFetcher(b, filepath.Join(work, "cache"))
-	l, err := ResolveLock(ctx, m, f)
+	l, err := pin.ResolveLock(ctx, m, f)
 	if err != nil {
 		b.Fatal(err)
 	}
-	srcs, err := Sources(m, l)
+	srcs, err := pin.Sources(m, l)
 	if err != nil {
 		b.Fatal(err)
 	}

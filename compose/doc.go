@@ -41,7 +41,8 @@
 // crash.
 //
 // This package joins config (what the user asked for), fetch (verified ISOs
-// in a cache), bootloader (GRUB files, BIOS boot code, ISO inspection,
+// in a cache), compose/pin (a manifest's ISOs pinned into lock entries, and
+// a lock checked against its sources), bootloader (GRUB files, BIOS boot code, ISO inspection,
 // grub.cfg), compose/disk (the GPT/FAT32/ext4 writer), compose/converge
 // (in-place change of an existing kit, its record), compose/isoimage
 // (hostile ISOs read for inspection), compose/imagefile (the image path,

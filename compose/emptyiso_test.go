@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/usbkit/compose/compose/pin"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ func TestLockEmptyISO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ResolveLock(context.Background(), m, f)
+	_, err = pin.ResolveLock(context.Background(), m, f)
 	if err == nil || errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "is empty (0 bytes), not an ISO image") {
 		t.Fatalf("want an empty-ISO error, got %v", err)
 	}

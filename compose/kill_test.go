@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/usbkit/compose/compose/pin"
 	"io"
 	"math/rand"
 	"os"
@@ -172,7 +173,7 @@ func TestConvergeSurvivesKill9(t *testing.T) {
 	pristine := filepath.Join(dir, "pristine.img")
 	build(t, one, cache, pristine)
 	two := kitWith(t, dir, "firmware: [bios, uefi-x64]\nsize: 128MiB", b2, c)
-	l, err := ResolveLock(context.Background(), two, newFetcher(t, cache))
+	l, err := pin.ResolveLock(context.Background(), two, newFetcher(t, cache))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func killData(t *testing.T, points int) {
 	top := "firmware: [uefi-x64]\nstorage: data\nsize: 64MiB"
 	build(t, kitWith(t, dir, top, a, b), cache, pristine)
 	two := kitWith(t, dir, top, b2, c)
-	l, err := ResolveLock(context.Background(), two, newFetcher(t, cache))
+	l, err := pin.ResolveLock(context.Background(), two, newFetcher(t, cache))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,7 @@ func killTwoSteps(t *testing.T, points int) {
 	dir, cache, img, two := tightKits(t)
 	pristine := filepath.Join(dir, "pristine.img")
 	testenv.Run(t, "cp", "--sparse=always", img, pristine)
-	l, err := ResolveLock(context.Background(), two, newFetcher(t, cache))
+	l, err := pin.ResolveLock(context.Background(), two, newFetcher(t, cache))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/usbkit/compose/compose/pin"
 	"io/fs"
 	"os"
 
@@ -138,7 +139,7 @@ type LockResult struct {
 	ISOs    []config.LockedISO `json:"isos"`
 }
 
-// Lock pins the ISOs named (none: every ISO) as PinLock does, without
+// Lock pins the ISOs named (none: every ISO) as pin.PinLock does, without
 // downloading what it need not, and writes the lock unless it is byte for
 // byte what is there; the others keep their entries while these still
 // match the manifest. A lock written for another manifest is refused, not
@@ -155,7 +156,7 @@ func (k *Kit) Lock(ctx context.Context, names ...string) (*LockResult, error) {
 	if old == nil && len(names) > 0 {
 		old, _ = config.LoadLock(k.lockPath) // stale is fine: its current entries are kept
 	}
-	l, res, err := PinLock(ctx, k.m, f, old, names)
+	l, res, err := pin.PinLock(ctx, k.m, f, old, names)
 	if err != nil {
 		return nil, err
 	}
@@ -203,13 +204,13 @@ type Fetched struct {
 // cached, and a lock whose digest is not what the vendor's checksum list
 // says is refused first, as plan and apply refuse it
 // (checkListedDigests). A failure names the ISO's manifest line
-// (*SourceError).
+// (*pin.SourceError).
 func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	l, err := k.pinned()
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := Sources(k.m, l)
+	srcs, err := pin.Sources(k.m, l)
 	if err != nil {
 		return nil, err
 	}
@@ -217,14 +218,14 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckPaths(k.m); err != nil {
+	if err := pin.CheckPaths(k.m); err != nil {
 		return nil, err
 	}
-	unchecked, err := listedDigests(ctx, k.m, l, f)
+	unchecked, err := pin.ListedDigests(ctx, k.m, l, f)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkLockedSizes(ctx, l, f, srcs); err != nil {
+	if err := pin.CheckLockedSizes(ctx, l, f, srcs); err != nil {
 		return nil, err
 	}
 	var todo []fetch.Source
@@ -235,7 +236,7 @@ func (k *Kit) Fetch(ctx context.Context) ([]Fetched, error) {
 	}
 	res, err := f.FetchAll(ctx, todo)
 	if err != nil {
-		return nil, lockedSizeErrors(k.m, l, res)
+		return nil, pin.LockedSizeErrors(k.m, l, res)
 	}
 	out := make([]Fetched, len(srcs))
 	for i, s := range srcs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/usbkit/compose/compose/pin"
 	"os"
 	"path"
 	"slices"
@@ -130,7 +131,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	srcs, err := Sources(m, l)
+	srcs, err := pin.Sources(m, l)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		return nil, err
 	}
 	p := &Plan{Manifest: m.File, Image: imagePath, SecureBoot: m.SecureBoot, Ready: true}
-	warns, err := checkListedDigests(ctx, m, l, f)
+	warns, err := pin.CheckListedDigests(ctx, m, l, f)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 			return nil, err
 		}
 		if cached != "" {
-			if err := checkLockedSize(l, s.Name, cached, s.Size); err != nil {
+			if err := pin.CheckLockedSize(l, s.Name, cached, s.Size); err != nil {
 				return nil, err
 			}
 			isos[i].Source = cached
@@ -272,7 +273,7 @@ func dataISOPath(name, digest string) string {
 func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file string, e *EntryPlan) (err error) {
 	iso := &m.ISOs[i]
 	at := strings.TrimSpace(m.Diag(fmt.Sprintf("isos[%d]", i), "").String())
-	name := fmt.Sprintf("%s (%s)", iso.Name, location(iso))
+	name := fmt.Sprintf("%s (%s)", iso.Name, pin.Location(iso))
 	defer crash.Recover(&err, "inspecting %s", name)
 	im, err := isoimage.Open(ctx, file, name)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"github.com/usbkit/compose/compose/pin"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -129,7 +130,7 @@ func TestSecureBootEnroll(t *testing.T) {
 	plan := func(top string) (*Plan, error) {
 		m := kitWith(t, dir, "firmware: [uefi-x64]\n"+top, vendor)
 		f := newFetcher(t, filepath.Join(dir, "cache"))
-		l, err := ResolveLock(ctx, m, f)
+		l, err := pin.ResolveLock(ctx, m, f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"github.com/usbkit/compose/compose/pin"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -66,7 +67,7 @@ func BenchmarkVerifyVsSha256sum(b *testing.B) {
 	cache, img := filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img")
 	ctx := context.Background()
 	f := benchFetcher(b, cache)
-	l, err := ResolveLock(ctx, m, f)
+	l, err := pin.ResolveLock(ctx, m, f)
 	if err != nil {
 		b.Fatal(err)
 	}

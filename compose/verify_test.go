@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"errors"
+	"github.com/usbkit/compose/compose/pin"
 	"io"
 	"os"
 	"path/filepath"
@@ -339,7 +340,7 @@ func TestVerifyAgainstTheLock(t *testing.T) {
 	if err != nil || v.Lock != "" || len(v.Notes) != 1 || !strings.Contains(v.Notes[0], "has none") {
 		t.Fatalf("without a lock: %+v, %v", v, err)
 	}
-	l, err := ResolveLock(context.Background(), two, newFetcher(t, cache))
+	l, err := pin.ResolveLock(context.Background(), two, newFetcher(t, cache))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/usbkit/compose/compose/device"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/imagefile"
+	"github.com/usbkit/compose/compose/pin"
 	"github.com/usbkit/compose/config"
 	"github.com/usbkit/compose/config/crash"
 	"github.com/usbkit/compose/fetch"
@@ -105,7 +106,7 @@ func hintFor(err error) string {
 		u  usageError
 		uv *unknownVerbError
 		ie *crash.Error
-		h  interface{ Hint() string } // an error that knows its next step (compose.SourceError)
+		h  interface{ Hint() string } // an error that knows its next step (pin.SourceError)
 		ut *device.UnsafeTargetError
 	)
 	switch {
@@ -164,7 +165,7 @@ func diagnosticsOf(err error) []diagnostic {
 	var ds config.Diagnostics
 	if !errors.As(err, &ds) {
 		walkErrors(err, func(e error) { // ISOs that failed to fetch or pin, at their manifest lines
-			if se, ok := e.(*compose.SourceError); ok {
+			if se, ok := e.(*pin.SourceError); ok {
 				ds = append(ds, se.Where)
 			}
 		})

@@ -6,7 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/usbkit/compose/compose"
+	"github.com/usbkit/compose/compose/pin"
 )
 
 func newLockCmd(a *app) *cobra.Command {
@@ -35,7 +35,7 @@ another manifest is refused, never overwritten.`,
 			}
 			res, err := k.Lock(cmd.Context(), names...)
 			disp.close()
-			if errors.Is(err, compose.ErrUnknownName) {
+			if errors.Is(err, pin.ErrUnknownName) {
 				return usageError{err}
 			}
 			if err != nil {

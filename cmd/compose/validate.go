@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/usbkit/compose/compose"
+	"github.com/usbkit/compose/compose/pin"
 )
 
 type validateResult struct {
@@ -35,7 +36,7 @@ error (exit 3).`,
 				return err
 			}
 			m := k.Manifest()
-			if err := compose.CheckPaths(m); err != nil { // lock and apply refuse it
+			if err := pin.CheckPaths(m); err != nil { // lock and apply refuse it
 				for _, line := range strings.Split(err.Error(), "\n") {
 					a.warn("%s", line)
 				}

@@ -1,4 +1,4 @@
-package compose
+package pin
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/usbkit/compose/fetch"
 )
 
-// checkListedDigests compares the lock's digest of every `checksum: file:`
+// CheckListedDigests compares the lock's digest of every `checksum: file:`
 // entry (signed or not) with the vendor's list, so that a hand-edited lock,
 // or one the vendor's list has moved on from, cannot point an entry at
 // other bytes. The list is read when its server can be reached; offline or
@@ -18,8 +18,8 @@ import (
 // (fetch.CheckList). Without one, a warning per entry, in manifest order,
 // says that it was not checked and why, naming the list once; a
 // disagreement is an invalid lock, positioned at its digest.
-func checkListedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher) ([]string, error) {
-	unchecked, err := listedDigests(ctx, m, l, f)
+func CheckListedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher) ([]string, error) {
+	unchecked, err := ListedDigests(ctx, m, l, f)
 	var warns []string
 	for i := range m.ISOs {
 		if w, ok := unchecked[m.ISOs[i].Name]; ok {
@@ -29,8 +29,8 @@ func checkListedDigests(ctx context.Context, m *config.Manifest, l *config.Lock,
 	return warns, err
 }
 
-// listedDigests is checkListedDigests with the warnings by ISO name.
-func listedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher) (map[string]string, error) {
+// ListedDigests is CheckListedDigests with the warnings by ISO name.
+func ListedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.Fetcher) (map[string]string, error) {
 	warns := map[string]string{}
 	var bad config.Diagnostics
 	for i := range m.ISOs {
@@ -38,7 +38,7 @@ func listedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *f
 		if iso.Checksum.ListURL == "" {
 			continue
 		}
-		alg, digest, _, err := f.CheckList(ctx, iso.Checksum.ListURL, location(iso), listSignature(iso))
+		alg, digest, _, err := f.CheckList(ctx, iso.Checksum.ListURL, Location(iso), listSignature(iso))
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -51,7 +51,7 @@ func listedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *f
 				p := fmt.Sprintf("isos[%d].digest", j)
 				pos := l.Positions[p]
 				bad = append(bad, config.Diagnostic{File: l.File, Line: pos.Line, Col: pos.Col,
-					Msg: fmt.Sprintf("%s: %s %s is not what %s lists for %s (%s %s): was the lock edited, or did the vendor change the file? 'compose lock' pins what the list says now", p, e.Algorithm, e.Digest, iso.Checksum.ListURL, fetch.ListName(iso.Checksum.ListURL, location(iso)), alg, digest)})
+					Msg: fmt.Sprintf("%s: %s %s is not what %s lists for %s (%s %s): was the lock edited, or did the vendor change the file? 'compose lock' pins what the list says now", p, e.Algorithm, e.Digest, iso.Checksum.ListURL, fetch.ListName(iso.Checksum.ListURL, Location(iso)), alg, digest)})
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package compose
+package pin
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 	"github.com/usbkit/compose/fetch"
 )
 
-// location is where an ISO comes from: its URL, or its resolved local path.
-func location(iso *config.ISO) string {
+// Location is where an ISO comes from: its URL, or its resolved local path.
+func Location(iso *config.ISO) string {
 	if iso.URL != "" {
 		return iso.URL
 	}
@@ -30,7 +30,7 @@ func Sources(m *config.Manifest, l *config.Lock) ([]fetch.Source, error) {
 		if e == nil {
 			return nil, fmt.Errorf("%s: %s is not in the lock file", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), iso.Name)
 		}
-		out = append(out, fetch.Source{Name: iso.Name, URL: location(iso),
+		out = append(out, fetch.Source{Name: iso.Name, URL: Location(iso),
 			Algorithm: e.Algorithm, Digest: e.Digest, Size: e.Size})
 	}
 	return out, nil
@@ -49,7 +49,7 @@ func ResolveLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher) (*co
 	}
 	res, err := f.FetchAll(ctx, srcs)
 	if err != nil {
-		return nil, lockedSizeErrors(m, l, res)
+		return nil, LockedSizeErrors(m, l, res)
 	}
 	return l, nil
 }
@@ -149,7 +149,7 @@ func pinISO(ctx context.Context, m *config.Manifest, i int, f *fetch.Fetcher) (f
 	if err != nil {
 		return fetch.Source{}, 0, sourceError(m, i, "checksum", err)
 	}
-	src := fetch.Source{Name: iso.Name, URL: location(iso), Algorithm: alg, Digest: digest}
+	src := fetch.Source{Name: iso.Name, URL: Location(iso), Algorithm: alg, Digest: digest}
 	if iso.LocalPath != "" {
 		return src, 0, nil // copied and verified: a local read, and the lock is true of real bytes
 	}
@@ -183,7 +183,7 @@ func sizeByFetching(ctx context.Context, m *config.Manifest, f *fetch.Fetcher, s
 			return nil, err
 		}
 		if st.Size() == 0 { // the lock would refuse size 0 as if it were the lock's fault
-			return nil, fmt.Errorf("%s: %s is empty (0 bytes), not an ISO image", m.ISOs[i].Name, location(&m.ISOs[i]))
+			return nil, fmt.Errorf("%s: %s is empty (0 bytes), not an ISO image", m.ISOs[i].Name, Location(&m.ISOs[i]))
 		}
 		entries[i] = m.ISOs[i].Lock(r.Source.Algorithm, r.Source.Digest, st.Size())
 	}
@@ -291,7 +291,7 @@ func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, 
 	if c.ListURL == "" {
 		return c.Algorithm, c.Digest, nil
 	}
-	alg, digest, err := f.ResolveList(ctx, c.ListURL, location(iso), listSignature(iso))
+	alg, digest, err := f.ResolveList(ctx, c.ListURL, Location(iso), listSignature(iso))
 	if err != nil {
 		return "", "", fmt.Errorf("resolving checksum from %s: %w", c.ListURL, err)
 	}
@@ -307,32 +307,32 @@ func listSignature(iso *config.ISO) *fetch.Signature {
 	return &fetch.Signature{URL: s.URL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
 }
 
-// checkLockedSizes tells an edited lock from a damaged cache entry before
+// CheckLockedSizes tells an edited lock from a damaged cache entry before
 // fetching: a cached file whose size differs from the lock's but whose bytes
 // still hash to the lock's digest means the lock's size is wrong (the lock's
 // error, at its line). A file that no longer hashes to it is left to the
 // fetcher, which removes it and fetches it again.
-func checkLockedSizes(ctx context.Context, l *config.Lock, f *fetch.Fetcher, srcs []fetch.Source) error {
+func CheckLockedSizes(ctx context.Context, l *config.Lock, f *fetch.Fetcher, srcs []fetch.Source) error {
 	for _, s := range srcs {
 		p, err := f.Lookup(s.Algorithm, s.Digest)
 		if err != nil {
 			return err
 		}
-		if p == "" || checkLockedSize(l, s.Name, p, s.Size) == nil {
+		if p == "" || CheckLockedSize(l, s.Name, p, s.Size) == nil {
 			continue
 		}
 		if d, err := fetch.FileDigest(ctx, p, s.Algorithm); err == nil && strings.EqualFold(d, s.Digest) {
-			return checkLockedSize(l, s.Name, p, s.Size)
+			return CheckLockedSize(l, s.Name, p, s.Size)
 		}
 	}
 	return nil
 }
 
-// checkLockedSize compares the size the lock pins for an ISO with its
+// CheckLockedSize compares the size the lock pins for an ISO with its
 // verified file in the cache. The digest matched, so a difference means
 // the lock was edited: that is the lock's fault, and the error points at
 // the lock's line (a *config.StaleLockError: run compose lock).
-func checkLockedSize(l *config.Lock, name, file string, size int64) error {
+func CheckLockedSize(l *config.Lock, name, file string, size int64) error {
 	st, err := os.Stat(file)
 	if err != nil {
 		return err
@@ -351,12 +351,12 @@ func checkLockedSize(l *config.Lock, name, file string, size int64) error {
 	return &config.StaleLockError{Problems: config.Diagnostics{d}}
 }
 
-// lockedSizeErrors joins the failures of res (in m's order), naming the
+// LockedSizeErrors joins the failures of res (in m's order), naming the
 // lock line that pinned the size of each source whose size was not what
 // the lock says (a *fetch.SizeError): the vendor may have replaced the
 // file, and only 'compose lock' can tell the lock so. Other failures are
 // placed at the manifest line of their ISO (a *SourceError).
-func lockedSizeErrors(m *config.Manifest, l *config.Lock, res []fetch.Result) error {
+func LockedSizeErrors(m *config.Manifest, l *config.Lock, res []fetch.Result) error {
 	var errs []error
 	for _, r := range res {
 		var se *fetch.SizeError
