@@ -58,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"loopdev":    cmdLoopdev,
 			"patch":      cmdPatch,
 			"jsonschema": cmdJSONSchema,
+			"jsonsame":   cmdJSONSame,
 		},
 	})
 }
