@@ -9,7 +9,7 @@ import (
 
 	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/device"
-	english "github.com/usbkit/compose/config/plural" // compose has a func plural of its own
+	"github.com/usbkit/compose/config/plural"
 )
 
 // ErrWriteFailed is returned by Apply when a device did not end up
@@ -181,7 +181,7 @@ func writeDevices(ctx context.Context, img string, devs []device.Device, w devic
 
 // nothingWritten says that devices refused, of n, were left untouched.
 func nothingWritten(refused []error, n int) error {
-	return fmt.Errorf("nothing was written to %d of %s: %w", len(refused), english.Count(n, "device"), errors.Join(refused...))
+	return fmt.Errorf("nothing was written to %d of %s: %w", len(refused), plural.Count(n, "device"), errors.Join(refused...))
 }
 
 var devicePhases = map[device.Phase]Phase{

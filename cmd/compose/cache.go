@@ -214,7 +214,7 @@ func (a *app) itemsWith(es []fetch.CacheEntry, refs map[string][]string) []cache
 }
 
 func printCache(w io.Writer, v cacheView, now time.Time) error {
-	printf(w, "%s: %s in %s\n", v.Dir, humanSize(v.Size), cacheFiles(len(v.Entries)))
+	printf(w, "%s: %s in %s\n", v.Dir, humanSize(v.Size), count(len(v.Entries), "file"))
 	if len(v.Entries) == 0 {
 		return nil
 	}
@@ -235,10 +235,10 @@ func printPruned(w io.Writer, v pruneView) error {
 		printf(w, "%s %s (%s)\n", verb, shortDigest(e.CacheEntry), humanSize(e.Size))
 	}
 	if v.DryRun {
-		printf(w, "%s: would remove %s, freeing %s\n", v.Dir, cacheFiles(len(v.Removed)), humanSize(v.Freed))
+		printf(w, "%s: would remove %s, freeing %s\n", v.Dir, count(len(v.Removed), "file"), humanSize(v.Freed))
 		return nil
 	}
-	printf(w, "%s: removed %s, freed %s\n", v.Dir, cacheFiles(len(v.Removed)), humanSize(v.Freed))
+	printf(w, "%s: removed %s, freed %s\n", v.Dir, count(len(v.Removed), "file"), humanSize(v.Freed))
 	return nil
 }
 
@@ -273,12 +273,4 @@ func humanAge(d time.Duration) string {
 		return fmt.Sprintf("%dm", int(d/time.Minute))
 	}
 	return "<1m"
-}
-
-// cacheFiles counts files: "1 file", "2 files".
-func cacheFiles(n int) string {
-	if n == 1 {
-		return "1 file"
-	}
-	return fmt.Sprintf("%d files", n)
 }

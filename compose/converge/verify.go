@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/usbkit/compose/config/plural"
 	"io"
 	"os"
 
@@ -102,8 +103,7 @@ func (e *DamageError) Error() string {
 	for _, f := range e.Files {
 		parts = append(parts, damageLine(f))
 	}
-	return fmt.Sprintf("%s: %d %s damaged: %s",
-		e.Target, len(e.Files), plural(len(e.Files), "file is", "files are"), joinSome(parts))
+	return fmt.Sprintf("%s: %s damaged: %s", e.Target, plural.Count(len(e.Files), "file is"), joinSome(parts))
 }
 
 // Is makes errors.Is(err, ErrDamaged) true.
@@ -119,13 +119,6 @@ func damageLine(f VerifiedFile) string {
 		return fmt.Sprintf("%s is %d bytes, recorded %d", f.Path, f.ActualSize, f.Size)
 	}
 	return fmt.Sprintf("%s changed (read %s %s, recorded %s)", f.Path, f.Algorithm, f.Actual, f.Expected)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // NotKitError says why a target Verify was given is not a compose kit.
