@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"os"
+	"github.com/usbkit/compose/config/atomicfile"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -54,17 +54,7 @@ func (f *Fetcher) keep(url string, b []byte) {
 	if makeCacheDir(dir) != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(dir, ".kept-*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil && cerr == nil {
-		err = os.Rename(tmp.Name(), f.keptPath(url))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
+	_ = atomicfile.Write(f.keptPath(url), b)
 }
 
 // fromKept answers a read that failed with err (the network could not be
