@@ -105,3 +105,27 @@ func TestSchemaPersistence(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPersistence: any persistence value and boot: either parses to a size within bounds
+// on a family with a contract, or fails with a diagnostic at the field.
+func FuzzPersistence(f *testing.F) {
+	for _, s := range []string{"4GiB", "4096", "auto", "1.5", "[1]", "'64 MiB'", "99999999999999999999TiB", "{a: b}", "~", "&a 1GiB", "64MiB"} {
+		f.Add(s, "live")
+		f.Add(s, "efi")
+	}
+	f.Fuzz(func(t *testing.T, value, boot string) {
+		if strings.ContainsAny(value+boot, "\n\r") {
+			return
+		}
+		src := head + "isos:\n  - name: a\n    url: https://h/a.iso\n    checksum: file:https://h/SUMS\n    boot: " + boot + "\n    persistence: " + value + "\n"
+		defer watchdog([]byte(src))()
+		m, err := Parse("m.yaml", []byte(src), "")
+		if err != nil {
+			return
+		}
+		p := m.ISOs[0].Persistence
+		if p < MinPersistence || p > MaxSize || !contains(PersistentFamilies, m.ISOs[0].Boot) {
+			t.Fatalf("accepted persistence %d on boot %q:\n%s", p, m.ISOs[0].Boot, src)
+		}
+	})
+}
