@@ -10,6 +10,11 @@ import (
 	"strings"
 )
 
+// PersistenceFS is the filesystem every persistence partition gets: each family's
+// initramfs mounts it (live-boot and casper by blkid's type, dracut with -t auto, archiso
+// by default), and it survives a power cut mid-write.
+const PersistenceFS = "ext4"
+
 // Persistence is the storage one entry keeps its changes on, as its family's initramfs
 // finds it: an ext4 filesystem of its own, on a partition compose never rewrites.
 type Persistence struct {
@@ -54,8 +59,8 @@ var persistIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 // maxLabel is ext4's volume label size (s_volume_name, 16 bytes).
 const maxLabel = 16
 
-// Label scheme: "p-" and the ID when it fits; a longer ID keeps its first characters and
-// ends in "_" and a hash of the whole ID. IDs never hold "_" (manifest names are
+// Label scheme: "p-" and the ID when it fits; a longer ID keeps its first characters
+// (without a trailing "-") and ends in "_" and a hash of the whole ID. IDs never hold "_" (manifest names are
 // [a-z0-9-]), so a shortened label never equals a whole one.
 const (
 	labelPrefix = "p-"
@@ -70,7 +75,7 @@ func PersistenceLabel(id string) string {
 	}
 	sum := sha256.Sum256([]byte(id))
 	keep := maxLabel - len(labelPrefix) - 1 - labelHash
-	return labelPrefix + id[:keep] + "_" + hex.EncodeToString(sum[:])[:labelHash]
+	return labelPrefix + strings.TrimRight(id[:keep], "-") + "_" + hex.EncodeToString(sum[:])[:labelHash]
 }
 
 // casperLabel is the filesystem label casper mounts as its writable layer.
@@ -148,6 +153,9 @@ func persistenceFor(r PersistRequest) (Persistence, error) {
 }
 
 func noContract(f Family) string {
+	if f == LoopbackCfg {
+		return "an ISO booted through its own loopback.cfg takes no extra kernel arguments; set boot: to its family (archiso, casper, dracut or live) to give it persistence"
+	}
 	names := make([]string, len(PersistentFamilies))
 	for i, p := range PersistentFamilies {
 		names[i] = string(p)

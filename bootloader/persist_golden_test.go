@@ -60,7 +60,7 @@ func TestPersistenceKernelLines(t *testing.T) {
 	lines := linuxLines(string(cfg))
 	want := []string{
 		`'boot=live' 'findiso=/isos/debian.iso' 'persistence' 'persistence-label=p-debian' 'persistence-storage=filesystem' "console=${compose_serial}" 'quiet'`,
-		`'rd.live.overlay.overlayfs=1' 'rd.live.overlay=LABEL=p-fedora-_` + hash6("fedora-39-workstation-live") + `:/overlayfs' "console=${compose_serial}" 'quiet'`,
+		`'rd.live.overlay.overlayfs=1' 'rd.live.overlay=LABEL=p-fedora_` + hash6("fedora-39-workstation-live") + `:/overlayfs' "console=${compose_serial}" 'quiet'`,
 		`'boot=casper' 'iso-scan/filename=/isos/ubuntu.iso' 'persistent' "console=${compose_serial}" 'quiet'`,
 		`'archisolabel=ARCH_202401' 'cow_label=p-arch' 'cow_directory=persistent' "console=${compose_serial}" 'quiet'`,
 	}

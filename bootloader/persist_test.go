@@ -76,7 +76,7 @@ func TestPersistenceLabel(t *testing.T) {
 		{"debian", "p-debian"},
 		{"kali-2024-live", "p-kali-2024-live"},                       // 14: fits exactly
 		{"kali-2024-live1", "p-kali-20_" + hash6("kali-2024-live1")}, // 15: shortened
-		{"fedora-39-workstation-live", "p-fedora-_" + hash6("fedora-39-workstation-live")},
+		{"fedora-39-workstation-live", "p-fedora_" + hash6("fedora-39-workstation-live")},
 	} {
 		got := PersistenceLabel(tc.id)
 		if got != tc.want || len(got) > 16 {
@@ -150,7 +150,7 @@ func TestAssignPersistenceErrors(t *testing.T) {
 		{"anaconda", []PersistRequest{{"fedora", detect(t, "fedora-39-server-dvd")}}, "fedora", Anaconda,
 			"the anaconda family has no persistence contract (persistence works with archiso, casper, dracut, live)"},
 		{"loopback-cfg", []PersistRequest{{"ubuntu", detect(t, "ubuntu-22.04-desktop")}}, "ubuntu", LoopbackCfg,
-			"the loopback-cfg family has no persistence contract (persistence works with archiso, casper, dracut, live)"},
+			"an ISO booted through its own loopback.cfg takes no extra kernel arguments; set boot: to its family (archiso, casper, dracut or live) to give it persistence"},
 		{"linux", []PersistRequest{{"k", Detection{Family: Linux, Kernel: "/k"}}}, "k", Linux,
 			"the linux family has no persistence contract (persistence works with archiso, casper, dracut, live)"},
 		{"second casper", []PersistRequest{{"a", casper}, {"b", live}, {"c", casper}}, "c", Casper,
@@ -179,6 +179,26 @@ func TestAssignPersistenceErrors(t *testing.T) {
 
 // Render refuses persistence on an entry whose family has no contract, whoever built the
 // Entry.
+// With persistence an ISO's loopback.cfg is passed over, as with args: (it cannot take
+// the family's persistence arguments); without, the loopback.cfg is still preferred.
+func TestPersistentPassesLoopbackCfgOver(t *testing.T) {
+	f := fixtureByName(t, "ubuntu-22.04-desktop")
+	plain, err := Resolve(f.fs(), f.label, Overrides{})
+	if err != nil || plain.Family != LoopbackCfg {
+		t.Fatalf("without persistence: %s, %v; want loopback-cfg", plain.Family, err)
+	}
+	d, err := Resolve(f.fs(), f.label, Overrides{Persistent: true})
+	if err != nil || d.Family != Casper {
+		t.Fatalf("with persistence: %s, %v; want casper", d.Family, err)
+	}
+	if !slices.ContainsFunc(d.Notes, func(n string) bool { return strings.HasPrefix(n, "persistence: given") }) {
+		t.Errorf("no note says why the loopback.cfg was passed over: %q", d.Notes)
+	}
+	if _, err := AssignPersistence([]PersistRequest{{"ubuntu", d}}); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestRenderRefusesPersistenceWithoutContract(t *testing.T) {
 	p := Persistence{Label: "p-x", Name: "p-x", Args: []string{"persistence"}}
 	_, err := Render(Menu{}, []Entry{{ID: "x", ISOPath: "/isos/x.iso", Boot: detect(t, "memtest86plus-6.10"), Persistence: &p}})

@@ -39,7 +39,7 @@ func TestPersistenceErrors(t *testing.T) {
 		{"auto", entry("a", "    persistence: auto\n"),
 			"m.yaml:6:18: isos[0].persistence: auto is not a persistence size: write how much to keep, such as 4GiB"},
 		{"bad unit", entry("a", "    persistence: 4G\n"),
-			`m.yaml:6:18: isos[0].persistence: "4G" is not a size: write auto or a whole number with a unit (16GiB, 512MiB, 8GB)`},
+			`m.yaml:6:18: isos[0].persistence: "4G" is not a size: write a whole number with a unit (4GiB, 512MiB, 8GB)`},
 		{"too small", entry("a", "    persistence: 1MiB\n"),
 			"m.yaml:6:18: isos[0].persistence: 1MiB is out of range (64MiB to 64TiB)"},
 		{"overflow", entry("a", "    persistence: 99999999999999999999TiB\n"),
