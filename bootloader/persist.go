@@ -137,6 +137,8 @@ func persistenceFor(r PersistRequest) (Persistence, error) {
 		// creates neither, and without them falls back to a temporary overlay after an
 		// "Unable to find a persistent overlay" prompt). The default path names the ISO's
 		// label and UUID, which change when the ISO is replaced, so the path is given.
+		// dmsquash-live-autooverlay, where an image has it, makes a partition only when the
+		// live root is partition 1 of a disk; with iso-scan the root is a loop device.
 		return Persistence{Label: label, Name: label, Dirs: []string{"/overlayfs", "/ovlwork"},
 			Args: []string{"rd.live.overlay=LABEL=" + label + ":/overlayfs", "rd.live.overlay.overlayfs=1"}}, nil
 	case Casper:

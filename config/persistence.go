@@ -55,7 +55,12 @@ func (d *decoder) persistenceRule(p string, iso *ISO) {
 	if iso.Persistence == 0 || iso.Boot == BootAuto || contains(PersistentFamilies, iso.Boot) {
 		return
 	}
-	d.errPath(p+".persistence", "%s: boot: %s has no persistence contract (persistence works with %s)",
+	if iso.Boot == BootLoopbackCfg {
+		d.errPath(p+".persistence", "%s.persistence: boot: loopback-cfg runs the ISO's own menu, which takes no persistence arguments; leave boot: out or name the ISO's family (%s)",
+			p, persistentList())
+		return
+	}
+	d.errPath(p+".persistence", "%s.persistence: boot: %s has no persistence contract (persistence works with %s)",
 		p, iso.Boot, persistentList())
 }
 
@@ -64,7 +69,7 @@ func persistentList() string {
 	for i, f := range PersistentFamilies {
 		switch {
 		case i == len(PersistentFamilies)-1:
-			s += " and "
+			s += " or "
 		case i > 0:
 			s += ", "
 		}

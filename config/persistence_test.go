@@ -49,9 +49,11 @@ func TestPersistenceErrors(t *testing.T) {
 		{"boolean", entry("a", "    persistence: true\n"),
 			"m.yaml:6:18: isos[0].persistence: want a string, got a boolean (quote it to make it a string)"},
 		{"efi", entry("a", "    boot: efi\n    persistence: 1GiB\n"),
-			"m.yaml:7:18: isos[0]: boot: efi has no persistence contract (persistence works with casper, live, dracut and archiso)"},
+			"m.yaml:7:18: isos[0].persistence: boot: efi has no persistence contract (persistence works with casper, live, dracut or archiso)"},
 		{"tails", entry("a", "    boot: tails\n    persistence: 1GiB\n"),
-			"m.yaml:7:18: isos[0]: boot: tails has no persistence contract (persistence works with casper, live, dracut and archiso)"},
+			"m.yaml:7:18: isos[0].persistence: boot: tails has no persistence contract (persistence works with casper, live, dracut or archiso)"},
+		{"loopback-cfg", entry("a", "    boot: loopback-cfg\n    persistence: 1GiB\n"),
+			"m.yaml:7:18: isos[0].persistence: boot: loopback-cfg runs the ISO's own menu, which takes no persistence arguments; leave boot: out or name the ISO's family (casper, live, dracut or archiso)"},
 		{"second casper", entry("a", "    boot: casper\n    persistence: 1GiB\n") + entry("b", "    boot: casper\n") +
 			entry("c", "    boot: casper\n    persistence: 2GiB\n"),
 			"m.yaml:16:18: isos[2].persistence: isos[0] (a, line 3) already has casper persistence; casper reads the one filesystem labelled writable, so a stick holds one"},
@@ -76,7 +78,7 @@ func TestPersistentFamiliesAreBootFamilies(t *testing.T) {
 			t.Errorf("%q is not a boot family", f)
 		}
 	}
-	if got := persistentList(); got != "casper, live, dracut and archiso" {
+	if got := persistentList(); got != "casper, live, dracut or archiso" {
 		t.Errorf("persistentList = %q", got)
 	}
 	if strings.Contains(persistentList(), ", and") {
