@@ -91,14 +91,17 @@ func TestSchemaPersistence(t *testing.T) {
 	s := compileSchema(t)
 	iso := "version: 1\nisos:\n  - name: a\n    url: https://h/a.iso\n    checksum: file:https://h/SUMS\n"
 	for src, ok := range map[string]bool{
-		iso + "    persistence: 4GiB\n":                   true,
-		iso + "    persistence: 512 MiB\n":                true,
-		iso + "    boot: dracut\n    persistence: 1GiB\n": true,
-		iso + "    persistence: 4096\n":                   false,
-		iso + "    persistence: auto\n":                   false,
-		iso + "    persistence: 4G\n":                     false,
-		iso + "    boot: efi\n    persistence: 1GiB\n":    false,
-		iso + "    boot: tails\n    persistence: 1GiB\n":  false,
+		iso + "    persistence: 4GiB\n":                         true,
+		iso + "    persistence: 512 MiB\n":                      true,
+		iso + "    boot: dracut\n    persistence: 1GiB\n":       true,
+		iso + "    persistence: 4096\n":                         false,
+		iso + "    persistence: auto\n":                         false,
+		iso + "    persistence: 4G\n":                           false,
+		iso + "    boot: efi\n    persistence: 1GiB\n":          false,
+		iso + "    boot: tails\n    persistence: 1GiB\n":        false,
+		iso + "    boot: loopback-cfg\n    persistence: 1GiB\n": false,
+		iso + "    boot: casper\n    persistence: 1GiB\n":       true,
+		iso + "    boot: archiso\n    persistence: 8GB\n":       true,
 	} {
 		verr := s.Validate(yamlToJSON(t, []byte(src)))
 		_, perr := Parse("m.yaml", []byte(src), "")
