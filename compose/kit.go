@@ -153,19 +153,16 @@ func (k *Kit) Lock(ctx context.Context, names ...string) (*LockResult, error) {
 		return nil, err
 	}
 	old := k.lock
-	if old == nil && len(names) > 0 {
-		old, _ = config.LoadLock(k.lockPath) // stale is fine: its current entries are kept
+	if old == nil {
+		// stale is fine: its current entries are kept (with NAMEs) and
+		// their versions are (always), so a lock never moves a {version}
+		old, _ = config.LoadLock(k.lockPath)
 	}
 	l, res, err := pin.PinLock(ctx, k.m, f, old, names)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range res {
-		if k.fetched == nil {
-			k.fetched = map[string]fetch.Result{}
-		}
-		k.fetched[fetchedKey(r.Source)] = r
-	}
+	k.remember(res)
 	changed, err := k.writeLock(l)
 	if err != nil {
 		return nil, err
