@@ -74,7 +74,7 @@ func indexEntry(href string) (IndexEntry, bool) {
 	}
 	name, dir := strings.CutSuffix(h, "/")
 	name, err := url.PathUnescape(name)
-	if err != nil || name == "" || strings.Contains(name, "/") {
+	if err != nil || name == "" || name == "." || strings.Contains(name, "/") {
 		return IndexEntry{}, false
 	}
 	return IndexEntry{Name: name, Dir: dir}, true
