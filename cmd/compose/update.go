@@ -101,9 +101,7 @@ func printChange(w io.Writer, c compose.PinChange) {
 	if from.Digest != c.To.Digest {
 		printf(w, "  %-7s %s → %s\n", c.To.Algorithm, short(from.Digest), short(c.To.Digest))
 	}
-	if from.Size != c.To.Size {
-		printf(w, "  size    %s → %s (%d → %d bytes)\n", humanSize(from.Size), humanSize(c.To.Size), from.Size, c.To.Size)
-	}
+	printf(w, "  size    %s → %s (%d → %d bytes)\n", humanSize(from.Size), humanSize(c.To.Size), from.Size, c.To.Size)
 }
 
 func or(s, dflt string) string {
