@@ -206,7 +206,7 @@ func newestVersion(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (stri
 	q := fetch.VersionQuery{URL: iso.URL, ListURL: iso.Checksum.ListURL, Signature: listSignature(iso, ""), Constraint: iso.Constraint()}
 	v, err := f.NewestVersion(ctx, q)
 	if err != nil {
-		return "", fmt.Errorf("resolving %s: %w", config.Placeholder, err)
+		return "", fmt.Errorf("%s: resolving %s: %w", iso.Name, config.Placeholder, err)
 	}
 	return v, nil
 }
