@@ -34,7 +34,9 @@ type VersionQuery struct {
 // constraint admits none of them.
 var ErrNoVersion = errors.New("no version meets the constraint")
 
-// NewestVersion resolves q to the newest version its constraint admits.
+// NewestVersion resolves q to the newest version its constraint admits;
+// a version with a word (12.9.0-rc1, 12.10.0-live) only when the
+// constraint names one.
 // It is an error when nothing matches the placeholder, when the
 // constraint admits no version found (ErrNoVersion), and when two
 // different names give the newest version (12.9 and 12.9.0): compose does
@@ -161,7 +163,7 @@ func newest(found []string, c version.Constraint, where, url string) (string, er
 		}
 		seen[s] = true
 		all = append(all, s)
-		if !c.Admits(v) {
+		if !c.Admits(v) || (v.Pre() && !c.WantsPre()) {
 			continue
 		}
 		switch {
@@ -174,6 +176,8 @@ func newest(found []string, c version.Constraint, where, url string) (string, er
 	switch {
 	case len(all) == 0:
 		return "", fmt.Errorf("no version in %s for %s", where, url)
+	case len(best) == 0 && c.Text == "":
+		return "", fmt.Errorf("%s has only pre-releases or variants (%s): a version: that names one picks it: %w", where, listSome(all), ErrNoVersion)
 	case len(best) == 0:
 		return "", fmt.Errorf("none of the versions in %s (%s) meets version: %s: %w", where, listSome(all), c, ErrNoVersion)
 	case len(best) > 1:

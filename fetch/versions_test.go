@@ -35,6 +35,7 @@ func TestNewestVersion(t *testing.T) {
 		"/same/SHA256SUMS":         []byte(debianSums("12.9") + debianSums("12.9.0")),
 		"/fedora/CHECKSUM":         good.clearsigned(t, []byte(fedora)),
 		"/pub/rocky/":              rocky,
+		"/cdimage/release/":        debianIndex(),
 		"/releases/":               notIndex,
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -72,6 +73,8 @@ func TestNewestVersion(t *testing.T) {
 		{"directory index", rockyURL, "", nil, "", "9.5", ""},
 		{"directory index, constrained", rockyURL, "", nil, "8.*", "8.10", ""},
 		{"directory index, constraint unmet", rockyURL, "", nil, ">=10", "", "(8, 8.10, 9, 9.4, 9.5) meets version: >=10"},
+		{"a -live directory is not a release", u("/cdimage/release/{version}/amd64/iso-cd/debian-{version}-amd64-netinst.iso"), "", nil, "", "12.9.0", ""},
+		{"unless asked for", u("/cdimage/release/{version}/amd64/iso-hybrid/debian-live-12.10.0-amd64-kde.iso"), "", nil, ">=12.10.0-live", "12.10.0-live", ""},
 		{"not an index page", u("/releases/{version}/x.iso"), "", nil, "", "", u("/releases/") + ": not a directory index page"},
 		{"index missing", u("/nowhere/{version}/x.iso"), "", nil, "", "", "directory index " + u("/nowhere/") + ": server answered 404 Not Found"},
 	} {
@@ -94,4 +97,12 @@ func TestNewestVersion(t *testing.T) {
 			t.Errorf("%s: %v is not ErrNoVersion", c.name, err)
 		}
 	}
+}
+
+// debianIndex is the release index with a -live directory newer than the
+// newest release (live images are published hours after the release).
+func debianIndex() []byte {
+	b, _ := os.ReadFile(filepath.Join("testdata", "index", "apache-table.html"))
+	row := `<tr><td valign="top"><img src="/icons/folder.gif" alt="[DIR]"></td><td><a href="12.10.0-live/">12.10.0-live/</a></td><td align="right">2025-03-15 18:02  </td><td align="right">  - </td><td>&nbsp;</td></tr>` + "\n"
+	return []byte(strings.Replace(string(b), "   <tr><th colspan=\"5\"><hr></th></tr>\n</table>", row+"   <tr><th colspan=\"5\"><hr></th></tr>\n</table>", 1))
 }

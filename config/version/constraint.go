@@ -97,5 +97,16 @@ func (t term) admits(v Version) bool {
 	return c == 0
 }
 
+// WantsPre reports whether a term of c names a version with a word
+// (">=42_Beta", "12.9.0-live"): only then are such versions candidates.
+func (c Constraint) WantsPre() bool {
+	for _, t := range c.terms {
+		if t.v.Pre() {
+			return true
+		}
+	}
+	return false
+}
+
 // String is the constraint as written.
 func (c Constraint) String() string { return c.Text }

@@ -12,6 +12,9 @@
 //   - A word sorts before a number and before the end: it marks a
 //     pre-release (12.9.0-rc1 < 12.9.0 < 12.9.0.1; 41_Beta-1.2 < 41-1.4).
 //   - A missing field counts as 0 against a number: 12.9 = 12.9.0.
+//   - A version with a word (12.9.0-rc1, 12.9.0-live, 41_Beta-1.2) is a
+//     pre-release or a variant: newest() skips it unless the constraint
+//     names a word itself (Constraint.Admits alone does not: it orders).
 //
 // Constraints: "12.*" (the release line 12: 12, 12.9.0, 12.10; not 120),
 // "12.9.*", comparisons ">=24.04 <25" (all must hold; > >= < <= =), or an
@@ -132,6 +135,17 @@ func cmp(a, b uint64) int {
 		return 1
 	}
 	return 0
+}
+
+// Pre reports whether v holds a word (rc1, beta, live): a pre-release or
+// a variant, which a constraint admits only when it names one itself.
+func (v Version) Pre() bool {
+	for _, f := range v.fields {
+		if f.word != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // String is the version as written.

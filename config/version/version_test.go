@@ -133,3 +133,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPre(t *testing.T) {
+	for s, want := range map[string]bool{"12.9.0": false, "2025.01.01": false, "41-1.4": false,
+		"12.9.0-rc1": true, "12.10.0-live": true, "41_Beta-1.2": true} {
+		if got := mustParse(t, s).Pre(); got != want {
+			t.Errorf("Pre(%s) = %v", s, got)
+		}
+	}
+	for s, want := range map[string]bool{"12.*": false, ">=24.04 <25": false, "12.9.0-live": true, ">=42_Beta": true} {
+		c, err := ParseConstraint(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.WantsPre() != want {
+			t.Errorf("WantsPre(%s) = %v", s, !want)
+		}
+	}
+}
