@@ -145,18 +145,9 @@ type LockResult struct {
 // match the manifest. A lock written for another manifest is refused, not
 // replaced.
 func (k *Kit) Lock(ctx context.Context, names ...string) (*LockResult, error) {
-	if errors.Is(k.lockErr, config.ErrForeignLock) {
-		return nil, k.lockErr
-	}
-	f, err := k.fetcher()
+	f, old, err := k.repinning()
 	if err != nil {
 		return nil, err
-	}
-	old := k.lock
-	if old == nil {
-		// stale is fine: its current entries are kept (with NAMEs) and
-		// their versions are (always), so a lock never moves a {version}
-		old, _ = config.LoadLock(k.lockPath)
 	}
 	l, res, err := pin.PinLock(ctx, k.m, f, old, names)
 	if err != nil {
@@ -168,6 +159,25 @@ func (k *Kit) Lock(ctx context.Context, names ...string) (*LockResult, error) {
 		return nil, err
 	}
 	return &LockResult{File: k.lockPath, Changed: changed, ISOs: l.ISOs}, nil
+}
+
+// repinning is what Lock and Update start from: the fetcher and the lock
+// there is, stale or not (its entries that still match are kept with
+// NAMEs, and their versions always by Lock, so a lock never moves a
+// {version}). A lock written for another manifest is refused.
+func (k *Kit) repinning() (*fetch.Fetcher, *config.Lock, error) {
+	if errors.Is(k.lockErr, config.ErrForeignLock) {
+		return nil, nil, k.lockErr
+	}
+	f, err := k.fetcher()
+	if err != nil {
+		return nil, nil, err
+	}
+	old := k.lock
+	if old == nil {
+		old, _ = config.LoadLock(k.lockPath)
+	}
+	return f, old, nil
 }
 
 // writeLock writes l unless the file already holds exactly it, and makes

@@ -2,7 +2,6 @@ package compose
 
 import (
 	"context"
-	"errors"
 
 	"github.com/usbkit/compose/compose/pin"
 	"github.com/usbkit/compose/config"
@@ -33,16 +32,9 @@ type PinChange struct {
 // reports each entry whose version, URL, digest or size moved. It writes
 // the lock unless dryRun; a lock written for another manifest is refused.
 func (k *Kit) Update(ctx context.Context, dryRun bool, names ...string) (*UpdateResult, error) {
-	if errors.Is(k.lockErr, config.ErrForeignLock) {
-		return nil, k.lockErr
-	}
-	f, err := k.fetcher()
+	f, old, err := k.repinning()
 	if err != nil {
 		return nil, err
-	}
-	old := k.lock
-	if old == nil {
-		old, _ = config.LoadLock(k.lockPath) // a stale lock's entries are the "before"
 	}
 	l, res, err := pin.Update(ctx, k.m, f, old, names)
 	if err != nil {

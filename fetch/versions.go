@@ -1,8 +1,6 @@
 package fetch
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -130,20 +128,15 @@ func (f *Fetcher) listVersions(ctx context.Context, q VersionQuery) (out []strin
 	name := ListName(q.ListURL, q.URL)
 	re := namePattern(name)
 	lines := 0
-	sc := bufio.NewScanner(bytes.NewReader(bytes.TrimPrefix(list, []byte("\ufeff"))))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		_, _, entry, ok := parseListLine(strings.TrimSpace(sc.Text()))
-		if !ok {
-			continue
-		}
+	err = eachListLine(list, func(_, _, entry string) error {
 		lines++
-		if v := match(re, strings.TrimPrefix(entry, "./")); v != "" {
+		if v := match(re, entry); v != "" {
 			out = append(out, v)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading the list: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("none of its %d names matches %s", lines, name)

@@ -38,15 +38,7 @@ func TestNewestVersion(t *testing.T) {
 		"/cdimage/release/":        debianIndex(),
 		"/releases/":               notIndex,
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(b)
-	}))
-	defer srv.Close()
+	srv := serveFiles(t, files)
 	keyFile := filepath.Join(t.TempDir(), "release.asc")
 	os.WriteFile(keyFile, []byte(good.pub), 0o644)
 	u := func(p string) string { return srv.URL + p }
@@ -105,4 +97,19 @@ func debianIndex() []byte {
 	b, _ := os.ReadFile(filepath.Join("testdata", "index", "apache-table.html"))
 	row := `<tr><td valign="top"><img src="/icons/folder.gif" alt="[DIR]"></td><td><a href="12.10.0-live/">12.10.0-live/</a></td><td align="right">2025-03-15 18:02  </td><td align="right">  - </td><td>&nbsp;</td></tr>` + "\n"
 	return []byte(strings.Replace(string(b), "   <tr><th colspan=\"5\"><hr></th></tr>\n</table>", row+"   <tr><th colspan=\"5\"><hr></th></tr>\n</table>", 1))
+}
+
+// serveFiles serves files by path on 127.0.0.1 until the test ends; any
+// other path is 404.
+func serveFiles(t *testing.T, files map[string][]byte) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }
