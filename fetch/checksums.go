@@ -121,9 +121,9 @@ func pickDigest(list []byte, name string) (string, string, error) {
 		return "", "", fmt.Errorf("%s has only %s digests; sha256 or sha512 is needed", name, strings.Join(weak, ", "))
 	}
 	if len(elsewhere) > 0 {
-		return "", "", fmt.Errorf("no line for %s (its path relative to the list's directory); %s names another directory's file", name, strings.Join(elsewhere, ", "))
+		return "", "", noLine(fmt.Sprintf("no line for %s (its path relative to the list's directory); %s names another directory's file", name, strings.Join(elsewhere, ", ")))
 	}
-	return "", "", fmt.Errorf("no line for %s", name)
+	return "", "", noLine("no line for " + name)
 }
 
 // eachListLine calls fn with every GNU or BSD line of list (a byte order

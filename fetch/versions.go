@@ -28,6 +28,16 @@ type VersionQuery struct {
 	Constraint version.Constraint
 }
 
+// ErrNoLine is matched (errors.Is) when a checksum list has no line for
+// the file asked about.
+var ErrNoLine = errors.New("no line for the file in the checksum list")
+
+// noLine is an ErrNoLine with its own words.
+type noLine string
+
+func (e noLine) Error() string        { return string(e) }
+func (e noLine) Is(target error) bool { return target == ErrNoLine }
+
 // ErrNoVersion is matched (errors.Is) when versions were found but the
 // constraint admits none of them.
 var ErrNoVersion = errors.New("no version meets the constraint")

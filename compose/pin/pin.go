@@ -301,7 +301,26 @@ func sourceError(m *config.Manifest, i int, field string, err error) error {
 	if !strings.Contains(msg, name) {
 		msg = name + ": " + msg
 	}
-	return &SourceError{Where: m.Diag(p, "%s", msg), Err: err, hint: sourceHint(p, err)}
+	hint := sourceHint(p, err)
+	if movedOn(&m.ISOs[i], err) {
+		hint = fmt.Sprintf("the vendor no longer lists the pinned release: 'compose update %s' pins the newest one%s", name, admits(m.ISOs[i].Version))
+	}
+	return &SourceError{Where: m.Diag(p, "%s", msg), Err: err, hint: hint}
+}
+
+// movedOn reports whether err says that a {version} ISO's pinned release
+// is gone: its list has no line for it, or its server no file.
+func movedOn(iso *config.ISO, err error) bool {
+	var st *fetch.StatusError
+	return iso.Templated() && (errors.Is(err, fetch.ErrNoLine) || errors.As(err, &st) && (st.Code == 404 || st.Code == 410))
+}
+
+// admits names a constraint for a hint ("" for none).
+func admits(constraint string) string {
+	if constraint == "" {
+		return ""
+	}
+	return " that version: " + constraint + " admits"
 }
 
 // isoIndex is the index of the ISO called name in m, -1 for none.
