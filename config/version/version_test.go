@@ -120,6 +120,11 @@ func FuzzParse(f *testing.F) {
 		f.Add(s, "12.10")
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
+		if c, err := ParseConstraint(b); err == nil { // hostile constraints: no panic
+			if va, err := Parse(a); err == nil {
+				c.Admits(va)
+			}
+		}
 		va, errA := Parse(a)
 		vb, errB := Parse(b)
 		if errA != nil || errB != nil {
