@@ -33,6 +33,9 @@ size) and writes the lock, so that 'git diff' of the lock is the review.
 --dry-run writes nothing; --check writes nothing and exits 8 when a pin
 would move, for scheduled CI. 'compose lock' never moves a version.`,
 		RunE: func(cmd *cobra.Command, names []string) error {
+			if ff.offline { // the kept copies would answer "up to date" from the last read
+				return usageError{errors.New("update asks the vendors what is new: --offline cannot")}
+			}
 			if a.frozenOn() && !dryRun && !check {
 				return frozenError{fmt.Errorf("compose update writes the lock, and frozen mode (--frozen or %s) refuses to; --check and --dry-run write nothing", frozenEnv)}
 			}
@@ -60,6 +63,7 @@ would move, for scheduled CI. 'compose lock' never moves a version.`,
 		},
 	}
 	ff.register(cmd)
+	cmd.Flags().Lookup("offline").Hidden = true
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change and write nothing")
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; exit 8 when a pin would move (0: the lock is current)")
 	return cmd
