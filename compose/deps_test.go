@@ -16,7 +16,8 @@ import (
 // (byte counts for people), config/digest (digest algorithm names to
 // hashes), config/filekind (names of file kinds for errors),
 // config/crash (panics turned into errors), config/atomicfile (the one way
-// a file is replaced), config/plural (counts in words) and config/fatbpb
+// a file is replaced), config/plural (counts in words), config/version
+// (release versions ordered and constrained) and config/fatbpb
 // (the one FAT boot sector reader) import nothing of the module and every
 // package may use them (shared). They sit under config because fetch and bootloader
 // cannot import compose/internal and the top-level layout is fixed.
@@ -28,6 +29,7 @@ var forbidden = map[string][]string{
 	"config/filekind":   {"config", "fetch", "bootloader", "compose", "cmd"},
 	"config/atomicfile": {"config", "fetch", "bootloader", "compose", "cmd"},
 	"config/plural":     {"config", "fetch", "bootloader", "compose", "cmd"},
+	"config/version":    {"config", "fetch", "bootloader", "compose", "cmd"},
 	"fetch":             {"config", "bootloader", "compose", "cmd"},
 	"bootloader":        {"config", "fetch", "compose", "cmd"},
 	"compose":           {"cmd", "compose/boottest"},
@@ -70,7 +72,7 @@ const module = "github.com/usbkit/compose/"
 var shared = map[string]bool{"config/firmware": true, "config/bytesize": true, "config/digest": true, "config/filekind": true,
 	"compose/internal/stale": true, "config/fatbpb": true, "compose/internal/directio": true,
 	"compose/internal/ext4fmt": true, "config/crash": true, "compose/internal/edit": true,
-	"compose/internal/zero": true, "config/atomicfile": true, "config/plural": true}
+	"compose/internal/zero": true, "config/atomicfile": true, "config/plural": true, "config/version": true}
 
 // uses lists, for a package, the module packages below it that its rule
 // would forbid but it builds on: compose/disk adds the journal with

@@ -7,6 +7,7 @@
 //
 //	k, err := compose.Load("multiboot.yaml", compose.Options{Fetch: fetch.Options{...}})
 //	k.Lock(ctx)                        // pin every ISO, write NAME.lock only when it changed
+//	k.Update(ctx, dryRun)              // move {version} pins to the newest release, report what moved
 //	k.Fetch(ctx)                       // download and verify into the cache
 //	k.Plan(ctx, image)                 // the Plan, from what the cache holds; writes nothing
 //	k.Apply(ctx, ApplyOptions{...})    // pin if needed, refuse unsafe targets, fetch, plan,

@@ -145,32 +145,39 @@ type LockResult struct {
 // match the manifest. A lock written for another manifest is refused, not
 // replaced.
 func (k *Kit) Lock(ctx context.Context, names ...string) (*LockResult, error) {
-	if errors.Is(k.lockErr, config.ErrForeignLock) {
-		return nil, k.lockErr
-	}
-	f, err := k.fetcher()
+	f, old, err := k.repinning()
 	if err != nil {
 		return nil, err
-	}
-	old := k.lock
-	if old == nil && len(names) > 0 {
-		old, _ = config.LoadLock(k.lockPath) // stale is fine: its current entries are kept
 	}
 	l, res, err := pin.PinLock(ctx, k.m, f, old, names)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range res {
-		if k.fetched == nil {
-			k.fetched = map[string]fetch.Result{}
-		}
-		k.fetched[fetchedKey(r.Source)] = r
-	}
+	k.remember(res)
 	changed, err := k.writeLock(l)
 	if err != nil {
 		return nil, err
 	}
 	return &LockResult{File: k.lockPath, Changed: changed, ISOs: l.ISOs}, nil
+}
+
+// repinning is what Lock and Update start from: the fetcher and the lock
+// there is, stale or not (its entries that still match are kept with
+// NAMEs, and their versions always by Lock, so a lock never moves a
+// {version}). A lock written for another manifest is refused.
+func (k *Kit) repinning() (*fetch.Fetcher, *config.Lock, error) {
+	if errors.Is(k.lockErr, config.ErrForeignLock) {
+		return nil, nil, k.lockErr
+	}
+	f, err := k.fetcher()
+	if err != nil {
+		return nil, nil, err
+	}
+	old := k.lock
+	if old == nil {
+		old, _ = config.LoadLock(k.lockPath)
+	}
+	return f, old, nil
 }
 
 // writeLock writes l unless the file already holds exactly it, and makes

@@ -29,6 +29,9 @@
 //	(*Lock).Validate()                     rules of ParseLock for a lock built in memory
 //	(*Lock).Check(manifest)                *StaleLockError (ErrStaleLock) listing drift
 //	(*ISO).Lock(alg, digest, size)         lock entry for an ISO, Source = Checksum.Spec()
+//	(*ISO).LockAt(v, alg, digest, size)    the same for {version} resolved to v (Version, URL at v)
+//	(*ISO).At(v) / Templated / InDirectory  an ISO's URLs with {version} replaced; where it stands
+//	(*LockedISO).Pins(iso)                 whether an entry still pins iso (Check's test, per entry)
 //	Schema()                               embedded JSON Schema (draft 2020-12)
 //	Starter()                              commented, valid multiboot.yaml for `compose init`
 //	ParseSize(s)                           "auto", 16GiB, 512MiB, 8GB …

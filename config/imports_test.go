@@ -16,7 +16,7 @@ func TestImports(t *testing.T) {
 	allowed := map[string]bool{"go.yaml.in/yaml/v3": true,
 		"github.com/usbkit/compose/config/firmware": true, "github.com/usbkit/compose/config/digest": true,
 		"github.com/usbkit/compose/config/filekind": true, "github.com/usbkit/compose/config/atomicfile": true,
-		"github.com/usbkit/compose/config/plural": true}
+		"github.com/usbkit/compose/config/plural": true, "github.com/usbkit/compose/config/version": true}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"github.com/usbkit/compose/config/digest"
 )
 
-var isoFields = []string{"name", "title", "url", "path", "sha256", "sha512", "checksum",
+var isoFields = []string{"name", "title", "url", "version", "path", "sha256", "sha512", "checksum",
 	"signature", "boot", "kernel", "initrd", "args", "expect", "persistence"}
 
 // iso decodes one entry of isos at path p.
@@ -35,6 +35,10 @@ func (d *decoder) iso(n *yaml.Node, p string, iso *ISO, dir string) {
 		case "url":
 			if s, ok := d.str(v, fp); ok && d.sourceURL(v, fp, s) {
 				iso.URL = s
+			}
+		case "version":
+			if s, ok := d.str(v, fp); ok && d.constraint(v, fp, s) {
+				iso.Version = s
 			}
 		case "path":
 			if s, ok := d.str(v, fp); ok && d.localPath(v, fp, s) {
@@ -112,6 +116,7 @@ func (d *decoder) isoRules(n *yaml.Node, p string, iso *ISO, sums []string) {
 	}
 	d.bootRules(p, iso)
 	d.persistenceRule(p, iso)
+	d.placeholderRules(p, iso)
 	if iso.Title == "" {
 		iso.Title = iso.Name
 	}

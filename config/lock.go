@@ -12,6 +12,7 @@ import (
 
 	"github.com/usbkit/compose/config/atomicfile"
 	"github.com/usbkit/compose/config/digest"
+	"github.com/usbkit/compose/config/version"
 )
 
 // LockName is the lock file's conventional name, next to multiboot.yaml.
@@ -74,7 +75,11 @@ type Lock struct {
 // LockedISO is one pinned ISO.
 type LockedISO struct {
 	Name string `yaml:"name" json:"name"`
-	// URL or Path as written in the manifest; exactly one is set.
+	// Version is the release the manifest's {version} resolved to; empty
+	// for an ISO whose url has no placeholder (and in locks from before).
+	Version string `yaml:"version,omitempty" json:"version,omitempty"`
+	// URL or Path as written in the manifest, exactly one set; a url with
+	// {version} is recorded with Version in its place.
 	URL  string `yaml:"url,omitempty" json:"url,omitempty"`
 	Path string `yaml:"path,omitempty" json:"path,omitempty"`
 	// Source is the manifest's checksum as Checksum.Spec gives it
@@ -91,8 +96,34 @@ type LockedISO struct {
 
 // Lock builds a lock entry for iso with the digest and size found for it.
 func (iso *ISO) Lock(algorithm, digest string, size int64) LockedISO {
-	return LockedISO{Name: iso.Name, URL: iso.URL, Path: iso.Path, Source: iso.Checksum.Spec(),
+	return iso.LockAt("", algorithm, digest, size)
+}
+
+// LockAt builds a lock entry for iso resolved to version v ("" for an ISO
+// without {version}).
+func (iso *ISO) LockAt(v, algorithm, digest string, size int64) LockedISO {
+	return LockedISO{Name: iso.Name, Version: v, URL: iso.At(v).URL, Path: iso.Path, Source: iso.Checksum.Spec(),
 		Algorithm: algorithm, Digest: digest, Size: size}
+}
+
+// Pins reports whether e still pins what iso names: the same source (its
+// url resolved at e's version), the same checksum, and a version that
+// the constraint admits. "" is yes; else why not, for Check.
+func (e *LockedISO) Pins(iso *ISO) (field, why string) {
+	switch {
+	case iso.Templated() && e.Version == "":
+		return "url", fmt.Sprintf("its url has %s, but the lock pins no version (locked: %s)", Placeholder, e.URL+e.Path)
+	case !iso.Templated() && e.Version != "":
+		return "url", fmt.Sprintf("changed its source since it was locked (locked: %s, version %s)", e.URL, e.Version)
+	case iso.At(e.Version).URL != e.URL || e.Path != iso.Path:
+		return "url", fmt.Sprintf("changed its source since it was locked (locked: %s)", e.URL+e.Path)
+	case e.Source != iso.Checksum.Spec():
+		return "checksum", fmt.Sprintf("changed its checksum since it was locked (locked: %s)", e.Source)
+	}
+	if v, err := version.Parse(e.Version); iso.Templated() && (err != nil || !iso.Constraint().Admits(v)) {
+		return "version", fmt.Sprintf("the locked version %s is outside version: %s", e.Version, iso.Version)
+	}
+	return "", ""
 }
 
 // ISO returns the entry called name, or nil.
@@ -134,7 +165,7 @@ func ParseLock(name string, data []byte) (*Lock, error) {
 
 var (
 	lockFields    = []string{"version", "manifest", "isos"}
-	lockISOFields = []string{"name", "url", "path", "source", "algorithm", "digest", "size"}
+	lockISOFields = []string{"name", "version", "url", "path", "source", "algorithm", "digest", "size"}
 )
 
 func (d *decoder) lock(root *yaml.Node, l *Lock) {
@@ -168,6 +199,8 @@ func (d *decoder) lockedISO(n *yaml.Node, p string, e *LockedISO) {
 		switch key {
 		case "name":
 			e.Name = s
+		case "version":
+			e.Version = s
 		case "url":
 			e.URL = s
 		case "path":
@@ -226,6 +259,9 @@ func (e *LockedISO) check(p string, bad func(path, format string, args ...any)) 
 		if msg := checkURL(e.URL); msg != "" {
 			bad(p+".url", "%s.url: %s", p, msg)
 		}
+	}
+	if _, err := version.Parse(e.Version); e.Version != "" && err != nil {
+		bad(p+".version", "%s.version: %v", p, err)
 	}
 	src, msg := parseChecksumSpec(e.Source)
 	if msg != "" {
@@ -300,10 +336,12 @@ func (l *Lock) Check(m *Manifest) error {
 		switch {
 		case e == nil:
 			ds = append(ds, m.Diag(p, "%s: %q is not in the lock file", p, iso.Name))
-		case e.URL != iso.URL || e.Path != iso.Path:
-			ds = append(ds, m.Diag(m.firstSet(p, "url", "path"), "%s: %q changed its source since it was locked (locked: %s)", p, iso.Name, e.URL+e.Path))
-		case e.Source != iso.Checksum.Spec():
-			ds = append(ds, m.Diag(m.firstSet(p, "sha256", "sha512", "checksum"), "%s: %q changed its checksum since it was locked (locked: %s)", p, iso.Name, e.Source))
+		default:
+			if field, why := e.Pins(&iso); why != "" {
+				at := map[string]string{"url": m.firstSet(p, "url", "path"), "checksum": m.firstSet(p, "sha256", "sha512", "checksum"),
+					"version": m.firstSet(p, "version", "url")}[field]
+				ds = append(ds, m.Diag(at, "%s: %q %s", p, iso.Name, why))
+			}
 		}
 	}
 	for i, e := range l.ISOs {

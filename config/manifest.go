@@ -109,6 +109,8 @@ type ISO struct {
 	// URL (http, https, s3) or Path (local file); exactly one is set.
 	URL  string `yaml:"url"`
 	Path string `yaml:"path"`
+	// Version constrains the release a {version} in URL resolves to.
+	Version string `yaml:"version"`
 	// LocalPath is Path resolved against the manifest's directory.
 	LocalPath string `yaml:"-"`
 	// Checksum is written as one of the keys sha256, sha512 or checksum.

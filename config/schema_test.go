@@ -91,6 +91,8 @@ func TestSchemaRejects(t *testing.T) {
 		"efi with args":           "version: 1\nisos:\n" + iso + "    boot: efi\n    args: quiet\n",
 		"kernel without initrd":   "version: 1\nisos:\n" + iso + "    boot: linux\n    kernel: /k\n",
 		"signature inline digest": "version: 1\nisos:\n  - {name: a, url: 'https://h/a', checksum: 'sha256:" + strings.Repeat("0", 64) + "', signature: {key: {fingerprint: " + strings.Repeat("A", 40) + ", url: 'https://h/k'}}}\n",
+		"{version} inline digest": "version: 1\nisos:\n  - {name: a, url: 'https://h/a-{version}.iso', sha256: " + strings.Repeat("0", 64) + "}\n",
+		"version: on a path":      "version: 1\nisos:\n  - {name: a, path: a.iso, version: '12.*', sha256: " + strings.Repeat("0", 64) + "}\n",
 	} {
 		if err := s.Validate(yamlToJSON(t, []byte(src))); err == nil {
 			t.Errorf("%s: schema accepted\n%s", name, src)

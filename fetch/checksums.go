@@ -92,33 +92,25 @@ func originPath(raw string) (origin, p string, ok bool) {
 func pickDigest(list []byte, name string) (string, string, error) {
 	found := map[string]string{}
 	var weak, elsewhere []string
-	sc := bufio.NewScanner(bytes.NewReader(bytes.TrimPrefix(list, []byte("\ufeff"))))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		alg, hexd, entry, ok := parseListLine(strings.TrimSpace(sc.Text()))
-		if !ok {
-			continue
-		}
-		for strings.HasPrefix(entry, "./") {
-			entry = entry[2:]
-		}
+	err := eachListLine(list, func(alg, hexd, entry string) error {
 		if entry != name {
 			if path.Base(entry) == path.Base(name) && len(elsewhere) < 3 {
 				elsewhere = append(elsewhere, strconv.Quote(entry))
 			}
-			continue
+			return nil
 		}
 		if checkDigest(alg, hexd) != nil {
 			weak = append(weak, alg)
-			continue
+			return nil
 		}
 		if prev, dup := found[alg]; dup && prev != hexd {
-			return "", "", fmt.Errorf("two different %s digests for %s", alg, name)
+			return fmt.Errorf("two different %s digests for %s", alg, name)
 		}
 		found[alg] = hexd
-	}
-	if err := sc.Err(); err != nil {
-		return "", "", fmt.Errorf("reading the list: %w", err)
+		return nil
+	})
+	if err != nil {
+		return "", "", err
 	}
 	for _, alg := range []string{"sha512", "sha256"} {
 		if d, ok := found[alg]; ok {
@@ -129,9 +121,33 @@ func pickDigest(list []byte, name string) (string, string, error) {
 		return "", "", fmt.Errorf("%s has only %s digests; sha256 or sha512 is needed", name, strings.Join(weak, ", "))
 	}
 	if len(elsewhere) > 0 {
-		return "", "", fmt.Errorf("no line for %s (its path relative to the list's directory); %s names another directory's file", name, strings.Join(elsewhere, ", "))
+		return "", "", noLine(fmt.Sprintf("no line for %s (its path relative to the list's directory); %s names another directory's file", name, strings.Join(elsewhere, ", ")))
 	}
-	return "", "", fmt.Errorf("no line for %s", name)
+	return "", "", noLine("no line for " + name)
+}
+
+// eachListLine calls fn with every GNU or BSD line of list (a byte order
+// mark and blanks dropped, the "./" prefixes sha256sum writes removed);
+// other lines are skipped. fn's error ends the walk.
+func eachListLine(list []byte, fn func(alg, hexd, name string) error) error {
+	sc := bufio.NewScanner(bytes.NewReader(bytes.TrimPrefix(list, []byte("\ufeff"))))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		alg, hexd, entry, ok := parseListLine(strings.TrimSpace(sc.Text()))
+		if !ok {
+			continue
+		}
+		for strings.HasPrefix(entry, "./") {
+			entry = entry[2:]
+		}
+		if err := fn(alg, hexd, entry); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading the list: %w", err)
+	}
+	return nil
 }
 
 func parseListLine(line string) (alg, digest, name string, ok bool) {

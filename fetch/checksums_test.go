@@ -3,8 +3,6 @@ package fetch
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,15 +139,7 @@ func TestResolveListSigned(t *testing.T) {
 		"/CHECKSUM-tampered": bytes.Replace(good.clearsigned(t, list), []byte("ab"), []byte("ac"), 1),
 		"/keys.asc":          []byte(evil.pub + good.pub),
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Write(b)
-	}))
-	defer srv.Close()
+	srv := serveFiles(t, files)
 	keyFile := filepath.Join(t.TempDir(), "release.asc")
 	os.WriteFile(keyFile, []byte(good.pub), 0o644)
 	u := func(p string) string { return srv.URL + p }

@@ -17,6 +17,12 @@
 // same for checking a lock already pinned: one short try, and when the
 // server cannot be reached (or Offline) the copy kept in <dir>/lists/ (by
 // SHA-256 of the URL) when the list, signature or key was last read.
+// [Fetcher.NewestVersion] resolves a URL's {version} to the newest version
+// a config/version constraint admits: from the names in the checksum list
+// (after its signature is checked) or, with the placeholder in a directory,
+// from the parent's index page ([ParseIndex]: Apache, nginx and lighttpd
+// autoindex pages; any other page is [ErrNotIndex]); no match, an unmet
+// constraint ([ErrNoVersion]) and two names of one version are errors.
 // [Fetcher.Size] tells a source's size without downloading it (its cache
 // entry's, a local file's, or a HEAD answer's; 0 when the server does not
 // say). Options.NoDownload takes ISOs from the cache only but still reads

@@ -33,6 +33,7 @@ const (
 	exitUnsafe      = 5   // a device or image path was refused as a target (verify: it holds no kit); nothing was written
 	exitBootFailed  = 6   // compose test: a boot did not pass
 	exitPending     = 7   // plan --detailed-exitcode: apply would change something
+	exitUpdates     = 8   // update --check: a newer release would move a pin
 	exitInternal    = 70  // a bug in compose: a panic recovered as an error, its stack in the hint
 	exitInterrupted = 130 // stopped by Ctrl-C or SIGTERM
 )
@@ -96,6 +97,8 @@ func exitCode(err error) int {
 		return exitBootFailed
 	case errors.Is(err, errPending):
 		return exitPending
+	case errors.Is(err, errUpdates):
+		return exitUpdates
 	}
 	return exitFailure
 }

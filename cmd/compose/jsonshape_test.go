@@ -30,6 +30,7 @@ var update = flag.Bool("update", false, "rewrite output.schema.json from the res
 var jsonShapes = map[string]any{
 	"validate":       validateResult{},
 	"lock":           compose.LockResult{},
+	"update":         compose.UpdateResult{},
 	"fetch":          []compose.Fetched{},
 	"plan":           planView{},
 	"apply":          resultView{},

@@ -51,7 +51,7 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) i
 	if err == nil {
 		return exitOK
 	}
-	if errors.Is(err, errPending) { // plan printed it; not an error
+	if errors.Is(err, errPending) || errors.Is(err, errUpdates) { // plan or update printed it; not an error
 		return exitCode(err)
 	}
 	if ctx.Err() != nil {

@@ -33,7 +33,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "")
 			env.Setenv("COMPOSE_CACHE_DIR", env.WorkDir+"/.cache")
 			env.Setenv("CI", os.Getenv("CI"))
-			return nil
+			repo, err := filepath.Abs("../..") // $REPO/examples: files scripts read from the repository
+			env.Setenv("REPO", repo)
+			return err
 		},
 		Condition: func(cond string) (bool, error) {
 			if p, ok := strings.CutPrefix(cond, "file:"); ok { // a file a Debian package installs
@@ -59,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"patch":      cmdPatch,
 			"jsonschema": cmdJSONSchema,
 			"jsonsame":   cmdJSONSame,
+			"workflow":   cmdWorkflow,
 		},
 	})
 }

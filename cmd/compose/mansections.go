@@ -23,6 +23,7 @@ var exitStatus = []struct {
 	{exitUnsafe, "a device or image was refused as a target, or verify found no kit; nothing was written"},
 	{exitBootFailed, "compose test: a boot did not pass"},
 	{exitPending, "plan --detailed-exitcode: apply would change something"},
+	{exitUpdates, "update --check: a newer release would move a pin of the lock"},
 	{exitInternal, "a bug in compose (a panic, recovered); the hint carries its stack"},
 	{exitInterrupted, "interrupted by Ctrl-C or SIGTERM; nothing half-written is left"},
 }

@@ -7,6 +7,13 @@
 //     (its OpenPGP signature checked), the size from the cache or a HEAD
 //     request. Only a `path:` ISO (a local copy, verified) and one whose
 //     server does not say its size are fetched while pinning.
+//   - A url with {version} is resolved by Update (and by PinLock when no
+//     entry pins it yet) to the newest version its `version:` constraint
+//     admits (fetch.NewestVersion: the checksum list's names, its
+//     signature checked first, or the parent's directory index); PinLock
+//     keeps the version of an entry that still pins the manifest, so a
+//     lock never moves a release. Sources and the list checks use the
+//     lock's URL, at its version.
 //   - CheckListedDigests compares a lock's digests with the vendors' lists
 //     (read when reachable, else the copy fetch keeps); a disagreement is a
 //     config.Diagnostics at the lock's digest line, an unread list a warning.

@@ -38,12 +38,17 @@ func ListedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *f
 		if iso.Checksum.ListURL == "" {
 			continue
 		}
-		alg, digest, _, err := f.CheckList(ctx, iso.Checksum.ListURL, Location(iso), listSignature(iso))
+		at := iso.At(lockedVersion(l, iso.Name))
+		loc := Location(iso)
+		if iso.URL != "" {
+			loc = at.URL
+		}
+		alg, digest, _, err := f.CheckList(ctx, at.ListURL, loc, listSignature(iso, at.SignatureURL))
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		if err != nil {
-			warns[iso.Name] = uncheckedWarning(iso, err)
+			warns[iso.Name] = uncheckedWarning(iso.Name, at.ListURL, err)
 			continue
 		}
 		for j, e := range l.ISOs {
@@ -51,7 +56,7 @@ func ListedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *f
 				p := fmt.Sprintf("isos[%d].digest", j)
 				pos := l.Positions[p]
 				bad = append(bad, config.Diagnostic{File: l.File, Line: pos.Line, Col: pos.Col,
-					Msg: fmt.Sprintf("%s: %s %s is not what %s lists for %s (%s %s): was the lock edited, or did the vendor change the file? 'compose lock' pins what the list says now", p, e.Algorithm, e.Digest, iso.Checksum.ListURL, fetch.ListName(iso.Checksum.ListURL, Location(iso)), alg, digest)})
+					Msg: fmt.Sprintf("%s: %s %s is not what %s lists for %s (%s %s): was the lock edited, or did the vendor change the file? 'compose lock' pins what the list says now", p, e.Algorithm, e.Digest, at.ListURL, fetch.ListName(at.ListURL, loc), alg, digest)})
 			}
 		}
 	}
@@ -63,8 +68,7 @@ func ListedDigests(ctx context.Context, m *config.Manifest, l *config.Lock, f *f
 
 // uncheckedWarning says that iso's lock entry was not checked against its
 // list, and why, naming the list once (err names it at every level).
-func uncheckedWarning(iso *config.ISO, err error) string {
-	url := iso.Checksum.ListURL
+func uncheckedWarning(name, url string, err error) string {
 	why := "offline, and no copy of the list is kept in the cache: 'compose lock' or 'compose fetch' while online keeps one"
 	if !errors.Is(err, fetch.ErrNotCached) {
 		why = err.Error()
@@ -73,5 +77,14 @@ func uncheckedWarning(iso *config.ISO, err error) string {
 		}
 		why = "it could not be read: " + why
 	}
-	return fmt.Sprintf("%s: the lock's digest was not checked against %s (%s)", iso.Name, url, why)
+	return fmt.Sprintf("%s: the lock's digest was not checked against %s (%s)", name, url, why)
+}
+
+// lockedVersion is the version l pins for the ISO called name ("" for
+// none).
+func lockedVersion(l *config.Lock, name string) string {
+	if e := l.ISO(name); e != nil {
+		return e.Version
+	}
+	return ""
 }

@@ -30,7 +30,11 @@ func Sources(m *config.Manifest, l *config.Lock) ([]fetch.Source, error) {
 		if e == nil {
 			return nil, fmt.Errorf("%s: %s is not in the lock file", m.Diag(fmt.Sprintf("isos[%d]", i), "").String(), iso.Name)
 		}
-		out = append(out, fetch.Source{Name: iso.Name, URL: Location(iso),
+		loc := e.URL // a url with {version} is the lock's, at its version
+		if loc == "" {
+			loc = Location(iso)
+		}
+		out = append(out, fetch.Source{Name: iso.Name, URL: loc,
 			Algorithm: e.Algorithm, Digest: e.Digest, Size: e.Size})
 	}
 	return out, nil
@@ -65,7 +69,22 @@ func ResolveLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher) (*co
 // them again. An ISO not named keeps its entry in old when that
 // entry still matches the manifest, and is pinned like the others when it
 // does not.
+//
+// An ISO whose url holds {version} keeps the version of its entry in old
+// while that entry still pins the manifest (the digest is read anew at that
+// version); without one, it is resolved to the newest version its
+// constraint admits. Update resolves every named ISO to the newest.
 func PinLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher, old *config.Lock, names []string) (*config.Lock, []fetch.Result, error) {
+	return pinLock(ctx, m, f, old, names, false)
+}
+
+// Update is PinLock that moves every named ISO with {version} (none: all)
+// to the newest version its constraint admits.
+func Update(ctx context.Context, m *config.Manifest, f *fetch.Fetcher, old *config.Lock, names []string) (*config.Lock, []fetch.Result, error) {
+	return pinLock(ctx, m, f, old, names, true)
+}
+
+func pinLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher, old *config.Lock, names []string, newest bool) (*config.Lock, []fetch.Result, error) {
 	pick, err := pickNames(m, names)
 	if err != nil {
 		return nil, nil, err
@@ -83,14 +102,19 @@ func PinLock(ctx context.Context, m *config.Manifest, f *fetch.Fetcher, old *con
 			entries[i] = *e
 			continue
 		}
-		src, size, err := pinISO(ctx, m, i, f)
+		v := ""
+		if e := keptEntry(old, iso); e != nil && !newest {
+			v = e.Version
+		}
+		src, v, size, err := pinISO(ctx, m, i, f, v)
+		entries[i].Version = v
 		switch {
 		case err != nil:
 			errs = append(errs, err)
 		case size == 0:
 			unsized, where = append(unsized, src), append(where, i)
 		default:
-			entries[i] = iso.Lock(src.Algorithm, src.Digest, size)
+			entries[i] = iso.LockAt(v, src.Algorithm, src.Digest, size)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -135,29 +159,56 @@ func keptEntry(old *config.Lock, iso *config.ISO) *config.LockedISO {
 		return nil
 	}
 	e := old.ISO(iso.Name)
-	if e == nil || e.URL != iso.URL || e.Path != iso.Path || e.Source != iso.Checksum.Spec() {
+	if e == nil {
+		return nil
+	}
+	if _, why := e.Pins(iso); why != "" {
 		return nil
 	}
 	return e
 }
 
-// pinISO finds the digest and, without downloading, the size of the i-th
-// ISO of m; size 0 when only a download can tell.
-func pinISO(ctx context.Context, m *config.Manifest, i int, f *fetch.Fetcher) (fetch.Source, int64, error) {
+// pinISO finds the version (v when given), the digest and, without
+// downloading, the size of the i-th ISO of m; size 0 when only a download
+// can tell.
+func pinISO(ctx context.Context, m *config.Manifest, i int, f *fetch.Fetcher, v string) (fetch.Source, string, int64, error) {
 	iso := &m.ISOs[i]
-	alg, digest, err := pinDigest(ctx, iso, f)
+	if iso.Templated() && v == "" {
+		var err error
+		if v, err = newestVersion(ctx, iso, f); err != nil {
+			field := ""
+			if errors.Is(err, fetch.ErrNoVersion) {
+				field = "version"
+			}
+			return fetch.Source{}, "", 0, sourceError(m, i, field, err)
+		}
+	}
+	at := iso.At(v)
+	alg, digest, err := pinDigest(ctx, iso, at, f)
 	if err != nil {
-		return fetch.Source{}, 0, sourceError(m, i, "checksum", err)
+		return fetch.Source{}, v, 0, sourceError(m, i, "checksum", err)
 	}
 	src := fetch.Source{Name: iso.Name, URL: Location(iso), Algorithm: alg, Digest: digest}
 	if iso.LocalPath != "" {
-		return src, 0, nil // copied and verified: a local read, and the lock is true of real bytes
+		return src, v, 0, nil // copied and verified: a local read, and the lock is true of real bytes
 	}
+	src.URL = at.URL
 	size, err := f.Size(ctx, src)
 	if err != nil {
-		return src, 0, sourceError(m, i, "", err)
+		return src, v, 0, sourceError(m, i, "", err)
 	}
-	return src, size, nil
+	return src, v, size, nil
+}
+
+// newestVersion resolves iso's {version}: from the checksum list's names
+// (its signature checked first) or the parent directory's index.
+func newestVersion(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, error) {
+	q := fetch.VersionQuery{URL: iso.URL, ListURL: iso.Checksum.ListURL, Signature: listSignature(iso, ""), Constraint: iso.Constraint()}
+	v, err := f.NewestVersion(ctx, q)
+	if err != nil {
+		return "", fmt.Errorf("%s: resolving %s: %w", iso.Name, config.Placeholder, err)
+	}
+	return v, nil
 }
 
 // sizeByFetching downloads the sources whose size no server told, and
@@ -185,7 +236,7 @@ func sizeByFetching(ctx context.Context, m *config.Manifest, f *fetch.Fetcher, s
 		if st.Size() == 0 { // the lock would refuse size 0 as if it were the lock's fault
 			return nil, fmt.Errorf("%s: %s is empty (0 bytes), not an ISO image", m.ISOs[i].Name, Location(&m.ISOs[i]))
 		}
-		entries[i] = m.ISOs[i].Lock(r.Source.Algorithm, r.Source.Digest, st.Size())
+		entries[i] = m.ISOs[i].LockAt(entries[i].Version, r.Source.Algorithm, r.Source.Digest, st.Size())
 	}
 	return res, nil
 }
@@ -242,13 +293,34 @@ func sourceError(m *config.Manifest, i int, field string, err error) error {
 		p = firstSet(m, p, "url", "path")
 	case "checksum":
 		p = firstSet(m, p, "checksum", "sha256", "sha512")
+	case "version":
+		p = firstSet(m, p, "version", "url")
 	}
 	name := m.ISOs[i].Name
 	msg := err.Error()
 	if !strings.Contains(msg, name) {
 		msg = name + ": " + msg
 	}
-	return &SourceError{Where: m.Diag(p, "%s", msg), Err: err, hint: sourceHint(p, err)}
+	hint := sourceHint(p, err)
+	if movedOn(&m.ISOs[i], err) {
+		hint = fmt.Sprintf("the vendor no longer lists the pinned release: 'compose update %s' pins the newest one%s", name, admits(m.ISOs[i].Version))
+	}
+	return &SourceError{Where: m.Diag(p, "%s", msg), Err: err, hint: hint}
+}
+
+// movedOn reports whether err says that a {version} ISO's pinned release
+// is gone: its list has no line for it, or its server no file.
+func movedOn(iso *config.ISO, err error) bool {
+	var st *fetch.StatusError
+	return iso.Templated() && (errors.Is(err, fetch.ErrNoLine) || errors.As(err, &st) && (st.Code == 404 || st.Code == 410))
+}
+
+// admits names a constraint for a hint ("" for none).
+func admits(constraint string) string {
+	if constraint == "" {
+		return ""
+	}
+	return " that version: " + constraint + " admits"
 }
 
 // isoIndex is the index of the ISO called name in m, -1 for none.
@@ -286,25 +358,34 @@ func sourceHint(p string, err error) string {
 
 // pinDigest gives the algorithm and digest of iso: inline, or looked up in
 // the checksum list it names, read anew.
-func pinDigest(ctx context.Context, iso *config.ISO, f *fetch.Fetcher) (string, string, error) {
+// at is iso's URLs at the version pinned ({version} replaced).
+func pinDigest(ctx context.Context, iso *config.ISO, at config.Sources, f *fetch.Fetcher) (string, string, error) {
 	c := iso.Checksum
 	if c.ListURL == "" {
 		return c.Algorithm, c.Digest, nil
 	}
-	alg, digest, err := f.ResolveList(ctx, c.ListURL, Location(iso), listSignature(iso))
+	loc := Location(iso)
+	if iso.URL != "" {
+		loc = at.URL
+	}
+	alg, digest, err := f.ResolveList(ctx, at.ListURL, loc, listSignature(iso, at.SignatureURL))
 	if err != nil {
-		return "", "", fmt.Errorf("resolving checksum from %s: %w", c.ListURL, err)
+		return "", "", fmt.Errorf("resolving checksum from %s: %w", at.ListURL, err)
 	}
 	return alg, digest, nil
 }
 
-// listSignature is how iso's checksum list is signed; nil: it is not.
-func listSignature(iso *config.ISO) *fetch.Signature {
+// listSignature is how iso's checksum list is signed, its detached
+// signature at sigURL ("": as written); nil: it is not signed.
+func listSignature(iso *config.ISO, sigURL string) *fetch.Signature {
 	s := iso.Signature
 	if s == nil {
 		return nil
 	}
-	return &fetch.Signature{URL: s.URL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
+	if sigURL == "" {
+		sigURL = s.URL
+	}
+	return &fetch.Signature{URL: sigURL, Fingerprint: s.Key.Fingerprint, KeyURL: s.Key.URL, KeyFile: s.Key.LocalFile}
 }
 
 // CheckLockedSizes tells an edited lock from a damaged cache entry before
