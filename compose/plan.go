@@ -293,6 +293,9 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		}
 		return fmt.Errorf("%s %w", at, isoimage.InspectErr(n, err))
 	}
+	if err := windowsEntry(at, iso.Name, d); err != nil {
+		return err
+	}
 	e.Boot = &d
 	e.Warnings = d.Warnings
 	for _, w := range d.Warnings {

@@ -324,3 +324,23 @@ func (f *FS) readBlock(p *partition, lbn uint32) ([]byte, error) {
 	}
 	return f.read(off, f.bs)
 }
+
+// Present says whether r has a UDF volume recognition sequence: an NSR02
+// or NSR03 descriptor among the extended area's 2048-byte descriptors from
+// byte 32768 (ECMA-167 2/8.3), as every UDF ISO and bridge image has.
+func Present(r io.ReaderAt, size int64) bool {
+	b := make([]byte, 2048)
+	for off := int64(32768); off+2048 <= size && off < 32768+64*2048; off += 2048 {
+		if _, err := r.ReadAt(b, off); err != nil {
+			return false
+		}
+		switch string(b[1:6]) {
+		case "NSR02", "NSR03":
+			return true
+		case "BEA01", "CD001", "CDW02", "BOOT2", "TEA01":
+		default:
+			return false
+		}
+	}
+	return false
+}
