@@ -13,7 +13,7 @@ import (
 // node is a resolved name: its entry and where it was found.
 type node struct {
 	name string
-	part *partition
+	icb  longAD
 	e    *entry
 }
 
@@ -57,11 +57,38 @@ func (f *FS) node(name string, icb longAD) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &node{name: name, part: p, e: e}, nil
+	return &node{name: name, icb: icb, e: e}, nil
 }
 
-// dir reads a directory's names.
+// extent names where an entry lies, for bootloader's walk, which refuses
+// a directory met twice (a loop): never 0.
+func extent(icb longAD) int64 { return int64(icb.ref)<<32 | int64(icb.lbn) + 1 }
+
+// dir reads a directory's names, from the cache when it holds them.
 func (f *FS) dir(n *node) ([]fid, error) {
+	key := extent(n.icb)
+	f.mu.Lock()
+	fids, ok := f.dirs[key]
+	f.mu.Unlock()
+	if ok {
+		return fids, nil
+	}
+	fids, err := f.readDir(n)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.dirs) >= maxCachedDirs || f.cached+len(fids) > maxCachedNames {
+		clear(f.dirs)
+		f.cached = 0
+	}
+	f.dirs[key] = fids
+	f.cached += len(fids)
+	return fids, nil
+}
+
+func (f *FS) readDir(n *node) ([]fid, error) {
 	where := fmt.Sprintf("directory %q", n.name)
 	if n.e.size > maxDir {
 		return nil, malformed("%s: %d bytes (more than %d MiB)", where, n.e.size, maxDir>>20)
@@ -134,6 +161,9 @@ func (d dirEntry) Type() fs.FileMode {
 	return 0
 }
 
+// Extent is where the entry's file entry lies (see extent).
+func (d dirEntry) Extent() (int64, bool) { return extent(d.fid.icb), d.fid.dir }
+
 func (d dirEntry) Info() (fs.FileInfo, error) {
 	n, err := d.f.node(d.fid.name, d.fid.icb)
 	if err != nil {
@@ -150,6 +180,9 @@ func (i info) Size() int64        { return i.n.e.size }
 func (i info) ModTime() time.Time { return i.n.e.mtime }
 func (i info) IsDir() bool        { return i.n.e.typ == typeDir }
 func (i info) Sys() any           { return nil }
+
+// Extent is where the file's entry lies (see extent).
+func (i info) Extent() (int64, bool) { return extent(i.n.icb), i.IsDir() }
 func (i info) Mode() fs.FileMode {
 	switch i.n.e.typ {
 	case typeDir:

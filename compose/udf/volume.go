@@ -6,16 +6,19 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // Bounds on what an image may make the reader do.
 const (
-	maxStruct    = 32 << 20 // one read of metadata: a directory, a partition's metadata file
-	maxDir       = 32 << 20 // a directory's bytes
-	maxExtents   = 1 << 16  // allocation descriptors of one file (6 GiB in 1 GiB extents is 6)
-	maxChain     = 4096     // continuation extents of one file
-	maxVDSBlocks = 512      // volume descriptor blocks read, pointers followed included
-	maxVDPtrs    = 16       // volume descriptor pointers followed
+	maxStruct      = 32 << 20 // one read of metadata: a directory, a partition's metadata file
+	maxDir         = 32 << 20 // a directory's bytes
+	maxExtents     = 1 << 16  // allocation descriptors of one file (6 GiB in 1 GiB extents is 6)
+	maxChain       = 4096     // continuation extents of one file
+	maxVDSBlocks   = 512      // volume descriptor blocks read, pointers followed included
+	maxVDPtrs      = 16       // volume descriptor pointers followed
+	maxCachedDirs  = 1024     // directories whose names are kept (a Windows ISO has ~100)
+	maxCachedNames = 1 << 18  // names kept, all those directories together
 )
 
 // blockSizes are tried in this order: 2048 is every optical image.
@@ -30,6 +33,10 @@ type FS struct {
 	bs    int64
 	parts []*partition // by partition reference number (the logical volume's map index)
 	root  longAD
+
+	mu     sync.Mutex
+	dirs   map[int64][]fid // names of directories read, by extent
+	cached int             // names in dirs
 
 	// Label is the logical volume identifier (the volume label Windows
 	// shows), or the primary volume descriptor's when that is empty.
@@ -56,7 +63,7 @@ func parseLongAD(b []byte) longAD {
 // Open reads the UDF file system of the image r of size bytes. ctx
 // cancels any later read too (the FS keeps it).
 func Open(ctx context.Context, r io.ReaderAt, size int64) (*FS, error) {
-	f := &FS{r: r, size: size, ctx: ctx}
+	f := &FS{r: r, size: size, ctx: ctx, dirs: map[int64][]fid{}}
 	avdp, err := f.findAnchor()
 	if err != nil {
 		return nil, err
