@@ -102,3 +102,22 @@ func TestNotWindows(t *testing.T) {
 		t.Errorf("an ISO 9660 side with only a README has a boot layout")
 	}
 }
+
+// FuzzWindowsISO runs compose inspect's whole path on hostile variants of
+// a small oscdimg-shaped ISO: ISO 9660, then the UDF side (compose/udf),
+// Windows detection and the install image's XML (compose/wim). Any error
+// is fine; a panic or a hang is not.
+func FuzzWindowsISO(f *testing.F) {
+	iso := testenv.WindowsISO{Label: "FUZZWIN", Install: "wim", BIOS: true, Editions: []string{"Pro"}, Content: 100}.Build(f, f.TempDir())
+	b, err := os.ReadFile(iso)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := inspectBytes(b)
+		if err == nil && r.Boot.Family == bootloader.Windows && r.Boot.Windows == nil {
+			t.Fatal("family windows without its layout")
+		}
+	})
+}

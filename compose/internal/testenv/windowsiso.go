@@ -19,6 +19,9 @@ type WindowsISO struct {
 	BIOS    bool   // a bootmgr at the root
 	// Editions name the install image's images (wimcapture, wimappend).
 	Editions []string
+	// Content is the bytes of random data captured into the install
+	// image; 0 means 3 MiB (enough for wimsplit to make two 2 MiB parts).
+	Content int
 }
 
 // Build writes the ISO into dir and returns its path. It needs
@@ -51,14 +54,17 @@ func (w WindowsISO) Build(t testing.TB, dir string) string {
 	return iso
 }
 
-// installImage writes a real WIM with w.Editions as its images (3 MiB of
-// random bytes in the first, so that wimsplit has two parts to make).
+// installImage writes a real WIM with w.Editions as its images, each
+// holding w.Content random bytes.
 func (w WindowsISO) installImage(t testing.TB, dir, sources string) {
 	t.Helper()
 	Tools(t, "wimcapture", "wimappend", "wimsplit")
 	content := filepath.Join(dir, "wincontent")
 	rng := rand.New(rand.NewPCG(26, 26))
-	random := make([]byte, 3<<20)
+	if w.Content == 0 {
+		w.Content = 3 << 20
+	}
+	random := make([]byte, w.Content)
 	for i := range random {
 		random[i] = byte(rng.Uint32())
 	}
