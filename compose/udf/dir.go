@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/usbkit/compose/compose/internal/zero"
 )
 
 // fid is one file identifier descriptor: a name in a directory.
@@ -19,7 +21,7 @@ func parseDir(data []byte, where string) ([]fid, error) {
 	var out []fid
 	for pos := 0; pos+38 <= len(data); {
 		b := data[pos:]
-		if isZero(b[:tagSize]) {
+		if zero.All(b[:tagSize]) {
 			break // some writers pad a directory's last block with zeros
 		}
 		at := fmt.Sprintf("%s, name at byte %d", where, pos)
@@ -46,15 +48,6 @@ func parseDir(data []byte, where string) ([]fid, error) {
 		out = append(out, fid{name: name, dir: chars&2 != 0, icb: parseLongAD(b[20:])})
 	}
 	return out, nil
-}
-
-func isZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // osta decodes OSTA compressed unicode (UDF 2.1.1): compression ID 8 is
