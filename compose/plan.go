@@ -281,6 +281,9 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	}
 	defer im.Close()
 	p.Warnings = append(p.Warnings, im.Warnings...)
+	if err := windowsEntry(at, iso.Name, im); err != nil {
+		return err
+	}
 	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd, Args: iso.Args}
 	d, err := bootloader.Resolve(im, im.Label, ov)
 	if perr := im.Failed(); perr != nil {
@@ -292,9 +295,6 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 			n = name // the file as well, as the ISO 9660 reader's failures say
 		}
 		return fmt.Errorf("%s %w", at, isoimage.InspectErr(n, err))
-	}
-	if err := windowsEntry(at, iso.Name, d); err != nil {
-		return err
 	}
 	e.Boot = &d
 	e.Warnings = d.Warnings

@@ -9,6 +9,7 @@ import (
 
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/compose/pin"
+	"github.com/usbkit/compose/config"
 )
 
 // A Windows entry fails the plan (and so apply) at its manifest position:
@@ -43,5 +44,26 @@ func TestPlanRefusesWindows(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "kit.img")); !os.IsNotExist(err) {
 		t.Errorf("plan wrote the image")
+	}
+	// boot: efi would chainload bootx64.efi from a loop device, where
+	// Windows Boot Manager cannot find its media: refused all the same.
+	yaml, err := os.ReadFile(filepath.Join(dir, "multiboot.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(yaml), "  - name: win11\n", "  - name: win11\n    boot: efi\n", 1)
+	if src == string(yaml) {
+		t.Fatal("no win11 entry to override")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "multiboot.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err = config.Load(filepath.Join(dir, "multiboot.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = MakePlan(ctx, m, l, f, filepath.Join(dir, "kit.img"))
+	if err == nil || !strings.Contains(err.Error(), "win11: is a Windows installer ISO (sources/install.wim, wim 3.0 MiB): compose detects") {
+		t.Fatalf("boot: efi on a Windows ISO: want it refused, got %v", err)
 	}
 }
