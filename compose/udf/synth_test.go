@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -22,7 +23,12 @@ func openBytes(b []byte) (*FS, error) {
 
 func checkSynth(t *testing.T, img []byte, bs int) {
 	t.Helper()
-	u, err := openBytes(img)
+	checkSynthAt(t, bytes.NewReader(img), int64(len(img)), bs)
+}
+
+func checkSynthAt(t *testing.T, r io.ReaderAt, size int64, bs int) {
+	t.Helper()
+	u, err := Open(context.Background(), r, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +61,45 @@ func TestMetadataPartition(t *testing.T) {
 	for _, bs := range []int{512, 2048} {
 		t.Run(fmt.Sprint(bs), func(t *testing.T) { checkSynth(t, buildSynth(bs), bs) })
 	}
+}
+
+// shifted is a synthetic image with gap blocks of zeros inserted before
+// its partition, which is moved there: the partition's data then lies
+// past 4 GiB in an image of 6 GiB that is never allocated.
+type shifted struct {
+	img     []byte
+	bs, gap int64
+}
+
+func (s shifted) ReadAt(p []byte, off int64) (int, error) {
+	for i := range p {
+		at := off + int64(i)
+		switch {
+		case at < partStart*s.bs:
+			p[i] = s.img[at]
+		case at < (partStart+s.gap)*s.bs:
+			p[i] = 0
+		case at-s.gap*s.bs < int64(len(s.img)):
+			p[i] = s.img[at-s.gap*s.bs]
+		default:
+			return i, io.EOF
+		}
+	}
+	return len(p), nil
+}
+
+// TestPartitionPast4GiB reads files whose data, entries and metadata
+// partition lie 6 GiB into the image.
+func TestPartitionPast4GiB(t *testing.T) {
+	const bs, gap = 2048, 3 << 20 // 6 GiB of blocks
+	img := buildSynth(bs)
+	for _, at := range []int{33, 49} { // both partition descriptors
+		pd := img[at*bs : at*bs+512]
+		le.PutUint32(pd[188:], partStart+gap)
+		tag(pd, tagPartitionDesc, at)
+	}
+	clear(img[len(img)-bs:]) // the last block's anchor is no longer last
+	checkSynthAt(t, shifted{img, bs, gap}, int64(len(img))+gap*bs, bs)
 }
 
 // A damaged metadata file entry is read from its mirror; with both
