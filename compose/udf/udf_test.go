@@ -70,14 +70,15 @@ func genisoimage(t testing.TB, src string) string {
 	return iso
 }
 
-// mkudffs formats an image of size bytes at UDF revision rev with
-// Debian's udftools, then copies src into it with udfclient (NetBSD's UDF
+// mkudffs formats an image of size bytes at UDF revision rev (followed by
+// more mkudffs options, if any) with Debian's udftools, then copies src into it with udfclient (NetBSD's UDF
 // code in user space: no root, no kernel module). cmds are extra
 // udfclient commands run after the copy, in the volume's root.
 func mkudffs(t testing.TB, src, rev string, size int64, cmds ...string) string {
 	t.Helper()
 	testenv.Tools(t, "mkudffs", "udfclient")
-	img := filepath.Join(t.TempDir(), "udf-"+rev+".img")
+	opts := strings.Fields(rev)
+	img := filepath.Join(t.TempDir(), "udf.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +87,8 @@ func mkudffs(t testing.TB, src, rev string, size int64, cmds ...string) string {
 	}
 	// No --blocksize: udfclient 0.8.11 finds no volume on an image file
 	// formatted with an explicit one (2048 is what mkudffs picks anyway).
-	testenv.Run(t, "mkudffs", "--media-type=hd", "--udfrev="+rev, "--label=UDFTEST",
-		"--fullvsid=VS", "--fsid=FS", img)
+	args := append([]string{"--media-type=hd", "--udfrev=" + opts[0], "--label=UDFTEST", "--fullvsid=VS", "--fsid=FS"}, opts[1:]...)
+	testenv.Run(t, "mkudffs", append(args, img)...)
 	names, err := os.ReadDir(src)
 	if err != nil {
 		t.Fatal(err)
@@ -219,8 +220,11 @@ func TestGenisoimageBridge(t *testing.T) {
 // Unicode names.
 func TestMkudffsRevisions(t *testing.T) {
 	src := sourceTree(t, false)
-	for _, rev := range []string{"1.02", "1.50", "2.01"} {
+	// The options vary how mkudffs writes the root directory's entry and
+	// descriptors: plain file entries, short or long descriptors.
+	for _, rev := range []string{"1.02", "1.50", "2.01", "2.01 --noefe --ad=short", "2.01 --ad=long"} {
 		t.Run(rev, func(t *testing.T) {
+			t.Parallel() // udfclient mostly waits (about 3 s an image)
 			u := openImage(t, mkudffs(t, src, rev, 64<<20))
 			want := uint16(rev[0]-'0')<<8 | uint16(rev[2]-'0')<<4 | uint16(rev[3]-'0')
 			if u.Label != "UDFTEST" || u.Revision != want {
@@ -228,6 +232,26 @@ func TestMkudffsRevisions(t *testing.T) {
 			}
 			sameTree(t, u, src)
 		})
+	}
+}
+
+// mkudffs writes UDF 2.50 and 2.60 only for BD-R, with a virtual
+// allocation table: refused, by name.
+func TestMkudffsVirtualPartition(t *testing.T) {
+	testenv.Tools(t, "mkudffs")
+	img := filepath.Join(t.TempDir(), "bdr.img")
+	if err := os.WriteFile(img, make([]byte, 16<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Run(t, "mkudffs", "--media-type=bdr", "--udfrev=2.60", img)
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = Open(context.Background(), f, 16<<20)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), `"*UDF Virtual Partition" partitions are not supported`) {
+		t.Errorf("want the virtual partition refused, got %v", err)
 	}
 }
 
