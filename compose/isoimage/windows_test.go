@@ -66,6 +66,23 @@ func TestInspectWindows(t *testing.T) {
 	}
 }
 
+// An install image whose XML cannot be read leaves the editions out, with
+// a warning that names it; the rest of the inspection stands.
+func TestInspectWindowsStandInImage(t *testing.T) {
+	iso := testenv.WindowsISO{Label: "STANDIN", Install: "esd", StandIn: true}.Build(t, t.TempDir())
+	r, err := Inspect(context.Background(), iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.Boot.Windows
+	if r.Boot.Family != bootloader.Windows || w == nil || w.InstallKind != "esd" || len(w.Editions) != 0 {
+		t.Fatalf("family %q layout %+v", r.Boot.Family, w)
+	}
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "cannot read the editions of sources/install.esd: ") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+}
+
 // installSize adds up the sizes of the install image's parts in the tree
 // the ISO was built from.
 func installSize(t *testing.T, dir string, w *bootloader.WindowsLayout) int64 {

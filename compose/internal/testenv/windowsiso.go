@@ -15,6 +15,7 @@ import (
 type WindowsISO struct {
 	Label   string
 	Install string // "wim", "esd" or "swm"; "" leaves the install image out
+	StandIn bool   // the install image is a few bytes of text, not a WIM
 	ARM64   bool   // efi/boot/bootaa64.efi instead of bootx64.efi
 	BIOS    bool   // a bootmgr at the root
 	// Editions name the install image's images (wimcapture, wimappend).
@@ -42,7 +43,10 @@ func (w WindowsISO) Build(t testing.TB, dir string) string {
 	for p, data := range files {
 		writeFile(t, filepath.Join(tree, p), data)
 	}
-	if w.Install != "" {
+	switch {
+	case w.Install != "" && w.StandIn:
+		writeFile(t, filepath.Join(tree, "sources", "install."+w.Install), "stand-in install image")
+	case w.Install != "":
 		w.installImage(t, dir, filepath.Join(tree, "sources"))
 	}
 	iso := filepath.Join(dir, strings.ToLower(w.Label)+".iso")
