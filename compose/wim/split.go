@@ -81,12 +81,16 @@ func PartName(name string, n int) string {
 // PlanSplit plans splitting the WIM r (size bytes) into parts named after
 // name ("install.swm") of at most maxPart bytes each.
 func PlanSplit(r io.ReaderAt, size, maxPart int64, name string) (*SplitPlan, error) {
-	h, err := readHeader(r, size)
+	info, err := ReadInfo(r, size)
 	if err != nil {
 		return nil, err
 	}
+	h := &info.Header
 	if err := splittable(h); err != nil {
 		return nil, err
+	}
+	if len(info.Images) != int(h.ImageCount) {
+		return nil, fmt.Errorf("%w: the XML data describes %d images, the header counts %d", ErrMalformed, len(info.Images), h.ImageCount)
 	}
 	entries, err := ReadBlobTable(r, size, h)
 	if err != nil {

@@ -133,18 +133,26 @@ func Split(path, dir, name string, maxPart int64) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := PlanSplit(f, st.Size(), maxPart, name)
+	paths, err := splitTo(f, st.Size(), dir, name, maxPart)
 	if err != nil {
 		return nil, fmt.Errorf("splitting %s: %w", path, err)
+	}
+	return paths, nil
+}
+
+func splitTo(r io.ReaderAt, size int64, dir, name string, maxPart int64) ([]string, error) {
+	plan, err := PlanSplit(r, size, maxPart, name)
+	if err != nil {
+		return nil, err
 	}
 	var done []string
 	for i, part := range plan.Parts {
 		dst := filepath.Join(dir, part.Name)
-		if err := writeFile(dst, func(w io.Writer) error { return plan.WritePart(w, f, i) }); err != nil {
+		if err := writeFile(dst, func(w io.Writer) error { return plan.WritePart(w, r, i) }); err != nil {
 			for _, d := range done {
 				os.Remove(d)
 			}
-			return nil, fmt.Errorf("splitting %s: %w", path, err)
+			return nil, err
 		}
 		done = append(done, dst)
 	}
