@@ -64,7 +64,7 @@ func TestSplitOver4GiB(t *testing.T) {
 
 // sparseTree writes n sparse files of size bytes, each with 64 KiB of
 // random data at its start and end, and returns their sha256 by name.
-func sparseTree(t *testing.T, dir string, n int, size int64) map[string][32]byte {
+func sparseTree(t testing.TB, dir string, n int, size int64) map[string][32]byte {
 	t.Helper()
 	os.MkdirAll(dir, 0o755)
 	rng := rand.New(rand.NewPCG(42, 42))

@@ -223,7 +223,7 @@ func buildPart(src *Header, entries []BlobEntry, number, total int, name string)
 		if src.BootIndex != 0 && e.Metadata() && e.Res == src.BootMetadata && total == 1 {
 			h.BootMetadata.Offset = uint64(off)
 		}
-		part.Pieces = append(part.Pieces, Piece{Kind: FromSource, SrcOffset: int64(e.Res.Offset), Length: int64(e.Res.StoredSize)})
+		part.Pieces = appendRange(part.Pieces, int64(e.Res.Offset), int64(e.Res.StoredSize))
 		e.Res.Offset, e.PartNumber = uint64(off), uint16(number)
 		e.put(table[i*blobEntrySize:])
 		off += int64(e.Res.StoredSize)
@@ -246,4 +246,15 @@ func buildPart(src *Header, entries []BlobEntry, number, total int, name string)
 		part.Size += p.Length
 	}
 	return part
+}
+
+// appendRange adds a source range to pieces, extending the last piece when
+// the range follows it in the source: resources lie back to back in a WIM,
+// so a part of 100,000 small files is a few long reads.
+func appendRange(pieces []Piece, off, n int64) []Piece {
+	if k := len(pieces) - 1; k >= 0 && pieces[k].Kind == FromSource && pieces[k].SrcOffset+pieces[k].Length == off {
+		pieces[k].Length += n
+		return pieces
+	}
+	return append(pieces, Piece{Kind: FromSource, SrcOffset: off, Length: n})
 }

@@ -128,6 +128,17 @@ func TestPlanSizesExact(t *testing.T) {
 			if int64(n) != part.Size || part.Size > max {
 				t.Errorf("max %d part %d: wrote %d, planned %d", max, i+1, n, part.Size)
 			}
+			// Back-to-back resources are one read: at most the data and
+			// the metadata of each image, and the XML.
+			reads := 0
+			for _, p := range part.Pieces {
+				if p.Kind == FromSource {
+					reads++
+				}
+			}
+			if reads > 2*int(plan.Source.ImageCount)+1 {
+				t.Errorf("max %d part %d: %d source reads in %d pieces", max, i+1, reads, len(part.Pieces))
+			}
 		}
 		if max == MaxFAT32File && len(plan.Parts) != 1 {
 			t.Errorf("a %d-byte WIM in %d parts", st.Size(), len(plan.Parts))
@@ -186,4 +197,32 @@ func TestSplitLikeWimsplit(t *testing.T) {
 		}
 		checkPartTables(t, src, theirParts)
 	}
+}
+
+// TestWritePartWriteError: a failing target is an error naming the part.
+func TestWritePartWriteError(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "small.wim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := PlanSplit(bytes.NewReader(b), int64(len(b)), MaxFAT32File, "install.swm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, after := range []int64{0, HeaderSize, plan.Parts[0].Size - 1} {
+		err := plan.WritePart(&failWriter{left: after}, bytes.NewReader(b), 0)
+		if err == nil || !strings.Contains(err.Error(), "writing install.swm: disk full") {
+			t.Errorf("failing after %d bytes: %v", after, err)
+		}
+	}
+}
+
+type failWriter struct{ left int64 }
+
+func (f *failWriter) Write(b []byte) (int, error) {
+	if int64(len(b)) > f.left {
+		return 0, errors.New("disk full")
+	}
+	f.left -= int64(len(b))
+	return len(b), nil
 }

@@ -13,24 +13,25 @@ import (
 	"github.com/usbkit/compose/config/atomicfile"
 )
 
-// copyBuffer is the size of the reads WritePart issues against the source.
+// copyBuffer is the size of the reads WritePart issues against the source;
+// it holds two.
 const copyBuffer = 4 << 20
 
 // WritePart streams part i of the plan to w, reading its resources from
 // src, the WIM the plan was made from. It writes exactly Parts[i].Size
-// bytes, in order, and holds at most one copy buffer in memory.
+// bytes, in order, and holds two copy buffers in memory.
 func (p *SplitPlan) WritePart(w io.Writer, src io.ReaderAt, i int) error {
 	part := &p.Parts[i]
 	cw := &checkWriter{w: w, end: part.checkEnd}
 	if part.checkEnd > 0 {
 		cw.h = sha1.New()
 	}
-	buf := make([]byte, min(copyBuffer, part.Size))
+	bufs := [][]byte{make([]byte, min(copyBuffer, part.Size)), make([]byte, min(copyBuffer, part.Size))}
 	for _, piece := range part.Pieces {
 		var err error
 		switch piece.Kind {
 		case FromSource:
-			err = copyRange(cw, src, piece.SrcOffset, piece.Length, buf)
+			err = copyRange(cw, src, piece.SrcOffset, piece.Length, bufs)
 		case Generated:
 			_, err = cw.Write(piece.Data)
 		case IntegrityTable:
@@ -46,20 +47,50 @@ func (p *SplitPlan) WritePart(w io.Writer, src io.ReaderAt, i int) error {
 	return nil
 }
 
-func copyRange(w io.Writer, src io.ReaderAt, off, n int64, buf []byte) error {
-	for n > 0 {
-		b := buf[:min(int64(len(buf)), n)]
-		if _, err := src.ReadAt(b, off); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+// copyRange copies n bytes of src at off to w, reading the next buffer
+// while the last one is written: the source and the target are often
+// different disks, or the same disk with room for both.
+func copyRange(w io.Writer, src io.ReaderAt, off, n int64, bufs [][]byte) error {
+	type chunk struct {
+		b   []byte
+		off int64
+		err error
+	}
+	free, full := make(chan []byte, len(bufs)), make(chan chunk, len(bufs))
+	for _, b := range bufs {
+		free <- b
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(full)
+		for end := off + n; off < end; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-done:
+				return
 			}
-			return fmt.Errorf("reading the WIM at offset %d: %w", off, err)
+			b := buf[:min(int64(len(buf)), end-off)]
+			_, err := src.ReadAt(b, off)
+			full <- chunk{b, off, err}
+			if err != nil {
+				return
+			}
+			off += int64(len(b))
 		}
-		if _, err := w.Write(b); err != nil {
+	}()
+	for c := range full {
+		if c.err != nil {
+			if errors.Is(c.err, io.EOF) {
+				c.err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("reading the WIM at offset %d: %w", c.off, c.err)
+		}
+		if _, err := w.Write(c.b); err != nil {
 			return err
 		}
-		off += int64(len(b))
-		n -= int64(len(b))
+		free <- c.b[:cap(c.b)]
 	}
 	return nil
 }
