@@ -31,7 +31,7 @@ func (p *SplitPlan) WritePart(w io.Writer, src io.ReaderAt, i int) error {
 		var err error
 		switch piece.Kind {
 		case FromSource:
-			err = copyRange(cw, src, piece.SrcOffset, piece.Length, bufs)
+			err = copyPiece(cw, src, piece, bufs)
 		case Generated:
 			_, err = cw.Write(piece.Data)
 		case IntegrityTable:
@@ -45,6 +45,20 @@ func (p *SplitPlan) WritePart(w io.Writer, src io.ReaderAt, i int) error {
 		return fmt.Errorf("writing %s: wrote %d bytes, planned %d", part.Name, cw.n, part.Size)
 	}
 	return nil
+}
+
+// copyPiece copies a source range to the part: in the kernel when both
+// are files and no integrity table needs the bytes, else through bufs.
+func copyPiece(cw *checkWriter, src io.ReaderAt, p Piece, bufs [][]byte) error {
+	if cw.h == nil {
+		done, err := kernelCopy(cw.w, src, p.SrcOffset, p.Length)
+		cw.n += done
+		if err != nil || done == p.Length {
+			return err
+		}
+		p.SrcOffset, p.Length = p.SrcOffset+done, p.Length-done
+	}
+	return copyRange(cw, src, p.SrcOffset, p.Length, bufs)
 }
 
 // copyRange copies n bytes of src at off to w, reading the next buffer
