@@ -19,10 +19,12 @@
 //     the same source always gives the same parts), its part number and
 //     the total, the source's compression flags and chunk size, the
 //     spanned flag (set when there is more than one part), and the image
-//     count; a split set has no boot image (boot index 0), as in wimlib;
+//     count; a split set has no boot image (boot index 0), as in wimlib,
+//     and a single part keeps the source's, pointing at its own copy;
 //   - resources are copied whole and unchanged (compressed resources are
 //     self-contained), file data in the source's order; part 1 holds every
-//     image's metadata resource, the other parts only file data;
+//     image's metadata resource (after its file data, where wimlib puts
+//     them), the other parts only file data;
 //   - each part's lookup table lists only the resources in that part, at
 //     their new offsets, with that part's number; part 1 lists the
 //     metadata resources first, in image order;
@@ -41,7 +43,10 @@
 // integrity table) with its exact size known before anything is written,
 // so a caller can allocate the parts on a file system first and then
 // stream them. WritePart streams one part to an io.Writer, reading the
-// source front to back with one 4 MiB buffer. Split writes all parts to a
+// source front to back (resources that lie back to back are one read)
+// into two 4 MiB buffers, one read while the other is written; when the
+// source and the target are files and no integrity table needs the bytes,
+// the kernel copies them (copy_file_range). Split writes all parts to a
 // directory, each through a synced temporary file renamed into place,
 // removing every part it wrote if one fails.
 //
