@@ -81,12 +81,16 @@ func PartName(name string, n int) string {
 // PlanSplit plans splitting the WIM r (size bytes) into parts named after
 // name ("install.swm") of at most maxPart bytes each.
 func PlanSplit(r io.ReaderAt, size, maxPart int64, name string) (*SplitPlan, error) {
-	h, err := readHeader(r, size)
+	info, err := ReadInfo(r, size)
 	if err != nil {
 		return nil, err
 	}
+	h := &info.Header
 	if err := splittable(h); err != nil {
 		return nil, err
+	}
+	if len(info.Images) != int(h.ImageCount) {
+		return nil, fmt.Errorf("%w: the XML data describes %d images, the header counts %d", ErrMalformed, len(info.Images), h.ImageCount)
 	}
 	entries, err := ReadBlobTable(r, size, h)
 	if err != nil {
@@ -201,28 +205,35 @@ func integritySize(h *Header, end int64) int64 {
 	return 12 + 20*((end-HeaderSize+integrityChunk-1)/integrityChunk)
 }
 
-// buildPart lays out part number of total: header, resources, lookup
-// table, XML data, integrity table.
+// buildPart lays out part number of total as wimlib does: header, file
+// data, metadata (part 1), lookup table (metadata entries first, in image
+// order), XML data, integrity table.
 func buildPart(src *Header, entries []BlobEntry, number, total int, name string) Part {
 	h := *src
 	h.Flags = src.Flags & (FlagCompression | FlagCompressXPRESS | FlagCompressLZX | FlagCompressXPRESS2 | FlagRPFix | FlagReadOnly)
-	if total > 1 {
-		// As wimlib writes split parts: spanned, and no boot image.
-		h.Flags |= FlagSpanned
-		h.BootIndex, h.BootMetadata = 0, ResHdr{}
-	}
 	h.PartNumber, h.TotalParts = uint16(number), uint16(total)
 	part := Part{Name: name, Number: number}
+	nmeta := 0
+	for nmeta < len(entries) && entries[nmeta].Metadata() {
+		nmeta++
+	}
 	off := int64(HeaderSize)
 	table := make([]byte, len(entries)*blobEntrySize)
-	for i, e := range entries {
-		if src.BootIndex != 0 && e.Metadata() && e.Res == src.BootMetadata && total == 1 {
-			h.BootMetadata.Offset = uint64(off)
-		}
-		part.Pieces = append(part.Pieces, Piece{Kind: FromSource, SrcOffset: int64(e.Res.Offset), Length: int64(e.Res.StoredSize)})
+	for _, i := range slices.Concat(seq(nmeta, len(entries)), seq(0, nmeta)) {
+		e := entries[i]
+		part.Pieces = appendRange(part.Pieces, int64(e.Res.Offset), int64(e.Res.StoredSize))
 		e.Res.Offset, e.PartNumber = uint64(off), uint16(number)
 		e.put(table[i*blobEntrySize:])
 		off += int64(e.Res.StoredSize)
+		entries[i] = e
+	}
+	h.BootIndex, h.BootMetadata = 0, ResHdr{}
+	// A split set has no boot image, as wimlib writes it; one part keeps it.
+	if b := int(src.BootIndex); total == 1 && b >= 1 && b <= nmeta {
+		h.BootIndex, h.BootMetadata = src.BootIndex, entries[b-1].Res
+	}
+	if total > 1 {
+		h.Flags |= FlagSpanned
 	}
 	n := uint64(len(table))
 	h.BlobTable = ResHdr{StoredSize: n, Flags: ResMetadata, Offset: uint64(off), OrigSize: n}
@@ -236,10 +247,29 @@ func buildPart(src *Header, entries []BlobEntry, number, total int, name string)
 		h.Integrity = ResHdr{StoredSize: uint64(is), Offset: uint64(off) + src.XML.StoredSize, OrigSize: uint64(is)}
 		part.Pieces = append(part.Pieces, Piece{Kind: IntegrityTable, Length: is})
 	}
-	hdr := h.encode()
-	part.Pieces = append([]Piece{{Kind: Generated, Length: HeaderSize, Data: hdr}}, part.Pieces...)
+	part.Pieces = append([]Piece{{Kind: Generated, Length: HeaderSize, Data: h.encode()}}, part.Pieces...)
 	for _, p := range part.Pieces {
 		part.Size += p.Length
 	}
 	return part
+}
+
+// seq is the indexes from lo up to hi.
+func seq(lo, hi int) []int {
+	s := make([]int, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+// appendRange adds a source range to pieces, extending the last piece when
+// the range follows it in the source: resources lie back to back in a WIM,
+// so a part of 100,000 small files is a few long reads.
+func appendRange(pieces []Piece, off, n int64) []Piece {
+	if k := len(pieces) - 1; k >= 0 && pieces[k].Kind == FromSource && pieces[k].SrcOffset+pieces[k].Length == off {
+		pieces[k].Length += n
+		return pieces
+	}
+	return append(pieces, Piece{Kind: FromSource, SrcOffset: off, Length: n})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,16 +28,28 @@ func TestSplitAgainstWimlib(t *testing.T) {
 		makeTree(t, tree, uint64(10+i), 16+4*i)
 		trees = append(trees, tree)
 	}
+	// Parts over 10 MiB get integrity tables of several chunks.
+	big := filepath.Join(dir, "big")
+	os.MkdirAll(big, 0o755)
+	for i := range 3 {
+		os.WriteFile(filepath.Join(big, fmt.Sprint(i)), randBytes(rand.New(rand.NewPCG(uint64(i), 2)), 9<<20), 0o644)
+	}
 	for _, tc := range []struct {
 		compress string
 		extra    []string
+		big      bool
 	}{
-		{"none", nil},
-		{"xpress", nil},
-		{"lzx", nil},
-		{"lzx", []string{"--check"}},
+		{"none", nil, false},
+		{"xpress", nil, false},
+		{"lzx", nil, false},
+		{"lzx", []string{"--check"}, false},
+		{"none", []string{"--check"}, true},
 	} {
 		name := tc.compress + strings.Join(tc.extra, "")
+		trees := trees
+		if tc.big {
+			trees = append(slices.Clone(trees), big)
+		}
 		t.Run(name, func(t *testing.T) {
 			work := filepath.Join(dir, name)
 			os.MkdirAll(work, 0o755)
@@ -80,8 +93,6 @@ func TestSplitAgainstWimlib(t *testing.T) {
 func checkParts(t *testing.T, src string, paths []string, maxPart int64) {
 	t.Helper()
 	srcInfo := openInfo(t, src)
-	srcTable := readTable(t, src, &srcInfo.Header)
-	var hashes [][20]byte
 	for k, p := range paths {
 		info := openInfo(t, p)
 		h := info.Header
@@ -98,6 +109,20 @@ func checkParts(t *testing.T, src string, paths []string, maxPart int64) {
 		if len(info.Images) != len(srcInfo.Images) || info.Images[0].Name != srcInfo.Images[0].Name {
 			t.Errorf("%s: XML images %+v", p, info.Images)
 		}
+	}
+	checkPartTables(t, src, paths)
+}
+
+// checkPartTables checks the parts' lookup tables: the metadata only in
+// part 1, each listing only its own part's blobs, together every blob of
+// the source once.
+func checkPartTables(t *testing.T, src string, paths []string) {
+	t.Helper()
+	srcInfo := openInfo(t, src)
+	srcTable := readTable(t, src, &srcInfo.Header)
+	var hashes [][20]byte
+	for k, p := range paths {
+		h := openInfo(t, p).Header
 		for _, e := range readTable(t, p, &h) {
 			if int(e.PartNumber) != k+1 {
 				t.Errorf("%s: entry names part %d", p, e.PartNumber)

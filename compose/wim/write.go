@@ -13,24 +13,25 @@ import (
 	"github.com/usbkit/compose/config/atomicfile"
 )
 
-// copyBuffer is the size of the reads WritePart issues against the source.
+// copyBuffer is the size of the reads WritePart issues against the source;
+// it holds two.
 const copyBuffer = 4 << 20
 
 // WritePart streams part i of the plan to w, reading its resources from
 // src, the WIM the plan was made from. It writes exactly Parts[i].Size
-// bytes, in order, and holds at most one copy buffer in memory.
+// bytes, in order, and holds two copy buffers in memory.
 func (p *SplitPlan) WritePart(w io.Writer, src io.ReaderAt, i int) error {
 	part := &p.Parts[i]
 	cw := &checkWriter{w: w, end: part.checkEnd}
 	if part.checkEnd > 0 {
 		cw.h = sha1.New()
 	}
-	buf := make([]byte, min(copyBuffer, part.Size))
+	bufs := [][]byte{make([]byte, min(copyBuffer, part.Size)), make([]byte, min(copyBuffer, part.Size))}
 	for _, piece := range part.Pieces {
 		var err error
 		switch piece.Kind {
 		case FromSource:
-			err = copyRange(cw, src, piece.SrcOffset, piece.Length, buf)
+			err = copyPiece(cw, src, piece, bufs)
 		case Generated:
 			_, err = cw.Write(piece.Data)
 		case IntegrityTable:
@@ -46,20 +47,64 @@ func (p *SplitPlan) WritePart(w io.Writer, src io.ReaderAt, i int) error {
 	return nil
 }
 
-func copyRange(w io.Writer, src io.ReaderAt, off, n int64, buf []byte) error {
-	for n > 0 {
-		b := buf[:min(int64(len(buf)), n)]
-		if _, err := src.ReadAt(b, off); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return fmt.Errorf("reading the WIM at offset %d: %w", off, err)
-		}
-		if _, err := w.Write(b); err != nil {
+// copyPiece copies a source range to the part: in the kernel when both
+// are files and no integrity table needs the bytes, else through bufs.
+func copyPiece(cw *checkWriter, src io.ReaderAt, p Piece, bufs [][]byte) error {
+	if cw.h == nil {
+		done, err := kernelCopy(cw.w, src, p.SrcOffset, p.Length)
+		cw.n += done
+		if err != nil || done == p.Length {
 			return err
 		}
-		off += int64(len(b))
-		n -= int64(len(b))
+		p.SrcOffset, p.Length = p.SrcOffset+done, p.Length-done
+	}
+	return copyRange(cw, src, p.SrcOffset, p.Length, bufs)
+}
+
+// copyRange copies n bytes of src at off to w, reading the next buffer
+// while the last one is written: the source and the target are often
+// different disks, or the same disk with room for both.
+func copyRange(w io.Writer, src io.ReaderAt, off, n int64, bufs [][]byte) error {
+	type chunk struct {
+		b   []byte
+		off int64
+		err error
+	}
+	free, full := make(chan []byte, len(bufs)), make(chan chunk, len(bufs))
+	for _, b := range bufs {
+		free <- b
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(full)
+		for end := off + n; off < end; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-done:
+				return
+			}
+			b := buf[:min(int64(len(buf)), end-off)]
+			_, err := src.ReadAt(b, off)
+			full <- chunk{b, off, err}
+			if err != nil {
+				return
+			}
+			off += int64(len(b))
+		}
+	}()
+	for c := range full {
+		if c.err != nil {
+			if errors.Is(c.err, io.EOF) {
+				c.err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("reading the WIM at offset %d: %w", c.off, c.err)
+		}
+		if _, err := w.Write(c.b); err != nil {
+			return err
+		}
+		free <- c.b[:cap(c.b)]
 	}
 	return nil
 }
@@ -133,18 +178,26 @@ func Split(path, dir, name string, maxPart int64) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := PlanSplit(f, st.Size(), maxPart, name)
+	paths, err := splitTo(f, st.Size(), dir, name, maxPart)
 	if err != nil {
 		return nil, fmt.Errorf("splitting %s: %w", path, err)
+	}
+	return paths, nil
+}
+
+func splitTo(r io.ReaderAt, size int64, dir, name string, maxPart int64) ([]string, error) {
+	plan, err := PlanSplit(r, size, maxPart, name)
+	if err != nil {
+		return nil, err
 	}
 	var done []string
 	for i, part := range plan.Parts {
 		dst := filepath.Join(dir, part.Name)
-		if err := writeFile(dst, func(w io.Writer) error { return plan.WritePart(w, f, i) }); err != nil {
+		if err := writeFile(dst, func(w io.Writer) error { return plan.WritePart(w, r, i) }); err != nil {
 			for _, d := range done {
 				os.Remove(d)
 			}
-			return nil, fmt.Errorf("splitting %s: %w", path, err)
+			return nil, err
 		}
 		done = append(done, dst)
 	}
