@@ -15,12 +15,13 @@ import (
 // only: compose cannot put one on a stick yet.
 const Windows Family = "windows"
 
-// WindowsLayout is what a Windows installer ISO's UDF side holds. Names
-// are as the ISO spells them (Windows matches them without case).
+// WindowsLayout is what a Windows installer ISO's UDF side holds. Paths
+// are absolute in the ISO, as the ISO spells them (Windows matches them
+// without case).
 type WindowsLayout struct {
-	BIOSLoader   string   `json:"bios_loader,omitempty"` // bootmgr: what BIOS boots
-	BootImage    string   `json:"boot_image"`            // sources/boot.wim: Windows PE with Setup
-	InstallImage string   `json:"install_image"`         // sources/install.wim, .esd or the first .swm
+	BIOSLoader   string   `json:"bios_loader,omitempty"` // /bootmgr: what BIOS boots
+	BootImage    string   `json:"boot_image"`            // /sources/boot.wim: Windows PE with Setup
+	InstallImage string   `json:"install_image"`         // /sources/install.wim, .esd or the first .swm
 	InstallKind  string   `json:"install_kind"`          // wim, esd or swm
 	InstallParts []string `json:"install_parts,omitempty"`
 	InstallSize  int64    `json:"install_size"` // bytes, every part together
@@ -47,12 +48,16 @@ func InspectWindows(fsys fs.FS, volumeLabel string) (Detection, bool, error) {
 	if err != nil || boot == "" {
 		return Detection{}, false, err
 	}
-	w := &WindowsLayout{BootImage: boot}
+	w := &WindowsLayout{BootImage: "/" + boot}
 	if ok, err := w.findInstall(fsys); err != nil || !ok {
 		return Detection{}, false, err
 	}
-	if w.BIOSLoader, _, err = findFold(fsys, "bootmgr"); err != nil {
+	bios, _, err := findFold(fsys, "bootmgr")
+	if err != nil {
 		return Detection{}, false, err
+	}
+	if bios != "" {
+		w.BIOSLoader = "/" + bios
 	}
 	d := Detection{Family: Windows, Label: strings.TrimSpace(volumeLabel), EFILoaders: map[Arch]string{}, Windows: w}
 	for _, a := range []Arch{X86_64, ARM64, IA32} {
@@ -61,7 +66,7 @@ func InspectWindows(fsys fs.FS, volumeLabel string) (Detection, bool, error) {
 			return Detection{}, false, err
 		}
 		if p != "" {
-			d.EFILoaders[a] = p
+			d.EFILoaders[a] = "/" + p
 			d.Arches = append(d.Arches, a)
 		}
 	}
@@ -111,7 +116,7 @@ func (w *WindowsLayout) findInstall(fsys fs.FS) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			w.InstallParts = append(w.InstallParts, path.Join(dir, e.Name()))
+			w.InstallParts = append(w.InstallParts, "/"+path.Join(dir, e.Name()))
 			w.InstallSize += fi.Size()
 		}
 		if len(w.InstallParts) > 0 {

@@ -25,7 +25,7 @@ func TestInspectWindowsLayouts(t *testing.T) {
 		{"split", fstest.MapFS{"efi/boot/bootaa64.efi": file(1), "sources/boot.wim": file(1),
 			"sources/install.swm": file(10), "sources/install2.swm": file(20), "sources/install10.swm": file(30),
 			"sources/install0.swm": file(1000), "sources/installer.swm": file(1000)}, Windows, "swm",
-			[]string{"sources/install.swm", "sources/install2.swm", "sources/install10.swm"}, 60, []Arch{ARM64}},
+			[]string{"/sources/install.swm", "/sources/install2.swm", "/sources/install10.swm"}, 60, []Arch{ARM64}},
 		{"no-install-image", fstest.MapFS{"bootmgr": file(1), "efi/boot/bootx64.efi": file(1), "sources/boot.wim": file(1)}, "", "", nil, 0, nil},
 		{"no-loader", fstest.MapFS{"sources/boot.wim": file(1), "sources/install.wim": file(1)}, "", "", nil, 0, nil},
 	} {

@@ -37,7 +37,7 @@ func TestPlanRefusesWindows(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = MakePlan(ctx, m, l, f, filepath.Join(dir, "kit.img"))
-	want := "multiboot.yaml:10:5: win11: is a Windows installer ISO (sources/install.wim, wim 3.0 MiB)" // the second entry
+	want := "multiboot.yaml:10:5: win11: is a Windows installer ISO (/sources/install.wim, wim 3.0 MiB)" // the second entry
 	if err == nil || !strings.Contains(err.Error(), want) ||
 		!strings.Contains(err.Error(), "compose detects Windows installer ISOs but cannot put them on a stick yet") {
 		t.Fatalf("want the Windows entry refused at %s, got %v", want, err)
@@ -63,7 +63,7 @@ func TestPlanRefusesWindows(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = MakePlan(ctx, m, l, f, filepath.Join(dir, "kit.img"))
-	if err == nil || !strings.Contains(err.Error(), "win11: is a Windows installer ISO (sources/install.wim, wim 3.0 MiB): compose detects") {
+	if err == nil || !strings.Contains(err.Error(), "win11: is a Windows installer ISO (/sources/install.wim, wim 3.0 MiB): compose detects") {
 		t.Fatalf("boot: efi on a Windows ISO: want it refused, got %v", err)
 	}
 }

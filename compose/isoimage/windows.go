@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/udf"
@@ -35,7 +36,7 @@ func (im *Image) readUDF(ctx context.Context, f io.ReaderAt, size int64, name st
 // windowsEditions fills w's editions from its install image's XML (the
 // first part of a split one); what cannot be read is a warning.
 func windowsEditions(im *Image, w *bootloader.WindowsLayout, name string) []string {
-	f, err := im.Open(w.InstallImage)
+	f, err := im.Open(strings.TrimPrefix(w.InstallImage, "/"))
 	if err != nil {
 		return []string{fmt.Sprintf("%s: cannot read the editions of %s: %v", name, w.InstallImage, err)}
 	}

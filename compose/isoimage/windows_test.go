@@ -40,7 +40,7 @@ func TestInspectWindows(t *testing.T) {
 			if r.Label != tc.iso.Label || !slices.Equal(d.Arches, tc.arches) || len(r.Warnings) != 0 {
 				t.Errorf("label %q arches %v warnings %q", r.Label, d.Arches, r.Warnings)
 			}
-			if (w.BIOSLoader == "bootmgr") != tc.iso.BIOS || w.BootImage != "sources/boot.wim" || w.InstallKind != tc.iso.Install {
+			if (w.BIOSLoader == "/bootmgr") != tc.iso.BIOS || w.BootImage != "/sources/boot.wim" || w.InstallKind != tc.iso.Install {
 				t.Errorf("layout %+v", w)
 			}
 			if len(w.InstallParts) != tc.parts || w.InstallSize != installSize(t, dir, w) {
@@ -78,7 +78,7 @@ func TestInspectWindowsStandInImage(t *testing.T) {
 	if r.Boot.Family != bootloader.Windows || w == nil || w.InstallKind != "esd" || len(w.Editions) != 0 {
 		t.Fatalf("family %q layout %+v", r.Boot.Family, w)
 	}
-	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "cannot read the editions of sources/install.esd: ") {
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "cannot read the editions of /sources/install.esd: ") {
 		t.Errorf("warnings %q", r.Warnings)
 	}
 }
@@ -92,7 +92,7 @@ func installSize(t *testing.T, dir string, w *bootloader.WindowsLayout) int64 {
 	}
 	var n int64
 	for _, p := range parts {
-		fi, err := os.Stat(dir + "/wintree/" + p)
+		fi, err := os.Stat(dir + "/wintree" + p)
 		if err != nil {
 			t.Fatal(err)
 		}
