@@ -133,14 +133,14 @@ type volumeSet struct {
 	pvdLabel string
 	lvd      []byte
 	parts    map[uint16][]byte // partition descriptors by partition number
+	seqs     map[string]uint32 // sequence numbers of the descriptors kept
 }
 
 // readVDS reads the volume descriptor sequence at block loc, n bytes long,
 // following volume descriptor pointers.
 func (f *FS) readVDS(loc, n int64) (volumeSet, error) {
-	vs := volumeSet{parts: map[uint16][]byte{}}
+	vs := volumeSet{parts: map[uint16][]byte{}, seqs: map[string]uint32{}}
 	seen, ptrs := 0, 0
-	seqs := map[string]uint32{}
 	for blk := loc; blk < loc+n/f.bs; blk++ {
 		if seen++; seen > maxVDSBlocks {
 			return vs, malformed("volume descriptor sequence: more than %d blocks", maxVDSBlocks)
@@ -156,35 +156,41 @@ func (f *FS) readVDS(loc, n int64) (volumeSet, error) {
 		if err := checkTag(b, id, blk, fmt.Sprintf("volume descriptor at block %d", blk)); err != nil {
 			return vs, err
 		}
-		key, seq := fmt.Sprint(id), le.Uint32(b[16:])
-		switch id {
-		case tagVDPointer:
+		if id == tagVDPointer {
 			if ptrs++; ptrs > maxVDPtrs {
 				return vs, malformed("volume descriptor sequence: more than %d pointers", maxVDPtrs)
 			}
 			loc, n = int64(le.Uint32(b[24:])), int64(le.Uint32(b[20:]))
 			blk = loc - 1
 			continue
-		case tagPartitionDesc:
-			key += "/" + fmt.Sprint(le.Uint16(b[22:]))
 		}
-		if old, ok := seqs[key]; ok && seq < old {
-			continue // a later copy with a higher sequence number wins
-		}
-		seqs[key] = seq
-		switch id {
-		case tagPrimaryVD:
-			vs.pvdLabel = dstring(b[24:56])
-		case tagPartitionDesc:
-			vs.parts[le.Uint16(b[22:])] = b
-		case tagLogicalVol:
-			vs.lvd = b
-		}
+		vs.keep(id, b)
 	}
 	if vs.lvd == nil || len(vs.parts) == 0 {
 		return vs, malformed("volume descriptor sequence at block %d has no logical volume or no partition descriptor", loc)
 	}
 	return vs, nil
+}
+
+// keep records descriptor b (tag id) unless a copy with a higher volume
+// descriptor sequence number came first (ECMA-167 3/8.4.3: it wins).
+func (vs *volumeSet) keep(id uint16, b []byte) {
+	key, seq := fmt.Sprint(id), le.Uint32(b[16:])
+	if id == tagPartitionDesc {
+		key += "/" + fmt.Sprint(le.Uint16(b[22:]))
+	}
+	if old, ok := vs.seqs[key]; ok && seq < old {
+		return
+	}
+	vs.seqs[key] = seq
+	switch id {
+	case tagPrimaryVD:
+		vs.pvdLabel = dstring(b[24:56])
+	case tagPartitionDesc:
+		vs.parts[le.Uint16(b[22:])] = b
+	case tagLogicalVol:
+		vs.lvd = b
+	}
 }
 
 // partition maps a partition's logical blocks to bytes of the image.
