@@ -122,6 +122,32 @@ func TestAnchorFallback(t *testing.T) {
 	checkSynth(t, img, 2048)
 }
 
+// vdPointer makes block at of img a volume descriptor pointer to a
+// sequence of 4 blocks at block to.
+func vdPointer(img []byte, bs, at, to int) {
+	b := img[at*bs : at*bs+512]
+	clear(b)
+	le.PutUint32(b[20:], uint32(4*bs))
+	le.PutUint32(b[24:], uint32(to))
+	tag(b, tagVDPointer, at)
+}
+
+// A volume descriptor pointer in the main sequence is followed: the
+// logical volume and terminating descriptors move to blocks 40-41 (tags
+// rewritten there), a pointer takes their place, the reserve sequence is
+// gone.
+func TestVolumeDescriptorPointer(t *testing.T) {
+	const bs = 2048
+	img := buildSynth(bs)
+	for i := range 2 {
+		copy(img[(40+i)*bs:(41+i)*bs], img[(34+i)*bs:(35+i)*bs])
+		tag(img[(40+i)*bs:(40+i)*bs+[]int{510, 512}[i]], le.Uint16(img[(40+i)*bs:]), 40+i)
+	}
+	vdPointer(img, bs, 34, 40)
+	clear(img[48*bs : 52*bs])
+	checkSynth(t, img, bs)
+}
+
 // TestHostile: structures that claim too much, or loop, are errors that
 // say what and where.
 func TestHostile(t *testing.T) {
@@ -148,6 +174,10 @@ func TestHostile(t *testing.T) {
 			copy(aed[24+16:], longAD4(bs+100, partLen+5, 0, 0))
 			tag(aed[:24+32], tagAllocExtent, 50)
 		}, false, "outside its partition"},
+		{"volume descriptor pointer loop", func(img []byte) {
+			vdPointer(img, bs, 34, 34)
+			vdPointer(img, bs, 48, 48)
+		}, true, "more than 16 pointers"},
 		{"partition maps overflow", func(img []byte) {
 			for _, at := range []int{34, 50} {
 				lvd := img[at*bs : at*bs+512]
