@@ -15,6 +15,8 @@
 //     ISO's loopback.cfg is used only when its source/configfile chain stays in the ISO.
 //     Detection has json tags and Lines() for `compose inspect`; its Warnings name entries
 //     whose initramfs would not find the ISO; ErrNoBootLayout says what was found.
+//     A tree with sources/boot.wim, an install image and bootmgr or efi/boot/boot{x64,aa64}.efi
+//     is family windows (InspectWindows): detected and shown, not booted.
 //   - CheckSecureBoot(fsys, Detection) → who signed the payload and whether Debian's shim
 //     will run it.
 //   - AssignPersistence([]PersistRequest) → each entry's Persistence: the ext4 label (stable,

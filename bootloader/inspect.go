@@ -79,6 +79,8 @@ type Detection struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Notes explain a choice that is not a problem (a loopback.cfg passed over).
 	Notes []string `json:"notes,omitempty"`
+	// Windows is a Windows installer's layout (family windows, windows.go).
+	Windows *WindowsLayout `json:"windows,omitempty"`
 }
 
 // Overrides are the manifest's `boot:`, `kernel:`, `initrd:` and `args:`; set fields win over
@@ -109,6 +111,11 @@ func Resolve(fsys fs.FS, volumeLabel string, ov Overrides) (Detection, error) {
 	}
 	if err != nil {
 		return Detection{}, fmt.Errorf("inspecting iso: %w", err)
+	}
+	if ov.Family == "" && t.windowsLike() {
+		if d, ok, err := InspectWindows(fsys, volumeLabel); ok || err != nil {
+			return d, err
+		}
 	}
 	d := Detection{Label: strings.TrimSpace(volumeLabel), EFILoaders: t.efiLoaders, EFIImage: t.efiImage, BIOSKernel: t.biosKernel}
 	d.OwnEFILoader = len(t.efiLoaders) > 0 || t.efiImage != ""
@@ -265,6 +272,9 @@ func (d Detection) Lines() []string {
 	add("live-media-path", d.LiveMediaPath)
 	add("squashfs image", d.LiveSquashImg)
 	add("init", d.Init)
+	if d.Windows != nil {
+		out = append(out, d.Windows.lines()...)
+	}
 	for _, n := range d.Notes {
 		add("note", n)
 	}

@@ -38,6 +38,8 @@ var forbidden = map[string][]string{
 	"compose/boottest":  {"config", "fetch", "bootloader", "compose", "cmd"},
 	// isoimage reads hostile ISOs for the planner and `compose inspect`.
 	"compose/isoimage": {"fetch", "compose", "cmd"},
+	// udf reads hostile UDF images from plain inputs.
+	"compose/udf": {"config", "fetch", "bootloader", "compose", "cmd"},
 	// converge changes a kit in place from plain data: no manifest, plan
 	// or fetcher.
 	"compose/converge": {"fetch", "cmd", "compose/boottest", "compose/isoimage", "compose/imagefile"},
@@ -78,7 +80,8 @@ var shared = map[string]bool{"config/firmware": true, "config/bytesize": true, "
 // would forbid but it builds on: compose/disk adds the journal with
 // ext4edit and names FAT entries with fatedit's alias generator (their
 // tests that build images with compose/disk are external test packages).
-var uses = map[string][]string{"compose/disk": {"compose/internal/ext4edit", "compose/internal/fatedit"}}
+var uses = map[string][]string{"compose/disk": {"compose/internal/ext4edit", "compose/internal/fatedit"},
+	"compose/isoimage": {"compose/udf", "compose/wim"}}
 
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}: {{join .Deps \" \"}}", module+"...").Output()

@@ -281,6 +281,9 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	}
 	defer im.Close()
 	p.Warnings = append(p.Warnings, im.Warnings...)
+	if err := windowsEntry(at, iso.Name, im); err != nil {
+		return err
+	}
 	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd, Args: iso.Args}
 	d, err := bootloader.Resolve(im, im.Label, ov)
 	if perr := im.Failed(); perr != nil {

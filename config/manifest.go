@@ -54,6 +54,10 @@ const (
 	BootMiso        BootFamily = "miso"
 	BootNixOS       BootFamily = "nixos"
 	BootAlpine      BootFamily = "alpine"
+	// BootWindows is detected (a Windows installer's UDF side), never
+	// given: it is not in BootFamilies, and plan refuses such an entry
+	// until compose can lay one out on a stick.
+	BootWindows BootFamily = "windows"
 )
 
 // BootFamilies lists every explicit override.

@@ -9,6 +9,12 @@
 // ISO boots and who signed its payload; InspectPersistent adds the storage and
 // kernel arguments `persistence:` would give an entry of it.
 //
+// An ISO whose UDF side holds a Windows installer (oscdimg's layout: its
+// ISO 9660 side is a README) is read from that side with compose/udf, as
+// hostile as the rest; Inspect then reports family windows with the
+// install image's editions (compose/wim) and makes no Secure Boot claim.
+// Any other UDF side is left unread.
+//
 // Only regular files are opened (a FIFO cannot block it); messages name an
 // ISO as the caller does (the manifest's name, never a cache path). It
 // writes nothing and prints nothing.

@@ -16,12 +16,14 @@ import (
 )
 
 // Image is an ISO opened read-only for inspection. Its FS is go-diskfs's
-// iso9660 behind a panic guard (guard.go): call Failed after using it, and
-// Close when done.
+// iso9660 behind a panic guard (guard.go), or compose/udf's reader when the
+// UDF side holds a Windows installer (UDF): call Failed after using it,
+// and Close when done.
 type Image struct {
 	fs.FS
 	Label    string
 	Warnings []string // e.g. a volume larger than the file (truncated download)
+	UDF      bool     // FS is the UDF side (a Windows installer), not ISO 9660
 	guard    *guard
 	close    func()
 }
@@ -83,7 +85,11 @@ func readISO(ctx context.Context, f isoFile, size int64, name string) (*Image, e
 	if w := vol.truncated(size); w != "" {
 		im.Warnings = append(im.Warnings, name+": "+w)
 	}
-	return im, g.failed()
+	if err := g.failed(); err != nil {
+		return nil, err
+	}
+	im.readUDF(ctx, f, size, name)
+	return im, nil
 }
 
 // Inspection is what `compose inspect` reports about one ISO.
@@ -125,6 +131,12 @@ func resolveImage(im *Image, name string, ov bootloader.Overrides) (_ *Inspectio
 		return nil, InspectErr(name, err)
 	}
 	r := &Inspection{Label: im.Label, Boot: d, Warnings: im.Warnings}
+	if d.Windows != nil {
+		// Whether shim and GRUB can chainload Windows' loader is not
+		// settled (issue 26): no claim either way.
+		r.Warnings = append(r.Warnings, windowsEditions(im, d.Windows, name)...)
+		return r, nil
+	}
 	sb, err := bootloader.CheckSecureBoot(im, d)
 	if perr := im.Failed(); perr != nil {
 		return nil, perr
