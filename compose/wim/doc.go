@@ -46,7 +46,9 @@
 // source front to back (resources that lie back to back are one read)
 // into two 4 MiB buffers, one read while the other is written; when the
 // source and the target are files and no integrity table needs the bytes,
-// the kernel copies them (copy_file_range). Split writes all parts to a
+// the kernel copies them (copy_file_range). WritePartAt does the same
+// into an io.WriterAt at an offset (a part's extent in an image file, with
+// the kernel copy when that is an *os.File). Split writes all parts to a
 // directory, each through a synced temporary file renamed into place,
 // removing every part it wrote if one fails.
 //
