@@ -6,9 +6,9 @@
 // total parts, GUID, and per image its index, names, edition, architecture,
 // sizes and file counts. ReadBlobTable reads the lookup table. Their input
 // is hostile: every offset is checked against the file's size, the XML
-// and the lookup table are bounded (MaxXMLSize, MaxBlobTableSize), and bad
-// input is an error wrapping ErrNotWIM, ErrMalformed or ErrUnsupported,
-// never a panic.
+// and the lookup table are bounded (MaxXMLSize, MaxImages,
+// MaxBlobTableSize), and bad input is an error wrapping ErrNotWIM,
+// ErrMalformed or ErrUnsupported, never a panic.
 //
 // PlanSplit plans splitting a WIM into parts of at most a given size
 // (MaxFAT32File for FAT32) named as Windows Setup looks for them:
