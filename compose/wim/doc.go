@@ -32,6 +32,12 @@
 //   - each part has an integrity table (SHA-1 per 10 MiB from the end of
 //     the header to the end of its lookup table) when the source has one.
 //
+// The source's lookup table is read as wimlib reads real WIMs: entries
+// readers ignore (duplicate hashes, unreferenced metadata, all-zero
+// hashes, empty blobs, another part's entries) are left out of the parts;
+// the metadata entries and the XML's images must match the header's image
+// count.
+//
 // A part's size counts all of it (header, resources, lookup table, XML,
 // integrity table) and never exceeds the limit. Refused, with ErrUnsupported
 // and the reason: solid WIMs (ESDs, LZMS; their resources hold many files
