@@ -6,9 +6,9 @@
 // total parts, GUID, and per image its index, names, edition, architecture,
 // sizes and file counts. ReadBlobTable reads the lookup table. Their input
 // is hostile: every offset is checked against the file's size, the XML
-// and the lookup table are bounded (MaxXMLSize, MaxBlobTableSize), and bad
-// input is an error wrapping ErrNotWIM, ErrMalformed or ErrUnsupported,
-// never a panic.
+// and the lookup table are bounded (MaxXMLSize, MaxImages,
+// MaxBlobTableSize), and bad input is an error wrapping ErrNotWIM,
+// ErrMalformed or ErrUnsupported, never a panic.
 //
 // PlanSplit plans splitting a WIM into parts of at most a given size
 // (MaxFAT32File for FAT32) named as Windows Setup looks for them:
@@ -32,6 +32,12 @@
 //   - each part has an integrity table (SHA-1 per 10 MiB from the end of
 //     the header to the end of its lookup table) when the source has one.
 //
+// The source's lookup table is read as wimlib reads real WIMs: entries
+// readers ignore (duplicate hashes, unreferenced metadata, all-zero
+// hashes, empty blobs, another part's entries) are left out of the parts;
+// the metadata entries and the XML's images must match the header's image
+// count.
+//
 // A part's size counts all of it (header, resources, lookup table, XML,
 // integrity table) and never exceeds the limit. Refused, with ErrUnsupported
 // and the reason: solid WIMs (ESDs, LZMS; their resources hold many files
@@ -46,7 +52,9 @@
 // source front to back (resources that lie back to back are one read)
 // into two 4 MiB buffers, one read while the other is written; when the
 // source and the target are files and no integrity table needs the bytes,
-// the kernel copies them (copy_file_range). Split writes all parts to a
+// the kernel copies them (copy_file_range). WritePartAt does the same
+// into an io.WriterAt at an offset (a part's extent in an image file, with
+// the kernel copy when that is an *os.File). Split writes all parts to a
 // directory, each through a synced temporary file renamed into place,
 // removing every part it wrote if one fails.
 //

@@ -123,12 +123,7 @@ func readXML(r io.ReaderAt, size int64, res ResHdr) ([]byte, error) {
 	return b, nil
 }
 
-// xmlWIM mirrors the parts of the XML data this package reports.
-type xmlWIM struct {
-	TotalBytes string     `xml:"TOTALBYTES"`
-	Images     []xmlImage `xml:"IMAGE"`
-}
-
+// xmlImage mirrors the parts of an IMAGE element this package reports.
 type xmlImage struct {
 	Index              string `xml:"INDEX,attr"`
 	Name               string `xml:"NAME"`
@@ -154,24 +149,69 @@ type xmlImage struct {
 	} `xml:"WINDOWS"`
 }
 
+// MaxImages is the most images a WIM may hold (wimlib's limit too); XML
+// data describing more is refused before it costs more memory.
+const MaxImages = 65535
+
 func parseXML(raw []byte, info *Info) error {
 	text, err := decodeUTF16(raw)
 	if err != nil {
 		return err
 	}
-	var doc xmlWIM
 	dec := xml.NewDecoder(strings.NewReader(text))
 	// The text is already decoded: a declaration naming UTF-16 is true of
 	// the bytes on disk, not of the string.
 	dec.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
-	if err := dec.Decode(&doc); err != nil {
+	if err := decodeWIM(dec, info); err != nil {
 		return fmt.Errorf("%w: XML data: %v", ErrMalformed, err)
 	}
-	info.TotalBytes = number(doc.TotalBytes)
-	for i, x := range doc.Images {
-		info.Images = append(info.Images, x.image(i+1))
-	}
 	return nil
+}
+
+// decodeWIM reads the WIM element's TOTALBYTES and IMAGEs one at a time,
+// so that a flood of images stops at MaxImages.
+func decodeWIM(dec *xml.Decoder, info *Info) error {
+	depth, root := 0, false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF && root {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				if root || t.Name.Local != "WIM" {
+					return fmt.Errorf("root element %s, want one WIM", t.Name.Local)
+				}
+				root = true
+			}
+			if depth == 1 && t.Name.Local == "IMAGE" {
+				if len(info.Images) == MaxImages {
+					return fmt.Errorf("more than %d images", MaxImages)
+				}
+				var x xmlImage
+				if err := dec.DecodeElement(&x, &t); err != nil {
+					return err
+				}
+				info.Images = append(info.Images, x.image(len(info.Images)+1))
+				continue
+			}
+			if depth == 1 && t.Name.Local == "TOTALBYTES" {
+				var v string
+				if err := dec.DecodeElement(&v, &t); err != nil {
+					return err
+				}
+				info.TotalBytes = number(v)
+				continue
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
 }
 
 func decodeUTF16(raw []byte) (string, error) {

@@ -165,6 +165,10 @@ func TestReadInfoMalformed(t *testing.T) {
 		{"xml odd", edit(func(b []byte) []byte { b[72]--; return b[:len(b)-1] }), ErrMalformed, "odd length"},
 		{"xml compressed", edit(func(b []byte) []byte { b[72+7] = ResCompressed; return b }), ErrUnsupported, "compressed XML"},
 		{"xml broken", synthWIM("<WIM><IMAGE></WIM>", VersionDefault, 0), ErrMalformed, "XML data"},
+		{"xml empty", synthWIM("", VersionDefault, 0), ErrMalformed, "XML data: EOF"},
+		{"xml root", synthWIM("<WIN></WIN>", VersionDefault, 0), ErrMalformed, "root element WIN, want one WIM"},
+		{"xml two roots", synthWIM("<WIM></WIM><WIM></WIM>", VersionDefault, 0), ErrMalformed, "root element WIM, want one WIM"},
+		{"image flood", synthWIM("<WIM>"+strings.Repeat("<IMAGE/>", MaxImages+1)+"</WIM>", VersionDefault, 0), ErrMalformed, "more than 65535 images"},
 		{"table past end", edit(func(b []byte) []byte { b[48] = 1; b[48+8] = 0xff; b[48+9] = 0xff; return b }), ErrMalformed, "lookup table"},
 		{"integrity past end", edit(func(b []byte) []byte { b[124] = 0xff; b[124+8] = 0xff; b[124+9] = 0xff; return b }), ErrMalformed, "integrity table"},
 	} {

@@ -135,13 +135,18 @@ func splittable(h *Header) error {
 // which is the images' order) from the file data, sorted by offset so the
 // source is read front to back, and refuses overlapping resources.
 func sortEntries(h *Header, entries []BlobEntry) (meta, data []BlobEntry, err error) {
+	seen := map[[20]byte]bool{}
 	for _, e := range entries {
-		if e.Res.Flags&ResSolid != 0 {
-			return nil, nil, fmt.Errorf("%w: solid resource at offset %d: solid (ESD) WIMs cannot be split", ErrUnsupported, e.Res.Offset)
+		keep, err := usable(h, e, len(meta))
+		if err != nil {
+			return nil, nil, err
 		}
-		if e.Metadata() {
+		switch {
+		case !keep:
+		case e.Metadata():
 			meta = append(meta, e)
-		} else {
+		case !seen[e.Hash]:
+			seen[e.Hash] = true
 			data = append(data, e)
 		}
 	}
@@ -152,11 +157,35 @@ func sortEntries(h *Header, entries []BlobEntry) (meta, data []BlobEntry, err er
 	all := slices.Concat(meta, data)
 	slices.SortStableFunc(all, func(a, b BlobEntry) int { return cmp.Compare(a.Res.Offset, b.Res.Offset) })
 	for i := 1; i < len(all); i++ {
-		if all[i].Res.StoredSize != 0 && all[i].Res.Offset < all[i-1].Res.End() {
+		if all[i].Res.Offset < all[i-1].Res.End() {
 			return nil, nil, fmt.Errorf("%w: resources at offsets %d and %d overlap", ErrMalformed, all[i-1].Res.Offset, all[i].Res.Offset)
 		}
 	}
 	return meta, data, nil
+}
+
+// usable says whether a lookup table entry is one a reader uses, by the
+// rules wimlib reads real WIMs with (Microsoft's among them): entries with
+// an all-zero hash, no data, another part's number, metadata nobody
+// references (WAIK's WinPE WIMs carry such) or metadata beyond the image
+// count are ignored, and so are left out of the parts; duplicates of a
+// hash are dropped by the caller.
+func usable(h *Header, e BlobEntry, metas int) (bool, error) {
+	switch {
+	case e.Res.Flags&ResSolid != 0:
+		return false, fmt.Errorf("%w: solid resource at offset %d: solid (ESD) WIMs cannot be split", ErrUnsupported, e.Res.Offset)
+	case e.Res.Flags&ResCompressed == 0 && e.Res.StoredSize != e.Res.OrigSize:
+		return false, fmt.Errorf("%w: uncompressed resource at offset %d stores %d bytes of %d", ErrMalformed, e.Res.Offset, e.Res.StoredSize, e.Res.OrigSize)
+	case e.Hash == [20]byte{} || e.Res.OrigSize == 0 || e.PartNumber != 1:
+		return false, nil
+	case !e.Metadata():
+		return true, nil
+	case e.RefCount == 0 || uint32(metas) == h.ImageCount:
+		return false, nil
+	case e.RefCount != 1:
+		return false, fmt.Errorf("%w: metadata resource at offset %d referenced %d times", ErrUnsupported, e.Res.Offset, e.RefCount)
+	}
+	return true, nil
 }
 
 // group assigns resources to parts: the metadata to part 1 with as much

@@ -47,6 +47,25 @@ func (p *SplitPlan) WritePart(w io.Writer, src io.ReaderAt, i int) error {
 	return nil
 }
 
+// WritePartAt writes part i of the plan into w at off (a part's place in
+// an image file, say), as WritePart does. When w and src are files and the
+// part has no integrity table, the kernel copies the resources.
+func (p *SplitPlan) WritePartAt(w io.WriterAt, off int64, src io.ReaderAt, i int) error {
+	return p.WritePart(&atWriter{w: w, off: off}, src, i)
+}
+
+// atWriter writes sequentially into an io.WriterAt from an offset.
+type atWriter struct {
+	w   io.WriterAt
+	off int64
+}
+
+func (a *atWriter) Write(b []byte) (int, error) {
+	n, err := a.w.WriteAt(b, a.off)
+	a.off += int64(n)
+	return n, err
+}
+
 // copyPiece copies a source range to the part: in the kernel when both
 // are files and no integrity table needs the bytes, else through bufs.
 func copyPiece(cw *checkWriter, src io.ReaderAt, p Piece, bufs [][]byte) error {
