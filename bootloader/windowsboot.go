@@ -72,18 +72,19 @@ func (w WindowsEntry) validate() error {
 	return nil
 }
 
-// windowsLoads are the entry's loaders as (guard, command) pairs, in the order GRUB tries
-// the guards.
+// loads are the entry's loaders as (condition, command) pairs, in the order GRUB tries the
+// conditions. A condition is the inside of a `[ ]` test: GRUB's script has no || or &&,
+// but its test has -a binding tighter than -o, so conditions join with -o.
 func (w WindowsEntry) loads() [][2]string {
 	var l [][2]string
 	if w.EFIX64 != "" {
-		l = append(l, [2]string{`[ "$grub_platform" = efi -a "$grub_cpu" = x86_64 ]`, "chainloader " + quote(w.EFIX64)})
+		l = append(l, [2]string{`"$grub_platform" = efi -a "$grub_cpu" = x86_64`, "chainloader " + quote(w.EFIX64)})
 	}
 	if w.EFIARM64 != "" {
-		l = append(l, [2]string{`[ "$grub_platform" = efi -a "$grub_cpu" = arm64 ]`, "chainloader " + quote(w.EFIARM64)})
+		l = append(l, [2]string{`"$grub_platform" = efi -a "$grub_cpu" = arm64`, "chainloader " + quote(w.EFIARM64)})
 	}
 	if w.BIOS != "" {
-		l = append(l, [2]string{`[ "$grub_platform" = pc ]`, "ntldr " + quote(w.BIOS)})
+		l = append(l, [2]string{`"$grub_platform" = pc`, "ntldr " + quote(w.BIOS)})
 	}
 	return l
 }
@@ -105,7 +106,7 @@ func (cw *cfgWriter) windowsEntry(w WindowsEntry) {
 	for i, l := range loads {
 		guards[i] = l[0]
 	}
-	cw.line(0, "if "+strings.Join(guards, " || ")+"; then")
+	cw.line(0, "if [ "+strings.Join(guards, " -o ")+" ]; then")
 	title := w.Title
 	if title == "" {
 		title = w.ID
@@ -123,7 +124,7 @@ func (cw *cfgWriter) windowsEntry(w WindowsEntry) {
 		if i == 0 {
 			kw = "if"
 		}
-		cw.line(3, kw, l[0]+"; then")
+		cw.line(3, kw, "[ "+l[0]+" ]; then")
 		cw.line(4, l[1])
 	}
 	cw.line(3, "fi")

@@ -180,17 +180,7 @@ func TestWindowsChainSBATlessUnderShim(t *testing.T) {
 	sb := locate(t, boottest.UEFISB)
 	sb.Vars = snakeoilVars
 	dir := t.TempDir()
-	files, err := ESPFiles(ESPOptions{Targets: []firmware.Firmware{firmware.UEFIX64}, SecureBoot: true, StickID: "winboot01"})
-	must(t, err)
-	var shim []byte
-	for _, f := range files {
-		if f.Path == "/EFI/BOOT/BOOTX64.EFI" {
-			shim = f.Data
-		}
-	}
-	if shim == nil {
-		t.Fatal("ESPFiles has no /EFI/BOOT/BOOTX64.EFI")
-	}
+	shim := shimx64(t)
 	key := filepath.Join(dir, "snakeoil.key")
 	run(t, "openssl", "pkey", "-in", snakeoilKey, "-passin", "pass:snakeoil", "-out", key)
 	esp := map[string][]byte{"/EFI/BOOT/BOOTX64.EFI": sbsignWith(t, dir, "shim", shim, key, snakeoilCert)}
@@ -214,4 +204,58 @@ func TestWindowsChainSBATlessUnderShim(t *testing.T) {
 			t.Logf("console tail:\n%s", tail(plainText(out)))
 		})
 	}
+}
+
+// TestWindowsEntryBootsStandins boots compose's Windows entry (Render's, unchanged) on each
+// firmware, from a FAT32 partition of its own found by its label, into a stand-in for the
+// Windows loader that firmware would start:
+//   - uefi-x64: the SBAT-less EFI stand-in, unsigned, Secure Boot off;
+//   - uefi-x64-sb (Microsoft's keys): Debian's shim, a Microsoft-signed loader, as
+//     /efi/boot/bootx64.efi: it runs only if the db check passes through GRUB's chainload,
+//     and shows it runs by failing to find its own second stage on that partition. It
+//     carries .sbat: the SBAT-less case is TestWindowsChainSBATlessUnderShim's;
+//   - bios: the real-mode bootmgr stand-in, started by ntldr.
+func TestWindowsEntryBootsStandins(t *testing.T) {
+	qemuTest(t)
+	dir := t.TempDir()
+	shim := shimx64(t)
+	w := WindowsEntry{Label: winLabel, EFIX64: "/efi/boot/bootx64.efi", BIOS: "/bootmgr"}
+	for _, c := range []struct {
+		fw     boottest.Variant
+		loader []byte
+		want   string
+		failOn string
+	}{
+		{boottest.UEFI, readStandin(t, "nosbat-x64.efi"), standinNoSBAT, sbRefusal},
+		{boottest.UEFISB, shim, `Failed to open \efi\boot\grubx64.efi - Not Found`, `Access Denied|bad shim signature|Security Violation|` + standinNoSBAT},
+		{boottest.BIOS, nil, "COMPOSE-WINDOWS-BOOTMGR-STANDIN", `error: |grub rescue>|` + standinNoSBAT},
+	} {
+		t.Run(string(c.fw), func(t *testing.T) {
+			d := filepath.Join(dir, string(c.fw))
+			must(t, os.MkdirAll(d, 0o755))
+			win := map[string][]byte{"/bootmgr": readStandin(t, "bootmgr")}
+			if c.loader != nil {
+				win["/efi/boot/bootx64.efi"] = c.loader
+			} else {
+				win["/efi/boot/bootx64.efi"] = readStandin(t, "nosbat-x64.efi")
+			}
+			img := winStick(t, d, winMenu(t, w), nil, win)
+			out := winBoot(t, d, img, locate(t, c.fw), []string{c.want}, c.failOn)
+			t.Logf("console tail:\n%s", tail(plainText(out)))
+		})
+	}
+}
+
+// shimx64 is the Microsoft-signed shim ESPFiles puts on the ESP.
+func shimx64(t *testing.T) []byte {
+	t.Helper()
+	files, err := ESPFiles(ESPOptions{Targets: []firmware.Firmware{firmware.UEFIX64}, SecureBoot: true, StickID: "winboot01"})
+	must(t, err)
+	for _, f := range files {
+		if f.Path == "/EFI/BOOT/BOOTX64.EFI" {
+			return f.Data
+		}
+	}
+	t.Fatal("ESPFiles has no /EFI/BOOT/BOOTX64.EFI")
+	return nil
 }

@@ -24,6 +24,9 @@ func TestWindowsStandinsAreTheirSource(t *testing.T) {
 		{"sbat-x64.efi", [][]string{
 			{"as", "--64", "--defsym", "SBAT=1", "-o", "o", "efi.S"},
 			{"ld", "-m", "i386pep", "--subsystem", "10", "-e", "efi_main", "--no-insert-timestamp", "-s", "-o", "out", "o"}}},
+		{"bootmgr", [][]string{
+			{"as", "--64", "-o", "o", "bootmgr.S"},
+			{"ld", "-m", "elf_x86_64", "-Ttext=0", "-e", "start", "--oformat=binary", "-o", "out", "o"}}},
 	}
 	for _, b := range builds {
 		for _, c := range b.cmds {
@@ -56,7 +59,7 @@ func TestRenderWindowsEntry(t *testing.T) {
 	must(t, err)
 	got := string(cfg)
 	for _, want := range []string{
-		`if [ "$grub_platform" = efi -a "$grub_cpu" = x86_64 ] || [ "$grub_platform" = efi -a "$grub_cpu" = arm64 ] || [ "$grub_platform" = pc ]; then`,
+		`if [ "$grub_platform" = efi -a "$grub_cpu" = x86_64 -o "$grub_platform" = efi -a "$grub_cpu" = arm64 -o "$grub_platform" = pc ]; then`,
 		"menuentry 'Windows 11 Setup' --id 'win11' {",
 		"if search --no-floppy --set=root --label 'WIN11'; then",
 		`if [ "$grub_platform" = efi -a "$grub_cpu" = x86_64 ]; then` + "\n        chainloader '/efi/boot/bootx64.efi'",
