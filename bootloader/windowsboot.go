@@ -15,9 +15,9 @@ import (
 // data-partition entries do), else by Label (the FAT volume label). It then starts the
 // ISO's own loader, not a copy: on UEFI `chainloader` of EFIX64 or EFIARM64, which under
 // Secure Boot passes shim's verification (shim 16.1 hooks LoadImage; an image without an
-// .sbat section is accepted there when the firmware's db or shim's keys sign it, see
-// WindowsSecureBootNote); on BIOS `ntldr` of BIOS, which starts bootmgr the way a volume
-// boot record would.
+// .sbat section is accepted there when the firmware's db or shim's keys sign it: proven
+// with a db-signed stand-in, not a real bootmgfw.efi); on BIOS `ntldr` of BIOS, which
+// starts bootmgr the way a volume boot record would.
 type WindowsEntry struct {
 	ID       string // unique among all entries; the manifest name
 	Title    string // shown in the menu; "" shows ID
@@ -27,12 +27,6 @@ type WindowsEntry struct {
 	EFIARM64 string // path of the arm64 EFI loader, e.g. /efi/boot/bootaa64.efi; "" = none
 	BIOS     string // path of the BIOS boot manager, e.g. /bootmgr; "" = none
 }
-
-// WindowsSecureBootNote says what compose's boot tests prove of a Windows entry under Secure
-// Boot, for plan and README to repeat rather than claim more.
-const WindowsSecureBootNote = "with Secure Boot on, GRUB chainloads the loader through shim 16.1's " +
-	"verification, which accepts a loader without an .sbat section when a db key signs it " +
-	"(proven in QEMU with a db-signed stand-in, not with a real bootmgfw.efi)"
 
 var (
 	winPathRe  = regexp.MustCompile(`^/[A-Za-z0-9._/-]+$`)
