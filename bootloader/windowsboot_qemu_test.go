@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,6 +185,10 @@ func TestWindowsChainSBATlessUnderShim(t *testing.T) {
 	key := filepath.Join(dir, "snakeoil.key")
 	run(t, "openssl", "pkey", "-in", snakeoilKey, "-passin", "pass:snakeoil", "-out", key)
 	esp := map[string][]byte{"/EFI/BOOT/BOOTX64.EFI": sbsignWith(t, dir, "shim", shim, key, snakeoilCert)}
+	// A key of our own that no store holds: a signature alone must not pass.
+	otherKey, otherCert := filepath.Join(dir, "other.key"), filepath.Join(dir, "other.pem")
+	run(t, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=compose test key in no db/",
+		"-days", "1", "-keyout", otherKey, "-out", otherCert)
 	cases := []struct {
 		name    string
 		standin []byte
@@ -193,6 +198,7 @@ func TestWindowsChainSBATlessUnderShim(t *testing.T) {
 		{"db-signed, no .sbat", sbsignWith(t, dir, "nosbat", readStandin(t, "nosbat-x64.efi"), key, snakeoilCert), standinNoSBAT, sbRefusal},
 		{"db-signed, .sbat", sbsignWith(t, dir, "sbat", readStandin(t, "sbat-x64.efi"), key, snakeoilCert), standinSBAT, sbRefusal},
 		{"unsigned, no .sbat (refused)", readStandin(t, "nosbat-x64.efi"), "error: bad shim signature", standinNoSBAT},
+		{"signed by a key not in db, no .sbat (refused)", sbsignWith(t, dir, "otherkey", readStandin(t, "nosbat-x64.efi"), otherKey, otherCert), "error: bad shim signature", standinNoSBAT},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -221,17 +227,26 @@ func TestWindowsEntryBootsStandins(t *testing.T) {
 	shim := shimx64(t)
 	w := WindowsEntry{Label: winLabel, EFIX64: "/efi/boot/bootx64.efi", BIOS: "/bootmgr"}
 	for _, c := range []struct {
+		name   string
 		fw     boottest.Variant
+		label  string // the entry's; "" = winLabel
 		loader []byte
 		want   string
 		failOn string
 	}{
-		{boottest.UEFI, readStandin(t, "nosbat-x64.efi"), standinNoSBAT, sbRefusal},
-		{boottest.UEFISB, shim, `Failed to open \efi\boot\grubx64.efi - Not Found`, `Access Denied|bad shim signature|Security Violation|` + standinNoSBAT},
-		{boottest.BIOS, nil, "COMPOSE-WINDOWS-BOOTMGR-STANDIN", `error: |grub rescue>|` + standinNoSBAT},
+		{"uefi-x64", boottest.UEFI, "", readStandin(t, "nosbat-x64.efi"), standinNoSBAT, sbRefusal},
+		{"uefi-x64-sb", boottest.UEFISB, "", shim, `Failed to open \efi\boot\grubx64.efi - Not Found`, `Access Denied|bad shim signature|Security Violation|` + standinNoSBAT},
+		{"bios", boottest.BIOS, "", nil, "COMPOSE-WINDOWS-BOOTMGR-STANDIN", `error: |grub rescue>|` + standinNoSBAT},
+		// No partition has the label: search says "error: no such device", and the entry
+		// says which partition it missed instead of starting what root still points to.
+		{"bios, label not found", boottest.BIOS, "NOSUCHLABEL", nil, "Windows partition not found (label NOSUCHLABEL)", `grub rescue>|COMPOSE-WINDOWS-BOOTMGR-STANDIN`},
 	} {
-		t.Run(string(c.fw), func(t *testing.T) {
-			d := filepath.Join(dir, string(c.fw))
+		t.Run(c.name, func(t *testing.T) {
+			d := filepath.Join(dir, strings.NewReplacer(" ", "_", ",", "").Replace(c.name)) // QEMU splits -drive on commas
+			e := w
+			if c.label != "" {
+				e.Label = c.label
+			}
 			must(t, os.MkdirAll(d, 0o755))
 			win := map[string][]byte{"/bootmgr": readStandin(t, "bootmgr")}
 			if c.loader != nil {
@@ -239,7 +254,7 @@ func TestWindowsEntryBootsStandins(t *testing.T) {
 			} else {
 				win["/efi/boot/bootx64.efi"] = readStandin(t, "nosbat-x64.efi")
 			}
-			img := winStick(t, d, winMenu(t, w), nil, win)
+			img := winStick(t, d, winMenu(t, e), nil, win)
 			out := winBoot(t, d, img, locate(t, c.fw), []string{c.want}, c.failOn)
 			t.Logf("console tail:\n%s", tail(plainText(out)))
 		})
