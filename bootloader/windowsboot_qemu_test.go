@@ -230,16 +230,19 @@ func TestWindowsEntryBootsStandins(t *testing.T) {
 		name   string
 		fw     boottest.Variant
 		label  string // the entry's; "" = winLabel
+		marker string // the entry's, also put on the partition
 		loader []byte
 		want   string
 		failOn string
 	}{
-		{"uefi-x64", boottest.UEFI, "", readStandin(t, "nosbat-x64.efi"), standinNoSBAT, sbRefusal},
-		{"uefi-x64-sb", boottest.UEFISB, "", shim, `Failed to open \efi\boot\grubx64.efi - Not Found`, `Access Denied|bad shim signature|Security Violation|` + standinNoSBAT},
-		{"bios", boottest.BIOS, "", nil, "COMPOSE-WINDOWS-BOOTMGR-STANDIN", `error: |grub rescue>|` + standinNoSBAT},
+		{"uefi-x64", boottest.UEFI, "", "", readStandin(t, "nosbat-x64.efi"), standinNoSBAT, sbRefusal},
+		{"uefi-x64-sb", boottest.UEFISB, "", "", shim, `Failed to open \efi\boot\grubx64.efi - Not Found`, `Access Denied|bad shim signature|Security Violation|` + standinNoSBAT},
+		{"bios", boottest.BIOS, "", "", nil, "COMPOSE-WINDOWS-BOOTMGR-STANDIN", `error: |grub rescue>|` + standinNoSBAT},
+		// The label matches nothing, the marker file is on the Windows partition: found.
+		{"bios, found by marker", boottest.BIOS, "NOSUCHLABEL", "/compose-win.marker", nil, "COMPOSE-WINDOWS-BOOTMGR-STANDIN", `error: |grub rescue>|` + standinNoSBAT},
 		// No partition has the label: search says "error: no such device", and the entry
 		// says which partition it missed instead of starting what root still points to.
-		{"bios, label not found", boottest.BIOS, "NOSUCHLABEL", nil, "Windows partition not found (label NOSUCHLABEL)", `grub rescue>|COMPOSE-WINDOWS-BOOTMGR-STANDIN`},
+		{"bios, label not found", boottest.BIOS, "NOSUCHLABEL", "", nil, "Windows partition not found (label NOSUCHLABEL)", `grub rescue>|COMPOSE-WINDOWS-BOOTMGR-STANDIN`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := filepath.Join(dir, strings.NewReplacer(" ", "_", ",", "").Replace(c.name)) // QEMU splits -drive on commas
@@ -253,6 +256,10 @@ func TestWindowsEntryBootsStandins(t *testing.T) {
 				win["/efi/boot/bootx64.efi"] = c.loader
 			} else {
 				win["/efi/boot/bootx64.efi"] = readStandin(t, "nosbat-x64.efi")
+			}
+			if c.marker != "" {
+				e.Marker = c.marker
+				win[c.marker] = []byte("winboot01\n")
 			}
 			img := winStick(t, d, winMenu(t, e), nil, win)
 			out := winBoot(t, d, img, locate(t, c.fw), []string{c.want}, c.failOn)
