@@ -66,21 +66,20 @@ func (w WindowsEntry) validate() error {
 	return nil
 }
 
-// loads are the entry's loaders as (condition, command) pairs, in the order GRUB tries the
-// conditions. A condition is the inside of a `[ ]` test: GRUB's script has no || or &&,
-// but its test has -a binding tighter than -o, so conditions join with -o.
-func (w WindowsEntry) loads() [][2]string {
-	var l [][2]string
+// guard is the condition under which some loader of w can run, the inside of a `[ ]`
+// test: GRUB's script has no || or &&, but its test has -a binding tighter than -o.
+func (w WindowsEntry) guard() string {
+	var c []string
 	if w.EFIX64 != "" {
-		l = append(l, [2]string{`"$grub_platform" = efi -a "$grub_cpu" = x86_64`, "chainloader " + quote(w.EFIX64)})
+		c = append(c, `"$grub_platform" = efi -a "$grub_cpu" = x86_64`)
 	}
 	if w.EFIARM64 != "" {
-		l = append(l, [2]string{`"$grub_platform" = efi -a "$grub_cpu" = arm64`, "chainloader " + quote(w.EFIARM64)})
+		c = append(c, `"$grub_platform" = efi -a "$grub_cpu" = arm64`)
 	}
 	if w.BIOS != "" {
-		l = append(l, [2]string{`"$grub_platform" = pc`, "ntldr " + quote(w.BIOS)})
+		c = append(c, `"$grub_platform" = pc`)
 	}
-	return l
+	return strings.Join(c, " -o ")
 }
 
 // ShownWindows reports whether the menu shows w when GRUB runs with $grub_platform and
@@ -95,12 +94,7 @@ func ShownWindows(w WindowsEntry, platform, cpu string) bool {
 // search is checked: when it finds nothing, root stays on the ESP, whose
 // /efi/boot/bootx64.efi is shim, and chainloading that would restart compose's own menu.
 func (cw *cfgWriter) windowsEntry(w WindowsEntry) {
-	loads := w.loads()
-	guards := make([]string, len(loads))
-	for i, l := range loads {
-		guards[i] = l[0]
-	}
-	cw.line(0, "if [ "+strings.Join(guards, " -o ")+" ]; then")
+	cw.line(0, "if [ "+w.guard()+" ]; then")
 	title := w.Title
 	if title == "" {
 		title = w.ID
@@ -113,19 +107,41 @@ func (cw *cfgWriter) windowsEntry(w WindowsEntry) {
 		what = "marker " + w.Marker
 	}
 	cw.line(2, "if "+find+"; then")
-	for i, l := range loads {
-		kw := "elif"
-		if i == 0 {
-			kw = "if"
-		}
-		cw.line(3, kw, "[ "+l[0]+" ]; then")
-		cw.line(4, l[1])
-	}
-	cw.line(3, "fi")
+	cw.loaders(3, w)
 	cw.line(2, "else")
 	cw.line(3, "echo", quote("Windows partition not found ("+what+")"))
 	cw.line(3, "sleep 5")
 	cw.line(2, "fi")
 	cw.line(1, "}")
 	cw.line(0, "fi")
+}
+
+// loaders writes the platform and CPU choice the way the rest of grub.cfg does
+// (if efi … else …), so one reading of the script tells which GRUB runs each command.
+func (cw *cfgWriter) loaders(depth int, w WindowsEntry) {
+	cw.line(depth, `if [ "$grub_platform" = efi ]; then`)
+	var efi [][2]string
+	for _, l := range [][2]string{{"x86_64", w.EFIX64}, {"arm64", w.EFIARM64}} {
+		if l[1] != "" {
+			efi = append(efi, l)
+		}
+	}
+	for i, l := range efi {
+		kw := "elif"
+		if i == 0 {
+			kw = "if"
+		}
+		cw.line(depth+1, kw, `[ "$grub_cpu" = `+l[0]+` ]; then`)
+		cw.line(depth+2, "chainloader", quote(l[1]))
+	}
+	if len(efi) > 0 {
+		cw.line(depth+1, "fi")
+	} else { // unreachable behind the entry's guard; GRUB wants a command here
+		cw.line(depth+1, "echo", quote("no EFI loader on this partition"))
+	}
+	if w.BIOS != "" {
+		cw.line(depth, "else")
+		cw.line(depth+1, "ntldr", quote(w.BIOS))
+	}
+	cw.line(depth, "fi")
 }

@@ -62,9 +62,16 @@ func TestRenderWindowsEntry(t *testing.T) {
 		`if [ "$grub_platform" = efi -a "$grub_cpu" = x86_64 -o "$grub_platform" = efi -a "$grub_cpu" = arm64 -o "$grub_platform" = pc ]; then`,
 		"menuentry 'Windows 11 Setup' --id 'win11' {",
 		"if search --no-floppy --set=root --label 'WIN11'; then",
-		`if [ "$grub_platform" = efi -a "$grub_cpu" = x86_64 ]; then` + "\n        chainloader '/efi/boot/bootx64.efi'",
-		`elif [ "$grub_platform" = efi -a "$grub_cpu" = arm64 ]; then` + "\n        chainloader '/efi/boot/bootaa64.efi'",
-		`elif [ "$grub_platform" = pc ]; then` + "\n        ntldr '/bootmgr'",
+		`      if [ "$grub_platform" = efi ]; then
+        if [ "$grub_cpu" = x86_64 ]; then
+          chainloader '/efi/boot/bootx64.efi'
+        elif [ "$grub_cpu" = arm64 ]; then
+          chainloader '/efi/boot/bootaa64.efi'
+        fi
+      else
+        ntldr '/bootmgr'
+      fi
+`,
 		"echo 'Windows partition not found (label WIN11)'",
 		"set default='win11'",
 	} {
@@ -129,5 +136,15 @@ func TestRenderWindowsRejects(t *testing.T) {
 	_, err := Render(Menu{Windows: []WindowsEntry{ok}}, []Entry{{ID: "win", ISOPath: "/a.iso", Boot: Detection{Family: Live, Kernel: "/k"}}})
 	if err == nil || !strings.Contains(err.Error(), "used twice") {
 		t.Errorf("iso and windows entry with one id: err = %v", err)
+	}
+}
+
+// windowsFixtures are Windows entries of every shape Render writes: all loaders, EFI only,
+// BIOS only, found by label or by marker.
+func windowsFixtures() []WindowsEntry {
+	return []WindowsEntry{
+		{ID: "win-all", Label: "WIN11", EFIX64: "/efi/boot/bootx64.efi", EFIARM64: "/efi/boot/bootaa64.efi", BIOS: "/bootmgr"},
+		{ID: "win-efi", Marker: "/compose-win-efi.marker", EFIX64: "/efi/boot/bootx64.efi"},
+		{ID: "win-bios", Label: "WIN10", BIOS: "/bootmgr"},
 	}
 }
