@@ -27,7 +27,10 @@
 //     GRUB's script language; only commands built into Debian's signed GRUB and the BIOS
 //     core.img are emitted. Each entry starts from the partition GRUB started on and has loop
 //     devices of its own, released before they are made again. An Entry's Persistence
-//     arguments follow its family's.
+//     arguments follow its family's. Menu.Windows adds entries that start a Windows
+//     installer's own loader from its FAT32 partition (found by label or marker file):
+//     chainloader on UEFI (through shim's verification under Secure Boot), ntldr of
+//     bootmgr on BIOS.
 //
 // The package prints nothing and touches no device.
 package bootloader

@@ -70,7 +70,7 @@ var commandModule = map[string]string{
 	"serial": "serial", "terminal_input": "terminal", "terminal_output": "terminal",
 	"loopback": "loopback", "linux": "linux", "initrd": "linux", "linux16": "linux16",
 	"probe": "probe", "configfile": "configfile", "chainloader": "chain", "fwsetup": "efifwsetup",
-	"reboot": "reboot", "halt": "halt", "search": "search",
+	"reboot": "reboot", "halt": "halt", "search": "search", "ntldr": "ntldr", "sleep": "sleep",
 }
 
 // everyRender renders every fixture under every console and Secure Boot setting, plus the
@@ -81,7 +81,7 @@ func everyRender(t *testing.T) []string {
 	entries := entriesOf(t, fixtures())
 	for _, c := range []Console{ConsoleVGA, ConsoleSerial, ConsoleBoth} {
 		for _, sb := range []bool{false, true} {
-			b, err := Render(Menu{Title: "t", Timeout: time.Second, Console: c, SecureBoot: sb}, entries)
+			b, err := Render(Menu{Title: "t", Timeout: time.Second, Console: c, SecureBoot: sb, Windows: windowsFixtures()}, entries)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,7 @@ func TestRenderedCommandsAreBuiltIntoEveryGRUB(t *testing.T) {
 			}
 		}
 	}
-	for _, must := range []string{"probe", "loopback", "linux", "chainloader", "fwsetup", "linux16", "serial", "search"} {
+	for _, must := range []string{"probe", "loopback", "linux", "chainloader", "fwsetup", "linux16", "serial", "search", "ntldr"} {
 		if !seen[must] {
 			t.Errorf("renders never emitted %q: the check did not cover it", must)
 		}

@@ -22,11 +22,12 @@ const (
 // Menu is the menu-wide part of grub.cfg.
 type Menu struct {
 	Title      string
-	Timeout    time.Duration // rounded up to seconds; negative waits for a key forever
-	Default    string        // an Entry.ID, or "" for the first entry
-	Console    Console       // "" means vga
-	SecureBoot bool          // adds the MokManager entry
-	Keys       []string      // ESP paths of the certificates to enrol, named in MokManager's title
+	Timeout    time.Duration  // rounded up to seconds; negative waits for a key forever
+	Default    string         // an Entry.ID, or "" for the first entry
+	Console    Console        // "" means vga
+	SecureBoot bool           // adds the MokManager entry
+	Keys       []string       // ESP paths of the certificates to enrol, named in MokManager's title
+	Windows    []WindowsEntry // after the ISO entries, before the fixed ones
 }
 
 // Entry is one ISO's menu entry.
@@ -75,6 +76,9 @@ func Render(m Menu, entries []Entry) ([]byte, error) {
 			return nil, fmt.Errorf("menu entry %q: %w", e.ID, err)
 		}
 	}
+	for _, we := range m.Windows {
+		w.windowsEntry(we)
+	}
 	w.fixedEntries(m)
 	return w.Bytes(), nil
 }
@@ -106,6 +110,10 @@ func validate(m Menu, entries []Entry) error {
 		if e.Volume != "" && !isoPathRe.MatchString(e.Volume) {
 			return fmt.Errorf("menu entry %q: volume marker %q: want an absolute path of [A-Za-z0-9._/-]", e.ID, e.Volume)
 		}
+	}
+	ids, err := validateWindows(m.Windows, ids)
+	if err != nil {
+		return err
 	}
 	if m.Default != "" && !slices.Contains(ids, m.Default) {
 		return fmt.Errorf("menu default %q is not an entry id", m.Default)

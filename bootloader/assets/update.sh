@@ -114,8 +114,9 @@ take "$X"  usr/lib/grub/i386-pc/boot.img                     grub-pc-bin:amd64  
 
 # --- legacy BIOS core.img -----------------------------------------------------------------
 # The modules must cover every command bootloader.Render can emit (bootloader tests check
-# this list against the renderer); probe is needed by dracut entries, linux16 by iPXE.
-BIOS_MODULES="biosdisk part_gpt part_msdos fat iso9660 udf ext2 btrfs xfs squash4 loopback
+# this list against the renderer); probe is needed by dracut entries, linux16 by iPXE, ntldr
+# by Windows entries (bootmgr).
+BIOS_MODULES="biosdisk part_gpt part_msdos fat ntldr iso9660 udf ext2 btrfs xfs squash4 loopback
 linux linux16 chain normal configfile search search_fs_file search_fs_uuid search_label
 regexp probe serial terminal echo test true sleep ls cat minicmd gzio xzio lzopio zstd halt
 reboot keystatus"
