@@ -2,8 +2,8 @@ package disk
 
 import (
 	"crypto/sha256"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
