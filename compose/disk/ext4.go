@@ -44,6 +44,11 @@ func (b *builder) fillExt4(p *Partition) error {
 			return err
 		}
 	}
+	for _, d := range p.dirs {
+		if err := fs.Mkdir(extPath(d)); err != nil {
+			return fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
 	if err := fixExt4(b.f, p.Offset, b.l.Time, seedBytes(b.l.seed, ext4Purpose(p, "ext4 hash seed"))); err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ type Partition struct {
 	// (Spec.Persist); "" for every other partition.
 	Persistence string
 
+	dirs []string    // Persist.Dirs
 	keep bool        // Persist.Keep: Build writes none of its bytes
 	from io.ReaderAt // Persist.From: where a kept partition's bytes are copied from
 }

@@ -16,11 +16,12 @@ import (
 // partition needs its room, and a rebuild in full lays everything else
 // out in front of it (Offset).
 type Persist struct {
-	Entry string // the menu entry it belongs to, for messages
-	Name  string // GPT partition name
-	Label string // ext4 volume label, at most 16 bytes
-	Size  int64  // bytes, a multiple of 1 MiB
-	Files []File // written into the fresh file system
+	Entry string   // the menu entry it belongs to, for messages
+	Name  string   // GPT partition name
+	Label string   // ext4 volume label, at most 16 bytes
+	Size  int64    // bytes, a multiple of 1 MiB
+	Files []File   // written into the fresh file system
+	Dirs  []string // empty directories it gets (dracut's overlayfs upper and work)
 	// Offset, when nonzero, is where the partition already is on the
 	// target (a rebuild in full keeping the user's data): the layout puts
 	// it there and everything else around it. New ones (Offset 0) go
@@ -65,7 +66,7 @@ func persistBlock(spec Spec, end int64) ([]Partition, int64, error) {
 			return nil, 0, fmt.Errorf("persistence partition of %s at byte %d (%d bytes) does not fit below byte %d, MiB-aligned", ps.Entry, off, ps.Size, end)
 		}
 		out = append(out, Partition{Name: ps.Name, Type: TypeLinuxData, FS: FSExt4, Label: ps.Label, Files: ps.Files,
-			Content: ext4Need(ps.Files), Offset: off, Size: ps.Size, GUID: ps.GUID, Persistence: ps.Entry, keep: ps.Keep, from: ps.From})
+			Content: ext4Need(ps.Files), Offset: off, Size: ps.Size, GUID: ps.GUID, Persistence: ps.Entry, dirs: ps.Dirs, keep: ps.Keep, from: ps.From})
 	}
 	slices.SortFunc(out, func(a, b Partition) int { return int(a.Offset/mib - b.Offset/mib) })
 	for i := 1; i < len(out); i++ {

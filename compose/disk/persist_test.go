@@ -19,7 +19,7 @@ func persistSpec(size int64) Spec {
 	conf := []File{{Path: "/persistence.conf", Data: []byte("/ union\n")}}
 	spec.Persist = []Persist{
 		{Entry: "debian", Name: "persist debian", Label: "persist-debian", Size: 64 * mib, Files: conf},
-		{Entry: "kali", Name: "persist kali", Label: "persist-kali", Size: 96 * mib, Files: conf},
+		{Entry: "kali", Name: "persist kali", Label: "persist-kali", Size: 96 * mib, Files: conf, Dirs: []string{"/overlayfs", "/ovlwork"}},
 	}
 	return spec
 }
@@ -53,6 +53,9 @@ func TestPersistAtTheEnd(t *testing.T) {
 		part := extract(t, img, kali)
 		if out := testenv.Run(t, "debugfs", "-R", "stats", part); !strings.Contains(out, "Filesystem volume name:   persist-kali") {
 			t.Errorf("size %d: debugfs stats:\n%s", size, out)
+		}
+		if out := testenv.Run(t, "debugfs", "-R", "ls -l /", part); !strings.Contains(out, "ovlwork") || !strings.Contains(out, "overlayfs") {
+			t.Errorf("size %d: no dirs /overlayfs and /ovlwork:\n%s", size, out)
 		}
 	}
 }
