@@ -32,7 +32,7 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 	if err != nil {
 		return err
 	}
-	p.spec = disk.Spec{Size: sizeOf(m), Seed: seed[:], ESP: disk.ESP{Label: m.Label},
+	p.spec = disk.Spec{Size: max(sizeOf(m), p.keepSize), Seed: seed[:], ESP: disk.ESP{Label: m.Label},
 		ISOs: isos, Placement: placement[m.Storage], Journal: true, Persist: p.spec.Persist}
 	for _, b := range boot {
 		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: b.Path, Data: b.Data})

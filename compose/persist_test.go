@@ -3,6 +3,7 @@ package compose
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,10 +18,10 @@ import (
 
 // persistKit writes a manifest naming the ISOs, each with the persistence
 // size given beside it (0: none), and loads it.
-func persistKit(t testing.TB, dir string, isos []string, sizes []string) *config.Manifest {
+func persistKit(t testing.TB, dir string, isos []string, sizes []string, top ...string) *config.Manifest {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\nlabel: testkit\nfirmware: [bios, uefi-x64]\nmenu:\n  console: serial\nisos:\n")
+	fmt.Fprintf(&b, "version: 1\nlabel: testkit\nfirmware: [bios, uefi-x64]\n%smenu:\n  console: serial\nisos:\n", strings.Join(top, ""))
 	for i, iso := range isos {
 		name := strings.TrimSuffix(filepath.Base(iso), ".iso")
 		fmt.Fprintf(&b, "  - name: %s\n    path: %s\n    sha256: %q\n    boot: live\n", name, iso, sha256File(t, iso))
@@ -180,5 +181,51 @@ func TestPersistenceKeptOnConverge(t *testing.T) {
 		if i < 0 || p.Persistence[i].Action != PersistDiscard || p.Persistence[i].Used < 800000 {
 			t.Errorf("%v: persistence %+v", sizes, p.Persistence)
 		}
+	}
+}
+
+// TestPersistenceKeptOnRecreate: --recreate keeps a persistence partition
+// at its offset with its bytes and GUID, lays the rest out in front, and
+// refuses to discard one (removed from the manifest) not named.
+func TestPersistenceKeptOnRecreate(t *testing.T) {
+	testenv.Tools(t, "xorriso", "fsck.fat", "sgdisk", "e2fsck", "debugfs")
+	dir := t.TempDir()
+	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
+	cache, img := filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img")
+	build(t, persistKit(t, dir, []string{a, b}, []string{"64MiB", ""}, "size: 300MiB\n"), cache, img)
+	pt := checkKit(t, img).Persistence[0]
+	work := userWork(t, img, pt)
+
+	v2 := filepath.Join(dir, "v2")
+	os.Mkdir(v2, 0o755)
+	c := liveISO(t, v2, "gamma", "c")
+	m := persistKit(t, dir, []string{a, c}, []string{"64MiB", "80MiB"}, "size: 300MiB\n")
+	p := planAgainst(t, m, cache, img, PlanOptions{Recreate: true})
+	if len(p.Persistence) != 2 || p.Persistence[0].Action != PersistCreate || p.Persistence[1].Action != PersistKeep || p.Persistence[1].Offset != pt.Offset {
+		t.Fatalf("plan's persistence: %+v", p.Persistence)
+	}
+	if _, err := Build(context.Background(), p, BuildOptions{Recreate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if out := testenv.Run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
+		t.Fatalf("sgdisk -v: %s", out)
+	}
+	tg := checkKit(t, img)
+	if len(tg.Persistence) != 2 || !bytes.Equal(persistBytes(t, img, pt), work) {
+		t.Fatalf("after --recreate: %+v; alpha's bytes kept: %v", tg.Persistence, bytes.Equal(persistBytes(t, img, pt), work))
+	}
+	for _, h := range tg.Persistence {
+		if h.Entry == "alpha" && (h.GUID != pt.GUID || h.Offset != pt.Offset) {
+			t.Errorf("alpha's partition moved or changed GUID: %+v, was %+v", h, pt)
+		}
+	}
+	gone := persistKit(t, dir, []string{a, c}, []string{"", "80MiB"}, "size: 300MiB\n")
+	p = planAgainst(t, gone, cache, img, PlanOptions{Recreate: true})
+	err := p.checkDiscard(nil)
+	if !errors.Is(err, ErrPersistenceData) || !strings.Contains(err.Error(), "--discard-persistence alpha") {
+		t.Fatalf("discarding alpha's persistence unnamed: %v", err)
+	}
+	if err := p.checkDiscard([]string{"alpha"}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -67,6 +67,7 @@ type Plan struct {
 	// kit keeps stay as the record has them.
 	have     map[string]converge.TargetPersistence
 	haveList []converge.TargetPersistence // in disk order
+	keepSize int64                        // a rewrite keeping persistence partitions keeps the size
 }
 
 // PlanOptions tune MakePlan.
@@ -211,6 +212,13 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	p.haveOf(target)
 	if err := p.assignPersistence(m); err != nil {
 		return nil, err
+	}
+	old, oldSize, err := recreateTarget(imagePath, o)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		p.keepOnRecreate(old, oldSize)
 	}
 	if err := p.layout(m, l, isos, o); err != nil {
 		return nil, err
