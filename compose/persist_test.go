@@ -21,7 +21,10 @@ import (
 func persistKit(t testing.TB, dir string, isos []string, sizes []string, top ...string) *config.Manifest {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\nlabel: testkit\nfirmware: [bios, uefi-x64]\n%smenu:\n  console: serial\nisos:\n", strings.Join(top, ""))
+	if len(top) == 0 {
+		top = []string{"firmware: [bios, uefi-x64]\n"}
+	}
+	fmt.Fprintf(&b, "version: 1\nlabel: testkit\n%smenu:\n  console: serial\nisos:\n", strings.Join(top, ""))
 	for i, iso := range isos {
 		name := strings.TrimSuffix(filepath.Base(iso), ".iso")
 		fmt.Fprintf(&b, "  - name: %s\n    path: %s\n    sha256: %q\n    boot: live\n", name, iso, sha256File(t, iso))
@@ -123,7 +126,7 @@ func userWork(t *testing.T, img string, pt converge.TargetPersistence) []byte {
 	return b
 }
 
-func persistBytes(t *testing.T, img string, pt converge.TargetPersistence) []byte {
+func persistBytes(t testing.TB, img string, pt converge.TargetPersistence) []byte {
 	t.Helper()
 	f, err := os.Open(img)
 	if err != nil {
@@ -192,14 +195,14 @@ func TestPersistenceKeptOnRecreate(t *testing.T) {
 	dir := t.TempDir()
 	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
 	cache, img := filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img")
-	build(t, persistKit(t, dir, []string{a, b}, []string{"64MiB", ""}, "size: 300MiB\n"), cache, img)
+	build(t, persistKit(t, dir, []string{a, b}, []string{"64MiB", ""}, "firmware: [bios, uefi-x64]\nsize: 300MiB\n"), cache, img)
 	pt := checkKit(t, img).Persistence[0]
 	work := userWork(t, img, pt)
 
 	v2 := filepath.Join(dir, "v2")
 	os.Mkdir(v2, 0o755)
 	c := liveISO(t, v2, "gamma", "c")
-	m := persistKit(t, dir, []string{a, c}, []string{"64MiB", "80MiB"}, "size: 300MiB\n")
+	m := persistKit(t, dir, []string{a, c}, []string{"64MiB", "80MiB"}, "firmware: [bios, uefi-x64]\nsize: 300MiB\n")
 	p := planAgainst(t, m, cache, img, PlanOptions{Recreate: true})
 	if len(p.Persistence) != 2 || p.Persistence[0].Action != PersistCreate || p.Persistence[1].Action != PersistKeep || p.Persistence[1].Offset != pt.Offset {
 		t.Fatalf("plan's persistence: %+v", p.Persistence)
@@ -219,7 +222,7 @@ func TestPersistenceKeptOnRecreate(t *testing.T) {
 			t.Errorf("alpha's partition moved or changed GUID: %+v, was %+v", h, pt)
 		}
 	}
-	gone := persistKit(t, dir, []string{a, c}, []string{"", "80MiB"}, "size: 300MiB\n")
+	gone := persistKit(t, dir, []string{a, c}, []string{"", "80MiB"}, "firmware: [bios, uefi-x64]\nsize: 300MiB\n")
 	p = planAgainst(t, gone, cache, img, PlanOptions{Recreate: true})
 	err := p.checkDiscard(nil)
 	if !errors.Is(err, ErrPersistenceData) || !strings.Contains(err.Error(), "--discard-persistence alpha") {
