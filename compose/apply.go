@@ -50,6 +50,15 @@ type ApplyOptions struct {
 	// Verify reads a kit converged in place (or found unchanged) whole
 	// afterwards, as Verify does (BuildOptions.Verify).
 	Verify bool
+	// ResetPersistence names entries whose persistence partition apply
+	// empties once the kit on the image, or on each device, is changed in
+	// place (a fresh ext4 volume with the same label, UUID and files),
+	// after ConfirmReset agreed; the partitions are found, and confirmed,
+	// before anything is written.
+	ResetPersistence []string
+	// ConfirmReset is asked before anything is written whether the
+	// persistence partitions ResetPersistence names may be emptied.
+	ConfirmReset func([]PersistReset) error
 	// DiscardPersistence names the entries whose persistence partition
 	// apply may discard (removed from the manifest, or resized): without
 	// its name there, apply refuses (ErrPersistenceData).
@@ -65,6 +74,9 @@ type Applied struct {
 	// while it was placed: each was fetched again, replaced in the cache and
 	// placed anew.
 	Refetched []string `json:"refetched,omitempty"`
+	// Reset names the entries whose persistence partition was emptied
+	// (ApplyOptions.ResetPersistence).
+	Reset []string `json:"reset_persistence,omitempty"`
 }
 
 // Apply runs the whole pipeline: pin (writing the lock when there is
@@ -92,7 +104,11 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 			return nil, err
 		}
 	}
-	if opts.Image == "" && len(opts.Devices) > 0 && !opts.Recreate && readKits(opts.Devices) {
+	converging := opts.Image == "" && len(opts.Devices) > 0 && !opts.Recreate && readKits(opts.Devices)
+	if err := confirmResets(opts, h, converging); err != nil {
+		return nil, err
+	}
+	if converging {
 		return k.convergeDevices(ctx, opts)
 	}
 	img := opts.Image
@@ -156,6 +172,12 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	}
 	if err != nil && out.Devices == nil {
 		return nil, err
+	}
+	if err == nil && len(opts.ResetPersistence) > 0 {
+		if err = out.Plan.reset(ctx, h.File(), opts.ResetPersistence); err != nil {
+			return nil, err
+		}
+		out.Reset = opts.ResetPersistence
 	}
 	return out, err
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/usbkit/compose/compose/internal/ext4fmt"
 	"github.com/usbkit/compose/config/bytesize"
 )
@@ -19,6 +20,8 @@ type TargetPersistence struct {
 	// Used is the bytes in use (the superblock's blocks minus its free
 	// blocks: metadata and journal included); -1 when it is unreadable.
 	Used int64 `json:"used"`
+	// UUID is its ext4 UUID, "" when unreadable.
+	UUID string `json:"uuid,omitempty"`
 }
 
 // checkPersistence finds each persistence partition of the record in the
@@ -40,17 +43,19 @@ func (t *Target) checkPersistence(r io.ReaderAt) {
 			t.drift("the persistence partition of %s is not at byte %d (%s, GUID %s) as compose made it", ps.Entry, ps.Offset, bytesize.Format(ps.Size), ps.GUID)
 			continue
 		}
-		t.Persistence = append(t.Persistence, TargetPersistence{StatePersistence: *ps, Index: sp.Index, Used: ext4Used(r, ps.Offset)})
+		used, id := ext4Info(r, ps.Offset)
+		t.Persistence = append(t.Persistence, TargetPersistence{StatePersistence: *ps, Index: sp.Index, Used: used, UUID: id})
 	}
 }
 
-// ext4Used is the bytes in use on the ext4 volume at off, -1 when its
-// superblock cannot be read.
-func ext4Used(r io.ReaderAt, off int64) int64 {
+// ext4Info is the bytes in use on the ext4 volume at off and its UUID;
+// -1 and "" when its superblock cannot be read.
+func ext4Info(r io.ReaderAt, off int64) (int64, string) {
 	g, sb, err := ext4fmt.ReadGeom(r, off)
 	if err != nil {
-		return -1
+		return -1, ""
 	}
+	id, _ := uuid.FromBytes(sb[0x68:0x78]) // 16 bytes: cannot fail
 	le := binary.LittleEndian
 	blocks := int64(le.Uint32(sb[0x04:])) | int64(le.Uint32(sb[0x150:]))<<32
 	free := int64(le.Uint32(sb[0x0c:])) | int64(le.Uint32(sb[0x158:]))<<32
@@ -58,9 +63,9 @@ func ext4Used(r io.ReaderAt, off int64) int64 {
 		blocks, free = int64(le.Uint32(sb[0x04:])), int64(le.Uint32(sb[0x0c:]))
 	}
 	if free > blocks {
-		return -1
+		return -1, id.String()
 	}
-	return (blocks - free) * g.BlockSize
+	return (blocks - free) * g.BlockSize, id.String()
 }
 
 // persistChanges compares the persistence partitions wanted with the

@@ -29,6 +29,9 @@ func (b *builder) fillExt4(p *Partition) error {
 		return b.copyKept(p)
 	}
 	u := uuid.MustParse(seedGUID(b.l.seed, ext4Purpose(p, "ext4 uuid")))
+	if p.uuid != "" {
+		u = uuid.MustParse(p.uuid)
+	}
 	fs, err := ext4.Create(b.be, p.Size, p.Offset, sectorSize, &ext4.Params{UUID: &u, VolumeName: p.Label, Features: ext4Features})
 	if err != nil {
 		return fmt.Errorf("creating ext4: %w", err)
@@ -162,7 +165,7 @@ func ext4Sink(h filesystem.File) sink {
 // of an earlier kit at the same place could pass for a transaction to
 // replay. In a fresh image file they read as zeros already.
 func (b *builder) zeroJournal(dev ext4edit.Device, p *Partition, bs int64) error {
-	if b.holes == nil {
+	if b.holes == nil && p.uuid == "" { // a volume made anew over an old one (Reformat) is zeroed too
 		return nil
 	}
 	_, sb, err := readExt4Geom(b.f, p.Offset)

@@ -49,6 +49,7 @@ type Partition struct {
 	Persistence string
 
 	dirs []string    // Persist.Dirs
+	uuid string      // the ext4 UUID Reformat keeps; "" derives it from the seed
 	keep bool        // Persist.Keep: Build writes none of its bytes
 	from io.ReaderAt // Persist.From: where a kept partition's bytes are copied from
 }

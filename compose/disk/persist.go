@@ -1,9 +1,15 @@
 package disk
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"time"
+
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/google/uuid"
 
 	"github.com/usbkit/compose/compose/internal/zero"
 )
@@ -141,4 +147,31 @@ func (b *builder) copyKept(p *Partition) error {
 		}
 	}
 	return nil
+}
+
+// Reformat empties the persistence partition ps in f (a device or image
+// holding it at ps.Offset, ps.Size bytes): a fresh ext4 volume with its
+// label, the ext4 UUID id (the old one, so that whatever names it still
+// finds it), its Files and Dirs and a journal, stamped t. The user's
+// files are gone: their blocks are no longer referenced, and the old
+// journal is zeroed so that nothing of it can be replayed.
+func Reformat(ctx context.Context, f *os.File, ps Persist, id string, t time.Time) error {
+	if _, err := uuid.Parse(id); err != nil {
+		return fmt.Errorf("persistence of %s: ext4 UUID %q: %w", ps.Entry, id, err)
+	}
+	if ps.Size%mib != 0 || ps.Offset%mib != 0 || ps.Size <= 0 || ext4Size(ext4Need(ps.Files)) > ps.Size {
+		return fmt.Errorf("persistence of %s: %d bytes at %d cannot hold a fresh ext4 volume", ps.Entry, ps.Size, ps.Offset)
+	}
+	if t.IsZero() {
+		t = DefaultTime()
+	}
+	l := Layout{Time: t, seed: []byte("reformat " + id), journal: true}
+	p := Partition{Name: ps.Name, Type: TypeLinuxData, FS: FSExt4, Label: ps.Label, Files: ps.Files, dirs: ps.Dirs,
+		Offset: ps.Offset, Size: ps.Size, Persistence: ps.Entry, Content: ext4Need(ps.Files), uuid: id}
+	b := &builder{ctx: ctx, f: f, l: &l, progress: func(Event) {}}
+	b.be = file.New(b.storage(), false)
+	if err := b.fillExt4(&p); err != nil {
+		return fmt.Errorf("persistence of %s: %w", ps.Entry, err)
+	}
+	return f.Sync()
 }

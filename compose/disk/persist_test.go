@@ -2,6 +2,7 @@ package disk
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -156,4 +157,48 @@ func readRange(t *testing.T, path string, off, n int64) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestReformat empties a persistence partition: a fresh ext4 volume with
+// the same label and UUID and its files, the user's file gone, every
+// other byte of the image as it was.
+func TestReformat(t *testing.T) {
+	testenv.Tools(t, "debugfs", "e2fsck")
+	img, r := build(t, persistSpec(512*mib))
+	deb, kali := r.Layout.Partitions[2], r.Layout.Partitions[3]
+	userData(t, img, deb)
+	stats := func() string {
+		out := testenv.Run(t, "debugfs", "-R", "stats", extract(t, img, deb))
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "Filesystem UUID:") {
+				return strings.TrimSpace(strings.TrimPrefix(l, "Filesystem UUID:"))
+			}
+		}
+		t.Fatalf("no UUID in\n%s", out)
+		return ""
+	}
+	id := stats()
+	head, tail := readRange(t, img, 0, deb.Offset), readRange(t, img, kali.Offset, kali.Size)
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := Persist{Entry: "debian", Name: deb.Name, Label: deb.Label, Size: deb.Size, Offset: deb.Offset,
+		Files: []File{{Path: "/persistence.conf", Data: []byte("/ union\n")}}}
+	err = Reformat(context.Background(), f, ps, id, DefaultTime())
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats() != id {
+		t.Errorf("the UUID changed from %s", id)
+	}
+	checkImage(t, img, r.Layout) // e2fsck -fn, persistence.conf read back
+	part := extract(t, img, deb)
+	if out := testenv.Run(t, "debugfs", "-R", "ls /", part); strings.Contains(out, "notes.txt") {
+		t.Errorf("the user's file is still there:\n%s", out)
+	}
+	if !bytes.Equal(readRange(t, img, 0, deb.Offset), head) || !bytes.Equal(readRange(t, img, kali.Offset, kali.Size), tail) {
+		t.Error("Reformat wrote outside the partition")
+	}
 }
