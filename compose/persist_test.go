@@ -11,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/converge"
 	"github.com/usbkit/compose/compose/internal/testenv"
+	"github.com/usbkit/compose/compose/pin"
 	"github.com/usbkit/compose/config"
 )
 
@@ -230,5 +232,39 @@ func TestPersistenceKeptOnRecreate(t *testing.T) {
 	}
 	if err := p.checkDiscard([]string{"alpha"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPersistenceNoContract: persistence on an entry whose detected family
+// has no persistence contract (iPXE: efi) fails the plan with the
+// entry's manifest position.
+func TestPersistenceNoContract(t *testing.T) {
+	const ipxe = "/usr/lib/ipxe/ipxe.iso"
+	if _, err := os.Stat(ipxe); err != nil {
+		testenv.Skip(t, "%s missing (Debian package ipxe)", ipxe)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "multiboot.yaml")
+	text := fmt.Sprintf("version: 1\nlabel: testkit\nfirmware: [uefi-x64]\nisos:\n  - name: ipxe\n    path: %s\n    sha256: %q\n    persistence: 64MiB\n", ipxe, sha256File(t, ipxe))
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	f := newFetcher(t, filepath.Join(dir, "cache"))
+	l, err := pin.ResolveLock(ctx, m, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.FetchAll(ctx, mustSources(t, m, l)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = MakePlan(ctx, m, l, f, "")
+	var pe *bootloader.PersistenceError
+	if !errors.As(err, &pe) || pe.ID != "ipxe" || !strings.HasPrefix(err.Error(), path+":8:") {
+		t.Fatalf("MakePlan: %v", err)
 	}
 }
