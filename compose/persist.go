@@ -160,14 +160,16 @@ func discarded(h converge.TargetPersistence, why string) PersistencePlan {
 // of the kit at path (nil target: none) and keeps every one the manifest
 // still wants with its label and size: at its offset, with its GUID, its
 // bytes copied from the old image by Build. The image keeps its size, so
-// that they stay where they are; everything else is laid out in front.
-func (p *Plan) keepOnRecreate(t *converge.Target, size int64) {
+// that they stay where they are, and everything else is laid out in
+// front; a size: auto kit grows by the new ones, which go after them.
+func (p *Plan) keepOnRecreate(t *converge.Target, size int64, auto bool) {
 	p.haveOf(t)
-	keptAny := false
+	keptAny, fresh := false, int64(0)
 	for i := range p.spec.Persist {
 		dp := &p.spec.Persist[i]
 		h, ok := p.have[dp.Entry]
 		if !ok || h.Label != dp.Label || h.Size != dp.Size {
+			fresh += dp.Size
 			continue
 		}
 		dp.Offset, dp.GUID, dp.Name, dp.Keep = h.Offset, h.GUID, h.Name, true
@@ -175,6 +177,9 @@ func (p *Plan) keepOnRecreate(t *converge.Target, size int64) {
 	}
 	if keptAny {
 		p.keepSize = size
+		if auto {
+			p.keepSize += fresh
+		}
 	}
 }
 

@@ -268,3 +268,36 @@ func TestPersistenceNoContract(t *testing.T) {
 		t.Fatalf("MakePlan: %v", err)
 	}
 }
+
+// TestPersistenceAddedOnRecreateAuto: on a size: auto image, a new
+// persistent entry is refused in place (the plan says why) and added by
+// --recreate after the kept partition, the image grown by its size, the
+// kept one's bytes unchanged.
+func TestPersistenceAddedOnRecreateAuto(t *testing.T) {
+	testenv.Tools(t, "xorriso", "fsck.fat", "sgdisk", "e2fsck", "debugfs")
+	dir := t.TempDir()
+	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
+	cache, img := filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img")
+	before := build(t, persistKit(t, dir, []string{a, b}, []string{"64MiB", ""}), cache, img)
+	pt := checkKit(t, img).Persistence[0]
+	work := userWork(t, img, pt)
+	m := persistKit(t, dir, []string{a, b}, []string{"64MiB", "80MiB"})
+	p := planAgainst(t, m, cache, img)
+	if !strings.Contains(strings.Join(p.Diff.Recreate, "; "), "beta gets persistence, a new partition of 80 MiB, which only --recreate adds") {
+		t.Fatalf("in place: %v", p.Diff.Recreate)
+	}
+	p = planAgainst(t, m, cache, img, PlanOptions{Recreate: true})
+	if _, err := Build(context.Background(), p, BuildOptions{Recreate: true}); err != nil {
+		t.Fatal(err)
+	}
+	tg := checkKit(t, img)
+	if p.Size != before.Size+80<<20 || len(tg.Persistence) != 2 || !bytes.Equal(persistBytes(t, img, pt), work) {
+		t.Fatalf("size %d (was %d), persistence %+v, alpha's bytes kept %v", p.Size, before.Size, tg.Persistence, bytes.Equal(persistBytes(t, img, pt), work))
+	}
+	if beta := tg.Persistence[1]; beta.Entry != "beta" || beta.Offset != pt.Offset+pt.Size {
+		t.Errorf("beta's partition %+v is not right after alpha's %+v", beta, pt)
+	}
+	if out := testenv.Run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
+		t.Fatalf("sgdisk -v: %s", out)
+	}
+}

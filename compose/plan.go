@@ -218,7 +218,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 		return nil, err
 	}
 	if old != nil {
-		p.keepOnRecreate(old, oldSize)
+		p.keepOnRecreate(old, oldSize, m.Size.Auto)
 	}
 	if err := p.layout(m, l, isos, o); err != nil {
 		return nil, err

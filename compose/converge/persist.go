@@ -78,12 +78,17 @@ func (d *Diff) persistChanges(want *KitState, t *Target) {
 	for _, p := range t.Persistence {
 		have[p.Entry] = p
 	}
+	var isos int64
+	for _, i := range want.ISOs {
+		isos += i.Size
+	}
 	for _, w := range want.Persistence() {
 		h, ok := have[w.Entry]
 		delete(have, w.Entry)
 		switch {
 		case !ok:
-			d.Recreate = append(d.Recreate, fmt.Sprintf("%s gets persistence, a new partition of %s, which only --recreate adds (it keeps the other persistence partitions where they are, byte for byte)", w.Entry, bytesize.Format(w.Size)))
+			d.Recreate = append(d.Recreate, fmt.Sprintf("%s gets persistence, a new partition of %s, which only --recreate adds: it writes the kit anew (%s of ISOs) and keeps the other persistence partitions where they are, byte for byte",
+				w.Entry, bytesize.Format(w.Size), bytesize.Format(isos)))
 		case h.StatePersistence != w:
 			d.Recreate = append(d.Recreate, fmt.Sprintf("%s's persistence changes from %s labelled %s to %s labelled %s: its partition is made anew and its data (%s in use) goes; apply --recreate --discard-persistence %s",
 				w.Entry, bytesize.Format(h.Size), h.Label, bytesize.Format(w.Size), w.Label, usedText(h.Used), w.Entry))

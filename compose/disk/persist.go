@@ -45,23 +45,24 @@ type Persist struct {
 
 // persistBlock places spec.Persist below end (the end of the disk, before
 // the backup GPT): kept ones at their offsets, new ones, in the order
-// given, right below the lowest kept one. It returns the partitions in
-// disk order and where the block starts.
+// given, after the highest kept one when they fit there (a kit grown for
+// them), else right below the lowest kept one (or at the end). It returns
+// the partitions in disk order and where the block starts.
 func persistBlock(spec Spec, end int64) ([]Partition, int64, error) {
-	start := end
-	for _, ps := range spec.Persist {
-		if ps.Offset != 0 {
-			start = min(start, ps.Offset)
-		}
-	}
+	low, high := end, int64(0)
 	var fresh int64
 	for _, ps := range spec.Persist {
-		if ps.Offset == 0 {
+		if ps.Offset != 0 {
+			low, high = min(low, ps.Offset), max(high, ps.Offset+ps.Size)
+		} else {
 			fresh += ps.Size
 		}
 	}
-	at := start - fresh
-	blockStart := at
+	at := low - fresh
+	if high > 0 && end-high >= fresh {
+		at = high
+	}
+	blockStart := min(low, at)
 	var out []Partition
 	for _, ps := range spec.Persist {
 		off := ps.Offset

@@ -64,7 +64,7 @@ func TestPersistAtTheEnd(t *testing.T) {
 // TestPersistKeptOnRebuild: a rebuild in full with a persistence
 // partition kept at its offset lays the rest out in front of it, with
 // other contents, and copies its bytes (the user's file included)
-// unchanged.
+// unchanged; a new one goes into the room after it.
 func TestPersistKeptOnRebuild(t *testing.T) {
 	testenv.Tools(t, "debugfs")
 	spec := persistSpec(512 * mib)
@@ -85,14 +85,14 @@ func TestPersistKeptOnRebuild(t *testing.T) {
 		next.Persist[1]}
 	img, r2 := build(t, next)
 	checkImage(t, img, r2.Layout)
-	got, kali := r2.Layout.Partitions[3], r2.Layout.Partitions[2]
+	got, kali := r2.Layout.Partitions[2], r2.Layout.Partitions[3]
 	if got.Offset != deb.Offset || got.GUID != deb.GUID || got.Persistence != "debian" {
 		t.Fatalf("kept partition is %+v, was %+v", got, deb)
 	}
 	if !bytes.Equal(readRange(t, img, got.Offset, got.Size), before) {
 		t.Fatal("the kept persistence partition's bytes changed")
 	}
-	if kali.Persistence != "kali" || kali.Offset+kali.Size != got.Offset {
+	if kali.Persistence != "kali" || kali.Offset != got.Offset+got.Size {
 		t.Errorf("a new persistence partition went to %d, not below the kept one at %d", kali.Offset, got.Offset)
 	}
 }
