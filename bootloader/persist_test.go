@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -75,7 +76,7 @@ func TestPersistenceLabel(t *testing.T) {
 		{"debian", "p-debian"},
 		{"kali-2024-live", "p-kali-2024-live"},                       // 14: fits exactly
 		{"kali-2024-live1", "p-kali-20_" + hash6("kali-2024-live1")}, // 15: shortened
-		{"fedora-39-workstation-live", "p-fedora-_" + hash6("fedora-39-workstation-live")},
+		{"fedora-39-workstation-live", "p-fedora_" + hash6("fedora-39-workstation-live")},
 	} {
 		got := PersistenceLabel(tc.id)
 		if got != tc.want || len(got) > 16 {
@@ -132,6 +133,7 @@ func TestPersistenceLabelsStableAndUnique(t *testing.T) {
 }
 
 func TestAssignPersistenceErrors(t *testing.T) {
+	const badID = "repeated entry id, or not one of [a-z0-9-] starting with a letter or digit"
 	live, casper := detect(t, "debian-live-12"), detect(t, "ubuntu-22.04-desktop")
 	casper.Family = Casper
 	for _, tc := range []struct {
@@ -148,13 +150,16 @@ func TestAssignPersistenceErrors(t *testing.T) {
 		{"anaconda", []PersistRequest{{"fedora", detect(t, "fedora-39-server-dvd")}}, "fedora", Anaconda,
 			"the anaconda family has no persistence contract (persistence works with archiso, casper, dracut, live)"},
 		{"loopback-cfg", []PersistRequest{{"ubuntu", detect(t, "ubuntu-22.04-desktop")}}, "ubuntu", LoopbackCfg,
-			"the loopback-cfg family has no persistence contract (persistence works with archiso, casper, dracut, live)"},
+			"an ISO booted through its own loopback.cfg takes no extra kernel arguments; set boot: to its family (archiso, casper, dracut or live) to give it persistence"},
 		{"linux", []PersistRequest{{"k", Detection{Family: Linux, Kernel: "/k"}}}, "k", Linux,
 			"the linux family has no persistence contract (persistence works with archiso, casper, dracut, live)"},
 		{"second casper", []PersistRequest{{"a", casper}, {"b", live}, {"c", casper}}, "c", Casper,
 			`entry "a" already has casper persistence; casper reads the one filesystem labelled writable, so a stick holds one`},
-		{"repeated id", []PersistRequest{{"a", live}, {"a", live}}, "a", Live, "empty or repeated entry id"},
-		{"empty id", []PersistRequest{{"", live}}, "", Live, "empty or repeated entry id"},
+		{"repeated id", []PersistRequest{{"a", live}, {"a", live}}, "a", Live, badID},
+		{"empty id", []PersistRequest{{"", live}}, "", Live, badID},
+		{"id with a comma", []PersistRequest{{"a,b", live}}, "a,b", Live, badID},
+		{"id with a colon", []PersistRequest{{"a:b", live}}, "a:b", Live, badID},
+		{"upper-case id", []PersistRequest{{"Debian", live}}, "Debian", Live, badID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := AssignPersistence(tc.reqs)
@@ -174,6 +179,26 @@ func TestAssignPersistenceErrors(t *testing.T) {
 
 // Render refuses persistence on an entry whose family has no contract, whoever built the
 // Entry.
+// With persistence an ISO's loopback.cfg is passed over, as with args: (it cannot take
+// the family's persistence arguments); without, the loopback.cfg is still preferred.
+func TestPersistentPassesLoopbackCfgOver(t *testing.T) {
+	f := fixtureByName(t, "ubuntu-22.04-desktop")
+	plain, err := Resolve(f.fs(), f.label, Overrides{})
+	if err != nil || plain.Family != LoopbackCfg {
+		t.Fatalf("without persistence: %s, %v; want loopback-cfg", plain.Family, err)
+	}
+	d, err := Resolve(f.fs(), f.label, Overrides{Persistent: true})
+	if err != nil || d.Family != Casper {
+		t.Fatalf("with persistence: %s, %v; want casper", d.Family, err)
+	}
+	if !slices.ContainsFunc(d.Notes, func(n string) bool { return strings.HasPrefix(n, "persistence: given") }) {
+		t.Errorf("no note says why the loopback.cfg was passed over: %q", d.Notes)
+	}
+	if _, err := AssignPersistence([]PersistRequest{{"ubuntu", d}}); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestRenderRefusesPersistenceWithoutContract(t *testing.T) {
 	p := Persistence{Label: "p-x", Name: "p-x", Args: []string{"persistence"}}
 	_, err := Render(Menu{}, []Entry{{ID: "x", ISOPath: "/isos/x.iso", Boot: detect(t, "memtest86plus-6.10"), Persistence: &p}})
@@ -181,4 +206,37 @@ func TestRenderRefusesPersistenceWithoutContract(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Family != EFI {
 		t.Fatalf("got %v, want a PersistenceError for the efi family", err)
 	}
+}
+
+// FuzzPersistenceLabel: whatever the IDs, AssignPersistence gives labels of at most 16
+// bytes that depend on the ID alone and never meet, or refuses with a PersistenceError.
+func FuzzPersistenceLabel(f *testing.F) {
+	f.Add("debian", "debian-live-12-bookworm-amd64", byte(1))
+	f.Add("a", "a-", byte(2))
+	f.Add("x,y", "x:y", byte(0))
+	f.Add("kali-2024-live", "kali-2024-live1", byte(3))
+	f.Fuzz(func(t *testing.T, a, b string, fam byte) {
+		fams := []Family{Live, Dracut, Archiso, Casper}
+		d := Detection{Family: fams[int(fam)%len(fams)], Kernel: "/k"}
+		if d.Family == Casper {
+			d.Family = Live // casper's label is fixed: one per stick by design
+		}
+		got, err := AssignPersistence([]PersistRequest{{a, d}, {b, d}})
+		if err != nil {
+			var pe *PersistenceError
+			if !errors.As(err, &pe) || got != nil {
+				t.Fatalf("bad failure: %v %v", got, err)
+			}
+			return
+		}
+		pa, pb := got[a], got[b]
+		if len(pa.Label) > 16 || len(pb.Label) > 16 || pa.Label == pb.Label || pa.Label != PersistenceLabel(a) {
+			t.Fatalf("labels %q (%s) and %q (%s)", pa.Label, a, pb.Label, b)
+		}
+		for _, l := range []string{pa.Label, pb.Label} {
+			if !regexp.MustCompile(`^[a-z0-9_-]{1,16}$`).MatchString(l) {
+				t.Fatalf("label %q has characters a kernel line or by-label would mangle", l)
+			}
+		}
+	})
 }

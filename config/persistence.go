@@ -15,8 +15,23 @@ var PersistentFamilies = []BootFamily{BootCasper, BootLive, BootDracut, BootArch
 // MinPersistence is the smallest persistence size: an ext4 journal and a few writes fit.
 const MinPersistence = 64 << 20
 
-// persistence reads `persistence:`, a size with the units of `size:`; no auto (the
-// partition holds the user's data and never grows by itself) and no bare number.
+// ParsePersistence reads a persistence size: the units of `size:`, without auto (the
+// partition holds the user's data and never grows by itself), 64MiB to 64TiB.
+func ParsePersistence(s string) (int64, error) {
+	if s == "auto" {
+		return 0, fmt.Errorf("auto is not a persistence size: write how much to keep, such as 4GiB")
+	}
+	if !sizeRE.MatchString(s) {
+		return 0, fmt.Errorf("%q is not a size: write a whole number with a unit (4GiB, 512MiB, 8GB)", s)
+	}
+	sz, err := ParseSize(s)
+	if err != nil {
+		return 0, err
+	}
+	return sz.Bytes, nil
+}
+
+// persistence reads `persistence:`; a bare number is refused as it is for size:.
 func (d *decoder) persistence(v *yaml.Node, p string, out *int64) {
 	if v.Kind == yaml.ScalarNode && (v.Tag == "!!int" || v.Tag == "!!float") {
 		d.errAt(v, "%s: %s has no unit: write a size such as 4GiB or 512MiB", p, v.Value)
@@ -26,16 +41,12 @@ func (d *decoder) persistence(v *yaml.Node, p string, out *int64) {
 	if !ok {
 		return
 	}
-	if s == "auto" {
-		d.errAt(v, "%s: auto is not a persistence size: write how much to keep, such as 4GiB", p)
-		return
-	}
-	sz, err := ParseSize(s)
+	n, err := ParsePersistence(s)
 	if err != nil {
 		d.errAt(v, "%s: %v", p, err)
 		return
 	}
-	*out = sz.Bytes
+	*out = n
 }
 
 // persistenceRule refuses persistence on an entry whose `boot:` names a family without
@@ -44,7 +55,12 @@ func (d *decoder) persistenceRule(p string, iso *ISO) {
 	if iso.Persistence == 0 || iso.Boot == BootAuto || contains(PersistentFamilies, iso.Boot) {
 		return
 	}
-	d.errPath(p+".persistence", "%s: boot: %s has no persistence contract (persistence works with %s)",
+	if iso.Boot == BootLoopbackCfg {
+		d.errPath(p+".persistence", "%s.persistence: boot: loopback-cfg runs the ISO's own menu, which takes no persistence arguments; leave boot: out or name the ISO's family (%s)",
+			p, persistentList())
+		return
+	}
+	d.errPath(p+".persistence", "%s.persistence: boot: %s has no persistence contract (persistence works with %s)",
 		p, iso.Boot, persistentList())
 }
 
@@ -53,7 +69,7 @@ func persistentList() string {
 	for i, f := range PersistentFamilies {
 		switch {
 		case i == len(PersistentFamilies)-1:
-			s += " and "
+			s += " or "
 		case i > 0:
 			s += ", "
 		}
@@ -79,3 +95,7 @@ func (d *decoder) casperPersistence(m *Manifest) {
 			p, first, m.ISOs[first].Name, m.ISOs[first].Pos.Line)
 	}
 }
+
+// ValidName reports whether s can be an entry's `name:` (what labels and paths derive
+// from): a-z, 0-9 and -, starting with a letter or digit, at most 63 characters.
+func ValidName(s string) bool { return len(s) <= 63 && isoNameRE.MatchString(s) }

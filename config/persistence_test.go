@@ -39,7 +39,7 @@ func TestPersistenceErrors(t *testing.T) {
 		{"auto", entry("a", "    persistence: auto\n"),
 			"m.yaml:6:18: isos[0].persistence: auto is not a persistence size: write how much to keep, such as 4GiB"},
 		{"bad unit", entry("a", "    persistence: 4G\n"),
-			`m.yaml:6:18: isos[0].persistence: "4G" is not a size: write auto or a whole number with a unit (16GiB, 512MiB, 8GB)`},
+			`m.yaml:6:18: isos[0].persistence: "4G" is not a size: write a whole number with a unit (4GiB, 512MiB, 8GB)`},
 		{"too small", entry("a", "    persistence: 1MiB\n"),
 			"m.yaml:6:18: isos[0].persistence: 1MiB is out of range (64MiB to 64TiB)"},
 		{"overflow", entry("a", "    persistence: 99999999999999999999TiB\n"),
@@ -49,9 +49,11 @@ func TestPersistenceErrors(t *testing.T) {
 		{"boolean", entry("a", "    persistence: true\n"),
 			"m.yaml:6:18: isos[0].persistence: want a string, got a boolean (quote it to make it a string)"},
 		{"efi", entry("a", "    boot: efi\n    persistence: 1GiB\n"),
-			"m.yaml:7:18: isos[0]: boot: efi has no persistence contract (persistence works with casper, live, dracut and archiso)"},
+			"m.yaml:7:18: isos[0].persistence: boot: efi has no persistence contract (persistence works with casper, live, dracut or archiso)"},
 		{"tails", entry("a", "    boot: tails\n    persistence: 1GiB\n"),
-			"m.yaml:7:18: isos[0]: boot: tails has no persistence contract (persistence works with casper, live, dracut and archiso)"},
+			"m.yaml:7:18: isos[0].persistence: boot: tails has no persistence contract (persistence works with casper, live, dracut or archiso)"},
+		{"loopback-cfg", entry("a", "    boot: loopback-cfg\n    persistence: 1GiB\n"),
+			"m.yaml:7:18: isos[0].persistence: boot: loopback-cfg runs the ISO's own menu, which takes no persistence arguments; leave boot: out or name the ISO's family (casper, live, dracut or archiso)"},
 		{"second casper", entry("a", "    boot: casper\n    persistence: 1GiB\n") + entry("b", "    boot: casper\n") +
 			entry("c", "    boot: casper\n    persistence: 2GiB\n"),
 			"m.yaml:16:18: isos[2].persistence: isos[0] (a, line 3) already has casper persistence; casper reads the one filesystem labelled writable, so a stick holds one"},
@@ -76,7 +78,7 @@ func TestPersistentFamiliesAreBootFamilies(t *testing.T) {
 			t.Errorf("%q is not a boot family", f)
 		}
 	}
-	if got := persistentList(); got != "casper, live, dracut and archiso" {
+	if got := persistentList(); got != "casper, live, dracut or archiso" {
 		t.Errorf("persistentList = %q", got)
 	}
 	if strings.Contains(persistentList(), ", and") {
@@ -89,14 +91,17 @@ func TestSchemaPersistence(t *testing.T) {
 	s := compileSchema(t)
 	iso := "version: 1\nisos:\n  - name: a\n    url: https://h/a.iso\n    checksum: file:https://h/SUMS\n"
 	for src, ok := range map[string]bool{
-		iso + "    persistence: 4GiB\n":                   true,
-		iso + "    persistence: 512 MiB\n":                true,
-		iso + "    boot: dracut\n    persistence: 1GiB\n": true,
-		iso + "    persistence: 4096\n":                   false,
-		iso + "    persistence: auto\n":                   false,
-		iso + "    persistence: 4G\n":                     false,
-		iso + "    boot: efi\n    persistence: 1GiB\n":    false,
-		iso + "    boot: tails\n    persistence: 1GiB\n":  false,
+		iso + "    persistence: 4GiB\n":                         true,
+		iso + "    persistence: 512 MiB\n":                      true,
+		iso + "    boot: dracut\n    persistence: 1GiB\n":       true,
+		iso + "    persistence: 4096\n":                         false,
+		iso + "    persistence: auto\n":                         false,
+		iso + "    persistence: 4G\n":                           false,
+		iso + "    boot: efi\n    persistence: 1GiB\n":          false,
+		iso + "    boot: tails\n    persistence: 1GiB\n":        false,
+		iso + "    boot: loopback-cfg\n    persistence: 1GiB\n": false,
+		iso + "    boot: casper\n    persistence: 1GiB\n":       true,
+		iso + "    boot: archiso\n    persistence: 8GB\n":       true,
 	} {
 		verr := s.Validate(yamlToJSON(t, []byte(src)))
 		_, perr := Parse("m.yaml", []byte(src), "")
@@ -104,4 +109,28 @@ func TestSchemaPersistence(t *testing.T) {
 			t.Errorf("want accepted=%v; schema: %v; loader: %v\n%s", ok, verr, perr, src)
 		}
 	}
+}
+
+// FuzzPersistence: any persistence value and boot: either parses to a size within bounds
+// on a family with a contract, or fails with a diagnostic at the field.
+func FuzzPersistence(f *testing.F) {
+	for _, s := range []string{"4GiB", "4096", "auto", "1.5", "[1]", "'64 MiB'", "99999999999999999999TiB", "{a: b}", "~", "&a 1GiB", "64MiB"} {
+		f.Add(s, "live")
+		f.Add(s, "efi")
+	}
+	f.Fuzz(func(t *testing.T, value, boot string) {
+		if strings.ContainsAny(value+boot, "\n\r") {
+			return
+		}
+		src := head + "isos:\n  - name: a\n    url: https://h/a.iso\n    checksum: file:https://h/SUMS\n    boot: " + boot + "\n    persistence: " + value + "\n"
+		defer watchdog([]byte(src))()
+		m, err := Parse("m.yaml", []byte(src), "")
+		if err != nil {
+			return
+		}
+		p := m.ISOs[0].Persistence
+		if p < MinPersistence || p > MaxSize || !contains(PersistentFamilies, m.ISOs[0].Boot) {
+			t.Fatalf("accepted persistence %d on boot %q:\n%s", p, m.ISOs[0].Boot, src)
+		}
+	})
 }
