@@ -233,6 +233,13 @@ func TestPersistenceKeptOnRecreate(t *testing.T) {
 	if err := p.checkDiscard([]string{"alpha"}); err != nil {
 		t.Fatal(err)
 	}
+	// on a device, the writer keeps nothing: refused unless named
+	if err := keepsNoPersistence([]string{img}, nil); !errors.Is(err, ErrPersistenceData) || !strings.Contains(err.Error(), "--discard-persistence") {
+		t.Fatalf("--recreate on a device holding persistence: %v", err)
+	}
+	if err := keepsNoPersistence([]string{img}, []string{"alpha", "gamma"}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestPersistenceNoContract: persistence on an entry whose detected family
@@ -299,5 +306,47 @@ func TestPersistenceAddedOnRecreateAuto(t *testing.T) {
 	}
 	if out := testenv.Run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
 		t.Fatalf("sgdisk -v: %s", out)
+	}
+}
+
+// TestPersistencePassesLoopbackCfgOver: an ISO with its own loopback.cfg
+// and persistence boots with its family's own entry, which carries the
+// persistence arguments (loopback.cfg cannot take them).
+func TestPersistencePassesLoopbackCfgOver(t *testing.T) {
+	testenv.Tools(t, "xorriso", "fsck.fat", "mcopy")
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "alpha-tree")
+	for p, data := range map[string]string{
+		"live/vmlinuz":             "kernel " + strings.Repeat("k", 300<<10),
+		"live/initrd.img":          "initrd",
+		"boot/grub/loopback.cfg":   "menuentry \"Live\" {\n  linux /live/vmlinuz boot=live findiso=${iso_path}\n  initrd /live/initrd.img\n}\n",
+		"live/filesystem.squashfs": "squashfs",
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(tree, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(tree, p), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iso := filepath.Join(dir, "alpha.iso")
+	testenv.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-V", "LIVE_A", "-R", "-J", "-o", iso, tree)
+	for _, size := range []string{"", "64MiB"} {
+		text := fmt.Sprintf("version: 1\nlabel: testkit\nfirmware: [uefi-x64]\nisos:\n  - name: alpha\n    path: %s\n    sha256: %q\n", iso, sha256File(t, iso))
+		if size != "" {
+			text += "    persistence: " + size + "\n"
+		}
+		path := filepath.Join(dir, "multiboot.yaml")
+		os.WriteFile(path, []byte(text), 0o644)
+		m, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := planAgainst(t, m, filepath.Join(dir, "cache"), "")
+		want := bootloader.LoopbackCfg
+		if size != "" {
+			want = bootloader.Live
+		}
+		if f := p.Entries[0].Boot.Family; f != want {
+			t.Errorf("persistence %q: family %s, want %s", size, f, want)
+		}
 	}
 }

@@ -304,7 +304,8 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	}
 	defer im.Close()
 	p.Warnings = append(p.Warnings, im.Warnings...)
-	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd, Args: iso.Args}
+	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd, Args: iso.Args,
+		Persistent: iso.Persistence > 0}
 	d, err := bootloader.Resolve(im, im.Label, ov)
 	if perr := im.Failed(); perr != nil {
 		return fmt.Errorf("%s %w", at, perr)
