@@ -19,8 +19,8 @@ func persistSpec(size int64) Spec {
 	spec.Placement = PlaceAllOnData
 	conf := []File{{Path: "/persistence.conf", Data: []byte("/ union\n")}}
 	spec.Persist = []Persist{
-		{Entry: "debian", Name: "persist debian", Label: "persist-debian", Size: 64 * mib, Files: conf},
-		{Entry: "kali", Name: "persist kali", Label: "persist-kali", Size: 96 * mib, Files: conf, Dirs: []string{"/overlayfs", "/ovlwork"}},
+		{Entry: "debian", Name: "persist debian", Label: "persist-debian", Size: 24 * mib, Files: conf},
+		{Entry: "kali", Name: "persist kali", Label: "persist-kali", Size: 32 * mib, Files: conf, Dirs: []string{"/overlayfs", "/ovlwork"}},
 	}
 	return spec
 }
@@ -30,7 +30,7 @@ func persistSpec(size int64) Spec {
 // GPT name and files (e2fsck -fn, debugfs), for size: auto and an
 // explicit size alike.
 func TestPersistAtTheEnd(t *testing.T) {
-	for _, size := range []int64{0, 512 * mib} {
+	for _, size := range []int64{0, 200 * mib} {
 		img, r := build(t, persistSpec(size))
 		checkImage(t, img, r.Layout)
 		parts := r.Layout.Partitions
@@ -67,7 +67,7 @@ func TestPersistAtTheEnd(t *testing.T) {
 // unchanged; a new one goes into the room after it.
 func TestPersistKeptOnRebuild(t *testing.T) {
 	testenv.Tools(t, "debugfs")
-	spec := persistSpec(512 * mib)
+	spec := persistSpec(200 * mib)
 	old, r := build(t, spec)
 	deb := r.Layout.Partitions[2]
 	userData(t, old, deb)
@@ -78,7 +78,7 @@ func TestPersistKeptOnRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	next := persistSpec(512 * mib)
+	next := persistSpec(200 * mib)
 	next.ISOs = []File{{Path: "/isos/b.iso", Data: pattern(40<<20, 7)}}
 	next.Seed = []byte("another kit")
 	next.Persist = []Persist{{Entry: "debian", Name: deb.Name, Label: deb.Label, Size: deb.Size, Offset: deb.Offset, GUID: deb.GUID, Keep: true, From: f},
@@ -99,14 +99,14 @@ func TestPersistKeptOnRebuild(t *testing.T) {
 
 func TestPersistRefused(t *testing.T) {
 	for name, edit := range map[string]func(*Spec){
-		"too small disk":  func(s *Spec) { s.Size = 100 * mib },
-		"kept, auto size": func(s *Spec) { s.Size, s.Persist[0].Offset, s.Persist[0].Keep = 0, 400*mib, true },
+		"too small disk":  func(s *Spec) { s.Size = 60 * mib },
+		"kept, auto size": func(s *Spec) { s.Size, s.Persist[0].Offset, s.Persist[0].Keep = 0, 150*mib, true },
 		"long label":      func(s *Spec) { s.Persist[0].Label = "persistence-debian" },
 		"same label":      func(s *Spec) { s.Persist[1].Label = s.Persist[0].Label },
 		"not MiB":         func(s *Spec) { s.Persist[0].Size += 512 },
-		"kept beyond end": func(s *Spec) { s.Persist[0].Offset, s.Persist[0].Keep = 500*mib, true },
+		"kept beyond end": func(s *Spec) { s.Persist[0].Offset, s.Persist[0].Keep = 190*mib, true },
 	} {
-		spec := persistSpec(512 * mib)
+		spec := persistSpec(200 * mib)
 		edit(&spec)
 		_, err := ComputeLayout(spec)
 		if err == nil {
@@ -164,7 +164,7 @@ func readRange(t *testing.T, path string, off, n int64) []byte {
 // other byte of the image as it was.
 func TestReformat(t *testing.T) {
 	testenv.Tools(t, "debugfs", "e2fsck")
-	img, r := build(t, persistSpec(512*mib))
+	img, r := build(t, persistSpec(200*mib))
 	deb, kali := r.Layout.Partitions[2], r.Layout.Partitions[3]
 	userData(t, img, deb)
 	stats := func() string {
