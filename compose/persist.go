@@ -127,12 +127,10 @@ func (p *Plan) haveOf(t *converge.Target) {
 	}
 }
 
-// persistActions says, once the diff is known, which persistence
-// partitions the target keeps, which are made and which would go.
+// persistActions says which persistence partitions the target keeps,
+// which are made and which would go (known from the target's record,
+// before every ISO is in the cache too).
 func (p *Plan) persistActions() {
-	if p.desired == nil {
-		return
-	}
 	wanted := map[string]bool{}
 	for i := range p.Persistence {
 		pp := &p.Persistence[i]
