@@ -350,3 +350,56 @@ func TestPersistencePassesLoopbackCfgOver(t *testing.T) {
 		}
 	}
 }
+
+// TestPersistenceOnADevice: apply --device writes a kit with persistence
+// to a stick holding old data (the metadata-only image, ext4 inode tables
+// and journal given as zeros); the persistence partition on the stick is
+// e2fsck-clean with its files; converging the stick, an ISO replaced,
+// keeps it byte for byte; --recreate on it is refused unless named.
+func TestPersistenceOnADevice(t *testing.T) {
+	testenv.Tools(t, "xorriso", "e2fsck", "debugfs", "sgdisk")
+	dev := loopDevice(t, 256<<20)
+	testenv.Run(t, "dd", "if=/dev/urandom", "of="+dev, "bs=1M", "count=256", "status=none") // old data everywhere
+	dir := t.TempDir()
+	a, b := liveISO(t, dir, "alpha", "a"), liveISO(t, dir, "beta", "b")
+	apply := func(m *config.Manifest, opts ApplyOptions) error {
+		k, err := Load(m.File, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.fetchOpts.CacheDir = filepath.Join(dir, "cache")
+		opts.Devices, opts.Force, opts.Confirm = []string{dev}, true, func([]Stick) error { return nil }
+		_, err = k.Apply(context.Background(), opts)
+		return err
+	}
+	if err := apply(persistKit(t, dir, []string{a, b}, []string{"64MiB", ""}), ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tg := checkKit(t, dev)
+	pt := tg.Persistence[0]
+	vol := filepath.Join(dir, "vol.img")
+	extract(t, dev, vol, pt.Offset, pt.Size)
+	if out, err := exec.Command("e2fsck", "-fn", vol).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn of the persistence partition on the stick: %v\n%s", err, out)
+	}
+	if out, _ := exec.Command("debugfs", "-R", "cat /persistence.conf", vol).Output(); string(out) != "/ union\n" {
+		t.Fatalf("persistence.conf on the stick holds %q", out)
+	}
+	work := userWork(t, dev, pt)
+	v2 := filepath.Join(dir, "v2")
+	os.Mkdir(v2, 0o755)
+	m2 := persistKit(t, v2, []string{liveISO(t, v2, "alpha", "a2"), b}, []string{"64MiB", ""})
+	if err := apply(m2, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkKit(t, dev)
+	if !bytes.Equal(persistBytes(t, dev, pt), work) {
+		t.Fatal("converging the stick changed its persistence partition")
+	}
+	if err := apply(m2, ApplyOptions{Recreate: true}); !errors.Is(err, ErrPersistenceData) {
+		t.Fatalf("--recreate on the stick: %v", err)
+	}
+	if !bytes.Equal(persistBytes(t, dev, pt), work) {
+		t.Fatal("a refused --recreate changed the persistence partition")
+	}
+}
