@@ -50,6 +50,19 @@ type ApplyOptions struct {
 	// Verify reads a kit converged in place (or found unchanged) whole
 	// afterwards, as Verify does (BuildOptions.Verify).
 	Verify bool
+	// ResetPersistence names entries whose persistence partition apply
+	// empties once the kit on the image, or on each device, is changed in
+	// place (a fresh ext4 volume with the same label, UUID and files),
+	// after ConfirmReset agreed; the partitions are found, and confirmed,
+	// before anything is written.
+	ResetPersistence []string
+	// ConfirmReset is asked before anything is written whether the
+	// persistence partitions ResetPersistence names may be emptied.
+	ConfirmReset func([]PersistReset) error
+	// DiscardPersistence names the entries whose persistence partition
+	// apply may discard (removed from the manifest, or resized): without
+	// its name there, apply refuses (ErrPersistenceData).
+	DiscardPersistence []string
 }
 
 // Applied is what Kit.Apply did.
@@ -61,6 +74,9 @@ type Applied struct {
 	// while it was placed: each was fetched again, replaced in the cache and
 	// placed anew.
 	Refetched []string `json:"refetched,omitempty"`
+	// Reset names the entries whose persistence partition was emptied
+	// (ApplyOptions.ResetPersistence).
+	Reset []string `json:"reset_persistence,omitempty"`
 }
 
 // Apply runs the whole pipeline: pin (writing the lock when there is
@@ -88,7 +104,11 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 			return nil, err
 		}
 	}
-	if opts.Image == "" && len(opts.Devices) > 0 && !opts.Recreate && readKits(opts.Devices) {
+	converging := opts.Image == "" && len(opts.Devices) > 0 && !opts.Recreate && readKits(opts.Devices)
+	if err := confirmResets(opts, h, converging); err != nil {
+		return nil, err
+	}
+	if converging {
 		return k.convergeDevices(ctx, opts)
 	}
 	img := opts.Image
@@ -112,6 +132,14 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	}
 	if opts.Planned != nil {
 		opts.Planned(p)
+	}
+	if err := p.checkDiscard(opts.DiscardPersistence); err != nil {
+		return nil, err
+	}
+	if opts.Recreate && len(opts.Devices) > 0 {
+		if err := keepsNoPersistence(opts.Devices, opts.DiscardPersistence); err != nil {
+			return nil, err
+		}
 	}
 	devs, err := checkDevices(opts.Devices, p.Size, opts.Force)
 	if err == nil && len(devs) > 0 && opts.Confirm != nil {
@@ -144,6 +172,12 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	}
 	if err != nil && out.Devices == nil {
 		return nil, err
+	}
+	if err == nil && len(opts.ResetPersistence) > 0 {
+		if err = out.Plan.reset(ctx, h.File(), opts.ResetPersistence); err != nil {
+			return nil, err
+		}
+		out.Reset = opts.ResetPersistence
 	}
 	return out, err
 }
@@ -366,7 +400,10 @@ func buildNew(ctx context.Context, p *Plan, h *imagefile.Held, opts BuildOptions
 			return nil, err
 		}
 	}
-	spec := p.spec
+	spec, err := keptFrom(p.spec, h.File())
+	if err != nil {
+		return nil, err
+	}
 	spec.Verify = !opts.NoVerify
 	spec.Defer = opts.deferSources
 	res, err := disk.BuildFile(ctx, h.Temp(), spec, imageEvents(opts.Progress))

@@ -81,6 +81,11 @@ func (k *Kit) convergeDevice(ctx context.Context, d device.Device, opts ApplyOpt
 		r.Warnings = append(r.Warnings, res.Warnings...)
 		r.ISOCheck, r.Verification = res.ISOCheck, res.Verification
 	}
+	if err == nil && len(opts.ResetPersistence) > 0 {
+		if err = p.reset(ctx, f, opts.ResetPersistence); err == nil {
+			out.Reset = opts.ResetPersistence
+		}
+	}
 	if err != nil {
 		r.Error, r.err = resultText(err), err
 		return r, err

@@ -69,6 +69,19 @@
 // converge.Run. ApplyOptions.Verify then reads the kit
 // whole (converge.Verify), as Verify does for `compose verify`.
 //
+// Persistence: an entry with persistence gets the storage
+// bootloader.AssignPersistence gives it (a *bootloader.PersistenceError
+// names the entry's manifest position) as its own ext4 partition at the
+// end of the disk (compose/disk's Spec.Persist), its menu line the
+// family's arguments, and the record the partition's place. A
+// persistence partition holds the user's data: converging keeps it byte
+// for byte with its GPT entry (Plan.Persistence says "keep"), a rewrite
+// in full (Recreate) keeps every one still wanted at its offset, copying
+// its bytes from the old image (refused on a device), and one removed or
+// resized is discarded only when ApplyOptions.DiscardPersistence names it
+// (ErrPersistenceData otherwise). ApplyOptions.ResetPersistence empties
+// one after ConfirmReset agreed.
+//
 // It prints nothing: progress leaves through callbacks (fetch.Options.Events
 // for downloads, ApplyOptions.Progress for building and writing).
 package compose

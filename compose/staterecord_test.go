@@ -91,6 +91,9 @@ func TestHostileStateRecord(t *testing.T) {
 		{"core.img of 2^62 bytes", func(st map[string]any) { st["bios_boot_size"] = int64(1) << 62 },
 			"BIOS boot code lengths out of range (core.img 4611686018427387904 bytes"},
 		{"boot code of -1 bytes", func(st map[string]any) { st["boot_code_size"] = -1 }, "boot code -1)"},
+		{"the ESP as persistence", func(st map[string]any) {
+			st["partitions"].([]any)[1].(map[string]any)["persistence"] = map[string]any{"entry": "alpha", "label": "p-alpha", "offset": 1 << 20, "size": 1 << 20, "guid": "x"}
+		}, "makes partition 2 a persistence partition"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

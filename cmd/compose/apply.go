@@ -82,6 +82,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			if len(opts.Devices) > 0 {
 				opts.Confirm = func(s []compose.Stick) error { return a.confirm(s, df.yes) }
 			}
+			opts.ConfirmReset = func(r []compose.PersistReset) error { return a.confirmReset(r, df.yes) }
 			res, err := k.Apply(cmd.Context(), opts)
 			disp.close()
 			for _, name := range refetched(res) {
@@ -91,6 +92,9 @@ bypassing the page cache. One failing stick does not stop the others.`,
 				if perr := a.result(viewDevices(res.Devices), func(w io.Writer) error { return printDeviceResults(w, res.Devices) }); perr != nil {
 					return perr
 				}
+				for _, n := range res.Reset { // on stderr, beside the device results
+					a.warn("emptied the persistence partition of %s on the devices converged: a fresh file system, its label and UUID kept", n)
+				}
 				return err
 			}
 			if err != nil {
@@ -99,7 +103,9 @@ bypassing the page cache. One failing stick does not stop the others.`,
 			for _, warn := range res.Image.Warnings {
 				a.warn("%s: %s", res.Image.Image, warn)
 			}
-			return a.result(viewResult(res.Image), func(w io.Writer) error { return printApplied(w, res) })
+			v := viewResult(res.Image)
+			v.ResetPersistence = res.Reset
+			return a.result(v, func(w io.Writer) error { return printApplied(w, res) })
 		},
 	}
 	ff.register(cmd)
@@ -107,8 +113,10 @@ bypassing the page cache. One failing stick does not stop the others.`,
 	cmd.Flags().BoolVar(&opts.NoVerify, "no-verify", false, "skip reading back the finished image or devices")
 	cmd.Flags().BoolVar(&opts.Verify, "verify", false, "after an in-place change or none, read the whole kit back as 'compose verify' does")
 	cmd.Flags().StringArrayVar(&opts.Devices, "device", nil, "write the kit to this block `device` (repeatable)")
-	cmd.Flags().BoolVar(&df.yes, "yes", false, "do not ask before erasing the devices (needed without a terminal)")
+	cmd.Flags().BoolVar(&df.yes, "yes", false, "do not ask before erasing the devices or emptying a persistence partition (needed without a terminal)")
 	cmd.Flags().BoolVar(&opts.Recreate, "recreate", false, "rewrite an existing image in full instead of changing it in place")
+	cmd.Flags().StringArrayVar(&opts.ResetPersistence, "reset-persistence", nil, "empty this `entry`'s persistence partition once the kit is applied, after confirmation (or --yes; repeatable)")
+	cmd.Flags().StringArrayVar(&opts.DiscardPersistence, "discard-persistence", nil, "let apply discard this `entry`'s persistence partition and its data (removed or resized; repeatable)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow a device that is not removable or is larger than 1 TiB")
 	return cmd
 }
@@ -139,6 +147,11 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 			_, err = printf(w, "every file of %s read back whole and verified: %s\n", r.Image, humanSize(r.Verification.BytesRead))
 		}
 	}
+	for _, n := range res.Reset {
+		if err == nil {
+			_, err = printf(w, "emptied the persistence partition of %s: a fresh file system, its label and UUID kept\n", n)
+		}
+	}
 	return err
 }
 
@@ -148,6 +161,9 @@ func printApplied(w io.Writer, res *compose.Applied) error {
 type resultView struct {
 	*compose.Result
 	ContentBytes int64 `json:"content_bytes,omitempty"`
+	// ResetPersistence names the entries whose persistence partition
+	// --reset-persistence emptied.
+	ResetPersistence []string `json:"reset_persistence,omitempty"`
 }
 
 func viewResult(r *compose.Result) resultView {

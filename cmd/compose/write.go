@@ -41,6 +41,35 @@ func (a *app) confirm(sticks []compose.Stick, yes bool) error {
 	return nil
 }
 
+// errNeedYesReset is returned when emptying a persistence partition
+// needs confirmation and cannot ask.
+var errNeedYesReset = errors.New("emptying a persistence partition loses the data on it: confirm with --yes when there is no terminal to ask on")
+
+// confirmReset shows the persistence partitions --reset-persistence
+// empties, with the data in use on each, and asks as confirm does.
+func (a *app) confirmReset(rs []compose.PersistReset, yes bool) error {
+	if yes {
+		return nil
+	}
+	if !isTerminal(a.stdin) || !isTerminal(a.stderr) {
+		return usageError{errNeedYesReset}
+	}
+	fmt.Fprintln(escaper{a.stderr}, "compose will EMPTY, losing everything on it, the persistence partition of:")
+	for _, r := range rs {
+		used := "an unknown amount"
+		if r.Used >= 0 {
+			used = humanSize(r.Used)
+		}
+		printf(escaper{a.stderr}, "  %s on %s  (%s, label %s, %s in use)\n", r.Entry, r.Target, humanSize(r.Size), r.Label, used)
+	}
+	fmt.Fprint(escaper{a.stderr}, "Type yes to empty: ")
+	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return errors.New("not confirmed: nothing was written")
+	}
+	return nil
+}
+
 func printDeviceResults(w io.Writer, out []compose.DeviceResult) error {
 	for _, r := range out {
 		switch {

@@ -36,6 +36,14 @@
 // needed); it writes nothing, and reports each file ok, changed, missing
 // or unreadable (ErrDamaged), or the target not a kit (ErrNotKit).
 //
+// Persistence partitions (StatePartition.Persistence) hold the user's
+// data: the record names where each is (entry, label, GPT name, offset,
+// size, GUID), never what it holds. ReadTarget finds each in the GPT where
+// the record says (else drift) and reads its superblock for the bytes in
+// use and its UUID, nothing else; Run never writes inside one, and
+// MakeDiff keeps one that is the same in the record wanted, and needs a
+// rewrite in full (Recreate) for a new, removed or resized one.
+//
 // It knows nothing of manifests, plans or the Kit workflow (package
 // compose drives it), and prints nothing: progress leaves through
 // callbacks.

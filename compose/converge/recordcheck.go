@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/usbkit/compose/compose/disk"
 )
 
 // What the BIOS boot lengths of a record may be: core.img fills at most
@@ -38,6 +40,7 @@ func recordProblems(st *KitState, espIndex int) []string {
 	for _, iso := range st.ISOs {
 		check(iso.Path, iso.Partition, iso.Size)
 	}
+	out = append(out, persistProblems(st, espIndex, data)...)
 	if st.BIOSBootSize < 0 || st.BIOSBootSize > maxBIOSBoot || st.BootCodeSize < 0 || st.BootCodeSize > bootCodeMax {
 		out = append(out, fmt.Sprintf("its state record gives the BIOS boot code lengths out of range (core.img %d bytes, boot code %d)", st.BIOSBootSize, st.BootCodeSize))
 	}
@@ -55,4 +58,28 @@ func joinSome(items []string) string {
 		return strings.Join(items, "; ")
 	}
 	return strings.Join(items[:maxListed], "; ") + fmt.Sprintf("; and %d more", len(items)-maxListed)
+}
+
+// persistProblems says what is wrong with the record's persistence
+// partitions: one that is the ESP or the data partition, not ext4, or
+// without an entry, a label ext4 holds, an extent or a GUID, or an entry
+// named twice. compose never writes inside one, but Reformat and
+// --recreate act on where the record says they are.
+func persistProblems(st *KitState, espIndex, data int) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range st.Partitions {
+		ps := p.Persistence
+		switch {
+		case ps == nil:
+		case p.Index == espIndex || p.Index == data || p.FS != disk.FSExt4:
+			out = append(out, fmt.Sprintf("its state record makes partition %d a persistence partition, which is its EFI System Partition, its data partition or not ext4", p.Index))
+		case ps.Entry == "" || seen[ps.Entry] || ps.Label == "" || len(ps.Label) > 16 || ps.Offset <= 0 || ps.Size <= 0 || ps.GUID == "":
+			out = append(out, fmt.Sprintf("its state record names a persistence partition (%d) without a valid entry, label, offset, size or GUID", p.Index))
+		}
+		if ps != nil {
+			seen[ps.Entry] = true
+		}
+	}
+	return out
 }
