@@ -17,10 +17,15 @@
 //     whose initramfs would not find the ISO; ErrNoBootLayout says what was found.
 //   - CheckSecureBoot(fsys, Detection) → who signed the payload and whether Debian's shim
 //     will run it.
+//   - AssignPersistence([]PersistRequest) → each entry's Persistence: the ext4 label (stable,
+//     from the entry's ID alone), GPT name, files and directories its family's initramfs needs,
+//     and the kernel arguments; a *PersistenceError for a family without a contract or a
+//     second casper entry. Overrides.Persistent passes an ISO's loopback.cfg over.
 //   - Render(Menu, []Entry) → grub.cfg. Every string from a manifest or an ISO is quoted for
 //     GRUB's script language; only commands built into Debian's signed GRUB and the BIOS
 //     core.img are emitted. Each entry starts from the partition GRUB started on and has loop
-//     devices of its own, released before they are made again.
+//     devices of its own, released before they are made again. An Entry's Persistence
+//     arguments follow its family's.
 //
 // The package prints nothing and touches no device.
 package bootloader

@@ -89,6 +89,9 @@ type Overrides struct {
 	Kernel string
 	Initrd []string
 	Args   string
+	// Persistent says the entry has persistence: like Args, it needs the family's own
+	// kernel line, so an ISO's loopback.cfg is passed over for compose's own entry.
+	Persistent bool
 }
 
 // Inspect decides how to boot the ISO whose file tree is fsys (read-only, e.g. go-diskfs

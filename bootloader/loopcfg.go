@@ -156,6 +156,9 @@ func (t *tree) useLoopbackCfg(d *Detection, ov Overrides, own Family) bool {
 	case strings.TrimSpace(ov.Args) != "" && own != "":
 		d.Notes = append(d.Notes, "args: given, so compose boots the ISO with its own entry: an ISO's loopback.cfg cannot take extra kernel arguments")
 		return false
+	case ov.Persistent && own != "":
+		d.Notes = append(d.Notes, "persistence: given, so compose boots the ISO with its own entry: an ISO's loopback.cfg cannot take the persistence arguments")
+		return false
 	}
 	return true
 }

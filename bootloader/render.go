@@ -46,6 +46,9 @@ type Entry struct {
 	// on the ESP that GRUB loads instead: re-signed with the user's key, or kept for hash
 	// enrolment. Initrd and root still come from the ISO.
 	Copies map[string]string
+	// Persistence, when set, is the entry's persistent storage (from AssignPersistence);
+	// its Args go on the kernel line after the family's own.
+	Persistence *Persistence
 }
 
 // Menu entry ids of the fixed entries, usable as Menu.Default.
@@ -95,6 +98,9 @@ func validate(m Menu, entries []Entry) error {
 			return fmt.Errorf("menu entry %q: iso path %q: want an absolute path of [A-Za-z0-9._/-]", e.ID, e.ISOPath)
 		}
 		if err := validateCopies(e); err != nil {
+			return err
+		}
+		if err := validatePersistence(e); err != nil {
 			return err
 		}
 		if e.Volume != "" && !isoPathRe.MatchString(e.Volume) {
@@ -304,7 +310,9 @@ func (w *cfgWriter) body(depth int, m Menu, e Entry) {
 	default:
 		w.loopback(depth, w.dev, iso)
 	}
-	args := append(familyArgs(d, e.ISOPath), consoleArgs(m.Console)...)
+	args := familyArgs(d, e.ISOPath)
+	args = append(args, persistArgs(e.Persistence, args)...)
+	args = append(args, consoleArgs(m.Console)...)
 	args = append(args, userArgs(e.Args)...)
 	w.line(depth, append([]string{"linux", w.payloadPath(e, d.Kernel)}, renderArgs(args)...)...)
 	if len(d.Initrd) > 0 {

@@ -50,6 +50,10 @@ type ApplyOptions struct {
 	// Verify reads a kit converged in place (or found unchanged) whole
 	// afterwards, as Verify does (BuildOptions.Verify).
 	Verify bool
+	// DiscardPersistence names the entries whose persistence partition
+	// apply may discard (removed from the manifest, or resized): without
+	// its name there, apply refuses (ErrPersistenceData).
+	DiscardPersistence []string
 }
 
 // Applied is what Kit.Apply did.
@@ -112,6 +116,14 @@ func (k *Kit) Apply(ctx context.Context, opts ApplyOptions) (*Applied, error) {
 	}
 	if opts.Planned != nil {
 		opts.Planned(p)
+	}
+	if err := p.checkDiscard(opts.DiscardPersistence); err != nil {
+		return nil, err
+	}
+	if opts.Recreate && len(opts.Devices) > 0 {
+		if err := keepsNoPersistence(opts.Devices, opts.DiscardPersistence); err != nil {
+			return nil, err
+		}
 	}
 	devs, err := checkDevices(opts.Devices, p.Size, opts.Force)
 	if err == nil && len(devs) > 0 && opts.Confirm != nil {
@@ -366,7 +378,10 @@ func buildNew(ctx context.Context, p *Plan, h *imagefile.Held, opts BuildOptions
 			return nil, err
 		}
 	}
-	spec := p.spec
+	spec, err := keptFrom(p.spec, h.File())
+	if err != nil {
+		return nil, err
+	}
 	spec.Verify = !opts.NoVerify
 	spec.Defer = opts.deferSources
 	res, err := disk.BuildFile(ctx, h.Temp(), spec, imageEvents(opts.Progress))

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"github.com/usbkit/compose/compose/pin"
@@ -204,9 +205,11 @@ func killData(t *testing.T, points int) {
 	os.Mkdir(v2, 0o755)
 	b2, c := bigISO(t, v2, "beta", "b2", 4<<20), bigISO(t, v2, "gamma", "c", 4<<20)
 	cache, pristine := filepath.Join(dir, "cache"), filepath.Join(dir, "pristine.img")
-	top := "firmware: [uefi-x64]\nstorage: data\nsize: 64MiB"
-	build(t, kitWith(t, dir, top, a, b), cache, pristine)
-	two := kitWith(t, dir, top, b2, c)
+	// beta keeps its changes on a persistence partition, holding the
+	// user's work, while its ISO is replaced.
+	top := "firmware: [uefi-x64]\nstorage: data\nsize: 136MiB\n"
+	build(t, persistKit(t, dir, []string{a, b}, []string{"", "64MiB"}, top), cache, pristine)
+	two := persistKit(t, dir, []string{b2, c}, []string{"64MiB", ""}, top)
 	l, err := pin.ResolveLock(context.Background(), two, newFetcher(t, cache))
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +218,40 @@ func killData(t *testing.T, points int) {
 		t.Fatal(err)
 	}
 	newKit := planAgainst(t, two, cache, filepath.Join(dir, "none.img")).desired.Kit
-	oldKit := checkKit(t, pristine).State.Kit
-	killBoth(t, dir, pristine, kill{manifest: two.File, cache: cache, oldKit: oldKit, newKit: newKit, points: points,
-		chunk: 1 << 20, want: []string{"old", "new"}})
+	old := checkKit(t, pristine)
+	k := kill{manifest: two.File, cache: cache, oldKit: old.State.Kit, newKit: newKit, points: points,
+		chunk: 1 << 20, want: []string{"old", "new"}}
+	for _, pt := range old.Persistence {
+		k.persist = append(k.persist, persisted{pt, sha256Of(t, bytes.NewReader(userWork(t, pristine, pt)))})
+	}
+	if len(k.persist) != 1 {
+		t.Fatalf("the kit has %d persistence partitions, want 1", len(k.persist))
+	}
+	killBoth(t, dir, pristine, k)
+}
+
+// persisted is a persistence partition and the SHA-256 of its bytes,
+// which no apply, killed or not, may change.
+type persisted struct {
+	converge.TargetPersistence
+	sha256 string
+}
+
+// checkPersisted compares every persistence partition of target with
+// its bytes before the apply.
+func (k kill) checkPersisted(t *testing.T, target, when string) {
+	t.Helper()
+	for _, p := range k.persist {
+		f, err := os.Open(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := sha256Of(t, io.NewSectionReader(f, p.Offset, p.Size))
+		f.Close()
+		if got != p.sha256 {
+			t.Fatalf("%s: the persistence partition of %s changed", when, p.Entry)
+		}
+	}
 }
 
 // killTwoSteps kills a two-step apply (a 40 MiB ISO replaced on a size:
@@ -253,6 +287,7 @@ type kill struct {
 	points                          int
 	chunk                           int // the child's content write size
 	want                            []string
+	persist                         []persisted // checked byte for byte after every kill and rerun
 }
 
 // killBoth runs killAt on an image file and on a loop device in dir, each
@@ -341,6 +376,7 @@ func (k kill) killOnce(t *testing.T, target string, i int, pts []point) (left, p
 		}
 	}()
 	k.killAtPoint(t, target, i, pts)
+	k.checkPersisted(t, target, "after the kill")
 	tg := checkKit(t, target)
 	if tg.Data != nil {
 		phase = dataPhase(tg, k.oldKit, k.newKit)
@@ -361,6 +397,7 @@ func (k kill) killOnce(t *testing.T, target string, i int, pts []point) (left, p
 	if tg := checkKit(t, target); tg.State.Kit != k.newKit || tg.State.Interim || (tg.Data != nil && (tg.Data.Recovery || len(tg.Data.Leftovers) > 0)) {
 		t.Fatal("the rerun did not converge")
 	}
+	k.checkPersisted(t, target, "after the rerun")
 	return left, phase
 }
 
@@ -395,9 +432,17 @@ func (k kill) census(t *testing.T, target string) []point {
 	if kt := checkKit(t, target).State.Kit; kt != k.newKit {
 		t.Fatal("uninterrupted apply did not converge")
 	}
+	k.checkPersisted(t, target, "after the uninterrupted apply")
 	pts, _, err := parsePoints(strings.NewReader(string(out)), -1)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, pt := range pts {
+		for _, p := range k.persist {
+			if pt.kind == pointWrite && pt.off < p.Offset+p.Size && pt.off+int64(pt.n) > p.Offset {
+				t.Fatalf("the apply writes %d bytes at %d, inside the persistence partition of %s", pt.n, pt.off, p.Entry)
+			}
+		}
 	}
 	nameRegions(pts, tg)
 	return pts

@@ -32,8 +32,8 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 	if err != nil {
 		return err
 	}
-	p.spec = disk.Spec{Size: sizeOf(m), Seed: seed[:], ESP: disk.ESP{Label: m.Label},
-		ISOs: isos, Placement: placement[m.Storage], Journal: true}
+	p.spec = disk.Spec{Size: max(sizeOf(m), p.keepSize), Seed: seed[:], ESP: disk.ESP{Label: m.Label},
+		ISOs: isos, Placement: placement[m.Storage], Journal: true, Persist: p.spec.Persist}
 	for _, b := range boot {
 		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: b.Path, Data: b.Data})
 	}
@@ -144,7 +144,8 @@ func (p *Plan) describe(lay disk.Layout) {
 	p.Size = lay.Size
 	p.Notes = append(p.Notes, lay.Notes...)
 	for _, part := range lay.Partitions {
-		pp := PartitionPlan{Index: part.Index, Name: part.Name, FS: part.FS, Label: part.Label, Offset: part.Offset, Size: part.Size}
+		pp := PartitionPlan{Index: part.Index, Name: part.Name, FS: part.FS, Label: part.Label, Offset: part.Offset, Size: part.Size,
+			Persistence: part.Persistence}
 		for _, f := range part.Files {
 			size := f.Size
 			if size == 0 {
@@ -154,6 +155,7 @@ func (p *Plan) describe(lay disk.Layout) {
 		}
 		p.Partitions = append(p.Partitions, pp)
 	}
+	p.describePersistence(lay)
 }
 
 // grubConfig renders the menu from the inspected entries. Entries not yet
@@ -171,7 +173,7 @@ func (p *Plan) grubConfig(m *config.Manifest, volume map[string]string) ([]byte,
 			continue
 		}
 		entries = append(entries, bootloader.Entry{ID: e.Name, Title: e.Title, ISOPath: e.ISOPath,
-			Volume: volume[e.ISOPath], Boot: *e.Boot, Args: e.Args, Copies: e.copies()})
+			Volume: volume[e.ISOPath], Boot: *e.Boot, Args: e.Args, Copies: e.copies(), Persistence: p.persist[e.Name]})
 	}
 	p.menu, p.menuEntries = menu, entries
 	return p.renderMenu(func(bootloader.Entry) bool { return true })

@@ -40,6 +40,9 @@ type Plan struct {
 	// Keys are the certificates the stick carries for enrolment with
 	// MokManager (secure_boot), under /EFI/compose/keys.
 	Keys []bootloader.Certificate `json:"keys,omitempty"`
+	// Persistence are the entries' persistence partitions, in disk order,
+	// and what apply does with each.
+	Persistence []PersistencePlan `json:"persistence,omitempty"`
 	// Diff is what applying changes on an existing image (nil for a new
 	// image, with Recreate, or before the plan is Ready). Build runs exactly
 	// it, on the target the plan read, once it checked that the target's
@@ -59,6 +62,12 @@ type Plan struct {
 	// interim menu.
 	menu        bootloader.Menu
 	menuEntries []bootloader.Entry
+	persist     map[string]*bootloader.Persistence // by entry name
+	// have are the target's persistence partitions by entry: those the
+	// kit keeps stay as the record has them.
+	have     map[string]converge.TargetPersistence
+	haveList []converge.TargetPersistence // in disk order
+	keepSize int64                        // a rewrite keeping persistence partitions keeps the size
 }
 
 // PlanOptions tune MakePlan.
@@ -93,6 +102,8 @@ type PartitionPlan struct {
 	Offset int64      `json:"offset"`
 	Size   int64      `json:"size"`
 	Files  []FilePlan `json:"files,omitempty"`
+	// Persistence names the entry whose persistence partition this is.
+	Persistence string `json:"persistence,omitempty"`
 }
 
 // FilePlan is one file placed on a partition.
@@ -198,6 +209,17 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	if err := p.secureBoot(m, signKey); err != nil {
 		return nil, err
 	}
+	p.haveOf(target)
+	if err := p.assignPersistence(m); err != nil {
+		return nil, err
+	}
+	old, oldSize, err := recreateTarget(imagePath, o)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		p.keepOnRecreate(old, oldSize)
+	}
 	if err := p.layout(m, l, isos, o); err != nil {
 		return nil, err
 	}
@@ -210,6 +232,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 			return nil, err
 		}
 	}
+	p.persistActions()
 	return p, nil
 }
 

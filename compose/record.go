@@ -31,6 +31,10 @@ func (p *Plan) state(m *config.Manifest, l *config.Lock, lay disk.Layout, stickI
 		isos[p.Entries[i].ISOPath] = i
 	}
 	for _, part := range lay.Partitions {
+		if part.Persistence != "" { // where it is, never what it holds: the user's data
+			st.Partitions = append(st.Partitions, p.statePersistence(part))
+			continue
+		}
 		st.Partitions = append(st.Partitions, converge.StatePartition{Index: part.Index, FS: part.FS})
 		for _, f := range part.Files {
 			if f.Path == converge.StatePath {

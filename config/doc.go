@@ -32,6 +32,11 @@
 //	Schema()                               embedded JSON Schema (draft 2020-12)
 //	Starter()                              commented, valid multiboot.yaml for `compose init`
 //	ParseSize(s)                           "auto", 16GiB, 512MiB, 8GB …
+//	ParsePersistence(s) / ValidName(s)     persistence: sizes (no auto); entry names
+//
+// ISO.Persistence is the entry's persistence size in bytes (0: none). The loader refuses
+// it with an explicit boot: outside PersistentFamilies and on a second boot: casper
+// entry; a detected family is the caller's to check (bootloader.AssignPersistence).
 //
 // The JSON Schema is for editors; the loader is the authority (the schema
 // cannot check unique names, menu.default or secure_boot needing uefi-x64 or uefi-arm64).

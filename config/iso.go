@@ -16,7 +16,7 @@ import (
 )
 
 var isoFields = []string{"name", "title", "url", "path", "sha256", "sha512", "checksum",
-	"signature", "boot", "kernel", "initrd", "args", "expect"}
+	"signature", "boot", "kernel", "initrd", "args", "expect", "persistence"}
 
 // iso decodes one entry of isos at path p.
 func (d *decoder) iso(n *yaml.Node, p string, iso *ISO, dir string) {
@@ -71,6 +71,8 @@ func (d *decoder) iso(n *yaml.Node, p string, iso *ISO, dir string) {
 			if s, ok := d.str(v, fp); ok && d.regexp(v, fp, s) {
 				iso.Expect = s
 			}
+		case "persistence":
+			d.persistence(v, fp, &iso.Persistence)
 		}
 	})
 	if n.Kind == yaml.MappingNode {
@@ -109,6 +111,7 @@ func (d *decoder) isoRules(n *yaml.Node, p string, iso *ISO, sums []string) {
 		d.errPath(p+".signature", "%s.signature: a signature covers a checksum list: it needs checksum: file:URL, not an inline digest", p)
 	}
 	d.bootRules(p, iso)
+	d.persistenceRule(p, iso)
 	if iso.Title == "" {
 		iso.Title = iso.Name
 	}

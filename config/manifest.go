@@ -122,6 +122,9 @@ type ISO struct {
 	// Expect is a regular expression (Go syntax) that proves on the serial
 	// console that the entry booted; `compose test` waits for it.
 	Expect string `yaml:"expect"`
+	// Persistence is the size in bytes of the partition this entry keeps its changes
+	// on; 0 means none. Written `persistence: 4GiB` (the units of size:).
+	Persistence int64 `yaml:"-" keys:"persistence"`
 	// Pos is where the ISO's entry starts in the manifest.
 	Pos Pos `yaml:"-"`
 }

@@ -112,6 +112,7 @@ func (d *decoder) crossChecks(m *Manifest) {
 		m.Menu.Default = m.ISOs[0].Name
 	}
 	d.secureBoot(m)
+	d.casperPersistence(m)
 }
 
 func (d *decoder) secureBoot(m *Manifest) {

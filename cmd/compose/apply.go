@@ -109,6 +109,7 @@ bypassing the page cache. One failing stick does not stop the others.`,
 	cmd.Flags().StringArrayVar(&opts.Devices, "device", nil, "write the kit to this block `device` (repeatable)")
 	cmd.Flags().BoolVar(&df.yes, "yes", false, "do not ask before erasing the devices (needed without a terminal)")
 	cmd.Flags().BoolVar(&opts.Recreate, "recreate", false, "rewrite an existing image in full instead of changing it in place")
+	cmd.Flags().StringArrayVar(&opts.DiscardPersistence, "discard-persistence", nil, "let apply discard this `entry`'s persistence partition and its data (removed or resized; repeatable)")
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "allow a device that is not removable or is larger than 1 TiB")
 	return cmd
 }

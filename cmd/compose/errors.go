@@ -90,7 +90,7 @@ func exitCode(err error) int {
 	case errors.Is(err, fetch.ErrChecksumMismatch), errors.Is(err, disk.ErrMismatch), errors.Is(err, compose.ErrBadCacheEntry),
 		errors.Is(err, converge.ErrDamaged):
 		return exitMismatch
-	case errors.Is(err, compose.ErrUnsafeTarget), errors.Is(err, converge.ErrNotKit):
+	case errors.Is(err, compose.ErrUnsafeTarget), errors.Is(err, converge.ErrNotKit), errors.Is(err, compose.ErrPersistenceData):
 		return exitUnsafe
 	case errors.Is(err, errBootFailed):
 		return exitBootFailed

@@ -167,6 +167,7 @@ func printPlan(w io.Writer, p *compose.Plan, recreate bool) error {
 		}
 	}
 	printLayout(tw, v.Partitions)
+	printPersistence(tw, p.Persistence)
 	if v.Action == actionCreate {
 		printf(tw, "\nmenu entries:\n")
 		for _, e := range p.Entries {
@@ -205,6 +206,29 @@ func printLayout(tw io.Writer, parts []compose.PartitionPlan) {
 		for _, f := range pt.Files {
 			printf(tw, "  %s\t%s\n", f.Path, humanSize(f.Size))
 		}
+	}
+}
+
+// printPersistence shows each persistence partition and what apply does
+// with it: created, kept byte for byte, or discarded with its data.
+func printPersistence(tw io.Writer, ps []compose.PersistencePlan) {
+	if len(ps) == 0 {
+		return
+	}
+	printf(tw, "\npersistence:\n")
+	for _, pp := range ps {
+		what := pp.Action
+		switch pp.Action {
+		case compose.PersistKeep:
+			what = "kept as it is, byte for byte"
+		case compose.PersistDiscard:
+			used := "an unknown amount"
+			if pp.Used >= 0 {
+				used = humanSize(pp.Used)
+			}
+			what = fmt.Sprintf("DISCARDED (%s): %s of data in use goes; apply needs --discard-persistence %s", pp.Reason, used, pp.Entry)
+		}
+		printf(tw, "  %s\t%s\t%s\tat %s\t%s\t%s\n", pp.Entry, pp.Label, humanSize(pp.Size), humanSize(pp.Offset), strings.Join(pp.Args, " "), what)
 	}
 }
 

@@ -115,6 +115,7 @@ func MakeDiff(want *KitState, t *Target) *Diff {
 	have := t.State
 	d.Resume = have.Interim
 	d.layoutReasons(want, have)
+	d.persistChanges(want, t)
 	d.isoChanges(want, have)
 	d.fileChanges(want, have)
 	if want.BIOSBoot != have.BIOSBoot && want.BIOSBoot != "" && have.BIOSBoot != "" {
@@ -193,7 +194,7 @@ func (d *Diff) room(t *Target, esp int) {
 // ESPIndex is the record's ESP partition, 0 when it has none.
 func (st *KitState) ESPIndex() int {
 	for _, p := range st.Partitions {
-		if p.FS == disk.FSFAT32 {
+		if p.FS == disk.FSFAT32 && p.Persistence == nil {
 			return p.Index
 		}
 	}
@@ -204,7 +205,9 @@ func (d *Diff) layoutReasons(want, have *KitState) {
 	fs := func(st *KitState) []string {
 		var out []string
 		for _, p := range st.Partitions {
-			out = append(out, p.FS)
+			if p.Persistence == nil { // persistChanges' to compare
+				out = append(out, p.FS)
+			}
 		}
 		return out
 	}

@@ -50,6 +50,31 @@ type KitState struct {
 type StatePartition struct {
 	Index int    `json:"index"`
 	FS    string `json:"fs"`
+	// Persistence is set on a persistence partition. compose never
+	// writes inside one after building it: the record says where it is,
+	// not what it holds (the user's data).
+	Persistence *StatePersistence `json:"persistence,omitempty"`
+}
+
+// StatePersistence is where one entry's persistence partition is.
+type StatePersistence struct {
+	Entry  string `json:"entry"`
+	Label  string `json:"label"` // ext4 volume label
+	Name   string `json:"name"`  // GPT partition name
+	Offset int64  `json:"offset"`
+	Size   int64  `json:"size"`
+	GUID   string `json:"guid"` // GPT partition GUID
+}
+
+// Persistence lists the record's persistence partitions.
+func (st *KitState) Persistence() []StatePersistence {
+	var out []StatePersistence
+	for _, p := range st.Partitions {
+		if p.Persistence != nil {
+			out = append(out, *p.Persistence)
+		}
+	}
+	return out
 }
 
 // StateISO is one ISO on the kit.

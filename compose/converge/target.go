@@ -36,6 +36,8 @@ type Target struct {
 	Drift bool `json:"drift,omitempty"`
 	// Data is the ext4 data partition, for a kit that has one.
 	Data *TargetData `json:"data,omitempty"`
+	// Persistence are the persistence partitions the record names.
+	Persistence []TargetPersistence `json:"persistence,omitempty"`
 
 	record []byte // the state record's bytes, as read
 }
@@ -46,6 +48,7 @@ type TargetPartition struct {
 	Type   string `json:"type"` // GPT type GUID
 	Offset int64  `json:"offset"`
 	Size   int64  `json:"size"`
+	GUID   string `json:"guid,omitempty"`
 }
 
 // ReadTarget opens the image file or block device at path read-only and
@@ -72,6 +75,7 @@ func Read(f *os.File) (*Target, error) {
 	}
 	t.checkDrift(v, esp)
 	t.checkData(f)
+	t.checkPersistence(f)
 	return t, nil
 }
 
@@ -159,7 +163,7 @@ func (t *Target) readGPT(f *os.File) (*TargetPartition, error) {
 		if p.Type == gpt.Unused {
 			continue
 		}
-		tp := TargetPartition{Index: p.Index, Type: strings.ToUpper(string(p.Type))}
+		tp := TargetPartition{Index: p.Index, Type: strings.ToUpper(string(p.Type)), GUID: strings.ToUpper(p.GUID)}
 		tp.Offset, tp.Size = partitionExtent(p.Start, p.End, uint64(g.LogicalSectorSize))
 		t.Partitions = append(t.Partitions, tp)
 		if tp.Type == disk.TypeESP && esp == nil {

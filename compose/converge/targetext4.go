@@ -134,7 +134,7 @@ func readAll(v opener, path string) ([]byte, error) {
 // DataIndex is the record's ext4 data partition, 0 when it has none.
 func (st *KitState) DataIndex() int {
 	for _, p := range st.Partitions {
-		if p.FS == disk.FSExt4 {
+		if p.FS == disk.FSExt4 && p.Persistence == nil {
 			return p.Index
 		}
 	}

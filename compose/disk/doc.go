@@ -18,6 +18,14 @@
 //   - Verify re-opens an image, checks its partition table against a Layout
 //     and reads every file back through go-diskfs, comparing SHA-256 digests.
 //
+// Persistence partitions (Spec.Persist) are ext4 volumes that hold a live
+// system's changes: the last partitions, at the end of the disk, in the
+// order given, each with its own label, GPT name, UUID and journal. The
+// end of the disk is the one place no later change of the ISOs, the ESP
+// or the data partition needs: a rebuild in full keeps each one at its
+// Offset (Persist.Keep, copying its bytes from Persist.From for an image
+// file) and lays every other partition out in front of them.
+//
 // Input types are plain (File, Spec) so that callers (the compose plan/apply
 // glue) need not share types with this package.
 //

@@ -25,7 +25,10 @@ var ext4Features = []ext4.FeatureOpt{
 }
 
 func (b *builder) fillExt4(p *Partition) error {
-	u := uuid.MustParse(seedGUID(b.l.seed, "ext4 uuid"))
+	if p.keep {
+		return b.copyKept(p)
+	}
+	u := uuid.MustParse(seedGUID(b.l.seed, ext4Purpose(p, "ext4 uuid")))
 	fs, err := ext4.Create(b.be, p.Size, p.Offset, sectorSize, &ext4.Params{UUID: &u, VolumeName: p.Label, Features: ext4Features})
 	if err != nil {
 		return fmt.Errorf("creating ext4: %w", err)
@@ -41,10 +44,25 @@ func (b *builder) fillExt4(p *Partition) error {
 			return err
 		}
 	}
-	if err := fixExt4(b.f, p.Offset, b.l.Time, seedBytes(b.l.seed, "ext4 hash seed")); err != nil {
+	for _, d := range p.dirs {
+		if err := fs.Mkdir(extPath(d)); err != nil {
+			return fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
+	if err := fixExt4(b.f, p.Offset, b.l.Time, seedBytes(b.l.seed, ext4Purpose(p, "ext4 hash seed"))); err != nil {
 		return err
 	}
 	return b.addJournal(p)
+}
+
+// ext4Purpose names what a seed derivation is for: the data partition's
+// as before persistence existed (equal kits give equal images), a
+// persistence partition's by its label.
+func ext4Purpose(p *Partition, what string) string {
+	if p.Persistence == "" {
+		return what
+	}
+	return what + " persistence " + p.Label
 }
 
 // addJournal gives the volume the jbd2 journal through which compose
@@ -60,7 +78,7 @@ func (b *builder) addJournal(p *Partition) error {
 		return err
 	}
 	bs := g.BlockSize
-	id := [16]byte(uuid.MustParse(seedGUID(b.l.seed, "ext4 journal uuid")))
+	id := [16]byte(uuid.MustParse(seedGUID(b.l.seed, ext4Purpose(p, "ext4 journal uuid"))))
 	var dev ext4edit.Device = b.f
 	if b.holes != nil {
 		dev = b.holes

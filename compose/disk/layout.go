@@ -3,6 +3,7 @@ package disk
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -43,6 +44,13 @@ type Partition struct {
 	FAT               *FATGeometry // for FSFAT32
 	Files             []File       // sorted by Path
 	Content           int64        // bytes the files and directories need
+	// Persistence names the entry whose persistence partition this is
+	// (Spec.Persist); "" for every other partition.
+	Persistence string
+
+	dirs []string    // Persist.Dirs
+	keep bool        // Persist.Keep: Build writes none of its bytes
+	from io.ReaderAt // Persist.From: where a kept partition's bytes are copied from
 }
 
 // Layout is the computed plan for an image.
@@ -63,10 +71,11 @@ type Layout struct {
 	biosBoot []byte
 }
 
-// Partition returns the partition with file system fs, or nil.
+// Partition returns the partition with file system fs, or nil; a
+// persistence partition is never the one returned.
 func (l *Layout) Partition(fs string) *Partition {
 	for i := range l.Partitions {
-		if l.Partitions[i].FS == fs {
+		if l.Partitions[i].FS == fs && l.Partitions[i].Persistence == "" {
 			return &l.Partitions[i]
 		}
 	}
@@ -103,6 +112,9 @@ func ComputeLayout(spec Spec) (Layout, error) {
 		return l, err
 	}
 	if err := checkVolumes(spec, espFiles, dataFiles); err != nil {
+		return l, err
+	}
+	if err := checkPersist(spec); err != nil {
 		return l, err
 	}
 	return l, l.place(spec, espFiles, dataFiles)

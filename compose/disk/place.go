@@ -3,6 +3,7 @@ package disk
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -48,25 +49,37 @@ func (l *Layout) place(spec Spec, esp, data []File) error {
 	if spec.BIOSBoot != nil {
 		fixed += mib
 	}
-	minSize := fixed + espMin + dataMin
+	start := fixed - gptTailSize
+	persist := persistBytes(spec)
+	minSize := fixed + espMin + dataMin + persist
 	var espSize, dataSize int64
 	switch {
+	case spec.Size == 0 && kept(spec):
+		return errors.New("persistence partitions kept at their offsets need the image size")
 	case spec.Size == 0:
 		espSize, _ = smallestFAT(esp, espMin+headroom(espContent))
 		if len(data) > 0 {
 			dataSize = alignUp(dataMin+headroom(dataContent), mib)
 		}
 		l.Headroom = espSize - espMin + dataSize - dataMin
+		return l.assign(spec, esp, data, espSize, dataSize, start+espSize+dataSize+persist)
 	case spec.Size < minSize:
 		return fmt.Errorf("%w: %d bytes (%.1f MiB) given, the contents need at least %d bytes (%.1f MiB): %d bytes (%.1f MiB) more",
 			ErrTooSmall, spec.Size, mibs(spec.Size), minSize, mibs(minSize), minSize-spec.Size, mibs(minSize-spec.Size))
-	default:
-		var err error
-		if espSize, dataSize, err = l.split(spec.Size-fixed, esp, espMin, espContent, dataMin); err != nil {
-			return err
-		}
 	}
-	return l.assign(spec, esp, data, espSize, dataSize)
+	end := alignDown(spec.Size-gptTailSize, mib)
+	_, blockStart, err := persistBlock(spec, end)
+	if err != nil {
+		return err
+	}
+	if room := blockStart - start; room < espMin+dataMin {
+		return fmt.Errorf("%w: the partitions in front of the persistence partitions (from byte %d) need at least %d bytes (%.1f MiB), %d bytes (%.1f MiB) more than there are",
+			ErrTooSmall, blockStart, espMin+dataMin, mibs(espMin+dataMin), espMin+dataMin-room, mibs(espMin+dataMin-room))
+	}
+	if espSize, dataSize, err = l.split(blockStart-start, esp, espMin, espContent, dataMin); err != nil {
+		return err
+	}
+	return l.assign(spec, esp, data, espSize, dataSize, end)
 }
 
 // maxESP keeps the FAT length within go-diskfs's 16 bits; an explicit size
@@ -101,8 +114,9 @@ func (l *Layout) split(avail int64, esp []File, espMin, espContent, dataMin int6
 
 func mibs(n int64) float64 { return float64(n) / float64(mib) }
 
-// assign lays the partitions out from LBA 2048 on, 1 MiB aligned.
-func (l *Layout) assign(spec Spec, esp, data []File, espSize, dataSize int64) error {
+// assign lays the partitions out from LBA 2048 on, 1 MiB aligned, and the
+// persistence partitions below end, where the partitions end.
+func (l *Layout) assign(spec Spec, esp, data []File, espSize, dataSize, end int64) error {
 	l.DiskGUID = seedGUID(spec.Seed, "disk")
 	lba := uint64(firstLBA)
 	add := func(p Partition, size int64) {
@@ -127,8 +141,19 @@ func (l *Layout) assign(spec Spec, esp, data []File, espSize, dataSize int64) er
 		add(Partition{Name: orDefault(spec.Data.Name, "data"), Type: TypeLinuxData, FS: FSExt4,
 			Label: orDefault(spec.Data.Label, "data"), Files: data, Content: ext4Need(data)}, dataSize)
 	}
-	end := int64(lba)*sectorSize + gptTailSize
-	l.Size = max(spec.Size, end)
+	block, _, err := persistBlock(spec, end)
+	if err != nil {
+		return err
+	}
+	for _, p := range block {
+		p.Index = len(l.Partitions) + 1
+		p.FirstLBA, p.LastLBA = uint64(p.Offset/sectorSize), uint64((p.Offset+p.Size)/sectorSize)-1
+		if p.GUID == "" {
+			p.GUID = seedGUID(spec.Seed, "persistence "+p.Label)
+		}
+		l.Partitions = append(l.Partitions, p)
+	}
+	l.Size = max(spec.Size, max(int64(lba)*sectorSize, end)+gptTailSize)
 	return nil
 }
 

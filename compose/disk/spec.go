@@ -88,6 +88,9 @@ type Spec struct {
 	// ISOs are placed under Placement's rule.
 	ISOs      []File
 	Placement Placement
+	// Persist are the persistence partitions, at the end of the disk (see
+	// Persist). With one kept at its Offset, Size must be given.
+	Persist []Persist
 	// Verify makes Build read everything back (Verify) before renaming.
 	Verify bool
 	// Defer makes Build allocate every host-file source (File.Source) on

@@ -6,7 +6,8 @@
 // the ISO (ErrMalformedISO), never a crash. Image is an fs.FS the
 // bootloader package's inspection reads; Image.Failed says whether the
 // reader failed while it was used. Inspect is `compose inspect`: how an
-// ISO boots and who signed its payload.
+// ISO boots and who signed its payload; InspectPersistent adds the storage and
+// kernel arguments `persistence:` would give an entry of it.
 //
 // Only regular files are opened (a FIFO cannot block it); messages name an
 // ISO as the caller does (the manifest's name, never a cache path). It

@@ -92,6 +92,8 @@ type Inspection struct {
 	Boot       bootloader.Detection         `json:"boot"`
 	SecureBoot *bootloader.SecureBootReport `json:"secure_boot,omitempty"`
 	Warnings   []string                     `json:"warnings,omitempty"`
+	// Persistence is set by InspectPersistent.
+	Persistence *PersistenceReport `json:"persistence,omitempty"`
 }
 
 // Inspect decides how the ISO at path boots and who signed its payload.
@@ -108,9 +110,14 @@ func Inspect(ctx context.Context, path string) (*Inspection, error) {
 // inspectImage runs bootloader's inspection on an opened ISO. A panic in
 // it (compose's own code on hostile input: a bug) is an internal error
 // naming the ISO, not a crash; FuzzISO fails on one.
-func inspectImage(im *Image, name string) (_ *Inspection, err error) {
+func inspectImage(im *Image, name string) (*Inspection, error) {
+	return resolveImage(im, name, bootloader.Overrides{})
+}
+
+// resolveImage is inspectImage with the manifest's overrides.
+func resolveImage(im *Image, name string, ov bootloader.Overrides) (_ *Inspection, err error) {
 	defer crash.Recover(&err, "inspecting %s", name)
-	d, err := bootloader.Inspect(im, im.Label)
+	d, err := bootloader.Resolve(im, im.Label, ov)
 	if perr := im.Failed(); perr != nil {
 		return nil, perr
 	}
