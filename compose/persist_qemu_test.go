@@ -2,12 +2,13 @@ package compose
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,9 +27,9 @@ import (
 // (fixture.PersistWrote, fixture.PersistRead); the kit image is booted
 // read-write (boottest.Runner.Writable), each boot ended by its marker.
 
-// persistKit is the manifest: the two live families and a tiny ISO beside
-// them (another ISO of the kit, the one an apply replaces).
-const persistKit = `version: 1
+// proofKit is the manifest: the two live families with persistence and a
+// tiny ISO beside them (another ISO of the kit, the one an apply replaces).
+const proofKit = `version: 1
 label: PERSIST
 firmware: [bios, uefi-x64]
 menu:
@@ -37,27 +38,18 @@ menu:
   console: serial
 isos:
   - {name: tiny, title: "Tiny", path: %s, sha256: %q, boot: live}
-  - {name: liveboot, title: "Debian live-boot", path: %s, sha256: %q, args: %q}
-  - {name: dracut, title: "dracut dmsquash-live", path: %s, sha256: %q, args: %q}
+  - {name: liveboot, title: "Debian live-boot", path: %s, sha256: %q, persistence: 64MiB}
+  - {name: dracut, title: "dracut dmsquash-live", path: %s, sha256: %q, persistence: 64MiB}
 `
 
-// Hand-built persistence: the labels, and the arguments the families'
-// documentation gives for them (live-boot: a filesystem labelled
-// "persistence" holding persistence.conf; dracut: rd.live.overlay=<devspec>:<path>,
-// where <path> and an "ovlwork" directory beside it must exist).
-const (
-	handLiveLabel   = "persistence"
-	handDracutLabel = "dracutpersist"
-	handLiveArgs    = "persistence"
-	handDracutArgs  = "rd.live.overlay=LABEL=" + handDracutLabel + ":/overlayfs"
-)
-
-// persistFirmware are the machines the proof boots, each on its own copy
-// of the kit.
+// persistFirmware are the machines the proof boots, each on a kit of its own.
 var persistFirmware = []boottest.Variant{boottest.BIOS, boottest.UEFI}
 
-// persistSetup builds the fixtures the proof boots (once per cache).
-func persistSetup(t *testing.T) map[string]string {
+// proofEntries are the kit's persistent entries, booted in this order.
+var proofEntries = []string{"liveboot", "dracut"}
+
+// proofSetup builds the fixtures the proof boots (once per cache).
+func proofSetup(t *testing.T) map[string]string {
 	t.Helper()
 	if testing.Short() {
 		testenv.Skip(t, "persistence boot tests: minutes under TCG; skipped with -short")
@@ -65,118 +57,115 @@ func persistSetup(t *testing.T) map[string]string {
 	if d, ok := t.Deadline(); ok && time.Until(d) < 30*time.Minute {
 		testenv.Skip(t, "persistence boot tests need up to 30 min under TCG but go test's deadline is in %s: run with -timeout 90m", time.Until(d).Round(time.Second))
 	}
-	testenv.Tools(t, "qemu-system-x86_64", "xorriso", "apt-get", "dpkg", "mkinitramfs", "sgdisk", "mkfs.ext4", "e2fsck")
+	testenv.Tools(t, "qemu-system-x86_64", "xorriso", "apt-get", "dpkg", "mkinitramfs", "sgdisk")
 	dir, err := fixture.DefaultDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache := &fixture.Cache{Dir: dir, Log: func(s string) { t.Log(s) }}
 	isos := map[string]string{}
-	for name, b := range map[string]func() (string, error){
-		"tiny":     func() (string, error) { return cache.MinimalISO(fixture.AMD64, "tiny") },
-		"tiny2":    func() (string, error) { return cache.MinimalISO(fixture.AMD64, "tiny2") },
-		"liveboot": cache.LiveBootISO,
-		"dracut":   cache.DracutLiveISO,
+	for _, b := range []struct {
+		name  string
+		build func() (string, error)
+	}{
+		{"tiny", func() (string, error) { return cache.MinimalISO(fixture.AMD64, "tiny") }},
+		{"tiny2", func() (string, error) { return cache.MinimalISO(fixture.AMD64, "tiny2") }},
+		{"liveboot", cache.LiveBootISO},
+		{"dracut", cache.DracutLiveISO},
 	} {
 		start := time.Now()
-		p, err := b()
+		p, err := b.build()
 		if err != nil {
-			t.Fatalf("fixture %s: %v", name, err)
+			t.Fatalf("fixture %s: %v", b.name, err)
 		}
-		t.Logf("fixture %s: %s", name, time.Since(start).Round(time.Millisecond))
-		isos[name] = p
+		t.Logf("fixture %s: %s", b.name, time.Since(start).Round(time.Millisecond))
+		isos[b.name] = p
 	}
 	return isos
 }
 
-// persistManifest fills persistKit: tiny is the ISO at isos[tiny].
-func persistManifest(t *testing.T, isos map[string]string, tiny, liveArgs, dracutArgs string) string {
-	return fmt.Sprintf(persistKit, isos[tiny], sha256File(t, isos[tiny]),
-		isos["liveboot"], sha256File(t, isos["liveboot"]), liveArgs,
-		isos["dracut"], sha256File(t, isos["dracut"]), dracutArgs)
+// proofManifest fills proofKit; tiny names the ISO entry tiny is.
+func proofManifest(t *testing.T, isos map[string]string, tiny string) string {
+	return fmt.Sprintf(proofKit, isos[tiny], sha256File(t, isos[tiny]),
+		isos["liveboot"], sha256File(t, isos["liveboot"]), isos["dracut"], sha256File(t, isos["dracut"]))
 }
 
-// TestBootPersistenceByHand proves the initramfs side with what a user can
-// do without compose's persistence: a kit built by compose with the
-// families' arguments in args:, and an ext4 partition per entry added by
-// hand at the end of the disk (sgdisk, mkfs.ext4 -d). live-boot finds its
-// partition on the stick it booted from (only the partition holding the
-// ISO is skipped), dracut mounts the devspec it is given.
-func TestBootPersistenceByHand(t *testing.T) {
+// TestBootPersistence is issue 25's proof, on BIOS and UEFI, for live-boot
+// and dracut, each on a kit of its own composed with persistence: (1) the
+// entry boots with its persistence partition, (2) writes a token into its
+// root, (3) boots again and reads it, (4) after an apply that replaces the
+// kit's other ISO (the persistence partitions planned as kept, their bytes
+// unchanged by it), boots again and still reads it.
+func TestBootPersistence(t *testing.T) {
 	t.Parallel() // beside the other boot tests, two at a time: see e2eSetup
-	isos := persistSetup(t)
-	dir := t.TempDir()
-	m, img, p := e2eCompose(t, dir, persistManifest(t, isos, "tiny", handLiveArgs, handDracutArgs))
-	next := len(p.Partitions) + 1
-	parts := map[string]int{"liveboot": next, "dracut": next + 1}
-	addPersistPartition(t, img, parts["liveboot"], handLiveLabel, map[string]string{"persistence.conf": "/ union\n"}, nil)
-	addPersistPartition(t, img, parts["dracut"], handDracutLabel, nil, []string{"overlayfs", "ovlwork"})
+	isos := proofSetup(t)
 	for _, fw := range persistFirmware {
 		fw := fw
-		own := filepath.Join(t.TempDir(), "kit.img")
-		copySparse(t, img, own)
 		t.Run(string(fw), func(t *testing.T) {
 			t.Parallel()
-			pb := newPersistBooter(t, m, p, own, fw)
-			tokens := map[string]string{}
-			for _, entry := range []string{"liveboot", "dracut"} {
-				tokens[entry] = pb.write(entry, parts[entry])
+			dir := t.TempDir()
+			m, img, p := e2eCompose(t, dir, proofManifest(t, isos, "tiny"))
+			parts := map[string]PartitionPlan{}
+			for _, e := range proofEntries {
+				parts[e] = persistPart(t, p, e)
 			}
-			for _, entry := range []string{"liveboot", "dracut"} {
-				pb.read(entry, parts[entry], tokens[entry])
+			pb := newPersistBooter(t, m, p, img, fw)
+			tokens := map[string]string{}
+			for _, e := range proofEntries {
+				tokens[e] = pb.write(e, parts[e].Index)
+			}
+			for _, e := range proofEntries {
+				pb.read(e, parts[e].Index, tokens[e])
+			}
+			before := partitionSums(t, img, parts)
+			m, _, p = e2eCompose(t, dir, proofManifest(t, isos, "tiny2"))
+			checkKeptPersistence(t, p, parts)
+			if after := partitionSums(t, img, parts); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Fatalf("apply changed persistence partitions: %v, before %v", after, before)
+			}
+			pb = newPersistBooter(t, m, p, img, fw)
+			pb.boots = 2 * len(proofEntries)
+			for _, e := range proofEntries {
+				pb.read(e, parts[e].Index, tokens[e])
 			}
 		})
 	}
 }
 
-// addPersistPartition grows the image by a 64 MiB ext4 partition number n
-// labelled label (GPT name and filesystem label), holding files and dirs.
-func addPersistPartition(t *testing.T, img string, n int, label string, files map[string]string, dirs []string) {
+// checkKeptPersistence: the apply replaced the other ISO and planned every
+// persistence partition as kept, where it was.
+func checkKeptPersistence(t *testing.T, p *Plan, parts map[string]PartitionPlan) {
 	t.Helper()
-	const size = 64 << 20
-	fi, err := os.Stat(img)
+	if p.Diff == nil || len(p.Diff.Changes) == 0 || len(p.Diff.Recreate) > 0 {
+		t.Fatalf("the apply replacing tiny: diff %+v", p.Diff)
+	}
+	if len(p.Persistence) != len(parts) {
+		t.Fatalf("plan's persistence: %+v", p.Persistence)
+	}
+	for _, pp := range p.Persistence {
+		if was := parts[pp.Entry]; pp.Action != PersistKeep || pp.Offset != was.Offset || pp.Size != was.Size {
+			t.Errorf("apply's plan for %s's persistence: %+v; want kept at %d (%d bytes)", pp.Entry, pp, was.Offset, was.Size)
+		}
+	}
+}
+
+// partitionSums are the SHA-256 of each persistence partition's bytes.
+func partitionSums(t *testing.T, img string, parts map[string]PartitionPlan) map[string]string {
+	t.Helper()
+	f, err := os.Open(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(img, fi.Size()+size+1<<20); err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+	defer f.Close()
+	out := map[string]string{}
+	for e, pt := range parts {
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(f, pt.Offset, pt.Size)); err != nil {
 			t.Fatal(err)
 		}
+		out[e] = hex.EncodeToString(h.Sum(nil))
 	}
-	for _, d := range dirs {
-		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	runTool(t, "sgdisk", "-e", img)
-	runTool(t, "sgdisk", "-n", fmt.Sprintf("%d:0:+%dM", n, size>>20), "-c", fmt.Sprintf("%d:%s", n, label), "-t", fmt.Sprintf("%d:8300", n), img)
-	out := runTool(t, "sgdisk", "-i", strconv.Itoa(n), img)
-	mm := regexp.MustCompile(`First sector: (\d+)`).FindStringSubmatch(out)
-	if mm == nil {
-		t.Fatalf("sgdisk -i %d: no first sector in\n%s", n, out)
-	}
-	first, _ := strconv.ParseInt(mm[1], 10, 64)
-	runTool(t, "mkfs.ext4", "-q", "-F", "-L", label, "-d", root, "-E", fmt.Sprintf("offset=%d", first*512), img, fmt.Sprintf("%dk", size>>10))
-	runTool(t, "sgdisk", "-v", img)
-}
-
-func runTool(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// copySparse copies a kit image, holes kept.
-func copySparse(t *testing.T, src, dst string) {
-	t.Helper()
-	runTool(t, "cp", "--sparse=always", src, dst)
+	return out
 }
 
 // persistBooter boots one firmware's cases of a kit image read-write.
