@@ -15,7 +15,6 @@ import (
 
 	"github.com/usbkit/compose/compose/boottest"
 	"github.com/usbkit/compose/compose/internal/fixture"
-	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/config"
 )
 
@@ -28,7 +27,7 @@ import (
 // read-write (boottest.Runner.Writable), each boot ended by its marker.
 
 // proofKit is the manifest: the two live families with persistence and a
-// tiny ISO beside them (another ISO of the kit, the one an apply replaces).
+// third ISO beside them, the one an apply replaces (iPXE, then memtest86+).
 const proofKit = `version: 1
 label: PERSIST
 firmware: [bios, uefi-x64]
@@ -37,7 +36,7 @@ menu:
   timeout: 10s
   console: serial
 isos:
-  - {name: tiny, title: "Tiny", path: %s, sha256: %q, boot: live}
+  - {name: other, title: "Another ISO", path: %s, sha256: %q}
   - {name: liveboot, title: "Debian live-boot", path: %s, sha256: %q, persistence: 64MiB}
   - {name: dracut, title: "dracut dmsquash-live", path: %s, sha256: %q, persistence: 64MiB}
 `
@@ -48,45 +47,9 @@ var persistFirmware = []boottest.Variant{boottest.BIOS, boottest.UEFI}
 // proofEntries are the kit's persistent entries, booted in this order.
 var proofEntries = []string{"liveboot", "dracut"}
 
-// proofSetup builds the fixtures the proof boots (once per cache).
-func proofSetup(t *testing.T) map[string]string {
-	t.Helper()
-	if testing.Short() {
-		testenv.Skip(t, "persistence boot tests: minutes under TCG; skipped with -short")
-	}
-	if d, ok := t.Deadline(); ok && time.Until(d) < 30*time.Minute {
-		testenv.Skip(t, "persistence boot tests need up to 30 min under TCG but go test's deadline is in %s: run with -timeout 90m", time.Until(d).Round(time.Second))
-	}
-	testenv.Tools(t, "qemu-system-x86_64", "xorriso", "apt-get", "dpkg", "mkinitramfs", "sgdisk")
-	dir, err := fixture.DefaultDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := &fixture.Cache{Dir: dir, Log: func(s string) { t.Log(s) }}
-	isos := map[string]string{}
-	for _, b := range []struct {
-		name  string
-		build func() (string, error)
-	}{
-		{"tiny", func() (string, error) { return cache.MinimalISO(fixture.AMD64, "tiny") }},
-		{"tiny2", func() (string, error) { return cache.MinimalISO(fixture.AMD64, "tiny2") }},
-		{"liveboot", cache.LiveBootISO},
-		{"dracut", cache.DracutLiveISO},
-	} {
-		start := time.Now()
-		p, err := b.build()
-		if err != nil {
-			t.Fatalf("fixture %s: %v", b.name, err)
-		}
-		t.Logf("fixture %s: %s", b.name, time.Since(start).Round(time.Millisecond))
-		isos[b.name] = p
-	}
-	return isos
-}
-
-// proofManifest fills proofKit; tiny names the ISO entry tiny is.
-func proofManifest(t *testing.T, isos map[string]string, tiny string) string {
-	return fmt.Sprintf(proofKit, isos[tiny], sha256File(t, isos[tiny]),
+// proofManifest fills proofKit; other names the fixture entry other is.
+func proofManifest(t *testing.T, isos map[string]string, other string) string {
+	return fmt.Sprintf(proofKit, isos[other], sha256File(t, isos[other]),
 		isos["liveboot"], sha256File(t, isos["liveboot"]), isos["dracut"], sha256File(t, isos["dracut"]))
 }
 
@@ -97,8 +60,8 @@ func proofManifest(t *testing.T, isos map[string]string, tiny string) string {
 // kit's other ISO (the persistence partitions planned as kept, their bytes
 // unchanged by it), boots again and still reads it.
 func TestBootPersistence(t *testing.T) {
-	t.Parallel() // beside the other boot tests, two at a time: see e2eSetup
-	isos := proofSetup(t)
+	t.Parallel() // beside the other boot tests, two at a time
+	isos := e2eSetup(t)
 	for _, fw := range persistFirmware {
 		fw := fw
 		entries := proofCases(fw)
@@ -116,7 +79,7 @@ func TestBootPersistence(t *testing.T) {
 func proveOn(t *testing.T, isos map[string]string, fw boottest.Variant, entries []string) {
 	t.Helper()
 	dir := t.TempDir()
-	m, img, p := e2eCompose(t, dir, proofManifest(t, isos, "tiny"))
+	m, img, p := e2eCompose(t, dir, proofManifest(t, isos, "ipxe"))
 	parts := map[string]PartitionPlan{}
 	for _, e := range proofEntries {
 		parts[e] = persistPart(t, p, e)
@@ -130,7 +93,7 @@ func proveOn(t *testing.T, isos map[string]string, fw boottest.Variant, entries 
 		pb.read(e, parts[e].Index, tokens[e])
 	}
 	before := partitionSums(t, img, parts)
-	m, _, p = e2eCompose(t, dir, proofManifest(t, isos, "tiny2"))
+	m, _, p = e2eCompose(t, dir, proofManifest(t, isos, "memtest"))
 	checkKeptPersistence(t, p, parts)
 	if after := partitionSums(t, img, parts); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Fatalf("apply changed persistence partitions: %v, before %v", after, before)
@@ -160,7 +123,7 @@ func proofCases(fw boottest.Variant) []string {
 func checkKeptPersistence(t *testing.T, p *Plan, parts map[string]PartitionPlan) {
 	t.Helper()
 	if p.Diff == nil || len(p.Diff.Changes) == 0 || len(p.Diff.Recreate) > 0 {
-		t.Fatalf("the apply replacing tiny: diff %+v", p.Diff)
+		t.Fatalf("the apply replacing the other ISO: diff %+v", p.Diff)
 	}
 	if len(p.Persistence) != len(parts) {
 		t.Fatalf("plan's persistence: %+v", p.Persistence)
