@@ -40,7 +40,7 @@ type Event struct {
 
 // Runner boots cases of one disk image headless, one at a time.
 type Runner struct {
-	Image   string               // raw disk image, never modified
+	Image   string               // raw disk image, never modified unless Writable
 	LogDir  string               // per case: <LogDir>/<firmware>-<entry>.log (serial), .qemu.log, .screen.txt (SeaBIOS)
 	Memory  int                  // guest RAM in MiB; 0 means DefaultMemory
 	Files   map[Variant]Files    // optional: where QEMU and firmware are; default Locate
@@ -50,6 +50,9 @@ type Runner struct {
 	// passed its probe for that kind, and TCG for that kind after KVM failed
 	// or stalled a boot.
 	Accel Accel
+	// Writable boots Image read-write, so what a guest writes is there for the
+	// next boot (a live system's persistence, written then read back).
+	Writable bool
 	// Volume is the ESP's FAT label, the volume MokManager offers the keys on; RunAll
 	// enrols a case's Enrol keys only with it set.
 	Volume string
@@ -186,7 +189,7 @@ func (r *Runner) files(f Variant) (Files, error) {
 }
 
 func (r *Runner) boot(ctx context.Context, c Case, files Files, accel Accel, st store) (Result, error) {
-	m := VM{Image: r.Image, Firmware: c.Firmware, Memory: r.Memory, Accel: accel}
+	m := VM{Image: r.Image, Firmware: c.Firmware, Memory: r.Memory, Accel: accel, Writable: r.Writable}
 	if err := os.MkdirAll(r.LogDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("log directory: %w", err)
 	}

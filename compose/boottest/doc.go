@@ -11,7 +11,9 @@
 // one QEMU run of an image on a variant. Locate finds QEMU and the
 // firmware files in the Debian locations; when something is missing the error is a *MissingError
 // (errors.Is(err, ErrNotInstalled)) naming the Debian packages to install.
-// The image is always attached with snapshot=on, so it is never modified.
+// The image is attached with snapshot=on, so it is never modified, unless
+// VM.Writable (Runner.Writable) asks for the guest's writes to stay: a
+// persistence proof boots one image twice.
 //
 // One launcher: every QEMU a test boot starts goes through Start (compose
 // test's Runner, the MokManager driver, the KVM probe, and other packages'

@@ -17,6 +17,7 @@ import (
 // VM describes one QEMU run of a disk image.
 type VM struct {
 	Image    string  // raw disk image; QEMU opens it with snapshot=on, so it is never modified
+	Writable bool    // open Image read-write instead: the guest's writes stay (a persistence proof)
 	Firmware Variant // target to boot on
 	Memory   int     // guest RAM in MiB; 0 means DefaultMemory
 	Files    *Files  // QEMU and firmware paths; nil means Locate(Variant)
@@ -103,7 +104,11 @@ func (m VM) baseArgs(f Files, dir string) ([]string, error) {
 	if m.Image == "" {
 		return args, nil
 	}
-	args = append(args, "-drive", "file="+m.Image+",format=raw,if=none,id=d0,snapshot=on")
+	drive := "file=" + m.Image + ",format=raw,if=none,id=d0"
+	if !m.Writable {
+		drive += ",snapshot=on"
+	}
+	args = append(args, "-drive", drive)
 	if m.Firmware == BIOS {
 		args = append(args, "-device", "ide-hd,drive=d0,bootindex=0")
 	} else {

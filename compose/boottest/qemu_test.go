@@ -103,6 +103,19 @@ func TestHeadlessCommandLine(t *testing.T) {
 	if err != nil || fi.Size() != 64<<20 {
 		t.Errorf("AAVMF vars copy must be 64 MiB: %v %v", fi, err)
 	}
+	// a persistence proof boots the image read-write: no snapshot
+	f, err := LocateIn(UEFISB, share, found)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(t.TempDir(), "kit.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := VM{Image: img, Firmware: UEFISB, Accel: AccelTCG, Writable: true}.headlessArgs(f, t.TempDir(), false)
+	if l := strings.Join(w, " "); err != nil || strings.Contains(l, "snapshot") || !strings.Contains(l, "file="+img+",") {
+		t.Errorf("writable image: %v %s", err, l)
+	}
 	args, dir = argsFor(t, BIOS, share)
 	line = strings.Join(args, " ")
 	if !strings.Contains(line, "ide-hd,drive=d0") || strings.Contains(line, "pflash") {
