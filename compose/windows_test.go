@@ -3,20 +3,22 @@ package compose
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/internal/testenv"
 	"github.com/usbkit/compose/compose/pin"
 	"github.com/usbkit/compose/config"
 )
 
-// A Windows entry fails the plan (and so apply) at its manifest position:
-// compose detects Windows installers but has no stick layout for them.
-func TestPlanRefusesWindows(t *testing.T) {
-	testenv.Tools(t, "xorriso")
-	dir := t.TempDir()
+// windowsKit writes a manifest with a Linux ISO and a Windows installer
+// ISO (oscdimg's layout, a real install.wim) and returns it.
+func windowsKit(t *testing.T, dir string) *config.Manifest {
+	testenv.Tools(t, "xorriso", "genisoimage", "wimcapture")
 	win := testenv.WindowsISO{Label: "WIN11", Install: "wim", BIOS: true, Editions: []string{"Windows 11 Pro"}}.Build(t, dir)
 	linux := filepath.Join(dir, "linux.iso")
 	tree := filepath.Join(dir, "linuxtree")
@@ -29,41 +31,89 @@ func TestPlanRefusesWindows(t *testing.T) {
 		}
 	}
 	testenv.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-R", "-V", "LIVE", "-o", linux, tree)
+	return kitWith(t, dir, "firmware: [bios, uefi-x64]", linux, win)
+}
+
+// A Windows entry gets a FAT32 basic-data partition of its own holding the
+// ISO's files (not the ISO), in the plan and on the image (sgdisk -v,
+// fsck.fat -n, files byte for byte), and a menu entry that finds it by its
+// marker and starts the ISO's own loaders.
+func TestPlanBuildsWindowsPartition(t *testing.T) {
+	testenv.Tools(t, "sgdisk", "fsck.fat", "mcopy")
+	dir := t.TempDir()
+	m := windowsKit(t, dir)
+	img := filepath.Join(dir, "kit.img")
+	p := build(t, m, filepath.Join(dir, "cache"), img)
+	if len(p.Windows) != 1 {
+		t.Fatalf("plan has %d Windows partitions, want 1", len(p.Windows))
+	}
+	w := p.Windows[0]
+	if w.Entry != "win11" || w.Label != "WIN11" || w.Partition == 0 || w.Size == 0 || w.Split != nil ||
+		len(w.Editions) != 1 || w.Editions[0].Name != "Windows 11 Pro" {
+		t.Fatalf("Windows plan %+v", w)
+	}
+	var part disk.Partition
+	for _, pp := range p.lay.Partitions {
+		if pp.Index == w.Partition {
+			part = pp
+		}
+		for _, f := range pp.Files {
+			if strings.HasSuffix(f.Path, "win11.iso") {
+				t.Errorf("the Windows ISO itself is on partition %d", pp.Index)
+			}
+		}
+	}
+	if part.Type != disk.TypeBasicData || part.Label != "WIN11" {
+		t.Fatalf("partition %d is %+v", w.Partition, part)
+	}
+	if out := testenv.Run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
+		t.Fatalf("sgdisk -v:\n%s", out)
+	}
+	if out, err := exec.Command("fsck.fat", "-n", partitionFile(t, img, part)).CombinedOutput(); err != nil {
+		t.Fatalf("fsck.fat -n: %v\n%s", err, out)
+	}
+	at := img + "@@" + strconv.FormatInt(part.Offset, 10)
+	out := t.TempDir()
+	for _, f := range []string{"bootmgr", "efi/boot/bootx64.efi", "sources/boot.wim", "sources/install.wim"} {
+		dst := filepath.Join(out, filepath.Base(f))
+		testenv.Run(t, "mcopy", "-n", "-i", at, "::/"+f, dst)
+		if !sameFile(t, dst, filepath.Join(dir, "wintree", f)) {
+			t.Errorf("%s differs from the ISO's", f)
+		}
+	}
+	testenv.Run(t, "mcopy", "-n", "-i", at, "::"+w.Marker, filepath.Join(out, "marker"))
+	cfg := string(espFile(t, img, p, "/boot/grub/grub.cfg"))
+	for _, want := range []string{`search --no-floppy --set=root --file '` + w.Marker + `'`, `chainloader '/efi/boot/bootx64.efi'`, `ntldr '/bootmgr'`} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("grub.cfg lacks %s:\n%s", want, cfg)
+		}
+	}
+}
+
+// boot: efi would chainload bootx64.efi from a loop device, where Windows
+// Boot Manager cannot find its media: refused at the entry's position.
+func TestPlanRefusesWindowsOverride(t *testing.T) {
+	dir := t.TempDir()
+	m := windowsKit(t, dir)
+	yaml, err := os.ReadFile(filepath.Join(dir, "multiboot.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(yaml), "  - name: win11\n", "  - name: win11\n    boot: efi\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "multiboot.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = config.Load(filepath.Join(dir, "multiboot.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
-	m := kitWith(t, dir, "firmware: [uefi-x64]", linux, win)
 	f := newFetcher(t, filepath.Join(dir, "cache"))
 	l, err := pin.ResolveLock(ctx, m, f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = MakePlan(ctx, m, l, f, filepath.Join(dir, "kit.img"))
-	want := "multiboot.yaml:10:5: win11: is a Windows installer ISO (/sources/install.wim, wim 3.0 MiB)" // the second entry
-	if err == nil || !strings.Contains(err.Error(), want) ||
-		!strings.Contains(err.Error(), "compose detects Windows installer ISOs but cannot put them on a stick yet") {
-		t.Fatalf("want the Windows entry refused at %s, got %v", want, err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "kit.img")); !os.IsNotExist(err) {
-		t.Errorf("plan wrote the image")
-	}
-	// boot: efi would chainload bootx64.efi from a loop device, where
-	// Windows Boot Manager cannot find its media: refused all the same.
-	yaml, err := os.ReadFile(filepath.Join(dir, "multiboot.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := strings.Replace(string(yaml), "  - name: win11\n", "  - name: win11\n    boot: efi\n", 1)
-	if src == string(yaml) {
-		t.Fatal("no win11 entry to override")
-	}
-	if err := os.WriteFile(filepath.Join(dir, "multiboot.yaml"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	m, err = config.Load(filepath.Join(dir, "multiboot.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = MakePlan(ctx, m, l, f, filepath.Join(dir, "kit.img"))
-	if err == nil || !strings.Contains(err.Error(), "win11: is a Windows installer ISO (/sources/install.wim, wim 3.0 MiB): compose detects") {
+	if err == nil || !strings.Contains(err.Error(), "multiboot.yaml:10:5: win11: is a Windows installer ISO: boot: efi would start it from a loop device") {
 		t.Fatalf("boot: efi on a Windows ISO: want it refused, got %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/usbkit/compose/bootloader"
 	"github.com/usbkit/compose/compose/disk"
 	"github.com/usbkit/compose/compose/udf"
 	"github.com/usbkit/compose/compose/wim"
@@ -157,4 +158,31 @@ func writePart(ctx context.Context, iso, p string, plan *wim.SplitPlan, i int) (
 		pw.CloseWithError(plan.WritePart(pw, f.(io.ReaderAt), i))
 	}()
 	return pr, nil
+}
+
+// isoEditions reads the editions from the install image at p (the first
+// part of a split one) in the ISO's UDF side.
+func isoEditions(ctx context.Context, iso, p string) ([]bootloader.WindowsEdition, error) {
+	u, c, err := isoUDF(ctx, iso)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	f, err := u.Open(strings.TrimPrefix(p, "/"))
+	if err != nil {
+		return nil, err
+	}
+	info, err := wim.ReadInfo(f.(io.ReaderAt), f.(*udf.File).Size())
+	if err != nil {
+		return nil, err
+	}
+	var out []bootloader.WindowsEdition
+	for _, img := range info.Images {
+		n := img.DisplayName
+		if n == "" {
+			n = img.Name
+		}
+		out = append(out, bootloader.WindowsEdition{Index: img.Index, Name: n, Arch: img.Arch})
+	}
+	return out, nil
 }
