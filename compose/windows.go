@@ -174,3 +174,14 @@ func lockDigests(l *config.Lock) map[string]string {
 	}
 	return out
 }
+
+func isWindows(e EntryPlan) bool { return e.Boot != nil && e.Boot.Family == bootloader.Windows }
+
+// shown says whether the menu shows e on platform and cpu.
+func shown(e EntryPlan, platform, cpu string) bool {
+	if isWindows(e) {
+		return bootloader.ShownWindows(bootloader.WindowsEntry{EFIX64: e.Boot.EFILoaders[bootloader.X86_64],
+			EFIARM64: e.Boot.EFILoaders[bootloader.ARM64], BIOS: e.Boot.Windows.BIOSLoader}, platform, cpu)
+	}
+	return bootloader.Shown(*e.Boot, platform, cpu)
+}

@@ -2,6 +2,8 @@ package compose
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +34,27 @@ func windowsKit(t *testing.T, dir string) *config.Manifest {
 	}
 	testenv.Run(t, "xorriso", "-as", "mkisofs", "-quiet", "-R", "-V", "LIVE", "-o", linux, tree)
 	return kitWith(t, dir, "firmware: [bios, uefi-x64]", linux, win)
+}
+
+// The menu shows Windows entries after the others, so compose test's boot
+// cases count them there, whatever the manifest's order.
+func TestBootCasesWindowsLast(t *testing.T) {
+	dir := t.TempDir()
+	m := windowsKit(t, dir)
+	m = kitWith(t, dir, "firmware: [bios, uefi-x64]", filepath.Join(dir, "win11.iso"), filepath.Join(dir, "linux.iso"))
+	p := build(t, m, filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img"))
+	cases, err := p.BootCases(m, BootMachines(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cases {
+		got = append(got, fmt.Sprintf("%s:%s:%d:%s", c.Machine.Firmware, c.Entry, c.Index, c.Proof))
+	}
+	want := []string{"bios:linux:0:", "bios:win11:1:payload output", "uefi-x64:linux:0:", "uefi-x64:win11:1:payload output"}
+	if !slices.Equal(got, want) {
+		t.Errorf("boot cases %q, want %q", got, want)
+	}
 }
 
 // A Windows entry gets a FAT32 basic-data partition of its own holding the
