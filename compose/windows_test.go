@@ -3,10 +3,10 @@ package compose
 import (
 	"context"
 	"fmt"
-	"slices"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
