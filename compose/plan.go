@@ -326,7 +326,10 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	}
 	e.Boot = &d
 	if d.Family == bootloader.Windows {
-		return p.addWindows(ctx, file, e, d)
+		return p.addWindows(ctx, file, e, d, iso, at)
+	}
+	if iso.Unattend != "" {
+		return fmt.Errorf("%s %s: unattend: is for Windows installer entries; this ISO is family %s", at, iso.Name, d.Family)
 	}
 	e.Warnings = d.Warnings
 	for _, w := range d.Warnings {

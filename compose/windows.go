@@ -28,6 +28,9 @@ type WindowsPlan struct {
 	// Split is how an install.wim over FAT32's limit is placed.
 	Split    *WindowsSplit               `json:"split,omitempty"`
 	Editions []bootloader.WindowsEdition `json:"editions,omitempty"`
+	// Unattend is the manifest's answer file, at the partition's root as
+	// /autounattend.xml (replacing one the ISO has).
+	Unattend string `json:"unattend,omitempty"`
 
 	volume disk.Volume
 	boot   bootloader.Detection
@@ -46,19 +49,28 @@ func windowsEntry(at, name string, im *isoimage.Image, family string) error {
 
 // addWindows plans the Windows installer entry e (the ISO at file): its
 // files on a partition of their own, instead of the ISO on the stick.
-func (p *Plan) addWindows(ctx context.Context, file string, e *EntryPlan, d bootloader.Detection) error {
+func (p *Plan) addWindows(ctx context.Context, file string, e *EntryPlan, d bootloader.Detection, iso *config.ISO, at string) error {
 	v, split, err := windowsVolume(ctx, file, e.Name, wim.MaxFAT32File)
 	if err != nil {
 		return fmt.Errorf("%s: %w", e.Name, err)
 	}
-	w := WindowsPlan{Entry: e.Name, Label: v.Label, Files: len(v.Files), Split: split, Editions: d.Windows.Editions, volume: v, boot: d}
+	w := WindowsPlan{Entry: e.Name, Label: v.Label, Split: split, Editions: d.Windows.Editions, volume: v, boot: d}
+	if iso.Unattend != "" {
+		if err := w.addUnattend(iso); err != nil {
+			return fmt.Errorf("%s %s: unattend: %w", at, e.Name, err)
+		}
+		if slices.ContainsFunc(p.Windows, func(o WindowsPlan) bool { return o.Unattend != "" }) {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: a second Windows entry with an answer file: Windows Setup reads the autounattend.xml of whichever removable drive it finds first, so either may be used", e.Name))
+		}
+	}
+	w.Files = len(w.volume.Files)
 	if len(w.Editions) == 0 {
 		if w.Editions, err = isoEditions(ctx, file, d.Windows.InstallImage); err != nil {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s: cannot read the editions of %s: %v", e.Name, d.Windows.InstallImage, err))
 		}
 	}
-	for _, f := range v.Files {
-		w.Bytes += f.Size
+	for _, f := range w.volume.Files {
+		w.Bytes += f.Size + int64(len(f.Data))
 	}
 	if slices.ContainsFunc(p.Windows, func(o WindowsPlan) bool { return o.Label == w.Label }) {
 		return fmt.Errorf("%s: its partition's label %s is another Windows entry's; rename one of them", e.Name, w.Label)
@@ -76,7 +88,7 @@ func (p *Plan) windowsVolumes(digests map[string]string) {
 	for i := range p.Windows {
 		w := &p.Windows[i]
 		w.Marker = "/.compose/" + p.stickID + "-" + w.Entry + ".win"
-		id := []byte(w.Entry + " " + digests[w.Entry] + "\n")
+		id := []byte(w.Entry + " " + digests[w.Entry] + w.unattendID() + "\n")
 		v := w.volume
 		v.Files = append(slices.Clip(v.Files), disk.File{Path: w.Marker, Data: id})
 		p.spec.Volumes = append(p.spec.Volumes, v)

@@ -140,3 +140,116 @@ func TestPlanRefusesWindowsOverride(t *testing.T) {
 		t.Fatalf("boot: efi on a Windows ISO: want it refused, got %v", err)
 	}
 }
+
+// withEntryLine adds line to the entry name in dir's manifest and loads it.
+func withEntryLine(t *testing.T, dir, name, line string) *config.Manifest {
+	path := filepath.Join(dir, "multiboot.yaml")
+	yaml, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(yaml), "  - name: "+name+"\n", "  - name: "+name+"\n    "+line+"\n", 1)
+	if src == string(yaml) {
+		t.Fatalf("no entry %s", name)
+	}
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func planOf(t *testing.T, m *config.Manifest, dir string) (*Plan, error) {
+	ctx := context.Background()
+	f := newFetcher(t, filepath.Join(dir, "cache"))
+	l, err := pin.ResolveLock(ctx, m, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return MakePlan(ctx, m, l, f, filepath.Join(dir, "kit.img"))
+}
+
+const answer = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<unattend xmlns=\"urn:schemas-microsoft-com:unattend\">\n</unattend>\n"
+
+// unattend: puts the answer file at the Windows partition's root as
+// autounattend.xml, byte for byte.
+func TestWindowsUnattend(t *testing.T) {
+	testenv.Tools(t, "mcopy")
+	dir := t.TempDir()
+	windowsKit(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "answer.xml"), []byte(answer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := withEntryLine(t, dir, "win11", "unattend: ./answer.xml")
+	img := filepath.Join(dir, "kit.img")
+	p := build(t, m, filepath.Join(dir, "cache"), img)
+	if p.Windows[0].Unattend != "./answer.xml" {
+		t.Fatalf("plan: %+v", p.Windows[0])
+	}
+	part := partitionByIndex(t, p, p.Windows[0].Partition)
+	out := filepath.Join(t.TempDir(), "a.xml")
+	testenv.Run(t, "mcopy", "-n", "-i", img+"@@"+strconv.FormatInt(part.Offset, 10), "::/autounattend.xml", out)
+	if !sameFile(t, out, filepath.Join(dir, "answer.xml")) {
+		t.Error("autounattend.xml on the partition is not the answer file")
+	}
+}
+
+func partitionByIndex(t *testing.T, p *Plan, i int) disk.Partition {
+	for _, pp := range p.lay.Partitions {
+		if pp.Index == i {
+			return pp
+		}
+	}
+	t.Fatalf("no partition %d", i)
+	return disk.Partition{}
+}
+
+// A malformed answer file fails the plan at its own line and column; an
+// answer file on a Linux entry is refused at the entry.
+func TestWindowsUnattendRefused(t *testing.T) {
+	dir := t.TempDir()
+	windowsKit(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "bad.xml"), []byte("<unattend>\n  <settings>\n</unattend>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yaml, err := os.ReadFile(filepath.Join(dir, "multiboot.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := withEntryLine(t, dir, "win11", "unattend: ./bad.xml")
+	_, err = planOf(t, m, dir)
+	if err == nil || !strings.Contains(err.Error(), "win11: unattend: ./bad.xml:3:12: not well-formed XML") {
+		t.Fatalf("want the malformed answer file refused at its line, got %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "multiboot.yaml"), yaml, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m = withEntryLine(t, dir, "linux", "unattend: ./bad.xml")
+	if _, err = planOf(t, m, dir); err == nil || !strings.Contains(err.Error(), "linux: unattend: is for Windows installer entries") {
+		t.Fatalf("want unattend on a Linux entry refused, got %v", err)
+	}
+}
+
+// Two Windows entries with answer files: the plan warns, since Setup reads
+// whichever it finds first.
+func TestWindowsUnattendTwice(t *testing.T) {
+	dir := t.TempDir()
+	windowsKit(t, dir)
+	win10 := testenv.WindowsISO{Label: "WIN10", Install: "wim", Editions: []string{"Windows 10 Pro"}}.Build(t, t.TempDir())
+	if err := os.WriteFile(filepath.Join(dir, "answer.xml"), []byte(answer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kitWith(t, dir, "firmware: [uefi-x64]", filepath.Join(dir, "win11.iso"), win10)
+	withEntryLine(t, dir, "win11", "unattend: ./answer.xml")
+	m := withEntryLine(t, dir, "win10", "unattend: ./answer.xml")
+	p, err := planOf(t, m, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "a second Windows entry with an answer file") }) {
+		t.Errorf("no warning for two answer files: %q", p.Warnings)
+	}
+}

@@ -23,6 +23,9 @@ func printWindows(tw io.Writer, ws []compose.WindowsPlan) {
 		}
 		printf(tw, "  %s\tpartition %d\t%s\t%s\t%d files, %s from the ISO\teditions: %s\n", w.Entry, w.Partition, w.Label,
 			humanSize(w.Size), w.Files, humanSize(w.Bytes), strings.Join(eds, "; "))
+		if w.Unattend != "" {
+			printf(tw, "  \tanswer file\t%s, at the partition's root as /autounattend.xml\n", w.Unattend)
+		}
 		if s := w.Split; s != nil {
 			var parts []string
 			for i, p := range s.Parts {
