@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -251,5 +252,56 @@ func TestWindowsUnattendTwice(t *testing.T) {
 	}
 	if !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "a second Windows entry with an answer file") }) {
 		t.Errorf("no warning for two answer files: %q", p.Warnings)
+	}
+}
+
+// A replaced Windows ISO is refused in place with the reason; --recreate
+// rewrites the kit and keeps the persistence partition at its offset with
+// its bytes; the kit then converges with no changes.
+func TestWindowsReplacedKeepsPersistence(t *testing.T) {
+	testenv.Tools(t, "xorriso", "genisoimage", "wimcapture", "sgdisk", "e2fsck", "debugfs")
+	dir := t.TempDir()
+	alpha := liveISO(t, dir, "alpha", "a")
+	w1 := testenv.WindowsISO{Label: "WIN11", Install: "wim", BIOS: true, Editions: []string{"Windows 11 Pro"}}.Build(t, t.TempDir())
+	w2 := testenv.WindowsISO{Label: "WIN11", Install: "wim", Editions: []string{"Windows 11 Home"}}.Build(t, t.TempDir())
+	manifest := func(win string) *config.Manifest {
+		text := fmt.Sprintf("version: 1\nlabel: testkit\nfirmware: [bios, uefi-x64]\nsize: 300MiB\nmenu:\n  console: serial\nisos:\n"+
+			"  - name: alpha\n    path: %s\n    sha256: %q\n    boot: live\n    persistence: 64MiB\n  - name: win11\n    path: %s\n    sha256: %q\n",
+			alpha, sha256File(t, alpha), win, sha256File(t, win))
+		path := filepath.Join(dir, "multiboot.yaml")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	cache, img := filepath.Join(dir, "cache"), filepath.Join(dir, "kit.img")
+	build(t, manifest(w1), cache, img)
+	pt := checkKit(t, img).Persistence[0]
+	work := userWork(t, img, pt)
+	m := manifest(w2)
+	p := planAgainst(t, m, cache, img)
+	if why := strings.Join(p.Diff.Recreate, "; "); !strings.Contains(why, "Windows entry win11 changed, and its partition is written only in full") {
+		t.Fatalf("in place: recreate %q", why)
+	}
+	p = planAgainst(t, m, cache, img, PlanOptions{Recreate: true})
+	if _, err := Build(context.Background(), p, BuildOptions{Recreate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if out := testenv.Run(t, "sgdisk", "-v", img); !strings.Contains(out, "No problems found") {
+		t.Fatalf("sgdisk -v: %s", out)
+	}
+	tg := checkKit(t, img)
+	if len(tg.Persistence) != 1 || tg.Persistence[0].Offset != pt.Offset || !bytes.Equal(persistBytes(t, img, pt), work) {
+		t.Fatalf("after --recreate: %+v, was %+v", tg.Persistence, pt)
+	}
+	if p := planAgainst(t, m, cache, img); !p.Diff.NoChanges || len(p.Diff.Recreate) > 0 {
+		t.Errorf("after --recreate: diff %+v", p.Diff)
+	}
+	if p.Windows[0].Editions[0].Name != "Windows 11 Home" {
+		t.Errorf("editions %+v", p.Windows[0].Editions)
 	}
 }
