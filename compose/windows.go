@@ -36,6 +36,10 @@ type WindowsPlan struct {
 	boot   bootloader.Detection
 }
 
+// windowsMaxFile is the largest file a Windows partition holds as it is:
+// FAT32's limit (tests lower it to split small WIMs).
+var windowsMaxFile int64 = wim.MaxFAT32File
+
 // windowsEntry refuses a boot: override on a Windows installer ISO: it
 // would loop the ISO, where Windows Boot Manager cannot find its media.
 // at is the entry's manifest position.
@@ -50,7 +54,7 @@ func windowsEntry(at, name string, im *isoimage.Image, family string) error {
 // addWindows plans the Windows installer entry e (the ISO at file): its
 // files on a partition of their own, instead of the ISO on the stick.
 func (p *Plan) addWindows(ctx context.Context, file string, e *EntryPlan, d bootloader.Detection, iso *config.ISO, at string) error {
-	v, split, err := windowsVolume(ctx, file, e.Name, wim.MaxFAT32File)
+	v, split, err := windowsVolume(ctx, file, e.Name, windowsMaxFile)
 	if err != nil {
 		return fmt.Errorf("%s: %w", e.Name, err)
 	}

@@ -143,3 +143,35 @@ func TestWindowsLabel(t *testing.T) {
 		}
 	}
 }
+
+// The plan shows the split of an install.wim over the limit, and apply
+// writes exactly those parts, which wimlib verifies.
+func TestPlanSplitsInstallWIM(t *testing.T) {
+	testenv.Tools(t, "mcopy", "wimverify", "sgdisk")
+	defer func(old int64) { windowsMaxFile = old }(windowsMaxFile)
+	windowsMaxFile = 5 << 19
+	iso, _ := splitWindowsISO(t)
+	dir := t.TempDir()
+	m := kitWith(t, dir, "firmware: [uefi-x64]", iso)
+	img := filepath.Join(dir, "kit.img")
+	p := build(t, m, filepath.Join(dir, "cache"), img)
+	s := p.Windows[0].Split
+	if s == nil || s.Source != "/sources/install.wim" || len(s.Parts) < 2 || len(s.Sizes) != len(s.Parts) {
+		t.Fatalf("split %+v", s)
+	}
+	var part disk.Partition
+	for _, pp := range p.lay.Partitions {
+		if pp.Index == p.Windows[0].Partition {
+			part = pp
+		}
+	}
+	at := img + "@@" + strconv.FormatInt(part.Offset, 10)
+	out := t.TempDir()
+	for i, name := range s.Parts {
+		testenv.Run(t, "mcopy", "-n", "-i", at, "::"+name, out)
+		if st, err := os.Stat(filepath.Join(out, filepath.Base(name))); err != nil || st.Size() != s.Sizes[i] || st.Size() > windowsMaxFile {
+			t.Errorf("%s: %v, planned %d bytes", name, err, s.Sizes[i])
+		}
+	}
+	testenv.Run(t, "wimverify", filepath.Join(out, "install.swm"), "--ref="+filepath.Join(out, "install*.swm"))
+}
