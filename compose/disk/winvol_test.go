@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -106,5 +107,35 @@ func TestVolumeShortStream(t *testing.T) {
 	spec.Volumes[0].Files[0].Size++
 	if _, err := Build(t.Context(), t.TempDir()+"/kit.img", spec, nil); err == nil {
 		t.Fatal("Build placed a short stream")
+	}
+}
+
+// TestVolumeZerosDeferred: in a deferred build (apply --device) a streamed
+// file's all-zero chunks are written, not left as holes: the device writer
+// skips holes, which would leave a reused stick's old bytes there.
+func TestVolumeZerosDeferred(t *testing.T) {
+	spec := volumeSpec(0)
+	spec.Defer = true
+	zeros := make([]byte, 16<<20)
+	spec.Volumes[0].Files = append(spec.Volumes[0].Files, streamed("/sources/zeros.bin", zeros))
+	img, r := build(t, spec)
+	var ext []Extent
+	for _, p := range r.Files {
+		if p.Path == "/sources/zeros.bin" {
+			ext = p.Extents
+		}
+	}
+	if len(ext) == 0 {
+		t.Fatal("no extents for /sources/zeros.bin")
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, e := range ext {
+		if data, hole, err := nextData(f, e.Offset, e.Offset+e.Length); err != nil || data != e.Offset || hole < e.Offset+e.Length {
+			t.Fatalf("extent %+v: data from %d to %d (%v): a hole the device writer would skip", e, data, hole, err)
+		}
 	}
 }
