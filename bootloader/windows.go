@@ -192,6 +192,6 @@ func (w *WindowsLayout) lines() []string {
 		}
 		out = append(out, s)
 	}
-	out = append(out, "stick: not supported yet (compose detects Windows installers but cannot put one on a stick)")
+	out = append(out, "stick: a FAT32 partition of its own holding the ISO's files (an install.wim over 4 GiB split into .swm parts); GRUB starts its own loaders there")
 	return out
 }

@@ -76,16 +76,19 @@ func (p *Plan) BootCases(m *config.Manifest, ms []Machine) ([]BootCase, error) {
 	for _, mc := range ms {
 		platform, cpu := mc.Firmware.GRUB()
 		index := 0
-		for i, e := range p.Entries {
-			if !bootloader.Shown(*e.Boot, platform, cpu) {
-				continue
+		// The menu shows the Windows entries after the others.
+		for _, windows := range []bool{false, true} {
+			for i, e := range p.Entries {
+				if isWindows(e) != windows || !shown(e, platform, cpu) {
+					continue
+				}
+				c, err := bootCase(&m.ISOs[i], e, index, mc)
+				if err != nil {
+					return nil, err
+				}
+				cases = append(cases, c)
+				index++
 			}
-			c, err := bootCase(&m.ISOs[i], e, index, mc)
-			if err != nil {
-				return nil, err
-			}
-			cases = append(cases, c)
-			index++
 		}
 	}
 	return cases, nil
@@ -124,6 +127,9 @@ const (
 // ipxe.krn, the FAT image efi.img/esp.img holding its EFI build), and any
 // other is proved by its first output of its own.
 func payloadProof(d *bootloader.Detection) string {
+	if d != nil && d.Family == bootloader.Windows {
+		return ProofPayload // its loader's own output (a real bootmgr writes none to serial)
+	}
 	if d == nil || d.Family != bootloader.EFI {
 		return ProofKernel
 	}

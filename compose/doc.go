@@ -82,6 +82,17 @@
 // (ErrPersistenceData otherwise). ApplyOptions.ResetPersistence empties
 // one after ConfirmReset agreed.
 //
+// Windows installers: an entry whose ISO is one (family windows) is not
+// looped and its ISO is not put on the stick: Plan.Windows gives it a
+// FAT32 partition of its own (compose/disk's Spec.Volumes) holding every
+// file of the ISO's UDF side, streamed from the cached ISO when the
+// image is built, an install.wim over FAT32's limit as .swm parts
+// (compose/wim), and its unattend: file as /autounattend.xml; the menu
+// starts the ISO's own loaders there (bootloader.Menu.Windows). An ESP
+// file names each entry's ISO digest (and answer file), so adding,
+// replacing or removing a Windows entry is a Diff.Recreate reason: such a
+// partition is written only in full. A boot: override on one is refused.
+//
 // It prints nothing: progress leaves through callbacks (fetch.Options.Events
 // for downloads, ApplyOptions.Progress for building and writing).
 package compose

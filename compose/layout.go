@@ -33,7 +33,8 @@ func (p *Plan) layout(m *config.Manifest, l *config.Lock, isos []disk.File, opts
 		return err
 	}
 	p.spec = disk.Spec{Size: max(sizeOf(m), p.keepSize), Seed: seed[:], ESP: disk.ESP{Label: m.Label},
-		ISOs: isos, Placement: placement[m.Storage], Journal: true, Persist: p.spec.Persist}
+		ISOs: p.looped(isos), Placement: placement[m.Storage], Journal: true, Persist: p.spec.Persist}
+	p.windowsVolumes(lockDigests(l))
 	for _, b := range boot {
 		p.spec.ESP.Files = append(p.spec.ESP.Files, disk.File{Path: b.Path, Data: b.Data})
 	}
@@ -95,13 +96,13 @@ func (p *Plan) nameDataISOs(m *config.Manifest, l *config.Lock, lay disk.Layout)
 		on[f.Path] = true
 	}
 	renamed := false
-	for i, iso := range m.ISOs {
-		e := l.ISO(iso.Name)
-		if !on[p.spec.ISOs[i].Path] || e == nil {
+	for j := range p.spec.ISOs {
+		i := slices.IndexFunc(p.Entries, func(e EntryPlan) bool { return e.ISOPath == p.spec.ISOs[j].Path })
+		if i < 0 || !on[p.spec.ISOs[j].Path] || l.ISO(m.ISOs[i].Name) == nil {
 			continue
 		}
-		path := dataISOPath(iso.Name, e.Digest)
-		p.spec.ISOs[i].Path, p.Entries[i].ISOPath = path, path
+		path := dataISOPath(m.ISOs[i].Name, l.ISO(m.ISOs[i].Name).Digest)
+		p.spec.ISOs[j].Path, p.Entries[i].ISOPath = path, path
 		renamed = true
 	}
 	return renamed
@@ -147,6 +148,9 @@ func (p *Plan) describe(lay disk.Layout) {
 		pp := PartitionPlan{Index: part.Index, Name: part.Name, FS: part.FS, Label: part.Label, Offset: part.Offset, Size: part.Size,
 			Persistence: part.Persistence}
 		for _, f := range part.Files {
+			if part.Type == disk.TypeBasicData {
+				break // a Windows partition's files are its WindowsPlan's count
+			}
 			size := f.Size
 			if size == 0 {
 				size = int64(len(f.Data))
@@ -156,6 +160,7 @@ func (p *Plan) describe(lay disk.Layout) {
 		p.Partitions = append(p.Partitions, pp)
 	}
 	p.describePersistence(lay)
+	p.describeWindows(lay)
 }
 
 // grubConfig renders the menu from the inspected entries. Entries not yet
@@ -165,7 +170,11 @@ func (p *Plan) grubConfig(m *config.Manifest, volume map[string]string) ([]byte,
 	menu := bootloader.Menu{Title: m.Menu.Title, Timeout: m.Menu.Timeout, Default: m.Menu.Default,
 		Console: bootloader.Console(m.Menu.Console), SecureBoot: m.SecureBoot, Keys: p.keyPaths()}
 	var entries []bootloader.Entry
+	menu.Windows = p.windowsMenu()
 	for _, e := range p.Entries {
+		if e.Boot != nil && e.Boot.Family == bootloader.Windows {
+			continue
+		}
 		if e.Boot == nil {
 			if menu.Default == e.Name {
 				menu.Default = ""

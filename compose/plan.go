@@ -43,6 +43,9 @@ type Plan struct {
 	// Persistence are the entries' persistence partitions, in disk order,
 	// and what apply does with each.
 	Persistence []PersistencePlan `json:"persistence,omitempty"`
+	// Windows are the Windows installer entries' partitions, in manifest
+	// order (see WindowsPlan).
+	Windows []WindowsPlan `json:"windows,omitempty"`
 	// Diff is what applying changes on an existing image (nil for a new
 	// image, with Recreate, or before the plan is Ready). Build runs exactly
 	// it, on the target the plan read, once it checked that the target's
@@ -228,6 +231,7 @@ func MakePlan(ctx context.Context, m *config.Manifest, l *config.Lock, f *fetch.
 	}
 	if target != nil && p.Ready {
 		p.target, p.Diff = target, converge.MakeDiff(p.desired, target)
+		p.windowsRecreate(p.Diff)
 		if p.goal, err = p.goalFor(p.Diff); err != nil {
 			return nil, err
 		}
@@ -304,7 +308,7 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 	}
 	defer im.Close()
 	p.Warnings = append(p.Warnings, im.Warnings...)
-	if err := windowsEntry(at, iso.Name, im); err != nil {
+	if err := windowsEntry(at, iso.Name, im, string(iso.Boot)); err != nil {
 		return err
 	}
 	ov := bootloader.Overrides{Family: bootloader.Family(iso.Boot), Kernel: iso.Kernel, Initrd: iso.Initrd, Args: iso.Args,
@@ -321,6 +325,12 @@ func (p *Plan) inspect(ctx context.Context, m *config.Manifest, i int, file stri
 		return fmt.Errorf("%s %w", at, isoimage.InspectErr(n, err))
 	}
 	e.Boot = &d
+	if d.Family == bootloader.Windows {
+		return p.addWindows(ctx, file, e, d, iso, at)
+	}
+	if iso.Unattend != "" {
+		return fmt.Errorf("%s %s: unattend: is for Windows installer entries; this ISO is family %s", at, iso.Name, d.Family)
+	}
 	e.Warnings = d.Warnings
 	for _, w := range d.Warnings {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s", iso.Name, w))

@@ -37,7 +37,7 @@ func (p *Plan) state(m *config.Manifest, l *config.Lock, lay disk.Layout, stickI
 		}
 		st.Partitions = append(st.Partitions, converge.StatePartition{Index: part.Index, FS: part.FS})
 		for _, f := range part.Files {
-			if f.Path == converge.StatePath {
+			if f.Path == converge.StatePath || part.Type == disk.TypeBasicData { // a Windows partition's: its id file on the ESP stands for them
 				continue
 			}
 			if i, ok := isos[f.Path]; ok && f.Source != "" {

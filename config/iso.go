@@ -16,7 +16,7 @@ import (
 )
 
 var isoFields = []string{"name", "title", "url", "version", "path", "sha256", "sha512", "checksum",
-	"signature", "boot", "kernel", "initrd", "args", "expect", "persistence"}
+	"signature", "boot", "kernel", "initrd", "args", "expect", "persistence", "unattend"}
 
 // iso decodes one entry of isos at path p.
 func (d *decoder) iso(n *yaml.Node, p string, iso *ISO, dir string) {
@@ -77,6 +77,10 @@ func (d *decoder) iso(n *yaml.Node, p string, iso *ISO, dir string) {
 			}
 		case "persistence":
 			d.persistence(v, fp, &iso.Persistence)
+		case "unattend":
+			if s, ok := d.str(v, fp); ok && d.localPath(v, fp, s) {
+				iso.Unattend, iso.LocalUnattend = s, resolvePath(dir, s)
+			}
 		}
 	})
 	if n.Kind == yaml.MappingNode {

@@ -131,6 +131,13 @@ type ISO struct {
 	// Persistence is the size in bytes of the partition this entry keeps its changes
 	// on; 0 means none. Written `persistence: 4GiB` (the units of size:).
 	Persistence int64 `yaml:"-" keys:"persistence"`
+	// Unattend is a Windows Setup answer file (a local file, relative to
+	// the manifest's directory) placed at the root of a Windows entry's
+	// partition as autounattend.xml; compose's plan checks it is
+	// well-formed XML and refuses it on any other entry.
+	Unattend string `yaml:"unattend"`
+	// LocalUnattend is Unattend resolved against the manifest's directory.
+	LocalUnattend string `yaml:"-"`
 	// Pos is where the ISO's entry starts in the manifest.
 	Pos Pos `yaml:"-"`
 }

@@ -168,6 +168,7 @@ func printPlan(w io.Writer, p *compose.Plan, recreate bool) error {
 	}
 	printLayout(tw, v.Partitions)
 	printPersistence(tw, p.Persistence)
+	printWindows(tw, p.Windows)
 	if v.Action == actionCreate {
 		printf(tw, "\nmenu entries:\n")
 		for _, e := range p.Entries {

@@ -224,6 +224,9 @@ func open(f File) (io.ReadCloser, error) {
 	if f.Source != "" {
 		return os.Open(f.Source)
 	}
+	if f.Open != nil {
+		return f.Open()
+	}
 	return io.NopCloser(bytes.NewReader(f.Data)), nil
 }
 

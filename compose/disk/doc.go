@@ -26,6 +26,14 @@
 // Offset (Persist.Keep, copying its bytes from Persist.From for an image
 // file) and lays every other partition out in front of them.
 //
+// Volumes (Spec.Volumes) are further FAT32 partitions, GPT basic data,
+// each with its own label and files (a Windows installer's): after the ESP
+// and the data partition, right in front of the persistence partitions,
+// sized to their files whatever Spec.Size, so that adding one never moves
+// a persistence partition. Their files may stream through File.Open (a
+// file read out of an ISO, a WIM part being written) instead of a host
+// file.
+//
 // Input types are plain (File, Spec) so that callers (the compose plan/apply
 // glue) need not share types with this package.
 //

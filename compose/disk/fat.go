@@ -146,7 +146,7 @@ func fatExtents(h interface{}, p *Partition, size int64) ([]Extent, error) {
 // written, so they already read as zeros.
 func (b *builder) extentSink(ext []Extent) sink {
 	return func(buf []byte, off int64, zero bool) error {
-		if zero {
+		if zero && !b.deferSrc { // a deferred build's image is written to a device that skips holes
 			return nil
 		}
 		var base int64

@@ -121,6 +121,18 @@ func digestOf(t *testing.T, f File) string {
 	if f.Source != "" {
 		return fileDigest(t, f.Source)
 	}
+	if f.Open != nil {
+		r, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, r); err != nil {
+			t.Fatal(err)
+		}
+		return hex.EncodeToString(h.Sum(nil))
+	}
 	s := sha256.Sum256(f.Data)
 	return hex.EncodeToString(s[:])
 }

@@ -115,6 +115,9 @@ func ComputeLayout(spec Spec) (Layout, error) {
 	if err := checkVolumes(spec, espFiles, dataFiles); err != nil {
 		return l, err
 	}
+	if err := checkVolumeSpecs(spec.Volumes); err != nil {
+		return l, err
+	}
 	if err := checkPersist(spec); err != nil {
 		return l, err
 	}
@@ -179,7 +182,7 @@ func checkTree(files []File, label string, fat bool) error {
 		if err := checkPath(f.Path); err != nil {
 			return err
 		}
-		if f.Source == "" && f.Size != 0 && f.Size != int64(len(f.Data)) {
+		if f.Source == "" && f.Open == nil && f.Size != 0 && f.Size != int64(len(f.Data)) {
 			return fmt.Errorf("%s: Size %d but %d bytes of Data", f.Path, f.Size, len(f.Data))
 		}
 		if f.SHA256 != "" && !isHex64(f.SHA256) {

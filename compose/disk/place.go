@@ -51,7 +51,8 @@ func (l *Layout) place(spec Spec, esp, data []File) error {
 	}
 	start := fixed - gptTailSize
 	persist := persistBytes(spec)
-	minSize := fixed + espMin + dataMin + persist
+	vols, volBytes := volumeSizes(spec.Volumes)
+	minSize := fixed + espMin + dataMin + volBytes + persist
 	var espSize, dataSize int64
 	switch {
 	case spec.Size == 0 && kept(spec):
@@ -62,7 +63,7 @@ func (l *Layout) place(spec Spec, esp, data []File) error {
 			dataSize = alignUp(dataMin+headroom(dataContent), mib)
 		}
 		l.Headroom = espSize - espMin + dataSize - dataMin
-		return l.assign(spec, esp, data, espSize, dataSize, start+espSize+dataSize+persist)
+		return l.assign(spec, esp, data, vols, espSize, dataSize, start+espSize+dataSize+volBytes+persist)
 	case spec.Size < minSize:
 		return fmt.Errorf("%w: %d bytes (%.1f MiB) given, the contents need at least %d bytes (%.1f MiB): %d bytes (%.1f MiB) more",
 			ErrTooSmall, spec.Size, mibs(spec.Size), minSize, mibs(minSize), minSize-spec.Size, mibs(minSize-spec.Size))
@@ -72,6 +73,7 @@ func (l *Layout) place(spec Spec, esp, data []File) error {
 	if err != nil {
 		return err
 	}
+	blockStart -= volBytes // the volumes lie right in front of the persistence partitions
 	if room := blockStart - start; room < espMin+dataMin {
 		return fmt.Errorf("%w: the partitions in front of the persistence partitions (from byte %d) need at least %d bytes (%.1f MiB), %d bytes (%.1f MiB) more than there are",
 			ErrTooSmall, blockStart, espMin+dataMin, mibs(espMin+dataMin), espMin+dataMin-room, mibs(espMin+dataMin-room))
@@ -79,7 +81,7 @@ func (l *Layout) place(spec Spec, esp, data []File) error {
 	if espSize, dataSize, err = l.split(blockStart-start, esp, espMin, espContent, dataMin); err != nil {
 		return err
 	}
-	return l.assign(spec, esp, data, espSize, dataSize, end)
+	return l.assign(spec, esp, data, vols, espSize, dataSize, end)
 }
 
 // maxESP keeps the FAT length within go-diskfs's 16 bits; an explicit size
@@ -116,7 +118,7 @@ func mibs(n int64) float64 { return float64(n) / float64(mib) }
 
 // assign lays the partitions out from LBA 2048 on, 1 MiB aligned, and the
 // persistence partitions below end, where the partitions end.
-func (l *Layout) assign(spec Spec, esp, data []File, espSize, dataSize, end int64) error {
+func (l *Layout) assign(spec Spec, esp, data []File, vols []int64, espSize, dataSize, end int64) error {
 	l.DiskGUID = seedGUID(spec.Seed, "disk")
 	lba := uint64(firstLBA)
 	add := func(p Partition, size int64) {
@@ -140,6 +142,9 @@ func (l *Layout) assign(spec Spec, esp, data []File, espSize, dataSize, end int6
 	if len(data) > 0 {
 		add(Partition{Name: orDefault(spec.Data.Name, "data"), Type: TypeLinuxData, FS: FSExt4,
 			Label: orDefault(spec.Data.Label, "data"), Files: data, Content: ext4Need(data)}, dataSize)
+	}
+	if err := volumePartitions(spec, vols, add); err != nil {
+		return err
 	}
 	block, _, err := persistBlock(spec, end)
 	if err != nil {

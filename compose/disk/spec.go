@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -29,10 +30,16 @@ type File struct {
 	// when they differ: a file changed after it was verified never reaches
 	// an image.
 	Algorithm, Digest string
+	// Open, when there is no Source, streams the content (a file inside
+	// an ISO, a WIM part being written): Size is then required, and Build
+	// fails when Open's reader gives other than Size bytes. It is called
+	// once to place the file and once more when Verify reads it back
+	// without a declared SHA256.
+	Open func() (io.ReadCloser, error)
 }
 
 func (f File) size() int64 {
-	if f.Source == "" && f.Size == 0 {
+	if f.Source == "" && f.Open == nil && f.Size == 0 {
 		return int64(len(f.Data))
 	}
 	return f.Size
@@ -91,6 +98,10 @@ type Spec struct {
 	// Persist are the persistence partitions, at the end of the disk (see
 	// Persist). With one kept at its Offset, Size must be given.
 	Persist []Persist
+	// Volumes are further FAT32 partitions (GPT basic data), each with its
+	// own files, after the ESP and the data partition and in front of the
+	// persistence partitions (see Volume).
+	Volumes []Volume
 	// Verify makes Build read everything back (Verify) before renaming.
 	Verify bool
 	// Defer makes Build allocate every host-file source (File.Source) on

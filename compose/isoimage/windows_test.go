@@ -57,7 +57,7 @@ func TestInspectWindows(t *testing.T) {
 				t.Errorf("a secure boot claim for Windows' loader, which compose cannot chainload yet: %+v", r.SecureBoot)
 			}
 			text := strings.Join(d.Lines(), "\n")
-			for _, want := range []string{"family: windows", "install image: " + w.InstallImage, "edition 1: " + tc.iso.Editions[0], "stick: not supported yet"} {
+			for _, want := range []string{"family: windows", "install image: " + w.InstallImage, "edition 1: " + tc.iso.Editions[0], "stick: a FAT32 partition of its own"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("inspect lines lack %q:\n%s", want, text)
 				}
