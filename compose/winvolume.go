@@ -97,9 +97,18 @@ func windowsVolume(ctx context.Context, file, name string, maxFile int64) (disk.
 	return v, split, nil
 }
 
-// udfFile is the file at p in the ISO's UDF side, opened when placed.
+// udfFile is the file at p in the ISO's UDF side, opened when placed (or
+// copied in the kernel when its bytes lie in one range of the ISO).
 func udfFile(ctx context.Context, iso, p string, size int64) disk.File {
-	return disk.File{Path: "/" + p, Size: size, Open: func() (io.ReadCloser, error) {
+	return disk.File{Path: "/" + p, Size: size, Copy: func(dst *os.File, ext []disk.Extent) error {
+		return withUDF(ctx, iso, p, func(f *udf.File, src *os.File) error {
+			if off, ok := f.Contiguous(); ok {
+				return disk.CopyExtents(dst, ext, src, off)
+			}
+			_, err := io.Copy(disk.ExtentWriter(dst, ext), io.NewSectionReader(f, 0, size))
+			return err
+		})
+	}, Open: func() (io.ReadCloser, error) {
 		u, c, err := isoUDF(ctx, iso)
 		if err != nil {
 			return nil, err
@@ -134,7 +143,9 @@ func splitVolumeFiles(ctx context.Context, u *udf.FS, iso, p string, size, maxFi
 	for i, part := range plan.Parts {
 		name := path.Join(dir, part.Name)
 		s.Parts, s.Sizes = append(s.Parts, name), append(s.Sizes, part.Size)
-		v.Files = append(v.Files, disk.File{Path: name, Size: part.Size, Open: func() (io.ReadCloser, error) {
+		v.Files = append(v.Files, disk.File{Path: name, Size: part.Size, Copy: func(dst *os.File, ext []disk.Extent) error {
+			return copyPart(ctx, iso, p, plan, i, dst, ext)
+		}, Open: func() (io.ReadCloser, error) {
 			return writePart(ctx, iso, p, plan, i)
 		}})
 	}
@@ -158,6 +169,37 @@ func writePart(ctx context.Context, iso, p string, plan *wim.SplitPlan, i int) (
 		pw.CloseWithError(plan.WritePart(pw, f.(io.ReaderAt), i))
 	}()
 	return pr, nil
+}
+
+// withUDF calls do with the file at p in the ISO's UDF side and the ISO
+// file itself.
+func withUDF(ctx context.Context, iso, p string, do func(f *udf.File, src *os.File) error) error {
+	u, c, err := isoUDF(ctx, iso)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	f, err := u.Open(p)
+	if err != nil {
+		return err
+	}
+	return do(f.(*udf.File), c.(*os.File))
+}
+
+// copyPart writes part i of plan straight into the image's ranges ext:
+// when the WIM lies in one range of the ISO and the part in one range of
+// the image, wim copies its resources in the kernel.
+func copyPart(ctx context.Context, iso, p string, plan *wim.SplitPlan, i int, dst *os.File, ext []disk.Extent) error {
+	return withUDF(ctx, iso, p, func(f *udf.File, iso *os.File) error {
+		var src io.ReaderAt = f
+		if off, ok := f.Contiguous(); ok {
+			src = io.NewSectionReader(iso, off, f.Size())
+		}
+		if len(ext) == 1 {
+			return plan.WritePartAt(dst, ext[0].Offset, src, i)
+		}
+		return plan.WritePart(disk.ExtentWriter(dst, ext), src, i)
+	})
 }
 
 // isoEditions reads the editions from the install image at p (the first

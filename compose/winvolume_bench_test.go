@@ -17,8 +17,14 @@ import (
 // Windows-layout ISO (its install.wim uncompressed random data, split in
 // four by a lowered limit) through disk.Build, and copies the ISO's bytes
 // with io.Copy between two files in the same run; it reports the ratio
-// of the copy's time to the build's (cp/build; 1 is disk speed). Both
-// sync what they wrote.
+// of the copy's time to the build's (cp/build; 1 is disk speed). Like
+// with like: both read the ISO from the page cache (it was just written)
+// and move its bytes with copy_file_range (io.Copy between two *os.File;
+// the build's File.Copy for the UDF files and the parts' resources), and
+// both fsync what they wrote (the build through atomicfile.Commit, which
+// also renames the image and syncs its directory; the copy with Sync). The
+// build also writes the GPT, the ESP and the FAT metadata, and generates
+// each part's header, lookup table and XML.
 func BenchmarkWindowsPartition(b *testing.B) {
 	testenv.Tools(b, "genisoimage", "wimcapture")
 	dir := b.TempDir()

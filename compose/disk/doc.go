@@ -57,6 +57,9 @@
 //     it) is copied by the kernel (copy_file_range through io.CopyN between
 //     two *os.File), skipping the source's holes; nothing is hashed, and
 //     Verify compares the read-back bytes with the declared digest;
+//   - a file with a File.Copy (a file inside a Windows ISO, a WIM part)
+//     writes itself into its ranges, in the kernel where it can
+//     (CopyExtents); nothing is hashed, and Verify hashes its Open;
 //   - anything else streams through 8 MiB buffers (4 in flight, whatever the
 //     file size) with reading, SHA-256 and positioned writes overlapped;
 //     all-zero chunks are not written (the image starts sparse).

@@ -61,6 +61,9 @@ func (b *builder) placeFAT(fs *fat32.FileSystem, p *Partition, f File) error {
 	if f.Source != "" && f.SHA256 != "" {
 		return b.placeKnown(p, f, ext)
 	}
+	if f.Copy != nil && f.Source == "" && !b.deferSrc {
+		return b.placeCopy(p, f, ext)
+	}
 	return b.place(p, f, b.extentSink(ext), ext)
 }
 

@@ -36,6 +36,13 @@ type File struct {
 	// once to place the file and once more when Verify reads it back
 	// without a declared SHA256.
 	Open func() (io.ReadCloser, error)
+	// Copy, beside Open, writes the file's Size bytes into dst at the
+	// image ranges ext (in file order) without passing them through
+	// Build's buffers, as CopyExtents does for a range of a host file (a
+	// file inside an ISO) or a WIM part's writer does straight into the
+	// image. Build then records no digest for the file, and Verify reads
+	// it back against Open; a deferred build (Defer) uses Open instead.
+	Copy func(dst *os.File, ext []Extent) error
 }
 
 func (f File) size() int64 {

@@ -281,3 +281,26 @@ func (fl *File) ReadDir(count int) ([]fs.DirEntry, error) {
 	fl.dir = fl.dir[k:]
 	return es, nil
 }
+
+// Contiguous returns the image byte offset of the file's data when all of
+// it is recorded in one run of the image's bytes (what oscdimg and
+// genisoimage write), so that a caller can copy the range itself, in the
+// kernel say; false for a directory, an empty, embedded, sparse or
+// fragmented file, or one whose bytes run past the image.
+func (fl *File) Contiguous() (int64, bool) {
+	e := fl.n.e
+	if e.typ == typeDir || e.embedded != nil || e.size == 0 || len(e.ext.runs) == 0 {
+		return 0, false
+	}
+	start, pos := e.ext.runs[0].off, int64(0)
+	for _, r := range e.ext.runs {
+		if r.off < 0 || r.pos != pos || r.off != start+r.pos {
+			return 0, false
+		}
+		pos += r.n
+	}
+	if pos < e.size || start < 0 || start+e.size > fl.f.size {
+		return 0, false
+	}
+	return start, true
+}

@@ -10,11 +10,21 @@ import (
 )
 
 // kernelCopy copies n bytes of src at off to w with copy_file_range when
-// both are files (w an *os.File at its position, or an atWriter on one),
+// both are files (w an *os.File at its position, or an atWriter on one;
+// src an *os.File or an io.SectionReader of one),
 // and returns how many it copied; 0 and no error when the kernel cannot
 // (other types, file systems that refuse), so the caller copies the rest.
 func kernelCopy(w io.Writer, src io.ReaderAt, off, n int64) (int64, error) {
 	in, ok := src.(*os.File)
+	if s, isSection := src.(*io.SectionReader); isSection {
+		// a WIM inside another file (an ISO): its bytes at their offset there
+		outer, base, size := s.Outer()
+		in, ok = outer.(*os.File)
+		if off < 0 || off+n > size {
+			return 0, nil
+		}
+		off += base
+	}
 	if !ok {
 		return 0, nil
 	}

@@ -54,7 +54,8 @@
 // source and the target are files and no integrity table needs the bytes,
 // the kernel copies them (copy_file_range). WritePartAt does the same
 // into an io.WriterAt at an offset (a part's extent in an image file, with
-// the kernel copy when that is an *os.File). Split writes all parts to a
+// the kernel copy when that is an *os.File, and the source an *os.File
+// or an io.SectionReader of one: a WIM inside an ISO). Split writes all parts to a
 // directory, each through a synced temporary file renamed into place,
 // removing every part it wrote if one fails.
 //

@@ -3,6 +3,7 @@ package wim
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -43,6 +44,20 @@ func TestWritePartAt(t *testing.T) {
 			fill := bytes.Repeat([]byte{0xa5}, int(size))
 			img.Write(fill)
 			mem := &memAt{b: bytes.Clone(fill)}
+			// the WIM inside another file, as in an ISO: the kernel copy at
+			// the section's offset
+			raw, _ := os.ReadFile(src)
+			outer := filepath.Join(work, "outer")
+			os.WriteFile(outer, append(bytes.Repeat([]byte{7}, 777), raw...), 0o644)
+			of, _ := os.Open(outer)
+			defer of.Close()
+			sec := io.NewSectionReader(of, 777, st.Size())
+			img2, err := os.Create(filepath.Join(work, "image2"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer img2.Close()
+			img2.Write(fill)
 			at := func(i int) int64 { return 4096 + int64(i)*(max+8192) + int64(i)*511 }
 			for i := range plan.Parts {
 				if err := plan.WritePartAt(img, at(i), f, i); err != nil {
@@ -51,9 +66,13 @@ func TestWritePartAt(t *testing.T) {
 				if err := plan.WritePartAt(mem, at(i), f, i); err != nil {
 					t.Fatal(err)
 				}
+				if err := plan.WritePartAt(img2, at(i), sec, i); err != nil {
+					t.Fatal(err)
+				}
 			}
 			got, _ := os.ReadFile(img.Name())
-			for what, b := range map[string][]byte{"file": got, "memory": mem.b} {
+			got2, _ := os.ReadFile(img2.Name())
+			for what, b := range map[string][]byte{"file": got, "memory": mem.b, "section": got2} {
 				want := bytes.Clone(fill)
 				for i, p := range paths {
 					part, _ := os.ReadFile(p)
